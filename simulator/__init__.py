@@ -1,0 +1,1 @@
+"""Peakline simulator: the fulfilment network as a discrete-event model (SimPy + numpy + networkx)."""

@@ -1,0 +1,36 @@
+"""``peakline``: one command-line entry point, a thin layer over library functions.
+
+Each part of the project contributes its commands from its own module through a
+``register(app)`` function; this file only assembles them.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="peakline",
+    help="Peak-season lab for a marketplace fulfilment network.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+
+@app.callback()
+def main() -> None:
+    """Simulate peak seasons, plan stock, serve an Ozon-compatible seller backend, gate load tests."""
+
+
+#: Modules that each define ``register(app: typer.Typer) -> None``.
+COMMAND_MODULES: tuple[str, ...] = ("simulator.commands.scenario",)
+
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""CLI commands of the simulator side (simulate, validate, compare, plan-stock)."""

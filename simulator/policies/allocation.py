@@ -1,0 +1,1 @@
+"""Built-in allocation policies (filled in by the policies work)."""

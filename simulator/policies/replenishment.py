@@ -1,0 +1,1 @@
+"""Built-in replenishment policies (filled in by the policies work)."""

@@ -1,0 +1,505 @@
+"""Scenario files: pydantic models of the YAML that describes one world, and ``load_scenario``.
+
+One scenario file is read by the simulator, the stock planner and the load test. Units are
+in the field names (``_hours``, ``_minutes``, ``_days``, ``_kg``, ``_rub``); the model clock
+counts minutes from the scenario start. Unknown keys are errors, so a typo never passes
+silently; :class:`ScenarioError` names the file, the field path and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from simulator.distributions import CountDistribution, Distribution
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
+
+
+class Strict(BaseModel):
+    """Base for scenario sections: unknown keys are errors, instances are immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, validate_default=True
+    )
+
+
+def hhmm_to_minutes(value: str) -> int:
+    """``"18:30"`` -> 1110 (minutes after midnight)."""
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _check_hhmm(values: list[str]) -> list[str]:
+    for value in values:
+        if not _HHMM.match(value):
+            raise ValueError(f"{value!r} is not a time of day HH:MM")
+    return sorted(values)
+
+
+# --------------------------------------------------------------------------- clock and demand
+
+
+class Clock(Strict):
+    """The simulated period: minute 0 is ``start``; series are binned at ``resolution_minutes``."""
+
+    start: str = Field(
+        default="2026-11-27T00:00", description="calendar time of minute 0 (local, ISO-8601)"
+    )
+    horizon_hours: float = Field(gt=0, le=24 * 366)
+    resolution_minutes: int = Field(default=60, gt=0)
+    warmup_hours: float = Field(default=0, ge=0)
+    drain_hours: float = Field(
+        default=0,
+        ge=0,
+        description="extra time after the horizon with no new orders, to let flows finish",
+    )
+
+    @property
+    def horizon_minutes(self) -> float:
+        return self.horizon_hours * 60
+
+    @model_validator(mode="after")
+    def _warmup_inside(self) -> Clock:
+        if self.warmup_hours >= self.horizon_hours:
+            raise ValueError("warmup_hours must be shorter than horizon_hours")
+        return self
+
+
+class Peak(Strict):
+    """A demand multiplier over a window; overlapping peaks multiply.
+
+    With ``sku_groups`` it is a promotion: only those groups' demand is multiplied.
+    """
+
+    name: str
+    start_hour: float = Field(ge=0, description="hours from scenario start")
+    duration_hours: float = Field(gt=0)
+    multiplier: float = Field(gt=0)
+    sku_groups: list[str] | None = None
+
+    @property
+    def start_minute(self) -> float:
+        return self.start_hour * 60
+
+    @property
+    def end_minute(self) -> float:
+        return (self.start_hour + self.duration_hours) * 60
+
+
+class Demand(Strict):
+    """Buyer demand: a baseline rate shaped by hour of day, day of week and a peak calendar."""
+
+    baseline_orders_per_hour: float = Field(
+        gt=0, description="network-wide, split across regions by their weight"
+    )
+    hour_of_day: list[float] = Field(
+        default_factory=lambda: [1.0] * 24,
+        description="24 relative factors, normalised to mean 1",
+    )
+    day_of_week: list[float] = Field(
+        default_factory=lambda: [1.0] * 7,
+        description="7 relative factors Monday..Sunday, normalised to mean 1",
+    )
+    peaks: list[Peak] = Field(default_factory=list)
+    cancel_probability: float = Field(default=0.02, ge=0, le=1)
+    cancel_delay_hours: Distribution = Field(
+        default_factory=lambda: {"dist": "exponential", "mean": 2.0}
+    )
+    return_probability: float = Field(default=0.0, ge=0, le=1)
+
+    @field_validator("hour_of_day")
+    @classmethod
+    def _24_factors(cls, value: list[float]) -> list[float]:
+        if len(value) != 24 or min(value) < 0 or sum(value) <= 0:
+            raise ValueError("needs exactly 24 non-negative factors, not all zero")
+        mean = sum(value) / 24
+        return [v / mean for v in value]
+
+    @field_validator("day_of_week")
+    @classmethod
+    def _7_factors(cls, value: list[float]) -> list[float]:
+        if len(value) != 7 or min(value) < 0 or sum(value) <= 0:
+            raise ValueError("needs exactly 7 non-negative factors, not all zero")
+        mean = sum(value) / 7
+        return [v / mean for v in value]
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+class SkuGroup(Strict):
+    """A slice of the catalogue with its own prices, costs and weights."""
+
+    name: str
+    share: float = Field(gt=0, le=1, description="fraction of the SKUs in this group")
+    price_rub: tuple[float, float] = Field(description="[min, max], sampled log-uniformly")
+    unit_cost_ratio: float = Field(default=0.6, gt=0, lt=1, description="unit cost / price")
+    weight_kg: tuple[float, float] = Field(default=(0.2, 2.0), description="[min, max]")
+
+    @field_validator("price_rub", "weight_kg")
+    @classmethod
+    def _range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] <= value[1]:
+            raise ValueError("needs 0 < min <= max")
+        return value
+
+
+class Catalogue(Strict):
+    """SKUs, their popularity and what a basket looks like."""
+
+    sku_count: int = Field(gt=0, le=1_000_000)
+    zipf_exponent: float = Field(default=1.0, ge=0, description="popularity ~ 1 / rank^s")
+    lines_per_order: CountDistribution = Field(
+        default_factory=lambda: {"dist": "shifted_poisson", "mean": 1.6, "max": 10}
+    )
+    units_per_line: CountDistribution = Field(
+        default_factory=lambda: {"dist": "shifted_poisson", "mean": 1.15, "max": 10}
+    )
+    groups: list[SkuGroup] = Field(min_length=1)
+    seed: int = Field(default=1, description="fixes SKU attributes across replications")
+
+    @model_validator(mode="after")
+    def _shares(self) -> Catalogue:
+        total = sum(g.share for g in self.groups)
+        if abs(total - 1) > 1e-6:
+            raise ValueError(f"group shares must sum to 1, not {total:g}")
+        _unique([g.name for g in self.groups], "group name")
+        return self
+
+
+# --------------------------------------------------------------------------- network
+
+
+class Shift(Strict):
+    """A working window of a node each day; ``end`` before ``start`` crosses midnight."""
+
+    start: str
+    end: str
+    capacity_per_hour: float = Field(ge=0)
+    days: list[int] = Field(
+        default_factory=lambda: list(range(7)), description="0=Monday .. 6=Sunday"
+    )
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, value: str) -> str:
+        return _check_hhmm([value])[0]
+
+
+class Node(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
+    city: str
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+
+
+class Region(Node):
+    """Where buyers live: demand weight and the promised delivery time."""
+
+    weight: float = Field(gt=0, description="share of demand (e.g. population, millions)")
+    promised_days: float = Field(default=3, gt=0)
+
+
+class Warehouse(Node):
+    """A fulfilment warehouse: picks and packs units in waves, limited by its shifts."""
+
+    shifts: list[Shift] = Field(min_length=1, description="units picked per hour in each shift")
+    wave_minutes: int = Field(default=30, gt=0)
+    pack_minutes: float = Field(default=20, ge=0, description="from wave release to handover")
+
+
+class SortingCentre(Node):
+    """Sorts parcels (per hour, in waves) and hands them to line-haul by cut-off times."""
+
+    capacity_per_hour: float = Field(gt=0)
+    wave_minutes: int = Field(default=15, gt=0)
+    cutoffs: list[str] = Field(default_factory=list, description="HH:MM outbound cut-offs")
+    late_tolerance_hours: float = Field(
+        default=24, ge=0, description="a parcel queued longer than this is not_accepted"
+    )
+
+    @field_validator("cutoffs")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        return _check_hhmm(value)
+
+
+class Hub(Node):
+    """A last-mile hub (or pickup-point cluster) that delivers to regions."""
+
+    capacity_per_hour: float = Field(gt=0)
+
+
+class Lane(Strict):
+    """A directed transport link. Trucks leave at ``departures`` (or continuously if none)."""
+
+    from_: str = Field(alias="from")
+    to: str
+    mode: Literal["truck", "rail", "air", "van", "courier"] = "truck"
+    transit_hours: Distribution
+    cost_per_parcel_rub: float = Field(ge=0)
+    truck_capacity: int = Field(default=2000, gt=0, description="parcels per departure")
+    departures: list[str] = Field(default_factory=list, description="HH:MM; empty = continuous")
+
+    @field_validator("departures")
+    @classmethod
+    def _times(cls, value: list[str]) -> list[str]:
+        return _check_hhmm(value)
+
+
+class Network(Strict):
+    """Nodes and lanes; routes are shortest paths by ``routing``."""
+
+    routing: Literal["time", "cost"] = "time"
+    on_node_closed: Literal["reroute", "wait"] = "reroute"
+    regions: list[Region] = Field(min_length=1)
+    warehouses: list[Warehouse] = Field(min_length=1)
+    sorting_centres: list[SortingCentre] = Field(default_factory=list)
+    hubs: list[Hub] = Field(default_factory=list)
+    lanes: list[Lane] = Field(min_length=1)
+
+    def node_ids(self) -> list[str]:
+        groups = (self.regions, self.warehouses, self.sorting_centres, self.hubs)
+        return [node.id for group in groups for node in group]
+
+    @model_validator(mode="after")
+    def _references(self) -> Network:
+        ids = self.node_ids()
+        _unique(ids, "node id")
+        known = set(ids)
+        for i, lane in enumerate(self.lanes):
+            for end in (lane.from_, lane.to):
+                if end not in known:
+                    raise ValueError(f"lanes[{i}] refers to unknown node {end!r}")
+        return self
+
+
+# --------------------------------------------------------------------------- stock
+
+
+class StockRule(Strict):
+    """Initial stock for matching (warehouse, SKU group or SKU); later rules override earlier ones.
+
+    ``days_of_cover`` means: that many days of the SKU's baseline demand, divided evenly
+    among the warehouses the rule matches.
+    """
+
+    warehouse: str = "*"
+    sku_group: str = "*"
+    sku: int | None = Field(default=None, ge=0)
+    units: int | None = Field(default=None, ge=0)
+    days_of_cover: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> StockRule:
+        if (self.units is None) == (self.days_of_cover is None):
+            raise ValueError("give exactly one of units or days_of_cover")
+        return self
+
+
+class Stock(Strict):
+    """Initial stock, warning lines, suppliers and inventory costs."""
+
+    initial: list[StockRule] = Field(min_length=1)
+    warning_days_of_cover: float = Field(default=2, ge=0)
+    supplier_lead_time_days: Distribution = Field(
+        default_factory=lambda: {"dist": "gamma", "mean": 3.0, "sd": 1.0}
+    )
+    holding_cost_rate_per_year: float = Field(
+        default=0.25, ge=0, description="holding cost per unit-year as a fraction of unit cost"
+    )
+    stockout_cost_ratio: float = Field(
+        default=1.0, ge=0, description="cost of a lost unit as a fraction of its price margin"
+    )
+
+
+# --------------------------------------------------------------------------- policies, faults, SLOs
+
+
+class PolicyChoice(Strict):
+    """A registered policy by name, with its parameters."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Policies(Strict):
+    allocation: PolicyChoice = Field(
+        default_factory=lambda: PolicyChoice(name="nearest_with_stock")
+    )
+    replenishment: PolicyChoice = Field(default_factory=lambda: PolicyChoice(name="s_S"))
+
+
+class Fault(Strict):
+    """A node closed (``capacity_factor: 0``) or cut, or a lane delayed, for a window."""
+
+    name: str
+    start_hour: float = Field(ge=0)
+    duration_hours: float = Field(gt=0)
+    node: str | None = None
+    lane: tuple[str, str] | None = Field(default=None, description="[from, to]")
+    capacity_factor: float = Field(default=0.0, ge=0, le=1)
+    extra_delay_hours: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _target(self) -> Fault:
+        if (self.node is None) == (self.lane is None):
+            raise ValueError("give exactly one of node or lane")
+        if self.lane is not None and self.extra_delay_hours == 0:
+            raise ValueError("a lane fault needs extra_delay_hours > 0")
+        return self
+
+
+class EndpointSlo(Strict):
+    endpoint: str = Field(description='"METHOD /path", as Locust names the request')
+    p95_ms: float | None = Field(default=None, gt=0)
+    p99_ms: float | None = Field(default=None, gt=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+
+
+class Slo(Strict):
+    """Load-test gate: latency percentiles, error rate and throughput."""
+
+    p95_ms: float = Field(default=300, gt=0)
+    p99_ms: float = Field(default=1000, gt=0)
+    max_error_rate: float = Field(default=0.001, ge=0, le=1)
+    min_rps: float = Field(default=0, ge=0)
+    endpoints: list[EndpointSlo] = Field(default_factory=list)
+
+
+class Scenario(Strict):
+    """One world: clock, demand, catalogue, network, stock, policies, faults and SLOs."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    clock: Clock
+    demand: Demand
+    catalogue: Catalogue
+    network: Network
+    stock: Stock
+    policies: Policies = Field(default_factory=Policies)
+    faults: list[Fault] = Field(default_factory=list)
+    slo: Slo = Field(default_factory=Slo)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        groups = {g.name for g in self.catalogue.groups}
+        warehouses = {w.id for w in self.network.warehouses}
+        nodes = set(self.network.node_ids())
+        lanes = {(lane.from_, lane.to) for lane in self.network.lanes}
+        for i, peak in enumerate(self.demand.peaks):
+            for group in peak.sku_groups or []:
+                if group not in groups:
+                    raise ValueError(f"demand.peaks[{i}].sku_groups: unknown group {group!r}")
+        for i, rule in enumerate(self.stock.initial):
+            if rule.warehouse != "*" and rule.warehouse not in warehouses:
+                raise ValueError(f"stock.initial[{i}].warehouse: unknown {rule.warehouse!r}")
+            if rule.sku_group != "*" and rule.sku_group not in groups:
+                raise ValueError(f"stock.initial[{i}].sku_group: unknown {rule.sku_group!r}")
+            if rule.sku is not None and rule.sku >= self.catalogue.sku_count:
+                raise ValueError(f"stock.initial[{i}].sku: {rule.sku} >= sku_count")
+        for i, fault in enumerate(self.faults):
+            if fault.node is not None and fault.node not in nodes:
+                raise ValueError(f"faults[{i}].node: unknown node {fault.node!r}")
+            if fault.lane is not None and tuple(fault.lane) not in lanes:
+                raise ValueError(f"faults[{i}].lane: no lane {list(fault.lane)}")
+        return self
+
+    def with_overrides(self, **changes: Any) -> Scenario:
+        """A validated copy with dotted-path fields replaced, e.g. ``{"demand.baseline_orders_per_hour": 900}``."""
+        data = self.model_dump(by_alias=True)
+        for dotted, value in changes.items():
+            target = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                target = target[int(key)] if isinstance(target, list) else target[key]
+            if isinstance(target, list):
+                target[int(leaf)] = value
+            else:
+                target[leaf] = value
+        return Scenario.model_validate(data)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used; the message names file, field path and problem."""
+
+    exit_code = 2
+
+    def __init__(self, path: Path | str, problems: list[tuple[str, str]]) -> None:
+        self.path = Path(path)
+        self.problems = problems
+        lines = [f"{self.path}: {field}: {message}" for field, message in problems]
+        super().__init__("\n".join(lines))
+
+
+def _unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r}")
+        seen.add(value)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in {"constant", "exponential", "uniform", "lognormal", "gamma", "triangular",
+                      "shifted_poisson"}:
+            continue  # discriminator tags pydantic adds to the location
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def parse_scenario(data: Any, source: Path | str = "<scenario>") -> Scenario:
+    """Validate already-parsed YAML/JSON data; raise :class:`ScenarioError` on any problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [("(top level)", "must be a mapping of sections")])
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message = err["msg"].removeprefix("Value error, ")
+            field = _field_path(tuple(err["loc"]))
+            if err["type"] == "extra_forbidden":
+                message = "unknown field (not allowed here; is it a typo?)"
+            elif not err["loc"] and (located := _LOCATED.match(message)):
+                field, message = located.groups()  # cross-reference errors name their field
+            problems.append((field, message))
+        raise ScenarioError(source, problems) from None
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(path, [("(file)", exc.strerror or str(exc))]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
+        raise ScenarioError(path, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+    return parse_scenario(data, path)
