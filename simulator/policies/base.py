@@ -9,9 +9,12 @@ named in a scenario file like the built-ins.
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from enum import StrEnum
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 # --------------------------------------------------------------------------- allocation
@@ -87,6 +90,14 @@ class Refusal:
     lines: tuple[int, ...] = ()  # indexes of the lines that could not be served
 
 
+class RefusalReason(StrEnum):
+    """The ``Refusal.reason`` values the built-in policies give (plugins may add others)."""
+
+    OUT_OF_STOCK = "out_of_stock"  # the open network as a whole lacks stock for some lines
+    NOT_IN_ONE_WAREHOUSE = "not_in_one_warehouse"  # no single warehouse holds the whole order
+    NO_OPEN_WAREHOUSE = "no_open_warehouse"  # every warehouse is closed or unreachable
+
+
 @runtime_checkable
 class AllocationPolicy(Protocol):
     """Decides which warehouse serves each order line (possibly split), or refuses."""
@@ -96,6 +107,60 @@ class AllocationPolicy(Protocol):
     def allocate(
         self, order: OrderRequest, stock: StockView, network: NetworkView
     ) -> Allocation | Refusal: ...
+
+
+class MappingStock:
+    """A StockView over a mapping ``{(sku, warehouse): available units}`` (missing = 0).
+
+    The backend builds one from its stock rows (present - reserved) for the SKUs of an order;
+    tests use it directly.
+    """
+
+    __slots__ = ("_units",)
+
+    def __init__(self, units: Mapping[tuple[int, str], int]) -> None:
+        self._units = dict(units)
+
+    def available(self, sku: int, warehouse: str) -> int:
+        return self._units.get((sku, warehouse), 0)
+
+
+class StaticNetwork:
+    """A NetworkView over plain mappings keyed by ``(warehouse, region)``.
+
+    Missing transit or cost means unreachable (inf); missing load means idle; warehouses in
+    ``closed`` are not open. The backend builds one from a scenario's route tables.
+    """
+
+    def __init__(
+        self,
+        warehouses: Sequence[str],
+        transit_hours: Mapping[tuple[str, str], float],
+        cost_per_parcel: Mapping[tuple[str, str], float] | None = None,
+        load: Mapping[str, float] | None = None,
+        closed: Sequence[str] = (),
+    ) -> None:
+        self._warehouses = tuple(warehouses)
+        self._transit = dict(transit_hours)
+        self._cost = dict(cost_per_parcel or {})
+        self.loads: dict[str, float] = dict(load or {})  # mutable: update as backlog changes
+        self.closed: set[str] = set(closed)  # mutable: open/close warehouses
+
+    @property
+    def warehouses(self) -> Sequence[str]:
+        return self._warehouses
+
+    def transit_hours(self, warehouse: str, region: str) -> float:
+        return self._transit.get((warehouse, region), math.inf)
+
+    def cost_per_parcel(self, warehouse: str, region: str) -> float:
+        return self._cost.get((warehouse, region), math.inf)
+
+    def load(self, warehouse: str) -> float:
+        return self.loads.get(warehouse, 0.0)
+
+    def is_open(self, warehouse: str) -> bool:
+        return warehouse not in self.closed
 
 
 # --------------------------------------------------------------------------- replenishment
@@ -154,34 +219,91 @@ class UnknownPolicy(KeyError):
 
 
 class Registry(Generic[P]):
-    """Name -> policy class, filled by built-ins and by an entry-point group."""
+    """Name -> policy class, filled by built-ins and by an entry-point group.
+
+    Entry points are discovered lazily (their names are listed without importing them) and
+    loaded on first use; a built-in of the same name wins. ``refresh()`` rescans the group,
+    e.g. after a plugin was installed into the running interpreter.
+    """
 
     def __init__(self, kind: str, group: str) -> None:
         self.kind, self.group = kind, group
         self._classes: dict[str, Callable[..., P]] = {}
-        self._loaded_entry_points = False
+        self._entry_points: dict[str, EntryPoint] | None = None
+        self._loaded: dict[str, Callable[..., P]] = {}
 
     def register(self, cls: type[P]) -> type[P]:
         """Class decorator: register under ``cls.name``."""
-        self._classes[cls.name] = cls  # type: ignore[attr-defined]
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"{cls.__qualname__} needs a non-empty `name: ClassVar[str]`")
+        self._classes[name] = cls
         return cls
 
-    def _load_entry_points(self) -> None:
-        if not self._loaded_entry_points:
-            self._loaded_entry_points = True
-            for ep in entry_points(group=self.group):
-                self._classes.setdefault(ep.name, ep.load())
+    def refresh(self) -> None:
+        """Forget discovered entry points; the next lookup scans the group again."""
+        self._entry_points = None
+        self._loaded = {}
+
+    def _discovered(self) -> dict[str, EntryPoint]:
+        if self._entry_points is None:
+            self._entry_points = {ep.name: ep for ep in entry_points(group=self.group)}
+        return self._entry_points
 
     def names(self) -> list[str]:
-        self._load_entry_points()
-        return sorted(self._classes)
+        return sorted(set(self._classes) | set(self._discovered()))
+
+    def get(self, name: str) -> Callable[..., P]:
+        """The class registered under ``name`` (loading its entry point if needed)."""
+        if name in self._classes:
+            return self._classes[name]
+        if name in self._loaded:
+            return self._loaded[name]
+        ep = self._discovered().get(name)
+        if ep is None:
+            raise UnknownPolicy(self.kind, name, self.names())
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken plugin must say which one
+            raise ValueError(
+                f"{self.kind} policy {name!r}: entry point {ep.value!r} "
+                f"(group {self.group}) failed to load: {exc}"
+            ) from exc
+        self._loaded[name] = cls
+        return cls
 
     def create(self, name: str, params: Mapping[str, Any] | None = None) -> P:
-        """Build the named policy; its constructor validates ``params``."""
-        self._load_entry_points()
-        if name not in self._classes:
-            raise UnknownPolicy(self.kind, name, list(self._classes))
-        return self._classes[name](**dict(params or {}))
+        """Build the named policy; its constructor validates ``params``.
+
+        Raises UnknownPolicy (lists the known names) for an unknown name and ValueError for
+        parameters the constructor does not accept or misses.
+        """
+        cls = self.get(name)
+        params = dict(params or {})
+        _check_params(f"{self.kind} policy {name!r}", cls, params)
+        return cls(**params)
+
+
+def _check_params(what: str, cls: Callable[..., Any], params: Mapping[str, Any]) -> None:
+    """ValueError naming unknown or missing parameters (instead of a bare TypeError)."""
+    try:
+        sig = inspect.signature(cls)
+    except (TypeError, ValueError):  # no introspectable signature: let the call decide
+        return
+    accepted = [
+        p for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    if not any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
+        unknown = sorted(set(params) - {p.name for p in accepted})
+        if unknown:
+            known = ", ".join(p.name for p in accepted) or "none"
+            raise ValueError(
+                f"{what}: unknown parameter(s) {', '.join(map(repr, unknown))}; accepted: {known}"
+            )
+    missing = [p.name for p in accepted if p.default is p.empty and p.name not in params]
+    if missing:
+        raise ValueError(f"{what}: missing required parameter(s) {', '.join(missing)}")
 
 
 allocation_policies: Registry[AllocationPolicy] = Registry("allocation", "peakline.allocation")
