@@ -1,0 +1,64 @@
+"""The reference backend as the load test starts it: seeded from a scenario, served on 127.0.0.1.
+
+Both steps go through the public CLI (``peakline seed`` and ``peakline serve``) in child
+processes, so the load test measures exactly what a user would run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from loadtests.processes import ManagedProcess, free_port, wait_http_ok
+
+PEAKLINE = [sys.executable, "-m", "simulator.cli"]
+
+
+class BackendError(RuntimeError):
+    """The reference backend could not be seeded or started."""
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def seed(scenario: Path, db_url: str, credentials_out: Path, log_path: Path, *,
+         timeout_s: float = 120) -> dict[str, Any]:
+    """``peakline seed``: fill ``db_url`` from ``scenario``; return the credentials it wrote."""
+    argv = [*PEAKLINE, "seed", str(scenario), "--db", db_url,
+            "--credentials-out", str(credentials_out)]
+    with log_path.open("ab") as log:
+        try:
+            done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            raise BackendError(f"peakline seed did not finish within {timeout_s:g} s") from None
+    if done.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+        raise BackendError(f"peakline seed exited with code {done.returncode}:\n{tail}")
+    try:
+        return json.loads(credentials_out.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"peakline seed wrote no readable credentials: {exc}") from None
+
+
+@contextmanager
+def serve(db_url: str, log_path: Path, *, workers: int = 1, port: int | None = None,
+          timeout_s: float = 60) -> Iterator[str]:
+    """Run ``peakline serve`` on 127.0.0.1 until the block ends; yield its base URL."""
+    port = port or free_port()
+    argv = [*PEAKLINE, "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    base = f"http://127.0.0.1:{port}"
+    with ManagedProcess("peakline serve", argv, log_path) as proc:
+        try:
+            wait_http_ok(f"{base}/health", timeout_s=timeout_s, process=proc)
+        except RuntimeError as exc:
+            raise BackendError(str(exc)) from None
+        yield base

@@ -1,0 +1,169 @@
+"""``peakline loadtest``: Locust traffic shaped by a scenario, judged by thresholds.
+
+Exit codes: 0 every threshold passed; 1 a threshold was breached, or the test could not run
+(backend or Locust failed); 2 bad input (scenario, threshold expression, option).
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from loadtests.results import RunOutcome
+from loadtests.runner import HarnessError, LoadTestConfig, run_loadtest
+from loadtests.thresholds import (
+    ThresholdError,
+    merge_thresholds,
+    parse_thresholds,
+    slo_thresholds,
+)
+from simulator.commands.common import bad_input, console, err_console, scenario_or_exit
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """``"90"``, ``"90s"``, ``"5m"``, ``"1m30s"``, ``"1h"`` -> seconds; ``ValueError`` otherwise."""
+    match = _DURATION.match(text.strip().lower())
+    if not text.strip() or not match or not any(match.groups()):
+        raise ValueError(f"duration {text!r} is not like 90s, 5m or 1m30s")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise ValueError(f"duration {text!r} must be longer than zero")
+    return total
+
+
+def _fmt_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
+
+
+def print_outcome(outcome: RunOutcome) -> None:
+    """The per-endpoint figures and the threshold table (threshold / measured / PASS|FAIL)."""
+    stats = outcome.stats
+    table = Table(title=f"load test {outcome.scenario}: {stats['seconds']:.1f} s against "
+                        f"{outcome.host}")
+    for col in ("endpoint", "requests", "fails", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"):
+        table.add_column(col, justify="left" if col == "endpoint" else "right")
+    rows = [*stats["endpoints"], {**stats["total"], "name": "all requests"}]
+    for i, row in enumerate(rows):
+        table.add_row(
+            row["name"], str(row["requests"]), str(row["failures"]), f"{row['rps']:.1f}",
+            _fmt_ms(row["p50_ms"]), _fmt_ms(row["p95_ms"]), _fmt_ms(row["p99_ms"]),
+            _fmt_ms(row["max_ms"]), style="bold" if i == len(rows) - 1 else None,
+            end_section=i == len(rows) - 2,
+        )
+    console.print(table)
+    if outcome.failures:
+        console.print("most frequent failures:")
+        for f in outcome.failures[:5]:
+            console.print(f"  {f['occurrences']:>6} x {f['name']}: {f['error'][:120]}",
+                          markup=False, highlight=False)
+    verdicts = Table(title="thresholds")
+    for col in ("threshold", "source", "measured", "result"):
+        verdicts.add_column(col)
+    for r in outcome.results:
+        result = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
+        measured = r.measured_text + (f" ({r.note})" if r.note else "")
+        verdicts.add_row(r.threshold.label, r.threshold.source, measured, result)
+    console.print(verdicts)
+    if outcome.passed:
+        console.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held")
+    else:
+        names = "; ".join(r.threshold.label for r in outcome.breaches)
+        console.print(f"[bold red]FAIL[/]: {len(outcome.breaches)} threshold(s) breached: {names}",
+                      highlight=False)
+    console.print(f"results in {Path(outcome.files['summary_json']).parent}: summary.json, "
+                  "junit.xml, locust.html, locust_stats.csv", highlight=False)
+
+
+def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # unwinds the run so every child process is stopped
+
+
+def loadtest(
+    scenario: Path = typer.Argument(..., help="scenario YAML file (demand curve, SLO block)"),
+    host: str = typer.Option(None, help="backend base URL; without it the reference backend "
+                             "is seeded and started on 127.0.0.1"),
+    duration: str = typer.Option("60s", help="test length (the scenario horizon is replayed "
+                                 "in it)"),
+    users: int = typer.Option(50, min=1, help="simulated users at the curve's highest rate"),
+    workers: int = typer.Option(0, min=0, help="Locust worker processes (master/worker mode)"),
+    threshold: list[str] = typer.Option(
+        [], "--threshold", "-T",
+        help="e.g. 'p95<200ms', 'errors<0.1%', 'rps>=500', 'POST /marketplace/v1/orders: "
+             "p99<500ms' (repeatable; replaces the scenario SLO on the same endpoint and metric)"),
+    db: str = typer.Option(None, help="database URL for the backend this command starts "
+                           "(default: a temporary SQLite file)"),
+    out: Path = typer.Option(Path("out/loadtest"), help="directory for results"),
+    credentials: Path = typer.Option(None, help="with --host: the JSON `peakline seed` wrote"),
+    shape: str = typer.Option("curve", help="curve (the scenario's demand curve) or flat "
+                              "(ramp and hold: capacity tests)"),
+    think: float = typer.Option(1.0, min=0, help="mean think time between a user's requests, s"),
+    backend_workers: int = typer.Option(1, min=1, help="uvicorn workers of the started backend"),
+    scenario_slo: bool = typer.Option(True, help="include the scenario's slo block"),
+) -> None:
+    """Load-test a seller backend with traffic shaped by SCENARIO.
+
+    Exit 0 when every threshold holds, 1 on a breach (or when the test cannot run), 2 on bad
+    input.
+    """
+    sc = scenario_or_exit(scenario)
+    try:
+        seconds = parse_duration(duration)
+        cli = parse_thresholds(threshold)
+    except (ValueError, ThresholdError) as exc:
+        raise bad_input(str(exc)) from None
+    if shape not in ("curve", "flat"):
+        raise bad_input(f"--shape must be curve or flat, not {shape!r}")
+    if host is not None:
+        if not re.match(r"^https?://[^/\s]+", host):
+            raise bad_input(f"--host {host!r} is not an http(s) URL")
+        if db is not None:
+            raise bad_input("--db configures the backend this command starts; it does not go "
+                            "with --host")
+        if credentials is None or not credentials.is_file():
+            raise bad_input("--host needs --credentials FILE (the JSON `peakline seed "
+                            "--credentials-out FILE` wrote for that backend)")
+    thresholds = merge_thresholds(slo_thresholds(sc.slo) if scenario_slo else [], cli)
+    if not thresholds:
+        raise bad_input("no thresholds: give --threshold or keep the scenario's slo block")
+    cfg = LoadTestConfig(
+        scenario_path=scenario, out_dir=out, thresholds=thresholds, duration_s=seconds,
+        users=users, workers=workers, shape=shape, think_s=think, host=host,  # type: ignore[arg-type]
+        credentials=credentials, db=db, backend_workers=backend_workers,
+    )
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                      console=err_console, transient=True) as bar:
+            task = bar.add_task("load test", total=seconds)
+
+            def progress(elapsed: float, live: dict) -> None:
+                text = "load test"
+                if live:
+                    text += f"  users {live['users']}  {live['rps']:.0f} req/s"
+                bar.update(task, completed=min(elapsed, seconds), description=text)
+
+            outcome = run_loadtest(cfg, progress, note=lambda m: err_console.print(m))
+    except HarnessError as exc:
+        err_console.print(f"[bold red]FAIL[/]: the load test could not run: {exc}",
+                          highlight=False)
+        raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted; everything started was stopped")
+        raise typer.Exit(code=130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    print_outcome(outcome)
+    raise typer.Exit(code=0 if outcome.passed else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(loadtest)

@@ -1,0 +1,217 @@
+"""One load test end to end: backend up and seeded, Locust headless, results judged, all stopped.
+
+:func:`run_loadtest` is what ``peakline loadtest`` calls. Without a host it seeds the reference
+backend from the scenario (a temporary SQLite file unless a database URL is given) and serves
+it on 127.0.0.1; it runs Locust as child processes (one, or a master and ``workers`` worker
+processes in Locust's own distributed mode), waits for them within a bounded time, and stops
+everything it started whatever happens. Thresholds are evaluated on the statistics Locust
+recorded (``--json-file``), and the JSON summary and JUnit XML are written beside Locust's CSV
+and HTML.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtests import backend
+from loadtests.processes import ManagedProcess, free_port
+from loadtests.profile import ShapeKind, make_plan
+from loadtests.results import (
+    RunOutcome,
+    load_locust_stats,
+    read_failures_csv,
+    stats_summary,
+    write_junit,
+    write_summary_json,
+)
+from loadtests.thresholds import Threshold, evaluate
+from simulator.scenario import load_scenario
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+#: seconds allowed beyond the test duration for Locust to start, connect workers and stop
+LOCUST_GRACE_S = 45.0
+
+
+class HarnessError(RuntimeError):
+    """The load test could not run (backend or Locust failed); the gate counts it as failed."""
+
+
+@dataclass(frozen=True)
+class LoadTestConfig:
+    scenario_path: Path
+    out_dir: Path
+    thresholds: list[Threshold]
+    duration_s: float = 60.0
+    users: int = 50
+    workers: int = 0
+    shape: ShapeKind = "curve"
+    think_s: float = 1.0
+    host: str | None = None
+    credentials: Path | None = None
+    db: str | None = None
+    backend_workers: int = 1
+    extra_locust_args: list[str] = field(default_factory=list)
+
+
+Progress = Callable[[float, dict[str, Any]], None]
+
+
+def locust_argv(cfg: LoadTestConfig, host: str, credentials: Path, *,
+                master_port: int | None = None) -> list[str]:
+    """The Locust command (the master's, in distributed mode)."""
+    out = cfg.out_dir
+    argv = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+        "--peakline-scenario", str(cfg.scenario_path.resolve()),
+        "--peakline-credentials", str(credentials.resolve()),
+        "--peakline-shape", cfg.shape, "--peakline-duration", f"{cfg.duration_s:g}",
+        "--peakline-users", str(cfg.users), "--peakline-think", f"{cfg.think_s:g}",
+        "--peakline-outcomes", str((out / "outcomes.json").resolve()),
+        "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
+        "--json-file", str(out / "locust_stats"),
+        "--stop-timeout", "2", "--exit-code-on-error", "0", "--only-summary",
+    ]
+    if cfg.workers > 0:
+        argv += ["--master", "--master-bind-host", "127.0.0.1",
+                 "--master-bind-port", str(master_port), "--expect-workers", str(cfg.workers),
+                 "--expect-workers-max-wait", "30"]
+    return argv + cfg.extra_locust_args
+
+
+def worker_argv(master_port: int) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+            "--master-host", "127.0.0.1", "--master-port", str(master_port)]
+
+
+def _live_figures(history: Path) -> dict[str, Any]:
+    """The latest row of Locust's stats history CSV (users, current rps, failures/s)."""
+    try:
+        with history.open(newline="", encoding="utf-8") as fh:
+            rows = [r for r in csv.DictReader(fh) if r.get("Name") == "Aggregated"]
+    except OSError:
+        return {}
+    if not rows:
+        return {}
+    last = rows[-1]
+    try:
+        return {"users": int(float(last["User Count"])), "rps": float(last["Requests/s"]),
+                "failures_per_s": float(last["Failures/s"])}
+    except (KeyError, ValueError):
+        return {}
+
+
+def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
+               progress: Progress | None = None) -> int:
+    """Run Locust (and its workers) to completion within a bound; return the master's exit code."""
+    log = cfg.out_dir / "locust.log"
+    master_port = free_port() if cfg.workers > 0 else None
+    deadline = time.monotonic() + cfg.duration_s + LOCUST_GRACE_S
+    with ExitStack() as stack:
+        master = stack.enter_context(
+            ManagedProcess("locust", locust_argv(cfg, host, credentials, master_port=master_port),
+                           log)
+        )
+        for i in range(cfg.workers):
+            stack.enter_context(
+                ManagedProcess(f"locust worker {i + 1}", worker_argv(master_port or 0),
+                               cfg.out_dir / f"locust_worker_{i + 1}.log")
+            )
+        started = time.monotonic()
+        while master.poll() is None:
+            if time.monotonic() > deadline:
+                master.stop()
+                raise HarnessError(
+                    f"Locust did not finish within {cfg.duration_s + LOCUST_GRACE_S:g} s; "
+                    f"stopped it. Last log lines:\n{master.tail()}"
+                )
+            if progress is not None:
+                progress(time.monotonic() - started,
+                         _live_figures(cfg.out_dir / "locust_stats_history.csv"))
+            time.sleep(0.5)
+        return master.wait()
+
+
+def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
+                 note: Callable[[str], None] = lambda _msg: None) -> RunOutcome:
+    """Run one load test and judge it; :class:`HarnessError` if it cannot run."""
+    started_wall = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
+    scenario = load_scenario(cfg.scenario_path)
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("locust_stats.json", "outcomes.json", "locust_stats_history.csv"):
+        (cfg.out_dir / stale).unlink(missing_ok=True)
+    plan = make_plan(scenario, cfg.shape, cfg.duration_s, cfg.users)
+    extra: dict[str, Any] = {"plan": plan.to_dict()}
+
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="peakline-loadtest-")))
+        if cfg.host:
+            host = cfg.host.rstrip("/")
+            if cfg.credentials is None:
+                raise HarnessError("--host needs --credentials (the JSON `peakline seed` wrote)")
+            credentials = cfg.credentials
+            extra["backend"] = {"started": False}
+        else:
+            db = cfg.db or backend.sqlite_url(tmp / "peakline.db")
+            credentials = tmp / "credentials.json"
+            note(f"seeding the reference backend from {cfg.scenario_path} ...")
+            try:
+                backend.seed(cfg.scenario_path, db, credentials, cfg.out_dir / "backend.log")
+                note("starting the reference backend on 127.0.0.1 ...")
+                host = stack.enter_context(
+                    backend.serve(db, cfg.out_dir / "backend.log", workers=cfg.backend_workers)
+                )
+            except backend.BackendError as exc:
+                raise HarnessError(str(exc)) from None
+            extra["backend"] = {"started": True, "database": db.split(":", 1)[0],
+                                "uvicorn_workers": cfg.backend_workers}
+        note(f"running Locust against {host} for {cfg.duration_s:g} s "
+             f"({cfg.shape} shape, {cfg.users} peak users"
+             f"{f', {cfg.workers} workers' if cfg.workers else ''}) ...")
+        exit_code = run_locust(cfg, host, credentials, progress)
+
+    stats_path = cfg.out_dir / "locust_stats.json"
+    if not stats_path.exists():
+        log = (cfg.out_dir / "locust.log").read_text(errors="replace").splitlines()[-25:]
+        raise HarnessError(f"Locust exited with code {exit_code} and recorded no statistics:\n"
+                           + "\n".join(log))
+    stats = load_locust_stats(stats_path)
+    results = evaluate(cfg.thresholds, stats)
+    summary = stats_summary(stats)
+    outcomes_path = cfg.out_dir / "outcomes.json"
+    if outcomes_path.exists():
+        extra["outcomes"] = json.loads(outcomes_path.read_text(encoding="utf-8"))
+    files = {
+        "summary_json": "summary.json", "junit_xml": "junit.xml", "locust_html": "locust.html",
+        "locust_csv": "locust_stats.csv", "locust_failures_csv": "locust_failures.csv",
+        "locust_history_csv": "locust_stats_history.csv", "locust_json": "locust_stats.json",
+        "locust_log": "locust.log",
+    }
+    outcome = RunOutcome(
+        scenario=scenario.name, host=host, duration_s=cfg.duration_s, users=cfg.users,
+        workers=cfg.workers, shape=cfg.shape, results=results, stats=summary,
+        failures=read_failures_csv(cfg.out_dir / "locust_failures.csv"),
+        files={k: str(cfg.out_dir / v) for k, v in files.items()},
+        started_at=started_at, wall_seconds=round(time.monotonic() - started_wall, 2),
+        locust_exit_code=exit_code, extra=extra,
+    )
+    write_summary_json(outcome, cfg.out_dir / "summary.json")
+    total = summary["total"]
+    write_junit(
+        results, cfg.out_dir / "junit.xml", suite=f"peakline.loadtest.{scenario.name}",
+        seconds=summary["seconds"],
+        properties={"host": host, "requests": total["requests"], "failures": total["failures"],
+                    "rps": f"{total['rps']:.1f}", "p95_ms": total["p95_ms"],
+                    "users": cfg.users, "workers": cfg.workers, "shape": cfg.shape},
+    )
+    return outcome
