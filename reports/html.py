@@ -1,0 +1,167 @@
+"""Self-contained HTML pages: tables and plotly figures in one file that opens offline.
+
+A page is a list of blocks (:class:`TableBlock`, :class:`FigureBlock`) rendered by the
+``page.html.j2`` template. plotly.js is embedded inline exactly once, by the first figure
+(``include_plotlyjs=True``); every figure is a ``<div id="plot-...">``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.offline
+import plotly.utils
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+_ENV = Environment(
+    loader=PackageLoader("reports", "templates"),
+    autoescape=select_autoescape(["html", "j2"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    css: str = ""
+    tip: str = ""
+
+
+@dataclass
+class TableBlock:
+    id: str
+    title: str
+    columns: Sequence[str]
+    rows: list[list[Cell]]
+    note: str = ""
+    kind: str = field(default="table", init=False)
+
+
+@dataclass
+class FigureBlock:
+    id: str  # becomes the div id, e.g. "plot-orders"
+    title: str
+    figure: go.Figure
+    note: str = ""
+    geo: bool = False  # a scattergeo map: drawn without its base map when offline
+    kind: str = field(default="figure", init=False)
+    html: str = field(default="", init=False)
+
+
+def cell(value: Any, css: str = "", tip: str = "") -> Cell:
+    """A table cell; numbers are formatted compactly."""
+    return Cell(fmt(value) if not isinstance(value, str) else value, css, tip)
+
+
+def fmt(value: Any) -> str:
+    """Compact number formatting for tables (thousands separators, 3-4 significant digits)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        if math.isinf(value):
+            return "∞"
+        if value != 0 and abs(value) < 0.01:
+            return f"{value:.2e}"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 10:
+            return f"{value:,.1f}"
+        return f"{value:.3f}"
+    return str(value)
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A placeholder figure (kept so every plot id is present) that says why it is empty."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(height=200)
+    return fig
+
+
+_EMPTY_TOPOLOGY = {
+    "type": "Topology",
+    "arcs": [],
+    "objects": {
+        layer: {"type": "GeometryCollection", "geometries": []}
+        for layer in ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
+    },
+}
+
+
+def _geo_html(block: FigureBlock, config: dict) -> str:
+    """A geo figure that falls back to an empty base map when plotly's CDN is unreachable.
+
+    plotly.js fetches the base map (``<scope>_<resolution>m.json``) from its CDN; offline that
+    fetch fails and nothing is drawn. On failure the script registers an empty topology under
+    that name and draws again, so nodes and flows always show.
+    """
+    geo = block.figure.layout.geo
+    name = f"{(geo.scope or 'world').replace(' ', '-')}_{geo.resolution or 110}m"
+    height = block.figure.layout.height or 500
+    fig = block.figure.to_plotly_json()
+    payload = json.dumps({"data": fig["data"], "layout": fig["layout"], "config": config},
+                         cls=plotly.utils.PlotlyJSONEncoder)
+    div_id = json.dumps(block.id)
+    return (
+        f'<div id="{block.id}" class="plotly-graph-div" style="height:{height}px; width:100%;">'
+        f"</div>\n<script>(function() {{\n"
+        f"  var fig = {payload};\n"
+        f"  function draw() {{\n"
+        f"    return Plotly.newPlot({div_id}, fig.data, fig.layout, fig.config);\n  }}\n"
+        f"  draw().catch(function() {{\n"
+        f"    window.PlotlyGeoAssets = window.PlotlyGeoAssets || {{topojson: {{}}}};\n"
+        f"    window.PlotlyGeoAssets.topojson[{json.dumps(name)}] =\n"
+        f"      {json.dumps(_EMPTY_TOPOLOGY)};\n"
+        f"    Plotly.purge({div_id}); draw();\n"
+        f"  }});\n}})();</script>"
+    )
+
+
+def render_page(
+    *,
+    kind: str,
+    title: str,
+    subtitle: str = "",
+    meta: Sequence[tuple[str, str]] = (),
+    blocks: Sequence[TableBlock | FigureBlock],
+) -> str:
+    """The whole HTML document; plotly.js is inlined by the first figure only."""
+    first = True
+    config = {"displaylogo": False, "responsive": True}
+    for block in blocks:
+        if isinstance(block, FigureBlock):
+            block.figure.update_layout(template="plotly_white", margin={"t": 40, "r": 20})
+            if block.geo:
+                js = f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>\n'
+                block.html = (js if first else "") + _geo_html(block, config)
+            else:
+                block.html = block.figure.to_html(
+                    full_html=False, include_plotlyjs=first, div_id=block.id, config=config
+                )
+            first = False
+    return _ENV.get_template("page.html.j2").render(
+        kind=kind, title=title, subtitle=subtitle, meta=list(meta), blocks=list(blocks)
+    )
+
+
+def write_page(path: Path | str, **page: Any) -> Path:
+    """Render with :func:`render_page` and write ``path`` (parent folders created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_page(**page), encoding="utf-8")
+    return path

@@ -1,0 +1,480 @@
+"""Experiments: replications with independent seeds, common random numbers, confidence intervals,
+paired differences, parameter sweeps, and one ``concurrent.futures`` interface to run them.
+
+A replication is the pure, picklable call ``model.run(scenario, seed, allocation=..,
+replenishment=..) -> RunResult``. An experiment is a list of :class:`Job` (scenario, variant,
+seed) handed to any :class:`concurrent.futures.Executor`: :class:`SerialExecutor` in-process,
+a process pool (``jobs > 1``) or a Dask distributed client (``dask="tcp://host:8786"``), all
+opened by :func:`open_executor`. The same seed gives the same result on every executor.
+
+Comparisons use common random numbers: every variant runs the same seeds, so the demand
+stream of replication ``i`` is the same for every variant and differences are paired
+(``d_i = x_i(variant) - x_i(baseline)``), which removes the demand noise shared by both.
+Means and differences carry Student-t confidence intervals; a difference is significant when
+its interval excludes zero.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import csv
+import importlib
+import itertools
+import json
+import math
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from scipy import stats
+
+from simulator.metrics import RunResult
+from simulator.scenario import Scenario
+
+#: KPIs the summary tables show first (all KPIs are still kept and written).
+HEADLINE_KPIS: tuple[str, ...] = (
+    "orders_placed",
+    "orders_delivered",
+    "line_fill_rate",
+    "order_fill_rate",
+    "lost_sales_rub",
+    "lead_time_p50_hours",
+    "lead_time_p95_hours",
+    "on_time_rate",
+    "avg_on_hand_units",
+    "holding_cost_rub",
+    "transport_cost_rub",
+    "total_cost_rub",
+    "picker_utilisation",
+    "sorting_utilisation",
+)
+
+#: +1 when more is better, -1 when less is better (KPIs not listed have no direction).
+KPI_DIRECTION: dict[str, int] = {
+    "orders_delivered": 1,
+    "line_fill_rate": 1,
+    "order_fill_rate": 1,
+    "on_time_rate": 1,
+    "orders_cancelled": -1,
+    "orders_not_accepted": -1,
+    "lost_sales_units": -1,
+    "lost_sales_rub": -1,
+    "cycle_time_p50_hours": -1,
+    "cycle_time_p95_hours": -1,
+    "cycle_time_p99_hours": -1,
+    "lead_time_p50_hours": -1,
+    "lead_time_p95_hours": -1,
+    "lead_time_p99_hours": -1,
+    "holding_cost_rub": -1,
+    "transport_cost_rub": -1,
+    "stockout_cost_rub": -1,
+    "total_cost_rub": -1,
+    "stockout_sku_hours": -1,
+}
+
+MODEL = "simulator.model:run"
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A sample mean with its Student-t confidence interval ``mean ± half_width``."""
+
+    mean: float
+    half_width: float
+    sd: float
+    n: int
+    confidence: float = 0.95
+
+    @property
+    def low(self) -> float:
+        return self.mean - self.half_width
+
+    @property
+    def high(self) -> float:
+        return self.mean + self.half_width
+
+    @property
+    def significant(self) -> bool:
+        """For a difference: the interval excludes zero."""
+        return bool(self.n > 1 and (self.low > 0 or self.high < 0))
+
+    def covers(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def to_dict(self) -> dict[str, float]:
+        return {"mean": self.mean, "low": self.low, "high": self.high,
+                "half_width": self.half_width, "sd": self.sd, "n": self.n}
+
+
+def t_interval(values: Iterable[float], confidence: float = 0.95) -> Estimate:
+    """Mean and Student-t confidence interval of independent observations (NaNs dropped).
+
+    With one observation the half width is infinite; with none everything is NaN.
+    """
+    x = np.asarray(list(values), dtype=float)
+    x = x[~np.isnan(x)]
+    n = int(x.size)
+    if n == 0:
+        return Estimate(math.nan, math.nan, math.nan, 0, confidence)
+    mean = float(x.mean())
+    if n == 1:
+        return Estimate(mean, math.inf, math.nan, 1, confidence)
+    sd = float(x.std(ddof=1))
+    t = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+    return Estimate(mean, t * sd / math.sqrt(n), sd, n, confidence)
+
+
+def paired_difference(
+    variant: Sequence[float], baseline: Sequence[float], confidence: float = 0.95
+) -> Estimate:
+    """Mean of ``variant[i] - baseline[i]`` (same seed ``i``) with its t interval."""
+    a, b = np.asarray(variant, dtype=float), np.asarray(baseline, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
+    return t_interval(a - b, confidence)
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def replication_seeds(base_seed: int, reps: int, stream: int = 0) -> list[int]:
+    """``reps`` independent 63-bit seeds spawned from ``base_seed``.
+
+    Different ``stream`` numbers give disjoint, independent families (e.g. stream 1 for a
+    validation run on fresh seeds after planning on stream 0).
+    """
+    if reps < 0:
+        raise ValueError("reps must be >= 0")
+    root = np.random.SeedSequence(entropy=base_seed, spawn_key=(stream,))
+    return [int(c.generate_state(1, np.uint64)[0] >> np.uint64(1)) for c in root.spawn(reps)]
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A registered policy by name with its parameters (built inside the worker)."""
+
+    name: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def build(self, kind: str) -> Any:
+        import simulator.policies  # noqa: F401  (registers the built-ins)
+        from simulator.policies.base import allocation_policies, replenishment_policies
+
+        registry = allocation_policies if kind == "allocation" else replenishment_policies
+        return registry.create(self.name, dict(self.params))
+
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One arm of an experiment: policy choices (None = the scenario's) and field overrides."""
+
+    label: str
+    allocation: PolicySpec | None = None
+    replenishment: PolicySpec | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()
+
+    def scenario(self, base: Scenario) -> Scenario:
+        return base.with_overrides(**dict(self.overrides)) if self.overrides else base
+
+
+@dataclass(frozen=True)
+class Job:
+    """One replication: a variant of a scenario under one seed.
+
+    ``keep`` names the parts of the RunResult shipped back besides the KPIs ("series",
+    "samples", "tables"); dropping the rest keeps cluster traffic small.
+    """
+
+    scenario: Scenario
+    variant: Variant
+    seed: int
+    keep: frozenset[str] = frozenset()
+    model: str = MODEL
+
+
+def _model(path: str) -> Callable[..., RunResult]:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_job(job: Job) -> RunResult:
+    """Run one replication (the function executors call; top-level so it pickles)."""
+    v = job.variant
+    result = _model(job.model)(
+        v.scenario(job.scenario),
+        job.seed,
+        allocation=v.allocation.build("allocation") if v.allocation else None,
+        replenishment=v.replenishment.build("replenishment") if v.replenishment else None,
+    )
+    if "series" not in job.keep:
+        result.series_time, result.series, result.series_columns = np.zeros(0), {}, {}
+    if "samples" not in job.keep:
+        result.samples = {}
+    if "tables" not in job.keep:
+        result.tables = {}
+    return result
+
+
+# --------------------------------------------------------------------------- executors
+
+
+class SerialExecutor(cf.Executor):
+    """Runs each call at submit time in this process (``jobs=1``; debugging, small runs)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
+        future: cf.Future = cf.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def open_executor(jobs: int = 1, dask: Any = None) -> Iterator[cf.Executor]:
+    """The executor for ``--jobs N`` / ``--dask ADDRESS``; closed on exit.
+
+    ``dask`` is a scheduler address (``tcp://host:8786``) or an existing
+    ``distributed.Client`` / ``LocalCluster``; a process pool uses the *spawn* start method
+    so it is safe next to threads (progress bars, Dask).
+    """
+    if dask is not None:
+        from distributed import Client
+
+        own = not isinstance(dask, Client)
+        client = Client(dask) if own else dask
+        try:
+            yield client.get_executor(pure=False)
+        finally:
+            if own:
+                client.close()
+    elif jobs > 1:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            yield pool
+    elif jobs == 1:
+        yield SerialExecutor()
+    else:
+        raise ValueError("jobs must be >= 1")
+
+
+def run_jobs(
+    jobs: Sequence[Job],
+    executor: cf.Executor,
+    *,
+    progress: bool | Console = False,
+    description: str = "replications",
+) -> list[RunResult]:
+    """Run every job on ``executor``; results in job order. A rich bar when ``progress``."""
+    console = progress if isinstance(progress, Console) else None
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not progress,
+        transient=False,
+    )
+    results: list[RunResult | None] = [None] * len(jobs)
+    with bar:
+        task = bar.add_task(description, total=len(jobs))
+        futures = {executor.submit(run_job, job): i for i, job in enumerate(jobs)}
+        for future in cf.as_completed(futures):
+            results[futures[future]] = future.result()
+            bar.advance(task)
+    return results  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+@dataclass
+class Comparison:
+    """Results of variants run on the same seeds (common random numbers).
+
+    ``runs[v][i]`` is variant ``v`` under ``seeds[i]``; differences are against variant 0.
+    """
+
+    scenario: str
+    variants: list[Variant]
+    seeds: list[int]
+    runs: list[list[RunResult]]
+    confidence: float = 0.95
+
+    @property
+    def labels(self) -> list[str]:
+        return [v.label for v in self.variants]
+
+    def kpi_names(self) -> list[str]:
+        names = sorted({k for runs in self.runs for r in runs for k in r.kpis})
+        head = [k for k in HEADLINE_KPIS if k in names]
+        return head + [k for k in names if k not in head]
+
+    def values(self, variant: int, kpi: str) -> np.ndarray:
+        return np.array([r.kpis.get(kpi, math.nan) for r in self.runs[variant]], dtype=float)
+
+    def estimate(self, variant: int, kpi: str) -> Estimate:
+        return t_interval(self.values(variant, kpi), self.confidence)
+
+    def difference(self, variant: int, kpi: str) -> Estimate:
+        """Paired difference variant - baseline (variant 0) over the common seeds."""
+        return paired_difference(self.values(variant, kpi), self.values(0, kpi), self.confidence)
+
+    def verdict(self, variant: int, kpi: str) -> str:
+        """"better" / "worse" / "different" when significant against the baseline, else ""."""
+        if variant == 0:
+            return ""
+        diff = self.difference(variant, kpi)
+        if not diff.significant:
+            return ""
+        direction = KPI_DIRECTION.get(kpi, 0)
+        if direction == 0:
+            return "different"
+        return "better" if (diff.mean > 0) == (direction > 0) else "worse"
+
+    def to_dict(self) -> dict[str, Any]:
+        kpis = self.kpi_names()
+        return {
+            "scenario": self.scenario,
+            "confidence": self.confidence,
+            "seeds": self.seeds,
+            "baseline": self.labels[0],
+            "variants": [
+                {
+                    "label": v.label,
+                    "allocation": v.allocation.name if v.allocation else None,
+                    "replenishment": v.replenishment.name if v.replenishment else None,
+                    "overrides": dict(v.overrides),
+                    "kpis": {k: self.estimate(i, k).to_dict() for k in kpis},
+                    "vs_baseline": {
+                        k: {**self.difference(i, k).to_dict(), "verdict": self.verdict(i, k)}
+                        for k in kpis
+                    } if i else {},
+                    "replications": [r.kpis for r in self.runs[i]],
+                }
+                for i, v in enumerate(self.variants)
+            ],
+        }
+
+    def write_json(self, path: Path) -> Path:
+        path.write_text(json.dumps(self.to_dict(), indent=1, default=_jsonable), encoding="utf-8")
+        return path
+
+    def write_csv(self, path: Path) -> Path:
+        """One row per (variant, KPI): mean, CI, and the paired difference to the baseline."""
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["variant", "kpi", "mean", "ci_low", "ci_high", "n", "diff_mean",
+                          "diff_low", "diff_high", "significant", "verdict"])
+            for i, label in enumerate(self.labels):
+                for k in self.kpi_names():
+                    e = self.estimate(i, k)
+                    d = self.difference(i, k) if i else None
+                    out.writerow([
+                        label, k, e.mean, e.low, e.high, e.n,
+                        d.mean if d else "", d.low if d else "", d.high if d else "",
+                        d.significant if d else "", self.verdict(i, k),
+                    ])
+        return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def policy_variants(
+    allocations: Sequence[str | PolicySpec | None],
+    replenishments: Sequence[str | PolicySpec | None],
+) -> list[Variant]:
+    """Every allocation x replenishment pair (None keeps the scenario's choice)."""
+
+    def spec(value: str | PolicySpec | None) -> PolicySpec | None:
+        return PolicySpec(value) if isinstance(value, str) else value
+
+    variants = []
+    for alloc, repl in itertools.product(allocations or [None], replenishments or [None]):
+        a, r = spec(alloc), spec(repl)
+        label = " / ".join(p.name if p else "scenario" for p in (a, r))
+        variants.append(Variant(label=label, allocation=a, replenishment=r))
+    return variants
+
+
+def sweep_variants(grid: Mapping[str, Sequence[Any]], variants: Sequence[Variant]) -> list[Variant]:
+    """The product of dotted-field values (``{"demand.baseline_orders_per_hour": [60, 120]}``)
+    and policy variants; labels name both."""
+    if not grid:
+        return list(variants)
+    fields = list(grid)
+    out = []
+    for values in itertools.product(*(grid[f] for f in fields)):
+        overrides = tuple(zip(fields, values, strict=True))
+        setting = ", ".join(f"{f.rsplit('.', 1)[-1]}={v}" for f, v in overrides)
+        for v in variants:
+            label = f"{setting} | {v.label}" if len(variants) > 1 else setting
+            out.append(replace(v, label=label, overrides=v.overrides + overrides))
+    return out
+
+
+def compare(
+    scenario: Scenario,
+    variants: Sequence[Variant],
+    *,
+    reps: int,
+    base_seed: int = 0,
+    executor: cf.Executor | None = None,
+    keep: Iterable[str] = (),
+    progress: bool | Console = False,
+    model: str = MODEL,
+    confidence: float = 0.95,
+) -> Comparison:
+    """Run every variant on the same ``reps`` seeds (common random numbers)."""
+    if not variants:
+        raise ValueError("no variants to compare")
+    if reps < 1:
+        raise ValueError("reps must be >= 1")
+    for v in variants:
+        v.scenario(scenario)  # a bad override fails here, before any run
+    seeds = replication_seeds(base_seed, reps)
+    keep = frozenset(keep)
+    jobs = [Job(scenario, v, s, keep, model) for v in variants for s in seeds]
+    results = run_jobs(jobs, executor or SerialExecutor(), progress=progress,
+                       description=f"{len(variants)} variants x {reps} reps")
+    runs = [results[i * reps:(i + 1) * reps] for i in range(len(variants))]
+    return Comparison(scenario.name, list(variants), seeds, runs, confidence)
+
+
+def replicate(
+    scenario: Scenario,
+    *,
+    reps: int,
+    base_seed: int = 0,
+    variant: Variant | None = None,
+    executor: cf.Executor | None = None,
+    keep: Iterable[str] = (),
+    progress: bool | Console = False,
+    model: str = MODEL,
+) -> list[RunResult]:
+    """``reps`` independent replications of one variant (default: the scenario as written)."""
+    comparison = compare(scenario, [variant or Variant("scenario")], reps=reps,
+                         base_seed=base_seed, executor=executor, keep=keep,
+                         progress=progress, model=model)
+    return comparison.runs[0]
