@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -46,6 +47,8 @@ def _fmt_ms(value: float | None) -> str:
 
 def print_outcome(outcome: RunOutcome) -> None:
     """The per-endpoint figures and the threshold table (threshold / measured / PASS|FAIL)."""
+    # CI logs are not terminals (rich assumes 80 columns): keep endpoint names whole there
+    out = console if console.is_terminal else Console(width=max(console.width, 140))
     stats = outcome.stats
     table = Table(title=f"load test {outcome.scenario}: {stats['seconds']:.1f} s against "
                         f"{outcome.host}")
@@ -59,11 +62,11 @@ def print_outcome(outcome: RunOutcome) -> None:
             _fmt_ms(row["max_ms"]), style="bold" if i == len(rows) - 1 else None,
             end_section=i == len(rows) - 2,
         )
-    console.print(table)
+    out.print(table)
     if outcome.failures:
-        console.print("most frequent failures:")
+        out.print("most frequent failures:")
         for f in outcome.failures[:5]:
-            console.print(f"  {f['occurrences']:>6} x {f['name']}: {f['error'][:120]}",
+            out.print(f"  {f['occurrences']:>6} x {f['name']}: {f['error'][:120]}",
                           markup=False, highlight=False)
     verdicts = Table(title="thresholds")
     for col in ("threshold", "source", "measured", "result"):
@@ -72,15 +75,19 @@ def print_outcome(outcome: RunOutcome) -> None:
         result = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
         measured = r.measured_text + (f" ({r.note})" if r.note else "")
         verdicts.add_row(r.threshold.label, r.threshold.source, measured, result)
-    console.print(verdicts)
+    out.print(verdicts)
+    if counts := outcome.extra.get("outcomes"):
+        out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+                  highlight=False)
     if outcome.passed:
-        console.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held")
+        out.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held")
     else:
         names = "; ".join(r.threshold.label for r in outcome.breaches)
-        console.print(f"[bold red]FAIL[/]: {len(outcome.breaches)} threshold(s) breached: {names}",
+        out.print(f"[bold red]FAIL[/]: {len(outcome.breaches)} threshold(s) breached: {names}",
                       highlight=False)
-    console.print(f"results in {Path(outcome.files['summary_json']).parent}: summary.json, "
-                  "junit.xml, locust.html, locust_stats.csv", highlight=False)
+    report = ", report.html" if "report_html" in outcome.files else ""
+    out.print(f"results in {Path(outcome.files['summary_json']).parent}: summary.json, "
+              f"junit.xml, locust.html{report}, locust_stats.csv", highlight=False)
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -66,7 +66,11 @@ def _report(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
 
 @events.worker_report.add_listener
 def _collect(client_id: str, data: dict[str, Any], **_kw: Any) -> None:
-    OUTCOMES.update(data.get("peakline_outcomes", {}))
+    for name, value in data.get("peakline_outcomes", {}).items():
+        if name.startswith("max_"):  # a level, not a count: keep the highest
+            OUTCOMES[name] = max(OUTCOMES[name], value)
+        else:
+            OUTCOMES[name] += value
 
 
 @events.quitting.add_listener
@@ -152,8 +156,7 @@ class PeaklineUser(FastHttpUser):
         wh = self.seller_post("/v1/warehouse/list", {}, "warehouse", "sales") or {}
         warehouses = [int(w["warehouse_id"]) for w in wh.get("result", [])]
         usable = [r for r in rows.values() if r.get("sku")]
-        OUTCOMES["catalogue_skus_discovered"] = max(OUTCOMES["catalogue_skus_discovered"],
-                                                    len(usable))
+        OUTCOMES["max_catalogue_skus"] = max(OUTCOMES["max_catalogue_skus"], len(usable))
         return Catalogue.build(usable, warehouses, self.world.scenario.catalogue.zipf_exponent)
 
     @property

@@ -2,12 +2,14 @@
 
 :class:`ManagedProcess` starts a command with its output in a log file and stops it (and
 anything it forked) with SIGTERM, then SIGKILL after a grace period. Used as a context
-manager, it is stopped whatever happens in the ``with`` body.
+manager, it is stopped whatever happens in the ``with`` body; and on Linux a child is also
+sent SIGTERM if this process itself is killed, so nothing is left running.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -18,6 +20,14 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM if the process that started it dies (even by SIGKILL)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -45,6 +55,7 @@ class ManagedProcess:
         self.proc = subprocess.Popen(
             self.argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=self._env, cwd=self._cwd, start_new_session=True,
+            preexec_fn=_die_with_parent if os.name == "posix" else None,  # noqa: PLW1509
         )
         return self
 

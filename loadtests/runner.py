@@ -79,7 +79,8 @@ def locust_argv(cfg: LoadTestConfig, host: str, credentials: Path, *,
         "--peakline-outcomes", str((out / "outcomes.json").resolve()),
         "--csv", str(out / "locust"), "--html", str(out / "locust.html"),
         "--json-file", str(out / "locust_stats"),
-        "--stop-timeout", "2", "--exit-code-on-error", "0", "--only-summary",
+        "--csv-full-history", "--stop-timeout", "2", "--exit-code-on-error", "0",
+        "--only-summary",
     ]
     if cfg.workers > 0:
         argv += ["--master", "--master-bind-host", "127.0.0.1",
@@ -214,4 +215,33 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
                     "rps": f"{total['rps']:.1f}", "p95_ms": total["p95_ms"],
                     "users": cfg.users, "workers": cfg.workers, "shape": cfg.shape},
     )
+    if (report := write_html_report(outcome, cfg.out_dir)) is not None:
+        outcome.files["report_html"] = str(report)
+        write_summary_json(outcome, cfg.out_dir / "summary.json")
     return outcome
+
+
+def write_html_report(outcome: RunOutcome, out_dir: Path) -> Path | None:
+    """The reports package's load-test page (plots over time), if it is available."""
+    try:
+        from reports.loadtest_report import read_locust_csv, write_loadtest_report
+    except ImportError:
+        return None
+    overall = {r.threshold.metric: r.threshold.limit for r in outcome.results
+               if r.threshold.endpoint is None}
+    limits = {"p95_ms": overall.get("p95"), "p99_ms": overall.get("p99"),
+              "max_error_rate": overall.get("errors"), "min_rps": overall.get("rps")}
+    checks = [{"check": f"{r.threshold.label} ({r.threshold.source})", "value": r.measured,
+               "limit": r.threshold.limit, "passed": r.passed} for r in outcome.results]
+    try:
+        history = read_locust_csv(out_dir / "locust_stats_history.csv")
+        stats = read_locust_csv(out_dir / "locust_stats.csv")
+        return write_loadtest_report(
+            out_dir / "report.html", history, stats=stats, thresholds=limits, checks=checks,
+            title=f"Load test — {outcome.scenario}",
+            meta=[("target", outcome.host), ("shape", outcome.shape),
+                  ("peak users", str(outcome.users)), ("workers", str(outcome.workers))],
+        )
+    except (OSError, ValueError, KeyError) as exc:  # a report problem never changes the verdict
+        (out_dir / "report_error.txt").write_text(f"report.html not written: {exc!r}\n")
+        return None
