@@ -26,7 +26,11 @@ def main() -> None:
 
 
 #: Modules that each define ``register(app: typer.Typer) -> None``.
-COMMAND_MODULES: tuple[str, ...] = ("simulator.commands.scenario", "loadtests.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "simulator.commands.scenario",
+    "loadtests.cli",
+    "reference_backend.cli",
+)
 
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)

@@ -1,0 +1,129 @@
+"""``create_app(settings) -> FastAPI``: routers, middleware, error handlers, lifespan.
+
+No app exists at import time. Routers are found, not listed: every module under a
+sub-package of ``reference_backend`` (``ozon/``, ``marketplace/``, ``accounts/``, ...; not
+``services/`` or ``migrations/``) that defines ``router: APIRouter`` is included, in module
+name order. A module may also define ``lifespan(app)`` (an async context manager factory)
+to run something for the life of the app, e.g. the outbox delivery worker.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from types import ModuleType
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
+from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+import reference_backend
+from reference_backend.db import Database
+from reference_backend.errors import install_error_handlers
+from reference_backend.logging import configure_logging
+from reference_backend.middleware import JsonBodyMiddleware, RequestIdMiddleware
+from reference_backend.settings import Settings
+
+log = logging.getLogger("reference_backend.app")
+
+#: Sub-packages never scanned for routers.
+NOT_ROUTER_PACKAGES = frozenset({"services", "migrations"})
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
+
+
+def _router_modules() -> Iterator[ModuleType]:
+    prefix = reference_backend.__name__ + "."
+    for info in sorted(pkgutil.iter_modules(reference_backend.__path__), key=lambda i: i.name):
+        if not info.ispkg or info.name in NOT_ROUTER_PACKAGES:
+            continue
+        package = importlib.import_module(prefix + info.name)
+        yield package
+        found = pkgutil.walk_packages(package.__path__, package.__name__ + ".")
+        for sub in sorted(found, key=lambda i: i.name):
+            yield importlib.import_module(sub.name)
+
+
+def discover() -> tuple[list[APIRouter], list[Lifespan]]:
+    """Routers and lifespan hooks of every router module (see the module docstring)."""
+    routers: list[APIRouter] = []
+    hooks: list[Lifespan] = []
+    for module in _router_modules():
+        router = getattr(module, "router", None)
+        if isinstance(router, APIRouter):
+            routers.append(router)
+        hook = getattr(module, "lifespan", None)
+        if callable(hook):
+            hooks.append(hook)
+    return routers, hooks
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """A fully wired backend app for ``settings`` (environment settings by default)."""
+    settings = settings or Settings()
+    configure_logging(settings.log_level, json_logs=settings.json_logs)
+    db = Database(settings.database_url, settings)
+    routers, hooks = discover()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            from reference_backend.migrations import upgrade
+
+            await run_in_threadpool(upgrade, settings.database_url, engine=db.engine)
+        async with AsyncExitStack() as stack:
+            for hook in hooks:
+                await stack.enter_async_context(hook(app))
+            log.info("backend started", extra={"database": db.engine.url.render_as_string()})
+            yield
+        db.dispose()
+
+    app = FastAPI(
+        title="Peakline reference backend",
+        version=reference_backend.__version__,
+        description=(
+            "Ozon Seller API-compatible seller backend (Client-Id + Api-Key), Peakline's "
+            "marketplace endpoints (/marketplace/v1, platform key) and seller extras "
+            "(/peakline/v1)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.metrics_registry = CollectorRegistry(auto_describe=True)
+
+    install_error_handlers(app)
+    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
+
+    @app.get("/health", tags=["service"])
+    def health() -> JSONResponse:
+        """Liveness and database reachability."""
+        try:
+            with db.read_session() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
+            return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
+        return JSONResponse({"status": "ok", "database": db.engine.dialect.name})
+
+    for router in routers:
+        app.include_router(router)
+
+    Instrumentator(
+        should_group_status_codes=False,
+        excluded_handlers=["/metrics"],
+        registry=app.state.metrics_registry,
+    ).instrument(app).expose(app, endpoint="/metrics", include_in_schema=False)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (workers read their settings from the environment)."""
+    return create_app(Settings())

@@ -1,0 +1,176 @@
+"""Who is calling: seller keys (``Client-Id`` + ``Api-Key``) and platform keys (Bearer).
+
+Keys are looked up by their SHA-256 digest (only the digest is stored). Every seller route
+declares its permission with :func:`require` (a route group and an action from
+:mod:`reference_backend.permissions`, the one permission table); the dependency answers 401
+for a missing/bad/revoked key, 400 for a malformed ``Client-Id``, 403 when the key's role
+lacks the permission. Typed aliases in the FastAPI style::
+
+    @router.post("/v3/posting/fbs/list")
+    def posting_list(
+        body: Req, seller: Annotated[SellerIdentity, require(G.POSTINGS, READ)], db: DbDep
+    ): ...
+
+``/marketplace/v1`` routes take :data:`PlatformAuth`. :func:`route_permissions` lists
+``(path, group, action)`` of an app's routes (for ``/v1/roles`` and the README table).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import select
+
+from reference_backend.db import Database
+from reference_backend.errors import ApiError
+from reference_backend.permissions import Action, Role, RouteGroup, RouteSpec, is_allowed
+from reference_backend.security import hash_api_key
+from reference_backend.tables import Account, ApiKey, PlatformKey, Seller, utcnow
+
+INVALID_KEY = "Invalid Api-Key, please check the key and try again"
+DEACTIVATED_KEY = "Api-key is deactivated, use another one or generate a new one"
+MISSING_ROLE = "Api-Key is missing a required role for a method"
+BAD_CLIENT_ID = "Client-Id header value should be positive integer"
+
+
+def hash_key(key: str) -> str:
+    """The stored form of an API or platform key (hex SHA-256; see ``security.hash_api_key``)."""
+    return hash_api_key(key)
+
+
+def get_db(request: Request) -> Database:
+    """The app's :class:`Database` (set up by the lifespan)."""
+    return request.app.state.db
+
+
+DbDep = Annotated[Database, Depends(get_db)]
+
+
+@dataclass(frozen=True, slots=True)
+class SellerIdentity:
+    """An authenticated seller key: the tenant, the account behind the key and its role."""
+
+    seller_id: int
+    client_id: str
+    account_id: int
+    role: Role
+    api_key_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformIdentity:
+    """An authenticated marketplace platform key (``key_id`` 0 = the configured env key)."""
+
+    key_id: int
+    name: str
+
+
+def authenticate_seller(db: Database, client_id: str | None, api_key: str | None) -> SellerIdentity:
+    """Resolve the two headers to an identity or raise :class:`ApiError` (400/401)."""
+    if not client_id or not api_key:
+        raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
+    client_id = client_id.strip()
+    if not client_id.isdigit() or int(client_id) <= 0:
+        raise ApiError(400, BAD_CLIENT_ID, code="INVALID_ARGUMENT")
+    query = (
+        select(
+            ApiKey.id, ApiKey.revoked_at, ApiKey.expires_at, Account.id, Account.role,
+            Account.disabled, Seller.id, Seller.client_id,
+        )
+        .join(Account, Account.id == ApiKey.account_id)
+        .join(Seller, Seller.id == ApiKey.seller_id)
+        .where(ApiKey.key_hash == hash_key(api_key))
+    )
+    with db.read_session() as session:
+        row = session.execute(query).first()
+    if row is None or not hmac.compare_digest(row[7], client_id):
+        raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
+    key_id, revoked_at, expires_at, account_id, role, disabled, seller_id, seller_client = row
+    if revoked_at is not None or disabled or (expires_at is not None and expires_at <= utcnow()):
+        raise ApiError(401, DEACTIVATED_KEY, code="UNAUTHENTICATED")
+    return SellerIdentity(seller_id, seller_client, account_id, Role(role), key_id)
+
+
+def authenticated_seller(
+    db: DbDep,
+    client_id: Annotated[str | None, Header(alias="Client-Id", include_in_schema=False)] = None,
+    api_key: Annotated[str | None, Header(alias="Api-Key", include_in_schema=False)] = None,
+) -> SellerIdentity:
+    """Dependency: the calling seller key, any role (prefer :func:`require`)."""
+    return authenticate_seller(db, client_id, api_key)
+
+
+SellerAuth = Annotated[SellerIdentity, Depends(authenticated_seller)]
+
+
+def require(group: RouteGroup | str, action: Action | str) -> Any:
+    """``Depends`` that authenticates the seller key and checks ``group``/``action``.
+
+    Use as ``seller: Annotated[SellerIdentity, require(RouteGroup.POSTINGS, Action.READ)]``.
+    """
+    group, action = RouteGroup(group), Action(action)
+
+    def dependency(identity: SellerAuth) -> SellerIdentity:
+        if not is_allowed(identity.role, group, action):
+            raise ApiError(403, MISSING_ROLE, code="PERMISSION_DENIED")
+        return identity
+
+    dependency.peakline_permission = (group, action)  # type: ignore[attr-defined]
+    dependency.__name__ = f"require_{group.value}_{action.value}"
+    return Depends(dependency)
+
+
+def authenticated_platform(
+    request: Request,
+    db: DbDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> PlatformIdentity:
+    """Dependency: the marketplace platform key from ``Authorization: Bearer <key>``."""
+    scheme, _, token = (authorization or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise ApiError(
+            401, "missing platform key (Authorization: Bearer <key>)", code="UNAUTHENTICATED",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    configured = request.app.state.settings.platform_key
+    if configured and hmac.compare_digest(configured, token):
+        return PlatformIdentity(0, "configured")
+    with db.read_session() as session:
+        row = session.execute(
+            select(PlatformKey.id, PlatformKey.name, PlatformKey.revoked_at).where(
+                PlatformKey.key_hash == hash_key(token)
+            )
+        ).first()
+    if row is None or row[2] is not None:
+        raise ApiError(
+            401, "invalid platform key", code="UNAUTHENTICATED",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return PlatformIdentity(row[0], row[1])
+
+
+PlatformAuth = Annotated[PlatformIdentity, Depends(authenticated_platform)]
+
+
+def route_permissions(app: FastAPI) -> list[RouteSpec]:
+    """``RouteSpec(path, group, action)`` of every route guarded by :func:`require`."""
+    specs: list[RouteSpec] = []
+
+    def walk(dependant: Any, path: str) -> None:
+        permission = getattr(dependant.call, "peakline_permission", None)
+        if permission is not None:
+            specs.append(RouteSpec(path, permission[0], permission[1]))
+        for sub in dependant.dependencies:
+            walk(sub, path)
+
+    # FastAPI >= 0.13x keeps included routers as nodes: flatten them to (full path, route).
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            walk(route.dependant, context.path or route.path)
+    return specs

@@ -1,0 +1,142 @@
+"""``peakline serve | db upgrade | seed | seller create``: the backend's commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simulator.commands.common import bad_input, console, scenario_or_exit
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="database URL (default: DATABASE_URL or sqlite:///./peakline.db)"),
+]
+
+
+def _settings(db: str | None):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
+    from reference_backend.settings import Settings
+
+    try:
+        return Settings(database_url=db) if db else Settings()
+    except ValidationError as exc:
+        raise bad_input(f"bad settings: {exc.errors()[0]['msg']}") from None
+
+
+def _upgrade(url: str) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from reference_backend.migrations import upgrade
+
+    try:
+        upgrade(url)
+    except SQLAlchemyError as exc:
+        raise bad_input(f"cannot migrate {url}: {str(exc).splitlines()[0]}") from None
+
+
+def _write_credentials(data: dict, out: Path | None) -> None:
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    console.print_json(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(f"credentials written to {out}", highlight=False)
+
+
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1,
+) -> None:
+    """Run the backend with uvicorn (migrates the database first)."""
+    import uvicorn
+
+    settings = _settings(db)
+    _upgrade(settings.database_url)
+    os.environ["DATABASE_URL"] = settings.database_url
+    os.environ["PEAKLINE_MIGRATE_ON_START"] = "false"  # done once above, not per worker
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="peakline-metrics-")
+    uvicorn.run(
+        "reference_backend.app:app_from_env", factory=True, host=host, port=port,
+        workers=workers, access_log=False, log_config=None, timeout_graceful_shutdown=5,
+    )
+
+
+def db_upgrade(db: DbOption = None) -> None:
+    """Create or upgrade the database schema to the latest migration."""
+    from reference_backend.migrations import current_revision
+
+    settings = _settings(db)
+    _upgrade(settings.database_url)
+    console.print(f"database at revision {current_revision(settings.database_url)}")
+
+
+def seed(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    db: DbOption = None,
+    credentials_out: Annotated[
+        Path | None, typer.Option("--credentials-out", help="also write the JSON here")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="seller name (default: scenario name)")] = None,
+) -> None:
+    """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines); print keys."""
+    from reference_backend.db import Database
+    from reference_backend.services.errors import DomainError
+    from reference_backend.services.sellers import seed_scenario
+
+    world = scenario_or_exit(scenario)
+    settings = _settings(db)
+    _upgrade(settings.database_url)
+    database = Database(settings.database_url, settings)
+    try:
+        with database.session() as session:
+            creds = seed_scenario(session, scenario=world, settings=settings, name=name)
+    except DomainError as exc:
+        raise bad_input(exc.message) from None
+    finally:
+        database.dispose()
+    _write_credentials(creds.to_dict(), credentials_out)
+
+
+def seller_create(
+    name: Annotated[str, typer.Argument(help="seller name")],
+    db: DbOption = None,
+    credentials_out: Annotated[
+        Path | None, typer.Option("--credentials-out", help="also write the JSON here")
+    ] = None,
+) -> None:
+    """Create an empty seller (no warehouses or products); print its keys."""
+    from reference_backend.db import Database
+    from reference_backend.services.errors import DomainError
+    from reference_backend.services.sellers import create_seller
+
+    settings = _settings(db)
+    _upgrade(settings.database_url)
+    database = Database(settings.database_url, settings)
+    try:
+        with database.session() as session:
+            creds = create_seller(session, name=name, settings=settings)
+    except DomainError as exc:
+        raise bad_input(exc.message) from None
+    finally:
+        database.dispose()
+    _write_credentials(creds.to_dict(), credentials_out)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command()(seed)
+    db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+    db_app.command("upgrade")(db_upgrade)
+    app.add_typer(db_app, name="db")
+    seller_app = typer.Typer(help="Sellers (tenants).", no_args_is_help=True)
+    seller_app.command("create")(seller_create)
+    app.add_typer(seller_app, name="seller")

@@ -1,0 +1,113 @@
+"""Engine and sessions: SQLite in WAL mode by default, PostgreSQL through psycopg 3.
+
+SQLite: every connection gets ``journal_mode=WAL``, ``synchronous=NORMAL``, a
+``busy_timeout`` and ``foreign_keys=ON``. Write transactions start with ``BEGIN IMMEDIATE``
+(the write lock is taken up front, so a read-then-write transaction never fails with
+SQLITE_BUSY on upgrade); :meth:`Database.read_session` opens plain deferred transactions
+for read-only work. PostgreSQL: a sized QueuePool; ``postgresql://`` URLs use psycopg 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from reference_backend.settings import Settings
+
+READ_ONLY = "peakline_read_only"
+
+
+def normalise_url(url: str) -> str:
+    """``postgres://``/``postgresql://`` -> ``postgresql+psycopg://``; SQLite URLs unchanged."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def is_sqlite_url(url: str) -> bool:
+    return make_url(normalise_url(url)).get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, settings: Settings | None = None) -> Engine:
+    """An engine for ``url`` configured for the backend (pragmas or pool sizes)."""
+    settings = settings or Settings(database_url=url)
+    url = normalise_url(url)
+    if is_sqlite_url(url):
+        engine = create_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
+            connect_args={
+                "check_same_thread": False,
+                "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            },
+        )
+        _sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    return create_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_s,
+        pool_pre_ping=False,
+    )
+
+
+class Database:
+    """The engine and the two session factories of one backend process."""
+
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(url, settings)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write = sessionmaker(self.engine, expire_on_commit=False)
+        self._read = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A read-write transaction: committed on success, rolled back on any exception."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A read-only transaction (no write lock on SQLite); rolled back at the end."""
+        with self._read() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def new_session(self) -> Session:
+        """An un-begun read-write session for callers that manage commits themselves."""
+        return self._write()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

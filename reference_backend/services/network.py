@@ -1,0 +1,162 @@
+"""The allocation policy's view of a seller's network, and the seller's policy objects.
+
+A :class:`SellerNetwork` is built once per seller per process (routes and warehouses rarely
+change; allocation policies cache their per-region rankings per network object) and
+refreshed every few seconds for warehouse status and pick backlog (``load``).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reference_backend.tables import DeliveryMethod, Posting, PostingItem, Route, Warehouse
+from simulator.lifecycle import PostingStatus
+from simulator.policies import allocation_policies, replenishment_policies
+
+REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class WarehouseInfo:
+    warehouse_id: int
+    code: str
+    name: str
+    delivery_method_id: int | None
+    capacity_per_hour: float
+
+
+class SellerNetwork:
+    """``NetworkView`` over a seller's warehouses (keys are ``str(warehouse_id)``).
+
+    Without any route rows (a seller created empty) every warehouse reaches every region
+    with transit 0 and cost 0, so policies fall back to stock and warehouse order.
+    """
+
+    def __init__(self, session: Session, seller_id: int) -> None:
+        self.seller_id = seller_id
+        rows = session.execute(
+            select(Warehouse.warehouse_id, Warehouse.code, Warehouse.name,
+                   Warehouse.capacity_per_hour, Warehouse.status, Warehouse.paused_at)
+            .where(Warehouse.seller_id == seller_id).order_by(Warehouse.warehouse_id)
+        ).all()
+        methods: dict[int, int] = {}
+        for wid, mid in session.execute(
+            select(DeliveryMethod.warehouse_id, DeliveryMethod.id)
+            .where(DeliveryMethod.seller_id == seller_id).order_by(DeliveryMethod.id)
+        ):
+            methods.setdefault(wid, mid)
+        self.info = {
+            str(r[0]): WarehouseInfo(r[0], r[1], r[2], methods.get(r[0]), float(r[3] or 0))
+            for r in rows
+        }
+        self._warehouses = tuple(self.info)
+        self._open = {str(r[0]): r[4] == "created" and r[5] is None for r in rows}
+        routes = session.execute(
+            select(Route.warehouse_id, Route.region, Route.transit_hours, Route.cost_per_parcel)
+            .where(Route.seller_id == seller_id)
+        ).all()
+        self.has_routes = bool(routes)
+        self.regions = frozenset(r[1] for r in routes)
+        self._transit = {(str(r[0]), r[1]): float(r[2]) for r in routes}
+        self._cost = {(str(r[0]), r[1]): float(r[3]) for r in routes}
+        self._load: dict[str, float] = {}
+        self.built_at = time.monotonic()
+        self.refresh_load(session)
+
+    @property
+    def warehouses(self) -> Sequence[str]:
+        return self._warehouses
+
+    def transit_hours(self, warehouse: str, region: str) -> float:
+        if not self.has_routes:
+            return 0.0 if warehouse in self.info else math.inf
+        return self._transit.get((warehouse, region), math.inf)
+
+    def cost_per_parcel(self, warehouse: str, region: str) -> float:
+        if not self.has_routes:
+            return 0.0 if warehouse in self.info else math.inf
+        return self._cost.get((warehouse, region), math.inf)
+
+    def load(self, warehouse: str) -> float:
+        return self._load.get(warehouse, 0.0)
+
+    def is_open(self, warehouse: str) -> bool:
+        return self._open.get(warehouse, False)
+
+    def refresh_load(self, session: Session) -> None:
+        """Backlog (units awaiting packaging) in hours of each warehouse's pick capacity."""
+        units = dict(session.execute(
+            select(Posting.warehouse_id, func.coalesce(func.sum(PostingItem.quantity), 0))
+            .join(PostingItem, PostingItem.posting_id == Posting.id)
+            .where(Posting.seller_id == self.seller_id,
+                   Posting.status == PostingStatus.AWAITING_PACKAGING.value)
+            .group_by(Posting.warehouse_id)
+        ).all())
+        self._load = {
+            key: float(units.get(info.warehouse_id, 0)) / info.capacity_per_hour
+            for key, info in self.info.items() if info.capacity_per_hour > 0
+        }
+        self.loaded_at = time.monotonic()
+
+
+class NetworkCache:
+    """Per-process cache of :class:`SellerNetwork` objects (thread-safe, refreshed by age)."""
+
+    def __init__(self, refresh_seconds: float = REFRESH_SECONDS) -> None:
+        self.refresh_seconds = refresh_seconds
+        self._networks: dict[int, SellerNetwork] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, seller_id: int) -> SellerNetwork:
+        network = self._networks.get(seller_id)
+        now = time.monotonic()
+        if network is None or now - network.built_at > 60 * self.refresh_seconds:
+            network = SellerNetwork(session, seller_id)
+            with self._lock:
+                self._networks[seller_id] = network
+        elif now - network.loaded_at > self.refresh_seconds:
+            network.refresh_load(session)
+        return network
+
+    def invalidate(self, seller_id: int | None = None) -> None:
+        """Forget one seller's network (after its warehouses or routes change) or all."""
+        with self._lock:
+            if seller_id is None:
+                self._networks.clear()
+            else:
+                self._networks.pop(seller_id, None)
+
+
+NETWORKS = NetworkCache()
+
+_policies: dict[tuple[str, str, str], Any] = {}
+_policies_lock = threading.Lock()
+
+
+def _policy(kind: str, name: str, params: dict[str, Any]) -> Any:
+    key = (kind, name, repr(sorted(params.items())))
+    policy = _policies.get(key)
+    if policy is None:
+        registry = allocation_policies if kind == "allocation" else replenishment_policies
+        policy = registry.create(name, params)
+        with _policies_lock:
+            _policies[key] = policy
+    return policy
+
+
+def allocation_policy(name: str, params: dict[str, Any]) -> Any:
+    """The (cached) allocation policy object for a seller's configured name and params."""
+    return _policy("allocation", name, params)
+
+
+def replenishment_policy(name: str, params: dict[str, Any]) -> Any:
+    """The (cached) replenishment policy object for a seller's configured name and params."""
+    return _policy("replenishment", name, params)

@@ -1,0 +1,205 @@
+"""Stock methods of the Ozon-compatible API: per-item stock updates and the stock views
+(``/v4/product/info/stocks``, stocks by warehouse v1/v2, stock on warehouses)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reference_backend.ozon import pagination
+from reference_backend.ozon.schemas import analytics as A
+from reference_backend.ozon.schemas import products as P
+from reference_backend.services import stock as stock_service
+from reference_backend.services.errors import DomainError
+from reference_backend.services.ozon_catalog import product_query
+from reference_backend.tables import Product, Stock, Warehouse
+
+
+def item_error(code: str, message: str) -> P.ItemError:
+    return P.ItemError(code=code, message=message)
+
+
+def update_stocks(
+    session: Session, *, seller_id: int, items: Sequence[P.StockItem]
+) -> list[P.StockUpdateResult]:
+    """Set available units per (product, warehouse); a bad item gets ``errors``, never a 4xx.
+
+    ``offer_id`` wins over ``product_id``. Each item runs in its own savepoint, so a failed
+    item leaves nothing behind and the rest of the batch still applies.
+    """
+    offers = [i.offer_id for i in items if i.offer_id]
+    ids = [i.product_id for i in items if i.product_id]
+    by_offer: dict[str, Product] = {}
+    by_id: dict[int, Product] = {}
+    if offers or ids:
+        for p in session.scalars(
+            select(Product).where(
+                Product.seller_id == seller_id,
+                Product.offer_id.in_(offers) | Product.product_id.in_(ids),
+            )
+        ):
+            by_offer[p.offer_id] = p
+            by_id[p.product_id] = p
+    results = []
+    for item in items:
+        product = by_offer.get(item.offer_id) if item.offer_id else by_id.get(item.product_id)
+        result = P.StockUpdateResult(
+            warehouse_id=item.warehouse_id,
+            product_id=product.product_id if product else item.product_id,
+            offer_id=product.offer_id if product else item.offer_id,
+        )
+        if product is None:
+            code = "OFFER_ID_NOT_FOUND" if item.offer_id else "PRODUCT_NOT_FOUND"
+            if not item.offer_id and not item.product_id:
+                code = "INVALID_ARGUMENT"
+            result.errors = [item_error(code, "product not found (give offer_id or product_id)")]
+        elif product.archived:
+            result.errors = [item_error("PRODUCT_IS_ARCHIVED", "product is archived")]
+        else:
+            try:
+                with session.begin_nested():
+                    stock_service.set_available(
+                        session,
+                        seller_id=seller_id,
+                        product_id=product.product_id,
+                        warehouse_id=item.warehouse_id,
+                        available=item.stock,
+                    )
+                result.updated = True
+            except DomainError as exc:
+                result.errors = [item_error(exc.code, exc.message)]
+        results.append(result)
+    return results
+
+
+def info_stocks(
+    session: Session, *, seller_id: int, req: P.InfoStocksRequest, limit: int
+) -> P.InfoStocksResponse:
+    """``/v4/product/info/stocks``: per product, its FBS stock summed over warehouses."""
+    after = pagination.decode_cursor(req.cursor)
+    f = req.filter
+    base = product_query(
+        seller_id, offer_ids=f.offer_id, product_ids=f.product_id, visibility=f.visibility
+    )
+    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    query = base if after is None else base.where(Product.product_id > after)
+    rows = list(session.scalars(query.order_by(Product.product_id).limit(limit + 1)))
+    page = pagination.cursor_page(rows, limit, lambda p: p.product_id, after)
+    stocks: dict[int, list[Stock]] = {p.product_id: [] for p in page.items}
+    if stocks:
+        for s in session.scalars(
+            select(Stock).where(Stock.product_id.in_(list(stocks))).order_by(Stock.warehouse_id)
+        ):
+            stocks[s.product_id].append(s)
+    items = []
+    for p in page.items:
+        rows_ = stocks[p.product_id]
+        items.append(
+            P.InfoStocksItem(
+                offer_id=p.offer_id,
+                product_id=p.product_id,
+                stocks=[
+                    P.InfoStock(
+                        type="fbs",
+                        present=sum(s.present for s in rows_),
+                        reserved=sum(s.reserved for s in rows_),
+                        sku=p.sku,
+                        warehouse_ids=[s.warehouse_id for s in rows_],
+                    )
+                ],
+            )
+        )
+    return P.InfoStocksResponse(cursor=page.cursor, total=int(total), items=items)
+
+
+def _warehouse_rows_query(seller_id: int, skus: Sequence[int], offer_ids: Sequence[str]):  # noqa: ANN202
+    query = (
+        select(Stock, Product.offer_id, Warehouse.name)
+        .join(Product, Product.product_id == Stock.product_id)
+        .join(Warehouse, Warehouse.warehouse_id == Stock.warehouse_id)
+        .where(Stock.seller_id == seller_id)
+    )
+    if skus and offer_ids:
+        query = query.where(Stock.sku.in_(skus) | Product.offer_id.in_(offer_ids))
+    elif skus:
+        query = query.where(Stock.sku.in_(skus))
+    elif offer_ids:
+        query = query.where(Product.offer_id.in_(offer_ids))
+    return query
+
+
+def by_warehouse_v1(
+    session: Session, *, seller_id: int, req: P.StocksByWarehouseV1Request
+) -> list[P.WarehouseStockRow]:
+    query = _warehouse_rows_query(seller_id, req.sku, req.offer_id).order_by(Stock.id).limit(5000)
+    return [
+        P.WarehouseStockRow(
+            sku=s.sku,
+            product_id=s.product_id,
+            offer_id=offer_id,
+            present=s.present,
+            reserved=s.reserved,
+            warehouse_id=s.warehouse_id,
+            warehouse_name=name,
+        )
+        for s, offer_id, name in session.execute(query)
+    ]
+
+
+def by_warehouse_v2(
+    session: Session, *, seller_id: int, req: P.StocksByWarehouseV2Request, limit: int
+) -> P.StocksByWarehouseV2Response:
+    after = pagination.decode_cursor(req.cursor)
+    query = _warehouse_rows_query(seller_id, req.sku, req.offer_id)
+    if after is not None:
+        query = query.where(Stock.id > after)
+    rows = list(session.execute(query.order_by(Stock.id).limit(limit + 1)))
+    page = pagination.cursor_page(rows, limit, lambda r: r[0].id, after)
+    return P.StocksByWarehouseV2Response(
+        products=[
+            P.WarehouseStockRowV2(
+                sku=s.sku,
+                product_id=s.product_id,
+                offer_id=offer_id,
+                present=s.present,
+                reserved=s.reserved,
+                free_stock=s.present - s.reserved,
+                warehouse_id=s.warehouse_id,
+                warehouse_name=name,
+            )
+            for s, offer_id, name in page.items
+        ],
+        cursor=page.cursor,
+        has_next=page.has_next,
+    )
+
+
+def stock_on_warehouses(
+    session: Session, *, seller_id: int, limit: int, offset: int, warehouse_type: str
+) -> list[A.StockRow]:
+    """``/v2/analytics/stock_on_warehouses`` rows (``limit + 1`` fetched by the caller's page)."""
+    query = (
+        select(Stock, Product.offer_id, Product.name, Warehouse.name)
+        .join(Product, Product.product_id == Stock.product_id)
+        .join(Warehouse, Warehouse.warehouse_id == Stock.warehouse_id)
+        .where(Stock.seller_id == seller_id)
+    )
+    if warehouse_type == "EXPRESS_DARK_STORE":
+        query = query.where(Warehouse.is_express.is_(True))
+    elif warehouse_type == "NOT_EXPRESS_DARK_STORE":
+        query = query.where(Warehouse.is_express.is_(False))
+    query = query.order_by(Stock.id).offset(offset).limit(limit)
+    return [
+        A.StockRow(
+            sku=s.sku,
+            item_code=offer_id,
+            item_name=name,
+            free_to_sell_amount=s.present - s.reserved,
+            promised_amount=0,
+            reserved_amount=s.reserved,
+            warehouse_name=wh_name,
+        )
+        for s, offer_id, name, wh_name in session.execute(query)
+    ]

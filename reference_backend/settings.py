@@ -1,0 +1,71 @@
+"""Backend settings (pydantic-settings): database, policies for new sellers, secrets, logging.
+
+Read from the environment: ``DATABASE_URL`` (or ``PEAKLINE_DATABASE_URL``) and
+``PEAKLINE_<FIELD>`` for everything else, e.g. ``PEAKLINE_DEFAULT_ALLOCATION_POLICY=least_cost``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./peakline.db"
+
+
+class Settings(BaseSettings):
+    """Everything the backend reads at start; validated, immutable."""
+
+    model_config = SettingsConfigDict(env_prefix="PEAKLINE_", extra="ignore", frozen=True)
+
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "PEAKLINE_DATABASE_URL", "database_url"),
+        description="sqlite:///file.db (WAL mode) or postgresql://user@host/db",
+    )
+    migrate_on_start: bool = Field(default=True, description="run Alembic upgrade at app start")
+
+    # database tuning
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int = Field(default=20, ge=0, le=500)
+    db_pool_timeout_s: float = Field(default=30.0, gt=0)
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    # policies given to new sellers (a seeded seller takes its scenario's choice instead)
+    default_allocation_policy: str = "nearest_with_stock"
+    default_allocation_params: dict[str, Any] = Field(default_factory=dict)
+    default_replenishment_policy: str = "s_S"
+    default_replenishment_params: dict[str, Any] = Field(
+        default_factory=lambda: {"s_days": 2, "S_days": 5}
+    )
+    #: Days of sales history a replenishment suggestion looks at.
+    replenishment_history_days: int = Field(default=14, ge=1, le=365)
+    #: Hours from order to the assemble-by deadline (``shipment_date``).
+    shipment_deadline_hours: float = Field(default=24.0, gt=0)
+    #: Attempts to re-allocate when a concurrent order took the stock between read and reserve.
+    order_allocation_attempts: int = Field(default=3, ge=1, le=20)
+
+    # secrets
+    secret_key: str = Field(default="", description="server secret (sessions); empty = random")
+    platform_key: str = Field(
+        default="", description="an extra marketplace platform key accepted as-is (optional)"
+    )
+
+    # observability and workers
+    log_level: str = "INFO"
+    json_logs: bool = True
+    log_requests: bool = True
+    run_outbox_worker: bool = True
+    base_url: str = ""
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

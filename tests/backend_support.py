@@ -1,0 +1,156 @@
+"""Reusable backend fixtures for tests: fresh databases, a seeded seller, a real uvicorn.
+
+* :func:`fresh_postgres_url` -> context manager giving the URL of a new PostgreSQL database
+  (``CREATE DATABASE peakline_<random>`` on the server of ``PEAKLINE_TEST_DATABASE_URL``,
+  dropped at exit); :func:`postgres_admin_url` is None when the variable is unset.
+* :func:`sqlite_url` -> a SQLite file URL inside a directory.
+* :func:`seed_smoke` -> migrate ``url`` and seed the smoke scenario; returns the credentials.
+* :func:`running_server` -> context manager: ``uvicorn`` serving ``create_app`` for ``url`` in
+  a subprocess on a free 127.0.0.1 port; yields the base URL; terminates it at exit.
+  ``start_server``/``ServerProcess`` give the process for tests that SIGKILL it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE = ROOT / "scenarios" / "smoke.yaml"
+PG_ENV = "PEAKLINE_TEST_DATABASE_URL"
+
+
+def postgres_admin_url() -> str | None:
+    """The test PostgreSQL server URL, or None (tests then skip)."""
+    return os.environ.get(PG_ENV) or None
+
+
+@contextlib.contextmanager
+def fresh_postgres_url(admin_url: str | None = None) -> Iterator[str]:
+    """A new empty database on the test server for the duration of the block."""
+    import psycopg
+
+    admin_url = admin_url or postgres_admin_url()
+    if not admin_url:
+        raise RuntimeError(f"{PG_ENV} is not set")
+    name = f"peakline_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sqlite_url(directory: Path, name: str = "peakline.db") -> str:
+    return f"sqlite:///{Path(directory) / name}"
+
+
+def seed_smoke(url: str, *, scenario: Path = SMOKE, name: str | None = None) -> dict:
+    """Migrate ``url`` and seed a seller from ``scenario``; the credentials as a dict."""
+    from reference_backend.db import Database
+    from reference_backend.migrations import upgrade
+    from reference_backend.services.sellers import seed_scenario
+    from reference_backend.settings import Settings
+    from simulator.scenario import load_scenario
+
+    upgrade(url)
+    settings = Settings(database_url=url)
+    db = Database(url, settings)
+    try:
+        with db.session() as session:
+            creds = seed_scenario(session, scenario=load_scenario(scenario), settings=settings,
+                                  name=name)
+    finally:
+        db.dispose()
+    return creds.to_dict()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ServerProcess:
+    """A uvicorn subprocess serving the backend; ``base_url`` once :meth:`wait_ready`."""
+
+    def __init__(self, url: str, *, port: int | None = None, workers: int = 1,
+                 env: dict[str, str] | None = None, log_path: Path | None = None) -> None:
+        self.db_url = url
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        full_env = {**os.environ, "DATABASE_URL": url, "PEAKLINE_LOG_REQUESTS": "false",
+                    "PEAKLINE_LOG_LEVEL": "WARNING", **(env or {})}
+        self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "reference_backend.app:app_from_env", "--factory",
+             "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
+             "--no-access-log", "--log-level", "warning"],
+            env=full_env, cwd=ROOT, stdout=self._log, stderr=self._log,
+        )
+
+    def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(self.base_url + "/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("server did not become ready")
+
+    def kill(self) -> None:
+        """SIGKILL (a crash): no shutdown hooks run."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self._log is not subprocess.DEVNULL:
+            self._log.close()
+
+
+def start_server(url: str, **kwargs) -> ServerProcess:
+    """Start and wait for a server (migrations run at its start)."""
+    return ServerProcess(url, **kwargs).wait_ready()
+
+
+@contextlib.contextmanager
+def running_server(url: str, **kwargs) -> Iterator[str]:
+    """``with running_server(db_url) as base_url: ...`` (real uvicorn, free port)."""
+    server = start_server(url, **kwargs)
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+def seller_headers(creds: dict) -> dict[str, str]:
+    return {"Client-Id": creds["client_id"], "Api-Key": creds["api_key"]}
+
+
+def platform_headers(creds: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {creds['platform_key']}"}

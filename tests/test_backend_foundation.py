@@ -1,0 +1,153 @@
+"""Backend foundation: migrations on SQLite and PostgreSQL, app wiring, error bodies, CLI."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import pytest
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from sqlalchemy import inspect, text
+from typer.testing import CliRunner
+
+from reference_backend.app import create_app
+from reference_backend.auth import SellerIdentity, require
+from reference_backend.db import Database
+from reference_backend.migrations import current_revision, upgrade
+from reference_backend.permissions import Action, RouteGroup
+from reference_backend.settings import Settings
+from reference_backend.tables import Base
+from simulator.cli import app as cli_app
+from tests.backend_support import (
+    SMOKE,
+    fresh_postgres_url,
+    postgres_admin_url,
+    seed_smoke,
+    seller_headers,
+    sqlite_url,
+)
+
+
+def _check_schema(url: str) -> None:
+    upgrade(url)
+    upgrade(url)  # idempotent
+    assert current_revision(url) == "0001"
+    db = Database(url)
+    try:
+        names = set(inspect(db.engine).get_table_names())
+        assert set(Base.metadata.tables) <= names
+        with db.session() as session:
+            reasons = session.execute(text("SELECT count(*) FROM cancel_reasons")).scalar()
+        assert reasons >= 7
+    finally:
+        db.dispose()
+
+
+def test_migrations_sqlite(tmp_path):
+    _check_schema(sqlite_url(tmp_path))
+
+
+@pytest.mark.postgres
+def test_migrations_postgres():
+    if not postgres_admin_url():
+        pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+    with fresh_postgres_url() as url:
+        _check_schema(url)
+
+
+def test_stock_check_constraint_refuses_oversell(tmp_path):
+    url = sqlite_url(tmp_path)
+    creds = seed_smoke(url)
+    db = Database(url)
+    try:
+        with pytest.raises(Exception, match="CHECK"), db.session() as session:
+            session.execute(text("UPDATE stock SET reserved = present + 1 WHERE sku = :s"),
+                            {"s": creds["sku_base"]})
+    finally:
+        db.dispose()
+
+
+@pytest.fixture()
+def client(tmp_path):
+    url = sqlite_url(tmp_path)
+    creds = seed_smoke(url)
+    app = create_app(Settings(database_url=url, log_requests=False))
+    with TestClient(app) as test_client:
+        test_client.creds = creds  # type: ignore[attr-defined]
+        yield test_client
+
+
+def test_health_metrics_docs(client):
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/openapi.json").status_code == 200
+    client.get("/health")
+    metrics = client.get("/metrics").text
+    assert "http_request_duration" in metrics or "http_requests_total" in metrics
+
+
+def test_request_id_echoed(client):
+    response = client.get("/health", headers={"X-Request-Id": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert client.get("/health").headers["x-request-id"]
+
+
+def test_unknown_seller_path_is_ozon_error(client):
+    response = client.post("/v9/nothing", content=b"")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["code"] == 5 and body["details"] == [] and body["message"]
+
+
+def test_marketplace_errors_are_peakline_shaped(client):
+    response = client.post("/marketplace/v1/nothing", json={})
+    assert response.status_code == 404
+    body = response.json()
+    assert body["code"] == "NOT_FOUND" and body["message"] and body["details"] == []
+
+
+def test_cli_seed_twice_is_an_error_naming_the_seller(tmp_path):
+    runner = CliRunner()
+    url = sqlite_url(tmp_path)
+    out = tmp_path / "creds.json"
+    first = runner.invoke(cli_app, ["seed", str(SMOKE), "--db", url, "--credentials-out", str(out)])
+    assert first.exit_code == 0, first.output
+    creds = json.loads(out.read_text())
+    assert {"seller_name", "client_id", "api_key", "platform_key"} <= creds.keys()
+    assert creds["seller_name"] == "smoke" and creds["client_id"].isdigit()
+    again = runner.invoke(cli_app, ["seed", str(SMOKE), "--db", url])
+    assert again.exit_code == 2
+    assert "smoke" in again.output and "already exists" in again.output
+
+
+def test_cli_seller_create_and_db_upgrade(tmp_path):
+    runner = CliRunner()
+    url = sqlite_url(tmp_path)
+    result = runner.invoke(cli_app, ["db", "upgrade", "--db", url])
+    assert result.exit_code == 0 and "0001" in result.output
+    result = runner.invoke(cli_app, ["seller", "create", "acme", "--db", url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout[result.stdout.index("{"):result.stdout.rindex("}") + 1])[
+        "seller_name"] == "acme"
+    assert runner.invoke(cli_app, ["seller", "create", "acme", "--db", url]).exit_code == 2
+
+
+def test_seller_auth_headers(client):
+    router = APIRouter()
+
+    @router.post("/v1/test-auth")
+    def probe(seller: Annotated[SellerIdentity, require(RouteGroup.ROLES, Action.READ)]) -> dict:
+        return {"seller_id": seller.seller_id, "role": seller.role.value}
+
+    client.app.include_router(router)
+    creds = client.creds
+    ok = client.post("/v1/test-auth", headers=seller_headers(creds))
+    assert ok.status_code == 200 and ok.json()["role"] == "owner"
+    bad = client.post("/v1/test-auth", headers={"Client-Id": creds["client_id"], "Api-Key": "x"})
+    assert bad.status_code == 401 and bad.json()["code"] == 16
+    malformed = client.post("/v1/test-auth", headers={"Client-Id": "abc", "Api-Key": "x"})
+    assert malformed.status_code == 400 and malformed.json()["code"] == 3
+    other = client.post("/v1/test-auth",
+                        headers={"Client-Id": "999999", "Api-Key": creds["api_key"]})
+    assert other.status_code == 401
