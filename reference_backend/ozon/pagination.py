@@ -13,13 +13,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from reference_backend.services.errors import InvalidInput
+
 T = TypeVar("T")
 
 CURSOR_PREFIX = "pl1:"
 
 
-class BadPage(ValueError):
+class BadPage(InvalidInput):
     """A limit, offset or cursor the caller may not send (an HTTP 400)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="INVALID_PAGE")
 
 
 def resolve_limit(limit: int | None, *, default: int, maximum: int, minimum: int = 1) -> int:
@@ -44,9 +49,9 @@ def decode_cursor(cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadPage("cursor is not one this server issued") from exc
-    if not raw.startswith(CURSOR_PREFIX) or not raw[len(CURSOR_PREFIX):].lstrip("-").isdigit():
+    if not raw.startswith(CURSOR_PREFIX) or not raw[len(CURSOR_PREFIX) :].lstrip("-").isdigit():
         raise BadPage("cursor is not one this server issued")
-    key = int(raw[len(CURSOR_PREFIX):])
+    key = int(raw[len(CURSOR_PREFIX) :])
     if not -(2**63) <= key < 2**63:
         raise BadPage("cursor is out of range")
     return key

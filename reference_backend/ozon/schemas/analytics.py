@@ -7,13 +7,41 @@ from pydantic import Field
 from .common import Count, FlexDate, LooseStr, OptOutDatetime, OzonRequest, OzonResponse, ci_enum
 
 #: Dimensions this server can group by; others are a 400.
-DIMENSIONS = ("unknownDimension", "sku", "spu", "day", "week", "month", "year", "warehouse")
-#: Metrics this server computes; the Premium-only ones not modelled answer 0.
+#: ``warehouse`` and ``status`` (posting status) are Peakline additions.
+DIMENSIONS = (
+    "unknownDimension",
+    "sku",
+    "spu",
+    "day",
+    "week",
+    "month",
+    "year",
+    "warehouse",
+    "status",
+)
+#: Metrics this server computes; the Premium-only ones not modelled answer 0; ``postings``
+#: (distinct postings) is a Peakline addition.
 METRICS = (
-    "revenue", "ordered_units", "unknown_metric", "hits_view_search", "hits_view_pdp", "hits_view",
-    "hits_tocart_search", "hits_tocart_pdp", "hits_tocart", "session_view_search",
-    "session_view_pdp", "session_view", "conv_tocart_search", "conv_tocart_pdp", "conv_tocart",
-    "returns", "cancellations", "delivered_units", "position_category", "postings",
+    "revenue",
+    "ordered_units",
+    "unknown_metric",
+    "hits_view_search",
+    "hits_view_pdp",
+    "hits_view",
+    "hits_tocart_search",
+    "hits_tocart_pdp",
+    "hits_tocart",
+    "session_view_search",
+    "session_view_pdp",
+    "session_view",
+    "conv_tocart_search",
+    "conv_tocart_pdp",
+    "conv_tocart",
+    "returns",
+    "cancellations",
+    "delivered_units",
+    "position_category",
+    "postings",
 )
 Dimension = ci_enum(*DIMENSIONS)
 Metric = ci_enum(*METRICS)

@@ -201,5 +201,12 @@ class ErrorBody(OzonResponse):
 
 #: gRPC-style code per HTTP status.
 GRPC_CODE_BY_STATUS: dict[int, int] = {
-    400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 422: 3, 429: 8, 500: 13
+    400: 3,
+    401: 16,
+    403: 7,
+    404: 5,
+    409: 6,
+    422: 3,
+    429: 8,
+    500: 13,
 }

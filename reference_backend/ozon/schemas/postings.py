@@ -22,21 +22,50 @@ from .common import (
 
 #: Every status a v3 response may carry (strict enum, §2.1).
 V3_STATUSES = (
-    "awaiting_verification", "acceptance_in_progress", "awaiting_approve", "awaiting_registration",
-    "awaiting_packaging", "awaiting_deliver", "arbitration", "client_arbitration", "delivering",
-    "driver_pickup", "delivered", "cancelled", "cancelled_from_split_pending", "not_accepted",
-    "sent_by_seller", "ship_in_process",
+    "awaiting_verification",
+    "acceptance_in_progress",
+    "awaiting_approve",
+    "awaiting_registration",
+    "awaiting_packaging",
+    "awaiting_deliver",
+    "arbitration",
+    "client_arbitration",
+    "delivering",
+    "driver_pickup",
+    "delivered",
+    "cancelled",
+    "cancelled_from_split_pending",
+    "not_accepted",
+    "sent_by_seller",
+    "ship_in_process",
 )
 #: Filter values of the v3/v4 list.
 LIST_FILTER_STATUSES = (
-    "awaiting_registration", "acceptance_in_progress", "awaiting_approve", "awaiting_packaging",
-    "awaiting_deliver", "arbitration", "client_arbitration", "delivering", "driver_pickup",
-    "delivered", "cancelled", "not_accepted", "sent_by_seller",
+    "awaiting_registration",
+    "acceptance_in_progress",
+    "awaiting_approve",
+    "awaiting_packaging",
+    "awaiting_deliver",
+    "arbitration",
+    "client_arbitration",
+    "delivering",
+    "driver_pickup",
+    "delivered",
+    "cancelled",
+    "not_accepted",
+    "sent_by_seller",
 )
 #: The "open" statuses of the unfulfilled lists.
 UNFULFILLED_STATUSES = (
-    "acceptance_in_progress", "awaiting_approve", "awaiting_packaging", "awaiting_registration",
-    "awaiting_deliver", "arbitration", "client_arbitration", "delivering", "driver_pickup",
+    "acceptance_in_progress",
+    "awaiting_approve",
+    "awaiting_packaging",
+    "awaiting_registration",
+    "awaiting_deliver",
+    "arbitration",
+    "client_arbitration",
+    "delivering",
+    "driver_pickup",
     "not_accepted",
 )
 ListStatus = ci_enum(*LIST_FILTER_STATUSES)
@@ -286,10 +315,14 @@ class Barcodes(OzonResponse):
 
 
 SERVICE_KEYS = (
-    "marketplace_service_item_fulfillment", "marketplace_service_item_pickup",
-    "marketplace_service_item_dropoff_pvz", "marketplace_service_item_dropoff_sc",
-    "marketplace_service_item_dropoff_ff", "marketplace_service_item_direct_flow_trans",
-    "marketplace_service_item_return_flow_trans", "marketplace_service_item_deliv_to_customer",
+    "marketplace_service_item_fulfillment",
+    "marketplace_service_item_pickup",
+    "marketplace_service_item_dropoff_pvz",
+    "marketplace_service_item_dropoff_sc",
+    "marketplace_service_item_dropoff_ff",
+    "marketplace_service_item_direct_flow_trans",
+    "marketplace_service_item_return_flow_trans",
+    "marketplace_service_item_deliv_to_customer",
     "marketplace_service_item_return_not_deliv_to_customer",
     "marketplace_service_item_return_part_goods_customer",
     "marketplace_service_item_return_after_deliv_to_customer",

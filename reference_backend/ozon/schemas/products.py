@@ -37,7 +37,7 @@ def _decimal_text(value: Any) -> Any:
         try:
             number = Decimal(text)
         except InvalidOperation as exc:
-            raise ValueError("expected a decimal number as a string, e.g. \"279.00\"") from exc
+            raise ValueError('expected a decimal number as a string, e.g. "279.00"') from exc
         if not number.is_finite() or number < 0 or number > Decimal("1e12"):
             raise ValueError("must be a finite non-negative amount below 1e12")
         return number
@@ -48,12 +48,34 @@ def _decimal_text(value: Any) -> Any:
 DecimalText = Annotated[Decimal | None, BeforeValidator(_decimal_text)]
 
 Visibility = ci_enum(
-    "ALL", "VISIBLE", "INVISIBLE", "EMPTY_STOCK", "NOT_MODERATED", "MODERATED", "DISABLED",
-    "STATE_FAILED", "READY_TO_SUPPLY", "VALIDATION_STATE_PENDING", "VALIDATION_STATE_FAIL",
-    "VALIDATION_STATE_SUCCESS", "TO_SUPPLY", "IN_SALE", "REMOVED_FROM_SALE", "BANNED",
-    "OVERPRICED", "CRITICALLY_OVERPRICED", "EMPTY_BARCODE", "BARCODE_EXISTS", "QUARANTINE",
-    "ARCHIVED", "OVERPRICED_WITH_STOCK", "PARTIAL_APPROVED", "AUTO_ARCHIVED", "MANUAL_ARCHIVED",
-    "SEASONAL_AUTO_ARCHIVED", "VISIBLE_WITH_FBO_STOCK",
+    "ALL",
+    "VISIBLE",
+    "INVISIBLE",
+    "EMPTY_STOCK",
+    "NOT_MODERATED",
+    "MODERATED",
+    "DISABLED",
+    "STATE_FAILED",
+    "READY_TO_SUPPLY",
+    "VALIDATION_STATE_PENDING",
+    "VALIDATION_STATE_FAIL",
+    "VALIDATION_STATE_SUCCESS",
+    "TO_SUPPLY",
+    "IN_SALE",
+    "REMOVED_FROM_SALE",
+    "BANNED",
+    "OVERPRICED",
+    "CRITICALLY_OVERPRICED",
+    "EMPTY_BARCODE",
+    "BARCODE_EXISTS",
+    "QUARANTINE",
+    "ARCHIVED",
+    "OVERPRICED_WITH_STOCK",
+    "PARTIAL_APPROVED",
+    "AUTO_ARCHIVED",
+    "MANUAL_ARCHIVED",
+    "SEASONAL_AUTO_ARCHIVED",
+    "VISIBLE_WITH_FBO_STOCK",
 )
 
 # --- /v3/product/import -----------------------------------------------------------------

@@ -213,4 +213,3 @@ class DeliveryMethodListV2Response(OzonResponse):
     delivery_methods: list[DeliveryMethodV2] = Field(default_factory=list)
     cursor: str = ""
     has_next: bool = False
-
