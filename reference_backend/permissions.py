@@ -43,6 +43,7 @@ class RouteGroup(StrEnum):
     ANALYTICS = "analytics"
     PLANNING = "planning"
     ROLES = "roles"
+    PROFILE = "profile"
     ACCOUNTS = "accounts"
     WEBHOOKS = "webhooks"
 
@@ -71,6 +72,9 @@ GROUPS: Mapping[RouteGroup, GroupInfo] = {
         "Stock planning", "warning levels, low-stock alerts, replenishment suggestions"
     ),
     RouteGroup.ROLES: GroupInfo("Roles", "the roles of the calling key (`/v1/roles`)"),
+    RouteGroup.PROFILE: GroupInfo(
+        "Profile", "the caller's own account: password, TOTP enrolment, sign-out"
+    ),
     RouteGroup.ACCOUNTS: GroupInfo(
         "Accounts", "sub-accounts, their roles and API keys, 2FA policy"
     ),
@@ -87,19 +91,19 @@ PERMISSIONS: Mapping[Role, Mapping[RouteGroup, frozenset[Action]]] = {
     Role.OWNER: {group: _RW for group in RouteGroup},
     Role.SALES: {
         G.WAREHOUSES: _R, G.PRODUCTS: _RW, G.STOCKS: _R, G.POSTINGS: _R, G.RETURNS: _R,
-        G.ANALYTICS: _R, G.PLANNING: _R, G.ROLES: _R,
+        G.ANALYTICS: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
     },
     Role.CUSTOMER_SERVICE: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _R, G.POSTINGS: _RW, G.RETURNS: _RW,
-        G.ROLES: _R,
+        G.ROLES: _R, G.PROFILE: _RW,
     },
     Role.WAREHOUSE: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _RW, G.POSTINGS: _RW, G.RETURNS: _RW,
-        G.PLANNING: _RW, G.ROLES: _R,
+        G.PLANNING: _RW, G.ROLES: _R, G.PROFILE: _RW,
     },
     Role.ANALYST: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _R, G.POSTINGS: _R, G.RETURNS: _R,
-        G.ANALYTICS: _R, G.PLANNING: _R, G.ROLES: _R,
+        G.ANALYTICS: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
     },
 }
 
