@@ -231,11 +231,24 @@ class SortingCentre(Node):
     late_tolerance_hours: float = Field(
         default=24, ge=0, description="a parcel queued longer than this is not_accepted"
     )
+    servers: int | None = Field(
+        default=None,
+        gt=0,
+        description="parcel-level mode: this many sorters, each taking service_minutes per "
+        "parcel, first come first served (instead of waves); for validation and detail studies",
+    )
+    service_minutes: Distribution | None = None
 
     @field_validator("cutoffs")
     @classmethod
     def _times(cls, value: list[str]) -> list[str]:
         return _check_hhmm(value)
+
+    @model_validator(mode="after")
+    def _servers_mode(self) -> SortingCentre:
+        if (self.servers is None) != (self.service_minutes is None):
+            raise ValueError("give both servers and service_minutes, or neither")
+        return self
 
 
 class Hub(Node):

@@ -1,0 +1,234 @@
+"""Buyers: place the sampled orders through the allocation policy, and cancel some.
+
+One cycle, every ``STEP_MINUTES``: for the orders that arrived during the step, in arrival
+order, ask the allocation policy (one call per order; the policy is Python); reserve what it
+assigns, making one posting per (order, warehouse), and queue the postings at their warehouses.
+A refusal is a lost sale: nothing is reserved. Then orders whose cancel time fell in the step
+are cancelled when all their postings still can be (awaiting_packaging or awaiting_deliver;
+reserved units are released, picked ones go back on the shelf); otherwise the request comes
+too late and is ignored. Last, under continuous review, the replenishment policy sees every
+(SKU, warehouse) whose stock the step changed.
+
+Postings are created at the end of the step their order arrived in (at most one step after
+the order); the order's own time stays its arrival time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulator.actors.postings import (
+    AWAITING_DELIVER,
+    AWAITING_PACKAGING,
+    CANCELLED,
+)
+from simulator.actors.world import World
+from simulator.demand import Arrivals
+from simulator.policies.base import (
+    AllocationPolicy,
+    NetworkView,
+    OrderLine,
+    OrderRequest,
+    Refusal,
+    StockView,
+)
+
+STEP_MINUTES = 1.0
+
+
+class PolicyError(RuntimeError):
+    """A policy returned something the model cannot carry out (e.g. more than available)."""
+
+
+class Buyers:
+    """The buyers of all regions, as one process over the pre-sampled arrivals."""
+
+    def __init__(self, world: World, arrivals: Arrivals, policy: AllocationPolicy,
+                 stock_view: StockView, network_view: NetworkView, warehouses: Sequence,
+                 replenisher) -> None:
+        self.world = world
+        self.arrivals = arrivals
+        self.policy = policy
+        self.stock_view = stock_view
+        self.network_view = network_view
+        self.warehouses = warehouses
+        self.replenisher = replenisher
+        self.filled = np.zeros(arrivals.sku.size, dtype=np.int64)  # units allocated per line
+        self.first_posting = np.full(arrivals.count, -1, dtype=np.int64)
+        self.n_postings = np.zeros(arrivals.count, dtype=np.int16)
+        self.processed = 0  # orders allocated so far (a prefix of the arrivals)
+        self.cancel_requests = 0
+        self.cancel_too_late = 0
+        due = np.flatnonzero(np.isfinite(arrivals.cancel_at))
+        self._cancel_queue = due[np.argsort(arrivals.cancel_at[due], kind="stable")]
+        self._cancel_next = 0
+        self._lines: dict[tuple[int, int], OrderLine] = {}
+        self._wi = {w: i for i, w in enumerate(world.network.warehouse_ids)}
+        self._regions = world.network.region_ids
+        world.env.process(self._run())
+
+    def _run(self):
+        env, arrivals = self.world.env, self.arrivals
+        cancel_times = arrivals.cancel_at[self._cancel_queue]
+        last = max(arrivals.time[-1] if arrivals.count else 0.0,
+                   cancel_times[-1] if cancel_times.size else 0.0)
+        stop = min(self.world.end, last + STEP_MINUTES)
+        times, n = arrivals.time, arrivals.count
+        while env.now < stop:
+            # the next step with something to do (steps stay on the grid of STEP_MINUTES)
+            upcoming = min(times[self.processed] if self.processed < n else math.inf,
+                           cancel_times[self._cancel_next]
+                           if self._cancel_next < cancel_times.size else math.inf)
+            if upcoming == math.inf:
+                return
+            t = max(env.now + STEP_MINUTES, math.ceil(upcoming / STEP_MINUTES) * STEP_MINUTES)
+            if t > self.world.end:
+                return
+            yield env.timeout(t - env.now)
+            hi = int(np.searchsorted(arrivals.time, t, side="right"))
+            touched = self._allocate(self.processed, hi, t) if hi > self.processed else None
+            self.processed = max(self.processed, hi)
+            self._cancel(t)
+            if touched is not None and self.replenisher.continuous:
+                self.replenisher.review(touched, t)
+
+    # ------------------------------------------------------------------ allocation
+
+    def _allocate(self, lo: int, hi: int, t: float) -> np.ndarray | None:
+        """Allocate orders ``lo:hi``; return the (sku * W + warehouse) codes they touched."""
+        arrivals = self.arrivals
+        starts = arrivals.line_start[lo : hi + 1].tolist()
+        base = starts[0]
+        skus = arrivals.sku[base : starts[-1]].tolist()
+        qtys = arrivals.qty[base : starts[-1]].tolist()
+        regions = arrivals.region[lo:hi].tolist()
+        names, cache, wi = self._regions, self._lines, self._wi
+        rows = self.world.stock.avail_rows
+        backlog_units = self.network_view.backlog_units
+        allocate, stock_view, network_view = (self.policy.allocate, self.stock_view,
+                                              self.network_view)
+        p_order: list[int] = []
+        p_wh: list[int] = []
+        p_lines: list[int] = []
+        l_line: list[int] = []
+        l_qty: list[int] = []
+        zero: list[tuple[int, int]] = []
+        for k in range(hi - lo):
+            a, b = starts[k] - base, starts[k + 1] - base
+            lines = []
+            for j in range(a, b):
+                key = (skus[j], qtys[j])
+                line = cache.get(key)
+                if line is None:
+                    line = cache[key] = OrderLine(*key)
+                lines.append(line)
+            result = allocate(OrderRequest(names[regions[k]], tuple(lines)), stock_view,
+                              network_view)
+            if isinstance(result, Refusal) or not result.picks:
+                continue
+            picks = result.picks
+            if len(picks) == 1:
+                groups = {picks[0].warehouse: picks}
+            else:
+                groups = {}
+                for pick in picks:
+                    groups.setdefault(pick.warehouse, []).append(pick)
+            for warehouse, group in groups.items():
+                w = wi.get(warehouse)
+                if w is None:
+                    raise PolicyError(f"{self.policy.name}: unknown warehouse {warehouse!r}")
+                row = rows[w]
+                units = 0
+                for pick in group:
+                    i, q = pick.line, pick.quantity
+                    if not 0 <= i < b - a or q <= 0:
+                        raise PolicyError(f"{self.policy.name}: bad pick {pick!r}")
+                    s = skus[a + i]
+                    left = row[s] - q
+                    if left < 0:
+                        raise PolicyError(f"{self.policy.name}: assigned {q} of SKU {s} at "
+                                          f"{warehouse} holding only {row[s]} available")
+                    row[s] = left
+                    if left == 0:
+                        zero.append((s, w))
+                    l_line.append(base + a + i)
+                    l_qty.append(q)
+                    units += q
+                p_order.append(lo + k)
+                p_wh.append(w)
+                p_lines.append(len(group))
+                backlog_units[w] += units
+        if not p_order:
+            return None
+        return self._book(np.asarray(p_order), np.asarray(p_wh, dtype=np.int16),
+                          np.asarray(p_lines), np.asarray(l_line), np.asarray(l_qty),
+                          zero, t)
+
+    def _book(self, order, wh, n_lines, line, qty, zero, t) -> np.ndarray:
+        """Vectorised bookkeeping of one step's postings."""
+        world, arrivals = self.world, self.arrivals
+        np.add.at(self.filled, line, qty)
+        if np.any(self.filled[line] > arrivals.qty[line]):
+            raise PolicyError(f"{self.policy.name}: allocated more than an order line asked")
+        sku = arrivals.sku[line]
+        line_wh = np.repeat(wh, n_lines)
+        route = world.network.table[wh, arrivals.region[order]]
+        ids = world.postings.append(order=order, warehouse=wh, route=route, n_lines=n_lines,
+                                    line_of=line, line_sku=sku, line_qty=qty, t=t)
+        uniq, first, counts = np.unique(order, return_index=True, return_counts=True)
+        self.first_posting[uniq] = ids[first]
+        self.n_postings[uniq] = counts
+        stock = world.stock
+        stock.reserve_batch(sku, line_wh, qty)
+        if zero:
+            stock.reserved_to_zero(zero, t)
+        units = world.postings.units[ids]
+        for w in np.unique(wh).tolist():
+            sel = wh == w
+            self.warehouses[w].accept(ids[sel], float(units[sel].sum()), t)
+        return np.unique(sku.astype(np.int64) * stock.n_warehouses + line_wh)
+
+    # ------------------------------------------------------------------ cancellations
+
+    def _cancel(self, t: float) -> None:
+        queue, times = self._cancel_queue, self.arrivals.cancel_at
+        start = self._cancel_next
+        stop = start
+        while stop < queue.size and times[queue[stop]] <= t:
+            stop += 1
+        if stop == start:
+            return
+        self._cancel_next = stop
+        orders = queue[start:stop]
+        orders = orders[self.n_postings[orders] > 0]
+        self.cancel_requests += orders.size
+        if orders.size == 0:
+            return
+        p = self.world.postings
+        counts = self.n_postings[orders].astype(np.int64)
+        ids = np.repeat(self.first_posting[orders] - np.concatenate([[0], np.cumsum(counts)[:-1]]),
+                        counts) + np.arange(counts.sum())
+        status = p.status[ids]
+        cancellable = (status == AWAITING_PACKAGING) | (status == AWAITING_DELIVER)
+        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        order_ok = np.minimum.reduceat(cancellable.astype(np.int8), offsets).astype(bool)
+        self.cancel_too_late += int((~order_ok).sum())
+        ids = ids[np.repeat(order_ok, counts)]
+        if ids.size == 0:
+            return
+        unpicked = np.isnan(p.picked[ids])
+        stock = self.world.stock
+        for group, give_back in ((ids[unpicked], stock.release), (ids[~unpicked], stock.restock)):
+            if group.size == 0:
+                continue
+            wh = p.warehouse[group]
+            for w in np.unique(wh).tolist():
+                sel = group[wh == w]
+                lines = p.lines_of(sel)
+                give_back(p.line_sku[lines], p.line_qty[lines], w, t)
+                if give_back is stock.release:
+                    self.warehouses[w].forget(sel.size, float(p.units[sel].sum()), t)
+        p.transition(ids, CANCELLED)

@@ -1,0 +1,104 @@
+"""Capacity over time and batched future events: the clockwork the actors share.
+
+A node's capacity is a rate per model minute (shift calendar x fault factors), kept as a
+cumulative sum so the capacity of any window is two lookups. Future events that carry a batch
+of parcels (a truck's arrival, a wave's handover) are SimPy timeouts with one callback each;
+batches with many distinct times are grouped by the minute (rounded up).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import simpy
+
+from simulator.demand import DAY_MINUTES, clock_origin
+from simulator.network import FaultWindow
+from simulator.scenario import Clock, Shift, hhmm_to_minutes
+
+WEEK_MINUTES = 7 * DAY_MINUTES
+
+
+def shift_rates(shifts: Sequence[Shift]) -> np.ndarray:
+    """Capacity per minute for each minute of the week (0 = Monday 00:00).
+
+    A shift listed for day ``d`` runs from its start that day to its end, crossing midnight
+    into the next day when the end is not after the start (equal times: 24 hours).
+    """
+    week = np.zeros(WEEK_MINUTES)
+    for shift in shifts:
+        start, end = hhmm_to_minutes(shift.start), hhmm_to_minutes(shift.end)
+        length = (end - start) % DAY_MINUTES or DAY_MINUTES
+        for day in shift.days:
+            first = day * DAY_MINUTES + start
+            idx = np.arange(first, first + length) % WEEK_MINUTES
+            week[idx] += shift.capacity_per_hour / 60
+    return week
+
+
+class CapacityCurve:
+    """Capacity of one node per model minute over the run, with window integrals."""
+
+    def __init__(self, rate: np.ndarray) -> None:
+        self.rate = rate
+        self.cum = np.concatenate([[0.0], np.cumsum(rate)])
+        self._grid = np.arange(len(self.cum), dtype=float)
+
+    @classmethod
+    def build(cls, clock: Clock, minutes: int, *, weekly: np.ndarray | None = None,
+              per_hour: float | None = None, faults: Sequence[FaultWindow] = ()) -> CapacityCurve:
+        """From a weekly shift pattern or a constant ``per_hour``, times fault factors."""
+        if weekly is not None:
+            weekday0, minute0 = clock_origin(clock)
+            absolute = weekday0 * DAY_MINUTES + minute0 + np.arange(minutes)
+            rate = weekly[absolute % WEEK_MINUTES]
+        else:
+            rate = np.full(minutes, (per_hour or 0.0) / 60)
+        for window in faults:
+            lo, hi = max(0, math.floor(window.start)), min(minutes, math.ceil(window.end))
+            rate[lo:hi] *= window.factor
+        return cls(rate)
+
+    def between(self, t0: float, t1: float) -> float:
+        """Capacity units in ``[t0, t1)`` minutes."""
+        last = len(self.cum) - 1
+        a = float(np.interp(min(max(t0, 0.0), last), self._grid, self.cum))
+        b = float(np.interp(min(max(t1, 0.0), last), self._grid, self.cum))
+        return b - a
+
+    def integral(self, edges: np.ndarray) -> np.ndarray:
+        """Capacity in each bin between consecutive ``edges``."""
+        edges = np.clip(np.asarray(edges, dtype=float), 0, len(self.cum) - 1)
+        return np.diff(np.interp(edges, self._grid, self.cum))
+
+    def is_closed(self, t: float) -> bool:
+        m = int(t)
+        return 0 <= m < len(self.rate) and self.rate[m] == 0
+
+
+def call_at(env: simpy.Environment, at: float, fn: Callable[[], None]) -> None:
+    """Run ``fn()`` at time ``at`` (or now, if ``at`` is past)."""
+    event = env.timeout(max(at - env.now, 0.0))
+    event.callbacks.append(lambda _event: fn())
+
+
+def call_batches_at(env: simpy.Environment, times: np.ndarray, ids: np.ndarray,
+                    fn: Callable[[np.ndarray, np.ndarray], None]) -> None:
+    """Call ``fn(ids, times)`` per group of ids whose times round up to the same minute."""
+    if ids.size == 0:
+        return
+    minute = np.ceil(times)
+    if minute.size == 1 or np.all(minute == minute[0]):
+        groups = [(float(minute[0]), slice(None))]
+    else:
+        order = np.argsort(minute, kind="stable")
+        ids, times, minute = ids[order], times[order], minute[order]
+        cuts = np.flatnonzero(np.diff(minute)) + 1
+        starts = np.concatenate([[0], cuts])
+        ends = np.concatenate([cuts, [minute.size]])
+        groups = [(float(minute[a]), slice(a, b)) for a, b in zip(starts, ends, strict=False)]
+    for at, sl in groups:
+        batch_ids, batch_times = ids[sl], times[sl]
+        call_at(env, at, lambda i=batch_ids, t=batch_times: fn(i, t))

@@ -1,0 +1,179 @@
+"""Sorting centres and last-mile hubs: capacity per hour, processed in waves.
+
+:class:`WaveNode` is a sorting centre or a hub. One cycle, every ``wave_minutes``: refuse the
+parcels that have waited longer than ``late_tolerance_hours`` (sorting centres: delivering ->
+not_accepted); sort, first come first served, up to the capacity of the coming wave
+(capacity per hour x fault factor, unused capacity carried over while parcels wait); sorted
+parcels are ready at the end of the wave and leave at the next outbound cut-off (or at once
+when the centre has none) onto the lane their route takes next. A sorting centre that is
+closed (capacity factor 0) refuses parcels that reach it; hubs queue them until they reopen.
+
+:class:`ServerCentre` is a sorting centre in parcel-level mode (``servers`` and
+``service_minutes`` set): ``servers`` sorters, first come first served, each parcel taking a
+sampled service time; a parcel whose wait would exceed the late tolerance is refused instead.
+It makes the centre an M/G/c queue (M/M/c with exponential service) for validation. Capacity
+cuts do not apply in this mode; a closed centre still refuses arrivals.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+
+from simulator.actors.postings import DELIVERING, NOT_ACCEPTED, RowQueue
+from simulator.actors.schedule import CapacityCurve, call_at, call_batches_at
+from simulator.actors.world import World
+from simulator.demand import DAY_MINUTES, clock_origin
+from simulator.metrics import LevelMonitor, Tally
+
+
+class WaveNode:
+    """A sorting centre (``column`` >= 0 in the sorting monitors) or a hub (``column`` = -1)."""
+
+    def __init__(self, world: World, node: int, *, wave_minutes: int, capacity: CapacityCurve,
+                 cutoffs: list[int], tolerance_minutes: float | None, refuse_when_closed: bool,
+                 backlog: LevelMonitor | None, column: int) -> None:
+        self.world = world
+        self.node = node
+        self.wave = wave_minutes
+        self.capacity = capacity
+        self.tolerance = tolerance_minutes
+        self.refuse_when_closed = refuse_when_closed
+        self.backlog = backlog
+        self.column = column
+        self.queue = RowQueue()
+        self.processed = Tally()  # parcels per wave
+        self.refused = 0
+        self._carry = 0.0
+        self._pool: list[tuple[float, np.ndarray]] = []  # sorted, waiting for a cut-off
+        self._has_cutoffs = bool(cutoffs)
+        world.receivers[node] = self
+        world.env.process(self._waves())
+        if cutoffs:
+            world.env.process(self._cutoffs(cutoffs))
+
+    def _level(self, t: float, delta: int) -> None:
+        if self.backlog is not None:
+            self.backlog.add(t, self.column, delta)
+
+    def receive(self, ids: np.ndarray, times: np.ndarray, t: float) -> None:
+        p = self.world.postings
+        if self.refuse_when_closed and self.node in self.world.closed:
+            self._refuse(ids)
+            return
+        p.node_in[ids] = t
+        if self.column >= 0:
+            p.sort_in[ids] = times
+        self.queue.push(ids)
+        self._level(t, ids.size)
+
+    def _refuse(self, ids: np.ndarray) -> None:
+        self.world.postings.transition(ids, NOT_ACCEPTED)
+        self.refused += ids.size
+
+    def _waves(self):
+        env = self.world.env
+        while env.now < self.world.end:
+            self._release(env.now)
+            yield env.timeout(self.wave)
+
+    def _release(self, t: float) -> None:
+        p = self.world.postings
+        if self.tolerance is not None and len(self.queue):
+            waiting = self.queue.view()
+            late = int(np.searchsorted(p.node_in[waiting], t - self.tolerance, side="left"))
+            if late:
+                self._refuse(waiting[:late].copy())
+                self.queue.drop(late)
+                self._level(t, -late)
+        budget = self.capacity.between(t, t + self.wave) + self._carry
+        ids, used = self.queue.take(budget, lambda rows: np.ones(rows.size, dtype=bool))
+        self._carry = budget - used if len(self.queue) else 0.0
+        if ids.size == 0:
+            return
+        self.processed.add(t, used)
+        self._level(t, -ids.size)
+        if self.column >= 0:
+            p.sort_start[ids] = t
+        ready = t + self.wave
+        if self._has_cutoffs:
+            self._pool.append((ready, ids))
+        else:
+            call_at(self.world.env, ready, lambda: self.world.dispatch(ids, self.node, ready))
+
+    def _cutoffs(self, cutoffs: list[int]):
+        env = self.world.env
+        _, minute0 = clock_origin(self.world.scenario.clock)
+        day = 0
+        while True:
+            for c in cutoffs:
+                t = day * DAY_MINUTES + c - minute0
+                if t < 0:
+                    continue
+                if t >= self.world.end:
+                    return
+                yield env.timeout(t - env.now)
+                ready = [ids for at, ids in self._pool if at <= t]
+                self._pool = [(at, ids) for at, ids in self._pool if at > t]
+                if ready:
+                    self.world.dispatch(np.concatenate(ready), self.node, t)
+            day += 1
+
+
+class ServerCentre:
+    """A sorting centre in parcel-level mode: ``servers`` sorters, FCFS, sampled service."""
+
+    def __init__(self, world: World, node: int, *, servers: int, service, capacity: CapacityCurve,
+                 tolerance_minutes: float, backlog: LevelMonitor, column: int) -> None:
+        self.world = world
+        self.node = node
+        self.service = service
+        self.servers = servers
+        self.capacity = capacity
+        self.tolerance = tolerance_minutes
+        self.backlog = backlog
+        self.column = column
+        self.refused = 0
+        self.processed = Tally()  # busy minutes by service start
+        self._free = [0.0] * servers  # heap of the times each sorter becomes free
+        self._rng = world.streams["service"]
+        world.receivers[node] = self
+
+    def receive(self, ids: np.ndarray, times: np.ndarray, t: float) -> None:
+        p = self.world.postings
+        if self.node in self.world.closed:
+            p.transition(ids, NOT_ACCEPTED)
+            self.refused += ids.size
+            return
+        order = np.argsort(times, kind="stable")
+        ids, times = ids[order], times[order]
+        service = self.service.sample(self._rng, ids.size)
+        start = np.empty(ids.size)
+        free = self._free
+        for k, arrival in enumerate(times.tolist()):
+            begin = max(arrival, free[0])
+            if begin - arrival > self.tolerance:
+                start[k] = np.nan
+                continue
+            start[k] = begin
+            heapq.heapreplace(free, begin + service[k])
+            self.processed.add(begin, float(service[k]))
+        served = ~np.isnan(start)
+        p.node_in[ids] = times
+        p.sort_in[ids] = times
+        p.sort_start[ids[served]] = start[served]
+        self.backlog.add_many(times, self.column, np.ones(ids.size))
+        self.backlog.add_many(np.where(served, start, times + self.tolerance), self.column,
+                              -np.ones(ids.size))
+        finish = start[served] + service[served]
+        call_batches_at(self.world.env, finish, ids[served],
+                        lambda i, tt: self.world.dispatch(i, self.node, self.world.env.now))
+        if (~served).any():
+            call_batches_at(self.world.env, times[~served] + self.tolerance, ids[~served],
+                            lambda i, tt: self._refuse(i))
+
+    def _refuse(self, ids: np.ndarray) -> None:
+        assert np.all(self.world.postings.status[ids] == DELIVERING)
+        self.world.postings.transition(ids, NOT_ACCEPTED)
+        self.refused += ids.size

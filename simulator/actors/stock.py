@@ -1,0 +1,176 @@
+"""Stock per (SKU, warehouse): present, reserved, available, on order, and their statistics.
+
+``on_hand`` counts units present in the warehouse (reserved ones included); ``available`` is
+``on_hand - reserved`` and is what orders reserve from. Units leave ``on_hand`` when a wave
+picks them and come back only when a picked posting is cancelled (``restocked``). So at any
+time, per pair::
+
+    initial + received == on_hand + picked - restocked
+
+The ledger also keeps, within the statistics window, the time integral of ``on_hand`` (for the
+average and the holding cost) and the time ``available`` sat at zero (stock-out hours), plus
+level monitors per warehouse (units on hand, SKUs at zero).
+
+The buyers' inner loop reads and writes :attr:`avail_rows` (one Python list per warehouse,
+fast to index); everything else is numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from simulator.metrics import LevelMonitor
+from simulator.policies.base import StockView
+
+
+def aggregate(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unique keys and the sum of ``values`` per key."""
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return unique, np.bincount(inverse.reshape(-1), weights=values, minlength=unique.size)
+
+
+class StockLedger:
+    """Stock arrays ``[sku, warehouse]`` with statistics over the window ``[w0, w1]`` minutes."""
+
+    def __init__(self, initial: np.ndarray, window: tuple[float, float]) -> None:
+        self.initial = initial.astype(np.int64)
+        self.on_hand = self.initial.copy()
+        self.reserved = np.zeros_like(self.initial)
+        self.on_order = np.zeros_like(self.initial)
+        self.received = np.zeros_like(self.initial)
+        self.picked = np.zeros_like(self.initial)
+        self.restocked = np.zeros_like(self.initial)
+        self.avail_rows: list[list[int]] = [col.tolist() for col in self.initial.T]
+        self.w0, self.w1 = window
+        self.area = np.zeros(self.initial.shape)  # unit-minutes of on_hand in the window
+        self.last = np.zeros(self.initial.shape)  # minute of the last on_hand change
+        zero = self.initial <= 0
+        self.zero_since = np.where(zero, 0.0, np.nan)
+        self.stockout_minutes = np.zeros(self.initial.shape)
+        n_w = self.initial.shape[1]
+        self.on_hand_level = LevelMonitor(self.initial.sum(axis=0))
+        self.stockout_level = LevelMonitor(zero.sum(axis=0))
+        self.n_warehouses = n_w
+
+    @property
+    def available(self) -> np.ndarray:
+        return np.array(self.avail_rows, dtype=np.int64).T
+
+    def _clip(self, t: np.ndarray | float) -> np.ndarray | float:
+        return np.clip(t, self.w0, self.w1)
+
+    # ------------------------------------------------------------------ on_hand changes
+
+    def _touch(self, skus: np.ndarray, w: int, t: float) -> None:
+        """Accumulate the on-hand area of pairs ``(skus, w)`` up to ``t`` (skus unique)."""
+        dt = self._clip(t) - self._clip(self.last[skus, w])
+        self.area[skus, w] += self.on_hand[skus, w] * dt
+        self.last[skus, w] = t
+
+    def pick(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
+        """A wave takes reserved units off the shelf."""
+        skus, qty = aggregate(skus, qty)
+        q = qty.astype(np.int64)
+        self._touch(skus, w, t)
+        self.on_hand[skus, w] -= q
+        self.reserved[skus, w] -= q
+        self.picked[skus, w] += q
+        self.on_hand_level.add(t, w, -float(q.sum()))
+
+    def receive(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
+        """A supplier delivery arrives."""
+        skus, qty = aggregate(skus, qty)
+        q = qty.astype(np.int64)
+        self._touch(skus, w, t)
+        self.on_hand[skus, w] += q
+        self.on_order[skus, w] -= q
+        self.received[skus, w] += q
+        self.on_hand_level.add(t, w, float(q.sum()))
+        self._add_available(skus, q, w, t)
+
+    def release(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
+        """A cancelled posting not yet picked gives its reservation back."""
+        skus, qty = aggregate(skus, qty)
+        q = qty.astype(np.int64)
+        self.reserved[skus, w] -= q
+        self._add_available(skus, q, w, t)
+
+    def restock(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
+        """A cancelled posting already picked goes back on the shelf."""
+        skus, qty = aggregate(skus, qty)
+        q = qty.astype(np.int64)
+        self._touch(skus, w, t)
+        self.on_hand[skus, w] += q
+        self.restocked[skus, w] += q
+        self.on_hand_level.add(t, w, float(q.sum()))
+        self._add_available(skus, q, w, t)
+
+    # ------------------------------------------------------------------ availability
+
+    def _add_available(self, skus: np.ndarray, q: np.ndarray, w: int, t: float) -> None:
+        row = self.avail_rows[w]
+        ended = 0
+        for s, add in zip(skus.tolist(), q.tolist(), strict=False):
+            old = row[s]
+            row[s] = old + add
+            if old <= 0 < old + add:
+                self.stockout_minutes[s, w] += self._clip(t) - self._clip(self.zero_since[s, w])
+                self.zero_since[s, w] = np.nan
+                ended += 1
+        if ended:
+            self.stockout_level.add(t, w, -ended)
+
+    def reserved_to_zero(self, pairs: Sequence[tuple[int, int]], t: float) -> None:
+        """Reservations at ``t`` brought these (sku, warehouse) pairs to zero available."""
+        for s, w in pairs:
+            self.zero_since[s, w] = t
+            self.stockout_level.add(t, w, 1)
+
+    def reserve_batch(self, skus: np.ndarray, warehouses: np.ndarray, qty: np.ndarray) -> None:
+        """Book in ``reserved`` what the buyers' loop already took off ``avail_rows``."""
+        np.add.at(self.reserved, (skus, warehouses), qty)
+
+    def finish(self, t: float) -> None:
+        """Close the integrals at the end of the run."""
+        n_s, n_w = self.on_hand.shape
+        for w in range(n_w):
+            self._touch(np.arange(n_s), w, t)
+        open_ = ~np.isnan(self.zero_since)
+        self.stockout_minutes[open_] += self._clip(t) - self._clip(self.zero_since[open_])
+
+
+class LedgerStockView(StockView):
+    """The ``StockView`` allocation policies see: available units, read from the ledger."""
+
+    def __init__(self, ledger: StockLedger, warehouse_ids: Sequence[str]) -> None:
+        self._rows = {w: ledger.avail_rows[i] for i, w in enumerate(warehouse_ids)}
+
+    def available(self, sku: int, warehouse: str) -> int:
+        return self._rows[warehouse][sku]
+
+
+def initial_stock(scenario, sku_group: np.ndarray, group_names: Sequence[str],
+                  sku_daily_units: np.ndarray) -> np.ndarray:
+    """Units per ``[sku, warehouse]`` at minute 0 from ``stock.initial`` (later rules win).
+
+    ``days_of_cover`` is that many days of the SKU's baseline demand, divided evenly among the
+    warehouses the rule matches, rounded up to whole units.
+    """
+    warehouses = [w.id for w in scenario.network.warehouses]
+    units = np.zeros((sku_group.size, len(warehouses)))
+    group_index = {name: i for i, name in enumerate(group_names)}
+    for rule in scenario.stock.initial:
+        wmask = np.array([rule.warehouse in ("*", w) for w in warehouses])
+        smask = np.ones(sku_group.size, dtype=bool)
+        if rule.sku_group != "*":
+            smask &= sku_group == group_index[rule.sku_group]
+        if rule.sku is not None:
+            smask &= np.arange(sku_group.size) == rule.sku
+        if rule.units is not None:
+            value = np.full(int(smask.sum()), float(rule.units))
+        else:
+            value = np.ceil(rule.days_of_cover * sku_daily_units[smask] / wmask.sum() - 1e-9)
+        units[np.ix_(smask, wmask)] = value[:, None]
+    return units.astype(np.int64)

@@ -1,0 +1,139 @@
+"""Suppliers and the replenishment loop: policy decisions, purchase orders, deliveries.
+
+Under continuous review (the policy's ``review_hours`` is None) the buyers call
+:meth:`Replenisher.review` after every step with the (SKU, warehouse) pairs whose stock the
+step changed; under periodic review a process asks the policy about every pair each
+``review_hours`` (from minute 0). A positive quantity becomes a purchase order that arrives
+after a lead time sampled from ``stock.supplier_lead_time_days``.
+
+Each day the replenisher records every pair's demand: units allocated there, plus lost units
+booked at the home warehouse of the order's region. ``mean_daily_demand`` in the
+``InventoryState`` is the mean of the last 7 days, where days not yet observed count the prior
+(the SKU's baseline demand times the share of regions whose home is the warehouse);
+``sd_daily_demand`` is the standard deviation of the same 7 values, at least the Poisson
+``sqrt(mean)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from simulator.actors.schedule import call_batches_at
+from simulator.actors.world import World
+from simulator.policies.base import InventoryState, ReplenishmentPolicy
+
+HISTORY_DAYS = 7
+
+
+class Replenisher:
+    """Asks the replenishment policy and runs the purchase orders of all warehouses."""
+
+    def __init__(self, world: World, policy: ReplenishmentPolicy, prior_daily: np.ndarray,
+                 home_of_region: np.ndarray) -> None:
+        self.world = world
+        self.policy = policy
+        self.continuous = policy.review_hours is None
+        self.prior = prior_daily  # [sku, warehouse] units/day
+        self.home_of_region = home_of_region
+        self.warehouse_ids = world.network.warehouse_ids
+        lead = world.scenario.stock.supplier_lead_time_days
+        self.lead = lead
+        self.lead_mean, self.lead_sd = float(lead.mean), float(math.sqrt(lead.variance))
+        self.history = np.zeros((HISTORY_DAYS, *prior_daily.shape), dtype=np.float32)
+        self.days = 0
+        self.mean = prior_daily.astype(float)
+        self.sd = np.sqrt(self.mean)
+        self.orders = 0
+        self.units = 0
+        self.buyers = None  # set by the model (for the demand records)
+        self._marks = (0, 0, 0)  # postings, posting lines, orders already counted
+        self._rng = world.streams["suppliers"]
+        world.env.process(self._days())
+        if not self.continuous:
+            world.env.process(self._periodic(float(policy.review_hours) * 60))
+
+    # ------------------------------------------------------------------ demand records
+
+    def _days(self):
+        env = self.world.env
+        while env.now + 1440 <= self.world.end:
+            yield env.timeout(1440)
+            self._close_day()
+
+    def _close_day(self) -> None:
+        p, buyers, arrivals = self.world.postings, self.buyers, self.buyers.arrivals
+        n_s, n_w = self.prior.shape
+        p0, l0, o0 = self._marks
+        wh = np.repeat(p.warehouse[p0 : p.n], p.line_count[p0 : p.n]).astype(np.int64)
+        day = np.bincount(p.line_sku[l0 : p.n_lines] * n_w + wh,
+                          weights=p.line_qty[l0 : p.n_lines], minlength=n_s * n_w).astype(float)
+        o1 = buyers.processed
+        lines = np.arange(arrivals.line_start[o0], arrivals.line_start[o1])
+        lost = arrivals.qty[lines] - buyers.filled[lines]
+        order_of_line = np.repeat(np.arange(o0, o1), np.diff(arrivals.line_start[o0 : o1 + 1]))
+        home = self.home_of_region[arrivals.region[order_of_line]]
+        day += np.bincount(arrivals.sku[lines] * n_w + home, weights=lost, minlength=n_s * n_w)
+        self._marks = (p.n, p.n_lines, o1)
+        self.history = np.roll(self.history, -1, axis=0)
+        self.history[-1] = day.reshape(n_s, n_w)
+        self.days += 1
+        seen = min(self.days, HISTORY_DAYS)
+        filled = self.history.astype(float)
+        filled[: HISTORY_DAYS - seen] = self.prior
+        self.mean = filled.mean(axis=0)
+        self.sd = np.maximum(filled.std(axis=0), np.sqrt(self.mean))
+
+    # ------------------------------------------------------------------ decisions
+
+    def _periodic(self, every: float):
+        env = self.world.env
+        n_s, n_w = self.prior.shape
+        every_pair = np.arange(n_s * n_w)
+        while env.now < self.world.end:
+            self.review(every_pair, env.now)
+            yield env.timeout(every)
+
+    def review(self, codes: np.ndarray, t: float) -> None:
+        """Ask the policy about pairs ``codes`` (sku * W + warehouse); place what it orders."""
+        stock = self.world.stock
+        n_w = stock.n_warehouses
+        s_arr, w_arr = codes // n_w, codes % n_w
+        columns = [stock.on_hand[s_arr, w_arr], stock.reserved[s_arr, w_arr],
+                   stock.on_order[s_arr, w_arr], self.mean[s_arr, w_arr], self.sd[s_arr, w_arr]]
+        seen = min(self.days, HISTORY_DAYS)
+        ask, names = self.policy.order_quantity, self.warehouse_ids
+        hours, lead, lead_sd = t / 60, self.lead_mean, self.lead_sd
+        out_s, out_w, out_q = [], [], []
+        for s, w, on_hand, reserved, on_order, mean, sd in zip(
+            s_arr.tolist(), w_arr.tolist(), *(c.tolist() for c in columns), strict=False
+        ):
+            history = tuple(self.history[HISTORY_DAYS - seen :, s, w].tolist()) if seen else ()
+            state = InventoryState(s, names[w], hours, on_hand, reserved, on_order, mean, sd,
+                                   lead, lead_sd, history)
+            q = ask(state)
+            if q:
+                if not isinstance(q, int | np.integer) or q < 0:
+                    raise ValueError(f"{self.policy.name}: order quantity must be a whole "
+                                     f"number >= 0, got {q!r} for SKU {s} at {names[w]}")
+                out_s.append(s)
+                out_w.append(w)
+                out_q.append(int(q))
+        if out_q:
+            self._place(np.asarray(out_s), np.asarray(out_w), np.asarray(out_q), t)
+
+    def _place(self, skus: np.ndarray, whs: np.ndarray, qty: np.ndarray, t: float) -> None:
+        stock = self.world.stock
+        np.add.at(stock.on_order, (skus, whs), qty)
+        self.orders += qty.size
+        self.units += int(qty.sum())
+        arrive = t + self.lead.sample(self._rng, qty.size) * 1440
+        call_batches_at(self.world.env, arrive, np.arange(qty.size),
+                        lambda idx, _times: self._receive(skus[idx], whs[idx], qty[idx]))
+
+    def _receive(self, skus: np.ndarray, whs: np.ndarray, qty: np.ndarray) -> None:
+        t = self.world.env.now
+        for w in np.unique(whs).tolist():
+            sel = whs == w
+            self.world.stock.receive(skus[sel], qty[sel], w, t)

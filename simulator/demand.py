@@ -1,0 +1,235 @@
+"""Buyer demand: the catalogue's SKU attributes, the order-rate curve and sampled arrivals.
+
+Rate of orders per minute (model minute ``m``, evaluated at the minute's middle)::
+
+    baseline/60 * hour_of_day[h(m)] * day_of_week[d(m)] * prod(active global peaks)
+               * sum_g popularity(g) * prod(active promotions of group g)
+
+so a promotion on a SKU group multiplies that group's demand (more orders, and their lines
+tilt towards the group) and leaves the others' alone. Arrivals are a non-homogeneous Poisson
+process with this piecewise-constant rate: a Poisson count per minute and uniform times within
+it (numpy, vectorised). Each order's region is drawn by region weight, its number of lines and
+units per line from the catalogue's distributions, and each line's SKU by Zipf popularity
+(rank ``r`` has weight ``1 / r**zipf_exponent``; ranks are shuffled over SKUs by
+``catalogue.seed``) tilted by the promotions active at the order's minute. Lines of one order
+that drew the same SKU are merged into one line.
+
+SKU ``k`` belongs to a group by contiguous blocks of the catalogue in group order (shares);
+its price is log-uniform in the group's range, its weight uniform, its unit cost
+``price * unit_cost_ratio``; all fixed by ``catalogue.seed``, so they are the same in every
+replication.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from simulator.scenario import Catalogue, Clock, Scenario
+
+DAY_MINUTES = 1440
+
+
+def clock_origin(clock: Clock) -> tuple[int, int]:
+    """(weekday 0=Monday, minute of the day) of model minute 0."""
+    start = datetime.fromisoformat(clock.start)
+    return start.weekday(), start.hour * 60 + start.minute
+
+
+def calendar(clock: Clock, minutes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hour of day and weekday of model times ``minutes``."""
+    weekday0, minute0 = clock_origin(clock)
+    absolute = np.floor(np.asarray(minutes, dtype=float) + minute0).astype(np.int64)
+    return (absolute // 60) % 24, (weekday0 + absolute // DAY_MINUTES) % 7
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@dataclass(frozen=True)
+class SkuTable:
+    """SKU attributes (arrays indexed by SKU number)."""
+
+    group: np.ndarray  # group index per SKU
+    group_names: tuple[str, ...]
+    price: np.ndarray  # RUB
+    unit_cost: np.ndarray  # RUB
+    weight: np.ndarray  # kg
+    popularity: np.ndarray  # probability a line picks this SKU (no promotions)
+
+    @property
+    def count(self) -> int:
+        return len(self.group)
+
+    def group_mass(self) -> np.ndarray:
+        return np.bincount(self.group, weights=self.popularity, minlength=len(self.group_names))
+
+    def skus_of(self, group: int) -> np.ndarray:
+        return np.flatnonzero(self.group == group)
+
+
+def build_skus(catalogue: Catalogue) -> SkuTable:
+    """SKU attributes fixed by ``catalogue.seed``."""
+    rng = np.random.default_rng(catalogue.seed)
+    n = catalogue.sku_count
+    shares = np.array([g.share for g in catalogue.groups])
+    bounds = np.rint(np.cumsum(shares) * n).astype(int)
+    group = np.searchsorted(bounds, np.arange(n), side="right").astype(np.int16)
+    group = np.minimum(group, len(shares) - 1)
+    lo_p = np.array([g.price_rub[0] for g in catalogue.groups])[group]
+    hi_p = np.array([g.price_rub[1] for g in catalogue.groups])[group]
+    price = np.exp(rng.uniform(np.log(lo_p), np.log(hi_p)))
+    ratio = np.array([g.unit_cost_ratio for g in catalogue.groups])[group]
+    lo_w = np.array([g.weight_kg[0] for g in catalogue.groups])[group]
+    hi_w = np.array([g.weight_kg[1] for g in catalogue.groups])[group]
+    weight = rng.uniform(lo_w, hi_w)
+    ranks = rng.permutation(n) + 1
+    popularity = 1.0 / ranks.astype(float) ** catalogue.zipf_exponent
+    popularity /= popularity.sum()
+    return SkuTable(group, tuple(g.name for g in catalogue.groups), np.round(price, 2),
+                    np.round(price * ratio, 2), np.round(weight, 3), popularity)
+
+
+# --------------------------------------------------------------------------- rate curve
+
+
+class DemandCurve:
+    """The order rate per minute over the horizon, and what it implies in expectation."""
+
+    def __init__(self, scenario: Scenario, skus: SkuTable) -> None:
+        self.scenario = scenario
+        self.skus = skus
+        demand = scenario.demand
+        self.minutes = math.ceil(scenario.clock.horizon_minutes)
+        mid = np.arange(self.minutes) + 0.5
+        hour, weekday = calendar(scenario.clock, mid)
+        base = (demand.baseline_orders_per_hour / 60 * np.asarray(demand.hour_of_day)[hour]
+                * np.asarray(demand.day_of_week)[weekday])
+        n_groups = len(skus.group_names)
+        group_index = {name: i for i, name in enumerate(skus.group_names)}
+        promo = np.ones((self.minutes, n_groups))
+        for peak in demand.peaks:
+            active = (mid >= peak.start_minute) & (mid < peak.end_minute)
+            if peak.sku_groups is None:
+                base[active] *= peak.multiplier
+            else:
+                for name in peak.sku_groups:
+                    promo[active, group_index[name]] *= peak.multiplier
+        self.group_mass = skus.group_mass()
+        # distinct promotion states (rows of group multipliers) and the state of each minute
+        self.states, self.state_of_minute = np.unique(promo, axis=0, return_inverse=True)
+        self.state_of_minute = self.state_of_minute.reshape(-1)
+        self.rate = base * (promo @ self.group_mass)  # orders per minute
+
+    def expected_orders(self, edges_minutes: np.ndarray) -> np.ndarray:
+        """Expected orders in each bin ``[edges[i], edges[i+1])`` (zero after the horizon)."""
+        cumulative = np.concatenate([[0.0], np.cumsum(self.rate)])
+        grid = np.arange(self.minutes + 1, dtype=float)
+        at = np.interp(np.asarray(edges_minutes, dtype=float), grid, cumulative)
+        return np.diff(at)
+
+    def mean_units_per_order(self) -> float:
+        cat = self.scenario.catalogue
+        return cat.lines_per_order.mean * cat.units_per_line.mean
+
+    def sku_daily_units(self) -> np.ndarray:
+        """Mean units per day of each SKU at baseline (no peaks, no promotions)."""
+        daily_orders = self.scenario.demand.baseline_orders_per_hour * 24
+        return daily_orders * self.mean_units_per_order() * self.skus.popularity
+
+
+# --------------------------------------------------------------------------- arrivals
+
+
+@dataclass
+class Arrivals:
+    """Orders of one run, in arrival order.
+
+    The lines of order ``i`` are ``line_start[i]:line_start[i + 1]`` of ``sku`` and ``qty``.
+    """
+
+    time: np.ndarray  # minutes, sorted
+    region: np.ndarray  # region index
+    line_start: np.ndarray  # len n + 1
+    sku: np.ndarray
+    qty: np.ndarray
+    cancel_at: np.ndarray  # minutes; inf = never cancelled
+
+    @property
+    def count(self) -> int:
+        return len(self.time)
+
+
+def _sample_skus(curve: DemandCurve, minute: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """SKU of each line given the minute of its order (Zipf popularity tilted by promotions)."""
+    skus = curve.skus
+    out = np.empty(len(minute), dtype=np.int32)
+    state = curve.state_of_minute[minute]
+    u = rng.random(len(minute))
+    global_cdf = np.cumsum(skus.popularity)
+    group_skus = [skus.skus_of(g) for g in range(len(skus.group_names))]
+    group_cdf = [np.cumsum(skus.popularity[s]) for s in group_skus]
+    for k, multipliers in enumerate(curve.states):
+        rows = np.flatnonzero(state == k) if len(curve.states) > 1 else slice(None)
+        uk = u[rows]
+        if np.all(multipliers == 1):
+            idx = np.searchsorted(global_cdf, uk * global_cdf[-1], side="right")
+            out[rows] = np.minimum(idx, skus.count - 1)
+            continue
+        weights = curve.group_mass * multipliers
+        cdf = np.cumsum(weights) / weights.sum()
+        group = np.minimum(np.searchsorted(cdf, uk, side="right"), len(cdf) - 1)
+        rows = np.arange(len(minute))[rows]
+        v = rng.random(len(rows))
+        for g, members in enumerate(group_skus):
+            sel = group == g
+            if members.size == 0 or not sel.any():
+                continue
+            c = group_cdf[g]
+            idx = np.minimum(np.searchsorted(c, v[sel] * c[-1], side="right"), members.size - 1)
+            out[rows[sel]] = members[idx]
+    return out
+
+
+def sample_arrivals(
+    scenario: Scenario, curve: DemandCurve, streams: dict[str, np.random.Generator]
+) -> Arrivals:
+    """All orders of the horizon, vectorised. ``streams`` has generators named
+    ``arrivals``, ``regions``, ``baskets``, ``skus`` and ``cancels``."""
+    demand, cat = scenario.demand, scenario.catalogue
+    counts = streams["arrivals"].poisson(curve.rate)
+    minute = np.repeat(np.arange(curve.minutes), counts)
+    time = minute + streams["arrivals"].random(minute.size)
+    order = np.argsort(time, kind="stable")
+    time, minute = time[order], minute[order]
+    keep = time < scenario.clock.horizon_minutes
+    time, minute = time[keep], minute[keep]
+    n = time.size
+
+    weights = np.array([r.weight for r in scenario.network.regions])
+    cdf = np.cumsum(weights) / weights.sum()
+    region = np.minimum(np.searchsorted(cdf, streams["regions"].random(n), side="right"),
+                        len(weights) - 1).astype(np.int16)
+
+    baskets = streams["baskets"]
+    n_lines = np.maximum(np.rint(cat.lines_per_order.sample(baskets, n)), 1).astype(np.int64)
+    line_order = np.repeat(np.arange(n, dtype=np.int64), n_lines)
+    qty = np.maximum(np.rint(cat.units_per_line.sample(baskets, line_order.size)), 1)
+    sku = _sample_skus(curve, minute[line_order], streams["skus"])
+
+    # merge lines of one order that drew the same SKU
+    key = line_order * cat.sku_count + sku
+    unique, inverse = np.unique(key, return_inverse=True)
+    qty = np.bincount(inverse.reshape(-1), weights=qty, minlength=unique.size)
+    line_order, sku = unique // cat.sku_count, unique % cat.sku_count
+    line_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(line_order, minlength=n), out=line_start[1:])
+
+    cancels = streams["cancels"]
+    cancel_at = np.full(n, np.inf)
+    chosen = np.flatnonzero(cancels.random(n) < demand.cancel_probability)
+    cancel_at[chosen] = time[chosen] + demand.cancel_delay_hours.sample(cancels, chosen.size) * 60
+    return Arrivals(time, region, line_start, sku.astype(np.int32), qty.astype(np.int32), cancel_at)

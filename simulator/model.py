@@ -1,0 +1,179 @@
+"""The discrete-event model: actors wired into one ``simpy.Environment``; ``run() -> RunResult``.
+
+A replication is a pure function of ``(scenario, seed)``: every random input comes from its
+own ``numpy.random.Generator`` spawned from ``SeedSequence(seed)`` (one stream per kind of
+input, so changing one input leaves the others' draws alone), nothing is global, and the same
+seed gives an identical result.
+
+Order of one run: sample all arrivals of the horizon (vectorised); start the actors (buyers,
+warehouses, sorting centres and hubs, carriers of every lane, the replenisher, fault
+switches); run the clock to ``horizon + drain``; settle deliveries; collect the KPIs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import numpy as np
+import simpy
+
+import simulator.policies  # noqa: F401  (registers the built-in policies)
+from simulator.actors.buyers import Buyers
+from simulator.actors.carriers import Carrier
+from simulator.actors.postings import Postings
+from simulator.actors.schedule import CapacityCurve, shift_rates
+from simulator.actors.sorting import ServerCentre, WaveNode
+from simulator.actors.stock import LedgerStockView, StockLedger, initial_stock
+from simulator.actors.suppliers import Replenisher
+from simulator.actors.warehouses import Warehouse
+from simulator.actors.world import World
+from simulator.demand import DemandCurve, build_skus, sample_arrivals
+from simulator.metrics import LevelMonitor, RunResult, collect
+from simulator.network import HUB_WAVE_MINUTES, LiveNetworkView, Network
+from simulator.policies.base import (
+    AllocationPolicy,
+    ReplenishmentPolicy,
+    allocation_policies,
+    replenishment_policies,
+)
+from simulator.scenario import Scenario, hhmm_to_minutes
+
+STREAMS = ("arrivals", "regions", "baskets", "skus", "cancels", "transit", "suppliers",
+           "service")
+
+Progress = Callable[[float, float], None]
+
+
+def make_streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent generator per kind of random input, spawned from ``seed``."""
+    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    return {name: np.random.default_rng(child)
+            for name, child in zip(STREAMS, children, strict=True)}
+
+
+class Simulation:
+    """One replication, built and ready to :meth:`run`; its parts stay inspectable afterwards."""
+
+    def __init__(self, scenario: Scenario, seed: int, *,
+                 allocation: AllocationPolicy | None = None,
+                 replenishment: ReplenishmentPolicy | None = None) -> None:
+        self.scenario, self.seed = scenario, seed
+        choice = scenario.policies
+        self.allocation = allocation or allocation_policies.create(
+            choice.allocation.name, choice.allocation.params)
+        self.replenishment = replenishment or replenishment_policies.create(
+            choice.replenishment.name, choice.replenishment.params)
+        self.streams = make_streams(seed)
+        clock = scenario.clock
+        self.network = net = Network(scenario)
+        self.skus = build_skus(scenario.catalogue)
+        self.curve = DemandCurve(scenario, self.skus)
+        self.arrivals = sample_arrivals(scenario, self.curve, self.streams)
+        self.end = clock.horizon_minutes + clock.drain_hours * 60
+        self.window = (clock.warmup_hours * 60, clock.horizon_minutes)
+        minutes = math.ceil(self.end) + 1
+
+        initial = initial_stock(scenario, self.skus.group, self.skus.group_names,
+                                self.curve.sku_daily_units())
+        self.stock = StockLedger(initial, self.window)
+        self.postings = Postings(capacity=int(self.arrivals.count * 1.05) + 64)
+        self.env = simpy.Environment()
+        self.world = world = World(env=self.env, scenario=scenario, network=net,
+                                   streams=self.streams, postings=self.postings,
+                                   stock=self.stock, order_region=self.arrivals.region,
+                                   end=self.end, window=self.window)
+
+        faults = net.faults.node
+        self.warehouse_capacity = [
+            CapacityCurve.build(clock, minutes, weekly=shift_rates(w.shifts),
+                                faults=faults.get(net.index[w.id], ()))
+            for w in scenario.network.warehouses]
+        mean_per_hour = [float(np.mean(shift_rates(w.shifts))) * 60
+                         for w in scenario.network.warehouses]
+        self.network_view = LiveNetworkView(net, mean_per_hour)
+        n_w = len(scenario.network.warehouses)
+        self.warehouse_backlog = LevelMonitor(np.zeros(n_w))
+        self.warehouses = [
+            Warehouse(world, i, spec, self.warehouse_capacity[i], self.warehouse_backlog,
+                      self.network_view)
+            for i, spec in enumerate(scenario.network.warehouses)]
+
+        centres = scenario.network.sorting_centres
+        self.sorting_backlog = LevelMonitor(np.zeros(len(centres)))
+        self.sorting_capacity = []
+        self.sorting = []
+        for col, sc in enumerate(centres):
+            node = net.index[sc.id]
+            capacity = CapacityCurve.build(clock, minutes, per_hour=sc.capacity_per_hour,
+                                           faults=faults.get(node, ()))
+            self.sorting_capacity.append(capacity)
+            if sc.servers is not None:
+                actor = ServerCentre(world, node, servers=sc.servers, service=sc.service_minutes,
+                                     capacity=capacity,
+                                     tolerance_minutes=sc.late_tolerance_hours * 60,
+                                     backlog=self.sorting_backlog, column=col)
+            else:
+                actor = WaveNode(world, node, wave_minutes=sc.wave_minutes, capacity=capacity,
+                                 cutoffs=[hhmm_to_minutes(c) for c in sc.cutoffs],
+                                 tolerance_minutes=sc.late_tolerance_hours * 60,
+                                 refuse_when_closed=True, backlog=self.sorting_backlog,
+                                 column=col)
+            self.sorting.append(actor)
+        self.hubs = [
+            WaveNode(world, net.index[h.id], wave_minutes=HUB_WAVE_MINUTES,
+                     capacity=CapacityCurve.build(clock, minutes, per_hour=h.capacity_per_hour,
+                                                  faults=faults.get(net.index[h.id], ())),
+                     cutoffs=[], tolerance_minutes=None, refuse_when_closed=False,
+                     backlog=None, column=-1)
+            for h in scenario.network.hubs]
+        world.carriers = self.carriers = [Carrier(world, lane) for lane in net.lanes]
+        for start, stop, node in net.faults.closures():
+            self.env.process(self._closure(start, stop, node))
+
+        home = net.home_warehouse()
+        weights = np.array([r.weight for r in scenario.network.regions])
+        share = np.bincount(home, weights=weights, minlength=n_w) / weights.sum()
+        prior = self.curve.sku_daily_units()[:, None] * share[None, :]
+        self.replenisher = Replenisher(world, self.replenishment, prior, home)
+        self.buyers = Buyers(world, self.arrivals, self.allocation,
+                             LedgerStockView(self.stock, net.warehouse_ids), self.network_view,
+                             self.warehouses, self.replenisher)
+        self.replenisher.buyers = self.buyers
+        self.home_warehouse = home
+        self.wall_seconds = 0.0
+
+    def _closure(self, start: float, stop: float, node: int):
+        env, world, net = self.env, self.world, self.network
+        yield env.timeout(max(start, 0.0))
+        world.set_closed(node, True)
+        if node in net.warehouse_nodes:
+            self.network_view.open[net.warehouse_nodes.index(node)] = False
+        yield env.timeout(max(stop - env.now, 0.0))
+        world.set_closed(node, False)
+        if node in net.warehouse_nodes:
+            self.network_view.open[net.warehouse_nodes.index(node)] = True
+
+    def run(self, progress: Progress | None = None) -> RunResult:
+        """Run to ``horizon + drain``; ``progress(simulated_minutes, total)`` after each chunk."""
+        began = time.perf_counter()
+        chunk = max(60.0, self.end / 200)
+        t = 0.0
+        while t < self.end:
+            t = min(t + chunk, self.end)
+            self.env.run(until=t)
+            if progress is not None:
+                progress(t, self.end)
+        self.world.finish_deliveries(self.end)
+        self.stock.finish(self.end)
+        self.wall_seconds = time.perf_counter() - began
+        return collect(self)
+
+
+def run(scenario: Scenario, seed: int, *, allocation: AllocationPolicy | None = None,
+        replenishment: ReplenishmentPolicy | None = None,
+        progress: Progress | None = None) -> RunResult:
+    """One replication of ``scenario`` with ``seed``; policy objects override the scenario's."""
+    return Simulation(scenario, seed, allocation=allocation,
+                      replenishment=replenishment).run(progress)
