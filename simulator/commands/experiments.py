@@ -1,0 +1,199 @@
+"""``peakline compare`` and ``peakline plan-stock``: experiments over replications."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.table import Table
+
+from simulator.commands.common import bad_input, console, scenario_or_exit
+from simulator.experiment import (
+    KPI_DIRECTION,
+    Comparison,
+    Estimate,
+    compare,
+    open_executor,
+    policy_variants,
+    sweep_variants,
+)
+from simulator.scenario import Scenario
+
+_SET = re.compile(r"^([A-Za-z_][\w.]*)=(.+)$")
+
+
+def _names(value: str | None, kind: str) -> list[str]:
+    """``"a,b"`` -> ["a", "b"], each checked against the policy registry (exit 2 if unknown)."""
+    if not value:
+        return []
+    import simulator.policies  # noqa: F401  (registers the built-ins)
+    from simulator.policies.base import allocation_policies, replenishment_policies
+
+    registry = allocation_policies if kind == "allocation" else replenishment_policies
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    for name in names:
+        if name not in registry.names():
+            raise bad_input(f"unknown {kind} policy {name!r}; known: {', '.join(registry.names())}")
+    return names
+
+
+def _grid(settings: list[str], scenario: Scenario) -> dict[str, list[Any]]:
+    """``--set demand.baseline_orders_per_hour=60,120`` -> {field: [60, 120]}, validated."""
+    grid: dict[str, list[Any]] = {}
+    for item in settings:
+        match = _SET.match(item)
+        if not match:
+            raise bad_input(f"--set {item!r}: expected FIELD=V1[,V2...]")
+        field, values = match.group(1), [yaml.safe_load(v) for v in match.group(2).split(",")]
+        for value in values:
+            try:
+                scenario.with_overrides(**{field: value})
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                if isinstance(exc, ValidationError):
+                    problem = "; ".join(e["msg"] for e in exc.errors())
+                else:
+                    problem = f"no such field ({exc})"
+                raise bad_input(f"--set {field}={value}: {problem}") from None
+        grid[field] = values
+    return grid
+
+
+def _check_executor(jobs: int, dask: str | None) -> None:
+    if jobs < 1:
+        raise bad_input("--jobs must be >= 1")
+    if dask is not None and not re.match(r"^(tcp|tls|inproc|ucx|ws|wss)://\S+$", dask):
+        raise bad_input(f"--dask {dask!r}: expected a scheduler address like tcp://host:8786")
+
+
+def _cell(e: Estimate, diff: Estimate | None, verdict: str, kpi: str) -> str:
+    if math.isnan(e.mean):
+        return "–"
+    hw = "" if not math.isfinite(e.half_width) else f" ± {e.half_width:.3g}"
+    text = f"{e.mean:.4g}{hw}"
+    if diff is not None and diff.significant:
+        arrow = "▲" if diff.mean > 0 else "▼"
+        style = {"better": "green", "worse": "red"}.get(verdict, "yellow")
+        text = f"[{style}]{text} {arrow}*[/]"
+    return text
+
+
+def comparison_table(comparison: Comparison, kpis: list[str]) -> Table:
+    """KPIs (rows) x variants (columns): mean ± CI half width; * marks a significant paired
+    difference from the first variant (green better, red worse, yellow no preferred side)."""
+    pct = f"{comparison.confidence:.0%}"
+    table = Table(title=f"{comparison.scenario}: {len(comparison.seeds)} replications, "
+                        f"mean ± {pct} CI", caption="* significant paired difference vs "
+                        f"{comparison.labels[0]} (common random numbers)")
+    table.add_column("KPI")
+    for i, label in enumerate(comparison.labels):
+        table.add_column(label + (" (baseline)" if i == 0 else ""), justify="right")
+    for kpi in kpis:
+        row = [kpi]
+        for i in range(len(comparison.variants)):
+            diff = comparison.difference(i, kpi) if i else None
+            row.append(_cell(comparison.estimate(i, kpi), diff, comparison.verdict(i, kpi), kpi))
+        table.add_row(*row)
+    return table
+
+
+def compare_command(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    allocation: str = typer.Option(None, help="allocation policies, comma-separated"),
+    replenishment: str = typer.Option(None, help="replenishment policies, comma-separated"),
+    reps: int = typer.Option(10, min=2, help="replications per variant (common seeds)"),
+    seed: int = typer.Option(0, help="base seed; replication seeds are spawned from it"),
+    set_: list[str] = typer.Option([], "--set", help="sweep a field: FIELD=V1,V2 (repeatable)"),
+    jobs: int = typer.Option(1, help="worker processes"),
+    dask: str = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
+    out: Path = typer.Option(None, help="output folder (default out/compare-<scenario>)"),
+    all_kpis: bool = typer.Option(False, "--all-kpis", help="show every KPI in the table"),
+) -> None:
+    """Compare policy combinations (and swept fields) over replications with common random
+    numbers: KPI means with confidence intervals, significant differences marked; writes
+    comparison.html, comparison.json and comparison.csv."""
+    sc = scenario_or_exit(scenario)
+    _check_executor(jobs, dask)
+    variants = policy_variants(_names(allocation, "allocation"),
+                               _names(replenishment, "replenishment"))
+    grid = _grid(set_, sc)
+    variants = sweep_variants(grid, variants)
+    if len(variants) < 2:
+        raise bad_input("nothing to compare: give at least two policies or --set values")
+    out = out or Path("out") / f"compare-{sc.name}"
+    console.print(f"[bold]{len(variants)} variants x {reps} replications[/] of {sc.name} "
+                  f"({'Dask ' + dask if dask else f'{jobs} process(es)'})")
+    with open_executor(jobs=jobs, dask=dask) as executor:
+        result = compare(sc, variants, reps=reps, base_seed=seed, executor=executor,
+                         progress=console)
+    names = result.kpi_names()
+    shown = names if all_kpis else [k for k in names if k in KPI_DIRECTION or
+                                    k in {"orders_placed", "avg_on_hand_units"}][:16] or names
+    console.print(comparison_table(result, shown))
+    from reports.comparison_report import write_comparison_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    html = write_comparison_report(result, out / "comparison.html")
+    result.write_json(out / "comparison.json")
+    result.write_csv(out / "comparison.csv")
+    console.print(f"report: {html}\ndata:   {out / 'comparison.json'}, {out / 'comparison.csv'}")
+
+
+def plan_stock_command(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    target_fill_rate: float = typer.Option(0.98, help="target fill rate through the peak"),
+    reps: int = typer.Option(8, min=2, help="replications per planning round"),
+    rounds: int = typer.Option(4, min=0, help="simulation refinement rounds"),
+    validate_reps: int = typer.Option(None, help="replications of the validation on fresh "
+                                                  "seeds (default: --reps)"),
+    policy: str = typer.Option("s_S", help="s_S (reorder point + order-up-to) or base_stock"),
+    seed: int = typer.Option(0, help="base seed"),
+    jobs: int = typer.Option(1, help="worker processes"),
+    dask: str = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
+    out: Path = typer.Option(None, help="output folder (default out/plan-<scenario>)"),
+) -> None:
+    """Recommend per (SKU, warehouse) a reorder point and order-up-to level meeting the target
+    fill rate at least holding cost: analytic start, refined by simulation, validated on fresh
+    seeds. Writes stock_plan.csv and plan.json."""
+    from simulator.planning import PlanError, plan_stock, plan_summary_table
+
+    sc = scenario_or_exit(scenario)
+    _check_executor(jobs, dask)
+    if not 0.5 <= target_fill_rate < 1:
+        raise bad_input("--target-fill-rate must be in [0.5, 1)")
+    if policy not in {"s_S", "base_stock"}:
+        raise bad_input("--policy must be s_S or base_stock")
+    out = out or Path("out") / f"plan-{sc.name}"
+    with open_executor(jobs=jobs, dask=dask) as executor:
+        try:
+            plan = plan_stock(sc, target_fill_rate=target_fill_rate, reps=reps, rounds=rounds,
+                              validate_reps=validate_reps or reps, policy=policy,
+                              base_seed=seed, executor=executor, progress=console)
+        except PlanError as exc:
+            raise bad_input(str(exc)) from None
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = plan.write_csv(out / "stock_plan.csv")
+    plan.write_json(out / "plan.json")
+    console.print(plan_summary_table(plan))
+    v = plan.validation
+    verdict = "[green]meets[/]" if v.fill_rate.mean >= target_fill_rate else "[red]misses[/]"
+    console.print(
+        f"achieved {plan.metric} {v.fill_rate.mean:.4f} "
+        f"(95% CI {v.fill_rate.low:.4f}–{v.fill_rate.high:.4f}, {v.fill_rate.n} fresh seeds): "
+        f"{verdict} the target {target_fill_rate:.3f}"
+    )
+    change = plan.investment_rub - plan.current_investment_rub
+    console.print(
+        f"inventory investment {plan.investment_rub:,.0f} RUB vs current stock "
+        f"{plan.current_investment_rub:,.0f} RUB ({change:+,.0f} RUB)"
+    )
+    console.print(f"plan: {csv_path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare_command)
+    app.command("plan-stock")(plan_stock_command)

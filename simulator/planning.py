@@ -1,0 +1,510 @@
+"""Stock planning by simulation-optimisation: per (SKU, warehouse) a reorder point ``s`` and an
+order-up-to level ``S`` (the stock to enter the peak with) that meet a target fill rate through
+the peak at the least holding cost.
+
+1. **Pilot.** Replications of the scenario with ample stock measure where demand lands: the
+   mean units per (SKU, warehouse) over the horizon (``tables.sku_warehouse``), under the
+   scenario's own allocation policy.
+2. **Analytic start.** Demand of a pair over its protection window is a compound Poisson
+   count (lines x units per line), fitted by a negative binomial with the same mean and
+   variance (lead-time variability included through :func:`levels.lead_time_demand`). When
+   the horizon is no longer than the supplier lead time nothing ordered arrives in time, so
+   ``S`` alone must cover the horizon (a single period); otherwise ``s`` protects the peak
+   lead-time window and ``S = s + Q``. Least holding cost for the aggregate fill-rate target
+   is a Lagrangian problem: each pair takes the smallest level ``x`` with
+   ``P(D > x) <= unit_cost / (lambda * cycles)`` (the marginal unit's expected filled demand
+   against its cost), and ``lambda`` is bisected until the predicted aggregate fill rate
+   reaches the target plus a margin.
+3. **Refinement.** A few rounds of replications on common random numbers (the same seeds
+   every round): pairs whose simulated fill rate falls short of what the plan expected for
+   them are raised by the missing units; pairs that never ran out in any replication are
+   lowered by half of the stock they never needed. The cheapest plan whose fill-rate
+   confidence interval lies above the target is kept.
+4. **Validation** on fresh seeds (an independent seed stream) gives the achieved fill rate
+   with its confidence interval; the investment is ``sum(S * unit_cost)`` against the
+   scenario's current initial stock.
+
+The fill rate is the unit fill rate (type-2 service): units filled / units demanded, summed
+over pairs, per replication.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+from scipy import stats
+
+from simulator.demand import DemandCurve, build_skus
+from simulator.experiment import (
+    MODEL,
+    Estimate,
+    Job,
+    PolicySpec,
+    SerialExecutor,
+    Variant,
+    replication_seeds,
+    run_jobs,
+    t_interval,
+)
+from simulator.metrics import RunResult
+from simulator.policies.levels import lead_time_demand
+from simulator.scenario import Scenario
+
+MARGIN = 0.004  # the analytic start aims this far above the target
+GUARD = 0.001  # a plan is accepted when its fill-rate CI lies this far above the target
+Z_PAIR = 3.0  # a pair's own loss calibration needs this many standard errors of evidence
+PILOT_REPS = 4
+
+
+class PlanError(ValueError):
+    """The scenario cannot be planned (e.g. no demand reaches any warehouse)."""
+
+
+# --------------------------------------------------------------------------- demand model
+
+
+def units_dispersion(scenario: Scenario) -> float:
+    """Variance / mean of a SKU's units (compound Poisson of lines): E[u^2] / E[u]."""
+    u = scenario.catalogue.units_per_line
+    return (u.variance + u.mean**2) / u.mean
+
+
+def peak_window_share(scenario: Scenario, window_days: float) -> float:
+    """The largest share of the horizon's demand that falls in any window of that length."""
+    curve = DemandCurve(scenario, build_skus(scenario.catalogue))
+    rate = curve.rate
+    width = int(round(window_days * 1440))
+    if width >= rate.size:
+        return 1.0
+    cumulative = np.concatenate([[0.0], np.cumsum(rate)])
+    return float(np.max(cumulative[width:] - cumulative[:-width]) / cumulative[-1])
+
+
+class PairDemand:
+    """Demand of each pair over a window: a negative binomial with the given mean and variance
+    (a compound Poisson count, variance >= mean). Gives quantiles and the expected shortage
+    ``E[(D - x)^+]`` of levels ``x``, exactly: since ``k f(k; n) = m f(k - 1; n + 1)`` for the
+    NB pmf ``f`` (m = its mean), ``E[(D - x)^+] = m P(D' >= x) - x P(D >= x + 1)`` with
+    ``D' ~ NB(n + 1, p)`` (the Poisson loss formula when the variance equals the mean)."""
+
+    def __init__(self, mean: np.ndarray, var: np.ndarray) -> None:
+        self.mean = np.asarray(mean, dtype=float)
+        var = np.maximum(np.asarray(var, dtype=float), self.mean * (1 + 1e-9))
+        p = np.where(self.mean > 0, self.mean / np.maximum(var, 1e-300), 0.5)
+        self.p = np.clip(p, 1e-12, 1 - 1e-12)
+        self.n = np.maximum(self.mean * self.p / (1 - self.p), 1e-12)
+
+    def quantile(self, prob: np.ndarray | float) -> np.ndarray:
+        """Smallest integer x with P(D <= x) >= prob (0 where the mean is 0)."""
+        prob = np.clip(np.broadcast_to(prob, self.mean.shape), 0, 1 - 1e-12)
+        x = np.nan_to_num(stats.nbinom.ppf(prob, self.n, self.p), posinf=0, nan=0)
+        return np.where(self.mean > 0, np.maximum(x, 0), 0).astype(np.int64)  # ppf(0) = -1
+
+    def shortage(self, x: np.ndarray) -> np.ndarray:
+        """E[(D - x)^+] per pair."""
+        x = np.asarray(x, dtype=float)
+        tail = self.mean * stats.nbinom.sf(x - 1, self.n + 1, self.p)
+        out = tail - x * stats.nbinom.sf(x, self.n, self.p)
+        return np.where(self.mean > 0, np.maximum(out, 0.0), 0.0)
+
+
+def least_cost_levels(
+    demand: PairDemand, cost: np.ndarray, *, weight: np.ndarray | float, horizon_demand:
+    np.ndarray, target: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Levels x per pair minimising ``sum(cost * x)`` subject to the predicted aggregate fill
+    rate ``1 - sum(weight * shortage(x)) / sum(horizon_demand) >= target``, and the predicted
+    per-pair fill rates. ``weight`` is the number of exposures per horizon (replenishment
+    cycles) times a per-pair calibration factor. The marginal unit at level x saves
+    ``weight * P(D > x)`` lost units, so for a multiplier lambda each pair stops where that
+    falls below ``cost / lambda``; lambda is bisected on a log scale."""
+    total = float(horizon_demand.sum())
+    cost = np.maximum(cost, 1e-6)
+    weight = np.broadcast_to(np.maximum(weight, 1e-9), cost.shape)
+
+    def levels(lam: float) -> np.ndarray:
+        return demand.quantile(1 - np.minimum(cost / (lam * weight), 1.0))
+
+    def fill(x: np.ndarray) -> float:
+        return 1 - float((weight * demand.shortage(x)).sum()) / total
+
+    lo, hi = float(cost.min()) * 1e-3, float(cost.max()) * 10
+    while fill(levels(hi)) < target and hi < 1e18:
+        hi *= 10
+    while hi / lo > 1.0005:
+        mid = math.sqrt(lo * hi)
+        if fill(levels(mid)) >= target:
+            hi = mid
+        else:
+            lo = mid
+    x = levels(hi)
+    pair_fill = 1 - weight * demand.shortage(x) / np.maximum(horizon_demand, 1e-12)
+    return x, np.clip(pair_fill, 0, 1)
+
+
+def calibrate(lost: np.ndarray, predicted: np.ndarray, reps: int, dispersion: float,
+              demand: np.ndarray) -> np.ndarray:
+    """Per-pair multipliers of the model's predicted lost units, from simulated ones.
+
+    A pair keeps the model (factor 1) unless its mean simulated losses over ``reps``
+    replications differ from the prediction by more than ``Z_PAIR`` standard errors; then it
+    takes its own ratio: pairs clearly below their planned fill rate (re-allocated demand,
+    cancellations, replenishment timing the model leaves out) are raised, pairs that clearly
+    lose less than planned are lowered. A loss is an excess of demand over stock, so its
+    variance is taken as its mean times the demand's spread (sd of the pair's demand). The
+    level of the whole plan is corrected separately through the aggregate fill rate; fitting
+    every pair to the few seeds of the refinement would not hold on fresh seeds.
+    """
+    spread = np.sqrt(np.maximum(demand, 1.0) * dispersion)
+    se = np.sqrt(np.maximum(predicted, 0.05) * spread / reps)
+    own = np.clip((lost + 0.5 / reps) / (predicted + 0.5 / reps), 0.2, 50)
+    clear = np.abs(lost - predicted) > Z_PAIR * se + 1.0 / reps
+    return np.where(clear, own, 1.0)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass
+class Evaluation:
+    """A plan run on some seeds: fill-rate CIs and per-pair means per replication."""
+
+    seeds: list[int]
+    fill_rate: Estimate  # unit fill rate
+    line_fill_rate: Estimate
+    holding_cost: Estimate
+    demand: np.ndarray  # per pair, mean units per replication
+    lost: np.ndarray
+    max_demand: np.ndarray  # per pair, the largest demand of any replication
+    ever_out: np.ndarray  # per pair: lost units or stock-out hours in some replication
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"seeds": self.seeds, "fill_rate": self.fill_rate.to_dict(),
+                "line_fill_rate": self.line_fill_rate.to_dict(),
+                "holding_cost_rub": self.holding_cost.to_dict()}
+
+
+@dataclass
+class StockPlan:
+    """Recommended levels per pair (``sku[i]``, ``warehouse[i]``) and how they were found."""
+
+    scenario: str
+    target: float
+    policy: str
+    sku: np.ndarray
+    warehouse: list[str]
+    reorder_point: np.ndarray
+    order_up_to: np.ndarray
+    analytic_order_up_to: np.ndarray
+    unit_cost: np.ndarray
+    current_units: np.ndarray
+    pilot_demand: np.ndarray
+    single_period: bool
+    validation: Evaluation
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    metric: str = "unit fill rate"
+
+    @property
+    def investment_rub(self) -> float:
+        return float((self.order_up_to * self.unit_cost).sum())
+
+    @property
+    def current_investment_rub(self) -> float:
+        return float((self.current_units * self.unit_cost).sum())
+
+    def levels(self) -> dict[tuple[int, str], tuple[int, int]]:
+        return _levels_map(self.sku, self.warehouse, self.reorder_point, self.order_up_to)
+
+    def write_csv(self, path: Path) -> Path:
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["sku", "warehouse", "reorder_point", "order_up_to", "current_units",
+                          "unit_cost_rub", "investment_rub", "pilot_demand_units",
+                          "validated_demand_units", "validated_lost_units"])
+            v = self.validation
+            for i in np.argsort(-self.order_up_to * self.unit_cost, kind="stable"):
+                out.writerow([int(self.sku[i]), self.warehouse[i], int(self.reorder_point[i]),
+                              int(self.order_up_to[i]), int(self.current_units[i]),
+                              float(self.unit_cost[i]),
+                              round(float(self.order_up_to[i] * self.unit_cost[i]), 2),
+                              round(float(self.pilot_demand[i]), 3), round(float(v.demand[i]), 3),
+                              round(float(v.lost[i]), 3)])
+        return path
+
+    def write_json(self, path: Path) -> Path:
+        data = {
+            "scenario": self.scenario, "target_fill_rate": self.target, "metric": self.metric,
+            "policy": self.policy, "single_period": self.single_period,
+            "pairs": len(self.sku), "investment_rub": self.investment_rub,
+            "current_investment_rub": self.current_investment_rub,
+            "validation": self.validation.to_dict(), "rounds": self.rounds,
+        }
+        path.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        return path
+
+
+def _levels_map(sku, warehouse, s, big_s) -> dict[tuple[int, str], tuple[int, int]]:
+    return {(int(k), w): (int(a), int(b))
+            for k, w, a, b in zip(sku, warehouse, s, big_s, strict=True)}
+
+
+# --------------------------------------------------------------------------- scenario helpers
+
+
+def current_stock(scenario: Scenario) -> np.ndarray:
+    """Initial units ``[sku, warehouse]`` the scenario's ``stock.initial`` rules give (the
+    model's own rule: later rules win; ``days_of_cover`` is days of baseline demand split
+    evenly over the matched warehouses)."""
+    from simulator.actors.stock import initial_stock
+
+    skus = build_skus(scenario.catalogue)
+    daily = DemandCurve(scenario, skus).sku_daily_units()
+    return initial_stock(scenario, skus.group, skus.group_names, daily)
+
+
+def _ample_stock(scenario: Scenario) -> Scenario:
+    """The scenario with so much initial stock that no pair runs out (for the pilot)."""
+    mult = math.prod(p.multiplier for p in scenario.demand.peaks if p.multiplier > 1)
+    days = len(scenario.network.warehouses) * scenario.clock.horizon_hours / 24 * mult * 4
+    rule = {"warehouse": "*", "sku_group": "*", "days_of_cover": max(1000.0, days)}
+    return scenario.with_overrides(**{"stock.initial": [rule]})
+
+
+def plan_variant(policy: str, params: dict[str, Any], sku, warehouse, s, big_s) -> Variant:
+    """Initial stock = S per planned pair (0 elsewhere) and the policy with absolute levels."""
+    rules = [{"warehouse": "*", "sku_group": "*", "units": 0}]
+    rules += [{"warehouse": w, "sku": int(k), "units": int(u)}
+              for k, w, u in zip(sku, warehouse, big_s, strict=True) if u > 0]
+    levels = _levels_map(sku, warehouse, s, big_s)
+    spec = PolicySpec(policy, {**params, "levels": levels})
+    return Variant(f"plan/{policy}", replenishment=spec, overrides=(("stock.initial", rules),))
+
+
+def _policy_params(scenario: Scenario, policy: str) -> tuple[dict[str, Any], float]:
+    """Days-based parameters kept for unplanned pairs, and the order cycle Q in days."""
+    choice = scenario.policies.replenishment
+    params = dict(choice.params) if choice.name == policy else {}
+    params.pop("levels", None)
+    q_days = 3.0
+    if choice.name == "s_S":
+        q_days = max(0.5, float(choice.params.get("S_days", 7.0)) -
+                     float(choice.params.get("s_days", 3.0)))
+    return params, q_days
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _evaluate(results: list[RunResult], index: dict[tuple[int, str], int],
+              confidence: float = 0.95) -> Evaluation:
+    n = len(index)
+    demand, lost, ever_out = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    max_demand = np.zeros(n)
+    fills = []
+    for r in results:
+        rep_demand = np.zeros(n)
+        total_d = total_f = 0.0
+        for row in r.tables.get("sku_warehouse", []):
+            d, f = float(row["demand_units"]), float(row["filled_units"])
+            total_d += d
+            total_f += f
+            i = index.get((int(row["sku"]), str(row["warehouse"])))
+            if i is None:
+                continue
+            rep_demand[i] += d
+            lost[i] += float(row["lost_units"])
+            if float(row["lost_units"]) > 0 or float(row.get("stockout_hours", 0)) > 0:
+                ever_out[i] = True
+        demand += rep_demand
+        max_demand = np.maximum(max_demand, rep_demand)
+        fills.append(total_f / total_d if total_d else math.nan)
+    reps = max(len(results), 1)
+    return Evaluation(
+        seeds=[r.seed for r in results],
+        fill_rate=t_interval(fills, confidence),
+        line_fill_rate=t_interval([r.kpis.get("line_fill_rate", math.nan) for r in results],
+                                  confidence),
+        holding_cost=t_interval([r.kpis.get("holding_cost_rub", math.nan) for r in results],
+                                confidence),
+        demand=demand / reps, lost=lost / reps, max_demand=max_demand, ever_out=ever_out,
+    )
+
+
+def _run(jobs: list[Job], executor: cf.Executor, progress: bool | Console,
+         what: str) -> list[RunResult]:
+    return run_jobs(jobs, executor, progress=progress, description=what)
+
+
+# --------------------------------------------------------------------------- the planner
+
+
+def plan_stock(
+    scenario: Scenario,
+    *,
+    target_fill_rate: float = 0.98,
+    reps: int = 8,
+    rounds: int = 4,
+    validate_reps: int | None = None,
+    policy: str = "s_S",
+    base_seed: int = 0,
+    executor: cf.Executor | None = None,
+    progress: bool | Console = False,
+    model: str = MODEL,
+) -> StockPlan:
+    """Plan stock levels for ``scenario`` (see the module docstring); validated on fresh seeds."""
+    if not 0 < target_fill_rate < 1:
+        raise PlanError("the target fill rate must be between 0 and 1")
+    if policy not in {"s_S", "base_stock"}:
+        raise PlanError(f"policy must be s_S or base_stock, not {policy!r}")
+    executor = executor or SerialExecutor()
+    tables = frozenset({"tables"})
+    warehouses = [w.id for w in scenario.network.warehouses]
+
+    # 1. pilot: where does demand land?
+    pilot_seeds = replication_seeds(base_seed, PILOT_REPS, stream=2)
+    ample = _ample_stock(scenario)
+    pilot = _run([Job(ample, Variant("pilot"), s, tables, model) for s in pilot_seeds],
+                 executor, progress, "pilot (ample stock)")
+    totals: dict[tuple[int, str], float] = {}
+    for r in pilot:
+        for row in r.tables.get("sku_warehouse", []):
+            key = (int(row["sku"]), str(row["warehouse"]))
+            totals[key] = totals.get(key, 0.0) + float(row["demand_units"]) / len(pilot)
+    pairs = sorted(k for k, v in totals.items() if v > 0)
+    if not pairs:
+        raise PlanError("the pilot run saw no demand at any warehouse")
+    sku = np.array([k for k, _ in pairs], dtype=np.int64)
+    wh = [w for _, w in pairs]
+    index = {p: i for i, p in enumerate(pairs)}
+    m_h = np.array([totals[p] for p in pairs])
+    skus = build_skus(scenario.catalogue)
+    cost = skus.unit_cost[sku].astype(float)
+    current = current_stock(scenario)[sku, [warehouses.index(w) for w in wh]]
+
+    # 2. analytic start (and the demand model the refinement calibrates)
+    lead = scenario.stock.supplier_lead_time_days
+    horizon_days = scenario.clock.horizon_hours / 24
+    params, q_days = _policy_params(scenario, policy)
+    review_days = float(params.get("review_hours") or 0) / 24
+    single = horizon_days <= lead.mean + review_days
+    disp = units_dispersion(scenario)
+    window = lead.mean + review_days
+    share = 1.0 if single else peak_window_share(scenario, window)
+    predictive = 1 + 1 / len(pilot)  # demand means are estimates from the pilot's replications
+
+    def demand_model(horizon_mean: np.ndarray) -> tuple[PairDemand, np.ndarray, float]:
+        """Window demand, order quantities Q and the number of exposures per horizon."""
+        if single:  # nothing ordered arrives within the horizon: S covers it alone
+            return (PairDemand(horizon_mean, horizon_mean * disp * predictive),
+                    np.zeros(len(sku), int), 1.0)
+        w_mean = horizon_mean * share  # s protects the busiest lead-time window; S = s + Q
+        _, sd = np.vectorize(lead_time_demand)(w_mean / window, np.sqrt(w_mean / window * disp),
+                                               window, math.sqrt(lead.variance))
+        q = np.maximum(1, np.rint(horizon_mean / horizon_days * q_days)).astype(np.int64)
+        return (PairDemand(w_mean, sd**2 * predictive), q,
+                max(1.0, float(horizon_mean.sum() / q.sum())))
+
+    def levels_of(x: np.ndarray, q: np.ndarray, horizon_mean: np.ndarray):
+        if single:  # s: the post-peak reorder point, a lead time of demand at the peak's rate
+            lt_mean = horizon_mean / horizon_days * lead.mean
+            s = np.minimum(PairDemand(lt_mean, lt_mean * disp).quantile(target_fill_rate), x)
+            big_s = x
+        else:
+            s, big_s = x, x + q
+        return (big_s.copy() if policy == "base_stock" else s), big_s
+
+    demand, q, cycles = demand_model(m_h)
+    factor = np.ones(len(sku))
+    tau = min(target_fill_rate + MARGIN, 0.9999)
+    x, _ = least_cost_levels(demand, cost, weight=cycles * factor, horizon_demand=m_h,
+                             target=tau)
+    s, big_s = levels_of(x, q, m_h)
+    analytic = big_s.copy()
+
+    # 3. refinement on common random numbers: calibrate each pair's losses, re-solve
+    seeds = replication_seeds(base_seed, reps)
+    best: tuple[float, np.ndarray, np.ndarray] | None = None
+    fallback: tuple[float, np.ndarray, np.ndarray] | None = None
+    log: list[dict[str, Any]] = []
+    lost_sum, predicted_sum = np.zeros(len(sku)), np.zeros(len(sku))
+    for rnd in range(rounds + 1):
+        variant = plan_variant(policy, params, sku, wh, s, big_s)
+        results = _run([Job(scenario, variant, seed, tables, model) for seed in seeds],
+                       executor, progress, f"round {rnd}: {len(seeds)} reps")
+        ev = _evaluate(results, index)
+        invest = float((big_s * cost).sum())
+        feasible = ev.fill_rate.low >= target_fill_rate + GUARD
+        if feasible and (best is None or invest < best[0]):
+            best = (invest, s.copy(), big_s.copy())
+        if fallback is None or ev.fill_rate.mean > fallback[0]:
+            fallback = (ev.fill_rate.mean, s.copy(), big_s.copy())
+        entry = {"round": rnd, "fill_rate": ev.fill_rate.to_dict(), "investment_rub": invest,
+                 "meets_target": feasible, "analytic_target": tau, "raised": 0, "lowered": 0}
+        log.append(entry)
+        if rnd == rounds:
+            break
+        # each pair's simulated losses against the model's prediction (the demand model stays
+        # the pilot's: these seeds are reused every round, fitting their demand would overfit)
+        lost_sum += ev.lost  # pooled over rounds (same seeds: evidence of ``reps`` runs)
+        predicted_sum += cycles * demand.shortage(x)
+        factor = calibrate(lost_sum / (rnd + 1), predicted_sum / (rnd + 1), len(seeds), disp,
+                           demand.mean)
+        # the plan's level: move the model's target by the gap between simulated and wanted
+        wanted = target_fill_rate + GUARD + max(ev.fill_rate.half_width, MARGIN)
+        tau = min(max(tau + wanted - ev.fill_rate.mean, target_fill_rate), 0.9999)
+        new_x, _ = least_cost_levels(demand, cost, weight=cycles * factor, horizon_demand=m_h,
+                                     target=tau)
+        entry["raised"] = int((new_x > x).sum())
+        entry["lowered"] = int((new_x < x).sum())
+        x = new_x
+        s, big_s = levels_of(x, q, m_h)
+    if best is not None:
+        _, s, big_s = best
+    elif fallback is not None:
+        _, s, big_s = fallback
+
+    # 4. validation on fresh seeds
+    fresh = replication_seeds(base_seed, validate_reps or reps, stream=1)
+    variant = plan_variant(policy, params, sku, wh, s, big_s)
+    results = _run([Job(scenario, variant, seed, tables, model) for seed in fresh],
+                   executor, progress, "validation (fresh seeds)")
+    return StockPlan(
+        scenario=scenario.name, target=target_fill_rate, policy=policy, sku=sku, warehouse=wh,
+        reorder_point=s, order_up_to=big_s, analytic_order_up_to=analytic, unit_cost=cost,
+        current_units=current, pilot_demand=m_h, single_period=single,
+        validation=_evaluate(results, index), rounds=log,
+    )
+
+
+def plan_summary_table(plan: StockPlan) -> Table:
+    """Per warehouse: planned units and investment against the current stock."""
+    table = Table(title=f"stock plan for {plan.scenario}: target {plan.metric} "
+                        f"{plan.target:.3f} ({plan.policy}, "
+                        f"{'single period' if plan.single_period else 'with replenishment'})")
+    for col in ("warehouse", "pairs", "reorder points", "order-up-to units", "current units",
+                "investment RUB", "current RUB", "lost units/rep"):
+        table.add_column(col, justify="right" if col != "warehouse" else "left")
+    wh = np.array(plan.warehouse)
+    for w in sorted(set(plan.warehouse)):
+        m = wh == w
+        table.add_row(w, str(int(m.sum())), f"{int(plan.reorder_point[m].sum()):,}",
+                      f"{int(plan.order_up_to[m].sum()):,}",
+                      f"{int(plan.current_units[m].sum()):,}",
+                      f"{float((plan.order_up_to[m] * plan.unit_cost[m]).sum()):,.0f}",
+                      f"{float((plan.current_units[m] * plan.unit_cost[m]).sum()):,.0f}",
+                      f"{float(plan.validation.lost[m].sum()):.1f}")
+    for r in plan.rounds:
+        f = r["fill_rate"]
+        table.caption = (table.caption or "") + (
+            f"round {r['round']}: fill {f['mean']:.4f} [{f['low']:.4f}, {f['high']:.4f}] "
+            f"invest {r['investment_rub']:,.0f}{' ✓' if r['meets_target'] else ''}; ")
+    return table
