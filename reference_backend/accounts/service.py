@@ -1,0 +1,451 @@
+"""Account operations with no HTTP in them: keyword-only functions over a session.
+
+Every function that takes ``seller_id`` only ever sees that seller's rows: an id of another
+seller's account or key is :class:`NotFound`, exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from reference_backend import security
+from reference_backend.auth import SellerIdentity
+from reference_backend.db import Database
+from reference_backend.permissions import Role
+from reference_backend.services.errors import Conflict, Forbidden, InvalidInput, NotFound
+from reference_backend.tables import Account, ApiKey, AuthSession, LoginAttempt, Seller, utcnow
+
+SESSION_TTL = timedelta(hours=12)
+#: A session that still has to enrol its second factor lives only this long.
+ENROLMENT_SESSION_TTL = timedelta(minutes=15)
+SUB_ACCOUNT_ROLES = frozenset(Role) - {Role.OWNER}
+MAX_KEYS_PER_ACCOUNT = 20
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The identity behind a request, and how it authenticated."""
+
+    identity: SellerIdentity
+    session_id: int | None  # None for an API key
+    second_factor_ok: bool
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+# --- accounts -------------------------------------------------------------------------------
+
+
+def get_account(session: Session, *, seller_id: int, account_id: int) -> Account:
+    """The seller's account ``account_id`` (NotFound for another seller's)."""
+    account = session.scalar(
+        select(Account).where(Account.id == account_id, Account.seller_id == seller_id)
+    )
+    if account is None:
+        raise NotFound(f"account {account_id} not found", code="ACCOUNT_NOT_FOUND")
+    return account
+
+
+def list_accounts(session: Session, *, seller_id: int) -> list[Account]:
+    return list(
+        session.scalars(select(Account).where(Account.seller_id == seller_id).order_by(Account.id))
+    )
+
+
+def _sub_account_role(role: str) -> Role:
+    try:
+        parsed = Role(role)
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {role!r}", code="UNKNOWN_ROLE",
+            details=[{"field": "role", "problem": f"one of {sorted(r.value for r in Role)}"}],
+        ) from None
+    if parsed not in SUB_ACCOUNT_ROLES:
+        raise InvalidInput("a sub-account cannot be an owner", code="ROLE_NOT_ASSIGNABLE",
+                           details=[{"field": "role", "problem": "owner is not assignable"}])
+    return parsed
+
+
+def _strong(password: str) -> str:
+    try:
+        security.check_password_strength(password)
+    except security.WeakPassword as exc:
+        raise InvalidInput(str(exc), code="WEAK_PASSWORD",
+                           details=[{"field": "password", "problem": str(exc)}]) from None
+    return password
+
+
+def _email_free(session: Session, email: str, *, except_id: int | None = None) -> str:
+    email = normalise_email(email)
+    if "@" not in email or len(email) > 320:
+        raise InvalidInput("not an email address", code="INVALID_EMAIL",
+                           details=[{"field": "email", "problem": "not an email address"}])
+    taken = session.scalar(select(Account.id).where(Account.email == email))
+    if taken is not None and taken != except_id:
+        # Deliberately vague: the address may belong to another seller.
+        raise Conflict("this email cannot be used for an account", code="EMAIL_UNAVAILABLE")
+    return email
+
+
+def create_sub_account(
+    session: Session, *, seller_id: int, email: str, name: str, role: str, password: str
+) -> Account:
+    """A new sub-account (not an owner) with a password; it signs in with its email."""
+    account = Account(
+        seller_id=seller_id,
+        email=_email_free(session, email),
+        name=name.strip(),
+        role=_sub_account_role(role).value,
+        password_hash=security.hash_password(_strong(password)),
+        disabled=False,
+        totp_enabled=False,
+        failed_signins=0,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def update_sub_account(
+    session: Session,
+    *,
+    seller_id: int,
+    account_id: int,
+    role: str | None = None,
+    name: str | None = None,
+    disabled: bool | None = None,
+) -> Account:
+    """Change a sub-account's role, name or disabled flag (the owner account is not editable
+    here). Disabling revokes its sessions; its keys stop working on the next request."""
+    account = get_account(session, seller_id=seller_id, account_id=account_id)
+    if account.role == Role.OWNER.value:
+        raise Forbidden("the owner account cannot be changed here", code="OWNER_NOT_EDITABLE")
+    if role is not None:
+        account.role = _sub_account_role(role).value
+    if name is not None:
+        account.name = name.strip()
+    if disabled is not None:
+        account.disabled = disabled
+        if disabled:
+            revoke_sessions(session, account_id=account.id)
+    account.updated_at = utcnow()
+    return account
+
+
+def reset_totp(session: Session, *, seller_id: int, account_id: int) -> Account:
+    """Owner action for a lost authenticator: the sub-account enrols again at next sign-in."""
+    account = get_account(session, seller_id=seller_id, account_id=account_id)
+    account.totp_secret, account.totp_enabled, account.totp_last_step = None, False, None
+    revoke_sessions(session, account_id=account.id)
+    return account
+
+
+def set_require_2fa(session: Session, *, seller_id: int, required: bool) -> Seller:
+    seller = session.get(Seller, seller_id)
+    if seller is None:  # pragma: no cover - an authenticated caller's seller exists
+        raise NotFound("seller not found")
+    seller.require_2fa = required
+    return seller
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+def issue_key(
+    session: Session,
+    *,
+    seller_id: int,
+    account_id: int,
+    name: str = "",
+    expires_at: datetime | None = None,
+) -> tuple[ApiKey, str]:
+    """A new key for the account: the row and the plaintext key (returned only now)."""
+    account = get_account(session, seller_id=seller_id, account_id=account_id)
+    if account.disabled:
+        raise Conflict("the account is disabled", code="ACCOUNT_DISABLED")
+    live = session.scalars(
+        select(ApiKey.id).where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+    ).all()
+    if len(live) >= MAX_KEYS_PER_ACCOUNT:
+        raise Conflict(f"an account has at most {MAX_KEYS_PER_ACCOUNT} active keys",
+                       code="TOO_MANY_KEYS")
+    if expires_at is not None and expires_at <= utcnow():
+        raise InvalidInput("expires_at is in the past", code="INVALID_EXPIRY",
+                           details=[{"field": "expires_at", "problem": "must be in the future"}])
+    plaintext = security.generate_api_key()
+    key = ApiKey(
+        seller_id=seller_id,
+        account_id=account.id,
+        key_hash=security.hash_api_key(plaintext),
+        prefix=security.key_hint(plaintext),
+        name=name.strip(),
+        expires_at=expires_at,
+    )
+    session.add(key)
+    session.flush()
+    return key, plaintext
+
+
+def list_keys(session: Session, *, seller_id: int, account_id: int) -> list[ApiKey]:
+    get_account(session, seller_id=seller_id, account_id=account_id)
+    return list(
+        session.scalars(
+            select(ApiKey)
+            .where(ApiKey.account_id == account_id, ApiKey.seller_id == seller_id)
+            .order_by(ApiKey.id)
+        )
+    )
+
+
+def revoke_key(session: Session, *, seller_id: int, account_id: int, key_id: int) -> ApiKey:
+    """Revoke a key; it fails authentication from the next request on (idempotent)."""
+    key = session.scalar(
+        select(ApiKey).where(
+            ApiKey.id == key_id, ApiKey.account_id == account_id, ApiKey.seller_id == seller_id
+        )
+    )
+    if key is None:
+        raise NotFound(f"api key {key_id} not found", code="API_KEY_NOT_FOUND")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    return key
+
+
+# --- people: passwords, TOTP, sessions ------------------------------------------------------
+
+
+def set_password(
+    session: Session, *, account: Account, new_password: str, current_password: str | None,
+    via_session: bool,
+) -> None:
+    """Set the caller's password. A signed-in person must give the current one; an owner
+    key may set the first password of an account that has none."""
+    if account.password_hash and (via_session or current_password is not None):
+        if not security.verify_password(account.password_hash, current_password or ""):
+            raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
+    elif account.password_hash and not via_session:
+        raise Forbidden("give current_password to change a password", code="WRONG_PASSWORD")
+    account.password_hash = security.hash_password(_strong(new_password))
+
+
+def set_email(session: Session, *, account: Account, email: str) -> None:
+    account.email = _email_free(session, email, except_id=account.id)
+
+
+def begin_totp(session: Session, *, account: Account) -> tuple[str, str]:
+    """Start (or restart) enrolment: a new secret and its ``otpauth://`` URI.
+
+    The secret is active only after :func:`confirm_totp`; until then sign-in ignores it.
+    """
+    if account.totp_enabled:
+        raise Conflict("two-factor authentication is already enabled",
+                       code="TOTP_ALREADY_ENABLED")
+    secret = security.new_totp_secret()
+    account.totp_secret = secret
+    label = account.email or f"account-{account.id}"
+    return secret, security.totp_provisioning_uri(secret, label)
+
+
+def confirm_totp(
+    session: Session, *, account: Account, code: str, session_id: int | None,
+    now: datetime | None = None,
+) -> None:
+    """Enable TOTP once the person proves the app shows valid codes; a pending-2FA session
+    becomes a full one."""
+    if account.totp_enabled:
+        raise Conflict("two-factor authentication is already enabled",
+                       code="TOTP_ALREADY_ENABLED")
+    if not account.totp_secret:
+        raise Conflict("start enrolment first", code="TOTP_NOT_STARTED")
+    step = security.verify_totp(account.totp_secret, code, now or utcnow())
+    if step is None:
+        raise InvalidInput("the code is wrong or expired", code="INVALID_TOTP_CODE",
+                           details=[{"field": "code", "problem": "wrong or expired"}])
+    account.totp_enabled, account.totp_last_step = True, step
+    if session_id is not None:
+        session.execute(
+            update(AuthSession)
+            .where(AuthSession.id == session_id)
+            .values(second_factor_passed=True, expires_at=utcnow() + SESSION_TTL)
+        )
+
+
+def revoke_sessions(session: Session, *, account_id: int, only_id: int | None = None) -> None:
+    query = update(AuthSession).where(
+        AuthSession.account_id == account_id, AuthSession.revoked_at.is_(None)
+    )
+    if only_id is not None:
+        query = query.where(AuthSession.id == only_id)
+    session.execute(query.values(revoked_at=utcnow()))
+
+
+def resolve_session(session: Session, *, token: str, now: datetime | None = None) -> Caller | None:
+    """The caller behind a session token, or None (unknown, expired, revoked, disabled)."""
+    now = now or utcnow()
+    row = session.execute(
+        select(AuthSession.id, AuthSession.expires_at, AuthSession.revoked_at,
+               AuthSession.second_factor_passed, Account.id, Account.role, Account.disabled,
+               Seller.id, Seller.client_id)
+        .join(Account, Account.id == AuthSession.account_id)
+        .join(Seller, Seller.id == Account.seller_id)
+        .where(AuthSession.token_hash == security.hash_api_key(token))
+    ).first()
+    if row is None:
+        return None
+    sid, expires_at, revoked_at, second_ok, account_id, role, disabled, seller_id, client = row
+    if revoked_at is not None or disabled or expires_at <= now:
+        return None
+    identity = SellerIdentity(seller_id, client, account_id, Role(role), 0)
+    return Caller(identity=identity, session_id=sid, second_factor_ok=second_ok)
+
+
+# --- sign-in --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInOutcome:
+    """What a sign-in attempt produced. ``status`` is ``ok``, ``enrol`` (signed in, must set
+    up TOTP first), ``bad`` (wrong email/password/code: one answer for all), ``totp_needed``
+    (right password, code missing) or ``throttled``."""
+
+    status: str
+    token: str | None = None
+    expires_at: datetime | None = None
+    account: Account | None = None
+    retry_after_s: float = 0.0
+    locked: bool = False
+
+
+def gate_and_record(
+    session: Session, *, email: str, ip: str, now: datetime, policy: security.ThrottlePolicy
+) -> tuple[security.Gate, int | None]:
+    """Throttling check and a *pessimistic* attempt record (failed until proven right), in
+    one short transaction, so concurrent guesses count against each other."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(_advisory_xact_lock(email))  # serialise attempts for one email
+        )
+    since = now - max(policy.window, policy.lockout)
+    if secrets.randbelow(200) == 0:  # now and then, forget attempts nobody looks at any more
+        session.execute(
+            delete(LoginAttempt).where(LoginAttempt.at < min(since, now - timedelta(days=1)))
+        )
+    history = [
+        security.Attempt(at, ok)
+        for at, ok in session.execute(
+            select(LoginAttempt.at, LoginAttempt.succeeded)
+            .where(LoginAttempt.email == email, LoginAttempt.at >= since)
+            .order_by(LoginAttempt.at)
+        )
+    ]
+    gate = security.sign_in_gate(history, now, policy)
+    if not gate.allowed:
+        return gate, None
+    attempt = LoginAttempt(email=email, ip=ip[:64], succeeded=False, at=now)
+    session.add(attempt)
+    session.flush()
+    return gate, attempt.id
+
+
+def _advisory_xact_lock(email: str):  # noqa: ANN202 - a SQL expression
+    return func.pg_advisory_xact_lock(func.hashtextextended(email, 0))
+
+
+def find_for_sign_in(session: Session, *, email: str) -> Account | None:
+    return session.scalar(select(Account).where(Account.email == email))
+
+
+def complete_sign_in(
+    session: Session, *, attempt_id: int, account: Account, totp_step: int | None,
+    second_factor_ok: bool, now: datetime,
+) -> tuple[str, datetime] | None:
+    """Mark the attempt good, remember the TOTP step (single use), open a session.
+
+    Returns None when a concurrent sign-in already used this TOTP step (replay).
+    """
+    if totp_step is not None:
+        used = session.execute(
+            update(Account)
+            .where(Account.id == account.id)
+            .where(or_(Account.totp_last_step.is_(None), Account.totp_last_step < totp_step))
+            .values(totp_last_step=totp_step)
+        )
+        if not used.rowcount:
+            return None
+    session.execute(
+        update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(succeeded=True)
+    )
+    token = security.generate_token()
+    expires = now + (SESSION_TTL if second_factor_ok else ENROLMENT_SESSION_TTL)
+    session.add(AuthSession(account_id=account.id, token_hash=security.hash_api_key(token),
+                            second_factor_passed=second_factor_ok, created_at=now,
+                            expires_at=expires))
+    return token, expires
+
+
+def sign_in(
+    db: Database,
+    *,
+    email: str,
+    password: str,
+    code: str | None,
+    ip: str = "",
+    now: datetime | None = None,
+    policy: security.ThrottlePolicy = security.DEFAULT_THROTTLE,
+) -> SignInOutcome:
+    """Email + password (+ TOTP code) -> a session, with throttling and lockout per email.
+
+    The slow password check runs outside any transaction. An unknown email, a disabled
+    account, a wrong password and a wrong code all give the same ``bad`` outcome, cost the
+    same argon2 verification and count against the same throttle.
+    """
+    now = now or utcnow()
+    email = normalise_email(email)[:320]
+    with db.session() as session:
+        gate, attempt_id = gate_and_record(session, email=email, ip=ip, now=now, policy=policy)
+        account = find_for_sign_in(session, email=email) if attempt_id is not None else None
+        require_2fa = bool(
+            account and session.scalar(select(Seller.require_2fa).where(
+                Seller.id == account.seller_id))
+        )
+    if attempt_id is None:
+        return SignInOutcome("throttled", retry_after_s=gate.retry_after_s, locked=gate.locked)
+    password_ok = security.verify_password(account.password_hash if account else None, password)
+    if account is None or account.disabled or not password_ok:
+        return _failed(db, attempt_id, SignInOutcome("bad"))
+    step: int | None = None
+    if account.totp_enabled and account.totp_secret:
+        if not code:
+            return _failed(db, attempt_id, SignInOutcome("totp_needed"))
+        step = security.verify_totp(account.totp_secret, code, now, account.totp_last_step)
+        if step is None:
+            return _failed(db, attempt_id, SignInOutcome("bad"))
+    second_factor_ok = (
+        account.totp_enabled or not require_2fa or account.role == Role.OWNER.value
+    )
+    with db.session() as session:
+        opened = complete_sign_in(
+            session, attempt_id=attempt_id, account=account, totp_step=step,
+            second_factor_ok=second_factor_ok, now=now,
+        )
+    if opened is None:
+        return _failed(db, attempt_id, SignInOutcome("bad"))
+    token, expires = opened
+    return SignInOutcome("ok" if second_factor_ok else "enrol", token=token, expires_at=expires,
+                         account=account)
+
+
+def _failed(db: Database, attempt_id: int, outcome: SignInOutcome) -> SignInOutcome:
+    """Date a failed attempt when it was answered: throttling delays count from there."""
+    with db.session() as session:
+        session.execute(
+            update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(at=utcnow())
+        )
+    return outcome

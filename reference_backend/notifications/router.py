@@ -1,0 +1,237 @@
+"""``/peakline/v1/webhooks``: a seller registers push-notification URLs and gets their
+signing secrets; plus the app lifespan hook that runs the outbox delivery worker.
+
+Only URLs registered here are ever sent to. A registration answers the signing secret
+once (rotate it to get a new one) and queues a ``TYPE_PING``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Path
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reference_backend import security
+from reference_backend.accounts.deps import require_person_or_key
+from reference_backend.auth import DbDep, SellerIdentity
+from reference_backend.notifications import payloads
+from reference_backend.notifications.config import PushSettings
+from reference_backend.notifications.delivery import BadWebhookUrl, check_webhook_url
+from reference_backend.notifications.payloads import MessageType
+from reference_backend.notifications.worker import OutboxWorker
+from reference_backend.permissions import Action, RouteGroup
+from reference_backend.services.errors import Conflict, InvalidInput, NotFound
+from reference_backend.services.outbox import add_event
+from reference_backend.tables import OutboxEvent, Webhook, WebhookDelivery, utcnow
+
+router = APIRouter(prefix="/peakline/v1/webhooks", tags=["webhooks"])
+
+Reader = Annotated[SellerIdentity, require_person_or_key(RouteGroup.WEBHOOKS, Action.READ)]
+Writer = Annotated[SellerIdentity, require_person_or_key(RouteGroup.WEBHOOKS, Action.WRITE)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+MAX_WEBHOOKS = 10
+TYPES = frozenset(t.value for t in MessageType)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run the delivery worker for the life of the app (unless ``run_outbox_worker`` is off)."""
+    if not app.state.settings.run_outbox_worker:
+        yield
+        return
+    worker = OutboxWorker(app.state.db, PushSettings(), registry=app.state.metrics_registry)
+    app.state.outbox_worker = worker
+    worker.start()
+    try:
+        yield
+    finally:
+        await asyncio.shield(worker.stop())
+
+
+class WebhookIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: str = Field(min_length=1, max_length=2000, examples=["https://seller.example/ozon/push"])
+    types: list[str] = Field(default_factory=list, description="message types; empty = all")
+
+
+class WebhookPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    types: list[str] | None = None
+    enabled: bool | None = None
+
+
+class WebhookOut(BaseModel):
+    id: int
+    url: str
+    types: list[str]
+    enabled: bool
+    created_at: datetime
+    pending_events: int = Field(description="events of this seller not yet delivered")
+    delivered_attempts: int
+    failed_attempts: int
+    last_error: str
+
+    @classmethod
+    def of(cls, h: Webhook, stats: tuple[int, int, int, str]) -> WebhookOut:
+        pending, ok, failed, error = stats
+        return cls(id=h.id, url=h.url, types=list(h.types or []), enabled=h.enabled,
+                   created_at=h.created_at, pending_events=pending, delivered_attempts=ok,
+                   failed_attempts=failed, last_error=error)
+
+
+class NewWebhookOut(WebhookOut):
+    secret: str = Field(description="HMAC-SHA256 signing secret: shown only now")
+
+
+class WebhooksOut(BaseModel):
+    webhooks: list[WebhookOut]
+    signature: str = Field(
+        default=(
+            f"{security.SIGNATURE_HEADER}: sha256=hex(HMAC-SHA256(secret, "
+            f"'<{security.EVENT_ID_HEADER}>.<{security.TIMESTAMP_HEADER}>.' + body))"
+        )
+    )
+
+
+def _types(types: list[str]) -> list[str]:
+    wanted = [t.strip().upper() for t in types]
+    unknown = sorted(set(wanted) - TYPES)
+    if unknown:
+        raise InvalidInput(
+            f"unknown message types: {', '.join(unknown)}", code="UNKNOWN_MESSAGE_TYPE",
+            details=[{"field": "types", "problem": f"allowed: {', '.join(sorted(TYPES))}"}],
+        )
+    return sorted(set(wanted))
+
+
+def _url(url: str) -> str:
+    try:
+        return check_webhook_url(url, allow_private=PushSettings().allow_private_targets)
+    except BadWebhookUrl as exc:
+        raise InvalidInput(str(exc), code="BAD_WEBHOOK_URL",
+                           details=[{"field": "url", "problem": str(exc)}]) from None
+
+
+def _get(session: Session, seller_id: int, webhook_id: int) -> Webhook:
+    hook = session.scalar(
+        select(Webhook).where(Webhook.id == webhook_id, Webhook.seller_id == seller_id)
+    )
+    if hook is None:
+        raise NotFound(f"webhook {webhook_id} not found", code="WEBHOOK_NOT_FOUND")
+    return hook
+
+
+def _stats(session: Session, hook: Webhook) -> tuple[int, int, int, str]:
+    pending = session.scalar(
+        select(func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.seller_id == hook.seller_id,
+            OutboxEvent.delivered_at.is_(None),
+        )
+    ) or 0
+    rows = session.execute(
+        select(WebhookDelivery.delivered_at.is_not(None), WebhookDelivery.attempts,
+               WebhookDelivery.last_error)
+        .where(WebhookDelivery.webhook_id == hook.id)
+        .order_by(WebhookDelivery.updated_at.desc())
+    ).all()
+    ok = sum(1 for done, _, _ in rows if done)
+    failed = sum(attempts - (1 if done else 0) for done, attempts, _ in rows)
+    error = next((e for _, _, e in rows if e), "")
+    return int(pending), ok, failed, error
+
+
+def _ping(session: Session, seller_id: int) -> None:
+    add_event(session, seller_id=seller_id, payload=payloads.ping(utcnow()), posting_number=None,
+              now=utcnow())
+
+
+@router.get("", response_model=WebhooksOut)
+def list_webhooks(who: Reader, db: DbDep) -> WebhooksOut:
+    with db.read_session() as session:
+        hooks = session.scalars(
+            select(Webhook).where(Webhook.seller_id == who.seller_id).order_by(Webhook.id)
+        ).all()
+        return WebhooksOut(webhooks=[WebhookOut.of(h, _stats(session, h)) for h in hooks])
+
+
+@router.post("", response_model=NewWebhookOut, status_code=201)
+def register_webhook(body: WebhookIn, who: Writer, db: DbDep) -> NewWebhookOut:
+    """Register a URL; the answer carries its signing secret (the only time it is shown)."""
+    url, types = _url(body.url), _types(body.types)
+    with db.session() as session:
+        count = session.scalar(
+            select(func.count()).select_from(Webhook).where(Webhook.seller_id == who.seller_id)
+        )
+        if (count or 0) >= MAX_WEBHOOKS:
+            raise Conflict(f"a seller has at most {MAX_WEBHOOKS} webhooks",
+                           code="TOO_MANY_WEBHOOKS")
+        secret = security.generate_token()
+        hook = Webhook(seller_id=who.seller_id, url=url, secret=secret, types=types,
+                       enabled=True, created_at=utcnow())
+        session.add(hook)
+        session.flush()
+        _ping(session, who.seller_id)
+        return NewWebhookOut(**WebhookOut.of(hook, (0, 0, 0, "")).model_dump(), secret=secret)
+
+
+@router.get("/{webhook_id}", response_model=WebhookOut)
+def get_webhook(webhook_id: Id, who: Reader, db: DbDep) -> WebhookOut:
+    with db.read_session() as session:
+        hook = _get(session, who.seller_id, webhook_id)
+        return WebhookOut.of(hook, _stats(session, hook))
+
+
+@router.patch("/{webhook_id}", response_model=WebhookOut)
+def update_webhook(webhook_id: Id, body: WebhookPatch, who: Writer, db: DbDep) -> WebhookOut:
+    """Change the URL, the message types, or pause/resume delivery."""
+    url = _url(body.url) if body.url is not None else None
+    types = _types(body.types) if body.types is not None else None
+    with db.session() as session:
+        hook = _get(session, who.seller_id, webhook_id)
+        if url is not None:
+            hook.url = url
+        if types is not None:
+            hook.types = types
+        if body.enabled is not None:
+            hook.enabled = body.enabled
+        hook.updated_at = utcnow()
+        return WebhookOut.of(hook, _stats(session, hook))
+
+
+@router.post("/{webhook_id}/rotate-secret", response_model=NewWebhookOut)
+def rotate_secret(webhook_id: Id, who: Writer, db: DbDep) -> NewWebhookOut:
+    """A new signing secret; the old one stops at once."""
+    with db.session() as session:
+        hook = _get(session, who.seller_id, webhook_id)
+        hook.secret = security.generate_token()
+        return NewWebhookOut(**WebhookOut.of(hook, _stats(session, hook)).model_dump(),
+                             secret=hook.secret)
+
+
+@router.post("/{webhook_id}/ping", response_model=WebhookOut, status_code=202)
+def ping_webhook(webhook_id: Id, who: Writer, db: DbDep) -> WebhookOut:
+    """Queue a ``TYPE_PING`` to the seller's webhooks."""
+    with db.session() as session:
+        hook = _get(session, who.seller_id, webhook_id)
+        _ping(session, who.seller_id)
+        return WebhookOut.of(hook, _stats(session, hook))
+
+
+@router.delete("/{webhook_id}", response_model=WebhookOut)
+def delete_webhook(webhook_id: Id, who: Writer, db: DbDep) -> WebhookOut:
+    """Stop sending to this URL and forget it."""
+    with db.session() as session:
+        hook = _get(session, who.seller_id, webhook_id)
+        out = WebhookOut.of(hook, _stats(session, hook))
+        session.delete(hook)
+        return out

@@ -1,0 +1,280 @@
+"""API keys, sign-in, TOTP and lockout against a real uvicorn server and a real database
+(SQLite file; PostgreSQL in a fresh database when PEAKLINE_TEST_DATABASE_URL is set)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+from sqlalchemy import create_engine, text
+
+from reference_backend.db import normalise_url
+from tests.backend_support import (
+    fresh_postgres_url,
+    postgres_admin_url,
+    seed_smoke,
+    seller_headers,
+    sqlite_url,
+    start_server,
+)
+
+ACC = "/peakline/v1/accounts"
+PASSWORD = "Peak-season 2026"
+#: Short limits for tests: 2 free failures, then 0.5 s between attempts (counted from the
+#: last failure's answer), locked at 4 failures for 2 s.
+PACE_S = 0.55
+SIGNIN_ENV = {
+    "PEAKLINE_SIGNIN_FREE_FAILURES": "2",
+    "PEAKLINE_SIGNIN_BASE_DELAY_S": "0.5",
+    "PEAKLINE_SIGNIN_MAX_DELAY_S": "0.5",
+    "PEAKLINE_SIGNIN_LOCKOUT_FAILURES": "4",
+    "PEAKLINE_SIGNIN_LOCKOUT_S": "2",
+    "PEAKLINE_RUN_OUTBOX_WORKER": "false",
+}
+
+
+@dataclass
+class Env:
+    url: str
+    client: httpx.Client
+    owner: dict[str, str]
+    creds: dict
+
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    if request.param == "postgresql":
+        if not postgres_admin_url():
+            pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+        ctx = fresh_postgres_url()
+    else:
+        ctx = _nullcontext(sqlite_url(tmp_path_factory.mktemp("keys2fa")))
+    with ctx as url:
+        creds = seed_smoke(url)
+        server = start_server(url, env=SIGNIN_ENV)
+        try:
+            with httpx.Client(base_url=server.base_url, timeout=30) as client:
+                yield Env(url, client, seller_headers(creds), creds)
+        finally:
+            server.stop()
+
+
+class _nullcontext:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __enter__(self) -> str:
+        return self.value
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _sub_account(env: Env, email: str, role: str = "analyst") -> int:
+    r = env.client.post(ACC, headers=env.owner,
+                        json={"email": email, "role": role, "password": PASSWORD, "name": role})
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _key(env: Env, account_id: int) -> tuple[int, dict[str, str]]:
+    r = env.client.post(f"{ACC}/{account_id}/api-keys", headers=env.owner, json={"name": "bot"})
+    assert r.status_code == 201, r.text
+    body = r.json()
+    return body["id"], {"Client-Id": body["client_id"], "Api-Key": body["api_key"]}
+
+
+def _sign_in(
+    env: Env, email: str, password: str = PASSWORD, code: str | None = None
+) -> httpx.Response:
+    body = {"email": email, "password": password}
+    if code is not None:
+        body["totp_code"] = code
+    return env.client.post(f"{ACC}/sign-in", json=body)
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+
+def test_key_is_shown_once_and_stored_only_as_its_hash(env: Env) -> None:
+    account = _sub_account(env, "keys-stored@seller.example")
+    key_id, headers = _key(env, account)
+    key = headers["Api-Key"]
+    listed = env.client.get(f"{ACC}/{account}/api-keys", headers=env.owner).json()["api_keys"]
+    assert [k["id"] for k in listed] == [key_id]
+    assert key not in str(listed) and "api_key" not in listed[0]
+    engine = create_engine(normalise_url(env.url))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT * FROM api_keys")).mappings().all()
+    engine.dispose()
+    mine = next(r for r in rows if r["id"] == key_id)
+    assert mine["key_hash"] == hashlib.sha256(key.encode()).hexdigest()
+    for row in rows:
+        assert all(key not in str(value) for value in row.values())
+    if env.url.startswith("sqlite"):  # not in the database files either, WAL included
+        db_file = Path(env.url.removeprefix("sqlite:///"))
+        for path in (db_file, Path(f"{db_file}-wal")):
+            if path.exists():
+                assert key.encode() not in path.read_bytes()
+    assert env.client.post("/v1/roles", headers=headers, json={}).status_code == 200
+
+
+def test_revocation_disable_and_role_change_apply_to_the_next_request(env: Env) -> None:
+    account = _sub_account(env, "keys-revoke@seller.example", role="analyst")
+    key_id, headers = _key(env, account)
+    assert env.client.post("/v1/roles", headers=headers, json={}).status_code == 200
+    r = env.client.delete(f"{ACC}/{account}/api-keys/{key_id}", headers=env.owner)
+    assert r.status_code == 200 and r.json()["active"] is False
+    revoked = env.client.post("/v1/roles", headers=headers, json={})
+    assert revoked.status_code == 401
+
+    _, headers = _key(env, account)
+    write = {"stocks": [{"offer_id": "nope", "stock": 1, "warehouse_id": 1}]}
+    assert env.client.post("/v2/products/stocks", headers=headers, json=write).status_code == 403
+    r = env.client.patch(f"{ACC}/{account}", headers=env.owner, json={"role": "warehouse"})
+    assert r.status_code == 200 and r.json()["role"] == "warehouse"
+    assert env.client.post("/v2/products/stocks", headers=headers, json=write).status_code == 200
+
+    assert env.client.patch(f"{ACC}/{account}", headers=env.owner,
+                            json={"disabled": True}).status_code == 200
+    assert env.client.post("/v1/roles", headers=headers, json={}).status_code == 401
+    assert _sign_in(env, "keys-revoke@seller.example").status_code == 401
+    assert env.client.patch(f"{ACC}/{account}", headers=env.owner,
+                            json={"disabled": False}).status_code == 200
+    assert env.client.post("/v1/roles", headers=headers, json={}).status_code == 200
+
+
+def test_owner_cannot_be_edited_or_given_away(env: Env) -> None:
+    accounts = env.client.get(ACC, headers=env.owner).json()["accounts"]
+    owner = next(a for a in accounts if a["role"] == "owner")
+    r = env.client.patch(f"{ACC}/{owner['id']}", headers=env.owner, json={"disabled": True})
+    assert r.status_code == 403
+    r = env.client.post(ACC, headers=env.owner, json={"email": "second-owner@seller.example",
+                                                      "role": "owner", "password": PASSWORD})
+    assert r.status_code == 400 and r.json()["code"] == "ROLE_NOT_ASSIGNABLE"
+    r = env.client.post(ACC, headers=env.owner, json={"email": "weak@seller.example",
+                                                      "role": "sales", "password": "short"})
+    assert r.status_code == 400 and r.json()["code"] == "WEAK_PASSWORD"
+
+
+# --- people: sign-in and TOTP ---------------------------------------------------------------
+
+
+def test_owner_sets_email_and_password_then_signs_in(env: Env) -> None:
+    r = env.client.patch(f"{ACC}/me", headers=env.owner, json={"email": "Owner@Seller.example"})
+    assert r.status_code == 200 and r.json()["email"] == "owner@seller.example"
+    r = env.client.post(f"{ACC}/me/password", headers=env.owner, json={"new_password": PASSWORD})
+    assert r.status_code == 200
+    r = _sign_in(env, " OWNER@seller.example ")
+    assert r.status_code == 200, r.text
+    token = r.json()["token"]
+    me = env.client.get(f"{ACC}/me", headers=_bearer(token)).json()
+    assert me["role"] == "owner"
+    assert env.client.get(ACC, headers=_bearer(token)).status_code == 200
+
+
+def test_totp_enrolment_then_sign_in_needs_a_good_code(env: Env) -> None:
+    email = "cs-totp@seller.example"
+    _sub_account(env, email, role="customer_service")
+    r = _sign_in(env, email)
+    assert r.status_code == 200 and r.json()["totp_enrolment_required"] is False
+    session = _bearer(r.json()["token"])
+    r = env.client.post(f"{ACC}/me/totp", headers=session)
+    assert r.status_code == 200
+    uri = r.json()["provisioning_uri"]
+    assert uri.startswith("otpauth://totp/Peakline:") and "issuer=Peakline" in uri
+    app = pyotp.parse_uri(uri)  # the authenticator app scanning the QR code
+    wrong = f"{(int(app.now()) + 500_000) % 1_000_000:06d}"
+    r = env.client.post(f"{ACC}/me/totp/confirm", headers=session, json={"code": wrong})
+    assert r.status_code == 400 and r.json()["code"] == "INVALID_TOTP_CODE"
+    r = env.client.post(f"{ACC}/me/totp/confirm", headers=session, json={"code": app.now()})
+    assert r.status_code == 200
+    assert env.client.get(f"{ACC}/me", headers=session).json()["totp_enabled"] is True
+
+    missing = _sign_in(env, email)
+    assert missing.status_code == 401 and missing.json()["code"] == "TOTP_REQUIRED"
+    bad = _sign_in(env, email, code=wrong)
+    assert bad.status_code == 401 and bad.json()["code"] == "INVALID_CREDENTIALS"
+    # the enrolment code's time step is spent; the app's next code (within the +-1 step
+    # drift window) signs in
+    good_code = app.at(time.time() + 30)
+    time.sleep(PACE_S)  # two failures in a row: the next attempt must wait (throttling)
+    good = _sign_in(env, email, code=good_code)
+    assert good.status_code == 200, good.text
+    replay = _sign_in(env, email, code=good_code)
+    assert replay.status_code == 401  # a code is single-use
+    wrong_password = _sign_in(env, email, password=PASSWORD + "x", code=app.at(time.time() + 30))
+    assert wrong_password.status_code == 401
+    assert wrong_password.json() == bad.json()
+
+
+def test_owner_can_require_2fa_for_every_sub_account(env: Env) -> None:
+    email = "wh-2fa@seller.example"
+    account = _sub_account(env, email, role="warehouse")
+    r = env.client.put(f"{ACC}/policy", headers=env.owner, json={"require_2fa": True})
+    assert r.status_code == 200 and r.json() == {"require_2fa": True}
+    try:
+        r = _sign_in(env, email)
+        assert r.status_code == 200 and r.json()["totp_enrolment_required"] is True
+        pending = _bearer(r.json()["token"])
+        blocked = env.client.get(f"{ACC}/me", headers=pending)
+        assert blocked.status_code == 403 and blocked.json()["code"] == "SECOND_FACTOR_REQUIRED"
+        uri = env.client.post(f"{ACC}/me/totp", headers=pending).json()["provisioning_uri"]
+        code = pyotp.parse_uri(uri).now()
+        assert env.client.post(f"{ACC}/me/totp/confirm", headers=pending,
+                               json={"code": code}).status_code == 200
+        assert env.client.get(f"{ACC}/me", headers=pending).status_code == 200
+        assert env.client.post(f"{ACC}/sign-out", headers=pending).status_code == 200
+        assert env.client.get(f"{ACC}/me", headers=pending).status_code == 401
+        # the owner resets a lost authenticator: enrolment is required again
+        r = env.client.post(f"{ACC}/{account}/totp/reset", headers=env.owner)
+        assert r.status_code == 200 and r.json()["totp_enabled"] is False
+        assert _sign_in(env, email).json()["totp_enrolment_required"] is True
+    finally:
+        env.client.put(f"{ACC}/policy", headers=env.owner, json={"require_2fa": False})
+
+
+def _shape(r: httpx.Response) -> tuple[int, str, str]:
+    body = r.json()
+    return r.status_code, body["code"], re.sub(r"\d+", "N", body["message"])
+
+
+def _hammer(env: Env, email: str) -> list[tuple[int, str, str]]:
+    """2 quick failures, an immediate 3rd (throttled), then paced failures until locked."""
+    out = [_shape(_sign_in(env, email, password="wrong password")) for _ in range(3)]
+    for _ in range(3):
+        time.sleep(PACE_S)
+        out.append(_shape(_sign_in(env, email, password="wrong password")))
+    return out
+
+
+def test_throttling_then_lockout_and_no_hint_whether_the_email_exists(env: Env) -> None:
+    email = "locked@seller.example"
+    _sub_account(env, email, role="sales")
+    with ThreadPoolExecutor(2) as pool:  # the same story for a real and an unknown email
+        known, unknown = pool.map(partial(_hammer, env), [email, "nobody-here@seller.example"])
+    assert known == unknown  # the same answers, code for code, whether or not it exists
+    statuses = [s for s, _, _ in known]
+    assert statuses == [401, 401, 429, 401, 401, 429]
+    assert known[2][1] == "TOO_MANY_ATTEMPTS" and "throttled" in known[2][2]
+    assert "locked" in known[-1][2]
+    locked = _sign_in(env, email)  # even the right password is refused while locked
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
+    time.sleep(2.1)
+    assert _sign_in(env, email).status_code == 200
