@@ -115,6 +115,8 @@ def loadtest(
     think: float = typer.Option(1.0, min=0, help="mean think time between a user's requests, s"),
     backend_workers: int = typer.Option(1, min=1, help="uvicorn workers of the started backend"),
     scenario_slo: bool = typer.Option(True, help="include the scenario's slo block"),
+    time_budget: str = typer.Option(None, help="end the whole run (start-up included) within "
+                                    "this, shortening the load if start-up was slow (CI)"),
 ) -> None:
     """Load-test a seller backend with traffic shaped by SCENARIO.
 
@@ -124,6 +126,7 @@ def loadtest(
     sc = scenario_or_exit(scenario)
     try:
         seconds = parse_duration(duration)
+        budget = parse_duration(time_budget) if time_budget is not None else None
         cli = parse_thresholds(threshold)
     except (ValueError, ThresholdError) as exc:
         raise bad_input(str(exc)) from None
@@ -144,7 +147,7 @@ def loadtest(
     cfg = LoadTestConfig(
         scenario_path=scenario, out_dir=out, thresholds=thresholds, duration_s=seconds,
         users=users, workers=workers, shape=shape, think_s=think, host=host,  # type: ignore[arg-type]
-        credentials=credentials, db=db, backend_workers=backend_workers,
+        credentials=credentials, db=db, backend_workers=backend_workers, time_budget_s=budget,
     )
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:

@@ -130,6 +130,16 @@ class PeaklineUser(FastHttpUser):
             resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
             return None
 
+    def seller_get(self, path: str, name: str, params: dict[str, Any], *roles: str) -> Any:
+        """GET a Peakline seller extra (``/peakline/v1``) with the key of the first of ``roles``."""
+        headers = self.world.key(*roles).headers
+        with self.client.get(path, params=params, headers=headers, name=f"GET {name}",
+                             catch_response=True) as resp:
+            if resp.status_code == 200:
+                return resp.json()
+            resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            return None
+
     def _discover_catalogue(self) -> Catalogue:
         rows: dict[int, dict[str, Any]] = {}
         last_id = ""
@@ -157,7 +167,7 @@ class PeaklineUser(FastHttpUser):
         warehouses = [int(w["warehouse_id"]) for w in wh.get("result", [])]
         usable = [r for r in rows.values() if r.get("sku")]
         OUTCOMES["max_catalogue_skus"] = max(OUTCOMES["max_catalogue_skus"], len(usable))
-        return Catalogue.build(usable, warehouses, self.world.scenario.catalogue.zipf_exponent)
+        return Catalogue.build(usable, warehouses, self.world.popularity)
 
     @property
     def catalogue(self) -> Catalogue:
@@ -168,7 +178,7 @@ class PeaklineUser(FastHttpUser):
 class Buyer(PeaklineUser):
     """A shopper: browses products, places orders (idempotent retries), cancels, returns."""
 
-    weight = 20
+    weight = 12
     think_factor = 1.0
 
     def on_start(self) -> None:
@@ -258,6 +268,8 @@ class Buyer(PeaklineUser):
                               catch_response=True) as resp:
             if resp.status_code in (200, 201):
                 OUTCOMES["returns_opened"] += 1
+                for item in resp.json().get("returns", []):
+                    _queues.returns.append(str(item["id"]))
             elif resp.status_code == 409:
                 OUTCOMES["returns_refused"] += 1
                 resp.success()
@@ -268,7 +280,7 @@ class Buyer(PeaklineUser):
 class WarehouseStaff(PeaklineUser):
     """The seller's warehouse role: lists new postings, ships them, keeps stock up."""
 
-    weight = 4
+    weight = 3
     think_factor = 1.0
 
     def _since_to(self) -> dict[str, str]:
@@ -303,7 +315,7 @@ class WarehouseStaff(PeaklineUser):
                 OUTCOMES["postings_shipped"] += 1
                 for number in resp.json().get("result", []):
                     _queues.shipped.append(number)
-            elif resp.status_code in (400, 409) and _refused_transition(resp.text):
+            elif resp.status_code == 409:
                 OUTCOMES["ship_refused"] += 1  # cancelled or shipped meanwhile
                 resp.success()
             else:
@@ -344,7 +356,7 @@ class WarehouseStaff(PeaklineUser):
 class Carrier(PeaklineUser):
     """Sorting centre and last mile: accept shipped postings, then deliver them."""
 
-    weight = 3
+    weight = 2
     think_factor = 0.5
 
     def on_start(self) -> None:
@@ -402,23 +414,49 @@ class Analyst(PeaklineUser):
         self.seller_post("/v2/analytics/stock_on_warehouses", {"limit": 100, "offset": 0},
                          "analyst")
 
+    @task(1)
+    def replenishment(self) -> None:
+        self.seller_get("/peakline/v1/replenishment", "/peakline/v1/replenishment",
+                        {"only_positive": "true", "limit": 100}, "analyst", "warehouse")
+
+    @task(1)
+    def low_stock_alerts(self) -> None:
+        self.seller_get("/peakline/v1/alerts", "/peakline/v1/alerts", {"limit": 100},
+                        "analyst", "warehouse")
+
 
 class CustomerService(PeaklineUser):
-    """The customer-service role: reads returns and cancellation reasons."""
+    """The customer-service role: returns (list, receive into stock or write off), reasons."""
 
     weight = 1
     think_factor = 3.0
 
     @task(3)
-    def returns(self) -> None:
+    def handle_return(self) -> None:
+        return_id = WorkQueues.take(_queues.returns)
+        if return_id is None:
+            page = self.seller_get("/peakline/v1/returns", "/peakline/v1/returns",
+                                   {"status": "MovingToSeller", "limit": 20}, "customer_service")
+            for item in (page or {}).get("returns", []):
+                _queues.returns.append(str(item["id"]))
+            return
+        action = "write-off" if self.rng.random() < 0.2 else "receive"
+        with self.client.post(f"/peakline/v1/returns/{return_id}/{action}",
+                              headers=self.world.key("customer_service").headers,
+                              name=f"POST /peakline/v1/returns/{{return_id}}/{action}",
+                              catch_response=True) as resp:
+            if resp.status_code == 200:
+                OUTCOMES[f"returns_{action.replace('-', '_')}"] += 1
+            elif resp.status_code == 409:  # another agent processed it first
+                OUTCOMES["returns_already_processed"] += 1
+                resp.success()
+            else:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+
+    @task(2)
+    def returns_list(self) -> None:
         self.seller_post("/v1/returns/list", {"filter": {}, "limit": 50}, "customer_service")
 
     @task(1)
     def cancel_reasons(self) -> None:
         self.seller_post("/v2/posting/fbs/cancel-reason/list", {}, "customer_service")
-
-
-def _refused_transition(text: str | None) -> bool:
-    text = (text or "").lower()
-    return any(w in text for w in ("transition", "status", "cancelled", "not allowed", "illegal"))
-

@@ -1,75 +1,39 @@
 """The load profile: the scenario's demand curve compressed into the test's duration.
 
 A scenario's demand is ``baseline x hour_of_day x day_of_week x peaks`` orders per hour over
-``clock.horizon_hours``. The load test replays that curve in ``duration_s`` seconds (a 24-hour
-Black-Friday day in, say, five minutes): at test second ``t`` the model clock stands at
-``t / duration_s x horizon``, and the number of simulated users is
-``peak_users x rate / max rate`` (at least ``min_users``). Each one-second tick covers a slice
-of model time and takes the highest rate in that slice, so a flash spike shorter than a tick
-still shows. ``loadtests.shape.ScenarioShape`` is the Locust ``LoadTestShape`` that plays a
-:class:`LoadPlan`; the plan itself is plain data (this module does not import Locust).
+``clock.horizon_hours`` (promotions multiply their SKU groups' share), as
+``simulator.demand.DemandCurve`` computes it per model minute. The load test replays that
+curve in ``duration_s`` seconds (a 24-hour Black-Friday day in, say, five minutes): at test
+second ``t`` the model clock stands at ``t / duration_s x horizon``, and the number of
+simulated users is ``peak_users x rate / max rate`` (at least ``min_users``). Each one-second
+tick covers a slice of model time and takes the highest rate in that slice, so a flash spike
+shorter than a tick still shows. ``loadtests.shape.ScenarioShape`` is the Locust
+``LoadTestShape`` that plays a :class:`LoadPlan`; the plan itself is plain data (this module
+does not import Locust).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Literal
 
+import numpy as np
+
+from simulator.demand import DemandCurve, build_skus
 from simulator.scenario import Scenario
 
 ShapeKind = Literal["curve", "flat"]
 
 
-def _start(scenario: Scenario) -> datetime:
-    return datetime.fromisoformat(scenario.clock.start)
+def orders_per_hour(scenario: Scenario) -> np.ndarray:
+    """The scenario's expected order rate for each model minute, in orders per hour.
 
-
-def demand_rate(scenario: Scenario, minute: float) -> float:
-    """Expected orders per hour network-wide at model ``minute`` (all SKU groups).
-
-    A promotion peak (``sku_groups``) multiplies only its groups' share of demand, taken as
-    their share of the catalogue.
+    The simulator's own curve (``simulator.demand.DemandCurve``): one implementation of the
+    demand the model simulates and the load test replays.
     """
-    demand = scenario.demand
-    when = _start(scenario) + timedelta(minutes=minute)
-    rate = (
-        demand.baseline_orders_per_hour
-        * demand.hour_of_day[when.hour]
-        * demand.day_of_week[when.weekday()]
-    )
-    shares = {g.name: g.share for g in scenario.catalogue.groups}
-    for peak in demand.peaks:
-        if peak.start_minute <= minute < peak.end_minute:
-            if peak.sku_groups:
-                share = sum(shares[g] for g in peak.sku_groups)
-                rate *= 1 + (peak.multiplier - 1) * share
-            else:
-                rate *= peak.multiplier
-    return rate
-
-
-def _breakpoints(scenario: Scenario, lo: float, hi: float) -> list[float]:
-    """Model minutes in ``[lo, hi)`` where the piecewise-constant rate may change, plus ``lo``."""
-    start = _start(scenario)
-    offset = start.minute + start.second / 60  # minutes past the hour at minute 0
-    first_hour = math.ceil((lo + offset) / 60)
-    points = {lo}
-    m = first_hour * 60 - offset
-    while m < hi:
-        points.add(m)
-        m += 60
-    for peak in scenario.demand.peaks:
-        for edge in (peak.start_minute, peak.end_minute):
-            if lo <= edge < hi:
-                points.add(edge)
-    return sorted(points)
-
-
-def max_rate(scenario: Scenario, lo: float, hi: float) -> float:
-    """The highest demand rate over model minutes ``[lo, hi)``."""
-    return max(demand_rate(scenario, m) for m in _breakpoints(scenario, lo, hi))
+    curve = DemandCurve(scenario, build_skus(scenario.catalogue))
+    return np.asarray(curve.rate, dtype=float) * 60
 
 
 @dataclass(frozen=True)
@@ -128,16 +92,17 @@ def curve_plan(
     """Replay the scenario's demand over its horizon in ``duration_s`` seconds."""
     if duration_s <= 0 or peak_users < 1:
         raise ValueError("duration_s must be > 0 and peak_users >= 1")
-    horizon = scenario.clock.horizon_minutes
-    top = max_rate(scenario, 0, horizon)
+    rate = orders_per_hour(scenario)
+    minutes = len(rate)
+    top = float(rate.max())
     ticks = max(1, math.ceil(duration_s / tick_s))
     stages = []
     for i in range(ticks):
-        lo = i * tick_s / duration_s * horizon
-        hi = min(horizon, (i + 1) * tick_s / duration_s * horizon)
-        rate = max_rate(scenario, lo, max(hi, lo + 1e-9))
-        users = max(min_users, min(peak_users, round(peak_users * rate / top)))
-        stages.append(Stage(i * tick_s, users, rate, lo / 60))
+        lo = min(minutes - 1, math.floor(i * tick_s / duration_s * minutes + 1e-9))
+        hi = max(lo + 1, math.ceil((i + 1) * tick_s / duration_s * minutes - 1e-9))
+        peak = float(rate[lo:hi].max())
+        users = max(min_users, min(peak_users, round(peak_users * peak / top))) if top else 1
+        stages.append(Stage(i * tick_s, users, peak, lo / 60))
     return LoadPlan(duration_s, peak_users, _with_spawn_rates(stages, peak_users, tick_s), "curve",
                     tick_s)
 

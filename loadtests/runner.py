@@ -18,13 +18,13 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtests import backend
-from loadtests.processes import ManagedProcess, free_port
+from loadtests import accounts, backend
+from loadtests.processes import ManagedProcess, free_port, process_age_s
 from loadtests.profile import ShapeKind, make_plan
 from loadtests.results import (
     RunOutcome,
@@ -60,6 +60,8 @@ class LoadTestConfig:
     credentials: Path | None = None
     db: str | None = None
     backend_workers: int = 1
+    #: the whole run (start-up included) ends within this; the load is shortened to fit
+    time_budget_s: float | None = None
     extra_locust_args: list[str] = field(default_factory=list)
 
 
@@ -112,11 +114,11 @@ def _live_figures(history: Path) -> dict[str, Any]:
 
 
 def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
-               progress: Progress | None = None) -> int:
+               progress: Progress | None = None, *, grace_s: float = LOCUST_GRACE_S) -> int:
     """Run Locust (and its workers) to completion within a bound; return the master's exit code."""
     log = cfg.out_dir / "locust.log"
     master_port = free_port() if cfg.workers > 0 else None
-    deadline = time.monotonic() + cfg.duration_s + LOCUST_GRACE_S
+    deadline = time.monotonic() + cfg.duration_s + grace_s
     with ExitStack() as stack:
         master = stack.enter_context(
             ManagedProcess("locust", locust_argv(cfg, host, credentials, master_port=master_port),
@@ -132,7 +134,7 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
             if time.monotonic() > deadline:
                 master.stop()
                 raise HarnessError(
-                    f"Locust did not finish within {cfg.duration_s + LOCUST_GRACE_S:g} s; "
+                    f"Locust did not finish within {cfg.duration_s + grace_s:g} s; "
                     f"stopped it. Last log lines:\n{master.tail()}"
                 )
             if progress is not None:
@@ -145,14 +147,21 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
 def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
                  note: Callable[[str], None] = lambda _msg: None) -> RunOutcome:
     """Run one load test and judge it; :class:`HarnessError` if it cannot run."""
-    started_wall = time.monotonic()
+    started_wall = time.monotonic() - process_age_s()  # a time budget counts from our start
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     scenario = load_scenario(cfg.scenario_path)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("locust_stats.json", "outcomes.json", "locust_stats_history.csv"):
         (cfg.out_dir / stale).unlink(missing_ok=True)
     plan = make_plan(scenario, cfg.shape, cfg.duration_s, cfg.users)
-    extra: dict[str, Any] = {"plan": plan.to_dict()}
+    phases: dict[str, float] = {}
+    extra: dict[str, Any] = {"plan": plan.to_dict(), "phases": phases}
+    last = [time.monotonic()]
+
+    def _lap() -> float:
+        now = time.monotonic()
+        lap, last[0] = round(now - last[0], 2), now
+        return lap
 
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="peakline-loadtest-")))
@@ -168,18 +177,34 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
             note(f"seeding the reference backend from {cfg.scenario_path} ...")
             try:
                 backend.seed(cfg.scenario_path, db, credentials, cfg.out_dir / "backend.log")
+                phases["seed_s"] = _lap()
                 note("starting the reference backend on 127.0.0.1 ...")
                 host = stack.enter_context(
                     backend.serve(db, cfg.out_dir / "backend.log", workers=cfg.backend_workers)
                 )
+                phases["backend_start_s"] = _lap()
             except backend.BackendError as exc:
                 raise HarnessError(str(exc)) from None
             extra["backend"] = {"started": True, "database": db.split(":", 1)[0],
                                 "uvicorn_workers": cfg.backend_workers}
+        credentials, roles, problem = accounts.with_role_keys(host, credentials,
+                                                              tmp / "credentials_roles.json")
+        phases["role_keys_s"] = _lap()
+        extra["role_keys"] = roles
+        if problem:
+            extra["role_keys_problem"] = problem
+            note(f"the owner's key stands in for every role ({problem})")
+        grace = LOCUST_GRACE_S
+        if cfg.time_budget_s is not None:
+            cfg, grace = _fit_budget(cfg, time.monotonic() - started_wall, extra, note)
+            plan = make_plan(scenario, cfg.shape, cfg.duration_s, cfg.users)
+            extra["plan"] = plan.to_dict()
         note(f"running Locust against {host} for {cfg.duration_s:g} s "
              f"({cfg.shape} shape, {cfg.users} peak users"
              f"{f', {cfg.workers} workers' if cfg.workers else ''}) ...")
-        exit_code = run_locust(cfg, host, credentials, progress)
+        exit_code = run_locust(cfg, host, credentials, progress, grace_s=grace)
+        phases["locust_s"] = _lap()
+    phases["teardown_s"] = _lap()
 
     stats_path = cfg.out_dir / "locust_stats.json"
     if not stats_path.exists():
@@ -217,8 +242,32 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
     )
     if (report := write_html_report(outcome, cfg.out_dir)) is not None:
         outcome.files["report_html"] = str(report)
-        write_summary_json(outcome, cfg.out_dir / "summary.json")
+    phases["reports_s"] = _lap()
+    outcome.wall_seconds = round(time.monotonic() - started_wall, 2)
+    write_summary_json(outcome, cfg.out_dir / "summary.json")
     return outcome
+
+
+#: seconds a time budget keeps for Locust's start and stop and for the reports
+BUDGET_RESERVE_S = 10.0
+MIN_LOAD_S = 5.0
+
+
+def _fit_budget(cfg: LoadTestConfig, elapsed: float, extra: dict[str, Any],
+                note: Callable[[str], None]) -> tuple[LoadTestConfig, float]:
+    """Shorten the load so the run ends within ``time_budget_s``; the grace left for Locust."""
+    assert cfg.time_budget_s is not None
+    left = cfg.time_budget_s - elapsed
+    load = min(cfg.duration_s, left - BUDGET_RESERVE_S)
+    if load < MIN_LOAD_S:
+        raise HarnessError(f"start-up took {elapsed:.0f} s of the {cfg.time_budget_s:g} s "
+                           "budget: no time left for the load")
+    if load < cfg.duration_s:
+        extra["duration_shortened_from_s"] = cfg.duration_s
+        note(f"start-up took {elapsed:.0f} s: load shortened to {load:.0f} s to end within "
+             f"the {cfg.time_budget_s:g} s budget")
+        cfg = replace(cfg, duration_s=round(load, 1))
+    return cfg, max(5.0, left - cfg.duration_s - 2.0)
 
 
 def write_html_report(outcome: RunOutcome, out_dir: Path) -> Path | None:

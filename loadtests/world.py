@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,18 +81,19 @@ class Catalogue:
 
     @classmethod
     def build(cls, rows: list[dict[str, Any]], warehouse_ids: list[int],
-              zipf_exponent: float) -> Catalogue:
+              popularity: Callable[[int], float]) -> Catalogue:
         rows = sorted(rows, key=lambda r: int(r["sku"]))
         skus = [int(r["sku"]) for r in rows]
         total, cum = 0.0, []
-        for rank in range(1, len(skus) + 1):
-            total += 1.0 / rank**zipf_exponent
+        for sku in skus:
+            total += popularity(sku)
             cum.append(total)
         return cls(skus, {int(r["sku"]): int(r["product_id"]) for r in rows},
                    {int(r["sku"]): str(r.get("offer_id", "")) for r in rows},
                    list(warehouse_ids), cum)
 
     def popular_sku(self, rng: random.Random) -> int:
+        """A SKU drawn by popularity (how a buyer's basket line picks one)."""
         return rng.choices(self.skus, cum_weights=self.cum_weights)[0]
 
 
@@ -103,7 +105,22 @@ class World:
     keys: dict[str, SellerKey]
     region_ids: list[str]
     region_weights: list[float]
+    sku_base: int | None = None
     catalogue: Catalogue | None = None
+    _popularity: Any = None
+
+    def popularity(self, sku: int) -> float:
+        """Relative demand of an Ozon SKU: the scenario's Zipf popularity of its SKU number.
+
+        Seeded sellers number SKUs ``sku_base + i``; the weights are the simulator's own
+        (``simulator.demand.build_skus``), so the load hits the SKUs the model says sell.
+        """
+        if self._popularity is None:
+            self._popularity = _popularity_table(self.scenario)
+        index = sku - self.sku_base if self.sku_base is not None else -1
+        if 0 <= index < len(self._popularity):
+            return float(self._popularity[index])
+        return 1.0 / len(self._popularity)  # a product the scenario does not know
 
     @classmethod
     def from_option(cls, text: str) -> World:
@@ -118,6 +135,7 @@ class World:
             keys=seller_keys(credentials),
             region_ids=[r.id for r in regions],
             region_weights=[r.weight for r in regions],
+            sku_base=credentials.get("sku_base"),
         )
 
     def key(self, *roles: str) -> SellerKey:
@@ -136,6 +154,15 @@ class World:
                 "Content-Type": "application/json"}
 
 
+def _popularity_table(scenario: Scenario) -> list[float]:
+    try:
+        from simulator.demand import build_skus
+    except ImportError:  # pragma: no cover - plain Zipf by SKU number
+        s = scenario.catalogue.zipf_exponent
+        return [1.0 / (i + 1) ** s for i in range(scenario.catalogue.sku_count)]
+    return build_skus(scenario.catalogue).popularity.tolist()
+
+
 class WorkQueues:
     """Posting numbers handed between users of one process (bounded, oldest dropped)."""
 
@@ -143,6 +170,7 @@ class WorkQueues:
         self.to_ship: deque[str] = deque(maxlen=size)
         self.shipped: deque[str] = deque(maxlen=size)
         self.delivered: deque[str] = deque(maxlen=size)
+        self.returns: deque[str] = deque(maxlen=size)  # return ids to receive or write off
 
     @staticmethod
     def take(queue: deque[str]) -> str | None:

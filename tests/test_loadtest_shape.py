@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loadtests.profile import curve_plan, demand_rate, flat_plan, max_rate
+from loadtests.profile import curve_plan, flat_plan, orders_per_hour
 from simulator.scenario import load_scenario
 
 
@@ -15,37 +15,26 @@ def smoke(smoke_path):
     return load_scenario(smoke_path)
 
 
-def test_rate_is_baseline_times_hour_day_and_peak(smoke):
+def test_the_rate_is_the_simulators_curve_in_orders_per_hour(smoke):
+    rate = orders_per_hour(smoke)
     dem = smoke.demand
+    assert len(rate) == 24 * 60
     # 2026-11-27 is a Friday; the smoke day-of-week factors are all 1
-    assert demand_rate(smoke, 0) == pytest.approx(60 * dem.hour_of_day[0])
-    assert demand_rate(smoke, 10 * 60 + 30) == pytest.approx(60 * dem.hour_of_day[10])
-    # the evening flash sale (19:00-21:00, x3)
-    assert demand_rate(smoke, 19 * 60) == pytest.approx(60 * dem.hour_of_day[19] * 3)
-    assert demand_rate(smoke, 21 * 60) == pytest.approx(60 * dem.hour_of_day[21])
-
-
-def test_day_of_week_and_promotion_share(smoke):
-    weekly = smoke.with_overrides(**{
-        "demand.day_of_week": [1, 1, 1, 1, 2, 1, 1],  # Friday twice the others (normalised)
-        "demand.peaks": [{"name": "promo", "start_hour": 0, "duration_hours": 1,
-                          "multiplier": 3, "sku_groups": ["electronics"]}],
-    })
-    friday = 2 / (8 / 7)
-    hod0 = weekly.demand.hour_of_day[0]
-    # electronics are 30 % of the catalogue: 1 + (3 - 1) x 0.3
-    assert demand_rate(weekly, 0) == pytest.approx(60 * hod0 * friday * 1.6)
-    assert demand_rate(weekly, 24 * 60) == pytest.approx(60 * hod0 * (1 / (8 / 7)))
+    assert rate[30] == pytest.approx(60 * dem.hour_of_day[0])
+    assert rate[19 * 60 + 1] == pytest.approx(60 * dem.hour_of_day[19] * 3)  # flash sale x3
+    assert rate[21 * 60 + 1] == pytest.approx(60 * dem.hour_of_day[21])
 
 
 def test_curve_follows_the_day_and_keeps_the_flash_spike(smoke):
     plan = curve_plan(smoke, duration_s=24, peak_users=30)  # one second per model hour
     users = [s.users for s in plan.stages]
     assert len(users) == 24
-    assert max(users) == 30 and users.index(30) == 19  # the spike hour gets the peak users
-    assert users[20] == 30  # the spike lasts two model hours
-    top = max_rate(smoke, 0, 24 * 60)
-    assert users[3] == max(1, round(30 * demand_rate(smoke, 3 * 60) / top))
+    rate = orders_per_hour(smoke)
+    for hour, n in enumerate(users):
+        assert n == max(1, round(30 * rate[hour * 60:(hour + 1) * 60].max() / rate.max()))
+        assert plan.stages[hour].model_hour == hour
+    assert max(users) == 30 and users.index(30) == 19 and users[20] == 30  # the 2-hour spike
+    assert users[18] < 30 and users[21] < 30
     assert users[3] < users[12] < users[19]
     assert plan.users_at(23.9) == users[23] and plan.users_at(24.0) is None
 
