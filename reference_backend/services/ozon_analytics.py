@@ -116,7 +116,9 @@ def facts(session: Session, *, seller_id: int, date_from: date, date_to: date) -
     names = dict(
         session.execute(
             select(Warehouse.warehouse_id, Warehouse.name).where(Warehouse.seller_id == seller_id)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     query = (
         select(

@@ -286,7 +286,7 @@ def to_v3(b: PostingBundle, with_: S.With) -> S.PostingV3:
 
 
 def to_detail(b: PostingBundle, with_: S.With) -> S.PostingDetail:
-    base = to_v3(b, with_).model_dump(exclude={"products"})
+    base = to_v3(b, with_).model_dump(exclude={"products", "prr_option"})
     products = [
         S.PostingProductDetail(
             name=i.name,

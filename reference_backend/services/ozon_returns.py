@@ -107,7 +107,9 @@ def _places(session: Session, rows: list[Return]) -> dict[int, str]:
     return dict(
         session.execute(
             select(Warehouse.warehouse_id, Warehouse.name).where(Warehouse.warehouse_id.in_(ids))
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
 
 

@@ -412,6 +412,7 @@ class PostingDetail(PostingV3):
     provider_status: str = ""
     product_exemplars: dict[str, Any] | None = None
     related_postings: dict[str, list[str]] | None = None
+    prr_option: dict[str, Any] | None = None  # type: ignore[assignment]  # an object in get
 
 
 class PostingListV3Result(OzonResponse):

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from pydantic import Field
 
-from .common import Bool, Count, Id64, OptOutDatetime, OzonRequest, OzonResponse, ci_enum
+from .common import (
+    Bool,
+    Count,
+    Id64,
+    OptOutDatetime,
+    OutDatetime,
+    OzonRequest,
+    OzonResponse,
+    ci_enum,
+)
 
 # --- requests ----------------------------------------------------------------------------
 
@@ -112,8 +123,10 @@ class FirstMileV2(OzonResponse):
 
 
 class WorkingHours(OzonResponse):
-    time_from: str = "09:00"
-    time_to: str = "21:00"
+    """Opening hours as datetimes (only the time of day matters; the date is a fixed day)."""
+
+    time_from: OutDatetime = Field(default_factory=lambda: datetime(2000, 1, 1, 9, tzinfo=UTC))
+    time_to: OutDatetime = Field(default_factory=lambda: datetime(2000, 1, 1, 21, tzinfo=UTC))
 
 
 class Timetable(OzonResponse):
