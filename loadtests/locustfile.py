@@ -229,7 +229,7 @@ class Buyer(PeaklineUser):
                 OUTCOMES["orders_created"] += 1
                 self.recent_orders = [*self.recent_orders[-9:], data["order_number"]]
                 for posting in data.get("postings", []):
-                    _queues.to_ship.append(json.dumps(posting))
+                    _queues.offer_to_ship(posting)
                 return data
             if resp.status_code == 409 and "OUT_OF_STOCK" in (resp.text or ""):
                 OUTCOMES["orders_out_of_stock"] += 1
@@ -295,7 +295,7 @@ class WarehouseStaff(PeaklineUser):
                 "dir": "ASC", "limit": 50, "offset": 0}
         page = self.seller_post("/v3/posting/fbs/unfulfilled/list", body, "warehouse")
         for posting in ((page or {}).get("result") or {}).get("postings", [])[:10]:
-            _queues.to_ship.append(json.dumps(posting))
+            _queues.offer_to_ship(posting)
 
     @task(6)
     def ship(self) -> None:

@@ -171,6 +171,19 @@ class WorkQueues:
         self.shipped: deque[str] = deque(maxlen=size)
         self.delivered: deque[str] = deque(maxlen=size)
         self.returns: deque[str] = deque(maxlen=size)  # return ids to receive or write off
+        self._seen: deque[str] = deque(maxlen=4 * size)
+        self._seen_set: set[str] = set()
+
+    def offer_to_ship(self, posting: dict[str, Any]) -> None:
+        """Queue a posting for packing unless it was queued already (lists repeat them)."""
+        number = str(posting.get("posting_number", ""))
+        if not number or number in self._seen_set:
+            return
+        if len(self._seen) == self._seen.maxlen:
+            self._seen_set.discard(self._seen[0])
+        self._seen.append(number)
+        self._seen_set.add(number)
+        self.to_ship.append(json.dumps(posting))
 
     @staticmethod
     def take(queue: deque[str]) -> str | None:
