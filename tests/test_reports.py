@@ -249,7 +249,7 @@ def test_loadtest_report_from_locust_csv(tmp_path):
 
 def _rendered(path: Path) -> str:
     done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
          "--dump-dom", path.as_uri()],
         capture_output=True, text=True, timeout=120,
     )
