@@ -5,9 +5,11 @@ posting that survives a failing receiver and a SIGKILLed server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,10 +17,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
+from sqlalchemy import create_engine, text
 
 from reference_backend import security as sec
+from reference_backend.db import normalise_url
 from reference_backend.notifications import delivery, payloads
 from simulator.lifecycle import ALLOWED_TRANSITIONS, PostingStatus
+from tests.backend_support import (
+    ServerProcess,
+    fresh_postgres_url,
+    platform_headers,
+    postgres_admin_url,
+    seed_smoke,
+    seller_headers,
+    sqlite_url,
+    start_server,
+)
 
 DOWN = b'{"error":{"code":"ERROR_UNKNOWN","message":"down","details":null}}'
 AT = datetime(2026, 11, 27, 6, 56, 36, 294000, tzinfo=UTC)
@@ -42,6 +56,7 @@ class Receiver:
     """A seller's endpoint: answers 500 to the first ``fail_first`` requests, then 200."""
 
     fail_first: int = 0
+    down: bool = False
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     url: str = ""
@@ -56,7 +71,7 @@ class Receiver:
                 event_id = self.headers.get(sec.EVENT_ID_HEADER, "")
                 with owner.lock:
                     owner.requests.append(Received(event_id, body, dict(self.headers)))
-                    fail = len(owner.requests) <= owner.fail_first
+                    fail = owner.down or len(owner.requests) <= owner.fail_first
                 status, answer = (500, DOWN) if fail else (200, b'{"result":true}')
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -137,6 +152,17 @@ def test_cancelled_and_state_changed_payloads() -> None:
     assert set(s) == {"message_type", "posting_number", "new_state", "changed_state_date",
                       "warehouse_id", "seller_id"}
     assert s["message_type"] == "TYPE_STATE_CHANGED"
+    assert s["new_state"] == "posting_transferring_to_delivery"
+    courier = payloads.for_transition(
+        posting_number="1-1-1", old_status="awaiting_deliver", new_status="delivering",
+        changed_at=AT, warehouse_id=7, seller_id=15, new_state="posting_in_courier_service",
+    )
+    assert courier["new_state"] == "posting_in_courier_service"
+    odd = payloads.for_transition(
+        posting_number="1-1-1", old_status="awaiting_deliver", new_status="delivering",
+        changed_at=AT, warehouse_id=7, seller_id=15, new_state="ship_failed",
+    )
+    assert odd["new_state"] == payloads.PUSH_STATE[PostingStatus.DELIVERING]
 
 
 def test_every_reachable_non_cancel_state_is_a_documented_push_state() -> None:
@@ -210,3 +236,220 @@ async def _send_to_closed_port(secret: str, body: bytes) -> delivery.Outcome:
     async with httpx.AsyncClient() as client:
         return await delivery.send(client, url=f"http://127.0.0.1:{port}/", secret=secret,
                                    event_id="1", body=body, timeout_s=1)
+
+
+# --- end to end: real uvicorn, real database, receiver on 127.0.0.1 -------------------------
+
+PUSH_ENV = {
+    "PEAKLINE_PUSH_ALLOW_PRIVATE_TARGETS": "true",
+    "PEAKLINE_PUSH_POLL_INTERVAL_S": "0.05",
+    "PEAKLINE_PUSH_BACKOFF_BASE_S": "0.1",
+    "PEAKLINE_PUSH_BACKOFF_CAP_S": "0.4",
+}
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+FINAL = {"TYPE_POSTING_CANCELLED"}
+
+
+@dataclass
+class World:
+    url: str
+    creds: dict
+    seller: dict[str, str]
+    platform: dict[str, str]
+    server: ServerProcess
+    receiver: Receiver
+    secret: str = ""
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.server.base_url, timeout=30)
+
+    def restart(self, **kwargs: object) -> None:
+        self.server = start_server(self.url, env=PUSH_ENV, **kwargs)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    if request.param == "postgresql":
+        if not postgres_admin_url():
+            pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+        ctx = fresh_postgres_url()
+    else:
+        ctx = contextlib.nullcontext(sqlite_url(tmp_path_factory.mktemp("push")))
+    receiver = Receiver().start()
+    with ctx as url:
+        creds = seed_smoke(url)
+        w = World(url, creds, seller_headers(creds), platform_headers(creds),
+                  start_server(url, env=PUSH_ENV), receiver)
+        try:
+            yield w
+        finally:
+            w.server.stop()
+            receiver.stop()
+
+
+def _order(c: httpx.Client, w: World, sku_index: int, key: str) -> dict:
+    body = {"client_id": w.creds["client_id"], "region": "R-MSK",
+            "lines": [{"sku": w.creds["sku_base"] + sku_index, "quantity": 1}]}
+    r = c.post("/marketplace/v1/orders", json=body,
+               headers={**w.platform, "Idempotency-Key": key})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def _ship(c: httpx.Client, w: World, posting: dict) -> None:
+    products = [{"product_id": p["sku"], "quantity": p["quantity"]} for p in posting["products"]]
+    body = {"posting_number": posting["posting_number"], "packages": [{"products": products}]}
+    r = c.post("/v4/posting/fbs/ship", headers=w.seller, json=body)
+    assert r.status_code == 200, r.text
+
+
+def _event(c: httpx.Client, w: World, posting_number: str, event: str) -> None:
+    r = c.post("/marketplace/v1/logistics/events", headers=w.platform,
+               json={"posting_number": posting_number, "event": event})
+    assert r.status_code == 200, r.text
+
+
+def _cancel(c: httpx.Client, w: World, posting_number: str) -> None:
+    r = c.post("/v2/posting/fbs/cancel", headers=w.seller, json={
+        "posting_number": posting_number, "cancel_reason_id": 352,
+        "cancel_reason_message": "out of stock"})
+    assert r.status_code == 200, r.text
+
+
+def _story(c: httpx.Client, w: World, tag: str, n: int) -> dict[str, list[str]]:
+    """``n`` orders moved through three kinds of life; the expected message types per posting."""
+    expected: dict[str, list[str]] = {}
+    for i in range(n):
+        posting = _order(c, w, i % 20, f"{tag}-{i}")["postings"][0]
+        number = posting["posting_number"]
+        kind = i % 3
+        types = ["TYPE_NEW_POSTING"]
+        if kind == 0:  # seller cancels before assembly
+            _cancel(c, w, number)
+            types.append("TYPE_POSTING_CANCELLED")
+        else:
+            _ship(c, w, posting)
+            types.append("TYPE_STATE_CHANGED")
+            if kind == 1:  # sorted and delivered
+                _event(c, w, number, "sorting_accepted")
+                _event(c, w, number, "delivered")
+                types += ["TYPE_STATE_CHANGED", "TYPE_STATE_CHANGED"]
+            else:  # cancelled after assembly
+                _cancel(c, w, number)
+                types.append("TYPE_POSTING_CANCELLED")
+        expected[number] = types
+    return expected
+
+
+def _outbox(w: World) -> list[tuple[int, str | None, str, bool]]:
+    engine = create_engine(normalise_url(w.url))
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(
+                "SELECT id, posting_number, event_type, delivered_at IS NOT NULL "
+                "FROM outbox_events ORDER BY id"))]
+    finally:
+        engine.dispose()
+
+
+def _queue_depth(c: httpx.Client) -> float:
+    for line in c.get("/metrics").text.splitlines():
+        if line.startswith("peakline_outbox_pending_events "):
+            return float(line.split()[1])
+    raise AssertionError("queue depth metric missing")
+
+
+def _drain(w: World, timeout: float = 30.0) -> float:
+    started = time.monotonic()
+    with w.client() as c:
+        while _queue_depth(c) > 0:
+            assert time.monotonic() - started < timeout, "outbox not drained"
+            time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def _check_delivery(w: World, expected: dict[str, list[str]]) -> list[Received]:
+    """Every outbox event of these postings arrived; after dedup exactly once, in order."""
+    rows = [r for r in _outbox(w) if r[1] in expected]
+    assert all(delivered for *_, delivered in rows)
+    got = [r for r in w.receiver.unique() if r.payload.get("posting_number") in expected]
+    assert sorted(int(r.event_id) for r in got) == [r[0] for r in rows]
+    by_posting: dict[str, list[Received]] = {}
+    for r in got:
+        by_posting.setdefault(r.payload["posting_number"], []).append(r)
+    for number, types in expected.items():
+        seen = by_posting[number]
+        assert [int(r.event_id) for r in seen] == sorted(int(r.event_id) for r in seen), number
+        assert [r.payload["message_type"] for r in seen] == types, number
+    for r in got:
+        assert r.payload["seller_id"] == int(w.creds["client_id"])
+        h = {k.lower(): v for k, v in r.headers.items()}
+        assert sec.verify_signature(
+            w.secret, r.body, event_id=r.event_id, timestamp=h[sec.TIMESTAMP_HEADER.lower()],
+            signature=h[sec.SIGNATURE_HEADER.lower()])
+    return got
+
+
+def test_webhook_registration_returns_the_secret_once(world: World) -> None:
+    with world.client() as c:
+        bad = c.post("/peakline/v1/webhooks", headers=world.seller, json={"url": "ftp://x/"})
+        assert bad.status_code == 400 and bad.json()["code"] == "BAD_WEBHOOK_URL"
+        r = c.post("/peakline/v1/webhooks", headers=world.seller, json={"url": world.receiver.url})
+        assert r.status_code == 201, r.text
+        world.secret = r.json()["secret"]
+        listed = c.get("/peakline/v1/webhooks", headers=world.seller).json()["webhooks"]
+        assert [h["url"] for h in listed] == [world.receiver.url]
+        assert world.secret not in str(listed)
+    _drain(world)
+    pings = [r for r in world.receiver.unique() if r.payload["message_type"] == "TYPE_PING"]
+    assert len(pings) == 1 and set(pings[0].payload) == {"message_type", "time"}
+
+
+def test_failing_receiver_gets_every_event_once_in_order(world: World) -> None:
+    assert world.secret, "runs after the registration test"
+    world.receiver.fail_first = len(world.receiver.requests) + 6  # the next 6 requests fail
+    with world.client() as c:
+        expected = _story(c, world, "retry", 9)
+    _drain(world)
+    got = _check_delivery(world, expected)
+    attempts = [r for r in world.receiver.requests if r.payload.get("posting_number") in expected]
+    assert len(attempts) >= len(got) + 6  # the failures were retried
+    forged = got[0].body.replace(b'"seller_id":', b'"seller_id":1')
+    h = {k.lower(): v for k, v in got[0].headers.items()}
+    assert not sec.verify_signature(
+        world.secret, forged, event_id=got[0].event_id, timestamp=h[sec.TIMESTAMP_HEADER.lower()],
+        signature=h[sec.SIGNATURE_HEADER.lower()])
+    # latency of a new-posting notification with a healthy receiver
+    lags = []
+    with world.client() as c:
+        for i in range(5):
+            number = _order(c, world, 30 + i, f"lag-{i}")["postings"][0]["posting_number"]
+            sent = time.time()  # the order (and its event) is committed
+            while not any(r.payload.get("posting_number") == number
+                          for r in world.receiver.unique()):
+                time.sleep(0.01)
+            lags.append(time.time() - sent)
+    print(f"\npush: {len(got)} events, {len(attempts)} attempts; new-posting latency "
+          f"p50 {sorted(lags)[2] * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms")
+
+
+def test_sigkill_with_undelivered_events_then_restart_delivers_all(world: World) -> None:
+    assert world.secret, "runs after the registration test"
+    world.receiver.down = True
+    with world.client() as c:
+        expected = _story(c, world, "crash", 6)
+        deadline = time.monotonic() + 10
+        while not any(r.payload.get("posting_number") in expected for r in world.receiver.requests):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)  # the worker has tried (and failed) at least once
+        depth = _queue_depth(c)
+    assert depth > 0
+    pending = [r for r in _outbox(world) if r[1] in expected and not r[3]]
+    assert pending
+    world.server.kill()  # SIGKILL: no shutdown, events still in the outbox
+    world.receiver.down = False
+    world.restart(workers=2)  # two processes: only one delivers (leader lock)
+    _drain(world)
+    _check_delivery(world, expected)

@@ -162,8 +162,13 @@ def for_transition(
     products: Iterable[Mapping[str, Any]] = (),
     reason_id: int = 0,
     reason: str = "",
+    new_state: str | None = None,
 ) -> dict[str, Any]:
-    """The payload for a status change: a cancellation or a state change."""
+    """The payload for a status change: a cancellation or a state change.
+
+    ``new_state`` (e.g. the posting's new substatus) is used when it is one of the states
+    Ozon documents for ``TYPE_STATE_CHANGED``; otherwise the status's default push state.
+    """
     if PostingStatus(new_status) is S.CANCELLED:
         return posting_cancelled(
             posting_number=posting_number, products=products, old_status=old_status,
@@ -173,4 +178,5 @@ def for_transition(
     return state_changed(
         posting_number=posting_number, new_status=new_status, changed_at=changed_at,
         warehouse_id=warehouse_id, seller_id=seller_id,
+        new_state=new_state if new_state in STATE_CHANGED_STATES else None,
     )
