@@ -115,6 +115,10 @@ def loadtest(
     think: float = typer.Option(1.0, min=0, help="mean think time between a user's requests, s"),
     backend_workers: int = typer.Option(1, min=1, help="uvicorn workers of the started backend"),
     scenario_slo: bool = typer.Option(True, help="include the scenario's slo block"),
+    remote_workers: int = typer.Option(0, min=0, help="Locust workers started by hand on other "
+                                       "hosts (needs --host): the master waits for them"),
+    master_bind: str = typer.Option("0.0.0.0:5557", help="HOST:PORT the master listens on for "
+                                    "remote workers"),
     time_budget: str = typer.Option(None, help="end the whole run (start-up included) within "
                                     "this, shortening the load if start-up was slow (CI)"),
 ) -> None:
@@ -141,6 +145,12 @@ def loadtest(
         if credentials is None or not credentials.is_file():
             raise bad_input("--host needs --credentials FILE (the JSON `peakline seed "
                             "--credentials-out FILE` wrote for that backend)")
+    if remote_workers and host is None:
+        raise bad_input("--remote-workers needs --host: the backend this command starts "
+                        "listens on 127.0.0.1 only, out of the remote workers' reach")
+    bind_host, _, bind_port = master_bind.rpartition(":")
+    if not bind_host or not bind_port.isdigit() or not 0 < int(bind_port) < 65536:
+        raise bad_input(f"--master-bind {master_bind!r} is not HOST:PORT")
     thresholds = merge_thresholds(slo_thresholds(sc.slo) if scenario_slo else [], cli)
     if not thresholds:
         raise bad_input("no thresholds: give --threshold or keep the scenario's slo block")
@@ -148,6 +158,7 @@ def loadtest(
         scenario_path=scenario, out_dir=out, thresholds=thresholds, duration_s=seconds,
         users=users, workers=workers, shape=shape, think_s=think, host=host,  # type: ignore[arg-type]
         credentials=credentials, db=db, backend_workers=backend_workers, time_budget_s=budget,
+        remote_workers=remote_workers, master_bind=(bind_host, int(bind_port)),
     )
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:

@@ -60,6 +60,10 @@ class LoadTestConfig:
     credentials: Path | None = None
     db: str | None = None
     backend_workers: int = 1
+    #: workers started by hand on other hosts (``locust -f ... --worker --master-host``)
+    remote_workers: int = 0
+    #: where the master listens for remote workers
+    master_bind: tuple[str, int] = ("0.0.0.0", 5557)
     #: the whole run (start-up included) ends within this; the load is shortened to fit
     time_budget_s: float | None = None
     extra_locust_args: list[str] = field(default_factory=list)
@@ -84,16 +88,21 @@ def locust_argv(cfg: LoadTestConfig, host: str, credentials: Path, *,
         "--csv-full-history", "--stop-timeout", "2", "--exit-code-on-error", "0",
         "--only-summary",
     ]
-    if cfg.workers > 0:
+    if cfg.remote_workers > 0:
+        bind_host, bind_port = cfg.master_bind
+        argv += ["--master", "--master-bind-host", bind_host, "--master-bind-port",
+                 str(bind_port), "--expect-workers", str(cfg.workers + cfg.remote_workers),
+                 "--expect-workers-max-wait", "120"]
+    elif cfg.workers > 0:
         argv += ["--master", "--master-bind-host", "127.0.0.1",
                  "--master-bind-port", str(master_port), "--expect-workers", str(cfg.workers),
                  "--expect-workers-max-wait", "30"]
     return argv + cfg.extra_locust_args
 
 
-def worker_argv(master_port: int) -> list[str]:
+def worker_argv(master_host: str, master_port: int) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
-            "--master-host", "127.0.0.1", "--master-port", str(master_port)]
+            "--master-host", master_host, "--master-port", str(master_port)]
 
 
 def _live_figures(history: Path) -> dict[str, Any]:
@@ -117,7 +126,11 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
                progress: Progress | None = None, *, grace_s: float = LOCUST_GRACE_S) -> int:
     """Run Locust (and its workers) to completion within a bound; return the master's exit code."""
     log = cfg.out_dir / "locust.log"
-    master_port = free_port() if cfg.workers > 0 else None
+    if cfg.remote_workers > 0:
+        master_host, master_port = "127.0.0.1", cfg.master_bind[1]
+        grace_s += 90  # remote workers may take a while to connect
+    else:
+        master_host, master_port = "127.0.0.1", (free_port() if cfg.workers > 0 else None)
     deadline = time.monotonic() + cfg.duration_s + grace_s
     with ExitStack() as stack:
         master = stack.enter_context(
@@ -126,7 +139,7 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
         )
         for i in range(cfg.workers):
             stack.enter_context(
-                ManagedProcess(f"locust worker {i + 1}", worker_argv(master_port or 0),
+                ManagedProcess(f"locust worker {i + 1}", worker_argv(master_host, master_port or 0),
                                cfg.out_dir / f"locust_worker_{i + 1}.log")
             )
         started = time.monotonic()
@@ -189,7 +202,8 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
                                 "uvicorn_workers": cfg.backend_workers}
         credentials, roles, problem = accounts.with_role_keys(host, credentials,
                                                               tmp / "credentials_roles.json")
-        phases["role_keys_s"] = _lap()
+        backend.warm_up(host, json.loads(credentials.read_text(encoding="utf-8")))
+        phases["role_keys_and_warm_up_s"] = _lap()
         extra["role_keys"] = roles
         if problem:
             extra["role_keys_problem"] = problem

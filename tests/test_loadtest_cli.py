@@ -52,6 +52,9 @@ def test_bad_durations(text):
         (["--host", "127.0.0.1:8000"], "not an http(s) URL"),
         (["--host", "http://127.0.0.1:9"], "--credentials"),
         (["--no-scenario-slo"], "no thresholds"),
+        (["--remote-workers", "2"], "--remote-workers needs --host"),
+        (["--master-bind", "5557"], "not HOST:PORT"),
+        (["--time-budget", "later"], "duration"),
     ],
 )
 def test_bad_input_exits_2_before_starting_anything(smoke_path, tmp_path, args, message):
