@@ -28,6 +28,7 @@ def main() -> None:
 #: Modules that each define ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "simulator.commands.scenario",
+    "simulator.commands.simulate",
     "simulator.commands.experiments",
     "loadtests.cli",
     "reference_backend.cli",

@@ -426,3 +426,46 @@ def collect(sim: Any) -> RunResult:
                  "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)},
         tables=tables, wall_seconds=sim.wall_seconds,
     )
+
+
+def write_run_files(result: RunResult, directory: Path) -> list[Path]:
+    """``result.json`` plus CSV files: ``kpis.csv``, ``series.csv`` (1-D series side by side),
+    one ``<series>.csv`` per 2-D series (a column per node) and ``sku_warehouse.csv``."""
+    import csv
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = [result.write_json(directory / "result.json")]
+    path = directory / "kpis.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["kpi", "value", "meaning"])
+        for name, value in result.kpis.items():
+            out.writerow([name, value, KPI_DOC.get(name, "")])
+    written.append(path)
+    flat = {k: v for k, v in result.series.items() if v.ndim == 1}
+    path = directory / "series.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["time_hours", *flat])
+        for i, t in enumerate(result.series_time.tolist()):
+            out.writerow([t, *(round(float(v[i]), 6) for v in flat.values())])
+    written.append(path)
+    for name, values in result.series.items():
+        if values.ndim != 2:
+            continue
+        path = directory / f"{name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.writer(fh)
+            out.writerow(["time_hours", *result.series_columns.get(name, [])])
+            for t, row in zip(result.series_time.tolist(), values.tolist(), strict=True):
+                out.writerow([t, *(round(v, 6) for v in row)])
+        written.append(path)
+    rows = result.tables.get("sku_warehouse", [])
+    if rows:
+        path = directory / "sku_warehouse.csv"
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            out = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            out.writeheader()
+            out.writerows(rows)
+        written.append(path)
+    return written

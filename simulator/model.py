@@ -59,6 +59,7 @@ class Simulation:
     def __init__(self, scenario: Scenario, seed: int, *,
                  allocation: AllocationPolicy | None = None,
                  replenishment: ReplenishmentPolicy | None = None) -> None:
+        self._began = time.perf_counter()
         self.scenario, self.seed = scenario, seed
         choice = scenario.policies
         self.allocation = allocation or allocation_policies.create(
@@ -156,8 +157,10 @@ class Simulation:
             self.network_view.open[net.warehouse_nodes.index(node)] = True
 
     def run(self, progress: Progress | None = None) -> RunResult:
-        """Run to ``horizon + drain``; ``progress(simulated_minutes, total)`` after each chunk."""
-        began = time.perf_counter()
+        """Run to ``horizon + drain``; ``progress(simulated_minutes, total)`` after each chunk.
+
+        ``wall_seconds`` of the result counts from the start of building the simulation.
+        """
         chunk = max(60.0, self.end / 200)
         t = 0.0
         while t < self.end:
@@ -167,8 +170,9 @@ class Simulation:
                 progress(t, self.end)
         self.world.finish_deliveries(self.end)
         self.stock.finish(self.end)
-        self.wall_seconds = time.perf_counter() - began
-        return collect(self)
+        result = collect(self)
+        result.wall_seconds = self.wall_seconds = time.perf_counter() - self._began
+        return result
 
 
 def run(scenario: Scenario, seed: int, *, allocation: AllocationPolicy | None = None,

@@ -178,7 +178,8 @@ class Buyers:
         route = world.network.table[wh, arrivals.region[order]]
         ids = world.postings.append(order=order, warehouse=wh, route=route, n_lines=n_lines,
                                     line_of=line, line_sku=sku, line_qty=qty, t=t)
-        uniq, first, counts = np.unique(order, return_index=True, return_counts=True)
+        first = np.flatnonzero(np.concatenate(([True], order[1:] != order[:-1])))
+        uniq, counts = order[first], np.diff(np.append(first, order.size))
         self.first_posting[uniq] = ids[first]
         self.n_postings[uniq] = counts
         stock = world.stock
@@ -186,10 +187,14 @@ class Buyers:
         if zero:
             stock.reserved_to_zero(zero, t)
         units = world.postings.units[ids]
-        for w in np.unique(wh).tolist():
-            sel = wh == w
-            self.warehouses[w].accept(ids[sel], float(units[sel].sum()), t)
-        return np.unique(sku.astype(np.int64) * stock.n_warehouses + line_wh)
+        if np.all(wh == wh[0]):
+            self.warehouses[int(wh[0])].accept(ids, float(units.sum()), t)
+        else:
+            for w in np.unique(wh).tolist():
+                sel = wh == w
+                self.warehouses[w].accept(ids[sel], float(units[sel].sum()), t)
+        codes = sku.astype(np.int64) * stock.n_warehouses + line_wh
+        return codes if codes.size == 1 else np.unique(codes)
 
     # ------------------------------------------------------------------ cancellations
 

@@ -91,15 +91,17 @@ class Postings:
         rows, lines = len(order), len(line_of)
         self._grow(rows, lines)
         ids = np.arange(self.n, self.n + rows)
+        rs = slice(self.n, self.n + rows)
         a, b = self.n_lines, self.n_lines + lines
         self.line_of[a:b], self.line_sku[a:b], self.line_qty[a:b] = line_of, line_sku, line_qty
-        self.order[ids], self.warehouse[ids], self.route[ids] = order, warehouse, route
-        self.line_count[ids] = n_lines
-        self.line_start[ids] = a + np.concatenate([[0], np.cumsum(n_lines)[:-1]])
-        self.units[ids] = np.add.reduceat(line_qty, self.line_start[ids] - a) if lines else 0
-        self.status[ids] = AWAITING_PACKAGING
-        self.hop[ids] = 0
-        self.created[ids] = t
+        self.order[rs], self.warehouse[rs], self.route[rs] = order, warehouse, route
+        self.line_count[rs] = n_lines
+        offsets = np.cumsum(n_lines) - n_lines
+        self.line_start[rs] = a + offsets
+        self.units[rs] = np.add.reduceat(line_qty, offsets) if lines else 0
+        self.status[rs] = AWAITING_PACKAGING
+        self.hop[rs] = 0
+        self.created[rs] = t
         self.n, self.n_lines = self.n + rows, b
         return ids
 

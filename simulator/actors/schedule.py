@@ -45,6 +45,7 @@ class CapacityCurve:
         self.rate = rate
         self.cum = np.concatenate([[0.0], np.cumsum(rate)])
         self._grid = np.arange(len(self.cum), dtype=float)
+        self._cum_list = self.cum.tolist()
 
     @classmethod
     def build(cls, clock: Clock, minutes: int, *, weekly: np.ndarray | None = None,
@@ -64,6 +65,9 @@ class CapacityCurve:
     def between(self, t0: float, t1: float) -> float:
         """Capacity units in ``[t0, t1)`` minutes."""
         last = len(self.cum) - 1
+        i0, i1 = int(t0), int(t1)
+        if i0 == t0 and i1 == t1 and 0 <= i0 <= i1 <= last:  # whole minutes: two lookups
+            return self._cum_list[i1] - self._cum_list[i0]
         a = float(np.interp(min(max(t0, 0.0), last), self._grid, self.cum))
         b = float(np.interp(min(max(t1, 0.0), last), self._grid, self.cum))
         return b - a

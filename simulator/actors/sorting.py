@@ -138,14 +138,26 @@ class ServerCentre:
         self.processed = Tally()  # busy minutes by service start
         self._free = [0.0] * servers  # heap of the times each sorter becomes free
         self._rng = world.streams["service"]
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         world.receivers[node] = self
 
     def receive(self, ids: np.ndarray, times: np.ndarray, t: float) -> None:
-        p = self.world.postings
         if self.node in self.world.closed:
-            p.transition(ids, NOT_ACCEPTED)
+            self.world.postings.transition(ids, NOT_ACCEPTED)
             self.refused += ids.size
             return
+        # batches arriving at the same moment are served together, in exact arrival order
+        if not self._pending:
+            call_at(self.world.env, t, self._serve_pending)
+        self._pending.append((ids, np.broadcast_to(times, ids.shape)))
+
+    def _serve_pending(self) -> None:
+        batches, self._pending = self._pending, []
+        self._serve(np.concatenate([b[0] for b in batches]),
+                    np.concatenate([b[1] for b in batches]))
+
+    def _serve(self, ids: np.ndarray, times: np.ndarray) -> None:
+        p = self.world.postings
         order = np.argsort(times, kind="stable")
         ids, times = ids[order], times[order]
         service = self.service.sample(self._rng, ids.size)

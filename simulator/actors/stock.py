@@ -26,9 +26,13 @@ from simulator.policies.base import StockView
 
 
 def aggregate(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unique keys and the sum of ``values`` per key."""
-    unique, inverse = np.unique(keys, return_inverse=True)
-    return unique, np.bincount(inverse.reshape(-1), weights=values, minlength=unique.size)
+    """Unique keys (sorted) and the sum of ``values`` per key."""
+    if keys.size <= 1:
+        return keys, values
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return keys[starts], np.add.reduceat(values, starts)
 
 
 class StockLedger:

@@ -134,6 +134,9 @@ class Replenisher:
 
     def _receive(self, skus: np.ndarray, whs: np.ndarray, qty: np.ndarray) -> None:
         t = self.world.env.now
+        if np.all(whs == whs[0]):
+            self.world.stock.receive(skus, qty, int(whs[0]), t)
+            return
         for w in np.unique(whs).tolist():
             sel = whs == w
             self.world.stock.receive(skus[sel], qty[sel], w, t)
