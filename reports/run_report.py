@@ -213,7 +213,8 @@ def network_figure(result: RunResult) -> go.Figure:
         symbol, color, size = _NODE_STYLE.get(kind, ("circle", "#868e96", 8))
         fig.add_trace(go.Scattergeo(
             lat=[n["lat"] for n in members], lon=[n["lon"] for n in members],
-            mode="markers+text" if kind != "region" else "markers", name=kind.replace("_", " "),
+            mode="markers+text" if kind in ("warehouse", "sorting_centre") else "markers",
+            name=kind.replace("_", " "),
             textposition="top center", textfont={"size": 10, "color": color},
             marker={"symbol": symbol, "color": color, "size": size,
                     "line": {"width": 0.5, "color": "#fff"}},

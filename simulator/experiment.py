@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from scipy import stats
 
 from simulator.metrics import RunResult
 from simulator.scenario import Scenario
@@ -127,6 +126,8 @@ def t_interval(values: Iterable[float], confidence: float = 0.95) -> Estimate:
     mean = float(x.mean())
     if n == 1:
         return Estimate(mean, math.inf, math.nan, 1, confidence)
+    from scipy import stats  # imported here: scipy is slow to import for every command
+
     sd = float(x.std(ddof=1))
     t = float(stats.t.ppf(0.5 + confidence / 2, n - 1))
     return Estimate(mean, t * sd / math.sqrt(n), sd, n, confidence)

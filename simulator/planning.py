@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
 from scipy import stats
 
 from simulator.demand import DemandCurve, build_skus
@@ -483,28 +482,3 @@ def plan_stock(
         current_units=current, pilot_demand=m_h, single_period=single,
         validation=_evaluate(results, index), rounds=log,
     )
-
-
-def plan_summary_table(plan: StockPlan) -> Table:
-    """Per warehouse: planned units and investment against the current stock."""
-    table = Table(title=f"stock plan for {plan.scenario}: target {plan.metric} "
-                        f"{plan.target:.3f} ({plan.policy}, "
-                        f"{'single period' if plan.single_period else 'with replenishment'})")
-    for col in ("warehouse", "pairs", "reorder points", "order-up-to units", "current units",
-                "investment RUB", "current RUB", "lost units/rep"):
-        table.add_column(col, justify="right" if col != "warehouse" else "left")
-    wh = np.array(plan.warehouse)
-    for w in sorted(set(plan.warehouse)):
-        m = wh == w
-        table.add_row(w, str(int(m.sum())), f"{int(plan.reorder_point[m].sum()):,}",
-                      f"{int(plan.order_up_to[m].sum()):,}",
-                      f"{int(plan.current_units[m].sum()):,}",
-                      f"{float((plan.order_up_to[m] * plan.unit_cost[m]).sum()):,.0f}",
-                      f"{float((plan.current_units[m] * plan.unit_cost[m]).sum()):,.0f}",
-                      f"{float(plan.validation.lost[m].sum()):.1f}")
-    for r in plan.rounds:
-        f = r["fill_rate"]
-        table.caption = (table.caption or "") + (
-            f"round {r['round']}: fill {f['mean']:.4f} [{f['low']:.4f}, {f['high']:.4f}] "
-            f"invest {r['investment_rub']:,.0f}{' ✓' if r['meets_target'] else ''}; ")
-    return table

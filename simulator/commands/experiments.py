@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import typer
 import yaml
 from pydantic import ValidationError
@@ -23,6 +24,9 @@ from simulator.experiment import (
     sweep_variants,
 )
 from simulator.scenario import Scenario
+
+if TYPE_CHECKING:
+    from simulator.planning import StockPlan
 
 _SET = re.compile(r"^([A-Za-z_][\w.]*)=(.+)$")
 
@@ -70,11 +74,20 @@ def _check_executor(jobs: int, dask: str | None) -> None:
         raise bad_input(f"--dask {dask!r}: expected a scheduler address like tcp://host:8786")
 
 
+def _num(value: float) -> str:
+    """Readable in a table: thousands separators for big numbers, 3-4 digits otherwise."""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.1f}"
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
+
+
 def _cell(e: Estimate, diff: Estimate | None, verdict: str, kpi: str) -> str:
     if math.isnan(e.mean):
         return "–"
-    hw = "" if not math.isfinite(e.half_width) else f" ± {e.half_width:.3g}"
-    text = f"{e.mean:.4g}{hw}"
+    hw = "" if not math.isfinite(e.half_width) else f" ± {_num(e.half_width)}"
+    text = f"{_num(e.mean)}{hw}"
     if diff is not None and diff.significant:
         arrow = "▲" if diff.mean > 0 else "▼"
         style = {"better": "green", "worse": "red"}.get(verdict, "yellow")
@@ -143,6 +156,38 @@ def compare_command(
     console.print(f"report: {html}\ndata:   {out / 'comparison.json'}, {out / 'comparison.csv'}")
 
 
+def plan_summary_table(plan: StockPlan) -> Table:
+    """Per warehouse: planned units and investment against the current stock."""
+    mode = "single period" if plan.single_period else "with replenishment"
+    table = Table(title=f"stock plan for {plan.scenario} ({plan.policy}, {mode})")
+    for col in ("warehouse", "pairs", "sum s", "sum S", "now units", "plan RUB", "now RUB",
+                "lost/rep"):
+        table.add_column(col, justify="left" if col == "warehouse" else "right")
+    wh = np.array(plan.warehouse)
+    for w in sorted(set(plan.warehouse)):
+        m = wh == w
+        table.add_row(w, str(int(m.sum())), f"{int(plan.reorder_point[m].sum()):,}",
+                      f"{int(plan.order_up_to[m].sum()):,}",
+                      f"{int(plan.current_units[m].sum()):,}",
+                      f"{float((plan.order_up_to[m] * plan.unit_cost[m]).sum()):,.0f}",
+                      f"{float((plan.current_units[m] * plan.unit_cost[m]).sum()):,.0f}",
+                      f"{float(plan.validation.lost[m].sum()):.1f}")
+    return table
+
+
+def rounds_table(plan: StockPlan) -> Table:
+    """The refinement: each round's fill rate (common seeds), investment and moves."""
+    table = Table(title=f"refinement ({plan.metric}, target {plan.target:.3f})")
+    for col in ("round", "fill rate", "95% CI", "investment RUB", "meets", "raised", "lowered"):
+        table.add_column(col, justify="right")
+    for r in plan.rounds:
+        f = r["fill_rate"]
+        table.add_row(str(r["round"]), f"{f['mean']:.4f}", f"{f['low']:.4f}–{f['high']:.4f}",
+                      f"{r['investment_rub']:,.0f}", "yes" if r["meets_target"] else "no",
+                      str(r["raised"]), str(r["lowered"]))
+    return table
+
+
 def plan_stock_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     target_fill_rate: float = typer.Option(0.98, help="target fill rate through the peak"),
@@ -159,7 +204,7 @@ def plan_stock_command(
     """Recommend per (SKU, warehouse) a reorder point and order-up-to level meeting the target
     fill rate at least holding cost: analytic start, refined by simulation, validated on fresh
     seeds. Writes stock_plan.csv and plan.json."""
-    from simulator.planning import PlanError, plan_stock, plan_summary_table
+    from simulator.planning import PlanError, plan_stock
 
     sc = scenario_or_exit(scenario)
     _check_executor(jobs, dask)
@@ -178,6 +223,7 @@ def plan_stock_command(
     out.mkdir(parents=True, exist_ok=True)
     csv_path = plan.write_csv(out / "stock_plan.csv")
     plan.write_json(out / "plan.json")
+    console.print(rounds_table(plan))
     console.print(plan_summary_table(plan))
     v = plan.validation
     verdict = "[green]meets[/]" if v.fill_rate.mean >= target_fill_rate else "[red]misses[/]"
