@@ -194,14 +194,12 @@ def get_webhook(webhook_id: Id, who: Reader, db: DbDep) -> WebhookOut:
 @router.patch("/{webhook_id}", response_model=WebhookOut)
 def update_webhook(webhook_id: Id, body: WebhookPatch, who: Writer, db: DbDep) -> WebhookOut:
     """Change the URL, the message types, or pause/resume delivery."""
-    url = _url(body.url) if body.url is not None else None
-    types = _types(body.types) if body.types is not None else None
     with db.session() as session:
-        hook = _get(session, who.seller_id, webhook_id)
-        if url is not None:
-            hook.url = url
-        if types is not None:
-            hook.types = types
+        hook = _get(session, who.seller_id, webhook_id)  # another seller's: 404 first
+        if body.url is not None:
+            hook.url = _url(body.url)
+        if body.types is not None:
+            hook.types = _types(body.types)
         if body.enabled is not None:
             hook.enabled = body.enabled
         hook.updated_at = utcnow()
