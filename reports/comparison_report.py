@@ -99,7 +99,8 @@ def kpi_table(comparison: Comparison) -> TableBlock:
                 d = comparison.difference(i, kpi)
                 verdict = comparison.verdict(i, kpi)
                 mark = " *" if d.significant else ""
-                row += [Cell(f"{d.mean:+.4g}{mark}", verdict),
+                sign = "+" if d.mean > 0 else ""
+                row += [Cell(f"{sign}{fmt(d.mean)}{mark}", verdict),
                         Cell(f"[{fmt(d.low)}, {fmt(d.high)}]"), Cell(verdict, verdict)]
             rows.append(row)
     return TableBlock(

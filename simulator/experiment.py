@@ -295,9 +295,14 @@ def run_jobs(
     with bar:
         task = bar.add_task(description, total=len(jobs))
         futures = {executor.submit(run_job, job): i for i, job in enumerate(jobs)}
-        for future in cf.as_completed(futures):
-            results[futures[future]] = future.result()
-            bar.advance(task)
+        try:
+            for future in cf.as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.advance(task)
+        except BaseException:  # a failed run or Ctrl-C: do not wait for the queued ones
+            for future in futures:
+                future.cancel()
+            raise
     return results  # type: ignore[return-value]
 
 

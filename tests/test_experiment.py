@@ -181,3 +181,12 @@ def test_process_pool_and_dask_match_serial(smoke):
 def test_open_executor_rejects_zero_jobs():
     with pytest.raises(ValueError), open_executor(jobs=0):
         pass
+
+
+def failing_model(scenario, seed, **_):
+    raise RuntimeError(f"model broke on seed {seed}")
+
+
+def test_a_failed_replication_is_reported(smoke):
+    with pytest.raises(RuntimeError, match="model broke"):
+        replicate(smoke, reps=3, model="tests.test_experiment:failing_model")
