@@ -76,6 +76,9 @@ def print_outcome(outcome: RunOutcome) -> None:
         measured = r.measured_text + (f" ({r.note})" if r.note else "")
         verdicts.add_row(r.threshold.label, r.threshold.source, measured, result)
     out.print(verdicts)
+    if per_s := stats.get("rps_per_second"):
+        out.print(f"throughput: {per_s['median']:.0f} req/s in a typical second, "
+                  f"{per_s['best_10s']:.1f} req/s over the best 10 s", highlight=False)
     if counts := outcome.extra.get("outcomes"):
         out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
                   highlight=False)

@@ -78,6 +78,24 @@ def entry_summary(entry: StatsEntry, seconds: float) -> dict[str, Any]:
     }
 
 
+def per_second_rps(entry: StatsEntry) -> dict[str, float]:
+    """Throughput second by second (Locust's per-second counts), first and last second dropped.
+
+    ``median`` is the typical rate over the run; ``best_10s`` the highest rate sustained for
+    ten consecutive seconds (what a capacity test reads).
+    """
+    counts = entry.num_reqs_per_sec
+    if len(counts) < 3:
+        return {"median": 0.0, "best_10s": 0.0}
+    first, last = min(counts), max(counts)
+    series = [counts.get(t, 0) for t in range(first + 1, last)]
+    ordered = sorted(series)
+    median = float(ordered[len(ordered) // 2])
+    window = min(10, len(series))
+    best = max(sum(series[i:i + window]) for i in range(len(series) - window + 1)) / window
+    return {"median": median, "best_10s": best}
+
+
 def stats_summary(stats: RequestStats) -> dict[str, Any]:
     """Totals and per-endpoint figures of a run."""
     seconds = run_seconds(stats)
@@ -87,6 +105,7 @@ def stats_summary(stats: RequestStats) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "total": entry_summary(stats.total, seconds),
+        "rps_per_second": per_second_rps(stats.total),
         "endpoints": [entry_summary(e, seconds) for e in entries],
     }
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadtests.locust_stats import stats_module
-from loadtests.results import load_locust_stats, stats_summary, write_junit
+from loadtests.results import load_locust_stats, per_second_rps, stats_summary, write_junit
 from loadtests.thresholds import (
     Threshold,
     ThresholdError,
@@ -232,3 +232,11 @@ def test_junit_has_one_testcase_per_threshold_and_names_breaches(tmp_path: Path)
     failure = cases[1].find("failure")
     assert failure is not None
     assert failure.get("message", "").startswith(f"{ORDERS}: p95<150ms breached: measured 2")
+
+
+def test_per_second_throughput_from_locusts_counts():
+    stats = RequestStats()
+    entry = stats.total
+    entry.num_reqs_per_sec.update({100: 3, 101: 10, 102: 12, 103: 11, 104: 50, 105: 2})
+    out = per_second_rps(entry)  # 100 and 105 are partial seconds
+    assert out["median"] == 12 and out["best_10s"] == pytest.approx((10 + 12 + 11 + 50) / 4)
