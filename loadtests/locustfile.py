@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,9 +54,12 @@ def _init(environment: Any, **_kw: Any) -> None:
     opts = environment.parsed_options
     if opts is None or isinstance(environment.runner, WorkerRunner):
         return  # a worker receives peakline_world from the master with the spawn message
-    if opts.peakline_scenario and opts.peakline_credentials:
-        opts.peakline_world = world_option(Path(opts.peakline_scenario),
-                                           Path(opts.peakline_credentials))
+    if not (opts.peakline_scenario and opts.peakline_credentials):
+        sys.stderr.write("peakline: give --peakline-scenario FILE and --peakline-credentials "
+                         "FILE (the JSON `peakline seed --credentials-out` wrote)\n")
+        raise SystemExit(2)
+    opts.peakline_world = world_option(Path(opts.peakline_scenario),
+                                       Path(opts.peakline_credentials))
 
 
 @events.report_to_master.add_listener
@@ -200,6 +204,8 @@ class Buyer(PeaklineUser):
 
     @task(6)
     def browse(self) -> None:
+        if not self.catalogue.skus:
+            return
         skus = {self.catalogue.popular_sku(self.rng) for _ in range(self.rng.randint(1, 4))}
         ids = [self.catalogue.product_ids[s] for s in skus]
         self.seller_post("/v3/product/info/list", {"product_id": ids}, "sales", "warehouse")
@@ -337,7 +343,7 @@ class WarehouseStaff(PeaklineUser):
     @task(2)
     def restock(self) -> None:
         cat = self.catalogue
-        if not cat.warehouse_ids:
+        if not cat.warehouse_ids or not cat.skus:
             return
         stocks = []
         for sku in {cat.popular_sku(self.rng) for _ in range(5)}:
