@@ -18,6 +18,7 @@ lacks the permission. Typed aliases in the FastAPI style::
 from __future__ import annotations
 
 import hmac
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -124,6 +125,11 @@ def require(group: RouteGroup | str, action: Action | str) -> Any:
     return Depends(dependency)
 
 
+#: Platform keys are looked up at most this often per process (a revocation takes this long).
+PLATFORM_KEY_CACHE_SECONDS = 5.0
+_platform_cache: dict[str, tuple[PlatformIdentity, float]] = {}
+
+
 def authenticated_platform(
     request: Request,
     db: DbDep,
@@ -140,10 +146,14 @@ def authenticated_platform(
     configured = request.app.state.settings.platform_key
     if configured and hmac.compare_digest(configured, token):
         return PlatformIdentity(0, "configured")
+    digest = hash_key(token)
+    cached = _platform_cache.get(digest)
+    if cached is not None and time.monotonic() - cached[1] < PLATFORM_KEY_CACHE_SECONDS:
+        return cached[0]
     with db.read_session() as session:
         row = session.execute(
             select(PlatformKey.id, PlatformKey.name, PlatformKey.revoked_at).where(
-                PlatformKey.key_hash == hash_key(token)
+                PlatformKey.key_hash == digest
             )
         ).first()
     if row is None or row[2] is not None:
@@ -151,7 +161,9 @@ def authenticated_platform(
             401, "invalid platform key", code="UNAUTHENTICATED",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return PlatformIdentity(row[0], row[1])
+    identity = PlatformIdentity(row[0], row[1])
+    _platform_cache[digest] = (identity, time.monotonic())
+    return identity
 
 
 PlatformAuth = Annotated[PlatformIdentity, Depends(authenticated_platform)]

@@ -9,8 +9,9 @@ for read-only work. PostgreSQL: a sized QueuePool; ``postgresql://`` URLs use ps
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -85,6 +86,9 @@ class Database:
         self.url = normalise_url(url)
         self.engine = make_engine(url, settings)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
@@ -92,8 +96,16 @@ class Database:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A read-write transaction: committed on success, rolled back on any exception."""
-        with self._write() as session, session.begin():
+        """A read-write transaction: committed on success, rolled back on any exception.
+
+        On SQLite, write transactions of one process also queue on a process-wide lock:
+        SQLite's busy handler polls with sleeps of up to 100 ms, so letting dozens of
+        threads contend for the database lock wastes most of the time; a FIFO-ish Python
+        lock hands it over at once. (Correctness still comes from the database:
+        ``BEGIN IMMEDIATE``, guarded updates and CHECK constraints; other processes wait
+        on SQLite's own lock.)
+        """
+        with self._write_lock, self._write() as session, session.begin():
             yield session
 
     @contextmanager

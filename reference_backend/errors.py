@@ -158,6 +158,10 @@ async def _on_db_busy(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_overflow(request: Request, exc: OverflowError) -> JSONResponse:
+    return error_response(request, 400, "a number is out of range", code="INVALID_ARGUMENT")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, 500, "Internal error", code="INTERNAL")
@@ -172,4 +176,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _on_db_busy)
     app.add_exception_handler(PoolTimeout, _on_db_busy)
+    app.add_exception_handler(OverflowError, _on_overflow)  # e.g. int beyond SQLite INTEGER
     app.add_exception_handler(Exception, _on_unexpected)

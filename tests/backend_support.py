@@ -5,6 +5,7 @@
   dropped at exit); :func:`postgres_admin_url` is None when the variable is unset.
 * :func:`sqlite_url` -> a SQLite file URL inside a directory.
 * :func:`seed_smoke` -> migrate ``url`` and seed the smoke scenario; returns the credentials.
+* :func:`seeded_sqlite` -> a copy of a migrated, seeded SQLite template (fast per test).
 * :func:`running_server` -> context manager: ``uvicorn`` serving ``create_app`` for ``url`` in
   a subprocess on a free 127.0.0.1 port; yields the base URL; terminates it at exit.
   ``start_server``/``ServerProcess`` give the process for tests that SIGKILL it.
@@ -12,12 +13,15 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -76,6 +80,25 @@ def seed_smoke(url: str, *, scenario: Path = SMOKE, name: str | None = None) -> 
     finally:
         db.dispose()
     return creds.to_dict()
+
+
+_TEMPLATES: dict[str, tuple[Path, dict]] = {}
+
+
+def seeded_sqlite(directory: Path, *, scenario: Path = SMOKE) -> tuple[str, dict]:
+    """A SQLite database in ``directory`` already migrated and seeded from ``scenario``.
+
+    The first call per scenario seeds a template; later calls copy its file (fast).
+    """
+    key = str(scenario)
+    if key not in _TEMPLATES:
+        template_dir = Path(tempfile.mkdtemp(prefix="peakline-template-"))
+        atexit.register(shutil.rmtree, template_dir, True)
+        creds = seed_smoke(sqlite_url(template_dir), scenario=scenario)
+        _TEMPLATES[key] = (template_dir / "peakline.db", creds)
+    source, creds = _TEMPLATES[key]
+    shutil.copyfile(source, Path(directory) / "peakline.db")
+    return sqlite_url(directory), dict(creds)
 
 
 def free_port() -> int:

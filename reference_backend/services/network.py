@@ -107,21 +107,27 @@ class SellerNetwork:
         self.loaded_at = time.monotonic()
 
 
+def database_key(session: Session) -> str:
+    """Identifies the database behind a session (process caches are per database)."""
+    return str(session.get_bind().url)
+
+
 class NetworkCache:
     """Per-process cache of :class:`SellerNetwork` objects (thread-safe, refreshed by age)."""
 
     def __init__(self, refresh_seconds: float = REFRESH_SECONDS) -> None:
         self.refresh_seconds = refresh_seconds
-        self._networks: dict[int, SellerNetwork] = {}
+        self._networks: dict[tuple[str, int], SellerNetwork] = {}
         self._lock = threading.Lock()
 
     def get(self, session: Session, seller_id: int) -> SellerNetwork:
-        network = self._networks.get(seller_id)
+        key = (database_key(session), seller_id)
+        network = self._networks.get(key)
         now = time.monotonic()
         if network is None or now - network.built_at > 60 * self.refresh_seconds:
             network = SellerNetwork(session, seller_id)
             with self._lock:
-                self._networks[seller_id] = network
+                self._networks[key] = network
         elif now - network.loaded_at > self.refresh_seconds:
             network.refresh_load(session)
         return network
@@ -129,10 +135,9 @@ class NetworkCache:
     def invalidate(self, seller_id: int | None = None) -> None:
         """Forget one seller's network (after its warehouses or routes change) or all."""
         with self._lock:
-            if seller_id is None:
-                self._networks.clear()
-            else:
-                self._networks.pop(seller_id, None)
+            for key in list(self._networks):
+                if seller_id is None or key[1] == seller_id:
+                    self._networks.pop(key, None)
 
 
 NETWORKS = NetworkCache()

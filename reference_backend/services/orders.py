@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,10 +32,11 @@ from reference_backend.services.errors import (
     NotFound,
     OutOfStock,
 )
-from reference_backend.services.network import NETWORKS, allocation_policy
+from reference_backend.services.network import NETWORKS, allocation_policy, database_key
 from reference_backend.tables import (
     IdempotencyKey,
     Order,
+    OutboxEvent,
     Posting,
     PostingItem,
     Product,
@@ -47,6 +49,22 @@ from simulator.policies import Allocation, OrderLine, OrderRequest, Refusal
 from simulator.policies.base import MappingStock
 
 MAX_LINES = 100
+
+# Core statements of the hot path (no ORM unit of work: fewer Python calls per order)
+_S, _P = Stock.__table__, Product.__table__
+_CANDIDATES = (
+    select(_S.c.sku, _S.c.warehouse_id, _S.c.present - _S.c.reserved, _P.c.product_id,
+           _P.c.offer_id, _P.c.name, _P.c.price, _P.c.currency_code)
+    .join(_P, _P.c.product_id == _S.c.product_id)
+    .where(_S.c.seller_id == bindparam("seller_id"),
+           _S.c.sku.in_(bindparam("skus", expanding=True)))
+)
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_INSERT_POSTING = insert(Posting.__table__).returning(Posting.__table__.c.id)
+_INSERT_POSTINGS = insert(Posting.__table__).returning(
+    Posting.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_ITEMS = insert(PostingItem.__table__)
+_INSERT_EVENTS = insert(OutboxEvent.__table__)
 MAX_QUANTITY = 100_000
 
 
@@ -170,10 +188,7 @@ def _place(
     key: str | None, scope: str, body_hash: str, deadline: timedelta,
     replaces_return_id: int | None,
 ) -> OrderOutcome:
-    seller = session.execute(
-        select(Seller.id, Seller.allocation_policy, Seller.allocation_params)
-        .where(Seller.client_id == client_id)
-    ).first()
+    seller = _seller_by_client_id(session, client_id)
     if seller is None:
         raise NotFound(f"seller with client_id {client_id} not found", code="SELLER_NOT_FOUND")
     now = utcnow()
@@ -181,7 +196,7 @@ def _place(
         session.execute(insert(IdempotencyKey).values(
             scope=scope, key=key, body_hash=body_hash, status_code=0, response=None,
             created_at=now))
-    body = _allocate_and_write(session, seller=tuple(seller), region=region, lines=lines,
+    body = _allocate_and_write(session, seller=seller, region=region, lines=lines,
                                now=now, deadline=deadline, replaces_return_id=replaces_return_id)
     if key:
         session.execute(
@@ -192,23 +207,39 @@ def _place(
     return OrderOutcome(body)
 
 
+#: Seller policy settings are re-read at most this often per process.
+SELLER_CACHE_SECONDS = 5.0
+_sellers: dict[tuple[str, str], tuple[tuple[int, str, dict[str, Any]], float]] = {}
+
+
+def _seller_by_client_id(session: Session, client_id: str) -> tuple | None:
+    key = (database_key(session), client_id)
+    cached = _sellers.get(key)
+    if cached is not None and time.monotonic() - cached[1] < SELLER_CACHE_SECONDS:
+        return cached[0]
+    row = session.execute(
+        select(Seller.id, Seller.allocation_policy, Seller.allocation_params)
+        .where(Seller.client_id == client_id)
+    ).first()
+    if row is None:
+        return None
+    _sellers[key] = (tuple(row), time.monotonic())
+    return tuple(row)
+
+
 def _allocate_and_write(
     session: Session, *, seller: tuple, region: str, lines: list[tuple[int, int]],
     now: datetime, deadline: timedelta, replaces_return_id: int | None,
 ) -> dict[str, Any]:
     seller_id, policy_name, policy_params = seller
+    conn = session.connection()
     skus = sorted({sku for sku, _ in lines})
-    rows = session.execute(
-        select(Stock.sku, Stock.warehouse_id, Stock.present - Stock.reserved)
-        .where(Stock.seller_id == seller_id, Stock.sku.in_(skus))
-    ).all()
-    products = {
-        r[0]: r for r in session.execute(
-            select(Product.sku, Product.product_id, Product.offer_id, Product.name,
-                   Product.price, Product.currency_code)
-            .where(Product.seller_id == seller_id, Product.sku.in_(skus))
-        ).all()
-    }
+    rows, products = [], {}
+    for sku, wh, avail, product_id, offer_id, name, price, currency in conn.execute(
+        _CANDIDATES, {"seller_id": seller_id, "skus": skus}
+    ):
+        rows.append((sku, wh, avail))
+        products[sku] = (sku, product_id, offer_id, name, price, currency)
     unknown = [sku for sku in skus if sku not in products]
     if unknown:
         raise InvalidInput(f"unknown SKU(s) for this seller: {unknown}", code="UNKNOWN_SKU",
@@ -232,9 +263,9 @@ def _allocate_and_write(
     if not stock.reserve(session, moves):
         raise _LostRace()
 
-    order_id = session.execute(
-        insert(Order).values(seller_id=seller_id, region=region, created_at=now,
-                             replaces_return_id=replaces_return_id).returning(Order.id)
+    order_id = conn.execute(
+        _INSERT_ORDER, {"seller_id": seller_id, "region": region, "created_at": now,
+                        "replaces_return_id": replaces_return_id}
     ).scalar_one()
     order_number = ids.order_number_for(order_id)
     warehouses = sorted(by_wh)
@@ -249,9 +280,10 @@ def _allocate_and_write(
             "in_process_at": now, "shipment_date": now + deadline, "status_changed_at": now,
             "created_at": now,
         })
-    posting_ids = session.execute(
-        insert(Posting).returning(Posting.id, sort_by_parameter_order=True), posting_rows
-    ).scalars().all()
+    if len(posting_rows) == 1:
+        posting_ids = [conn.execute(_INSERT_POSTING, posting_rows[0]).scalar_one()]
+    else:
+        posting_ids = conn.execute(_INSERT_POSTINGS, posting_rows).scalars().all()
     item_rows, answer_postings, events = [], [], []
     for posting_id, row, wh in zip(posting_ids, posting_rows, warehouses, strict=True):
         products_out = []
@@ -274,8 +306,8 @@ def _allocate_and_write(
                 in_process_at=now, warehouse_id=wh, seller_id=seller_id,
                 shipment_date=row["shipment_date"]),
         ))
-    session.execute(insert(PostingItem), item_rows)
-    outbox.add_events(session, events)
+    conn.execute(_INSERT_ITEMS, item_rows)
+    conn.execute(_INSERT_EVENTS, events)
     return {
         "order_id": order_id, "order_number": order_number, "region": region,
         "created_at": _iso(now), "postings": answer_postings,

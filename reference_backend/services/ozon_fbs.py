@@ -14,10 +14,11 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from reference_backend.notifications import payloads
 from reference_backend.ozon.cancel_reasons import MESSAGE_REQUIRED
 from reference_backend.ozon.schemas import cancellation as C
 from reference_backend.ozon.schemas import delivery as D
-from reference_backend.services import transitions
+from reference_backend.services import outbox, transitions
 from reference_backend.services.errors import DomainError, IllegalStatusChange, InvalidInput
 from reference_backend.services.ozon_postings import find_posting
 from reference_backend.tables import CancelReason, Posting, utcnow
@@ -143,6 +144,12 @@ def set_delivery_status(
         p.previous_substatus = p.substatus
         p.substatus = "posting_in_courier_service"
         p.status_changed_at = utcnow()
+        # a push state change without a status change: Ozon notifies it too (spec §9.3)
+        outbox.add_event(session, seller_id=p.seller_id, posting_number=p.posting_number,
+                         now=p.status_changed_at, payload=payloads.state_changed(
+                             posting_number=p.posting_number, new_status=S.DELIVERING,
+                             new_state=p.substatus, changed_at=p.status_changed_at,
+                             warehouse_id=p.warehouse_id, seller_id=p.seller_id))
         session.flush()
 
     def delivered(p: Posting) -> None:

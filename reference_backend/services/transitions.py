@@ -132,6 +132,7 @@ def change_status(
         changed_at=now, warehouse_id=posting.warehouse_id, seller_id=posting.seller_id,
         products=[{"sku": i.sku, "quantity": i.quantity + i.cancelled_quantity} for i in items],
         reason_id=reason.id if reason else 0, reason=reason.message if reason else "",
+        new_state=posting.substatus,
     )
     outbox.add_event(session, seller_id=posting.seller_id, payload=payload,
                      posting_number=posting.posting_number, now=now)
