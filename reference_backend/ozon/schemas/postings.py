@@ -197,10 +197,18 @@ class GetByBarcodeRequest(OzonRequest):
     barcode: LooseStr = Field(min_length=1)
 
 
+class ExemplarInfo(OzonRequest):
+    """Legacy ``/v3/posting/fbs/ship`` exemplar data (accepted, ignored)."""
+
+    mandatory_mark: str = Field(default="", max_length=500)
+    gtd: str = Field(default="", max_length=500)
+    is_gtd_absent: Bool = False
+
+
 class ShipProduct(OzonRequest):
     product_id: Id64  # the Ozon SKU (docs)
     quantity: Quantity
-    exemplar_info: list[dict[str, Any]] = Field(default_factory=list)
+    exemplar_info: list[ExemplarInfo] = Field(default_factory=list, max_length=1000)
 
 
 class ShipPackage(OzonRequest):
