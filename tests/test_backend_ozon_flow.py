@@ -18,7 +18,7 @@ import httpx
 import pypdf
 import pytest
 
-from tests.backend_support import platform_headers, running_server, seed_smoke, sqlite_url
+from tests.backend_support import platform_headers, running_server, seeded_sqlite
 
 ozonapi = pytest.importorskip("ozonapi")
 ozon_sdk = pytest.importorskip("ozon_sdk")
@@ -43,8 +43,7 @@ UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    url = sqlite_url(tmp_path_factory.mktemp("ozon_flow"))
-    creds = seed_smoke(url)
+    url, creds = seeded_sqlite(tmp_path_factory.mktemp("ozon_flow"))
     with running_server(url) as base_url:
         yield base_url, creds
 

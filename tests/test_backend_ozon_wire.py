@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from reference_backend.app import create_app
 from reference_backend.settings import Settings
-from tests.backend_support import platform_headers, seed_smoke, sqlite_url
+from tests.backend_support import platform_headers, seeded_sqlite
 
 
 def words(text: str) -> set[str]:
@@ -97,8 +97,8 @@ class World:
 
 
 def make_app(directory: Path) -> tuple[Any, dict[str, Any]]:
-    url = sqlite_url(directory)
-    creds = seed_smoke(url)
+    """The app over a freshly seeded smoke seller (a copy of the session's seeded template)."""
+    url, creds = seeded_sqlite(directory)
     app = create_app(
         Settings(
             database_url=url,
