@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from reference_backend import security as sec
 from reference_backend.db import normalise_url
 from reference_backend.notifications import delivery, payloads
+from reference_backend.notifications.leader import leader_lock_for
 from simulator.lifecycle import ALLOWED_TRANSITIONS, PostingStatus
 from tests.backend_support import (
     ServerProcess,
@@ -247,7 +248,8 @@ PUSH_ENV = {
     "PEAKLINE_PUSH_BACKOFF_CAP_S": "0.4",
 }
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-FINAL = {"TYPE_POSTING_CANCELLED"}
+#: Expected ``new_state`` sequences of postings whose states the story pins down.
+STATES: dict[str, list[str]] = {}
 
 
 @dataclass
@@ -321,14 +323,25 @@ def _cancel(c: httpx.Client, w: World, posting_number: str) -> None:
 def _story(c: httpx.Client, w: World, tag: str, n: int) -> dict[str, list[str]]:
     """``n`` orders moved through three kinds of life; the expected message types per posting."""
     expected: dict[str, list[str]] = {}
+    states: dict[str, list[str]] = {}
     for i in range(n):
         posting = _order(c, w, i % 20, f"{tag}-{i}")["postings"][0]
         number = posting["posting_number"]
-        kind = i % 3
+        kind = i % 4
         types = ["TYPE_NEW_POSTING"]
         if kind == 0:  # seller cancels before assembly
             _cancel(c, w, number)
             types.append("TYPE_POSTING_CANCELLED")
+        elif kind == 3:  # delivered by the seller (rFBS statuses), last mile included
+            _ship(c, w, posting)
+            for step in ("delivering", "last-mile", "delivered"):
+                r = c.post(f"/v2/fbs/posting/{step}", headers=w.seller,
+                           json={"posting_number": [number]})
+                assert r.status_code == 200 and r.json()["result"][0]["result"], r.text
+            types += ["TYPE_STATE_CHANGED"] * 4
+            states[number] = ["posting_transferring_to_delivery",
+                              "posting_transferred_to_courier_service",
+                              "posting_in_courier_service", "posting_delivered"]
         else:
             _ship(c, w, posting)
             types.append("TYPE_STATE_CHANGED")
@@ -340,6 +353,7 @@ def _story(c: httpx.Client, w: World, tag: str, n: int) -> dict[str, list[str]]:
                 _cancel(c, w, number)
                 types.append("TYPE_POSTING_CANCELLED")
         expected[number] = types
+    STATES.update(states)
     return expected
 
 
@@ -383,6 +397,9 @@ def _check_delivery(w: World, expected: dict[str, list[str]]) -> list[Received]:
         seen = by_posting[number]
         assert [int(r.event_id) for r in seen] == sorted(int(r.event_id) for r in seen), number
         assert [r.payload["message_type"] for r in seen] == types, number
+        if number in STATES:
+            changes = [r.payload["new_state"] for r in seen[1:]]
+            assert changes == STATES[number], number
     for r in got:
         assert r.payload["seller_id"] == int(w.creds["client_id"])
         h = {k.lower(): v for k, v in r.headers.items()}
@@ -411,7 +428,7 @@ def test_failing_receiver_gets_every_event_once_in_order(world: World) -> None:
     assert world.secret, "runs after the registration test"
     world.receiver.fail_first = len(world.receiver.requests) + 6  # the next 6 requests fail
     with world.client() as c:
-        expected = _story(c, world, "retry", 9)
+        expected = _story(c, world, "retry", 8)
     _drain(world)
     got = _check_delivery(world, expected)
     attempts = [r for r in world.receiver.requests if r.payload.get("posting_number") in expected]
@@ -439,7 +456,7 @@ def test_sigkill_with_undelivered_events_then_restart_delivers_all(world: World)
     assert world.secret, "runs after the registration test"
     world.receiver.down = True
     with world.client() as c:
-        expected = _story(c, world, "crash", 6)
+        expected = _story(c, world, "crash", 4)
         deadline = time.monotonic() + 10
         while not any(r.payload.get("posting_number") in expected for r in world.receiver.requests):
             assert time.monotonic() < deadline
@@ -448,8 +465,22 @@ def test_sigkill_with_undelivered_events_then_restart_delivers_all(world: World)
     assert depth > 0
     pending = [r for r in _outbox(world) if r[1] in expected and not r[3]]
     assert pending
-    world.server.kill()  # SIGKILL: no shutdown, events still in the outbox
+    engine = create_engine(normalise_url(world.url))
+    try:
+        # ``--workers N``: each process runs a worker; only the holder of the leader lock
+        # delivers. The server's worker holds it; SIGKILL frees it, exclusive as before.
+        mine = leader_lock_for(engine)
+        assert mine.try_acquire() is False
+        world.server.kill()  # SIGKILL: no shutdown, events still in the outbox
+        deadline = time.monotonic() + 10
+        while not mine.try_acquire():
+            assert time.monotonic() < deadline, "a killed holder must not keep the lock"
+            time.sleep(0.1)
+        assert leader_lock_for(engine).try_acquire() is False
+        mine.release()
+    finally:
+        engine.dispose()
     world.receiver.down = False
-    world.restart(workers=2)  # two processes: only one delivers (leader lock)
+    world.restart()
     _drain(world)
     _check_delivery(world, expected)
