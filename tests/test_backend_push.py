@@ -411,6 +411,10 @@ def _check_delivery(w: World, expected: dict[str, list[str]]) -> list[Received]:
 
 def test_webhook_registration_returns_the_secret_once(world: World) -> None:
     with world.client() as c:
+        before = _order(c, world, 0, "before-webhook")["postings"][0]["posting_number"]
+    _drain(world)  # nobody to tell yet: the event is closed, never sent later
+    assert [r[3] for r in _outbox(world) if r[1] == before] == [True]
+    with world.client() as c:
         bad = c.post("/peakline/v1/webhooks", headers=world.seller, json={"url": "ftp://x/"})
         assert bad.status_code == 400 and bad.json()["code"] == "BAD_WEBHOOK_URL"
         r = c.post("/peakline/v1/webhooks", headers=world.seller, json={"url": world.receiver.url})
@@ -422,6 +426,7 @@ def test_webhook_registration_returns_the_secret_once(world: World) -> None:
     _drain(world)
     pings = [r for r in world.receiver.unique() if r.payload["message_type"] == "TYPE_PING"]
     assert len(pings) == 1 and set(pings[0].payload) == {"message_type", "time"}
+    assert not [r for r in world.receiver.requests if r.payload.get("posting_number") == before]
 
 
 def test_failing_receiver_gets_every_event_once_in_order(world: World) -> None:

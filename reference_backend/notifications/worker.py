@@ -141,9 +141,10 @@ class OutboxWorker:
 
     async def run_once(self, client: httpx.AsyncClient) -> int:
         """One pass; returns the number of events looked at (0 = nothing due)."""
+        closed = await asyncio.to_thread(self._close_untargeted)
         events, targets = await asyncio.to_thread(self._load)
         if not events:
-            return 0
+            return closed
         gate = asyncio.Semaphore(self.settings.concurrency)
 
         async def attempt(ev: outbox.PendingEvent, target: outbox.Target) -> outbox.AttemptResult:
@@ -170,6 +171,13 @@ class OutboxWorker:
         self.stats["delivered"] += ok
         self.stats["failed"] += len(results) - ok
         return len(events)
+
+    def _close_untargeted(self) -> int:
+        with self.db.read_session() as session:  # cheap check first: no write lock when idle
+            if not outbox.has_untargeted(session):
+                return 0
+        with self.db.session() as session:
+            return outbox.close_untargeted(session, now=utcnow())
 
     def _load(self) -> tuple[list[outbox.PendingEvent], dict[int, list[outbox.Target]]]:
         with self.db.read_session() as session:
