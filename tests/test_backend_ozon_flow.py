@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import io
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,12 +19,20 @@ import httpx
 import pypdf
 import pytest
 
-from tests.backend_support import platform_headers, running_server, seeded_sqlite
+from tests.backend_support import (
+    fresh_postgres_url,
+    platform_headers,
+    postgres_admin_url,
+    running_server,
+    seed_smoke,
+    seeded_sqlite,
+)
 
 ozonapi = pytest.importorskip("ozonapi")
 ozon_sdk = pytest.importorskip("ozon_sdk")
 
 from ozonapi import SellerAPI, SellerAPIConfig  # noqa: E402
+from ozonapi.seller.core import APIManager  # noqa: E402
 from ozonapi.seller.core.exceptions import APIClientError, APIConflictError  # noqa: E402
 from ozonapi.seller.schemas import analytics as an  # noqa: E402
 from ozonapi.seller.schemas import fbs  # noqa: E402
@@ -41,10 +50,21 @@ SINCE = datetime(2020, 1, 1, tzinfo=UTC)
 UNTIL = datetime(2100, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    url, creds = seeded_sqlite(tmp_path_factory.mktemp("ozon_flow"))
-    with running_server(url) as base_url:
+@pytest.fixture(
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A real uvicorn over a seeded smoke seller, on SQLite and (when configured) PostgreSQL."""
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url, creds = seeded_sqlite(tmp_path_factory.mktemp("ozon_flow"))
+        else:
+            if not postgres_admin_url():
+                pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+            url = stack.enter_context(fresh_postgres_url())
+            creds = seed_smoke(url)
+        base_url = stack.enter_context(running_server(url))
         yield base_url, creds
 
 
@@ -87,6 +107,10 @@ async def _flow(base_url: str, creds: dict) -> None:
             await _steps(api, base_url, creds)
     finally:
         await SellerAPI.shutdown()
+        # The client keeps per-Client-Id rate limiters (e.g. /v2/warehouse/list: 1 per minute)
+        # for the life of the process; the next server in this session reuses the client id.
+        APIManager._method_rate_limiter_manager = None
+        APIManager._session_manager = None
 
 
 async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: PLR0915
