@@ -458,7 +458,8 @@ def plan_stock(
         factor = calibrate(lost_sum / (rnd + 1), predicted_sum / (rnd + 1), len(seeds), disp,
                            demand.mean)
         # the plan's level: move the model's target by the gap between simulated and wanted
-        wanted = target_fill_rate + GUARD + max(ev.fill_rate.half_width, MARGIN)
+        spread = ev.fill_rate.half_width if math.isfinite(ev.fill_rate.half_width) else MARGIN
+        wanted = target_fill_rate + GUARD + spread
         tau = min(max(tau + wanted - ev.fill_rate.mean, target_fill_rate), 0.9999)
         new_x, _ = least_cost_levels(demand, cost, weight=cycles * factor, horizon_demand=m_h,
                                      target=tau)

@@ -107,3 +107,16 @@ def test_compare_command(smoke_path, tmp_path):
 def test_bad_input_exits_2(smoke_path, args):
     result = CliRunner().invoke(app, [a.format(s=smoke_path) for a in args])
     assert result.exit_code == 2, result.output
+
+
+def test_compare_command_on_a_dask_scheduler_address(smoke_path, tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster:
+        result = CliRunner().invoke(app, [
+            "compare", str(smoke_path), "--replenishment", "s_S,base_stock", "--reps", "2",
+            "--dask", cluster.scheduler_address, "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Dask" in result.output
+    assert len(json.loads((tmp_path / "comparison.json").read_text())["variants"]) == 2
