@@ -16,12 +16,6 @@ from loadtests.cli import parse_duration
 from simulator.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
-# TEMPORARY while the reference backend is being written (removed once it is on main)
-needs_backend = pytest.mark.skipif(
-    subprocess.run(["git", "ls-files", "--error-unmatch", "reference_backend/cli.py",
-                    "reference_backend/marketplace/orders.py"], cwd=ROOT,
-                   capture_output=True, check=False).returncode != 0,
-    reason="the reference backend is not committed yet")
 
 
 def peakline(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -74,7 +68,6 @@ def test_broken_scenario_exits_2(tmp_path):
 
 
 @pytest.mark.slow
-@needs_backend
 def test_fifteen_second_run_passes_and_writes_every_report(smoke_path, tmp_path):
     out = tmp_path / "out"
     done = peakline("loadtest", str(smoke_path), "--duration", "15s", "--users", "12",
@@ -100,7 +93,6 @@ def test_fifteen_second_run_passes_and_writes_every_report(smoke_path, tmp_path)
 
 
 @pytest.mark.slow
-@needs_backend
 def test_impossible_threshold_with_two_workers_exits_1_naming_the_breach(smoke_path, tmp_path):
     out = tmp_path / "out"
     done = peakline("loadtest", str(smoke_path), "--duration", "6s", "--users", "8",
