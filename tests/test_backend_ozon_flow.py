@@ -35,6 +35,7 @@ from ozonapi import SellerAPI, SellerAPIConfig  # noqa: E402
 from ozonapi.seller.core import APIManager  # noqa: E402
 from ozonapi.seller.core.exceptions import APIClientError, APIConflictError  # noqa: E402
 from ozonapi.seller.schemas import analytics as an  # noqa: E402
+from ozonapi.seller.schemas import beta as an_beta  # noqa: E402
 from ozonapi.seller.schemas import fbs  # noqa: E402
 from ozonapi.seller.schemas import fbs_assembly_and_labeling as asm  # noqa: E402
 from ozonapi.seller.schemas import prices_and_stocks as ps  # noqa: E402
@@ -474,6 +475,13 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
     ]
     sow = await api.analytics_stock_on_warehouses(an.AnalyticsStockOnWarehousesRequest(limit=1000))
     assert len(sow.result.rows) == creds["sku_count"] * 2 + 1
+    turnover = await api.analytics_stocks(an_beta.AnalyticsStocksRequest(skus=[coffee_sku]))
+    (row,) = turnover.items
+    # sold (not cancelled) in 28 days: 2 (big) + 4 singles + 1 left of the partial = 7 units
+    assert (row.warehouse_id, row.ads, row.turnover_grade) == (home, 0.25, "SURPLUS")
+    assert (
+        row.available_stock_count == (await _coffee_stock(api))[0] - (await _coffee_stock(api))[1]
+    )
 
     # --- the roles of this key --------------------------------------------------------------
     roles = await api.roles()

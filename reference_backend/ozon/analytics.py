@@ -42,3 +42,14 @@ def stock_on_warehouses(
             warehouse_type=body.warehouse_type,
         )
     return A.StockOnWarehousesResponse(result=A.StockRows(rows=rows))
+
+
+@router.post("/v1/analytics/stocks", response_model=A.AnalyticsStocksResponse)
+def analytics_stocks(
+    body: A.AnalyticsStocksRequest, seller: AnalyticsRead, db: DbDep
+) -> A.AnalyticsStocksResponse:
+    """Stock analytics per (SKU, warehouse): available units, average daily sales (28 days),
+    days of cover and a turnover grade (the beta replacement of stock_on_warehouses)."""
+    with db.read_session() as session:
+        items = ozon_stocks.stock_analytics(session, seller_id=seller.seller_id, req=body)
+    return A.AnalyticsStocksResponse(items=items)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from reference_backend.ozon.schemas import products as P
 from reference_backend.services import stock as stock_service
 from reference_backend.services.errors import DomainError
 from reference_backend.services.ozon_catalog import product_query
-from reference_backend.tables import Product, Stock, Warehouse
+from reference_backend.tables import Posting, PostingItem, Product, Stock, Warehouse
 
 
 def item_error(code: str, message: str) -> P.ItemError:
@@ -203,3 +204,87 @@ def stock_on_warehouses(
         )
         for s, offer_id, name, wh_name in session.execute(query)
     ]
+
+
+#: Days of sales behind ``ads`` (average daily sales) in ``/v1/analytics/stocks``.
+ADS_WINDOW_DAYS = 28
+
+
+def turnover_grade(ads: float, idc: float) -> str:
+    """Ozon-like grade from days of cover: no sales, deficit (< 14 d), actual (<= 60 d), surplus."""
+    if ads <= 0:
+        return "NO_SALES"
+    if idc < 14:
+        return "DEFICIT"
+    return "ACTUAL" if idc <= 60 else "SURPLUS"
+
+
+def stock_analytics(
+    session: Session, *, seller_id: int, req: A.AnalyticsStocksRequest, now: datetime | None = None
+) -> list[A.AnalyticsStocksItem]:
+    """Per (SKU, warehouse): available units, average daily sales over the last 28 days,
+    days of cover (``idc``), days since the last sale and a turnover grade."""
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=ADS_WINDOW_DAYS)
+    query = (
+        select(Stock, Product.offer_id, Product.name, Warehouse.name, Warehouse.city)
+        .join(Product, Product.product_id == Stock.product_id)
+        .join(Warehouse, Warehouse.warehouse_id == Stock.warehouse_id)
+        .where(Stock.seller_id == seller_id, Stock.sku.in_(req.skus))
+        .order_by(Stock.sku, Stock.warehouse_id)
+    )
+    if req.warehouse_ids:
+        query = query.where(Stock.warehouse_id.in_(req.warehouse_ids))
+    rows = session.execute(query).all()
+    sales = {
+        (sku, wh): (int(units or 0), last)
+        for sku, wh, units, last in session.execute(
+            select(
+                PostingItem.sku,
+                Posting.warehouse_id,
+                func.sum(PostingItem.quantity),
+                func.max(Posting.in_process_at),
+            )
+            .join(Posting, Posting.id == PostingItem.posting_id)
+            .where(
+                Posting.seller_id == seller_id,
+                PostingItem.sku.in_(req.skus),
+                Posting.status != "cancelled",
+                Posting.in_process_at >= since,
+            )
+            .group_by(PostingItem.sku, Posting.warehouse_id)
+        )
+    }
+    items = []
+    for stock, offer_id, name, wh_name, city in rows:
+        units, last = sales.get((stock.sku, stock.warehouse_id), (0, None))
+        available = stock.present - stock.reserved
+        ads = round(units / ADS_WINDOW_DAYS, 3)
+        idc = round(available / ads, 1) if ads > 0 else 0.0
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        idle = (now - last).days if last is not None else ADS_WINDOW_DAYS
+        grade = turnover_grade(ads, idc)
+        if req.turnover_grades and grade not in req.turnover_grades:
+            continue
+        items.append(
+            A.AnalyticsStocksItem(
+                sku=stock.sku,
+                offer_id=offer_id,
+                name=name,
+                warehouse_id=stock.warehouse_id,
+                warehouse_name=wh_name,
+                cluster_name=city,
+                ads=ads,
+                ads_cluster=ads,
+                idc=idc,
+                idc_cluster=idc,
+                days_without_sales=idle,
+                days_without_sales_cluster=idle,
+                turnover_grade=grade,
+                turnover_grade_cluster=grade,
+                available_stock_count=available,
+                valid_stock_count=stock.present,
+            )
+        )
+    return items

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .common import Count, FlexDate, LooseStr, OptOutDatetime, OzonRequest, OzonResponse, ci_enum
+from .common import (
+    Count,
+    FlexDate,
+    Id64,
+    LooseStr,
+    OptOutDatetime,
+    OzonRequest,
+    OzonResponse,
+    ci_enum,
+)
 
 #: Dimensions this server can group by; others are a 400.
 #: ``warehouse`` and ``status`` (posting status) are Peakline additions.
@@ -122,3 +131,65 @@ class RoleEntry(OzonResponse):
 class RolesResponse(OzonResponse):
     expires_at: OptOutDatetime = None
     roles: list[RoleEntry] = Field(default_factory=list)
+
+
+# --- /v1/analytics/stocks (beta replacement of stock_on_warehouses) ------------------------
+
+TurnoverGrade = ci_enum(
+    "TURNOVER_GRADE_NONE",
+    "DEFICIT",
+    "POPULAR",
+    "ACTUAL",
+    "SURPLUS",
+    "NO_SALES",
+    "WAS_NO_SALES",
+    "RESTRICTED_NO_SALES",
+    "COLLECTING_DATA",
+    "WAITING_FOR_SUPPLY",
+    "WAS_DEFICIT",
+    "WAS_POPULAR",
+)
+
+
+class AnalyticsStocksRequest(OzonRequest):
+    skus: list[Id64] = Field(min_length=1, max_length=100)
+    cluster_ids: list[Id64] = Field(default_factory=list, max_length=100)
+    macrolocal_cluster_ids: list[Id64] = Field(default_factory=list, max_length=100)
+    warehouse_ids: list[Id64] = Field(default_factory=list, max_length=100)
+    item_tags: list[str] = Field(default_factory=list, max_length=20)
+    turnover_grades: list[TurnoverGrade] = Field(default_factory=list, max_length=20)  # type: ignore[valid-type]
+
+
+class AnalyticsStocksItem(OzonResponse):
+    sku: int
+    offer_id: str
+    name: str
+    warehouse_id: int
+    warehouse_name: str
+    cluster_id: int = 0
+    cluster_name: str = ""
+    ads: float = 0
+    ads_cluster: float = 0
+    idc: float = 0
+    idc_cluster: float = 0
+    days_without_sales: int = 0
+    days_without_sales_cluster: int = 0
+    turnover_grade: str = "NO_SALES"
+    turnover_grade_cluster: str = "NO_SALES"
+    item_tags: list[str] = Field(default_factory=list)
+    available_stock_count: int = 0
+    valid_stock_count: int = 0
+    requested_stock_count: int = 0
+    transit_stock_count: int = 0
+    excess_stock_count: int = 0
+    expiring_stock_count: int = 0
+    other_stock_count: int = 0
+    return_from_customer_stock_count: int = 0
+    return_to_seller_stock_count: int = 0
+    stock_defect_stock_count: int = 0
+    transit_defect_stock_count: int = 0
+    waiting_docs_stock_count: int = 0
+
+
+class AnalyticsStocksResponse(OzonResponse):
+    items: list[AnalyticsStocksItem] = Field(default_factory=list)
