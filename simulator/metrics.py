@@ -400,7 +400,7 @@ def collect(sim: Any) -> RunResult:
     line_wh = np.repeat(p.warehouse[:n][post_counted], p.line_count[:n][post_counted])
     filled_pair = np.bincount(p.line_sku[lines].astype(np.int64) * n_w + line_wh,
                               weights=p.line_qty[lines], minlength=skus.count * n_w)
-    home = sim.home_warehouse[arrivals.region[line_order[line_counted]]]
+    home = sim.home_warehouse[line_sku, arrivals.region[line_order[line_counted]]]
     lost_pair = np.bincount(line_sku.astype(np.int64) * n_w + home, weights=lost,
                             minlength=skus.count * n_w)
     avg_pair = (stock.area / span).reshape(-1)

@@ -133,10 +133,13 @@ class Simulation:
         for start, stop, node in net.faults.closures():
             self.env.process(self._closure(start, stop, node))
 
-        home = net.home_warehouse()
+        # home[sku, region]: nearest warehouse carrying the SKU; demand priors and lost sales
+        home = net.home_warehouse(self.stock.carried)
         weights = np.array([r.weight for r in scenario.network.regions])
-        share = np.bincount(home, weights=weights, minlength=n_w) / weights.sum()
-        prior = self.curve.sku_daily_units()[:, None] * share[None, :]
+        share = np.zeros((self.skus.count, n_w))
+        for r, weight in enumerate(weights / weights.sum()):
+            share[np.arange(self.skus.count), home[:, r]] += weight
+        prior = self.curve.sku_daily_units()[:, None] * share
         self.replenisher = Replenisher(world, self.replenishment, prior, home)
         self.buyers = Buyers(world, self.arrivals, self.allocation,
                              LedgerStockView(self.stock, net.warehouse_ids), self.network_view,
@@ -150,11 +153,11 @@ class Simulation:
         yield env.timeout(max(start, 0.0))
         world.set_closed(node, True)
         if node in net.warehouse_nodes:
-            self.network_view.open[net.warehouse_nodes.index(node)] = False
+            self.network_view.set_open(net.ids[node], False)
         yield env.timeout(max(stop - env.now, 0.0))
         world.set_closed(node, False)
         if node in net.warehouse_nodes:
-            self.network_view.open[net.warehouse_nodes.index(node)] = True
+            self.network_view.set_open(net.ids[node], True)
 
     def run(self, progress: Progress | None = None) -> RunResult:
         """Run to ``horizon + drain``; ``progress(simulated_minutes, total)`` after each chunk.

@@ -217,10 +217,22 @@ class Network:
             self._reroute_cache[key] = route
         return route
 
-    def home_warehouse(self) -> np.ndarray:
-        """Per region: index of the warehouse with the best route (lost sales are booked there)."""
+    def home_warehouse(self, carried: np.ndarray | None = None) -> np.ndarray:
+        """Home warehouse index per region, or per ``[sku, region]`` given ``carried[sku, w]``.
+
+        The home is the warehouse with the best route (by ``routing``) among those carrying the
+        SKU (any warehouse when none does): where its demand goes first, and where lost sales
+        and demand priors are booked.
+        """
         weights = self.transit_hours if self.routing == "time" else self.cost_per_parcel
-        return np.argmin(weights, axis=0).astype(np.int32)
+        if carried is None:
+            return np.argmin(weights, axis=0).astype(np.int32)
+        rank = np.argsort(np.argsort(weights, axis=0, kind="stable"), axis=0)  # [w, r]
+        home = np.zeros((carried.shape[0], weights.shape[1]), dtype=np.int32)
+        for r in range(weights.shape[1]):  # carried warehouses first, then by route rank
+            score = np.where(carried, rank[:, r], weights.shape[0] + rank[:, r])
+            home[:, r] = np.argmin(score, axis=1)
+        return home
 
     def node_rows(self) -> list[dict]:
         """The ``nodes`` table of a RunResult."""
@@ -233,7 +245,8 @@ class LiveNetworkView:
 
     Transit hours and cost come from the route tables; ``load`` is the warehouse backlog (units
     queued for picking) in hours of its mean pick capacity; ``is_open`` is False while a fault
-    closes the warehouse. The warehouse actors update :attr:`backlog_units` and :attr:`open`.
+    closes the warehouse. The warehouse actors update :attr:`backlog_units`, fault switches call
+:meth:`set_open`.
     """
 
     def __init__(self, network: Network, mean_capacity_per_hour: Sequence[float]) -> None:
@@ -246,7 +259,9 @@ class LiveNetworkView:
                       for w in network.warehouse_ids for r in network.region_ids}
         self._capacity = [max(c, 1e-9) for c in mean_capacity_per_hour]
         self.backlog_units: list[float] = [0.0] * len(self.warehouses)
-        self.open: list[bool] = [True] * len(self.warehouses)
+        self._open = dict.fromkeys(self.warehouses, True)
+        # policies call is_open for every candidate of every order: a bound dict lookup
+        self.is_open = self._open.__getitem__  # type: ignore[method-assign]
 
     def transit_hours(self, warehouse: str, region: str) -> float:
         return self._transit.get((warehouse, region), math.inf)
@@ -259,4 +274,7 @@ class LiveNetworkView:
         return self.backlog_units[i] / self._capacity[i]
 
     def is_open(self, warehouse: str) -> bool:
-        return self.open[self._wi[warehouse]]
+        return self._open[warehouse]
+
+    def set_open(self, warehouse: str, is_open: bool) -> None:
+        self._open[warehouse] = is_open

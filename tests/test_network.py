@@ -93,5 +93,5 @@ def test_live_view_is_a_network_view(smoke: Network) -> None:
     assert math.isinf(view.transit_hours("WH-MSK", "nowhere"))
     view.backlog_units[1] = 125
     assert view.load("WH-SPB") == 2.5 and view.load("WH-MSK") == 0
-    view.open[0] = False
+    view.set_open("WH-MSK", False)
     assert not view.is_open("WH-MSK") and view.is_open("WH-SPB")

@@ -25,6 +25,7 @@ from simulator.actors.postings import (
     AWAITING_PACKAGING,
     CANCELLED,
 )
+from simulator.actors.stock import aggregate
 from simulator.actors.world import World
 from simulator.demand import Arrivals
 from simulator.policies.base import (
@@ -64,15 +65,16 @@ class Buyers:
         self.cancel_too_late = 0
         due = np.flatnonzero(np.isfinite(arrivals.cancel_at))
         self._cancel_queue = due[np.argsort(arrivals.cancel_at[due], kind="stable")]
+        self._cancel_times = arrivals.cancel_at[self._cancel_queue]
         self._cancel_next = 0
-        self._lines: dict[tuple[int, int], OrderLine] = {}
+        self._lines: dict[int, OrderLine] = {}  # (sku << 20 | qty) -> line
         self._wi = {w: i for i, w in enumerate(world.network.warehouse_ids)}
         self._regions = world.network.region_ids
         world.env.process(self._run())
 
     def _run(self):
         env, arrivals = self.world.env, self.arrivals
-        cancel_times = arrivals.cancel_at[self._cancel_queue]
+        cancel_times = self._cancel_times
         last = max(arrivals.time[-1] if arrivals.count else 0.0,
                    cancel_times[-1] if cancel_times.size else 0.0)
         stop = min(self.world.end, last + STEP_MINUTES)
@@ -102,10 +104,14 @@ class Buyers:
         arrivals = self.arrivals
         starts = arrivals.line_start[lo : hi + 1].tolist()
         base = starts[0]
-        skus = arrivals.sku[base : starts[-1]].tolist()
-        qtys = arrivals.qty[base : starts[-1]].tolist()
+        sku_arr = arrivals.sku[base : starts[-1]]
+        skus = sku_arr.tolist()
         regions = arrivals.region[lo:hi].tolist()
         names, cache, wi = self._regions, self._lines, self._wi
+        # OrderLine objects are immutable: one per (sku, qty), shared by every order
+        keys = (sku_arr.astype(np.int64) << 20) | arrivals.qty[base : starts[-1]]
+        get, make = cache.get, self._line
+        order_lines = [get(key) or make(key) for key in keys.tolist()]
         rows = self.world.stock.avail_rows
         backlog_units = self.network_view.backlog_units
         allocate, stock_view, network_view = (self.policy.allocate, self.stock_view,
@@ -118,24 +124,36 @@ class Buyers:
         zero: list[tuple[int, int]] = []
         for k in range(hi - lo):
             a, b = starts[k] - base, starts[k + 1] - base
-            lines = []
-            for j in range(a, b):
-                key = (skus[j], qtys[j])
-                line = cache.get(key)
-                if line is None:
-                    line = cache[key] = OrderLine(*key)
-                lines.append(line)
-            result = allocate(OrderRequest(names[regions[k]], tuple(lines)), stock_view,
-                              network_view)
+            lines = (order_lines[a],) if b - a == 1 else tuple(order_lines[a:b])
+            result = allocate(OrderRequest(names[regions[k]], lines), stock_view, network_view)
             if isinstance(result, Refusal) or not result.picks:
                 continue
             picks = result.picks
-            if len(picks) == 1:
-                groups = {picks[0].warehouse: picks}
-            else:
-                groups = {}
-                for pick in picks:
-                    groups.setdefault(pick.warehouse, []).append(pick)
+            if len(picks) == 1:  # the usual case: one line, or all lines, from one warehouse
+                pick = picks[0]
+                w = wi.get(pick.warehouse)
+                i, q = pick.line, pick.quantity
+                if w is None or not 0 <= i < b - a or q <= 0:
+                    raise PolicyError(f"{self.policy.name}: bad pick {pick!r}")
+                s = skus[a + i]
+                row = rows[w]
+                left = row[s] - q
+                if left < 0:
+                    raise PolicyError(f"{self.policy.name}: assigned {q} of SKU {s} at "
+                                      f"{pick.warehouse} holding only {row[s]} available")
+                row[s] = left
+                if left == 0:
+                    zero.append((s, w))
+                l_line.append(base + a + i)
+                l_qty.append(q)
+                p_order.append(lo + k)
+                p_wh.append(w)
+                p_lines.append(1)
+                backlog_units[w] += q
+                continue
+            groups: dict[str, list] = {}
+            for pick in picks:
+                groups.setdefault(pick.warehouse, []).append(pick)
             for warehouse, group in groups.items():
                 w = wi.get(warehouse)
                 if w is None:
@@ -167,10 +185,15 @@ class Buyers:
                           np.asarray(p_lines), np.asarray(l_line), np.asarray(l_qty),
                           zero, t)
 
+    def _line(self, key: int) -> OrderLine:
+        line = self._lines[key] = OrderLine(key >> 20, key & 0xFFFFF)
+        return line
+
     def _book(self, order, wh, n_lines, line, qty, zero, t) -> np.ndarray:
         """Vectorised bookkeeping of one step's postings."""
         world, arrivals = self.world, self.arrivals
-        np.add.at(self.filled, line, qty)
+        lines, added = aggregate(line, qty)  # a line split over warehouses appears twice
+        self.filled[lines] += added.astype(np.int64)
         if np.any(self.filled[line] > arrivals.qty[line]):
             raise PolicyError(f"{self.policy.name}: allocated more than an order line asked")
         sku = arrivals.sku[line]
@@ -199,12 +222,10 @@ class Buyers:
     # ------------------------------------------------------------------ cancellations
 
     def _cancel(self, t: float) -> None:
-        queue, times = self._cancel_queue, self.arrivals.cancel_at
+        queue = self._cancel_queue
         start = self._cancel_next
-        stop = start
-        while stop < queue.size and times[queue[stop]] <= t:
-            stop += 1
-        if stop == start:
+        stop = int(np.searchsorted(self._cancel_times, t, side="right"))
+        if stop <= start:
             return
         self._cancel_next = stop
         orders = queue[start:stop]
@@ -229,11 +250,14 @@ class Buyers:
         for group, give_back in ((ids[unpicked], stock.release), (ids[~unpicked], stock.restock)):
             if group.size == 0:
                 continue
-            wh = p.warehouse[group]
-            for w in np.unique(wh).tolist():
-                sel = group[wh == w]
-                lines = p.lines_of(sel)
-                give_back(p.line_sku[lines], p.line_qty[lines], w, t)
-                if give_back is stock.release:
-                    self.warehouses[w].forget(sel.size, float(p.units[sel].sum()), t)
+            lines = p.lines_of(group)
+            line_wh = np.repeat(p.warehouse[group], p.line_count[group]).astype(np.int64)
+            give_back(p.line_sku[lines], p.line_qty[lines], line_wh, t)
+        waiting = ids[unpicked]
+        if waiting.size:  # they leave the warehouses' backlogs (rows stay queued, skipped)
+            wh = p.warehouse[waiting]
+            count = np.bincount(wh, minlength=len(self.warehouses))
+            units = np.bincount(wh, weights=p.units[waiting], minlength=len(self.warehouses))
+            for w in np.flatnonzero(count).tolist():
+                self.warehouses[w].forget(int(count[w]), float(units[w]), t)
         p.transition(ids, CANCELLED)

@@ -72,6 +72,15 @@ class WaveNode:
         self.world.postings.transition(ids, NOT_ACCEPTED)
         self.refused += ids.size
 
+    def _late_count(self, threshold: float) -> int:
+        """How many parcels at the head of the queue arrived before ``threshold`` (the queue
+        is in arrival order; only the head is looked at)."""
+        waiting, node_in = self.queue.view(), self.world.postings.node_in
+        k = 64
+        while k < waiting.size and node_in[waiting[k - 1]] < threshold:
+            k *= 4
+        return int(np.searchsorted(node_in[waiting[:k]], threshold, side="left"))
+
     def _waves(self):
         env = self.world.env
         while env.now < self.world.end:
@@ -81,9 +90,9 @@ class WaveNode:
     def _release(self, t: float) -> None:
         p = self.world.postings
         if self.tolerance is not None and len(self.queue):
-            waiting = self.queue.view()
-            late = int(np.searchsorted(p.node_in[waiting], t - self.tolerance, side="left"))
+            late = self._late_count(t - self.tolerance)
             if late:
+                waiting = self.queue.view()
                 self._refuse(waiting[:late].copy())
                 self.queue.drop(late)
                 self._level(t, -late)

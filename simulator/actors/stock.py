@@ -50,12 +50,14 @@ class StockLedger:
         self.w0, self.w1 = window
         self.area = np.zeros(self.initial.shape)  # unit-minutes of on_hand in the window
         self.last = np.zeros(self.initial.shape)  # minute of the last on_hand change
-        zero = self.initial <= 0
-        self.zero_since = np.where(zero, 0.0, np.nan)
+        # a warehouse carries the SKUs it starts with stock of (and any it receives later);
+        # stock-outs are counted for carried pairs only
+        self.carried = self.initial > 0
+        self.zero_since = np.full(self.initial.shape, np.nan)
         self.stockout_minutes = np.zeros(self.initial.shape)
         n_w = self.initial.shape[1]
         self.on_hand_level = LevelMonitor(self.initial.sum(axis=0))
-        self.stockout_level = LevelMonitor(zero.sum(axis=0))
+        self.stockout_level = LevelMonitor(np.zeros(n_w))
         self.n_warehouses = n_w
 
     @property
@@ -67,64 +69,79 @@ class StockLedger:
 
     # ------------------------------------------------------------------ on_hand changes
 
-    def _touch(self, skus: np.ndarray, w: int, t: float) -> None:
-        """Accumulate the on-hand area of pairs ``(skus, w)`` up to ``t`` (skus unique)."""
-        dt = self._clip(t) - self._clip(self.last[skus, w])
-        self.area[skus, w] += self.on_hand[skus, w] * dt
-        self.last[skus, w] = t
+    def _pairs(self, skus: np.ndarray, warehouses: np.ndarray | int,
+               qty: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unique (sku, warehouse) pairs with their summed quantities."""
+        n_w = self.n_warehouses
+        codes, q = aggregate(np.asarray(skus, dtype=np.int64) * n_w + warehouses, qty)
+        return codes // n_w, codes % n_w, np.asarray(q).astype(np.int64)
+
+    def _level(self, monitor: LevelMonitor, t: float, w: np.ndarray, q: np.ndarray) -> None:
+        if w.size and np.all(w == w[0]):
+            monitor.add(t, int(w[0]), float(q.sum()))
+            return
+        per = np.bincount(w, weights=q, minlength=self.n_warehouses)
+        for col in np.flatnonzero(per).tolist():
+            monitor.add(t, col, float(per[col]))
+
+    def _touch(self, s: np.ndarray, w: np.ndarray | int, t: float) -> None:
+        """Accumulate the on-hand area of unique pairs ``(s, w)`` up to ``t``."""
+        dt = self._clip(t) - self._clip(self.last[s, w])
+        self.area[s, w] += self.on_hand[s, w] * dt
+        self.last[s, w] = t
 
     def pick(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
-        """A wave takes reserved units off the shelf."""
-        skus, qty = aggregate(skus, qty)
-        q = qty.astype(np.int64)
-        self._touch(skus, w, t)
-        self.on_hand[skus, w] -= q
-        self.reserved[skus, w] -= q
-        self.picked[skus, w] += q
+        """A wave at warehouse ``w`` takes reserved units off the shelf."""
+        s, ws, q = self._pairs(skus, w, qty)
+        self._touch(s, ws, t)
+        self.on_hand[s, ws] -= q
+        self.reserved[s, ws] -= q
+        self.picked[s, ws] += q
         self.on_hand_level.add(t, w, -float(q.sum()))
 
-    def receive(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
-        """A supplier delivery arrives."""
-        skus, qty = aggregate(skus, qty)
-        q = qty.astype(np.int64)
-        self._touch(skus, w, t)
-        self.on_hand[skus, w] += q
-        self.on_order[skus, w] -= q
-        self.received[skus, w] += q
-        self.on_hand_level.add(t, w, float(q.sum()))
-        self._add_available(skus, q, w, t)
+    def receive(self, skus: np.ndarray, qty: np.ndarray, w: np.ndarray | int, t: float) -> None:
+        """Supplier deliveries arrive."""
+        s, ws, q = self._pairs(skus, w, qty)
+        self._touch(s, ws, t)
+        self.on_hand[s, ws] += q
+        self.on_order[s, ws] -= q
+        self.received[s, ws] += q
+        self.carried[s, ws] = True
+        self._level(self.on_hand_level, t, ws, q)
+        self._add_available(s, ws, q, t)
 
-    def release(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
-        """A cancelled posting not yet picked gives its reservation back."""
-        skus, qty = aggregate(skus, qty)
-        q = qty.astype(np.int64)
-        self.reserved[skus, w] -= q
-        self._add_available(skus, q, w, t)
+    def release(self, skus: np.ndarray, qty: np.ndarray, w: np.ndarray | int, t: float) -> None:
+        """Cancelled postings not yet picked give their reservations back."""
+        s, ws, q = self._pairs(skus, w, qty)
+        self.reserved[s, ws] -= q
+        self._add_available(s, ws, q, t)
 
-    def restock(self, skus: np.ndarray, qty: np.ndarray, w: int, t: float) -> None:
-        """A cancelled posting already picked goes back on the shelf."""
-        skus, qty = aggregate(skus, qty)
-        q = qty.astype(np.int64)
-        self._touch(skus, w, t)
-        self.on_hand[skus, w] += q
-        self.restocked[skus, w] += q
-        self.on_hand_level.add(t, w, float(q.sum()))
-        self._add_available(skus, q, w, t)
+    def restock(self, skus: np.ndarray, qty: np.ndarray, w: np.ndarray | int, t: float) -> None:
+        """Cancelled postings already picked go back on the shelf."""
+        s, ws, q = self._pairs(skus, w, qty)
+        self._touch(s, ws, t)
+        self.on_hand[s, ws] += q
+        self.restocked[s, ws] += q
+        self._level(self.on_hand_level, t, ws, q)
+        self._add_available(s, ws, q, t)
 
     # ------------------------------------------------------------------ availability
 
-    def _add_available(self, skus: np.ndarray, q: np.ndarray, w: int, t: float) -> None:
-        row = self.avail_rows[w]
-        ended = 0
-        for s, add in zip(skus.tolist(), q.tolist(), strict=False):
-            old = row[s]
-            row[s] = old + add
+    def _add_available(self, s: np.ndarray, w: np.ndarray, q: np.ndarray, t: float) -> None:
+        rows = self.avail_rows
+        ended: list[int] = []
+        for sku, wh, add in zip(s.tolist(), w.tolist(), q.tolist(), strict=True):
+            row = rows[wh]
+            old = row[sku]
+            row[sku] = old + add
             if old <= 0 < old + add:
-                self.stockout_minutes[s, w] += self._clip(t) - self._clip(self.zero_since[s, w])
-                self.zero_since[s, w] = np.nan
-                ended += 1
-        if ended:
-            self.stockout_level.add(t, w, -ended)
+                since = self.zero_since[sku, wh]
+                if not np.isnan(since):
+                    self.stockout_minutes[sku, wh] += self._clip(t) - self._clip(since)
+                    self.zero_since[sku, wh] = np.nan
+                    ended.append(wh)
+        for wh in ended:
+            self.stockout_level.add(t, wh, -1)
 
     def reserved_to_zero(self, pairs: Sequence[tuple[int, int]], t: float) -> None:
         """Reservations at ``t`` brought these (sku, warehouse) pairs to zero available."""
@@ -134,13 +151,14 @@ class StockLedger:
 
     def reserve_batch(self, skus: np.ndarray, warehouses: np.ndarray, qty: np.ndarray) -> None:
         """Book in ``reserved`` what the buyers' loop already took off ``avail_rows``."""
-        np.add.at(self.reserved, (skus, warehouses), qty)
+        s, ws, q = self._pairs(skus, warehouses, qty)
+        self.reserved[s, ws] += q
 
     def finish(self, t: float) -> None:
         """Close the integrals at the end of the run."""
         n_s, n_w = self.on_hand.shape
         for w in range(n_w):
-            self._touch(np.arange(n_s), w, t)
+            self._touch(np.arange(n_s), np.full(n_s, w), t)
         open_ = ~np.isnan(self.zero_since)
         self.stockout_minutes[open_] += self._clip(t) - self._clip(self.zero_since[open_])
 

@@ -6,10 +6,12 @@ step changed; under periodic review a process asks the policy about every pair e
 ``review_hours`` (from minute 0). A positive quantity becomes a purchase order that arrives
 after a lead time sampled from ``stock.supplier_lead_time_days``.
 
-Each day the replenisher records every pair's demand: units allocated there, plus lost units
-booked at the home warehouse of the order's region. ``mean_daily_demand`` in the
-``InventoryState`` is the mean of the last 7 days, where days not yet observed count the prior
-(the SKU's baseline demand times the share of regions whose home is the warehouse);
+Only pairs the warehouse carries (it started with stock of the SKU, or received some) are
+reviewed. Each day the replenisher records every pair's demand: units allocated there, plus
+lost units booked at the SKU's home warehouse for the order's region (the nearest carrying
+it). ``mean_daily_demand`` in the ``InventoryState`` is the mean of the last 7 days, where
+days not yet observed count the prior (the SKU's baseline demand times the weight share of
+the regions whose home for that SKU is the warehouse);
 ``sd_daily_demand`` is the standard deviation of the same 7 values, at least the Poisson
 ``sqrt(mean)``.
 """
@@ -31,12 +33,12 @@ class Replenisher:
     """Asks the replenishment policy and runs the purchase orders of all warehouses."""
 
     def __init__(self, world: World, policy: ReplenishmentPolicy, prior_daily: np.ndarray,
-                 home_of_region: np.ndarray) -> None:
+                 home: np.ndarray) -> None:
         self.world = world
         self.policy = policy
         self.continuous = policy.review_hours is None
         self.prior = prior_daily  # [sku, warehouse] units/day
-        self.home_of_region = home_of_region
+        self.home = home  # [sku, region] -> warehouse
         self.warehouse_ids = world.network.warehouse_ids
         lead = world.scenario.stock.supplier_lead_time_days
         self.lead = lead
@@ -73,7 +75,7 @@ class Replenisher:
         lines = np.arange(arrivals.line_start[o0], arrivals.line_start[o1])
         lost = arrivals.qty[lines] - buyers.filled[lines]
         order_of_line = np.repeat(np.arange(o0, o1), np.diff(arrivals.line_start[o0 : o1 + 1]))
-        home = self.home_of_region[arrivals.region[order_of_line]]
+        home = self.home[arrivals.sku[lines], arrivals.region[order_of_line]]
         day += np.bincount(arrivals.sku[lines] * n_w + home, weights=lost, minlength=n_s * n_w)
         self._marks = (p.n, p.n_lines, o1)
         self.history = np.roll(self.history, -1, axis=0)
@@ -89,10 +91,8 @@ class Replenisher:
 
     def _periodic(self, every: float):
         env = self.world.env
-        n_s, n_w = self.prior.shape
-        every_pair = np.arange(n_s * n_w)
         while env.now < self.world.end:
-            self.review(every_pair, env.now)
+            self.review(np.flatnonzero(self.world.stock.carried.reshape(-1)), env.now)
             yield env.timeout(every)
 
     def review(self, codes: np.ndarray, t: float) -> None:
@@ -103,16 +103,20 @@ class Replenisher:
         columns = [stock.on_hand[s_arr, w_arr], stock.reserved[s_arr, w_arr],
                    stock.on_order[s_arr, w_arr], self.mean[s_arr, w_arr], self.sd[s_arr, w_arr]]
         seen = min(self.days, HISTORY_DAYS)
+        if seen:
+            histories = [tuple(h) for h in
+                         self.history[HISTORY_DAYS - seen :, s_arr, w_arr].T.tolist()]
+        else:
+            histories = [()] * codes.size
         ask, names = self.policy.order_quantity, self.warehouse_ids
         hours, lead, lead_sd = t / 60, self.lead_mean, self.lead_sd
         out_s, out_w, out_q = [], [], []
-        for s, w, on_hand, reserved, on_order, mean, sd in zip(
-            s_arr.tolist(), w_arr.tolist(), *(c.tolist() for c in columns), strict=False
+        for s, w, on_hand, reserved, on_order, mean, sd, history in zip(
+            s_arr.tolist(), w_arr.tolist(), *(c.tolist() for c in columns), histories,
+            strict=True,
         ):
-            history = tuple(self.history[HISTORY_DAYS - seen :, s, w].tolist()) if seen else ()
-            state = InventoryState(s, names[w], hours, on_hand, reserved, on_order, mean, sd,
-                                   lead, lead_sd, history)
-            q = ask(state)
+            q = ask(InventoryState(s, names[w], hours, on_hand, reserved, on_order, mean, sd,
+                                   lead, lead_sd, history))
             if q:
                 if not isinstance(q, int | np.integer) or q < 0:
                     raise ValueError(f"{self.policy.name}: order quantity must be a whole "
@@ -133,10 +137,4 @@ class Replenisher:
                         lambda idx, _times: self._receive(skus[idx], whs[idx], qty[idx]))
 
     def _receive(self, skus: np.ndarray, whs: np.ndarray, qty: np.ndarray) -> None:
-        t = self.world.env.now
-        if np.all(whs == whs[0]):
-            self.world.stock.receive(skus, qty, int(whs[0]), t)
-            return
-        for w in np.unique(whs).tolist():
-            sel = whs == w
-            self.world.stock.receive(skus[sel], qty[sel], w, t)
+        self.world.stock.receive(skus, qty, whs.astype(np.int64), self.world.env.now)
