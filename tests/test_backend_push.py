@@ -489,3 +489,37 @@ def test_sigkill_with_undelivered_events_then_restart_delivers_all(world: World)
     world.restart()
     _drain(world)
     _check_delivery(world, expected)
+
+
+def test_ozon_notification_settings_methods(world: World) -> None:
+    """Spec §9.5 over the same registry (runs last: it adds and removes a second URL)."""
+    second = world.receiver.url + "/second"
+    with world.client() as c:
+        def call(path: str, body: dict | None = None) -> dict:
+            r = c.post(f"/v1/notification/{path}", headers=world.seller, json=body or {})
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        urls = call("list")["urls"]
+        assert [u["url"] for u in urls] == [world.receiver.url] and urls[0]["enable"] is True
+        assert {t["type"] for t in urls[0]["types"]} >= {"TYPE_NEW_POSTING", "TYPE_PING"}
+        kinds = {t["type"]: t["seller_endpoint"] for t in call("push-type/list")["types"]}
+        assert kinds["TYPE_POSTING_CANCELLED"]["url"] == world.receiver.url
+        assert call("check", {"url": world.receiver.url}) == {"is_active": True, "errors": []}
+        unknown = call("check", {"url": "http://127.0.0.1:1/nope"})
+        assert unknown["is_active"] is False and unknown["errors"][0]["type"] == "REQUEST_ERROR"
+
+        assert call("set", {"url": second, "types": ["type_new_posting", "TYPE_CHAT_CLOSED"]}) == {}
+        added = next(u for u in call("list")["urls"] if u["url"] == second)
+        assert {t["type"] for t in added["types"]} == {"TYPE_NEW_POSTING", "TYPE_CHAT_CLOSED"}
+        bad = c.post("/v1/notification/set", headers=world.seller,
+                     json={"url": second, "types": ["TYPE_NOPE"]})
+        assert bad.status_code == 400 and bad.json()["code"] == 3  # Ozon error body
+        _drain(world)  # the connection ping reached the second URL too
+        call("enable", {"id": added["id"], "enabled": False})
+        assert call("check", {"url": second})["is_active"] is False
+        call("update", {"id": str(added["id"]), "types": None, "url": second + "2"})
+        call("delete", {"id": added["id"]})
+        assert [u["url"] for u in call("list")["urls"]] == [world.receiver.url]
+        gone = c.post("/v1/notification/delete", headers=world.seller, json={"id": added["id"]})
+        assert gone.status_code == 404 and gone.json()["code"] == 5

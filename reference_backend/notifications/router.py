@@ -21,14 +21,10 @@ from sqlalchemy.orm import Session
 from reference_backend import security
 from reference_backend.accounts.deps import require_person_or_key
 from reference_backend.auth import DbDep, SellerIdentity
-from reference_backend.notifications import payloads
+from reference_backend.notifications import webhooks
 from reference_backend.notifications.config import PushSettings
-from reference_backend.notifications.delivery import BadWebhookUrl, check_webhook_url
-from reference_backend.notifications.payloads import MessageType
 from reference_backend.notifications.worker import OutboxWorker
 from reference_backend.permissions import Action, RouteGroup
-from reference_backend.services.errors import Conflict, InvalidInput, NotFound
-from reference_backend.services.outbox import add_event
 from reference_backend.tables import OutboxEvent, Webhook, WebhookDelivery, utcnow
 
 router = APIRouter(prefix="/peakline/v1/webhooks", tags=["webhooks"])
@@ -36,8 +32,6 @@ router = APIRouter(prefix="/peakline/v1/webhooks", tags=["webhooks"])
 Reader = Annotated[SellerIdentity, require_person_or_key(RouteGroup.WEBHOOKS, Action.READ)]
 Writer = Annotated[SellerIdentity, require_person_or_key(RouteGroup.WEBHOOKS, Action.WRITE)]
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
-MAX_WEBHOOKS = 10
-TYPES = frozenset(t.value for t in MessageType)
 
 
 @asynccontextmanager
@@ -103,34 +97,6 @@ class WebhooksOut(BaseModel):
     )
 
 
-def _types(types: list[str]) -> list[str]:
-    wanted = [t.strip().upper() for t in types]
-    unknown = sorted(set(wanted) - TYPES)
-    if unknown:
-        raise InvalidInput(
-            f"unknown message types: {', '.join(unknown)}", code="UNKNOWN_MESSAGE_TYPE",
-            details=[{"field": "types", "problem": f"allowed: {', '.join(sorted(TYPES))}"}],
-        )
-    return sorted(set(wanted))
-
-
-def _url(url: str) -> str:
-    try:
-        return check_webhook_url(url, allow_private=PushSettings().allow_private_targets)
-    except BadWebhookUrl as exc:
-        raise InvalidInput(str(exc), code="BAD_WEBHOOK_URL",
-                           details=[{"field": "url", "problem": str(exc)}]) from None
-
-
-def _get(session: Session, seller_id: int, webhook_id: int) -> Webhook:
-    hook = session.scalar(
-        select(Webhook).where(Webhook.id == webhook_id, Webhook.seller_id == seller_id)
-    )
-    if hook is None:
-        raise NotFound(f"webhook {webhook_id} not found", code="WEBHOOK_NOT_FOUND")
-    return hook
-
-
 def _stats(session: Session, hook: Webhook) -> tuple[int, int, int, str]:
     pending = session.scalar(
         select(func.count()).select_from(OutboxEvent).where(
@@ -150,44 +116,27 @@ def _stats(session: Session, hook: Webhook) -> tuple[int, int, int, str]:
     return int(pending), ok, failed, error
 
 
-def _ping(session: Session, seller_id: int) -> None:
-    add_event(session, seller_id=seller_id, payload=payloads.ping(utcnow()), posting_number=None,
-              now=utcnow())
-
-
 @router.get("", response_model=WebhooksOut)
 def list_webhooks(who: Reader, db: DbDep) -> WebhooksOut:
     with db.read_session() as session:
-        hooks = session.scalars(
-            select(Webhook).where(Webhook.seller_id == who.seller_id).order_by(Webhook.id)
-        ).all()
+        hooks = webhooks.list_for(session, seller_id=who.seller_id)
         return WebhooksOut(webhooks=[WebhookOut.of(h, _stats(session, h)) for h in hooks])
 
 
 @router.post("", response_model=NewWebhookOut, status_code=201)
 def register_webhook(body: WebhookIn, who: Writer, db: DbDep) -> NewWebhookOut:
     """Register a URL; the answer carries its signing secret (the only time it is shown)."""
-    url, types = _url(body.url), _types(body.types)
+    url, types = webhooks.check_url(body.url), webhooks.check_types(body.types)
     with db.session() as session:
-        count = session.scalar(
-            select(func.count()).select_from(Webhook).where(Webhook.seller_id == who.seller_id)
-        )
-        if (count or 0) >= MAX_WEBHOOKS:
-            raise Conflict(f"a seller has at most {MAX_WEBHOOKS} webhooks",
-                           code="TOO_MANY_WEBHOOKS")
-        secret = security.generate_token()
-        hook = Webhook(seller_id=who.seller_id, url=url, secret=secret, types=types,
-                       enabled=True, created_at=utcnow())
-        session.add(hook)
-        session.flush()
-        _ping(session, who.seller_id)
-        return NewWebhookOut(**WebhookOut.of(hook, (0, 0, 0, "")).model_dump(), secret=secret)
+        hook = webhooks.register(session, seller_id=who.seller_id, url=url, types=types)
+        return NewWebhookOut(**WebhookOut.of(hook, (0, 0, 0, "")).model_dump(),
+                             secret=hook.secret)
 
 
 @router.get("/{webhook_id}", response_model=WebhookOut)
 def get_webhook(webhook_id: Id, who: Reader, db: DbDep) -> WebhookOut:
     with db.read_session() as session:
-        hook = _get(session, who.seller_id, webhook_id)
+        hook = webhooks.get(session, seller_id=who.seller_id, webhook_id=webhook_id)
         return WebhookOut.of(hook, _stats(session, hook))
 
 
@@ -195,11 +144,12 @@ def get_webhook(webhook_id: Id, who: Reader, db: DbDep) -> WebhookOut:
 def update_webhook(webhook_id: Id, body: WebhookPatch, who: Writer, db: DbDep) -> WebhookOut:
     """Change the URL, the message types, or pause/resume delivery."""
     with db.session() as session:
-        hook = _get(session, who.seller_id, webhook_id)  # another seller's: 404 first
+        # another seller's webhook is a 404 before anything in the body is looked at
+        hook = webhooks.get(session, seller_id=who.seller_id, webhook_id=webhook_id)
         if body.url is not None:
-            hook.url = _url(body.url)
+            hook.url = webhooks.check_url(body.url)
         if body.types is not None:
-            hook.types = _types(body.types)
+            hook.types = webhooks.check_types(body.types)
         if body.enabled is not None:
             hook.enabled = body.enabled
         hook.updated_at = utcnow()
@@ -210,7 +160,7 @@ def update_webhook(webhook_id: Id, body: WebhookPatch, who: Writer, db: DbDep) -
 def rotate_secret(webhook_id: Id, who: Writer, db: DbDep) -> NewWebhookOut:
     """A new signing secret; the old one stops at once."""
     with db.session() as session:
-        hook = _get(session, who.seller_id, webhook_id)
+        hook = webhooks.get(session, seller_id=who.seller_id, webhook_id=webhook_id)
         hook.secret = security.generate_token()
         return NewWebhookOut(**WebhookOut.of(hook, _stats(session, hook)).model_dump(),
                              secret=hook.secret)
@@ -220,8 +170,8 @@ def rotate_secret(webhook_id: Id, who: Writer, db: DbDep) -> NewWebhookOut:
 def ping_webhook(webhook_id: Id, who: Writer, db: DbDep) -> WebhookOut:
     """Queue a ``TYPE_PING`` to the seller's webhooks."""
     with db.session() as session:
-        hook = _get(session, who.seller_id, webhook_id)
-        _ping(session, who.seller_id)
+        hook = webhooks.get(session, seller_id=who.seller_id, webhook_id=webhook_id)
+        webhooks.ping(session, seller_id=who.seller_id)
         return WebhookOut.of(hook, _stats(session, hook))
 
 
@@ -229,7 +179,7 @@ def ping_webhook(webhook_id: Id, who: Writer, db: DbDep) -> WebhookOut:
 def delete_webhook(webhook_id: Id, who: Writer, db: DbDep) -> WebhookOut:
     """Stop sending to this URL and forget it."""
     with db.session() as session:
-        hook = _get(session, who.seller_id, webhook_id)
+        hook = webhooks.get(session, seller_id=who.seller_id, webhook_id=webhook_id)
         out = WebhookOut.of(hook, _stats(session, hook))
         session.delete(hook)
         return out

@@ -1,0 +1,93 @@
+"""Webhook registrations as keyword-only service functions (no HTTP), shared by the Peakline
+router (``/peakline/v1/webhooks``) and the Ozon notification-settings methods
+(``/v1/notification/*``). Another seller's webhook is :class:`NotFound`, like a missing one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from reference_backend import security
+from reference_backend.notifications import payloads
+from reference_backend.notifications.config import PushSettings
+from reference_backend.notifications.delivery import BadWebhookUrl, check_webhook_url
+from reference_backend.notifications.payloads import MessageType
+from reference_backend.services.errors import Conflict, InvalidInput, NotFound
+from reference_backend.services.outbox import add_event
+from reference_backend.tables import Webhook, utcnow
+
+MAX_WEBHOOKS = 10
+#: What this backend sends, with the descriptions ``/v1/notification/push-type/list`` shows.
+SENT_TYPES: dict[str, str] = {
+    MessageType.PING.value: "Проверка соединения (connection check)",
+    MessageType.NEW_POSTING.value: "Новое отправление (new posting)",
+    MessageType.STATE_CHANGED.value: "Изменение статуса отправления (posting status change)",
+    MessageType.POSTING_CANCELLED.value: "Отмена отправления (posting cancelled)",
+}
+#: Other documented Ozon types a client may subscribe to (accepted, never sent here).
+OTHER_OZON_TYPES = frozenset({
+    "TYPE_CUTOFF_DATE_CHANGED", "TYPE_DELIVERY_DATE_CHANGED", "TYPE_CREATE_OR_UPDATE_ITEM",
+    "TYPE_CREATE_ITEM", "TYPE_UPDATE_ITEM", "TYPE_STOCKS_CHANGED", "TYPE_PRICE_INDEX_CHANGED",
+    "TYPE_NEW_MESSAGE", "TYPE_UPDATE_MESSAGE", "TYPE_MESSAGE_READ", "TYPE_CHAT_CLOSED",
+    "TYPE_DESCRIPTION_CATEGORY_TREE_CHANGED", "TYPE_POSTING_SHIPPED",
+})
+
+
+def check_url(url: str) -> str:
+    """A registrable URL or :class:`InvalidInput`."""
+    try:
+        return check_webhook_url(url, allow_private=PushSettings().allow_private_targets)
+    except BadWebhookUrl as exc:
+        raise InvalidInput(str(exc), code="BAD_WEBHOOK_URL",
+                           details=[{"field": "url", "problem": str(exc)}]) from None
+
+
+def check_types(types: list[str], *, ozon_names: bool = False) -> list[str]:
+    """Normalised, de-duplicated message types; unknown ones are :class:`InvalidInput`."""
+    allowed = set(SENT_TYPES) | (OTHER_OZON_TYPES if ozon_names else set())
+    wanted = sorted({t.strip().upper() for t in types})
+    unknown = [t for t in wanted if t not in allowed]
+    if unknown:
+        raise InvalidInput(
+            f"unknown message types: {', '.join(unknown)}", code="UNKNOWN_MESSAGE_TYPE",
+            details=[{"field": "types", "problem": f"allowed: {', '.join(sorted(allowed))}"}],
+        )
+    return wanted
+
+
+def get(session: Session, *, seller_id: int, webhook_id: int) -> Webhook:
+    hook = session.scalar(
+        select(Webhook).where(Webhook.id == webhook_id, Webhook.seller_id == seller_id)
+    )
+    if hook is None:
+        raise NotFound(f"webhook {webhook_id} not found", code="WEBHOOK_NOT_FOUND")
+    return hook
+
+
+def list_for(session: Session, *, seller_id: int) -> list[Webhook]:
+    return list(session.scalars(
+        select(Webhook).where(Webhook.seller_id == seller_id).order_by(Webhook.id)
+    ))
+
+
+def ping(session: Session, *, seller_id: int) -> None:
+    """Queue a ``TYPE_PING`` (Ozon sends one when a URL is connected)."""
+    now = utcnow()
+    add_event(session, seller_id=seller_id, payload=payloads.ping(now), posting_number=None,
+              now=now)
+
+
+def register(session: Session, *, seller_id: int, url: str, types: list[str]) -> Webhook:
+    """A new webhook with a fresh signing secret (``hook.secret``), and a ping queued."""
+    count = session.scalar(
+        select(func.count()).select_from(Webhook).where(Webhook.seller_id == seller_id)
+    )
+    if (count or 0) >= MAX_WEBHOOKS:
+        raise Conflict(f"a seller has at most {MAX_WEBHOOKS} webhooks", code="TOO_MANY_WEBHOOKS")
+    hook = Webhook(seller_id=seller_id, url=url, secret=security.generate_token(), types=types,
+                   enabled=True, created_at=utcnow())
+    session.add(hook)
+    session.flush()
+    ping(session, seller_id=seller_id)
+    return hook
