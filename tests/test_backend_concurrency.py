@@ -30,7 +30,7 @@ from tests.backend_support import (
 ORDERS = 1000
 STOCK = 100
 RETRIES = 50
-CONCURRENCY = 100
+CLIENTS, PER_CLIENT = 10, 5  # 50 requests in flight
 
 
 def _one_sku_with(url: str, creds: dict, units: int) -> int:
@@ -51,14 +51,26 @@ def _one_sku_with(url: str, creds: dict, units: int) -> int:
 
 
 async def _post_all(base_url: str, requests: list[tuple[dict, dict]]) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    gate = asyncio.Semaphore(CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
-        async def one(body: dict, headers: dict) -> httpx.Response:
-            async with gate:
-                return await client.post("/marketplace/v1/orders", json=body, headers=headers)
+    """POST every request at once, at most ``CLIENTS x PER_CLIENT`` in flight.
 
-        return await asyncio.gather(*(one(b, h) for b, h in requests))
+    The load is spread over several small httpx pools: one AsyncClient with many
+    connections spends most of its time in its own pool bookkeeping.
+    """
+    clients = [httpx.AsyncClient(base_url=base_url, timeout=120,
+                                 limits=httpx.Limits(max_connections=PER_CLIENT))
+               for _ in range(CLIENTS)]
+    gates = [asyncio.Semaphore(PER_CLIENT) for _ in range(CLIENTS)]
+
+    async def one(i: int, body: dict, headers: dict) -> httpx.Response:
+        async with gates[i % CLIENTS]:
+            return await clients[i % CLIENTS].post("/marketplace/v1/orders", json=body,
+                                                   headers=headers)
+
+    try:
+        return await asyncio.gather(*(one(i, b, h) for i, (b, h) in enumerate(requests)))
+    finally:
+        for client in clients:
+            await client.aclose()
 
 
 def _stock_and_counts(url: str, sku: int) -> tuple[list[tuple[int, int]], int, int, int]:
