@@ -111,7 +111,11 @@ def _field(loc: tuple[Any, ...] | list[Any]) -> str:
 
 def validation_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """pydantic errors -> ``[{"field": "lines[0].quantity", "problem": "..."}]``."""
-    return [{"field": _field(e.get("loc", ())), "problem": str(e.get("msg", ""))} for e in errors]
+    return [
+        {"field": "body", "problem": "not valid JSON"} if e.get("type") == "json_invalid"
+        else {"field": _field(e.get("loc", ())), "problem": str(e.get("msg", ""))}
+        for e in errors
+    ]
 
 
 def validation_message(details: list[dict[str, str]]) -> str:

@@ -7,6 +7,7 @@ a body is JSON whatever its ``Content-Type`` (or none), and an empty (or ``null`
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -68,20 +69,26 @@ class RequestIdMiddleware:
 class JsonBodyMiddleware:
     """Makes every body-carrying request JSON: any Content-Type parsed as JSON; empty -> ``{}``."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 10 * 1024 * 1024) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
+        size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_body_bytes:
+                await _too_large(scope, send, self.max_body_bytes)
+                return
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if body.strip() in (b"", b"null"):
@@ -104,3 +111,16 @@ class JsonBodyMiddleware:
 
         new_scope: dict[str, Any] = {**scope, "headers": headers}
         await self.app(new_scope, replay, send)
+
+
+async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    from reference_backend.errors import is_peakline_path, ozon_error_body, peakline_error_body
+
+    message = f"request body larger than {limit} bytes"
+    body = (peakline_error_body("TOO_LARGE", message) if is_peakline_path(scope["path"])
+            else ozon_error_body(413, message))
+    payload = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     json_logs: bool = True
     log_requests: bool = True
     run_outbox_worker: bool = True
-    base_url: str = ""
+    base_url: str = Field(default="http://127.0.0.1:8000",
+                          description="where clients reach this server (printed by seed)")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
     @field_validator("database_url")
     @classmethod

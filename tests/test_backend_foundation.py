@@ -151,3 +151,23 @@ def test_seller_auth_headers(client):
     other = client.post("/v1/test-auth",
                         headers={"Client-Id": "999999", "Api-Key": creds["api_key"]})
     assert other.status_code == 401
+
+
+def test_json_body_tolerance_and_limits(client):
+    router = APIRouter()
+
+    @router.post("/v1/echo")
+    def echo(body: dict) -> dict:
+        return body
+
+    client.app.include_router(router)
+    # no Content-Type, a text Content-Type and an empty body are all JSON
+    assert client.post("/v1/echo", content=b'{"a": 1}').json() == {"a": 1}
+    assert client.post("/v1/echo", content=b'{"a": 2}',
+                       headers={"Content-Type": "text/plain"}).json() == {"a": 2}
+    assert client.post("/v1/echo", content=b"").json() == {}
+    assert client.post("/v1/echo", content=b"null").json() == {}
+    broken = client.post("/v1/echo", content=b"{oops")
+    assert broken.status_code == 400 and broken.json()["code"] == 3
+    huge = client.post("/v1/echo", content=b"[" + b"1," * 6_000_000 + b"1]")
+    assert huge.status_code == 413 and huge.json()["code"] == 3
