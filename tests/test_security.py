@@ -261,3 +261,13 @@ def test_gate_property_lock_only_after_enough_failures(gaps: list[float]) -> Non
     if len(failures) <= POLICY.free_failures - 1:
         assert gate.allowed
     assert gate.retry_after_s <= max(POLICY.lockout, POLICY.max_delay).total_seconds()
+
+
+def test_readme_shows_the_generated_table_when_it_shows_one() -> None:
+    """The README's permission table is this module's output, not a hand-kept copy."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    if "| route group |" not in readme:
+        pytest.skip("README has no permission table yet")
+    assert perm.permission_table_markdown() in readme
