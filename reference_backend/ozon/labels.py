@@ -107,9 +107,8 @@ def label_create_v3(
 def _file_url(request: Request, task: LabelTask) -> str:
     if task.file_content is None:
         return ""
-    settings = request.app.state.settings
-    base = (settings.base_url or str(request.base_url)).rstrip("/")
-    token = ozon_assembly.file_token(task, settings.secret_key)
+    base = str(request.base_url).rstrip("/")  # the address this client reached us at
+    token = ozon_assembly.file_token(task, request.app.state.settings.secret_key)
     return f"{base}/peakline/v1/package-labels/{task.task_id}/{token}.pdf"
 
 
