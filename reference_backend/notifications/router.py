@@ -142,7 +142,8 @@ def get_webhook(webhook_id: Id, who: Reader, db: DbDep) -> WebhookOut:
 
 @router.patch("/{webhook_id}", response_model=WebhookOut)
 def update_webhook(webhook_id: Id, body: WebhookPatch, who: Writer, db: DbDep) -> WebhookOut:
-    """Change the URL, the message types, or pause/resume delivery."""
+    """Change the URL or the message types, or switch delivery off/on (``enabled``; while
+    off, events are not kept for this URL, as with Ozon's notification switch)."""
     with db.session() as session:
         # another seller's webhook is a 404 before anything in the body is looked at
         hook = webhooks.get(session, seller_id=who.seller_id, webhook_id=webhook_id)
