@@ -239,7 +239,10 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _utilisation(used: np.ndarray, capacity: np.ndarray) -> np.ndarray:
-    return np.divide(used, capacity, out=np.zeros_like(used, dtype=float), where=capacity > 0)
+    """Work per bin / capacity per bin, at most 1: a wave is booked in the bin it starts in and
+    may use capacity carried over from the wave before."""
+    ratio = np.divide(used, capacity, out=np.zeros_like(used, dtype=float), where=capacity > 0)
+    return np.minimum(ratio, 1.0)
 
 
 def collect(sim: Any) -> RunResult:

@@ -156,7 +156,7 @@ class Simulation:
             self.network_view.set_open(net.ids[node], False)
         yield env.timeout(max(stop - env.now, 0.0))
         world.set_closed(node, False)
-        if node in net.warehouse_nodes:
+        if node in net.warehouse_nodes and node not in world.closed:
             self.network_view.set_open(net.ids[node], True)
 
     def run(self, progress: Progress | None = None) -> RunResult:

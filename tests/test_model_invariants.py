@@ -203,3 +203,17 @@ def test_illegal_transitions_are_refused() -> None:
     with pytest.raises(IllegalTransition, match="cancelled -> awaiting_deliver"):
         postings.transition(ids, STATUS_CODES[PostingStatus.AWAITING_DELIVER])
     assert postings.status[ids].tolist() == [CANCELLED, AWAITING_PACKAGING]  # nothing moved
+
+
+def test_overlapping_closures_keep_a_node_closed_until_the_last_ends() -> None:
+    d = smoke_dict()
+    d["faults"] = [
+        {"name": "a", "node": "WH-SPB", "start_hour": 2, "duration_hours": 4, "capacity_factor": 0},
+        {"name": "b", "node": "WH-SPB", "start_hour": 4, "duration_hours": 6, "capacity_factor": 0},
+    ]
+    sim = Simulation(parse_scenario(d), 1)
+    node = sim.network.index["WH-SPB"]
+    for hour, closed in ((1, False), (5, True), (7, True), (11, False)):
+        sim.env.run(until=hour * 60)
+        assert (node in sim.world.closed) is closed, hour
+        assert sim.network_view.is_open("WH-SPB") is not closed

@@ -46,6 +46,7 @@ class World:
         self.receivers: dict[int, Receiver] = {}
         self.carriers: list = []  # per lane, filled by the model
         self.closed: set[int] = set()
+        self._closures: dict[int, int] = {}
         self.on_close_change: list[Callable[[int, bool], None]] = []
         self.delivered_ids: list[np.ndarray] = []
         self.delivered_times: list[np.ndarray] = []
@@ -144,9 +145,14 @@ class World:
     # ------------------------------------------------------------------ faults
 
     def set_closed(self, node: int, closed: bool) -> None:
-        if closed:
+        """A closure window of ``node`` starts (True) or ends; windows may overlap."""
+        count = self._closures.get(node, 0) + (1 if closed else -1)
+        self._closures[node] = count
+        was = node in self.closed
+        if count > 0:
             self.closed.add(node)
         else:
             self.closed.discard(node)
-        for callback in self.on_close_change:
-            callback(node, closed)
+        if was != (count > 0):
+            for callback in self.on_close_change:
+                callback(node, count > 0)
