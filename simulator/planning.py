@@ -460,7 +460,9 @@ def plan_stock(
         # the plan's level: move the model's target by the gap between simulated and wanted
         spread = ev.fill_rate.half_width if math.isfinite(ev.fill_rate.half_width) else MARGIN
         wanted = target_fill_rate + GUARD + spread
-        tau = min(max(tau + wanted - ev.fill_rate.mean, target_fill_rate), 0.9999)
+        # (the model's own target may go below the real one where the model is pessimistic,
+        # e.g. replenishment cycles that overlap less than it assumes)
+        tau = min(max(tau + wanted - ev.fill_rate.mean, 0.5), 0.9999)
         new_x, _ = least_cost_levels(demand, cost, weight=cycles * factor, horizon_demand=m_h,
                                      target=tau)
         entry["raised"] = int((new_x > x).sum())
