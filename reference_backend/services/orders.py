@@ -1,9 +1,9 @@
 """Buyer orders: allocate by the seller's policy, reserve atomically, split into postings.
 
 :func:`place_order` does the whole write in one short transaction: the idempotency row
-(first, so a concurrent retry with the same key waits on its unique index), guarded stock
-``UPDATE``s, the order, one posting per warehouse, their items and one
-``TYPE_NEW_POSTING`` outbox event each. If a concurrent order took the stock between the
+(first, so a concurrent retry with the same key waits on its unique index), the order, one
+posting per warehouse, their items, one ``TYPE_NEW_POSTING`` outbox event each and, last,
+the guarded stock ``UPDATE``s (a hot stock row stays locked only until the commit). If a concurrent order took the stock between the
 read and the reservation, the transaction is rolled back and allocation runs again on fresh
 stock; short stock is :class:`OutOfStock` with nothing written.
 """
@@ -259,9 +259,6 @@ def _allocate_and_write(
         sku = lines[pick.line][0]
         wh = int(pick.warehouse)
         by_wh[wh][sku] = by_wh[wh].get(sku, 0) + pick.quantity
-    moves = [(sku, wh, q) for wh, per_sku in by_wh.items() for sku, q in per_sku.items()]
-    if not stock.reserve(session, moves):
-        raise _LostRace()
 
     order_id = conn.execute(
         _INSERT_ORDER, {"seller_id": seller_id, "region": region, "created_at": now,
@@ -308,6 +305,11 @@ def _allocate_and_write(
         ))
     conn.execute(_INSERT_ITEMS, item_rows)
     conn.execute(_INSERT_EVENTS, events)
+    # Reserve last: the guarded UPDATEs take the stock row locks, held until commit, so a hot
+    # SKU's row is locked only for the reservation and the commit, not the inserts above.
+    moves = [(sku, wh, q) for wh, per_sku in by_wh.items() for sku, q in per_sku.items()]
+    if not stock.reserve(session, moves):
+        raise _LostRace()
     return {
         "order_id": order_id, "order_number": order_number, "region": region,
         "created_at": _iso(now), "postings": answer_postings,
