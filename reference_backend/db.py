@@ -87,7 +87,7 @@ class Database:
         self.engine = make_engine(url, settings)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if self.is_sqlite else nullcontext()
+            threading.RLock() if self.is_sqlite else nullcontext()
         )
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read = sessionmaker(
@@ -103,7 +103,8 @@ class Database:
         threads contend for the database lock wastes most of the time; a FIFO-ish Python
         lock hands it over at once. (Correctness still comes from the database:
         ``BEGIN IMMEDIATE``, guarded updates and CHECK constraints; other processes wait
-        on SQLite's own lock.)
+        on SQLite's own lock.) Do not open a write session inside another one on SQLite:
+        the inner one would wait for the outer one's database lock (busy timeout, then 503).
         """
         with self._write_lock, self._write() as session, session.begin():
             yield session
