@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel
 
 from reference_backend.ozon import pagination
 from reference_backend.ozon.deps import DbDep, PostingsRead
@@ -11,6 +13,12 @@ from reference_backend.services import ozon_postings as q
 from reference_backend.services.errors import InvalidInput
 
 router = APIRouter(tags=["Ozon: FBS postings"])
+
+
+def _json(model: BaseModel) -> Response:
+    """The model serialised once (the declared ``response_model`` documents it; the lists are
+    hot paths, so the answer is not validated a second time)."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
 
 
 def _window(w: S.DateWindow | None) -> dict:
@@ -69,9 +77,7 @@ def _check_period(since, to) -> None:  # noqa: ANN001
 
 
 @router.post("/v3/posting/fbs/list", response_model=S.PostingListV3Response)
-def posting_list_v3(
-    body: S.PostingListV3Request, seller: PostingsRead, db: DbDep
-) -> S.PostingListV3Response:
+def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead, db: DbDep) -> Response:
     """Postings of the period (offset paging; ``has_next`` says whether to ask again)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
@@ -85,15 +91,13 @@ def posting_list_v3(
             desc=body.dir == "desc",
         )
         postings = [q.to_v3(b, body.with_) for b in bundles]
-    return S.PostingListV3Response(
-        result=S.PostingListV3Result(postings=postings, has_next=has_next)
+    return _json(
+        S.PostingListV3Response(result=S.PostingListV3Result(postings=postings, has_next=has_next))
     )
 
 
 @router.post("/v4/posting/fbs/list", response_model=S.PostingListV4Response)
-def posting_list_v4(
-    body: S.PostingListV4Request, seller: PostingsRead, db: DbDep
-) -> S.PostingListV4Response:
+def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead, db: DbDep) -> Response:
     """Postings of the period (cursor paging; the last page keeps a cursor past the end)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
@@ -107,13 +111,13 @@ def posting_list_v4(
             desc=body.sort_dir == "desc",
         )
         postings = [q.to_v4(b, body.with_) for b in bundles]
-    return S.PostingListV4Response(postings=postings, cursor=cursor, has_next=has_next)
+    return _json(S.PostingListV4Response(postings=postings, cursor=cursor, has_next=has_next))
 
 
 @router.post("/v3/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV3Response)
 def unfulfilled_list_v3(
     body: S.UnfulfilledListV3Request, seller: PostingsRead, db: DbDep
-) -> S.UnfulfilledListV3Response:
+) -> Response:
     """Postings still to process (``count`` = all matching, ``postings`` = this page)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     f = body.filter
@@ -135,13 +139,15 @@ def unfulfilled_list_v3(
         )
         total = q.count(session, seller.seller_id, flt)
         postings = [q.to_v3(b, body.with_) for b in bundles]
-    return S.UnfulfilledListV3Response(result=S.UnfulfilledV3Result(postings=postings, count=total))
+    return _json(
+        S.UnfulfilledListV3Response(result=S.UnfulfilledV3Result(postings=postings, count=total))
+    )
 
 
 @router.post("/v4/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV4Response)
 def unfulfilled_list_v4(
     body: S.UnfulfilledListV4Request, seller: PostingsRead, db: DbDep
-) -> S.UnfulfilledListV4Response:
+) -> Response:
     """Postings still to process (cursor paging, ``count`` of all matching)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     f = body.filter
@@ -163,8 +169,10 @@ def unfulfilled_list_v4(
         )
         total = q.count(session, seller.seller_id, flt)
         postings = [q.to_v4(b, body.with_) for b in bundles]
-    return S.UnfulfilledListV4Response(
-        postings=postings, cursor=cursor, has_next=has_next, count=total
+    return _json(
+        S.UnfulfilledListV4Response(
+            postings=postings, cursor=cursor, has_next=has_next, count=total
+        )
     )
 
 
