@@ -489,6 +489,21 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
     assert {"/v3/posting/fbs/list", "/v2/products/stocks", "/v1/analytics/data"} <= methods
     assert spb["postings"][0]["warehouse_id"] in warehouse_ids
 
+    # --- partial assembly: part of a posting moves to a new posting -------------------------
+    whole = order(base_url, creds, [(coffee_sku, 2)])["postings"][0]["posting_number"]
+    split = await api.posting_fbs_ship_package(
+        asm.PostingFBSShipPackageRequest(
+            posting_number=whole,
+            products=[asm.PostingFBSShipPackageProduct(product_id=str(coffee_sku), quantity=1)],
+        )
+    )
+    assert split.result == f"{whole}-2"
+    parts = [
+        (await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=n))).result
+        for n in (whole, split.result)
+    ]
+    assert [(p.status, p.products[0].quantity) for p in parts] == [("awaiting_packaging", 1)] * 2
+
 
 async def _coffee_stock(api: SellerAPI) -> tuple[int, int]:
     rows = await api.product_info_stocks_by_warehouse_fbs(

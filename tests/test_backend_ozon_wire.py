@@ -502,3 +502,15 @@ def test_label_format_negotiation(world: World) -> None:
         headers={"User-Agent": "aiohttp", "Accept": "application/pdf"},
     )
     assert forced.headers["content-type"] == "application/pdf"
+
+
+def test_newer_reason_lists_and_legacy_returns(world: World) -> None:
+    reasons = world.ok("/v1/cancel-reason/list", {})
+    assert reasons["reasons"] == reasons["result"] and {352, 402} <= {
+        r["id"] for r in reasons["reasons"]
+    }
+    by_posting = world.ok("/v1/cancel-reason/list-by-posting", {"posting_number": "x"})
+    assert by_posting["reasons"] == reasons["reasons"]
+    legacy = world.ok("/v2/returns/company/fbs", {"filter": None, "limit": 10, "offset": 0})
+    assert set(legacy["result"]) == {"returns", "count"}
+    assert legacy["result"]["count"] == len(legacy["result"]["returns"])
