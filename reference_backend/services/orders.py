@@ -3,9 +3,10 @@
 :func:`place_order` does the whole write in one short transaction: the idempotency row
 (first, so a concurrent retry with the same key waits on its unique index), the order, one
 posting per warehouse, their items, one ``TYPE_NEW_POSTING`` outbox event each and, last,
-the guarded stock ``UPDATE``s (a hot stock row stays locked only until the commit). If a concurrent order took the stock between the
-read and the reservation, the transaction is rolled back and allocation runs again on fresh
-stock; short stock is :class:`OutOfStock` with nothing written.
+the guarded stock ``UPDATE``s (a hot stock row stays locked only until the commit). If a
+concurrent order took the stock between the read and the reservation, the transaction is
+rolled back and allocation runs again on fresh stock; short stock is :class:`OutOfStock`
+with nothing written.
 """
 
 from __future__ import annotations
