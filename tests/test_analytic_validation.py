@@ -110,6 +110,7 @@ def test_base_stock_fill_rate_matches_erlang_loss() -> None:
     assert abs(mean - theory) <= half, (mean, half, theory)
 
 
+@pytest.mark.slow
 def test_littles_law_on_warehouse_backlog() -> None:
     day = 24 * 60
     scenario = line_world(orders_per_hour=50, horizon_hours=72, warmup_hours=12,
