@@ -15,6 +15,8 @@ from reference_backend.ozon import pagination
 from reference_backend.ozon.labels_pdf import LabelData, render_labels
 from reference_backend.ozon.schemas.postings import PostingListV3Request, PostingListV4Request
 from reference_backend.ozon.schemas.products import ProductImportRequest, StocksUpdateRequest
+from reference_backend.services.ozon_postings import available_actions
+from simulator.lifecycle import PostingStatus, can_transition, is_final
 
 
 def test_nulls_are_absent_everywhere() -> None:
@@ -123,3 +125,47 @@ def test_label_pdf_has_scannable_code128_of_each_posting() -> None:
         for i in range(len(doc))
     ]
     assert decoded == [[(n, "Code128")] for n in numbers]
+
+
+AVAILABLE_ACTIONS = set(
+    [
+        "arbitration",
+        "awaiting_delivery",
+        "can_create_chat",
+        "cancel",
+        "click_track_number",
+        "customer_phone_available",
+        "has_weight_products",
+        "has_barcode_for_printing",
+        "hide_region_and_city",
+        "invoice_get",
+        "invoice_send",
+        "invoice_update",
+        "label_download_big",
+        "label_download_small",
+        "label_download",
+        "non_int_delivered",
+        "non_int_delivering",
+        "non_int_last_mile",
+        "product_cancel",
+        "set_cutoff",
+        "set_timeslot",
+        "set_track_number",
+        "ship_async_in_process",
+        "ship_async_retry",
+        "ship_async",
+        "ship_with_additional_info",
+        "ship",
+        "update_cis",
+    ]
+)
+
+
+@pytest.mark.parametrize("status", list(PostingStatus))
+def test_available_actions_follow_the_lifecycle(status: PostingStatus) -> None:
+    actions = available_actions(status)
+    assert set(actions) <= AVAILABLE_ACTIONS  # strict enum on the wire
+    assert ("cancel" in actions) == can_transition(status, PostingStatus.CANCELLED)
+    assert ("arbitration" in actions) == can_transition(status, PostingStatus.ARBITRATION)
+    assert ("ship" in actions) == (status is PostingStatus.AWAITING_PACKAGING)
+    assert not actions if is_final(status) else "set_track_number" in actions

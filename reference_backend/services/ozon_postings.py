@@ -19,6 +19,7 @@ from reference_backend.ozon import pagination
 from reference_backend.ozon.schemas import postings as S
 from reference_backend.services.errors import NotFound
 from reference_backend.tables import DeliveryMethod, Package, Posting, PostingItem, Warehouse
+from simulator.lifecycle import PostingStatus, can_transition, is_final
 
 CANCELLATION_TYPES = {"seller", "client", "customer", "ozon", "system", "delivery", ""}
 SUBSTATUSES = {
@@ -53,32 +54,43 @@ SUBSTATUSES = {
 DEFAULT_UNFULFILLED = ("awaiting_packaging", "awaiting_deliver", "arbitration")
 UNFULFILLED_ALLOWED = frozenset(S.UNFULFILLED_STATUSES)
 
-_ACTIONS: dict[str, list[str]] = {
-    "awaiting_packaging": [
-        "arbitration",
-        "cancel",
-        "product_cancel",
-        "ship",
-        "set_track_number",
-    ],
-    "awaiting_deliver": [
-        "arbitration",
-        "cancel",
-        "has_barcode_for_printing",
-        "label_download",
-        "label_download_big",
-        "label_download_small",
-        "non_int_delivering",
-        "set_track_number",
-    ],
-    "delivering": ["arbitration", "non_int_delivered", "non_int_last_mile", "set_track_number"],
-    "arbitration": ["cancel"],
-}
+_LABELS = [
+    "has_barcode_for_printing",
+    "label_download",
+    "label_download_big",
+    "label_download_small",
+]
 
 
 def available_actions(status: str) -> list[str]:
-    """What the seller may do next with a posting in ``status`` (strict enum values)."""
-    return list(_ACTIONS.get(status, []))
+    """What the seller may do next with a posting in ``status`` (strict enum values), read
+    from the lifecycle's transition table so the two never disagree."""
+    try:
+        current = PostingStatus(status)
+    except ValueError:
+        return []
+    if is_final(current):
+        return []
+    actions = ["set_track_number"]
+    if can_transition(current, PostingStatus.ARBITRATION):
+        actions.append("arbitration")
+    if can_transition(current, PostingStatus.CANCELLED):
+        actions.append("cancel")
+    if current is PostingStatus.AWAITING_PACKAGING:
+        actions += ["product_cancel", "ship"]
+    if current is PostingStatus.AWAITING_DELIVER:
+        actions += _LABELS
+        if can_transition(current, PostingStatus.DELIVERING):
+            actions.append("non_int_delivering")
+    if current is PostingStatus.DELIVERING:
+        actions.append("non_int_last_mile")
+        if can_transition(current, PostingStatus.DELIVERED):
+            actions.append("non_int_delivered")
+    if current is PostingStatus.ARBITRATION and can_transition(
+        current, PostingStatus.AWAITING_DELIVER
+    ):
+        actions.append("awaiting_delivery")
+    return sorted(actions)
 
 
 # --------------------------------------------------------------------------- loading
