@@ -511,3 +511,52 @@ async def _coffee_stock(api: SellerAPI) -> tuple[int, int]:
     )
     assert len(rows.products) == 1
     return rows.products[0].present, rows.products[0].reserved
+
+
+def test_concurrent_catalogue_writes_stay_consistent(server) -> None:
+    """Imports and first stock rows racing from many clients: no 5xx, no duplicate SKU."""
+    base_url, creds = server
+    headers = {"Client-Id": creds["client_id"], "Api-Key": creds["api_key"]}
+    home = sorted(creds["warehouses"].values())[0]
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=30) as client:
+            imports = [
+                client.post(
+                    "/v3/product/import",
+                    json={
+                        "items": [
+                            {
+                                "offer_id": f"RACE-{i % 4}",
+                                "name": f"Race {i}",
+                                "price": "100",
+                                "vat": "0",
+                            }
+                        ]
+                    },
+                )
+                for i in range(12)
+            ]
+            stocks = [
+                client.post(
+                    "/v2/products/stocks",
+                    json={
+                        "stocks": [
+                            {"offer_id": "COFFEE-250", "stock": 10 + i, "warehouse_id": home},
+                            {"offer_id": f"SKU-{i:06d}", "stock": 5, "warehouse_id": home},
+                        ]
+                    },
+                )
+                for i in range(8)
+            ]
+            return await asyncio.gather(*imports, *stocks)
+
+    responses = asyncio.run(burst())
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    listed = httpx.post(
+        f"{base_url}/v3/product/info/list",
+        headers=headers,
+        json={"offer_id": [f"RACE-{i}" for i in range(4)]},
+    ).json()["items"]
+    skus = [item["sources"][0]["sku"] for item in listed]
+    assert len(listed) == 4 and len(set(skus)) == 4

@@ -20,6 +20,7 @@ from reference_backend.tables import (
     Product,
     ProductImportItem,
     ProductImportTask,
+    Seller,
     Stock,
     Warehouse,
 )
@@ -181,6 +182,12 @@ def delivery_method_v2(m: DeliveryMethod) -> W.DeliveryMethodV2:
 # --------------------------------------------------------------------------- product import
 
 
+def lock_seller(session: Session, seller_id: int) -> None:
+    """Serialise a seller's catalogue writes (row lock on PostgreSQL; SQLite writes are
+    serial already), so concurrent imports never pick the same new SKU or offer id."""
+    session.execute(select(Seller.id).where(Seller.id == seller_id).with_for_update())
+
+
 def _num(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
@@ -210,6 +217,7 @@ def import_products(session: Session, *, seller_id: int, items: Sequence[P.Impor
     Items are processed now (status ``imported``/``failed``/``skipped``), so
     ``/v1/product/import/info`` never shows ``pending``.
     """
+    lock_seller(session, seller_id)  # new SKUs and offer ids are numbered per seller
     task = ProductImportTask(seller_id=seller_id, status="imported")
     session.add(task)
     session.flush()

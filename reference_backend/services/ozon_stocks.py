@@ -14,7 +14,7 @@ from reference_backend.ozon.schemas import analytics as A
 from reference_backend.ozon.schemas import products as P
 from reference_backend.services import stock as stock_service
 from reference_backend.services.errors import DomainError
-from reference_backend.services.ozon_catalog import product_query
+from reference_backend.services.ozon_catalog import lock_seller, product_query
 from reference_backend.tables import Posting, PostingItem, Product, Stock, Warehouse
 
 
@@ -30,6 +30,7 @@ def update_stocks(
     ``offer_id`` wins over ``product_id``. Each item runs in its own savepoint, so a failed
     item leaves nothing behind and the rest of the batch still applies.
     """
+    lock_seller(session, seller_id)  # a first stock row of a pair is an insert
     offers = [i.offer_id for i in items if i.offer_id]
     ids = [i.product_id for i in items if i.product_id]
     by_offer: dict[str, Product] = {}
