@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/peakline validate scenarios/peak_day.yaml
+	$(BIN)/peakline simulate scenarios/peak_day.yaml --seed 1 --out out/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

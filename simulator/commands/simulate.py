@@ -86,8 +86,9 @@ def simulate(
     replenishment: str = typer.Option(None, "--replenishment", help="replenishment policy "
                                       "name (default: the scenario's)"),
     out: Path = typer.Option(None, "--out", help="output directory (default out/<scenario>)"),
+    report: bool = typer.Option(True, "--report/--no-report", help="also write report.html"),
 ) -> None:
-    """Run one replication of SCENARIO; write result.json and CSV time series to --out."""
+    """Run one replication of SCENARIO; write result.json, CSV time series and report.html to --out."""
     from simulator.model import Simulation
 
     sc = scenario_or_exit(scenario)
@@ -114,6 +115,11 @@ def simulate(
     console.print(f"{sim.arrivals.count:,} orders in {result.wall_seconds:.1f} s "
                   f"({rate:,.0f} orders/s); wrote {len(files)} files to {out}/ "
                   f"(KPIs explained in kpis.csv; {len(KPI_DOC)} KPIs)")
+    if report:
+        from reports.run_report import write_run_report
+
+        path = write_run_report(result, out / "report.html")
+        console.print(f"HTML report: [bold]{path}[/]")
 
 
 def register(app: typer.Typer) -> None:
