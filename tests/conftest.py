@@ -1,13 +1,29 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the CI rule that PostgreSQL tests never skip silently."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI (``CI`` set), PEAKLINE_TEST_DATABASE_URL must be set and reachable."""
+    if not os.environ.get("CI"):
+        return
+    url = os.environ.get("PEAKLINE_TEST_DATABASE_URL")
+    if not url:
+        raise pytest.UsageError("CI is set but PEAKLINE_TEST_DATABASE_URL is not")
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        raise pytest.UsageError(f"PEAKLINE_TEST_DATABASE_URL is unreachable: {exc}") from exc
 
 
 @pytest.fixture(scope="session")
