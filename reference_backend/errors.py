@@ -20,7 +20,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -130,13 +129,6 @@ async def _on_validation(request: Request, exc: RequestValidationError) -> JSONR
     )
 
 
-async def _on_pydantic(request: Request, exc: ValidationError) -> JSONResponse:
-    details = validation_details(list(exc.errors()))
-    return error_response(
-        request, 400, validation_message(details), code="INVALID_ARGUMENT", details=details
-    )
-
-
 async def _on_domain(request: Request, exc: DomainError) -> JSONResponse:
     status = KIND_STATUS.get(exc.kind, 400)
     return error_response(request, status, exc.message, code=exc.code, details=exc.details)
@@ -174,7 +166,6 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     """Register every handler on ``app``."""
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
-    app.add_exception_handler(ValidationError, _on_pydantic)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _on_domain)  # type: ignore[arg-type]
     app.add_exception_handler(ApiError, _on_api)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
