@@ -1,1 +1,1 @@
-"""Peakline simulator: the fulfilment network as a discrete-event model (SimPy + numpy + networkx)."""
+"""The fulfilment network as a discrete-event model (SimPy, numpy, networkx)."""

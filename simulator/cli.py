@@ -22,7 +22,7 @@ app = typer.Typer(
 
 @app.callback()
 def main() -> None:
-    """Simulate peak seasons, plan stock, serve an Ozon-compatible seller backend, gate load tests."""
+    """Simulate peak seasons, plan stock, serve an Ozon-style seller backend, gate load tests."""
 
 
 #: Modules that each define ``register(app: typer.Typer) -> None``.

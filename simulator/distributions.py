@@ -162,7 +162,7 @@ class Triangular(_Dist):
 
 
 class ShiftedPoisson(_Dist):
-    """``1 + Poisson(mean - 1)``, capped at ``max``: a count that is at least one (basket lines, units)."""
+    """``1 + Poisson(mean - 1)`` capped at ``max``: a count of at least one (lines, units)."""
 
     dist: Literal["shifted_poisson"] = "shifted_poisson"
     mean_: float = Field(alias="mean", ge=1)

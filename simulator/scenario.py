@@ -433,7 +433,10 @@ class Scenario(Strict):
         return self
 
     def with_overrides(self, **changes: Any) -> Scenario:
-        """A validated copy with dotted-path fields replaced, e.g. ``{"demand.baseline_orders_per_hour": 900}``."""
+        """A validated copy with dotted-path fields replaced.
+
+        Example: ``scenario.with_overrides(**{"demand.baseline_orders_per_hour": 900})``.
+        """
         data = self.model_dump(by_alias=True)
         for dotted, value in changes.items():
             target = data
@@ -514,5 +517,6 @@ def load_scenario(path: Path | str) -> Scenario:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        raise ScenarioError(path, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from None
+        problem = f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        raise ScenarioError(path, [(where, problem)]) from None
     return parse_scenario(data, path)

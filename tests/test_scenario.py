@@ -31,16 +31,44 @@ def _broken(tmp_path: Path, smoke_path: Path, mutate) -> Path:
 @pytest.mark.parametrize(
     ("mutate", "field", "words"),
     [
-        (lambda d: d["demand"].update(baseline_orders_per_hour=-5), "demand.baseline_orders_per_hour", "greater than 0"),
-        (lambda d: d["demand"].update(baseline_order_per_hour=5), "demand.baseline_order_per_hour", "unknown field"),
-        (lambda d: d["network"]["lanes"][2].update(to="NOWHERE"), "network", "unknown node 'NOWHERE'"),
-        (lambda d: d["network"]["warehouses"][0]["shifts"][0].update(start="25:00"), "network.warehouses[0].shifts[0].start", "HH:MM"),
-        (lambda d: d["stock"]["initial"].append({"warehouse": "WH-X", "units": 3}), "stock.initial[1].warehouse", "unknown"),
+        (
+            lambda d: d["demand"].update(baseline_orders_per_hour=-5),
+            "demand.baseline_orders_per_hour",
+            "greater than 0",
+        ),
+        (
+            lambda d: d["demand"].update(baseline_order_per_hour=5),
+            "demand.baseline_order_per_hour",
+            "unknown field",
+        ),
+        (
+            lambda d: d["network"]["lanes"][2].update(to="NOWHERE"),
+            "network",
+            "unknown node 'NOWHERE'",
+        ),
+        (
+            lambda d: d["network"]["warehouses"][0]["shifts"][0].update(start="25:00"),
+            "network.warehouses[0].shifts[0].start",
+            "HH:MM",
+        ),
+        (
+            lambda d: d["stock"]["initial"].append({"warehouse": "WH-X", "units": 3}),
+            "stock.initial[1].warehouse",
+            "unknown",
+        ),
         (lambda d: d["demand"].update(hour_of_day=[1, 2]), "demand.hour_of_day", "24"),
-        (lambda d: d["network"]["lanes"][0].update(transit_hours={"dist": "lognormal", "mean": 2}), "network.lanes[0].transit_hours.sd", "required"),
+        (
+            lambda d: d["network"]["lanes"][0].update(
+                transit_hours={"dist": "lognormal", "mean": 2}
+            ),
+            "network.lanes[0].transit_hours.sd",
+            "required",
+        ),
     ],
 )
-def test_broken_file_names_file_field_and_problem(tmp_path, smoke_path, mutate, field, words) -> None:
+def test_broken_file_names_file_field_and_problem(
+    tmp_path, smoke_path, mutate, field, words
+) -> None:
     path = _broken(tmp_path, smoke_path, mutate)
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
@@ -72,5 +100,5 @@ def test_with_overrides_revalidates(smoke_path) -> None:
     doubled = scenario.with_overrides(**{"demand.baseline_orders_per_hour": 120})
     assert doubled.demand.baseline_orders_per_hour == 120
     assert scenario.demand.baseline_orders_per_hour == 60
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="greater than 0"):
         scenario.with_overrides(**{"demand.baseline_orders_per_hour": -1})

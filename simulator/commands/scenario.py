@@ -18,7 +18,8 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) ->
     table.add_row("horizon", f"{sc.clock.horizon_hours:g} h from {sc.clock.start}")
     table.add_row("baseline demand", f"{sc.demand.baseline_orders_per_hour:g} orders/h")
     table.add_row("peaks", ", ".join(p.name for p in sc.demand.peaks) or "none")
-    table.add_row("catalogue", f"{sc.catalogue.sku_count} SKUs in {len(sc.catalogue.groups)} groups")
+    catalogue = sc.catalogue
+    table.add_row("catalogue", f"{catalogue.sku_count} SKUs in {len(catalogue.groups)} groups")
     table.add_row(
         "network",
         f"{len(net.regions)} regions, {len(net.warehouses)} warehouses, "

@@ -88,7 +88,7 @@ def simulate(
     out: Path = typer.Option(None, "--out", help="output directory (default out/<scenario>)"),
     report: bool = typer.Option(True, "--report/--no-report", help="also write report.html"),
 ) -> None:
-    """Run one replication of SCENARIO; write result.json, CSV time series and report.html to --out."""
+    """Run one replication of SCENARIO; write result.json, CSV series and report.html to --out."""
     from simulator.model import Simulation
 
     sc = scenario_or_exit(scenario)
