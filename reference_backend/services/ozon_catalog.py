@@ -343,19 +343,47 @@ def product_query(
     return query
 
 
-def product_list(
-    session: Session, *, seller_id: int, req: P.ProductListRequest, limit: int
-) -> P.ProductListResult:
-    """``/v3/product/list``: ``last_id`` paging (an opaque cursor past the last product)."""
-    after = pagination.decode_cursor(req.last_id)
-    f = req.filter
+def match_products(
+    session: Session, seller_id: int, items: Sequence[P.PriceItem | P.StockItem]
+) -> list[Product | None]:
+    """The seller's product each item names, by ``offer_id`` if given, else ``product_id``."""
+    offers = [i.offer_id for i in items if i.offer_id]
+    ids = [i.product_id for i in items if not i.offer_id and i.product_id]
+    by_offer: dict[str, Product] = {}
+    by_id: dict[int, Product] = {}
+    if offers or ids:
+        for product in session.scalars(
+            select(Product).where(
+                Product.seller_id == seller_id,
+                Product.offer_id.in_(offers) | Product.product_id.in_(ids),
+            )
+        ):
+            by_offer[product.offer_id] = product
+            by_id[product.product_id] = product
+    return [by_offer.get(i.offer_id) if i.offer_id else by_id.get(i.product_id) for i in items]
+
+
+def product_page(
+    session: Session, *, seller_id: int, f: P.ProductListFilter, cursor: str, limit: int
+) -> tuple[pagination.CursorPage[Product], int]:
+    """A cursor page of the products matching ``f`` (by ``product_id``) and how many match."""
+    after = pagination.decode_cursor(cursor)
     base = product_query(
         seller_id, offer_ids=f.offer_id, product_ids=f.product_id, visibility=f.visibility
     )
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
     query = base if after is None else base.where(Product.product_id > after)
     rows = list(session.scalars(query.order_by(Product.product_id).limit(limit + 1)))
-    page = pagination.cursor_page(rows, limit, lambda p: p.product_id, after)
+    return pagination.cursor_page(rows, limit, lambda p: p.product_id, after), int(total)
+
+
+def product_list(
+    session: Session, *, seller_id: int, req: P.ProductListRequest, limit: int
+) -> P.ProductListResult:
+    """``/v3/product/list``: ``last_id`` paging (an opaque cursor past the last product)."""
+    page, total = product_page(
+        session, seller_id=seller_id, f=req.filter, cursor=req.last_id, limit=limit
+    )
     fbs = _fbs_presence(session, [p.product_id for p in page.items])
     items = [
         P.ProductListItem(
@@ -367,7 +395,7 @@ def product_list(
         )
         for p in page.items
     ]
-    return P.ProductListResult(items=items, total=int(total), last_id=page.cursor)
+    return P.ProductListResult(items=items, total=total, last_id=page.cursor)
 
 
 def _fbs_presence(session: Session, product_ids: Sequence[int]) -> dict[int, bool]:
@@ -444,23 +472,8 @@ def import_prices(
     session: Session, *, seller_id: int, prices: Sequence[P.PriceItem]
 ) -> list[P.PriceUpdateResult]:
     """Per-item price updates: one bad item never fails the batch (its ``errors`` say why)."""
-    offers = [p.offer_id for p in prices if p.offer_id]
-    ids = [p.product_id for p in prices if not p.offer_id and p.product_id]
-    by_offer: dict[str, Product] = {}
-    by_id: dict[int, Product] = {}
-    if offers or ids:
-        rows = session.scalars(
-            select(Product).where(
-                Product.seller_id == seller_id,
-                (Product.offer_id.in_(offers)) | (Product.product_id.in_(ids)),
-            )
-        )
-        for product in rows:
-            by_offer[product.offer_id] = product
-            by_id[product.product_id] = product
     results = []
-    for item in prices:
-        product = by_offer.get(item.offer_id) if item.offer_id else by_id.get(item.product_id)
+    for item, product in zip(prices, match_products(session, seller_id, prices), strict=True):
         result = P.PriceUpdateResult(
             product_id=product.product_id if product else item.product_id,
             offer_id=product.offer_id if product else item.offer_id,

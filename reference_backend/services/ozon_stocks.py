@@ -14,7 +14,7 @@ from reference_backend.ozon.schemas import analytics as A
 from reference_backend.ozon.schemas import products as P
 from reference_backend.services import stock as stock_service
 from reference_backend.services.errors import DomainError
-from reference_backend.services.ozon_catalog import lock_seller, product_query
+from reference_backend.services.ozon_catalog import lock_seller, match_products, product_page
 from reference_backend.tables import Posting, PostingItem, Product, Stock, Warehouse
 
 
@@ -31,22 +31,8 @@ def update_stocks(
     item leaves nothing behind and the rest of the batch still applies.
     """
     lock_seller(session, seller_id)  # a first stock row of a pair is an insert
-    offers = [i.offer_id for i in items if i.offer_id]
-    ids = [i.product_id for i in items if i.product_id]
-    by_offer: dict[str, Product] = {}
-    by_id: dict[int, Product] = {}
-    if offers or ids:
-        for p in session.scalars(
-            select(Product).where(
-                Product.seller_id == seller_id,
-                Product.offer_id.in_(offers) | Product.product_id.in_(ids),
-            )
-        ):
-            by_offer[p.offer_id] = p
-            by_id[p.product_id] = p
     results = []
-    for item in items:
-        product = by_offer.get(item.offer_id) if item.offer_id else by_id.get(item.product_id)
+    for item, product in zip(items, match_products(session, seller_id, items), strict=True):
         result = P.StockUpdateResult(
             warehouse_id=item.warehouse_id,
             product_id=product.product_id if product else item.product_id,
@@ -80,15 +66,9 @@ def info_stocks(
     session: Session, *, seller_id: int, req: P.InfoStocksRequest, limit: int
 ) -> P.InfoStocksResponse:
     """``/v4/product/info/stocks``: per product, its FBS stock summed over warehouses."""
-    after = pagination.decode_cursor(req.cursor)
-    f = req.filter
-    base = product_query(
-        seller_id, offer_ids=f.offer_id, product_ids=f.product_id, visibility=f.visibility
+    page, total = product_page(
+        session, seller_id=seller_id, f=req.filter, cursor=req.cursor, limit=limit
     )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    query = base if after is None else base.where(Product.product_id > after)
-    rows = list(session.scalars(query.order_by(Product.product_id).limit(limit + 1)))
-    page = pagination.cursor_page(rows, limit, lambda p: p.product_id, after)
     stocks: dict[int, list[Stock]] = {p.product_id: [] for p in page.items}
     if stocks:
         for s in session.scalars(
@@ -113,7 +93,7 @@ def info_stocks(
                 ],
             )
         )
-    return P.InfoStocksResponse(cursor=page.cursor, total=int(total), items=items)
+    return P.InfoStocksResponse(cursor=page.cursor, total=total, items=items)
 
 
 def _warehouse_rows_query(seller_id: int, skus: Sequence[int], offer_ids: Sequence[str]):  # noqa: ANN202

@@ -426,10 +426,7 @@ class WithQuant(OzonRequest):
     exists: Bool = False
 
 
-class InfoStocksFilter(OzonRequest):
-    offer_id: list[LooseStr] = Field(default_factory=list, max_length=1000)
-    product_id: list[Id64] = Field(default_factory=list, max_length=1000)
-    visibility: Visibility = "ALL"  # type: ignore[valid-type]
+class InfoStocksFilter(ProductListFilter):
     with_quant: WithQuant | None = None
 
 
