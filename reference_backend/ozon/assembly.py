@@ -27,8 +27,7 @@ def _ship(body: S.ShipRequest, seller_id: int, db) -> S.ShipResponse:  # noqa: A
                         sku=i.sku,
                         currency_code=i.currency_code or "RUB",
                     )
-                    for i in b.items
-                    if i.quantity > 0
+                    for i in b.shipped
                 ],
             )
             for b in bundles

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -223,7 +222,7 @@ def _label(b: PostingBundle) -> LabelData:
         warehouse=b.warehouse.name if b.warehouse else "",
         delivery_method=b.method.name if b.method else "",
         shipment_date=b.posting.shipment_date,
-        products=[(i.offer_id, i.quantity) for i in b.items if i.quantity > 0],
+        products=[(i.offer_id, i.quantity) for i in b.shipped],
     )
 
 
@@ -238,13 +237,6 @@ def label_pdf(session: Session, *, seller_id: int, numbers: Sequence[str]) -> by
             details=[{"posting_number": n} for n in not_ready],
         )
     return render_labels([_label(b) for b in bundles])
-
-
-@dataclass(frozen=True)
-class TaskView:
-    task: LabelTask
-    printed: int
-    total: int
 
 
 def create_label_tasks(

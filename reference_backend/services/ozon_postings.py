@@ -52,7 +52,6 @@ SUBSTATUSES = {
 }
 #: Statuses the unfulfilled lists show when no status filter is given.
 DEFAULT_UNFULFILLED = ("awaiting_packaging", "awaiting_deliver", "arbitration")
-UNFULFILLED_ALLOWED = frozenset(S.UNFULFILLED_STATUSES)
 
 _LABELS = [
     "has_barcode_for_printing",
@@ -104,6 +103,11 @@ class PostingBundle:
     items: list[PostingItem] = field(default_factory=list)
     warehouse: Warehouse | None = None
     method: DeliveryMethod | None = None
+
+    @property
+    def shipped(self) -> list[PostingItem]:
+        """The lines still in the posting (fully cancelled lines are not shown)."""
+        return [i for i in self.items if i.quantity > 0]
 
 
 def _bundle(session: Session, postings: Sequence[Posting]) -> list[PostingBundle]:
@@ -277,9 +281,11 @@ def _common(b: PostingBundle, with_: S.With) -> dict[str, Any]:
     }
 
 
-def to_v3(b: PostingBundle, with_: S.With) -> S.PostingV3:
-    products = [
-        S.PostingProductV3(
+def _products_v3(
+    b: PostingBundle, model: type[S.PostingProductV3] = S.PostingProductV3
+) -> list[S.PostingProductV3]:
+    return [
+        model(
             name=i.name,
             offer_id=i.offer_id,
             sku=i.sku,
@@ -287,40 +293,26 @@ def to_v3(b: PostingBundle, with_: S.With) -> S.PostingV3:
             price=price_text(i.price),
             currency_code=_currency(i.currency_code),
         )
-        for i in b.items
-        if i.quantity > 0
+        for i in b.shipped
     ]
+
+
+def to_v3(b: PostingBundle, with_: S.With) -> S.PostingV3:
     return S.PostingV3(
         **_common(b, with_),
-        products=products,
+        products=_products_v3(b),
         financial_data=_financial(b) if with_.financial_data else None,
     )
 
 
 def to_detail(b: PostingBundle, with_: S.With) -> S.PostingDetail:
-    base = to_v3(b, with_).model_dump(exclude={"products", "prr_option"})
-    products = [
-        S.PostingProductDetail(
-            name=i.name,
-            offer_id=i.offer_id,
-            sku=i.sku,
-            quantity=i.quantity,
-            price=price_text(i.price),
-            currency_code=_currency(i.currency_code),
-        )
-        for i in b.items
-        if i.quantity > 0
-    ]
-    base.update(
-        products=products,
-        in_process_at=b.posting.in_process_at,
-        shipment_date=b.posting.shipment_date,
-        shipment_date_without_delay=b.posting.shipment_date,
-        delivering_date=b.posting.delivering_date,
+    """``/v3/posting/fbs/get``: the v3 posting with product dimensions and the get-only keys."""
+    return S.PostingDetail(
+        **_common(b, with_),
+        products=_products_v3(b, S.PostingProductDetail),
+        financial_data=_financial(b) if with_.financial_data else None,
+        related_postings={"related_posting_numbers": []} if with_.related_postings else None,
     )
-    if with_.related_postings:
-        base["related_postings"] = {"related_posting_numbers": []}
-    return S.PostingDetail.model_validate(base)
 
 
 def to_v4(b: PostingBundle, with_: S.With) -> S.PostingV4:
@@ -332,8 +324,7 @@ def to_v4(b: PostingBundle, with_: S.With) -> S.PostingV4:
             quantity=i.quantity,
             price=S.Amount(amount=price_text(i.price, 2), currency=_currency(i.currency_code)),
         )
-        for i in b.items
-        if i.quantity > 0
+        for i in b.shipped
     ]
     common = _common(b, with_)
     financial = None
@@ -384,8 +375,7 @@ def to_barcode_posting(b: PostingBundle) -> S.BarcodePosting:
                 quantity=i.quantity,
                 sku=i.sku,
             )
-            for i in b.items
-            if i.quantity > 0
+            for i in b.shipped
         ],
         analytics_data={
             "city": p.region,

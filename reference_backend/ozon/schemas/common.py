@@ -1,4 +1,4 @@
-"""Request-tolerance types and the shared bits of every Ozon schema (§1.2-§1.5).
+"""Request-tolerance types and the shared bits of every Ozon schema (§1.2-§1.4).
 
 Requests: ``null`` means absent (everywhere, nested too), int64 ids come as numbers or
 numeric strings, enum-like values compare case-insensitively, datetimes are ISO-8601 with
@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -167,46 +166,3 @@ OutDatetime = Annotated[
 OptOutDatetime = Annotated[
     datetime | None, PlainSerializer(lambda d: iso_utc(d), return_type=str | None)
 ]
-
-
-def money(value: Any, places: int = 6) -> str:
-    """Money as Ozon's decimal string (``"1390.000000"``)."""
-    return f"{float(value or 0):.{places}f}"
-
-
-def _nonempty_list(value: list[Any]) -> list[Any]:
-    if not value:
-        raise ValueError("must not be empty")
-    return value
-
-
-NonEmpty = AfterValidator(_nonempty_list)
-
-
-# --- error body (§1.5) -----------------------------------------------------------------
-
-
-class ErrorDetail(OzonResponse):
-    typeUrl: str = ""  # noqa: N815 - wire name
-    value: str = ""
-
-
-class ErrorBody(OzonResponse):
-    """Ozon ``rpcStatus``: ``{"code": 3, "message": "...", "details": []}``."""
-
-    code: int
-    message: str
-    details: list[ErrorDetail] = Field(default_factory=list)
-
-
-#: gRPC-style code per HTTP status.
-GRPC_CODE_BY_STATUS: dict[int, int] = {
-    400: 3,
-    401: 16,
-    403: 7,
-    404: 5,
-    409: 6,
-    422: 3,
-    429: 8,
-    500: 13,
-}

@@ -20,25 +20,6 @@ from .common import (
     ci_enum,
 )
 
-#: Every status a v3 response may carry (strict enum, §2.1).
-V3_STATUSES = (
-    "awaiting_verification",
-    "acceptance_in_progress",
-    "awaiting_approve",
-    "awaiting_registration",
-    "awaiting_packaging",
-    "awaiting_deliver",
-    "arbitration",
-    "client_arbitration",
-    "delivering",
-    "driver_pickup",
-    "delivered",
-    "cancelled",
-    "cancelled_from_split_pending",
-    "not_accepted",
-    "sent_by_seller",
-    "ship_in_process",
-)
 #: Filter values of the v3/v4 list.
 LIST_FILTER_STATUSES = (
     "awaiting_registration",
