@@ -17,8 +17,8 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from types import ModuleType
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy import text
@@ -112,6 +112,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:  # noqa: BLE001 - any database failure means "not healthy"
             return JSONResponse({"status": "unavailable", "database": str(exc)[:200]}, 503)
         return JSONResponse({"status": "ok", "database": db.engine.dialect.name})
+
+    async def ping(_request: Request) -> Response:
+        """A constant answer with no database work: the benchmarks' trivial endpoint."""
+        return Response(b'{"pong":true}', media_type="application/json")
+
+    # A plain Starlette route (unauthenticated, not in the OpenAPI document).
+    app.add_route("/ping", ping, methods=["GET"], include_in_schema=False)
 
     for router in routers:
         app.include_router(router)
