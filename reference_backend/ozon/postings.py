@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from reference_backend.ozon import pagination
 from reference_backend.ozon.deps import DbDep, PostingsRead
@@ -71,9 +72,57 @@ def _unfulfilled(
     )
 
 
+def _unfulfilled_v3(f: S.UnfulfilledFilterV3) -> q.PostingFilter:
+    return _unfulfilled(
+        f,
+        (f.status,) if f.status else (),
+        warehouse_ids=tuple(f.warehouse_id),
+        provider_ids=tuple(f.provider_id),
+        delivery_method_ids=tuple(f.delivery_method_id),
+    )
+
+
+def _unfulfilled_v4(f: S.UnfulfilledFilterV4) -> q.PostingFilter:
+    return _unfulfilled(
+        f,
+        tuple(f.statuses),
+        warehouse_ids=tuple(f.warehouse_ids),
+        provider_ids=tuple(f.provider_ids),
+        delivery_method_ids=tuple(f.delivery_method_ids),
+    )
+
+
 def _check_period(since, to) -> None:  # noqa: ANN001
     if since is not None and to is not None and since > to:
         raise InvalidInput("filter.since must not be after filter.to")
+
+
+def _v3_page(
+    session: Session,
+    seller_id: int,
+    flt: q.PostingFilter,
+    body: S.OffsetListRequest,
+    limit: int,
+) -> tuple[list[S.PostingV3], bool]:
+    """A v3 page (offset paging): the postings and ``has_next``."""
+    bundles, has_next = q.list_offset(
+        session, seller_id, flt, limit=limit, offset=body.offset, desc=body.dir == "desc"
+    )
+    return [q.to_v3(b, body.with_) for b in bundles], has_next
+
+
+def _v4_page(
+    session: Session,
+    seller_id: int,
+    flt: q.PostingFilter,
+    body: S.CursorListRequest,
+    limit: int,
+) -> tuple[list[S.PostingV4], bool, str]:
+    """A v4 page (cursor paging): the postings, ``has_next`` and the cursor."""
+    bundles, has_next, cursor = q.list_cursor(
+        session, seller_id, flt, limit=limit, cursor=body.cursor, desc=body.sort_dir == "desc"
+    )
+    return [q.to_v4(b, body.with_) for b in bundles], has_next, cursor
 
 
 @router.post("/v3/posting/fbs/list", response_model=S.PostingListV3Response)
@@ -82,15 +131,9 @@ def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead, db: DbDe
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
     with db.read_session() as session:
-        bundles, has_next = q.list_offset(
-            session,
-            seller.seller_id,
-            _filter_v3(body.filter),
-            limit=limit,
-            offset=body.offset,
-            desc=body.dir == "desc",
+        postings, has_next = _v3_page(
+            session, seller.seller_id, _filter_v3(body.filter), body, limit
         )
-        postings = [q.to_v3(b, body.with_) for b in bundles]
     return _json(
         S.PostingListV3Response(result=S.PostingListV3Result(postings=postings, has_next=has_next))
     )
@@ -102,15 +145,9 @@ def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead, db: DbDe
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
     with db.read_session() as session:
-        bundles, has_next, cursor = q.list_cursor(
-            session,
-            seller.seller_id,
-            _filter_v4(body.filter),
-            limit=limit,
-            cursor=body.cursor,
-            desc=body.sort_dir == "desc",
+        postings, has_next, cursor = _v4_page(
+            session, seller.seller_id, _filter_v4(body.filter), body, limit
         )
-        postings = [q.to_v4(b, body.with_) for b in bundles]
     return _json(S.PostingListV4Response(postings=postings, cursor=cursor, has_next=has_next))
 
 
@@ -120,25 +157,10 @@ def unfulfilled_list_v3(
 ) -> Response:
     """Postings still to process (``count`` = all matching, ``postings`` = this page)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
-    f = body.filter
-    flt = _unfulfilled(
-        f,
-        (f.status,) if f.status else (),
-        warehouse_ids=tuple(f.warehouse_id),
-        provider_ids=tuple(f.provider_id),
-        delivery_method_ids=tuple(f.delivery_method_id),
-    )
+    flt = _unfulfilled_v3(body.filter)
     with db.read_session() as session:
-        bundles, _ = q.list_offset(
-            session,
-            seller.seller_id,
-            flt,
-            limit=limit,
-            offset=body.offset,
-            desc=body.dir == "desc",
-        )
+        postings, _ = _v3_page(session, seller.seller_id, flt, body, limit)
         total = q.count(session, seller.seller_id, flt)
-        postings = [q.to_v3(b, body.with_) for b in bundles]
     return _json(
         S.UnfulfilledListV3Response(result=S.UnfulfilledV3Result(postings=postings, count=total))
     )
@@ -150,25 +172,10 @@ def unfulfilled_list_v4(
 ) -> Response:
     """Postings still to process (cursor paging, ``count`` of all matching)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
-    f = body.filter
-    flt = _unfulfilled(
-        f,
-        tuple(f.statuses),
-        warehouse_ids=tuple(f.warehouse_ids),
-        provider_ids=tuple(f.provider_ids),
-        delivery_method_ids=tuple(f.delivery_method_ids),
-    )
+    flt = _unfulfilled_v4(body.filter)
     with db.read_session() as session:
-        bundles, has_next, cursor = q.list_cursor(
-            session,
-            seller.seller_id,
-            flt,
-            limit=limit,
-            cursor=body.cursor,
-            desc=body.sort_dir == "desc",
-        )
+        postings, has_next, cursor = _v4_page(session, seller.seller_id, flt, body, limit)
         total = q.count(session, seller.seller_id, flt)
-        postings = [q.to_v4(b, body.with_) for b in bundles]
     return _json(
         S.UnfulfilledListV4Response(
             postings=postings, cursor=cursor, has_next=has_next, count=total

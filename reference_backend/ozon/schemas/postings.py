@@ -68,6 +68,27 @@ class With(OzonRequest):
     additional_data: Bool = False
 
 
+class OffsetListRequest(OzonRequest):
+    """The v3 list envelope (offset paging); each list names its own ``filter`` type."""
+
+    filter: OzonRequest = Field(default_factory=OzonRequest)
+    dir: SortDir = "asc"  # type: ignore[valid-type]
+    limit: Count = 1000
+    offset: Count = 0
+    with_: With = Field(default_factory=With, alias="with")
+
+
+class CursorListRequest(OzonRequest):
+    """The v4 list envelope (cursor paging); each list names its own ``filter`` type."""
+
+    filter: OzonRequest = Field(default_factory=OzonRequest)
+    cursor: str = ""
+    limit: Count = 100
+    sort_dir: SortDir = "asc"  # type: ignore[valid-type]
+    translit: Bool = False
+    with_: With = Field(default_factory=With, alias="with")
+
+
 class DateWindow(OzonRequest):
     from_: FlexDatetime | None = Field(default=None, alias="from")
     to: FlexDatetime | None = None
@@ -88,12 +109,8 @@ class ListFilterV3(OzonRequest):
     last_changed_status_date: DateWindow | None = None
 
 
-class PostingListV3Request(OzonRequest):
+class PostingListV3Request(OffsetListRequest):
     filter: ListFilterV3 = Field(default_factory=ListFilterV3)
-    dir: SortDir = "asc"  # type: ignore[valid-type]
-    limit: Count = 1000
-    offset: Count = 0
-    with_: With = Field(default_factory=With, alias="with")
 
 
 class ListFilterV4(OzonRequest):
@@ -108,13 +125,8 @@ class ListFilterV4(OzonRequest):
     last_changed_status_date: DateWindow | None = None
 
 
-class PostingListV4Request(OzonRequest):
+class PostingListV4Request(CursorListRequest):
     filter: ListFilterV4 = Field(default_factory=ListFilterV4)
-    cursor: str = ""
-    limit: Count = 100
-    sort_dir: SortDir = "asc"  # type: ignore[valid-type]
-    translit: Bool = False
-    with_: With = Field(default_factory=With, alias="with")
 
 
 class UnfulfilledFilterV3(OzonRequest):
@@ -140,12 +152,8 @@ class UnfulfilledFilterV3(OzonRequest):
         return self
 
 
-class UnfulfilledListV3Request(OzonRequest):
+class UnfulfilledListV3Request(OffsetListRequest):
     filter: UnfulfilledFilterV3 = Field(default_factory=UnfulfilledFilterV3)
-    dir: SortDir = "asc"  # type: ignore[valid-type]
-    limit: Count = 1000
-    offset: Count = 0
-    with_: With = Field(default_factory=With, alias="with")
 
 
 class UnfulfilledFilterV4(OzonRequest):
@@ -160,13 +168,8 @@ class UnfulfilledFilterV4(OzonRequest):
     last_changed_status_date: DateWindow | None = None
 
 
-class UnfulfilledListV4Request(OzonRequest):
+class UnfulfilledListV4Request(CursorListRequest):
     filter: UnfulfilledFilterV4 = Field(default_factory=UnfulfilledFilterV4)
-    cursor: str = ""
-    limit: Count = 100
-    sort_dir: SortDir = "asc"  # type: ignore[valid-type]
-    translit: Bool = False
-    with_: With = Field(default_factory=With, alias="with")
 
 
 class PostingGetRequest(OzonRequest):
