@@ -69,6 +69,12 @@ KPI_DOC: dict[str, str] = {
     "replenishment_units": "units ordered from suppliers (units)",
     "units_received": "units delivered by suppliers during the run (units)",
     "unroutable_parcels": "parcels with no route onward from where they are (count)",
+    "returns_requested": "delivered postings the buyers sent back during the run, with "
+    "probability demand.return_probability, return_delay_hours after delivery (count)",
+    "units_returned_to_stock": "units of returns back on the warehouse shelf (sellable) by the "
+    "end of the run (units)",
+    "returns_in_transit_at_end": "returns requested but not yet back on the shelf at the end of "
+    "the run (postings)",
 }
 
 
@@ -321,6 +327,9 @@ def collect(sim: Any) -> RunResult:
         loaded += float(carrier.trucks.values[sel].sum())
         offered += float(sel.sum()) * carrier.lane.spec.truck_capacity
 
+    returns_requested, _, _ = sim.returns.columns()
+    returns_done, returns_done_at = sim.returns.received()
+
     picked = ~np.isnan(p.picked[:n]) & post_counted
     sorted_ = ~np.isnan(p.sort_start[:n]) & post_counted
     kpis: dict[str, float] = {
@@ -359,6 +368,9 @@ def collect(sim: Any) -> RunResult:
         "replenishment_units": float(sim.replenisher.units),
         "units_received": float(stock.received.sum()),
         "unroutable_parcels": float(sim.world.unroutable),
+        "returns_requested": float(returns_requested.size),
+        "units_returned_to_stock": float(stock.returned.sum()),
+        "returns_in_transit_at_end": float(returns_requested.size - returns_done.size),
     }
     missing = set(kpis) ^ set(KPI_DOC)
     assert not missing, f"KPI_DOC and kpis differ: {missing}"
@@ -388,6 +400,7 @@ def collect(sim: Any) -> RunResult:
         "utilisation_warehouse": _utilisation(pick_series, pick_cap_series),
         "utilisation_sorting": _utilisation(sort_series, sort_cap_series),
         "stockouts_warehouse": stock.stockout_level.bin_means(edges),
+        "returns_received": np.histogram(returns_done_at, edges)[0].astype(float),
     }
     columns = {"backlog_warehouse": wh_ids, "backlog_sorting": sc_ids,
                "on_hand_warehouse": wh_ids, "utilisation_warehouse": wh_ids,

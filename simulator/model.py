@@ -7,7 +7,8 @@ seed gives an identical result.
 
 Order of one run: sample all arrivals of the horizon (vectorised); start the actors (buyers,
 warehouses, sorting centres and hubs, carriers of every lane, the replenisher, fault
-switches); run the clock to ``horizon + drain``; settle deliveries; collect the KPIs.
+switches, buyer returns); run the clock to ``horizon + drain``; settle deliveries; collect the
+KPIs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import simulator.policies  # noqa: F401  (registers the built-in policies)
 from simulator.actors.buyers import Buyers
 from simulator.actors.carriers import Carrier
 from simulator.actors.postings import Postings
+from simulator.actors.returns import Returns
 from simulator.actors.schedule import CapacityCurve, shift_rates
 from simulator.actors.sorting import ServerCentre, WaveNode
 from simulator.actors.stock import LedgerStockView, StockLedger, initial_stock
@@ -40,8 +42,10 @@ from simulator.policies.base import (
 )
 from simulator.scenario import Scenario, hhmm_to_minutes
 
+# new streams go at the end: a child's seed depends on its position only, so appending one
+# leaves the draws of the others unchanged
 STREAMS = ("arrivals", "regions", "baskets", "skus", "cancels", "transit", "suppliers",
-           "service")
+           "service", "returns")
 
 Progress = Callable[[float, float], None]
 
@@ -130,6 +134,7 @@ class Simulation:
                      backlog=None, column=-1)
             for h in scenario.network.hubs]
         world.carriers = self.carriers = [Carrier(world, lane) for lane in net.lanes]
+        world.returns = self.returns = Returns(world)
         for start, stop, node in net.faults.closures():
             self.env.process(self._closure(start, stop, node))
 

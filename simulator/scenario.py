@@ -118,7 +118,15 @@ class Demand(Strict):
     cancel_delay_hours: Distribution = Field(
         default_factory=lambda: {"dist": "exponential", "mean": 2.0}
     )
-    return_probability: float = Field(default=0.0, ge=0, le=1)
+    return_probability: float = Field(
+        default=0.0, ge=0, le=1,
+        description="chance a delivered posting is sent back by the buyer; returned units "
+        "travel back to their warehouse and go on the shelf again (sellable)",
+    )
+    return_delay_hours: Distribution = Field(
+        default_factory=lambda: {"dist": "gamma", "mean": 96.0, "sd": 48.0},
+        description="delivery -> the buyer hands the return in (about four days)",
+    )
 
     @field_validator("hour_of_day")
     @classmethod

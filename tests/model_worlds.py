@@ -19,12 +19,14 @@ def smoke_dict() -> dict[str, Any]:
 
 
 def stressed(on_node_closed: str = "wait", replenishment: dict | None = None) -> Scenario:
-    """Smoke with short stock, many cancellations, a tight late tolerance, a closed sorting
-    centre, a closed warehouse, a delayed lane, and a slower bypass lane WH-MSK -> H-MSK that
-    routing by time only takes while SC-MSK is closed."""
+    """Smoke with short stock, many cancellations, quick returns, a tight late tolerance, a
+    closed sorting centre, a closed warehouse, a delayed lane, and a slower bypass lane
+    WH-MSK -> H-MSK that routing by time only takes while SC-MSK is closed."""
     d = smoke_dict()
     d["stock"]["initial"] = [{"warehouse": "*", "sku_group": "*", "days_of_cover": 0.6}]
     d["demand"]["cancel_probability"] = 0.2
+    d["demand"]["return_probability"] = 0.1  # returns come back while faults are on
+    d["demand"]["return_delay_hours"] = {"dist": "exponential", "mean": 6}
     d["network"]["on_node_closed"] = on_node_closed
     d["network"]["sorting_centres"][0]["late_tolerance_hours"] = 3
     d["network"]["lanes"].append(

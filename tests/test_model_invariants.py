@@ -52,7 +52,7 @@ def check_invariants(sim: Simulation, result: RunResult) -> None:
     assert np.all(~np.isnan(p.delivered[:n][status == DELIVERED]))
     assert np.all(np.isnan(p.delivered[:n][status != DELIVERED]))
     assert np.all(~np.isnan(p.handover[:n][status == DELIVERED]))
-    # stock: initial + received == on hand + shipped, reserved == unpicked open postings
+    # reserved == unpicked open postings
     line_post = np.repeat(np.arange(n), p.line_count[:n])
     sku, qty = p.line_sku[: p.n_lines], p.line_qty[: p.n_lines]
     wh = p.warehouse[line_post]
@@ -63,7 +63,26 @@ def check_invariants(sim: Simulation, result: RunResult) -> None:
     reserved = np.zeros_like(stock.on_hand)
     open_mask = ~picked & (p.status[line_post] == AWAITING_PACKAGING)
     np.add.at(reserved, (sku[open_mask], wh[open_mask]), qty[open_mask])
-    assert np.array_equal(stock.initial + stock.received, stock.on_hand + shipped)
+    # buyer returns: rows of delivered postings; what came back is on the shelf again, the rest
+    # is in the reverse flow
+    ret, requested, putaway = sim.returns.columns()
+    back, back_at = sim.returns.received()
+    assert np.unique(ret).size == ret.size and np.isin(back, ret).all()
+    assert np.all(p.status[ret] == DELIVERED)
+    assert np.all(requested >= p.delivered[ret]) and np.all(requested <= sim.end)
+    assert np.all(putaway >= requested) and np.all(back_at <= sim.end)
+    assert k["returns_requested"] == ret.size
+    assert k["returns_in_transit_at_end"] == ret.size - back.size
+    assert result.series["returns_received"].sum() == back.size
+    back_lines = p.lines_of(back)
+    returned = np.zeros_like(stock.on_hand)
+    np.add.at(returned, (p.line_sku[back_lines],
+                         np.repeat(p.warehouse[back], p.line_count[back])), p.line_qty[back_lines])
+    assert np.array_equal(stock.returned, returned)
+    assert k["units_returned_to_stock"] == returned.sum()
+    # stock: initial + received from suppliers + returned == on hand + shipped
+    assert np.array_equal(stock.initial + stock.received + stock.returned,
+                          stock.on_hand + shipped)
     assert np.array_equal(stock.reserved, reserved)
     assert np.array_equal(stock.available, stock.on_hand - stock.reserved)
     assert stock.available.min() >= 0
@@ -169,6 +188,7 @@ def test_closed_warehouse_gets_no_orders_while_closed() -> None:
     seed=st.integers(0, 2**32 - 1),
     cover_days=st.floats(0.05, 3),
     cancel=st.floats(0, 0.5),
+    returns=st.floats(0, 0.5),
     allocation=st.sampled_from(["nearest_with_stock", "least_cost", "balanced",
                                 "single_warehouse"]),
     replenishment=st.sampled_from([
@@ -178,12 +198,14 @@ def test_closed_warehouse_gets_no_orders_while_closed() -> None:
         {"name": "forecast", "params": {"review_hours": 6}},
     ]),
 )
-def test_invariants_hold_for_any_world(seed, cover_days, cancel, allocation,
+def test_invariants_hold_for_any_world(seed, cover_days, cancel, returns, allocation,
                                        replenishment) -> None:
     d = smoke_dict()
     d["clock"]["horizon_hours"] = 12
     d["demand"]["baseline_orders_per_hour"] = 30
     d["demand"]["cancel_probability"] = cancel
+    d["demand"]["return_probability"] = returns
+    d["demand"]["return_delay_hours"] = {"dist": "exponential", "mean": 3}
     d["stock"]["initial"] = [{"days_of_cover": cover_days}]
     d["policies"] = {"allocation": {"name": allocation}, "replenishment": replenishment}
     sim = Simulation(parse_scenario(d), seed)

@@ -2,10 +2,10 @@
 
 ``on_hand`` counts units present in the warehouse (reserved ones included); ``available`` is
 ``on_hand - reserved`` and is what orders reserve from. Units leave ``on_hand`` when a wave
-picks them and come back only when a picked posting is cancelled (``restocked``). So at any
-time, per pair::
+picks them and come back when a picked posting is cancelled (``restocked``) or when a buyer's
+return is put back on the shelf (``returned``). So at any time, per pair::
 
-    initial + received == on_hand + picked - restocked
+    initial + received + returned == on_hand + picked - restocked
 
 The ledger also keeps, within the statistics window, the time integral of ``on_hand`` (for the
 average and the holding cost) and the time ``available`` sat at zero (stock-out hours), plus
@@ -46,6 +46,7 @@ class StockLedger:
         self.received = np.zeros_like(self.initial)
         self.picked = np.zeros_like(self.initial)
         self.restocked = np.zeros_like(self.initial)
+        self.returned = np.zeros_like(self.initial)
         self.avail_rows: list[list[int]] = [col.tolist() for col in self.initial.T]
         self.w0, self.w1 = window
         self.area = np.zeros(self.initial.shape)  # unit-minutes of on_hand in the window
@@ -122,6 +123,16 @@ class StockLedger:
         self._touch(s, ws, t)
         self.on_hand[s, ws] += q
         self.restocked[s, ws] += q
+        self._level(self.on_hand_level, t, ws, q)
+        self._add_available(s, ws, q, t)
+
+    def return_to_stock(self, skus: np.ndarray, qty: np.ndarray, w: np.ndarray | int,
+                        t: float) -> None:
+        """Units of delivered postings the buyers sent back go on the shelf again (sellable)."""
+        s, ws, q = self._pairs(skus, w, qty)
+        self._touch(s, ws, t)
+        self.on_hand[s, ws] += q
+        self.returned[s, ws] += q
         self._level(self.on_hand_level, t, ws, q)
         self._add_available(s, ws, q, t)
 

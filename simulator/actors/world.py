@@ -4,7 +4,7 @@ There is no global state: one :class:`World` per replication, passed to every ac
 parcels between actors: :meth:`dispatch` sends parcels that are ready at a node onto the lane
 their route takes next (re-routing around closed nodes when the scenario says so), and
 :meth:`arrive` hands parcels that finished a lane to the actor of the destination node, or
-books them delivered when the destination is a buyer region.
+books them delivered when the destination is a buyer region (where buyer returns are decided).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class World:
         self.window = window  # statistics window (warmup, horizon) in minutes
         self.receivers: dict[int, Receiver] = {}
         self.carriers: list = []  # per lane, filled by the model
+        self.returns = None  # buyer returns (simulator.actors.returns.Returns), set by the model
         self.closed: set[int] = set()
         self._closures: dict[int, int] = {}
         self.on_close_change: list[Callable[[int, bool], None]] = []
@@ -129,6 +130,8 @@ class World:
         self.postings.delivered[ids] = times
         self.delivered_ids.append(ids)
         self.delivered_times.append(np.broadcast_to(times, ids.shape))
+        if self.returns is not None:
+            self.returns.book(ids, times)
 
     def finish_deliveries(self, t: float) -> None:
         """Parcels delivered by ``t`` move delivering -> delivered; later ones stay in flight."""
