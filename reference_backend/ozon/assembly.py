@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from reference_backend.db import Database
 from reference_backend.ozon.deps import DbDep, PostingsWrite
 from reference_backend.ozon.schemas import postings as S
 from reference_backend.services import ozon_assembly
@@ -12,7 +13,7 @@ from reference_backend.services.ozon_postings import price_text
 router = APIRouter(tags=["Ozon: FBS assembly"])
 
 
-def _ship(body: S.ShipRequest, seller_id: int, db) -> S.ShipResponse:  # noqa: ANN001
+def _ship(body: S.ShipRequest, seller_id: int, db: Database) -> S.ShipResponse:
     with db.session() as session:
         bundles = ozon_assembly.ship(session, seller_id=seller_id, req=body)
         additional = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from reference_backend.db import Database
 from reference_backend.ozon.deps import DbDep, PostingsRead, PostingsWrite
 from reference_backend.ozon.schemas import cancellation as C
 from reference_backend.services import ozon_fbs
@@ -35,15 +36,7 @@ def cancel_reason_list(seller: PostingsRead, db: DbDep) -> C.CancelReasonListRes
     with db.read_session() as session:
         reasons = ozon_fbs.all_reasons(session)
         return C.CancelReasonListResponse(
-            result=[
-                C.CancelReason(
-                    id=r.id,
-                    title=r.title,
-                    type_id=r.type_id,
-                    is_available_for_cancellation=r.is_available_for_cancellation,
-                )
-                for r in reasons
-            ]
+            result=[C.CancelReason.model_validate(r, from_attributes=True) for r in reasons]
         )
 
 
@@ -59,7 +52,7 @@ def cancel_reasons_for_postings(
     return C.CancelReasonsForPostingsResponse(result=result)
 
 
-def _generic(db, seller_id: int) -> C.GenericReasonListResponse:  # noqa: ANN001
+def _generic(db: Database) -> C.GenericReasonListResponse:
     with db.read_session() as session:
         reasons = [
             C.GenericReason(id=r.id, name=r.title, title=r.title, type_id=r.type_id)
@@ -71,7 +64,7 @@ def _generic(db, seller_id: int) -> C.GenericReasonListResponse:  # noqa: ANN001
 @router.post("/v1/cancel-reason/list", response_model=C.GenericReasonListResponse)
 def generic_reason_list(seller: PostingsRead, db: DbDep) -> C.GenericReasonListResponse:
     """Newer generic reason list (shape unconfirmed: both ``reasons`` and ``result``)."""
-    return _generic(db, seller.seller_id)
+    return _generic(db)
 
 
 @router.post("/v1/cancel-reason/list-by-order", response_model=C.GenericReasonListResponse)
@@ -79,7 +72,7 @@ def generic_reason_list_by_order(
     body: C.GenericReasonRequest, seller: PostingsRead, db: DbDep
 ) -> C.GenericReasonListResponse:
     """Seller cancel reasons for an order (same list for every order)."""
-    return _generic(db, seller.seller_id)
+    return _generic(db)
 
 
 @router.post("/v1/cancel-reason/list-by-posting", response_model=C.GenericReasonListResponse)
@@ -87,4 +80,4 @@ def generic_reason_list_by_posting(
     body: C.GenericReasonRequest, seller: PostingsRead, db: DbDep
 ) -> C.GenericReasonListResponse:
     """Seller cancel reasons for a posting (same list for every posting)."""
-    return _generic(db, seller.seller_id)
+    return _generic(db)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from reference_backend.db import Database
 from reference_backend.ozon.deps import DbDep, PostingsWrite
 from reference_backend.ozon.schemas import delivery as D
 from reference_backend.services import ozon_fbs
@@ -23,7 +24,9 @@ def tracking_number_set(
     return D.DeliveryStatusResponse(result=result)
 
 
-def _step(body: D.DeliveryStatusRequest, seller_id: int, db, step: str) -> D.DeliveryStatusResponse:  # noqa: ANN001
+def _step(
+    body: D.DeliveryStatusRequest, seller_id: int, db: Database, step: str
+) -> D.DeliveryStatusResponse:
     with db.session() as session:
         result = ozon_fbs.set_delivery_status(
             session, seller_id=seller_id, numbers=body.posting_number, step=step

@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
 
-from reference_backend.auth import DbDep
+from reference_backend.db import Database
 from reference_backend.ozon.config import ozon_settings
-from reference_backend.ozon.deps import PostingsRead
+from reference_backend.ozon.deps import DbDep, PostingsRead
 from reference_backend.ozon.labels_pdf import label_file_name
 from reference_backend.ozon.schemas import labels as L
 from reference_backend.services import ozon_assembly
@@ -64,11 +64,15 @@ def package_label(
     )
 
 
-def _create(db, seller_id: int, numbers: list[str], types: list[str]) -> list[LabelTask]:  # noqa: ANN001
+def _create(db: Database, seller_id: int, numbers: list[str], types: list[str]) -> list[LabelTask]:
     with db.session() as session:
         return ozon_assembly.create_label_tasks(
             session, seller_id=seller_id, numbers=numbers, types=types
         )
+
+
+def _task_refs(tasks: list[LabelTask]) -> list[L.LabelTask]:
+    return [L.LabelTask(task_id=t.task_id, task_type=t.task_type) for t in tasks]
 
 
 @router.post("/v1/posting/fbs/package-label/create", response_model=L.LabelCreateV1Response)
@@ -86,11 +90,7 @@ def label_create_v2(
 ) -> L.LabelCreateV2Response:
     """Two label tasks, ``big_label`` and ``small_label``."""
     tasks = _create(db, seller.seller_id, body.posting_number, ["big_label", "small_label"])
-    return L.LabelCreateV2Response(
-        result=L.LabelTasks(
-            tasks=[L.LabelTask(task_id=t.task_id, task_type=t.task_type) for t in tasks]
-        )
-    )
+    return L.LabelCreateV2Response(result=L.LabelTasks(tasks=_task_refs(tasks)))
 
 
 @router.post("/v3/posting/fbs/package-label/create", response_model=L.LabelCreateV3Response)
@@ -99,9 +99,7 @@ def label_create_v3(
 ) -> L.LabelCreateV3Response:
     """Like v2, with ``posting_numbers`` and no ``result`` envelope."""
     tasks = _create(db, seller.seller_id, body.posting_numbers, ["big_label", "small_label"])
-    return L.LabelCreateV3Response(
-        tasks=[L.LabelTask(task_id=t.task_id, task_type=t.task_type) for t in tasks]
-    )
+    return L.LabelCreateV3Response(tasks=_task_refs(tasks))
 
 
 def _file_url(request: Request, task: LabelTask) -> str:

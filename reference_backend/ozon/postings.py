@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -92,7 +94,7 @@ def _unfulfilled_v4(f: S.UnfulfilledFilterV4) -> q.PostingFilter:
     )
 
 
-def _check_period(since, to) -> None:  # noqa: ANN001
+def _check_period(since: datetime | None, to: datetime | None) -> None:
     if since is not None and to is not None and since > to:
         raise InvalidInput("filter.since must not be after filter.to")
 

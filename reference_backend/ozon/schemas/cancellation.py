@@ -18,10 +18,7 @@ class CancelItem(OzonRequest):
     quantity: Quantity
 
 
-class ProductCancelRequest(OzonRequest):
-    posting_number: LooseStr = Field(min_length=1)
-    cancel_reason_id: Id64
-    cancel_reason_message: str = Field(default="", max_length=2000)
+class ProductCancelRequest(CancelRequest):
     items: list[CancelItem] = Field(min_length=1, max_length=1000)
 
 
@@ -43,21 +40,18 @@ class StringResult(OzonResponse):
     result: str
 
 
-class CancelReason(OzonResponse):
+class ReasonRef(OzonResponse):
     id: int
     title: str
     type_id: str  # buyer | seller
+
+
+class CancelReason(ReasonRef):
     is_available_for_cancellation: bool = True
 
 
 class CancelReasonListResponse(OzonResponse):
     result: list[CancelReason] = Field(default_factory=list)
-
-
-class ReasonRef(OzonResponse):
-    id: int
-    title: str
-    type_id: str
 
 
 class PostingReasons(OzonResponse):
