@@ -9,7 +9,8 @@ answer per posting: each runs in a savepoint and a refused one is reported, not 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -115,10 +116,11 @@ def move_all(session: Session, *, seller_id: int, numbers: Sequence[str], target
 
 
 def _outcomes(
-    session: Session, seller_id: int, numbers: Sequence[str], apply: Callable[[Posting], None]
+    session: Session, seller_id: int, steps: Iterable[tuple[str, Callable[[Posting], None]]]
 ) -> list[D.PostingOutcome]:
+    """Apply each ``(posting number, step)`` in its own savepoint; a refusal is reported."""
     results = []
-    for number in numbers:
+    for number, apply in steps:
         try:
             with session.begin_nested():
                 apply(find_posting(session, seller_id, number, lock=True))
@@ -145,41 +147,40 @@ def set_delivery_status(
         p.substatus = "posting_in_courier_service"
         p.status_changed_at = utcnow()
         # a push state change without a status change: Ozon notifies it too (spec §9.3)
-        outbox.add_event(session, seller_id=p.seller_id, posting_number=p.posting_number,
-                         now=p.status_changed_at, payload=payloads.state_changed(
-                             posting_number=p.posting_number, new_status=S.DELIVERING,
-                             new_state=p.substatus, changed_at=p.status_changed_at,
-                             warehouse_id=p.warehouse_id, seller_id=p.seller_id))
+        outbox.add_event(
+            session,
+            seller_id=p.seller_id,
+            posting_number=p.posting_number,
+            now=p.status_changed_at,
+            payload=payloads.state_changed(
+                posting_number=p.posting_number,
+                new_status=S.DELIVERING,
+                new_state=p.substatus,
+                changed_at=p.status_changed_at,
+                warehouse_id=p.warehouse_id,
+                seller_id=p.seller_id,
+            ),
+        )
         session.flush()
 
     def delivered(p: Posting) -> None:
         transitions.change_status(session, p, S.DELIVERED)
 
-    steps = {"delivering": delivering, "last-mile": last_mile, "delivered": delivered}
-    return _outcomes(session, seller_id, numbers, steps[step])
+    apply = {"delivering": delivering, "last-mile": last_mile, "delivered": delivered}[step]
+    return _outcomes(session, seller_id, [(n, apply) for n in numbers])
 
 
 def set_tracking_numbers(
     session: Session, *, seller_id: int, pairs: Sequence[D.TrackingNumber]
 ) -> list[D.PostingOutcome]:
     """Set each posting's tracking number (per-posting outcome; final postings refuse)."""
-    results = []
-    for pair in pairs:
-        try:
-            with session.begin_nested():
-                p = find_posting(session, seller_id, pair.posting_number, lock=True)
-                if S(p.status) in FINAL_STATUSES:
-                    raise IllegalStatusChange(
-                        f"posting {p.posting_number} is {p.status}: "
-                        "tracking number can no longer be set"
-                    )
-                p.tracking_number = pair.tracking_number.strip()
-                session.flush()
-            results.append(D.PostingOutcome(posting_number=pair.posting_number, result=True))
-        except DomainError as exc:
-            results.append(
-                D.PostingOutcome(
-                    posting_number=pair.posting_number, result=False, error=exc.message
-                )
-            )
-    return results
+    steps = [(t.posting_number, partial(_set_tracking, number=t.tracking_number)) for t in pairs]
+    return _outcomes(session, seller_id, steps)
+
+
+def _set_tracking(p: Posting, *, number: str) -> None:
+    if S(p.status) in FINAL_STATUSES:
+        raise IllegalStatusChange(
+            f"posting {p.posting_number} is {p.status}: tracking number can no longer be set"
+        )
+    p.tracking_number = number.strip()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -112,22 +113,23 @@ def _warehouse_rows_query(seller_id: int, skus: Sequence[int], offer_ids: Sequen
     return query
 
 
+def _row(s: Stock, offer_id: str, warehouse_name: str) -> dict[str, Any]:
+    return {
+        "sku": s.sku,
+        "product_id": s.product_id,
+        "offer_id": offer_id,
+        "present": s.present,
+        "reserved": s.reserved,
+        "warehouse_id": s.warehouse_id,
+        "warehouse_name": warehouse_name,
+    }
+
+
 def by_warehouse_v1(
     session: Session, *, seller_id: int, req: P.StocksByWarehouseV1Request
 ) -> list[P.WarehouseStockRow]:
     query = _warehouse_rows_query(seller_id, req.sku, req.offer_id).order_by(Stock.id).limit(5000)
-    return [
-        P.WarehouseStockRow(
-            sku=s.sku,
-            product_id=s.product_id,
-            offer_id=offer_id,
-            present=s.present,
-            reserved=s.reserved,
-            warehouse_id=s.warehouse_id,
-            warehouse_name=name,
-        )
-        for s, offer_id, name in session.execute(query)
-    ]
+    return [P.WarehouseStockRow(**_row(*r)) for r in session.execute(query)]
 
 
 def by_warehouse_v2(
@@ -141,17 +143,8 @@ def by_warehouse_v2(
     page = pagination.cursor_page(rows, limit, lambda r: r[0].id, after)
     return P.StocksByWarehouseV2Response(
         products=[
-            P.WarehouseStockRowV2(
-                sku=s.sku,
-                product_id=s.product_id,
-                offer_id=offer_id,
-                present=s.present,
-                reserved=s.reserved,
-                free_stock=s.present - s.reserved,
-                warehouse_id=s.warehouse_id,
-                warehouse_name=name,
-            )
-            for s, offer_id, name in page.items
+            P.WarehouseStockRowV2(**_row(*r), free_stock=r[0].present - r[0].reserved)
+            for r in page.items
         ],
         cursor=page.cursor,
         has_next=page.has_next,
