@@ -30,6 +30,7 @@ SUMMARY = [
     ("stockout_sku_hours", "stock-out SKU-hours", "{:,.0f}"),
     ("total_cost_rub", "total cost, RUB (hold / transport / stock-out)", None),
     ("picker_utilisation", "utilisation: pickers / sorting / trucks", None),
+    ("returns_requested", "returns: requested / units restocked / in transit", None),
 ]
 
 
@@ -69,6 +70,9 @@ def summary_table(result: RunResult) -> Table:
         elif name == "total_cost_rub":
             value = (f"{k['total_cost_rub']:,.0f} ({k['holding_cost_rub']:,.0f} / "
                      f"{k['transport_cost_rub']:,.0f} / {k['stockout_cost_rub']:,.0f})")
+        elif name == "returns_requested":
+            value = (f"{k['returns_requested']:,.0f} / {k['units_returned_to_stock']:,.0f} / "
+                     f"{k['returns_in_transit_at_end']:,.0f}")
         elif name == "picker_utilisation":
             value = (f"{k['picker_utilisation']:.0%} / {k['sorting_utilisation']:.0%} / "
                      f"{k['truck_utilisation']:.0%}")
