@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from reference_backend.ozon import pagination
@@ -328,7 +328,7 @@ def product_query(
     product_ids: Sequence[int] = (),
     skus: Sequence[int] = (),
     visibility: str = "ALL",
-):  # noqa: ANN201 - a Select
+) -> Select[tuple[Product]]:
     query = select(Product).where(Product.seller_id == seller_id)
     if offer_ids:
         query = query.where(Product.offer_id.in_(offer_ids))

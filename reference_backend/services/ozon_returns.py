@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from reference_backend.ozon.schemas import returns as R
 from reference_backend.tables import Return, Warehouse
@@ -28,7 +29,11 @@ def _price(text: str | None) -> float:
         return 0.0
 
 
-def _window(query, column, window: R.TimeWindow | None):  # noqa: ANN001, ANN202
+def _window(
+    query: Select[tuple[Return]],
+    column: InstrumentedAttribute[datetime],
+    window: R.TimeWindow | None,
+) -> Select[tuple[Return]]:
     if window is not None:
         if window.time_from is not None:
             query = query.where(column >= window.time_from)
@@ -37,7 +42,7 @@ def _window(query, column, window: R.TimeWindow | None):  # noqa: ANN001, ANN202
     return query
 
 
-def _filtered(seller_id: int, f: R.ReturnsFilter):  # noqa: ANN202
+def _filtered(seller_id: int, f: R.ReturnsFilter) -> Select[tuple[Return]]:
     query = select(Return).where(Return.seller_id == seller_id)
     query = _window(query, Return.created_at, f.logistic_return_date)
     query = _window(query, Return.created_at, f.storage_tariffication_start_date)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from reference_backend.ozon import pagination
@@ -97,7 +97,9 @@ def info_stocks(
     return P.InfoStocksResponse(cursor=page.cursor, total=total, items=items)
 
 
-def _warehouse_rows_query(seller_id: int, skus: Sequence[int], offer_ids: Sequence[str]):  # noqa: ANN202
+def _warehouse_rows_query(
+    seller_id: int, skus: Sequence[int], offer_ids: Sequence[str]
+) -> Select[tuple[Stock, str, str]]:
     query = (
         select(Stock, Product.offer_id, Warehouse.name)
         .join(Product, Product.product_id == Stock.product_id)
