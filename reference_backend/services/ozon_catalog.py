@@ -25,8 +25,6 @@ from reference_backend.tables import (
     Warehouse,
 )
 
-WEEKDAYS = W.WEEK
-
 # --------------------------------------------------------------------------- warehouses
 
 
@@ -42,6 +40,10 @@ def _working_days(days: Sequence[Any]) -> list[int]:
     return out or [1, 2, 3, 4, 5, 6, 7]
 
 
+def _is_pickup(w: Warehouse) -> bool:
+    return w.first_mile_type.lower().startswith("pick")
+
+
 def warehouse_v1(w: Warehouse) -> W.WarehouseV1:
     return W.WarehouseV1(
         warehouse_id=w.warehouse_id,
@@ -50,9 +52,7 @@ def warehouse_v1(w: Warehouse) -> W.WarehouseV1:
         is_kgt=w.is_kgt,
         is_economy=w.is_economy,
         has_entrusted_acceptance=w.has_entrusted_acceptance,
-        first_mile_type=W.FirstMileTypeV1(
-            first_mile_type="Pickup" if w.first_mile_type.lower().startswith("pick") else "DropOff"
-        ),
+        first_mile_type=W.FirstMileTypeV1(first_mile_type="Pickup" if _is_pickup(w) else "DropOff"),
         has_postings_limit=w.postings_limit >= 0,
         postings_limit=w.postings_limit,
         min_postings_limit=w.min_postings_limit,
@@ -70,10 +70,8 @@ def warehouse_v2(w: Warehouse) -> W.WarehouseV2:
         address_info=W.AddressInfo(
             address=w.address or w.city, latitude=w.lat, longitude=w.lon, utc=w.utc_offset
         ),
-        first_mile=W.FirstMileV2(
-            type="PICK_UP" if w.first_mile_type.lower().startswith("pick") else "DROP_OFF"
-        ),
-        working_days=[WEEKDAYS[d - 1] for d in _working_days(w.working_days)],
+        first_mile=W.FirstMileV2(type="PICK_UP" if _is_pickup(w) else "DROP_OFF"),
+        working_days=[W.WEEK[d - 1] for d in _working_days(w.working_days)],
         created_at=w.created_at,
         updated_at=w.updated_at,
         pause_at=w.paused_at,
