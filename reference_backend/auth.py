@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from reference_backend.db import Database
 from reference_backend.errors import ApiError
@@ -43,7 +44,7 @@ def hash_key(key: str) -> str:
     return hash_api_key(key)
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     """The app's :class:`Database` (set up by the lifespan)."""
     return request.app.state.db
 
@@ -115,7 +116,7 @@ def require(group: RouteGroup | str, action: Action | str) -> Any:
     """
     group, action = RouteGroup(group), Action(action)
 
-    def dependency(identity: SellerAuth) -> SellerIdentity:
+    async def dependency(identity: SellerAuth) -> SellerIdentity:  # async: no thread hop
         if not is_allowed(identity.role, group, action):
             raise ApiError(403, MISSING_ROLE, code="PERMISSION_DENIED")
         return identity
@@ -130,12 +131,15 @@ PLATFORM_KEY_CACHE_SECONDS = 5.0
 _platform_cache: dict[str, tuple[PlatformIdentity, float]] = {}
 
 
-def authenticated_platform(
+async def authenticated_platform(
     request: Request,
     db: DbDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> PlatformIdentity:
-    """Dependency: the marketplace platform key from ``Authorization: Bearer <key>``."""
+    """Dependency: the marketplace platform key from ``Authorization: Bearer <key>``.
+
+    Async: a cached key costs no worker-thread hop; a lookup runs in the thread pool.
+    """
     scheme, _, token = (authorization or "").partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
@@ -150,12 +154,7 @@ def authenticated_platform(
     cached = _platform_cache.get(digest)
     if cached is not None and time.monotonic() - cached[1] < PLATFORM_KEY_CACHE_SECONDS:
         return cached[0]
-    with db.read_session() as session:
-        row = session.execute(
-            select(PlatformKey.id, PlatformKey.name, PlatformKey.revoked_at).where(
-                PlatformKey.key_hash == digest
-            )
-        ).first()
+    row = await run_in_threadpool(_platform_key_row, db, digest)
     if row is None or row[2] is not None:
         raise ApiError(
             401, "invalid platform key", code="UNAUTHENTICATED",
@@ -164,6 +163,15 @@ def authenticated_platform(
     identity = PlatformIdentity(row[0], row[1])
     _platform_cache[digest] = (identity, time.monotonic())
     return identity
+
+
+def _platform_key_row(db: Database, digest: str) -> Any:
+    with db.read_session() as session:
+        return session.execute(
+            select(PlatformKey.id, PlatformKey.name, PlatformKey.revoked_at).where(
+                PlatformKey.key_hash == digest
+            )
+        ).first()
 
 
 PlatformAuth = Annotated[PlatformIdentity, Depends(authenticated_platform)]

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,9 +90,8 @@ class Database:
             threading.RLock() if self.is_sqlite else nullcontext()
         )
         self._write = sessionmaker(self.engine, expire_on_commit=False)
-        self._read = sessionmaker(
-            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
-        )
+        self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        self._read = sessionmaker(self._read_engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -117,6 +116,22 @@ class Database:
                 yield session
             finally:
                 session.rollback()
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A read-write Core transaction (no ORM session) for lean hot paths.
+
+        Same semantics as :meth:`session` (committed on success, rolled back on any
+        exception; ``BEGIN IMMEDIATE`` and the process-wide writer queue on SQLite).
+        """
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A read-only Core transaction (no write lock on SQLite); rolled back at the end."""
+        with self._read_engine.connect() as conn:
+            yield conn
 
     def new_session(self) -> Session:
         """An un-begun read-write session for callers that manage commits themselves."""

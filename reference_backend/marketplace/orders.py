@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from reference_backend.auth import DbDep, PlatformAuth
 from reference_backend.marketplace.schemas import (
@@ -37,7 +38,7 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
     responses={201: {"description": "the order, split into postings per warehouse; a retry "
                      "with the same Idempotency-Key and body returns the same order"}},
 )
-def create_order(
+async def create_order(
     body: OrderIn,
     request: Request,
     platform: PlatformAuth,
@@ -50,7 +51,10 @@ def create_order(
     """Place a buyer order: allocate (seller's policy), reserve, split into postings."""
     settings = request.app.state.settings
     key = idempotency_key.strip() if idempotency_key else None
-    outcome = place_order(
+    # async route + one explicit worker-thread hop for the database work (the dependencies
+    # are async too: no thread hop for them)
+    outcome = await run_in_threadpool(
+        place_order,
         db, client_id=body.client_id, region=body.region,
         lines=[(line.sku, line.quantity) for line in body.lines],
         idempotency_key=key or None, idempotency_scope=f"orders:{platform.key_id}",

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from reference_backend.tables import DeliveryMethod, Posting, PostingItem, Route, Warehouse
@@ -40,7 +41,7 @@ class SellerNetwork:
     with transit 0 and cost 0, so policies fall back to stock and warehouse order.
     """
 
-    def __init__(self, session: Session, seller_id: int) -> None:
+    def __init__(self, session: Session | Connection, seller_id: int) -> None:
         self.seller_id = seller_id
         rows = session.execute(
             select(Warehouse.warehouse_id, Warehouse.code, Warehouse.name,
@@ -91,7 +92,7 @@ class SellerNetwork:
     def is_open(self, warehouse: str) -> bool:
         return self._open.get(warehouse, False)
 
-    def refresh_load(self, session: Session) -> None:
+    def refresh_load(self, session: Session | Connection) -> None:
         """Backlog (units awaiting packaging) in hours of each warehouse's pick capacity."""
         units = dict(session.execute(
             select(Posting.warehouse_id, func.coalesce(func.sum(PostingItem.quantity), 0))
@@ -107,9 +108,19 @@ class SellerNetwork:
         self.loaded_at = time.monotonic()
 
 
-def database_key(session: Session) -> str:
-    """Identifies the database behind a session (process caches are per database)."""
-    return str(session.get_bind().url)
+_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+
+
+def database_key(session: Session | Connection) -> str:
+    """Identifies the database behind a session or connection (process caches are per database).
+
+    Rendered once per engine (it is asked on every order).
+    """
+    engine = session.engine if isinstance(session, Connection) else session.get_bind().engine
+    key = _keys.get(engine)
+    if key is None:
+        key = _keys[engine] = str(engine.url)
+    return key
 
 
 class NetworkCache:
@@ -120,7 +131,7 @@ class NetworkCache:
         self._networks: dict[tuple[str, int], SellerNetwork] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, seller_id: int) -> SellerNetwork:
+    def get(self, session: Session | Connection, seller_id: int) -> SellerNetwork:
         key = (database_key(session), seller_id)
         network = self._networks.get(key)
         now = time.monotonic()

@@ -1,12 +1,18 @@
 """Buyer orders: allocate by the seller's policy, reserve atomically, split into postings.
 
 :func:`place_order` does the whole write in one short transaction: the idempotency row
-(first, so a concurrent retry with the same key waits on its unique index), the order, one
+(first, so a concurrent retry with the same key waits on its unique index, and a retry of a
+placed order conflicts there and is answered from the stored response), the order, one
 posting per warehouse, their items, one ``TYPE_NEW_POSTING`` outbox event each and, last,
 the guarded stock ``UPDATE``s (a hot stock row stays locked only until the commit). If a
 concurrent order took the stock between the read and the reservation, the transaction is
 rolled back and allocation runs again on fresh stock; short stock is :class:`OutOfStock`
 with nothing written.
+
+The statements go to the driver's cursor (:mod:`.orders_sql`: four round trips on
+PostgreSQL); what to write is decided without the database (:mod:`.orders_plan`).
+:func:`place_order_in` places an order inside a caller's ORM session (an exchange's
+replacement) through portable SQLAlchemy Core statements that write the same rows.
 """
 
 from __future__ import annotations
@@ -14,26 +20,32 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from reference_backend.db import Database
-from reference_backend.notifications import payloads
-from reference_backend.services import ids, outbox, stock
+from reference_backend.services import stock
 from reference_backend.services.errors import (
     Conflict,
     IdempotencyMismatch,
-    InvalidInput,
     NotFound,
     OutOfStock,
 )
 from reference_backend.services.network import NETWORKS, allocation_policy, database_key
+from reference_backend.services.orders_plan import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    Candidate,
+    allocate,
+    check_lines,
+    plan_order,
+)
+from reference_backend.services.orders_sql import fast_orders
 from reference_backend.tables import (
     IdempotencyKey,
     Order,
@@ -45,13 +57,11 @@ from reference_backend.tables import (
     Stock,
     utcnow,
 )
-from simulator.lifecycle import PostingStatus
-from simulator.policies import Allocation, OrderLine, OrderRequest, Refusal
-from simulator.policies.base import MappingStock
 
-MAX_LINES = 100
+__all__ = ["MAX_LINES", "MAX_QUANTITY", "OrderOutcome", "place_order", "place_order_in",
+           "request_hash"]
 
-# Core statements of the hot path (no ORM unit of work: fewer Python calls per order)
+# Portable Core statements (place_order_in, and dialects without a hot path)
 _S, _P = Stock.__table__, Product.__table__
 _CANDIDATES = (
     select(_S.c.sku, _S.c.warehouse_id, _S.c.present - _S.c.reserved, _P.c.product_id,
@@ -62,11 +72,12 @@ _CANDIDATES = (
 )
 _INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
 _INSERT_POSTING = insert(Posting.__table__).returning(Posting.__table__.c.id)
-_INSERT_POSTINGS = insert(Posting.__table__).returning(
-    Posting.__table__.c.id, sort_by_parameter_order=True)
 _INSERT_ITEMS = insert(PostingItem.__table__)
 _INSERT_EVENTS = insert(OutboxEvent.__table__)
-MAX_QUANTITY = 100_000
+_K = IdempotencyKey.__table__
+_SELLER = select(Seller.__table__.c.id, Seller.__table__.c.allocation_policy,
+                 Seller.__table__.c.allocation_params).where(
+    Seller.__table__.c.client_id == bindparam("client_id"))
 
 
 @dataclass(frozen=True)
@@ -87,21 +98,9 @@ def request_hash(client_id: str, region: str, lines: list[tuple[int, int]]) -> s
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _check_lines(lines: list[tuple[int, int]]) -> None:
-    if not lines:
-        raise InvalidInput("an order needs at least one line", code="NO_LINES")
-    if len(lines) > MAX_LINES:
-        raise InvalidInput(f"an order has at most {MAX_LINES} lines")
-    for i, (sku, quantity) in enumerate(lines):
-        if not 1 <= quantity <= MAX_QUANTITY:
-            raise InvalidInput(f"lines[{i}].quantity must be 1..{MAX_QUANTITY}",
-                               details=[{"line": i, "sku": sku, "quantity": quantity}])
-
-
-def _replay(session: Session, scope: str, key: str, body_hash: str) -> OrderOutcome | None:
-    row = session.execute(
-        select(IdempotencyKey.body_hash, IdempotencyKey.response)
-        .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+def _replay(conn: Connection, scope: str, key: str, body_hash: str) -> OrderOutcome | None:
+    row = conn.execute(
+        select(_K.c.body_hash, _K.c.response).where(_K.c.scope == scope, _K.c.key == key)
     ).first()
     if row is None:
         return None
@@ -128,33 +127,68 @@ def place_order(
     replaces_return_id: int | None = None,
 ) -> OrderOutcome:
     """Place a buyer order for seller ``client_id`` (see the module docstring)."""
-    _check_lines(lines)
+    check_lines(lines)
     body_hash = request_hash(client_id, region, lines)
-    if idempotency_key:
-        with db.read_session() as session:
-            done = _replay(session, idempotency_scope, idempotency_key, body_hash)
-        if done is not None:
-            return done
+    deadline = timedelta(hours=shipment_deadline_hours)
     for _ in range(max(1, attempts)):
         try:
-            with db.session() as session:
+            with db.connection() as conn:
                 return _place(
-                    session, client_id=client_id, region=region, lines=lines,
+                    conn, client_id=client_id, region=region, lines=lines,
                     key=idempotency_key, scope=idempotency_scope, body_hash=body_hash,
-                    deadline=timedelta(hours=shipment_deadline_hours),
-                    replaces_return_id=replaces_return_id,
+                    deadline=deadline, replaces_return_id=replaces_return_id,
                 )
         except _LostRace:
             continue
         except IntegrityError:
             if not idempotency_key:
                 raise
-            with db.read_session() as session:
-                done = _replay(session, idempotency_scope, idempotency_key, body_hash)
+            with db.read_connection() as conn:
+                done = _replay(conn, idempotency_scope, idempotency_key, body_hash)
             if done is not None:
                 return done
     raise OutOfStock("stock changed while the order was placed and none is left to allocate",
                      details=[{"reason": "concurrent_orders"}])
+
+
+def _place(
+    conn: Connection, *, client_id: str, region: str, lines: list[tuple[int, int]],
+    key: str | None, scope: str, body_hash: str, deadline: timedelta,
+    replaces_return_id: int | None,
+) -> OrderOutcome:
+    fast = fast_orders(conn)
+    seller = _seller_by_client_id(conn, client_id)
+    if fast is None:  # a dialect without a hot path: the portable writer
+        if seller is None:
+            raise NotFound(f"seller with client_id {client_id} not found",
+                           code="SELLER_NOT_FOUND")
+        return _place_portable(conn, seller=seller, region=region, lines=lines, key=key,
+                               scope=scope, body_hash=body_hash, deadline=deadline,
+                               replaces_return_id=replaces_return_id)
+    now = utcnow()
+    with fast.cursor(conn) as cur:
+        key_row = None if not key else {
+            "scope": scope, "key": key, "body_hash": body_hash, "status_code": 0,
+            "response": None, "created_at": now}
+        if seller is None:
+            raise NotFound(f"seller with client_id {client_id} not found",
+                           code="SELLER_NOT_FOUND")
+        seller_id, policy_name, policy_params = seller
+        # first: the key (a retry conflicts here, or waits for a concurrent twin to commit)
+        order_id, key_id = fast.insert_order(cur, {
+            "seller_id": seller_id, "region": region, "created_at": now,
+            "replaces_return_id": replaces_return_id}, key_row)
+        rows = fast.candidates(cur, seller_id, sorted({sku for sku, _ in lines}))
+        network = NETWORKS.get(conn, seller_id)
+        by_wh, products = allocate(policy=allocation_policy(policy_name, policy_params),
+                                   network=network, region=region, lines=lines, rows=rows)
+        plan = plan_order(seller_id=seller_id, order_id=order_id, region=region, by_wh=by_wh,
+                          products=products, network=network, now=now, deadline=deadline)
+        fast.write(cur, plan, key_id)
+        # Reserve last: the guarded UPDATEs take the stock row locks, held until commit
+        if not fast.reserve(cur, plan.moves, now):
+            raise _LostRace()
+    return OrderOutcome(plan.body)
 
 
 def place_order_in(
@@ -171,40 +205,36 @@ def place_order_in(
 
     A lost race raises :class:`OutOfStock` here (the caller's transaction must roll back).
     """
-    _check_lines(lines)
+    check_lines(lines)
     seller = session.get(Seller, seller_id)
     if seller is None:
         raise NotFound("seller not found", code="SELLER_NOT_FOUND")
     try:
-        return _allocate_and_write(session, seller=(seller.id, seller.allocation_policy,
-                                                    seller.allocation_params),
+        return _allocate_and_write(session.connection(),
+                                   seller=(seller.id, seller.allocation_policy,
+                                           seller.allocation_params),
                                    region=region, lines=lines, now=now or utcnow(),
                                    deadline=deadline, replaces_return_id=replaces_return_id)
     except _LostRace:
         raise OutOfStock("stock changed concurrently; retry") from None
 
 
-def _place(
-    session: Session, *, client_id: str, region: str, lines: list[tuple[int, int]],
+def _place_portable(
+    conn: Connection, *, seller: tuple, region: str, lines: list[tuple[int, int]],
     key: str | None, scope: str, body_hash: str, deadline: timedelta,
     replaces_return_id: int | None,
 ) -> OrderOutcome:
-    seller = _seller_by_client_id(session, client_id)
-    if seller is None:
-        raise NotFound(f"seller with client_id {client_id} not found", code="SELLER_NOT_FOUND")
     now = utcnow()
+    key_id = None
     if key:
-        session.execute(insert(IdempotencyKey).values(
-            scope=scope, key=key, body_hash=body_hash, status_code=0, response=None,
-            created_at=now))
-    body = _allocate_and_write(session, seller=seller, region=region, lines=lines,
-                               now=now, deadline=deadline, replaces_return_id=replaces_return_id)
-    if key:
-        session.execute(
-            update(IdempotencyKey)
-            .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-            .values(status_code=201, response=body)
-        )
+        key_id = conn.execute(insert(_K).returning(_K.c.id), {
+            "scope": scope, "key": key, "body_hash": body_hash, "status_code": 0,
+            "response": None, "created_at": now}).scalar_one()
+    body = _allocate_and_write(conn, seller=seller, region=region, lines=lines, now=now,
+                               deadline=deadline, replaces_return_id=replaces_return_id)
+    if key_id is not None:
+        conn.execute(_K.update().where(_K.c.id == key_id).values(status_code=201,
+                                                                 response=body))
     return OrderOutcome(body)
 
 
@@ -213,15 +243,12 @@ SELLER_CACHE_SECONDS = 5.0
 _sellers: dict[tuple[str, str], tuple[tuple[int, str, dict[str, Any]], float]] = {}
 
 
-def _seller_by_client_id(session: Session, client_id: str) -> tuple | None:
-    key = (database_key(session), client_id)
+def _seller_by_client_id(conn: Connection, client_id: str) -> tuple | None:
+    key = (database_key(conn), client_id)
     cached = _sellers.get(key)
     if cached is not None and time.monotonic() - cached[1] < SELLER_CACHE_SECONDS:
         return cached[0]
-    row = session.execute(
-        select(Seller.id, Seller.allocation_policy, Seller.allocation_params)
-        .where(Seller.client_id == client_id)
-    ).first()
+    row = conn.execute(_SELLER, {"client_id": client_id}).first()
     if row is None:
         return None
     _sellers[key] = (tuple(row), time.monotonic())
@@ -229,107 +256,29 @@ def _seller_by_client_id(session: Session, client_id: str) -> tuple | None:
 
 
 def _allocate_and_write(
-    session: Session, *, seller: tuple, region: str, lines: list[tuple[int, int]],
+    conn: Connection, *, seller: tuple, region: str, lines: list[tuple[int, int]],
     now: datetime, deadline: timedelta, replaces_return_id: int | None,
 ) -> dict[str, Any]:
+    """The portable writer: SQLAlchemy Core statements, any dialect, caller's transaction."""
     seller_id, policy_name, policy_params = seller
-    conn = session.connection()
-    skus = sorted({sku for sku, _ in lines})
-    rows, products = [], {}
-    for sku, wh, avail, product_id, offer_id, name, price, currency in conn.execute(
-        _CANDIDATES, {"seller_id": seller_id, "skus": skus}
-    ):
-        rows.append((sku, wh, avail))
-        products[sku] = (sku, product_id, offer_id, name, price, currency)
-    unknown = [sku for sku in skus if sku not in products]
-    if unknown:
-        raise InvalidInput(f"unknown SKU(s) for this seller: {unknown}", code="UNKNOWN_SKU",
-                           details=[{"sku": sku} for sku in unknown])
-    network = NETWORKS.get(session, seller_id)
-    if network.has_routes and region not in network.regions:
-        raise InvalidInput(f"unknown buyer region {region!r}", code="UNKNOWN_REGION",
-                           details=[{"region": region, "known": sorted(network.regions)}])
-    view = MappingStock({(sku, str(wh)): max(0, avail) for sku, wh, avail in rows})
-    order = OrderRequest(region, tuple(OrderLine(sku, q) for sku, q in lines))
-    decision = allocation_policy(policy_name, policy_params).allocate(order, view, network)
-    if isinstance(decision, Refusal) or not isinstance(decision, Allocation):
-        raise _out_of_stock(decision, lines, rows, network)
-
-    by_wh: dict[int, dict[int, int]] = defaultdict(dict)
-    for pick in decision.picks:
-        sku = lines[pick.line][0]
-        wh = int(pick.warehouse)
-        by_wh[wh][sku] = by_wh[wh].get(sku, 0) + pick.quantity
-
+    rows: list[Candidate] = [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        _CANDIDATES, {"seller_id": seller_id, "skus": sorted({sku for sku, _ in lines})})]
+    network = NETWORKS.get(conn, seller_id)
+    by_wh, products = allocate(policy=allocation_policy(policy_name, policy_params),
+                               network=network, region=region, lines=lines, rows=rows)
     order_id = conn.execute(
         _INSERT_ORDER, {"seller_id": seller_id, "region": region, "created_at": now,
                         "replaces_return_id": replaces_return_id}
     ).scalar_one()
-    order_number = ids.order_number_for(order_id)
-    warehouses = sorted(by_wh)
-    posting_rows = []
-    for n, wh in enumerate(warehouses, start=1):
-        info = network.info.get(str(wh))
-        posting_rows.append({
-            "posting_number": ids.posting_number_for(order_number, n), "seller_id": seller_id,
-            "order_id": order_id, "order_number": order_number, "warehouse_id": wh,
-            "delivery_method_id": info.delivery_method_id if info else None, "region": region,
-            "status": PostingStatus.AWAITING_PACKAGING.value, "substatus": "posting_created",
-            "in_process_at": now, "shipment_date": now + deadline, "status_changed_at": now,
-            "created_at": now,
-        })
-    if len(posting_rows) == 1:
-        posting_ids = [conn.execute(_INSERT_POSTING, posting_rows[0]).scalar_one()]
-    else:
-        posting_ids = conn.execute(_INSERT_POSTINGS, posting_rows).scalars().all()
-    item_rows, answer_postings, events = [], [], []
-    for posting_id, row, wh in zip(posting_ids, posting_rows, warehouses, strict=True):
-        products_out = []
-        for sku, quantity in sorted(by_wh[wh].items()):
-            p = products[sku]
-            item_rows.append({"posting_id": posting_id, "product_id": p[1], "sku": sku,
-                              "offer_id": p[2], "name": p[3], "quantity": quantity,
-                              "cancelled_quantity": 0, "price": p[4], "currency_code": p[5]})
-            products_out.append({"sku": sku, "offer_id": p[2], "name": p[3],
-                                 "quantity": quantity, "price": p[4], "currency_code": p[5]})
-        answer_postings.append({
-            "posting_number": row["posting_number"], "warehouse_id": wh,
-            "status": row["status"], "shipment_date": _iso(row["shipment_date"]),
-            "products": products_out,
-        })
-        events.append(outbox.event_row(
-            seller_id=seller_id, posting_number=row["posting_number"], now=now,
-            payload=payloads.new_posting(
-                posting_number=row["posting_number"], products=products_out,
-                in_process_at=now, warehouse_id=wh, seller_id=seller_id,
-                shipment_date=row["shipment_date"]),
-        ))
-    conn.execute(_INSERT_ITEMS, item_rows)
-    conn.execute(_INSERT_EVENTS, events)
-    # Reserve last: the guarded UPDATEs take the stock row locks, held until commit, so a hot
-    # SKU's row is locked only for the reservation and the commit, not the inserts above.
-    moves = [(sku, wh, q) for wh, per_sku in by_wh.items() for sku, q in per_sku.items()]
-    if not stock.reserve(session, moves):
+    plan = plan_order(seller_id=seller_id, order_id=order_id, region=region, by_wh=by_wh,
+                      products=products, network=network, now=now, deadline=deadline)
+    posting_ids = {row["posting_number"]: conn.execute(_INSERT_POSTING, row).scalar_one()
+                   for row in plan.postings}
+    conn.execute(_INSERT_ITEMS, [
+        {k: v for k, v in item.items() if k != "posting_number"}
+        | {"posting_id": posting_ids[item["posting_number"]]} for item in plan.items])
+    conn.execute(_INSERT_EVENTS, plan.events)
+    # Reserve last: the guarded UPDATEs take the stock row locks, held until commit
+    if not stock.reserve(conn, plan.moves):
         raise _LostRace()
-    return {
-        "order_id": order_id, "order_number": order_number, "region": region,
-        "created_at": _iso(now), "postings": answer_postings,
-    }
-
-
-def _iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
-
-
-def _out_of_stock(decision: Any, lines, rows, network) -> OutOfStock:  # type: ignore[no-untyped-def]
-    available: dict[int, int] = defaultdict(int)
-    for sku, wh, avail in rows:
-        if network.is_open(str(wh)):
-            available[sku] += max(0, avail)
-    failed = set(getattr(decision, "lines", ()) or range(len(lines)))
-    details = [
-        {"line": i, "sku": sku, "requested": q, "available": available.get(sku, 0)}
-        for i, (sku, q) in enumerate(lines) if i in failed
-    ]
-    reason = getattr(decision, "reason", "out_of_stock")
-    return OutOfStock(f"not enough stock to place the order ({reason})", details=details)
+    return plan.body

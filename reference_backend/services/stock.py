@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from reference_backend.services.errors import Conflict, InvalidInput, NotFound
@@ -45,15 +45,17 @@ def _params(moves: Iterable[tuple[int, int, int]]) -> list[dict[str, int]]:
     return [{"b_sku": s, "b_wh": w, "b_q": q} for (w, s), q in sorted(merged.items())]
 
 
-def _apply(session: Session, statement, moves: Iterable[tuple[int, int, int]]) -> bool:
+def _apply(session: Session | Connection, statement,
+           moves: Iterable[tuple[int, int, int]]) -> bool:
     params = _params(moves)
     if not params:
         return True
-    result = session.connection().execute(statement, params)
+    conn = session if isinstance(session, Connection) else session.connection()
+    result = conn.execute(statement, params)
     return result.rowcount == len(params)
 
 
-def reserve(session: Session, moves: Iterable[tuple[int, int, int]]) -> bool:
+def reserve(session: Session | Connection, moves: Iterable[tuple[int, int, int]]) -> bool:
     """Reserve ``(sku, warehouse_id, quantity)`` moves; False if any lacks available units.
 
     On False some rows may already be updated: the caller must roll back.

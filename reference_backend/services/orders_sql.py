@@ -1,0 +1,289 @@
+"""The order hot path on the driver's own cursor: few statements, no per-statement ORM work.
+
+:func:`place_order <reference_backend.services.orders.place_order>` runs inside an
+SQLAlchemy transaction (``Database.connection``: pool, ``BEGIN IMMEDIATE`` on SQLite,
+commit/rollback) but sends its statements straight to the DBAPI cursor of that transaction
+(psycopg 3 or sqlite3): SQLAlchemy's per-execute work (cache keys, parameter processing,
+result wrapping) cost more than the database itself here. Column lists, Python-side column
+defaults and bind processing are taken from the table definitions (``tables.py``), so a new
+column with a default needs no change here; ``tests/test_backend_orders_fastpath.py`` checks
+that the rows equal those the portable SQLAlchemy writer makes.
+
+PostgreSQL, one round trip each: (1) the idempotency key and the order row (one statement);
+(2) the candidate stock rows; (3) postings, items, outbox events and the key's answer (one
+statement: JSON recordsets, so its text is fixed and psycopg prepares it); (4) one guarded
+``UPDATE`` per (SKU, warehouse), in (warehouse, SKU) order; commit. SQLite: the same steps
+as plain statements (they are in-process calls there).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+
+from reference_backend.services.orders_plan import Candidate, OrderPlan
+from reference_backend.tables import IdempotencyKey, Order, OutboxEvent, Posting, PostingItem
+
+_ORDERS, _POSTINGS, _ITEMS = Order.__table__, Posting.__table__, PostingItem.__table__
+_EVENTS, _KEYS = OutboxEvent.__table__, IdempotencyKey.__table__
+
+
+class _Columns:
+    """Non-key columns of a table: names, Python-side defaults and bind processors."""
+
+    def __init__(self, table: Table, dialect: Dialect, *, skip: tuple[str, ...] = ()) -> None:
+        cols = [c for c in table.columns if not c.primary_key and c.name not in skip]
+        for c in cols:
+            assert c.server_default is None, f"{table.name}.{c.name}: server default"
+        self.table = table
+        self.names = [c.name for c in cols]
+        self.quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in self.names)
+        self.defaults: dict[str, Callable[[], Any]] = {}
+        for c in cols:
+            d = c.default
+            if d is not None and getattr(d, "is_scalar", False):
+                self.defaults[c.name] = (lambda v: lambda: v)(d.arg)
+            elif d is not None and getattr(d, "is_callable", False):
+                self.defaults[c.name] = (lambda f: lambda: f(None))(d.arg)
+        self.procs = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
+        self.types = [c.type.dialect_impl(dialect).compile(dialect=dialect) for c in cols]
+
+    def values(self, row: dict[str, Any]) -> list[Any]:
+        """The row in column order, defaults filled in (not yet bind-processed)."""
+        out = []
+        for name in self.names:
+            if name in row:
+                out.append(row[name])
+            else:
+                make = self.defaults.get(name)
+                out.append(make() if make is not None else None)
+        return out
+
+    def bound(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The row in column order, bind-processed for the driver."""
+        return tuple(v if p is None or v is None else p(v)
+                     for v, p in zip(self.values(row), self.procs, strict=True))
+
+    def recordset(self, alias: str = "r") -> str:
+        """``json_to_recordset(%s) AS r(col type, ...)`` (PostgreSQL)."""
+        cols = ", ".join(f'"{n}" {t}' for n, t in zip(self.names, self.types, strict=True))
+        return f"json_to_recordset(%s) AS {alias}({cols})"
+
+
+class FastOrders:
+    """The hot-path statements of one dialect (built once per process and dialect)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.dbapi_error = dialect.loaded_dbapi.Error
+        self.orders = _Columns(_ORDERS, dialect)
+        self.postings = _Columns(_POSTINGS, dialect)
+        self.items = _Columns(_ITEMS, dialect)
+        self.events = _Columns(_EVENTS, dialect)
+        self.keys = _Columns(_KEYS, dialect)
+
+    @contextmanager
+    def cursor(self, conn: Connection) -> Iterator[Any]:
+        """The DBAPI cursor of ``conn``'s transaction; driver errors become SQLAlchemy's."""
+        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            yield cur
+        except self.dbapi_error as exc:
+            raise DBAPIError.instance(None, None, exc, self.dbapi_error) from exc
+        finally:
+            cur.close()
+
+    # Each dialect implements these four.
+    def insert_order(self, cur: Any, order: dict[str, Any],
+                     key: dict[str, Any] | None) -> tuple[int, int | None]:
+        raise NotImplementedError
+
+    def candidates(self, cur: Any, seller_id: int, skus: list[int]) -> list[Candidate]:
+        raise NotImplementedError
+
+    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
+        raise NotImplementedError
+
+    def reserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime) -> bool:
+        raise NotImplementedError
+
+
+def _sorted_moves(moves: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Merged per (warehouse, sku) and sorted so concurrent orders lock rows in one order."""
+    merged: dict[tuple[int, int], int] = {}
+    for sku, wh, q in moves:
+        if q > 0:
+            merged[(wh, sku)] = merged.get((wh, sku), 0) + q
+    return [(sku, wh, q) for (wh, sku), q in sorted(merged.items())]
+
+
+_CANDIDATE_COLUMNS = (
+    "s.sku, s.warehouse_id, s.present - s.reserved, p.product_id, p.offer_id, p.name, "
+    "p.price, p.currency_code FROM stock s JOIN products p ON p.product_id = s.product_id "
+    "WHERE s.seller_id = {ph} AND s.sku {skus}"
+)
+_RESERVE = ("UPDATE stock SET reserved = reserved + {ph}, updated_at = {ph} "
+            "WHERE sku = {ph} AND warehouse_id = {ph} AND present - reserved >= {ph}")
+
+
+class _Postgres(FastOrders):
+    """psycopg 3: four round trips and a commit per order."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+        o, k = self.orders, self.keys
+        values_o = ", ".join(["%s"] * len(o.names))
+        values_k = ", ".join(["%s"] * len(k.names))
+        self.sql_order = f"INSERT INTO orders ({o.quoted}) VALUES ({values_o}) RETURNING id"
+        casts_o = ", ".join(f"%s::{t}" for t in o.types)  # a SELECT list infers no types
+        self.sql_key_order = (
+            f"WITH k AS (INSERT INTO idempotency_keys ({k.quoted}) VALUES ({values_k}) "
+            f"RETURNING id) INSERT INTO orders ({o.quoted}) SELECT {casts_o} FROM k "
+            f"RETURNING id, (SELECT id FROM k)")
+        self.sql_candidates = "SELECT " + _CANDIDATE_COLUMNS.format(
+            ph="%s", skus="= ANY(%s::bigint[])")
+        p, i, e = self.postings, self.items, self.events
+        item_cols = ", ".join(f'i."{n}"' for n in i.names if n != "posting_id")
+        item_names = ", ".join(f'"{n}"' for n in i.names if n != "posting_id")
+        body = (
+            f"WITH p AS (INSERT INTO postings ({p.quoted}) SELECT {p.quoted} "
+            f"FROM {p.recordset()} RETURNING id, posting_number), "
+            f"i AS (INSERT INTO posting_items (posting_id, {item_names}) "
+            f"SELECT p.id, {item_cols} FROM {self._items_recordset()} "
+            f"JOIN p ON p.posting_number = i.posting_number), "
+            f"e AS (INSERT INTO outbox_events ({e.quoted}) SELECT {e.quoted} "
+            f"FROM {e.recordset()})")
+        self.sql_write = body + " SELECT count(*) FROM p"
+        self.sql_write_key = (
+            body + ", k AS (UPDATE idempotency_keys SET status_code = 201, "
+            "response = %s::json WHERE id = %s) SELECT count(*) FROM p")
+        self.sql_reserve = _RESERVE.format(ph="%s")
+
+    def _items_recordset(self) -> str:
+        i = self.items
+        cols = [f'"{n}" {t}' for n, t in zip(i.names, i.types, strict=True) if n != "posting_id"]
+        return f"json_to_recordset(%s) AS i(posting_number text, {', '.join(cols)})"
+
+    def insert_order(self, cur: Any, order: dict[str, Any],
+                     key: dict[str, Any] | None) -> tuple[int, int | None]:
+        if key is None:
+            cur.execute(self.sql_order, self.orders.bound(order))
+            return cur.fetchone()[0], None
+        cur.execute(self.sql_key_order, self.keys.bound(key) + self.orders.bound(order))
+        order_id, key_id = cur.fetchone()
+        return order_id, key_id
+
+    def candidates(self, cur: Any, seller_id: int, skus: list[int]) -> list[Candidate]:
+        cur.execute(self.sql_candidates, (seller_id, skus))
+        return cur.fetchall()
+
+    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
+        postings = _json_rows(self.postings, plan.postings)
+        items = json.dumps([{**dict(zip(self.items.names, self.items.values(r), strict=True)),
+                             "posting_number": r["posting_number"]} for r in plan.items],
+                           default=_json_default)
+        events = _json_rows(self.events, plan.events)
+        if key_id is None:
+            cur.execute(self.sql_write, (postings, items, events))
+        else:
+            response = json.dumps(plan.body)
+            cur.execute(self.sql_write_key, (postings, items, events, response, key_id))
+        if cur.fetchone()[0] != len(plan.postings):
+            raise RuntimeError("posting insert count mismatch")
+
+    def reserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime) -> bool:
+        for sku, wh, q in _sorted_moves(moves):
+            cur.execute(self.sql_reserve, (q, now, sku, wh, q))
+            if cur.rowcount != 1:
+                return False
+        return True
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _json_rows(cols: _Columns, rows: list[dict[str, Any]]) -> str:
+    return json.dumps([dict(zip(cols.names, cols.values(r), strict=True)) for r in rows],
+                      default=_json_default)
+
+
+class _Sqlite(FastOrders):
+    """sqlite3: plain statements (in-process calls), bind-processed like SQLAlchemy does."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        super().__init__(dialect)
+
+        def insert(cols: _Columns, table: str) -> str:
+            marks = ", ".join("?" * len(cols.names))
+            return f"INSERT INTO {table} ({cols.quoted}) VALUES ({marks})"
+
+        self.sql_order = insert(self.orders, "orders")
+        self.sql_key = insert(self.keys, "idempotency_keys")
+        self.sql_posting = insert(self.postings, "postings")
+        self.sql_item = insert(self.items, "posting_items")
+        self.sql_event = insert(self.events, "outbox_events")
+        self.sql_answer = "UPDATE idempotency_keys SET status_code = 201, response = ? WHERE id = ?"
+        self.json_proc = self.keys.procs[self.keys.names.index("response")]
+        self.dt_proc = self.orders.procs[self.orders.names.index("created_at")]
+        self.sql_reserve = _RESERVE.format(ph="?")
+
+    def insert_order(self, cur: Any, order: dict[str, Any],
+                     key: dict[str, Any] | None) -> tuple[int, int | None]:
+        key_id = None
+        if key is not None:
+            cur.execute(self.sql_key, self.keys.bound(key))
+            key_id = cur.lastrowid
+        cur.execute(self.sql_order, self.orders.bound(order))
+        return cur.lastrowid, key_id
+
+    def candidates(self, cur: Any, seller_id: int, skus: list[int]) -> list[Candidate]:
+        sql = "SELECT " + _CANDIDATE_COLUMNS.format(
+            ph="?", skus=f"IN ({', '.join('?' * len(skus))})")
+        cur.execute(sql, (seller_id, *skus))
+        return cur.fetchall()
+
+    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
+        posting_ids = {}
+        for row in plan.postings:
+            cur.execute(self.sql_posting, self.postings.bound(row))
+            posting_ids[row["posting_number"]] = cur.lastrowid
+        cur.executemany(self.sql_item, [
+            self.items.bound({**row, "posting_id": posting_ids[row["posting_number"]]})
+            for row in plan.items])
+        cur.executemany(self.sql_event, [self.events.bound(row) for row in plan.events])
+        if key_id is not None:
+            cur.execute(self.sql_answer, (self.json_proc(plan.body), key_id))
+
+    def reserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime) -> bool:
+        params = [(q, self.dt_proc(now), sku, wh, q) for sku, wh, q in _sorted_moves(moves)]
+        cur.executemany(self.sql_reserve, params)
+        return cur.rowcount == len(params)
+
+
+_BUILT: dict[tuple[str, str], FastOrders] = {}
+
+
+def fast_orders(conn: Connection) -> FastOrders | None:
+    """The hot-path statements for ``conn``'s dialect (None: use the portable path)."""
+    dialect = conn.dialect
+    key = (dialect.name, dialect.driver)
+    built = _BUILT.get(key)
+    if built is None:
+        if key == ("postgresql", "psycopg"):
+            built = _Postgres(dialect)
+        elif key == ("sqlite", "pysqlite"):
+            built = _Sqlite(dialect)
+        else:
+            return None
+        _BUILT[key] = built
+    return built

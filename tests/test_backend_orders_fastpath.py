@@ -1,0 +1,168 @@
+"""The order hot path (driver cursor) writes exactly the rows the portable Core writer writes.
+
+Both writers place the same orders at the same frozen clock into one seeded database (SQLite
+and PostgreSQL); every stored column of the order, postings, items, outbox events, the
+idempotency row and the reserved stock must be equal as the database holds them (raw
+``SELECT *``, so storage formats count), apart from ids and the numbers derived from them.
+Refusals (unknown SKU, short stock, a reused key with another body) leave no row behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from reference_backend.db import Database
+from reference_backend.services import orders, orders_sql
+from reference_backend.services.errors import IdempotencyMismatch, InvalidInput, OutOfStock
+from tests.backend_support import fresh_postgres_url, postgres_admin_url, seed_smoke, sqlite_url
+
+NOW = datetime(2026, 11, 27, 10, 30, 15, 123456, tzinfo=UTC)
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+COUNTED = ("orders", "postings", "posting_items", "outbox_events", "idempotency_keys")
+
+
+@pytest.fixture(params=BACKENDS)
+def world(request: pytest.FixtureRequest, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Database, dict]]:
+    if request.param == "postgresql":
+        if not postgres_admin_url():
+            pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+        ctx = fresh_postgres_url()
+    else:
+        ctx = contextlib.nullcontext(sqlite_url(tmp_path))
+    monkeypatch.setattr(orders, "utcnow", lambda: NOW)
+    with ctx as url:
+        creds = seed_smoke(url)
+        db = Database(url)
+        try:
+            yield db, creds
+        finally:
+            db.dispose()
+
+
+def _place(db: Database, creds: dict, lines: list[tuple[int, int]], key: str, *,
+           portable: bool, monkeypatch: pytest.MonkeyPatch) -> dict:
+    with monkeypatch.context() as m:
+        if portable:
+            m.setattr(orders, "fast_orders", lambda conn: None)
+        return orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                                  lines=lines, idempotency_key=key,
+                                  idempotency_scope="orders:test").body
+
+
+def _rows(db: Database, body: dict, key: str) -> dict[str, list[dict]]:
+    """Everything stored for one order, ids and derived numbers replaced by placeholders."""
+    order_id, number = body["order_id"], body["order_number"]
+
+    def norm(row: dict) -> dict:
+        out = {}
+        for k, v in row.items():
+            if k in ("id", "posting_id", "order_id"):
+                continue
+            if isinstance(v, str):
+                v = v.replace(number, "<order>")
+            elif isinstance(v, dict | list):  # a JSON column PostgreSQL hands back parsed
+                v = json.loads(json.dumps(v).replace(number, "<order>"))
+            out[k] = v
+        return out
+
+    with db.engine.connect() as conn:
+        def select(sql: str, **params: object) -> list[dict]:
+            return [norm(dict(r._mapping)) for r in conn.execute(text(sql), params)]
+
+        postings = "SELECT id FROM postings WHERE order_id = :o"
+        return {
+            "orders": select("SELECT * FROM orders WHERE id = :o", o=order_id),
+            "postings": select("SELECT * FROM postings WHERE order_id = :o ORDER BY id",
+                               o=order_id),
+            "items": select(f"SELECT * FROM posting_items WHERE posting_id IN ({postings}) "
+                            "ORDER BY sku", o=order_id),
+            "events": select("SELECT * FROM outbox_events WHERE posting_number LIKE :n "
+                             "ORDER BY id", n=f"{number}-%"),
+            "key": [{k: v for k, v in r.items() if k != "key"}
+                    for r in select("SELECT * FROM idempotency_keys WHERE key = :k", k=key)],
+        }
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in COUNTED}
+
+
+def _stock(db: Database, skus: list[int]) -> list[tuple]:
+    with db.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(
+            "SELECT sku, warehouse_id, present, reserved, updated_at FROM stock "
+            f"WHERE sku IN ({', '.join(map(str, skus))}) ORDER BY sku, warehouse_id"))]
+
+
+def test_fast_path_is_used(world: tuple[Database, dict]) -> None:
+    db, _ = world
+    with db.connection() as conn:
+        assert orders_sql.fast_orders(conn) is not None
+
+
+@pytest.mark.parametrize("basket", [[(0, 1)], [(0, 2), (3, 1), (7, 4)]])
+def test_same_rows_as_the_portable_writer(world: tuple[Database, dict], basket: list,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    db, creds = world
+    lines = [(creds["sku_base"] + i, q) for i, q in basket]
+    skus = [s for s, _ in lines]
+    before = {(s, w): r for s, w, _, r, _ in _stock(db, skus)}
+    fast = _place(db, creds, lines, "k-fast", portable=False, monkeypatch=monkeypatch)
+    middle = _stock(db, skus)
+    portable = _place(db, creds, lines, "k-portable", portable=True, monkeypatch=monkeypatch)
+    after = {(s, w): r for s, w, _, r, _ in _stock(db, skus)}
+    stored_fast, stored_portable = _rows(db, fast, "k-fast"), _rows(db, portable, "k-portable")
+    for rows in (stored_fast, stored_portable):  # the stored answer names its own order
+        rows["key"][0]["response"] = None
+    assert fast["postings"] and stored_fast == stored_portable
+    assert all(stored_fast.values())
+    same = {k: v for k, v in portable.items() if k not in ("order_id", "order_number")}
+    same["postings"] = [p | {"posting_number": p["posting_number"].replace(
+        portable["order_number"], fast["order_number"])} for p in portable["postings"]]
+    assert {k: v for k, v in fast.items() if k not in ("order_id", "order_number")} == same
+    # both reserved the same units; the hot path stamps updated_at like an ORM write would
+    for (sku, wh), was in before.items():
+        units = sum(pr["quantity"] for p in fast["postings"] for pr in p["products"]
+                    if pr["sku"] == sku and p["warehouse_id"] == wh)
+        assert after[(sku, wh)] == was + 2 * units
+    stamped = {str(u) for s, w, _, r, u in middle if r != before[(s, w)]}
+    assert stamped == {str(stored_fast["orders"][0]["created_at"])}
+
+
+def test_replay_and_refusals_leave_no_rows(world: tuple[Database, dict],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    db, creds = world
+    sku = creds["sku_base"]
+    first = orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                               lines=[(sku, 1)], idempotency_key="again")
+    counts = _counts(db)
+    again = orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                               lines=[(sku, 1)], idempotency_key="again")
+    assert again.replayed and again.body == first.body
+    with pytest.raises(IdempotencyMismatch):
+        orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                           lines=[(sku, 2)], idempotency_key="again")
+    with pytest.raises(InvalidInput) as unknown:
+        orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                           lines=[(sku, 1), (12345, 1)], idempotency_key="unknown-sku")
+    assert unknown.value.code == "UNKNOWN_SKU"
+    with pytest.raises(InvalidInput):
+        orders.place_order(db, client_id=creds["client_id"], region="Atlantis",
+                           lines=[(sku, 1)], idempotency_key="unknown-region")
+    with pytest.raises(OutOfStock):
+        orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                           lines=[(sku, 99_999)], idempotency_key="too-many")
+    assert _counts(db) == counts
+    # the refused keys are free: a corrected request with one of them is placed
+    ok = orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                            lines=[(sku, 1)], idempotency_key="too-many")
+    assert not ok.replayed and ok.body["order_id"] != first.body["order_id"]
