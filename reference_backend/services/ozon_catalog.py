@@ -182,8 +182,15 @@ def delivery_method_v2(m: DeliveryMethod) -> W.DeliveryMethodV2:
 
 def lock_seller(session: Session, seller_id: int) -> None:
     """Serialise a seller's catalogue writes (row lock on PostgreSQL; SQLite writes are
-    serial already), so concurrent imports never pick the same new SKU or offer id."""
-    session.execute(select(Seller.id).where(Seller.id == seller_id).with_for_update())
+    serial already), so concurrent imports never pick the same new SKU or offer id.
+
+    ``FOR NO KEY UPDATE``: it excludes other catalogue writers but not the foreign-key
+    checks (``FOR KEY SHARE``) of orders and outbox rows that reference the seller, which
+    would otherwise deadlock with an order holding a stock row this batch wants.
+    """
+    session.execute(
+        select(Seller.id).where(Seller.id == seller_id).with_for_update(key_share=True)
+    )
 
 
 def _num(value: Decimal | None) -> str | None:

@@ -32,8 +32,12 @@ def update_stocks(
     item leaves nothing behind and the rest of the batch still applies.
     """
     lock_seller(session, seller_id)  # a first stock row of a pair is an insert
-    results = []
-    for item, product in zip(items, match_products(session, seller_id, items), strict=True):
+    matched = list(zip(items, match_products(session, seller_id, items), strict=True))
+    results: list[P.StockUpdateResult | None] = [None] * len(matched)
+    # Rows are locked in (warehouse, sku) order, the order buyer orders lock them in, so a
+    # stock update and an order never wait on each other in a cycle.
+    for index in sorted(range(len(matched)), key=lambda i: _lock_key(*matched[i])):
+        item, product = matched[index]
         result = P.StockUpdateResult(
             warehouse_id=item.warehouse_id,
             product_id=product.product_id if product else item.product_id,
@@ -59,8 +63,12 @@ def update_stocks(
                 result.updated = True
             except DomainError as exc:
                 result.errors = [item_error(exc.code, exc.message)]
-        results.append(result)
-    return results
+        results[index] = result
+    return [r for r in results if r is not None]
+
+
+def _lock_key(item: P.StockItem, product: Product | None) -> tuple[int, int]:
+    return (item.warehouse_id or 0, product.sku if product else 0)
 
 
 def info_stocks(
