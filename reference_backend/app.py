@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
 from prometheus_fastapi_instrumentator import Instrumentator
+from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -28,7 +29,11 @@ import reference_backend
 from reference_backend.db import Database
 from reference_backend.errors import install_error_handlers
 from reference_backend.logging import configure_logging
-from reference_backend.middleware import JsonBodyMiddleware, RequestIdMiddleware
+from reference_backend.middleware import (
+    CachedRouteMetrics,
+    JsonBodyMiddleware,
+    RequestIdMiddleware,
+)
 from reference_backend.settings import Settings
 
 log = logging.getLogger("reference_backend.app")
@@ -128,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         excluded_handlers=["/metrics"],
         registry=app.state.metrics_registry,
     ).instrument(app).expose(app, endpoint="/metrics", include_in_schema=False)
+    for middleware in app.user_middleware:  # the same middleware, route lookup cached
+        if middleware.cls is PrometheusInstrumentatorMiddleware:
+            middleware.cls = CachedRouteMetrics
     return app
 
 

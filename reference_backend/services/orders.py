@@ -9,8 +9,8 @@ concurrent order took the stock between the read and the reservation, the transa
 rolled back and allocation runs again on fresh stock; short stock is :class:`OutOfStock`
 with nothing written.
 
-The statements go to the driver's cursor (:mod:`.orders_sql`: four round trips on
-PostgreSQL); what to write is decided without the database (:mod:`.orders_plan`).
+The statements go to the driver's cursor (:mod:`.orders_sql`: three round trips and
+a commit on PostgreSQL); what to write is decided without the database (:mod:`.orders_plan`).
 :func:`place_order_in` places an order inside a caller's ORM session (an exchange's
 replacement) through portable SQLAlchemy Core statements that write the same rows.
 """
@@ -175,10 +175,9 @@ def _place(
                            code="SELLER_NOT_FOUND")
         seller_id, policy_name, policy_params = seller
         # first: the key (a retry conflicts here, or waits for a concurrent twin to commit)
-        order_id, key_id = fast.insert_order(cur, {
+        order_id, key_id, rows = fast.open_order(cur, {
             "seller_id": seller_id, "region": region, "created_at": now,
-            "replaces_return_id": replaces_return_id}, key_row)
-        rows = fast.candidates(cur, seller_id, sorted({sku for sku, _ in lines}))
+            "replaces_return_id": replaces_return_id}, key_row, sorted({s for s, _ in lines}))
         network = NETWORKS.get(conn, seller_id)
         by_wh, products = allocate(policy=allocation_policy(policy_name, policy_params),
                                    network=network, region=region, lines=lines, rows=rows)

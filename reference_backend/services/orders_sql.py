@@ -9,9 +9,9 @@ defaults and bind processing are taken from the table definitions (``tables.py``
 column with a default needs no change here; ``tests/test_backend_orders_fastpath.py`` checks
 that the rows equal those the portable SQLAlchemy writer makes.
 
-PostgreSQL, one round trip each: (1) the idempotency key and the order row (one statement);
-(2) the candidate stock rows; (3) postings, items, outbox events and the key's answer (one
-statement: JSON recordsets, so its text is fixed and psycopg prepares it); (4) one guarded
+PostgreSQL, one round trip each: (1) the idempotency key, the order row and the candidate
+stock rows (one statement); (2) postings, items, outbox events and the key's answer (one
+statement: JSON recordsets, so its text is fixed and psycopg prepares it); (3) one guarded
 ``UPDATE`` per (SKU, warehouse), in (warehouse, SKU) order; commit. SQLite: the same steps
 as plain statements (they are in-process calls there).
 """
@@ -45,31 +45,32 @@ class _Columns:
         self.table = table
         self.names = [c.name for c in cols]
         self.quoted = ", ".join(dialect.identifier_preparer.quote(n) for n in self.names)
-        self.defaults: dict[str, Callable[[], Any]] = {}
+        #: every column: None, or its scalar Python-side default
+        self.static: dict[str, Any] = {c.name: None for c in cols}
+        #: columns whose default is a function (e.g. ``utcnow``), called per row
+        self.dynamic: list[tuple[str, Callable[[Any], Any]]] = []
         for c in cols:
             d = c.default
             if d is not None and getattr(d, "is_scalar", False):
-                self.defaults[c.name] = (lambda v: lambda: v)(d.arg)
+                self.static[c.name] = d.arg
             elif d is not None and getattr(d, "is_callable", False):
-                self.defaults[c.name] = (lambda f: lambda: f(None))(d.arg)
+                self.dynamic.append((c.name, d.arg))  # SQLAlchemy's wrapper takes a context
         self.procs = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
         self.types = [c.type.dialect_impl(dialect).compile(dialect=dialect) for c in cols]
 
-    def values(self, row: dict[str, Any]) -> list[Any]:
-        """The row in column order, defaults filled in (not yet bind-processed)."""
-        out = []
-        for name in self.names:
-            if name in row:
-                out.append(row[name])
-            else:
-                make = self.defaults.get(name)
-                out.append(make() if make is not None else None)
+    def full(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Every column of the row, defaults filled in (not yet bind-processed)."""
+        out = {**self.static, **row}
+        for name, make in self.dynamic:
+            if name not in row:
+                out[name] = make(None)
         return out
 
     def bound(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """The row in column order, bind-processed for the driver."""
+        full = self.full(row)
         return tuple(v if p is None or v is None else p(v)
-                     for v, p in zip(self.values(row), self.procs, strict=True))
+                     for v, p in zip([full[n] for n in self.names], self.procs, strict=True))
 
     def recordset(self, alias: str = "r") -> str:
         """``json_to_recordset(%s) AS r(col type, ...)`` (PostgreSQL)."""
@@ -100,12 +101,13 @@ class FastOrders:
         finally:
             cur.close()
 
-    # Each dialect implements these four.
-    def insert_order(self, cur: Any, order: dict[str, Any],
-                     key: dict[str, Any] | None) -> tuple[int, int | None]:
-        raise NotImplementedError
+    # Each dialect implements these three.
+    def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
+                   skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
+        """Insert the key (first) and the order; the seller's stock rows of ``skus``.
 
-    def candidates(self, cur: Any, seller_id: int, skus: list[int]) -> list[Candidate]:
+        Returns the order id, the key row id and the candidate rows (none: unknown SKUs).
+        """
         raise NotImplementedError
 
     def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
@@ -141,14 +143,17 @@ class _Postgres(FastOrders):
         o, k = self.orders, self.keys
         values_o = ", ".join(["%s"] * len(o.names))
         values_k = ", ".join(["%s"] * len(k.names))
-        self.sql_order = f"INSERT INTO orders ({o.quoted}) VALUES ({values_o}) RETURNING id"
+        candidates = _CANDIDATE_COLUMNS.format(ph="%s", skus="= ANY(%s::bigint[])")
+        # one statement: key (first: a twin waits or conflicts here), order, stock rows
+        self.sql_open = (
+            f"WITH o AS (INSERT INTO orders ({o.quoted}) VALUES ({values_o}) RETURNING id) "
+            f"SELECT o.id, NULL, {candidates.replace('FROM stock', 'FROM o, stock')}")
         casts_o = ", ".join(f"%s::{t}" for t in o.types)  # a SELECT list infers no types
-        self.sql_key_order = (
+        self.sql_open_key = (
             f"WITH k AS (INSERT INTO idempotency_keys ({k.quoted}) VALUES ({values_k}) "
-            f"RETURNING id) INSERT INTO orders ({o.quoted}) SELECT {casts_o} FROM k "
-            f"RETURNING id, (SELECT id FROM k)")
-        self.sql_candidates = "SELECT " + _CANDIDATE_COLUMNS.format(
-            ph="%s", skus="= ANY(%s::bigint[])")
+            f"RETURNING id), o AS (INSERT INTO orders ({o.quoted}) SELECT {casts_o} FROM k "
+            f"RETURNING id) SELECT o.id, k.id, "
+            f"{candidates.replace('FROM stock', 'FROM o, k, stock')}")
         p, i, e = self.postings, self.items, self.events
         item_cols = ", ".join(f'i."{n}"' for n in i.names if n != "posting_id")
         item_names = ", ".join(f'"{n}"' for n in i.names if n != "posting_id")
@@ -171,24 +176,21 @@ class _Postgres(FastOrders):
         cols = [f'"{n}" {t}' for n, t in zip(i.names, i.types, strict=True) if n != "posting_id"]
         return f"json_to_recordset(%s) AS i(posting_number text, {', '.join(cols)})"
 
-    def insert_order(self, cur: Any, order: dict[str, Any],
-                     key: dict[str, Any] | None) -> tuple[int, int | None]:
+    def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
+                   skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
         if key is None:
-            cur.execute(self.sql_order, self.orders.bound(order))
-            return cur.fetchone()[0], None
-        cur.execute(self.sql_key_order, self.keys.bound(key) + self.orders.bound(order))
-        order_id, key_id = cur.fetchone()
-        return order_id, key_id
-
-    def candidates(self, cur: Any, seller_id: int, skus: list[int]) -> list[Candidate]:
-        cur.execute(self.sql_candidates, (seller_id, skus))
-        return cur.fetchall()
+            cur.execute(self.sql_open, (*self.orders.bound(order), order["seller_id"], skus))
+        else:
+            cur.execute(self.sql_open_key, (*self.keys.bound(key), *self.orders.bound(order),
+                                            order["seller_id"], skus))
+        rows = cur.fetchall()
+        if not rows:
+            return 0, None, []
+        return rows[0][0], rows[0][1], [r[2:] for r in rows]
 
     def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
         postings = _json_rows(self.postings, plan.postings)
-        items = json.dumps([{**dict(zip(self.items.names, self.items.values(r), strict=True)),
-                             "posting_number": r["posting_number"]} for r in plan.items],
-                           default=_json_default)
+        items = _json_rows(self.items, plan.items)  # extra key posting_number: the join
         events = _json_rows(self.events, plan.events)
         if key_id is None:
             cur.execute(self.sql_write, (postings, items, events))
@@ -213,8 +215,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _json_rows(cols: _Columns, rows: list[dict[str, Any]]) -> str:
-    return json.dumps([dict(zip(cols.names, cols.values(r), strict=True)) for r in rows],
-                      default=_json_default)
+    return json.dumps([cols.full(r) for r in rows], default=_json_default)
 
 
 class _Sqlite(FastOrders):
@@ -237,20 +238,18 @@ class _Sqlite(FastOrders):
         self.dt_proc = self.orders.procs[self.orders.names.index("created_at")]
         self.sql_reserve = _RESERVE.format(ph="?")
 
-    def insert_order(self, cur: Any, order: dict[str, Any],
-                     key: dict[str, Any] | None) -> tuple[int, int | None]:
+    def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
+                   skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
         key_id = None
         if key is not None:
             cur.execute(self.sql_key, self.keys.bound(key))
             key_id = cur.lastrowid
         cur.execute(self.sql_order, self.orders.bound(order))
-        return cur.lastrowid, key_id
-
-    def candidates(self, cur: Any, seller_id: int, skus: list[int]) -> list[Candidate]:
+        order_id = cur.lastrowid
         sql = "SELECT " + _CANDIDATE_COLUMNS.format(
             ph="?", skus=f"IN ({', '.join('?' * len(skus))})")
-        cur.execute(sql, (seller_id, *skus))
-        return cur.fetchall()
+        cur.execute(sql, (order["seller_id"], *skus))
+        return order_id, key_id, cur.fetchall()
 
     def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
         posting_ids = {}
