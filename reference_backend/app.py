@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await stack.enter_async_context(hook(app))
             log.info("backend started", extra={"database": db.engine.url.render_as_string()})
             yield
+        await db.aclose()
         db.dispose()
 
     app = FastAPI(

@@ -133,7 +133,6 @@ _platform_cache: dict[str, tuple[PlatformIdentity, float]] = {}
 
 async def authenticated_platform(
     request: Request,
-    db: DbDep,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> PlatformIdentity:
     """Dependency: the marketplace platform key from ``Authorization: Bearer <key>``.
@@ -154,7 +153,7 @@ async def authenticated_platform(
     cached = _platform_cache.get(digest)
     if cached is not None and time.monotonic() - cached[1] < PLATFORM_KEY_CACHE_SECONDS:
         return cached[0]
-    row = await run_in_threadpool(_platform_key_row, db, digest)
+    row = await run_in_threadpool(_platform_key_row, request.app.state.db, digest)
     if row is None or row[2] is not None:
         raise ApiError(
             401, "invalid platform key", code="UNAUTHENTICATED",

@@ -4,11 +4,14 @@ SQLite: every connection gets ``journal_mode=WAL``, ``synchronous=NORMAL``, a
 ``busy_timeout`` and ``foreign_keys=ON``. Write transactions start with ``BEGIN IMMEDIATE``
 (the write lock is taken up front, so a read-then-write transaction never fails with
 SQLITE_BUSY on upgrade); :meth:`Database.read_session` opens plain deferred transactions
-for read-only work. PostgreSQL: a sized QueuePool; ``postgresql://`` URLs use psycopg 3.
+for read-only work. PostgreSQL: a sized QueuePool; ``postgresql://`` URLs use psycopg 3;
+the buyer-order hot path also has a small ``psycopg_pool`` async pool
+(:meth:`Database.async_pool`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -84,8 +87,14 @@ class Database:
 
     def __init__(self, url: str, settings: Settings | None = None) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(url, settings)
+        self.settings = settings or Settings(database_url=url)
+        self.engine = make_engine(url, self.settings)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        #: PostgreSQL through psycopg: hot paths may use :meth:`async_pool` (no thread hops)
+        self.has_async_pool = (self.engine.dialect.name, self.engine.dialect.driver) == (
+            "postgresql", "psycopg")
+        self._apool: Any = None
+        self._apool_loop: asyncio.AbstractEventLoop | None = None
         self._write_lock: AbstractContextManager[Any] = (
             threading.RLock() if self.is_sqlite else nullcontext()
         )
@@ -136,6 +145,33 @@ class Database:
     def new_session(self) -> Session:
         """An un-begun read-write session for callers that manage commits themselves."""
         return self._write()
+
+    async def async_pool(self) -> Any:
+        """The process's ``psycopg_pool.AsyncConnectionPool`` (PostgreSQL only; opened lazily).
+
+        For hot paths that talk to the database from the event loop, with no worker-thread
+        hop and no GIL hand-over per round trip. One pool per event loop (a test client runs
+        its own loop); at most ``db_async_pool_size`` connections.
+        """
+        loop = asyncio.get_running_loop()
+        if self._apool is None or self._apool_loop is not loop:
+            from psycopg_pool import AsyncConnectionPool
+
+            size = self.settings.db_async_pool_size
+            conninfo = make_url(self.url).set(drivername="postgresql").render_as_string(
+                hide_password=False)
+            pool = AsyncConnectionPool(conninfo, min_size=min(2, size), max_size=size,
+                                       timeout=self.settings.db_pool_timeout_s, open=False,
+                                       name="peakline-async")
+            await pool.open()
+            self._apool, self._apool_loop = pool, loop
+        return self._apool
+
+    async def aclose(self) -> None:
+        """Close the async pool, if this loop opened one."""
+        pool, self._apool = self._apool, None
+        if pool is not None and self._apool_loop is asyncio.get_running_loop():
+            await pool.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

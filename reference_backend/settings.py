@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     db_max_overflow: int = Field(default=20, ge=0, le=500)
     db_pool_timeout_s: float = Field(default=30.0, gt=0)
+    #: PostgreSQL connections of the async pool buyer orders use (per worker process).
+    db_async_pool_size: int = Field(default=6, ge=1, le=100)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     # policies given to new sellers (a seeded seller takes its scenario's choice instead)

@@ -9,7 +9,9 @@ Refusals (unknown SKU, short stock, a reused key with another body) leave no row
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -55,6 +57,20 @@ def _place(db: Database, creds: dict, lines: list[tuple[int, int]], key: str, *,
         return orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
                                   lines=lines, idempotency_key=key,
                                   idempotency_scope="orders:test").body
+
+
+def _place_async(db: Database, creds: dict, lines: list[tuple[int, int]], key: str) -> dict:
+    """The event-loop path (PostgreSQL) in a loop of its own."""
+
+    async def run() -> dict:
+        try:
+            return (await orders.place_order_async(
+                db, client_id=creds["client_id"], region="R-MSK", lines=lines,
+                idempotency_key=key, idempotency_scope="orders:test")).body
+        finally:
+            await db.aclose()
+
+    return asyncio.run(run())
 
 
 def _rows(db: Database, body: dict, key: str) -> dict[str, list[dict]]:
@@ -136,6 +152,42 @@ def test_same_rows_as_the_portable_writer(world: tuple[Database, dict], basket: 
         assert after[(sku, wh)] == was + 2 * units
     stamped = {str(u) for s, w, _, r, u in middle if r != before[(s, w)]}
     assert stamped == {str(stored_fast["orders"][0]["created_at"])}
+    if db.has_async_pool:  # PostgreSQL: the event-loop path writes the same rows again
+        on_loop = _place_async(db, creds, lines, "k-async")
+        assert _rows(db, on_loop, "k-async") | {"key": []} == stored_fast | {"key": []}
+        assert _rows(db, on_loop, "k-async")["key"][0]["body_hash"] == (
+            stored_fast["key"][0]["body_hash"])
+
+
+def test_event_loop_path_replays_and_refuses(world: tuple[Database, dict]) -> None:
+    db, creds = world
+    if not db.has_async_pool:
+        pytest.skip("the event-loop path is PostgreSQL's")
+    sku = creds["sku_base"]
+
+    async def run() -> None:
+        try:
+            place = functools.partial(orders.place_order_async, db,
+                                      client_id=creds["client_id"], region="R-MSK")
+            first = await place(lines=[(sku, 1)], idempotency_key="loop")
+            twins = await asyncio.gather(*(place(lines=[(sku, 1)], idempotency_key="twin")
+                                           for _ in range(8)))
+            assert len({t.body["order_id"] for t in twins}) == 1
+            assert sum(not t.replayed for t in twins) == 1
+            counts = await asyncio.to_thread(_counts, db)
+            again = await place(lines=[(sku, 1)], idempotency_key="loop")
+            assert again.replayed and again.body == first.body
+            with pytest.raises(IdempotencyMismatch):
+                await place(lines=[(sku, 2)], idempotency_key="loop")
+            with pytest.raises(InvalidInput):
+                await place(lines=[(12345, 1)], idempotency_key="unknown-sku")
+            with pytest.raises(OutOfStock):
+                await place(lines=[(sku, 99_999)], idempotency_key="too-many")
+            assert await asyncio.to_thread(_counts, db) == counts
+        finally:
+            await db.aclose()
+
+    asyncio.run(run())
 
 
 def test_replay_and_refusals_leave_no_rows(world: tuple[Database, dict],

@@ -6,6 +6,7 @@ buyers, sorting centres and carriers of every seller.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
@@ -25,7 +26,7 @@ from reference_backend.marketplace.schemas import (
     ReturnsOut,
 )
 from reference_backend.services import buyer
-from reference_backend.services.orders import place_order
+from reference_backend.services.orders import place_order, place_order_async
 from reference_backend.services.returns import return_view
 
 router = APIRouter(prefix="/marketplace/v1", tags=["marketplace"], responses=ERRORS)
@@ -42,19 +43,18 @@ async def create_order(
     body: OrderIn,
     request: Request,
     platform: PlatformAuth,
-    db: DbDep,
     idempotency_key: Annotated[
         str | None, Header(alias=IDEMPOTENCY_HEADER, max_length=255,
                            description="retries with the same key and body return one order")
     ] = None,
 ) -> JSONResponse:
     """Place a buyer order: allocate (seller's policy), reserve, split into postings."""
-    settings = request.app.state.settings
+    settings, db = request.app.state.settings, request.app.state.db  # (fewer dependencies)
     key = idempotency_key.strip() if idempotency_key else None
-    # async route + one explicit worker-thread hop for the database work (the dependencies
-    # are async too: no thread hop for them)
-    outcome = await run_in_threadpool(
-        place_order,
+    # PostgreSQL: on the event loop (async connection); SQLite: one worker-thread hop. The
+    # dependencies are async too (no thread hop for them).
+    place = place_order_async if db.has_async_pool else partial(run_in_threadpool, place_order)
+    outcome = await place(
         db, client_id=body.client_id, region=body.region,
         lines=[(line.sku, line.quantity) for line in body.lines],
         idempotency_key=key or None, idempotency_scope=f"orders:{platform.key_id}",

@@ -111,12 +111,14 @@ class SellerNetwork:
 _keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
-def database_key(session: Session | Connection) -> str:
-    """Identifies the database behind a session or connection (process caches are per database).
-
-    Rendered once per engine (it is asked on every order).
+def database_key(session: Session | Connection | Engine) -> str:
+    """Identifies the database behind a session, connection or engine (process caches are
+    per database). Rendered once per engine (it is asked on every order).
     """
-    engine = session.engine if isinstance(session, Connection) else session.get_bind().engine
+    if isinstance(session, Engine):
+        engine = session
+    else:
+        engine = session.engine if isinstance(session, Connection) else session.get_bind().engine
     key = _keys.get(engine)
     if key is None:
         key = _keys[engine] = str(engine.url)
@@ -141,6 +143,17 @@ class NetworkCache:
                 self._networks[key] = network
         elif now - network.loaded_at > self.refresh_seconds:
             network.refresh_load(session)
+        return network
+
+    def fresh(self, database: str, seller_id: int) -> SellerNetwork | None:
+        """The cached network if :meth:`get` would use it without a query, else None."""
+        network = self._networks.get((database, seller_id))
+        if network is None:
+            return None
+        now = time.monotonic()
+        if (now - network.built_at > 60 * self.refresh_seconds
+                or now - network.loaded_at > self.refresh_seconds):
+            return None
         return network
 
     def invalidate(self, seller_id: int | None = None) -> None:

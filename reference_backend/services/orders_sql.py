@@ -178,25 +178,22 @@ class _Postgres(FastOrders):
 
     def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
                    skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
-        if key is None:
-            cur.execute(self.sql_open, (*self.orders.bound(order), order["seller_id"], skus))
-        else:
-            cur.execute(self.sql_open_key, (*self.keys.bound(key), *self.orders.bound(order),
-                                            order["seller_id"], skus))
+        cur.execute(*self._open_params(order, key, skus))
         rows = cur.fetchall()
         if not rows:
             return 0, None, []
         return rows[0][0], rows[0][1], [r[2:] for r in rows]
 
-    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
+    def _write_params(self, plan: OrderPlan, key_id: int | None) -> tuple[str, tuple[Any, ...]]:
         postings = _json_rows(self.postings, plan.postings)
         items = _json_rows(self.items, plan.items)  # extra key posting_number: the join
         events = _json_rows(self.events, plan.events)
         if key_id is None:
-            cur.execute(self.sql_write, (postings, items, events))
-        else:
-            response = json.dumps(plan.body)
-            cur.execute(self.sql_write_key, (postings, items, events, response, key_id))
+            return self.sql_write, (postings, items, events)
+        return self.sql_write_key, (postings, items, events, json.dumps(plan.body), key_id)
+
+    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
+        cur.execute(*self._write_params(plan, key_id))
         if cur.fetchone()[0] != len(plan.postings):
             raise RuntimeError("posting insert count mismatch")
 
@@ -206,6 +203,40 @@ class _Postgres(FastOrders):
             if cur.rowcount != 1:
                 return False
         return True
+
+    # The same three steps on a psycopg AsyncCursor (the event-loop path, no thread hop).
+    def _open_params(self, order: dict[str, Any], key: dict[str, Any] | None,
+                     skus: list[int]) -> tuple[str, tuple[Any, ...]]:
+        if key is None:
+            return self.sql_open, (*self.orders.bound(order), order["seller_id"], skus)
+        return self.sql_open_key, (*self.keys.bound(key), *self.orders.bound(order),
+                                   order["seller_id"], skus)
+
+    async def aopen_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
+                          skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
+        await cur.execute(*self._open_params(order, key, skus))
+        rows = await cur.fetchall()
+        if not rows:
+            return 0, None, []
+        return rows[0][0], rows[0][1], [r[2:] for r in rows]
+
+    async def awrite(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
+        await cur.execute(*self._write_params(plan, key_id))
+        if (await cur.fetchone())[0] != len(plan.postings):
+            raise RuntimeError("posting insert count mismatch")
+
+    async def areserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime
+                       ) -> bool:
+        for sku, wh, q in _sorted_moves(moves):
+            await cur.execute(self.sql_reserve, (q, now, sku, wh, q))
+            if cur.rowcount != 1:
+                return False
+        return True
+
+    async def areplay(self, cur: Any, scope: str, key: str) -> tuple[str, Any] | None:
+        await cur.execute("SELECT body_hash, response FROM idempotency_keys "
+                          "WHERE scope = %s AND key = %s", (scope, key))
+        return await cur.fetchone()
 
 
 def _json_default(value: Any) -> Any:
@@ -270,6 +301,16 @@ class _Sqlite(FastOrders):
 
 
 _BUILT: dict[tuple[str, str], FastOrders] = {}
+
+
+def postgres_orders(dialect: Dialect) -> _Postgres:
+    """The PostgreSQL statements (for the async path, which has no SQLAlchemy connection)."""
+    key = (dialect.name, dialect.driver)
+    built = _BUILT.get(key)
+    if built is None:
+        built = _BUILT[key] = _Postgres(dialect)
+    assert isinstance(built, _Postgres)
+    return built
 
 
 def fast_orders(conn: Connection) -> FastOrders | None:
