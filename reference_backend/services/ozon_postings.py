@@ -452,13 +452,20 @@ def _where(query: Select[Any], seller_id: int, f: PostingFilter) -> Select[Any]:
     return query
 
 
+def _rows_of(page_ids: Select[Any], desc: bool) -> Select[Any]:
+    """Postings of a page picked by id first: the database sorts ids (from an index), not
+    whole rows (SQLite sorted every row of the window: ~30 ms for 20,000 postings)."""
+    order = Posting.id.desc() if desc else Posting.id.asc()
+    return select(Posting).where(Posting.id.in_(page_ids)).order_by(order)
+
+
 def list_offset(
     session: Session, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
 ) -> tuple[list[PostingBundle], bool]:
     """An offset page (``limit + 1`` rows fetched for ``has_next``)."""
     order = Posting.id.desc() if desc else Posting.id.asc()
-    query = _where(select(Posting), seller_id, f).order_by(order).offset(offset).limit(limit + 1)
-    page = pagination.offset_page(list(session.scalars(query)), limit)
+    ids = _where(select(Posting.id), seller_id, f).order_by(order).offset(offset).limit(limit + 1)
+    page = pagination.offset_page(list(session.scalars(_rows_of(ids, desc))), limit)
     return _bundle(session, page.items), page.has_next
 
 
@@ -467,11 +474,12 @@ def list_cursor(
 ) -> tuple[list[PostingBundle], bool, str]:
     """A keyset page after ``cursor`` (see :mod:`reference_backend.ozon.pagination`)."""
     after = pagination.decode_cursor(cursor)
-    query = _where(select(Posting), seller_id, f)
+    ids = _where(select(Posting.id), seller_id, f)
     if after is not None:
-        query = query.where(Posting.id < after if desc else Posting.id > after)
-    query = query.order_by(Posting.id.desc() if desc else Posting.id.asc()).limit(limit + 1)
-    page = pagination.cursor_page(list(session.scalars(query)), limit, lambda p: p.id, after)
+        ids = ids.where(Posting.id < after if desc else Posting.id > after)
+    ids = ids.order_by(Posting.id.desc() if desc else Posting.id.asc()).limit(limit + 1)
+    rows = list(session.scalars(_rows_of(ids, desc)))
+    page = pagination.cursor_page(rows, limit, lambda p: p.id, after)
     return _bundle(session, page.items), page.has_next, page.cursor
 
 
