@@ -341,7 +341,8 @@ def report(rows: list[Row], trivial: dict[tuple[str, int], float]) -> list[str]:
                       f"{r.rate / base:.1%}" if base else "")
     console.print(table)
     console.print("open-loop req/s is 'achieved / scheduled'; latency counts from the scheduled "
-                  "send time; gen lag = scheduled-to-sent delay (client queueing included).")
+                  "send time (a wait for a free connection included); gen lag = how late the "
+                  "generator itself took up a scheduled request.")
     verdicts = []
     for (db, workers), base in trivial.items():
         if db == "bare":
@@ -359,6 +360,12 @@ def report(rows: list[Row], trivial: dict[tuple[str, int], float]) -> list[str]:
                 verdicts.append(_verdict(p99 < TARGET_P99_MS,
                                          f"{db} x{workers}: {row.endpoint} p99 {_ms(p99)} ms at "
                                          f"{OPEN_SHARE:.0%} of max (target < {TARGET_P99_MS:.0f})"))
+    bare = trivial.get(("bare", 1))
+    fastest = max((v for k, v in trivial.items() if k[0] != "bare"), default=0.0)
+    if bare and fastest:  # the client can drive far more than any backend row asked of it
+        verdicts.append(_verdict(bare > 1.3 * fastest,
+                                 f"client capacity: {bare:,.0f} req/s against a bare FastAPI "
+                                 f"app, {bare / fastest:.1f}x the fastest backend /ping"))
     for row in rows:  # the generator itself keeps the schedule on the trivial endpoint
         if row.endpoint == "ping" and row.target_rate:
             got = row.result.rate / row.target_rate

@@ -40,7 +40,9 @@ class LoadResult:
     latencies: np.ndarray  # seconds, measured requests only (inf = no answer in time)
     statuses: Counter[int] = field(default_factory=Counter)
     scheduled: int = 0  # open loop: requests scheduled in the window
-    send_lag: np.ndarray = field(default_factory=lambda: np.zeros(0))  # open loop
+    #: open loop: how late the generator took up each scheduled request (its own lag;
+    #: waiting for a free connection is server time and counts in the latency)
+    send_lag: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def completed(self) -> int:
@@ -216,8 +218,6 @@ async def _open(host: str, port: int, factory: Factory, rate: float, warmup_s: f
 
     def dispatch(conn: _Connection, scheduled: float, data: bytes, measured: bool) -> None:
         conn.scheduled, conn.measured = scheduled, measured
-        if measured:
-            lags.append(clock() - scheduled)
         conn.send(data)
 
     def on_done(conn: _Connection, status: int) -> None:
@@ -262,6 +262,8 @@ async def _open(host: str, port: int, factory: Factory, rate: float, warmup_s: f
         while scheduled <= now and scheduled < stop_at:
             measured = scheduled >= measure_from
             scheduled_measured += measured
+            if measured:  # the generator's own lateness (not the wait for a connection)
+                lags.append(now - scheduled)
             data = factory(worker + (i << 8))
             while idle and idle[-1].closed:
                 idle.pop()

@@ -9,8 +9,8 @@ concurrent order took the stock between the read and the reservation, the transa
 rolled back and allocation runs again on fresh stock; short stock is :class:`OutOfStock`
 with nothing written.
 
-The statements go to the driver's cursor (:mod:`.orders_sql`: three round trips and
-a commit on PostgreSQL); what to write is decided without the database (:mod:`.orders_plan`).
+The statements go to the driver's cursor (:mod:`.orders_sql`: two statements and a
+commit on PostgreSQL); what to write is decided without the database (:mod:`.orders_plan`).
 On PostgreSQL the HTTP endpoint uses :func:`place_order_async`: the same statements on a
 psycopg async connection, run on the event loop.
 :func:`place_order_in` places an order inside a caller's ORM session (an exchange's
@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -153,6 +153,10 @@ def place_order(
                 )
         except _LostRace:
             continue
+        except OperationalError as exc:
+            if type(exc.orig).__name__ != "DeadlockDetected":  # PostgreSQL: retried like
+                raise  # a lost race (rare: two orders locking the same rows both ways)
+            continue
         except IntegrityError:
             if not idempotency_key:
                 raise
@@ -196,9 +200,8 @@ def _place(
                                    network=network, region=region, lines=lines, rows=rows)
         plan = plan_order(seller_id=seller_id, order_id=order_id, region=region, by_wh=by_wh,
                           products=products, network=network, now=now, deadline=deadline)
-        fast.write(cur, plan, key_id)
-        # Reserve last: the guarded UPDATEs take the stock row locks, held until commit
-        if not fast.reserve(cur, plan.moves, now):
+        # reserves last: the guarded UPDATEs take the stock row locks, held until commit
+        if not fast.write(cur, plan, key_id, now):
             raise _LostRace()
     return OrderOutcome(plan.body)
 
@@ -222,6 +225,7 @@ async def place_order_async(
     caches; a miss (every few seconds) is read in a worker thread.
     """
     import psycopg
+    import psycopg.errors
 
     check_lines(lines)
     body_hash = request_hash(client_id, region, lines)
@@ -257,11 +261,10 @@ async def place_order_async(
                     plan = plan_order(seller_id=seller_id, order_id=order_id, region=region,
                                       by_wh=by_wh, products=products, network=network,
                                       now=now, deadline=deadline)
-                    await fast.awrite(cur, plan, key_id)
-                    if not await fast.areserve(cur, plan.moves, now):  # reserve last
+                    if not await fast.awrite(cur, plan, key_id, now):  # reserves last
                         raise _LostRace()
                 return OrderOutcome(plan.body)  # committed when the block closed
-            except _LostRace:
+            except (_LostRace, psycopg.errors.DeadlockDetected):
                 continue
             except psycopg.IntegrityError:
                 if not idempotency_key:

@@ -10,9 +10,9 @@ column with a default needs no change here; ``tests/test_backend_orders_fastpath
 that the rows equal those the portable SQLAlchemy writer makes.
 
 PostgreSQL, one round trip each: (1) the idempotency key, the order row and the candidate
-stock rows (one statement); (2) postings, items, outbox events and the key's answer (one
-statement: JSON recordsets, so its text is fixed and psycopg prepares it); (3) one guarded
-``UPDATE`` per (SKU, warehouse), in (warehouse, SKU) order; commit. SQLite: the same steps
+stock rows (one statement); (2) postings, items, outbox events, the key's answer and the
+guarded stock ``UPDATE`` (one statement: JSON recordsets and arrays, so its text is fixed
+and psycopg prepares it); commit. SQLite: the same steps
 as plain statements (they are in-process calls there).
 """
 
@@ -101,7 +101,7 @@ class FastOrders:
         finally:
             cur.close()
 
-    # Each dialect implements these three.
+    # Each dialect implements these two.
     def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
                    skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
         """Insert the key (first) and the order; the seller's stock rows of ``skus``.
@@ -110,10 +110,11 @@ class FastOrders:
         """
         raise NotImplementedError
 
-    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
-        raise NotImplementedError
+    def write(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime) -> bool:
+        """Postings, items, events, the key's answer and, last, the guarded reservations.
 
-    def reserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime) -> bool:
+        False: a reservation found too few units (stock moved since the read): roll back.
+        """
         raise NotImplementedError
 
 
@@ -131,12 +132,12 @@ _CANDIDATE_COLUMNS = (
     "p.price, p.currency_code FROM stock s JOIN products p ON p.product_id = s.product_id "
     "WHERE s.seller_id = {ph} AND s.sku {skus}"
 )
-_RESERVE = ("UPDATE stock SET reserved = reserved + {ph}, updated_at = {ph} "
-            "WHERE sku = {ph} AND warehouse_id = {ph} AND present - reserved >= {ph}")
+_RESERVE = ("UPDATE stock SET reserved = reserved + ?, updated_at = ? "
+            "WHERE sku = ? AND warehouse_id = ? AND present - reserved >= ?")
 
 
 class _Postgres(FastOrders):
-    """psycopg 3: four round trips and a commit per order."""
+    """psycopg 3: two statements and a commit per order."""
 
     def __init__(self, dialect: Dialect) -> None:
         super().__init__(dialect)
@@ -164,12 +165,19 @@ class _Postgres(FastOrders):
             f"SELECT p.id, {item_cols} FROM {self._items_recordset()} "
             f"JOIN p ON p.posting_number = i.posting_number), "
             f"e AS (INSERT INTO outbox_events ({e.quoted}) SELECT {e.quoted} "
-            f"FROM {e.recordset()})")
-        self.sql_write = body + " SELECT count(*) FROM p"
+            f"FROM {e.recordset()}), "
+            # the guarded reservations, one row per (sku, warehouse) in (warehouse, sku)
+            # order (the nested loop over the arrays locks them in that order; a rare
+            # deadlock between two orders is retried like a lost race)
+            "r AS (UPDATE stock s SET reserved = s.reserved + m.q, updated_at = %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::integer[]) AS m(sku, wh, q) "
+            "WHERE s.sku = m.sku AND s.warehouse_id = m.wh AND s.present - s.reserved >= m.q "
+            "RETURNING 1)")
+        counts = " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM r)"
+        self.sql_write = body + counts
         self.sql_write_key = (
             body + ", k AS (UPDATE idempotency_keys SET status_code = 201, "
-            "response = %s::json WHERE id = %s) SELECT count(*) FROM p")
-        self.sql_reserve = _RESERVE.format(ph="%s")
+            "response = %s::json WHERE id = %s)" + counts)
 
     def _items_recordset(self) -> str:
         i = self.items
@@ -184,27 +192,28 @@ class _Postgres(FastOrders):
             return 0, None, []
         return rows[0][0], rows[0][1], [r[2:] for r in rows]
 
-    def _write_params(self, plan: OrderPlan, key_id: int | None) -> tuple[str, tuple[Any, ...]]:
-        postings = _json_rows(self.postings, plan.postings)
-        items = _json_rows(self.items, plan.items)  # extra key posting_number: the join
-        events = _json_rows(self.events, plan.events)
+    def _write_params(self, plan: OrderPlan, key_id: int | None, now: datetime
+                      ) -> tuple[str, tuple[Any, ...]]:
+        moves = _sorted_moves(plan.moves)
+        params: tuple[Any, ...] = (
+            _json_rows(self.postings, plan.postings),
+            _json_rows(self.items, plan.items),  # extra key posting_number: the join
+            _json_rows(self.events, plan.events),
+            now, [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves])
         if key_id is None:
-            return self.sql_write, (postings, items, events)
-        return self.sql_write_key, (postings, items, events, json.dumps(plan.body), key_id)
+            return self.sql_write, params
+        return self.sql_write_key, (*params, json.dumps(plan.body), key_id)
 
-    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
-        cur.execute(*self._write_params(plan, key_id))
-        if cur.fetchone()[0] != len(plan.postings):
+    def _written(self, plan: OrderPlan, row: tuple[int, int]) -> bool:
+        if row[0] != len(plan.postings):
             raise RuntimeError("posting insert count mismatch")
+        return row[1] == len(_sorted_moves(plan.moves))
 
-    def reserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime) -> bool:
-        for sku, wh, q in _sorted_moves(moves):
-            cur.execute(self.sql_reserve, (q, now, sku, wh, q))
-            if cur.rowcount != 1:
-                return False
-        return True
+    def write(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime) -> bool:
+        cur.execute(*self._write_params(plan, key_id, now))
+        return self._written(plan, cur.fetchone())
 
-    # The same three steps on a psycopg AsyncCursor (the event-loop path, no thread hop).
+    # The same two steps on a psycopg AsyncCursor (the event-loop path, no thread hop).
     def _open_params(self, order: dict[str, Any], key: dict[str, Any] | None,
                      skus: list[int]) -> tuple[str, tuple[Any, ...]]:
         if key is None:
@@ -220,18 +229,10 @@ class _Postgres(FastOrders):
             return 0, None, []
         return rows[0][0], rows[0][1], [r[2:] for r in rows]
 
-    async def awrite(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
-        await cur.execute(*self._write_params(plan, key_id))
-        if (await cur.fetchone())[0] != len(plan.postings):
-            raise RuntimeError("posting insert count mismatch")
-
-    async def areserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime
-                       ) -> bool:
-        for sku, wh, q in _sorted_moves(moves):
-            await cur.execute(self.sql_reserve, (q, now, sku, wh, q))
-            if cur.rowcount != 1:
-                return False
-        return True
+    async def awrite(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime
+                     ) -> bool:
+        await cur.execute(*self._write_params(plan, key_id, now))
+        return self._written(plan, await cur.fetchone())
 
     async def areplay(self, cur: Any, scope: str, key: str) -> tuple[str, Any] | None:
         await cur.execute("SELECT body_hash, response FROM idempotency_keys "
@@ -267,7 +268,7 @@ class _Sqlite(FastOrders):
         self.sql_answer = "UPDATE idempotency_keys SET status_code = 201, response = ? WHERE id = ?"
         self.json_proc = self.keys.procs[self.keys.names.index("response")]
         self.dt_proc = self.orders.procs[self.orders.names.index("created_at")]
-        self.sql_reserve = _RESERVE.format(ph="?")
+        self.sql_reserve = _RESERVE
 
     def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
                    skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
@@ -282,7 +283,7 @@ class _Sqlite(FastOrders):
         cur.execute(sql, (order["seller_id"], *skus))
         return order_id, key_id, cur.fetchall()
 
-    def write(self, cur: Any, plan: OrderPlan, key_id: int | None) -> None:
+    def write(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime) -> bool:
         posting_ids = {}
         for row in plan.postings:
             cur.execute(self.sql_posting, self.postings.bound(row))
@@ -293,9 +294,8 @@ class _Sqlite(FastOrders):
         cur.executemany(self.sql_event, [self.events.bound(row) for row in plan.events])
         if key_id is not None:
             cur.execute(self.sql_answer, (self.json_proc(plan.body), key_id))
-
-    def reserve(self, cur: Any, moves: list[tuple[int, int, int]], now: datetime) -> bool:
-        params = [(q, self.dt_proc(now), sku, wh, q) for sku, wh, q in _sorted_moves(moves)]
+        # reserve last (one writer at a time on SQLite, but the same order as PostgreSQL)
+        params = [(q, self.dt_proc(now), sku, wh, q) for sku, wh, q in _sorted_moves(plan.moves)]
         cur.executemany(self.sql_reserve, params)
         return cur.rowcount == len(params)
 
