@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from reference_backend.db import Database
-from reference_backend.services import orders, orders_sql
+from reference_backend.services import orders, orders_sql, stock
 from reference_backend.services.errors import IdempotencyMismatch, InvalidInput, OutOfStock
 from tests.backend_support import fresh_postgres_url, postgres_admin_url, seed_smoke, sqlite_url
 
@@ -218,3 +219,59 @@ def test_replay_and_refusals_leave_no_rows(world: tuple[Database, dict],
     ok = orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
                             lines=[(sku, 1)], idempotency_key="too-many")
     assert not ok.replayed and ok.body["order_id"] != first.body["order_id"]
+
+
+def test_concurrent_multi_line_orders_never_oversell(world: tuple[Database, dict]) -> None:
+    """Baskets over the same hot rows in every order: each success reserved exactly its units,
+    refusals reserved nothing, no row went past its stock (PostgreSQL: the event-loop path;
+    SQLite: threads on the sync path)."""
+    db, creds = world
+    skus = [creds["sku_base"] + i for i in range(3)]
+    first, *others = creds["warehouses"].values()
+    with db.session() as session:  # 30 units of each hot SKU, all at one warehouse
+        for sku in skus:
+            stock.set_present(session, seller_id=creds["seller_id"], sku=sku,
+                              warehouse_id=first, present=30)
+            for wh in others:
+                stock.set_present(session, seller_id=creds["seller_id"], sku=sku,
+                                  warehouse_id=wh, present=0)
+    baskets = []  # two or three hot lines, listed in both orders
+    for i in range(60):
+        lines = [(skus[0], 1 + i % 2), (skus[1], 1), (skus[2], 2)][: 2 + i % 2]
+        baskets.append(lines if i % 4 < 2 else lines[::-1])
+
+    def one(i: int) -> tuple[str, list[tuple[int, int]]]:
+        try:
+            orders.place_order(db, client_id=creds["client_id"], region="R-MSK",
+                               lines=baskets[i], idempotency_key=f"multi-{i}")
+            return "ok", baskets[i]
+        except OutOfStock:
+            return "refused", baskets[i]
+
+    async def one_async(i: int) -> tuple[str, list[tuple[int, int]]]:
+        try:
+            await orders.place_order_async(db, client_id=creds["client_id"], region="R-MSK",
+                                           lines=baskets[i], idempotency_key=f"multi-{i}")
+            return "ok", baskets[i]
+        except OutOfStock:
+            return "refused", baskets[i]
+
+    if db.has_async_pool:
+        async def run() -> list:
+            try:
+                return await asyncio.gather(*(one_async(i) for i in range(len(baskets))))
+            finally:
+                await db.aclose()
+        outcomes = asyncio.run(run())
+    else:
+        with ThreadPoolExecutor(8) as pool:
+            outcomes = list(pool.map(one, range(len(baskets))))
+    placed = [lines for outcome, lines in outcomes if outcome == "ok"]
+    assert placed and len(placed) < len(baskets)  # some fit, the stock ran out for others
+    wanted = {sku: sum(q for lines in placed for s, q in lines if s == sku) for sku in skus}
+    with db.engine.connect() as conn:
+        rows = {s: (p, r) for s, p, r in conn.execute(text(
+            f"SELECT sku, present, reserved FROM stock WHERE warehouse_id = {first} "
+            f"AND sku IN ({', '.join(map(str, skus))})"))}
+    assert {sku: rows[sku][1] for sku in skus} == wanted
+    assert all(reserved <= present for present, reserved in rows.values())
