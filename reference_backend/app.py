@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from types import ModuleType
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # starlette's thread pool (anyio's default limiter, per event loop): see worker_threads
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         if settings.migrate_on_start:
             from reference_backend.migrations import upgrade
 

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     db_pool_timeout_s: float = Field(default=30.0, gt=0)
     #: PostgreSQL connections of the async pool buyer orders use (per worker process).
     db_async_pool_size: int = Field(default=6, ge=1, le=100)
+    #: Threads for blocking work (sync routes, database calls) per worker process. Python
+    #: work holding the GIL gains nothing from more threads, and 40 (starlette's default)
+    #: contending for it made a page of postings cost twice its CPU time under 64 clients;
+    #: raise it for slow database round trips (or run more workers).
+    worker_threads: int = Field(default=4, ge=1, le=400)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     # policies given to new sellers (a seeded seller takes its scenario's choice instead)
