@@ -9,9 +9,9 @@ Idempotency-Key); it is built in the worker process from a picklable ``make_fact
 * :func:`closed_loop` -- ``connections`` clients, each sends the next request as soon as the
   previous answer arrives; gives the maximum throughput (and latencies that hide queueing).
 * :func:`open_loop` -- requests are *scheduled* at ``rate``/s regardless of answers; a request
-  goes out on an idle connection (a new one is opened when none is idle, up to a cap, else it
-  queues in the client) and its latency is measured from its scheduled send time, so a slow
-  server shows up as latency instead of as a lower request rate (no coordinated omission).
+  goes out on an idle connection of a fixed pool (else it queues in the client) and its
+  latency is measured from its scheduled send time, so a slow server shows up as latency
+  instead of as a lower request rate (no coordinated omission).
 
 Both run in ``processes`` worker processes and merge their results (:class:`LoadResult`).
 """
@@ -40,6 +40,8 @@ class LoadResult:
     latencies: np.ndarray  # seconds, measured requests only (inf = no answer in time)
     statuses: Counter[int] = field(default_factory=Counter)
     scheduled: int = 0  # open loop: requests scheduled in the window
+    #: CPU seconds the load processes used per second of the run, per process (0..1)
+    client_cpu: float = 0.0
     #: open loop: how late the generator took up each scheduled request (its own lag;
     #: waiting for a free connection is server time and counts in the latency)
     send_lag: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -80,6 +82,7 @@ class LoadResult:
             latencies=np.concatenate([p.latencies for p in parts]),
             statuses=statuses, scheduled=sum(p.scheduled for p in parts),
             send_lag=np.concatenate([p.send_lag for p in parts]),
+            client_cpu=max(p.client_cpu for p in parts),
         )
 
 
@@ -263,7 +266,7 @@ async def _open(host: str, port: int, factory: Factory, rate: float, warmup_s: f
             measured = scheduled >= measure_from
             scheduled_measured += measured
             if measured:  # the generator's own lateness (not the wait for a connection)
-                lags.append(now - scheduled)
+                lags.append(clock() - scheduled)
             data = factory(worker + (i << 8))
             while idle and idle[-1].closed:
                 idle.pop()
@@ -300,7 +303,10 @@ def _worker(conn: Any, kind: str, make_factory: MakeFactory, worker: int,
     factory = make_factory(worker)
     try:
         coro = (_closed if kind == "closed" else _open)(factory=factory, worker=worker, **kwargs)
-        conn.send(("ok", asyncio.run(coro)))
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = asyncio.run(coro)
+        result.client_cpu = (time.process_time() - cpu) / (time.perf_counter() - wall)
+        conn.send(("ok", result))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent
         conn.send(("error", repr(exc)))
     finally:
@@ -344,9 +350,16 @@ def closed_loop(host: str, port: int, make_factory: MakeFactory, *, connections:
 
 def open_loop(host: str, port: int, make_factory: MakeFactory, *, rate: float,
               processes: int = 1, warmup_s: float = 1.0, duration_s: float = 5.0,
-              preopen: int = 16, max_connections: int = 512, drain_s: float = 5.0) -> LoadResult:
-    """``rate`` requests/s on a fixed schedule (latency from the scheduled send time)."""
+              connections: int = 64, drain_s: float = 5.0) -> LoadResult:
+    """``rate`` requests/s on a fixed schedule (latency from the scheduled send time).
+
+    A fixed pool of ``connections`` keep-alive connections (opened up front, like a proxy's
+    upstream pool): a request due while all are busy waits in the client and that wait counts
+    in its latency. (Opening more connections under load would add connection set-up work to
+    the server just when it is behind.)
+    """
+    n = max(1, connections // processes)
     per = [dict(host=host, port=port, rate=rate / processes, warmup_s=warmup_s,
-                duration_s=duration_s, preopen=preopen, max_connections=max_connections,
+                duration_s=duration_s, preopen=n, max_connections=n,
                 drain_s=drain_s) for _ in range(processes)]
     return _run("open", make_factory, processes, per)
