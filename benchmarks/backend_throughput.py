@@ -292,6 +292,9 @@ def measure(port: int, factories: dict[str, Any], cfg: Config, db: str, workers:
     order = ["ping", *[e for e in endpoints if e != "ping"]]
     if len(order) > 1:
         order.append("ping")
+    if "list" in endpoints and "orders" not in endpoints:  # postings to list (unmeasured)
+        closed_loop("127.0.0.1", port, factories["orders"], connections=cfg.connections,
+                    processes=cfg.clients, warmup_s=0, duration_s=3)
     for name in order:
         res = closed_loop("127.0.0.1", port, factories[name], connections=cfg.connections,
                           processes=cfg.clients, warmup_s=cfg.warmup, duration_s=cfg.closed)

@@ -9,6 +9,7 @@ to run something for the life of the app, e.g. the outbox delivery worker.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import pkgutil
@@ -71,8 +72,14 @@ def discover() -> tuple[list[APIRouter], list[Lifespan]]:
     return routers, hooks
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A fully wired backend app for ``settings`` (environment settings by default)."""
+def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> FastAPI:
+    """A fully wired backend app for ``settings`` (environment settings by default).
+
+    ``freeze_gc`` (server processes): once started, everything allocated so far (modules,
+    routes, schemas, caches) is moved out of the garbage collector's reach (``gc.freeze``),
+    so a full collection scans only what requests allocate; without it, full collections
+    paused a worker ~100 ms every few hundred posting lists.
+    """
     settings = settings or Settings()
     configure_logging(settings.log_level, json_logs=settings.json_logs)
     db = Database(settings.database_url, settings)
@@ -90,6 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for hook in hooks:
                 await stack.enter_async_context(hook(app))
             log.info("backend started", extra={"database": db.engine.url.render_as_string()})
+            if freeze_gc:
+                gc.collect()
+                gc.freeze()
             yield
         await db.aclose()
         db.dispose()
@@ -145,4 +155,4 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (workers read their settings from the environment)."""
-    return create_app(Settings())
+    return create_app(Settings(), freeze_gc=True)
