@@ -109,7 +109,7 @@ class World:
 
 
 def order_factory(world: World):  # type: ignore[no-untyped-def]
-    """Unique Idempotency-Key per request; 4,096 pre-drawn baskets per load process."""
+    """A new Idempotency-Key per request (never a replay); 4,096 pre-drawn baskets per process."""
     auth = f"Bearer {world.creds['platform_key']}"
 
     def make(worker: int):  # type: ignore[no-untyped-def]
@@ -126,7 +126,7 @@ def order_factory(world: World):  # type: ignore[no-untyped-def]
                 "region": world.regions[rng.choice(len(world.regions), p=world.region_p)],
                 "lines": [{"sku": s, "quantity": q} for s, q in basket.items()],
             }).encode())
-        prefix = f"bench-{world.run_id}-"
+        prefix = f"bench-{world.run_id}-{uuid.uuid4().hex[:8]}-"  # unique per run and process
         return lambda i: _request("POST", "/marketplace/v1/orders", {
             "Authorization": auth, "Idempotency-Key": f"{prefix}{i}"}, bodies[i % 4096])
 

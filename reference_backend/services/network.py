@@ -7,20 +7,25 @@ refreshed every few seconds for warehouse status and pick backlog (``load``).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from reference_backend.tables import DeliveryMethod, Posting, PostingItem, Route, Warehouse
 from simulator.lifecycle import PostingStatus
 from simulator.policies import allocation_policies, replenishment_policies
+
+if TYPE_CHECKING:
+    from reference_backend.db import Database
 
 REFRESH_SECONDS = 5.0
 
@@ -132,6 +137,7 @@ class NetworkCache:
         self.refresh_seconds = refresh_seconds
         self._networks: dict[tuple[str, int], SellerNetwork] = {}
         self._lock = threading.Lock()
+        self._refreshing: dict[tuple[str, int], asyncio.Task[SellerNetwork]] = {}
 
     def get(self, session: Session | Connection, seller_id: int) -> SellerNetwork:
         key = (database_key(session), seller_id)
@@ -145,16 +151,27 @@ class NetworkCache:
             network.refresh_load(session)
         return network
 
-    def fresh(self, database: str, seller_id: int) -> SellerNetwork | None:
-        """The cached network if :meth:`get` would use it without a query, else None."""
-        network = self._networks.get((database, seller_id))
+    async def current(self, db: Database, seller_id: int) -> SellerNetwork:
+        """For the event loop: the cached network as it is, with a refresh started in the
+        background when it is due (one at a time per seller: a stale cache must not send
+        every request to the database); waits only when there is none yet."""
+        key = (database_key(db.engine), seller_id)
+        network = self._networks.get(key)
         if network is None:
-            return None
+            return await run_in_threadpool(self._read, db, seller_id)
         now = time.monotonic()
-        if (now - network.built_at > 60 * self.refresh_seconds
-                or now - network.loaded_at > self.refresh_seconds):
-            return None
+        due = (now - network.built_at > 60 * self.refresh_seconds
+               or now - network.loaded_at > self.refresh_seconds)
+        if due and key not in self._refreshing:
+            task = asyncio.get_running_loop().create_task(
+                run_in_threadpool(self._read, db, seller_id))
+            self._refreshing[key] = task
+            task.add_done_callback(lambda _t: self._refreshing.pop(key, None))
         return network
+
+    def _read(self, db: Database, seller_id: int) -> SellerNetwork:
+        with db.read_connection() as conn:
+            return self.get(conn, seller_id)
 
     def invalidate(self, seller_id: int | None = None) -> None:
         """Forget one seller's network (after its warehouses or routes change) or all."""

@@ -11,8 +11,8 @@ with nothing written.
 
 The statements go to the driver's cursor (:mod:`.orders_sql`: two statements and a
 commit on PostgreSQL); what to write is decided without the database (:mod:`.orders_plan`).
-On PostgreSQL the HTTP endpoint uses :func:`place_order_async`: the same statements on a
-psycopg async connection, run on the event loop.
+On PostgreSQL the HTTP endpoint uses :func:`place_order_async`: the orders that arrive
+together are placed in one transaction on the event loop (:mod:`.orders_batch`).
 :func:`place_order_in` places an order inside a caller's ORM session (an exchange's
 replacement) through portable SQLAlchemy Core statements that write the same rows.
 """
@@ -41,10 +41,10 @@ from reference_backend.services.errors import (
 )
 from reference_backend.services.network import (
     NETWORKS,
-    SellerNetwork,
     allocation_policy,
     database_key,
 )
+from reference_backend.services.orders_batch import OrderRequest, batcher_for
 from reference_backend.services.orders_plan import (
     MAX_LINES,
     MAX_QUANTITY,
@@ -53,7 +53,7 @@ from reference_backend.services.orders_plan import (
     check_lines,
     plan_order,
 )
-from reference_backend.services.orders_sql import fast_orders, postgres_orders
+from reference_backend.services.orders_sql import fast_orders
 from reference_backend.tables import (
     IdempotencyKey,
     Order,
@@ -216,20 +216,19 @@ async def place_order_async(
     idempotency_scope: str = "orders",
     attempts: int = 3,
     shipment_deadline_hours: float = 24.0,
+    max_batch: int = 64,
 ) -> OrderOutcome:
     """:func:`place_order` on the event loop, for PostgreSQL (``db.has_async_pool``).
 
-    The same statements, rows and semantics on a psycopg async connection: no worker-thread
-    hop, and no GIL hand-over per round trip (with many requests in flight, those hand-overs
-    cost more than the order itself). The seller and its network come from the process
-    caches; a miss (every few seconds) is read in a worker thread.
+    The same rows and semantics, placed with the orders that arrive at the same time in one
+    transaction (:mod:`.orders_batch`). The seller and its network come from the process
+    caches (a seller miss, every few seconds, is read in a worker thread; the network is
+    refreshed in the background).
     """
     import psycopg
-    import psycopg.errors
 
     check_lines(lines)
     body_hash = request_hash(client_id, region, lines)
-    deadline = timedelta(hours=shipment_deadline_hours)
     where = database_key(db.engine)
     seller = _cached_seller(where, client_id)
     if seller is None:
@@ -237,57 +236,29 @@ async def place_order_async(
     if seller is None:
         raise NotFound(f"seller with client_id {client_id} not found", code="SELLER_NOT_FOUND")
     seller_id, policy_name, policy_params = seller
-    network = NETWORKS.fresh(where, seller_id)
-    if network is None:
-        network = await run_in_threadpool(_read_network, db, seller_id)
-    policy = allocation_policy(policy_name, policy_params)
-    fast = postgres_orders(db.engine.dialect)
-    skus = sorted({sku for sku, _ in lines})
-    pool = await db.async_pool()
+    network = await NETWORKS.current(db, seller_id)
+    batcher = batcher_for(db, max_batch=max_batch, attempts=attempts)
+    request = OrderRequest(
+        seller_id=seller_id, policy=allocation_policy(policy_name, policy_params),
+        network=network, region=region, lines=lines, key=idempotency_key,
+        scope=idempotency_scope, body_hash=body_hash,
+        deadline=timedelta(hours=shipment_deadline_hours), now=utcnow(),
+        future=batcher.loop.create_future())
     try:
-        for _ in range(max(1, attempts)):
-            try:
-                async with pool.connection() as conn, conn.cursor() as cur:
-                    now = utcnow()
-                    key_row = None if not idempotency_key else {
-                        "scope": idempotency_scope, "key": idempotency_key,
-                        "body_hash": body_hash, "status_code": 0, "response": None,
-                        "created_at": now}
-                    order_id, key_id, rows = await fast.aopen_order(cur, {
-                        "seller_id": seller_id, "region": region, "created_at": now,
-                        "replaces_return_id": None}, key_row, skus)
-                    by_wh, products = allocate(policy=policy, network=network, region=region,
-                                               lines=lines, rows=rows)
-                    plan = plan_order(seller_id=seller_id, order_id=order_id, region=region,
-                                      by_wh=by_wh, products=products, network=network,
-                                      now=now, deadline=deadline)
-                    if not await fast.awrite(cur, plan, key_id, now):  # reserves last
-                        raise _LostRace()
-                return OrderOutcome(plan.body)  # committed when the block closed
-            except (_LostRace, psycopg.errors.DeadlockDetected):
-                continue
-            except psycopg.IntegrityError:
-                if not idempotency_key:
-                    raise
-                async with pool.connection() as conn, conn.cursor() as cur:
-                    row = await fast.areplay(cur, idempotency_scope, idempotency_key)
-                done = _replayed(row, idempotency_key, body_hash)
-                if done is not None:
-                    return done
+        placed = await batcher.place(request)
     except psycopg.Error as exc:  # as the sync path raises them (503 for OperationalError)
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
-    raise OutOfStock("stock changed while the order was placed and none is left to allocate",
-                     details=[{"reason": "concurrent_orders"}])
+    if placed.stored is not None:
+        done = _replayed(placed.stored, idempotency_key or "", body_hash)
+        assert done is not None
+        return done
+    assert placed.body is not None
+    return OrderOutcome(placed.body)
 
 
 def _read_seller(db: Database, client_id: str) -> tuple | None:
     with db.read_connection() as conn:
         return _seller_by_client_id(conn, client_id)
-
-
-def _read_network(db: Database, seller_id: int) -> SellerNetwork:
-    with db.read_connection() as conn:
-        return NETWORKS.get(conn, seller_id)
 
 
 def place_order_in(
