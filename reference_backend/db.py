@@ -153,7 +153,8 @@ class Database:
 
         For hot paths that talk to the database from the event loop, with no worker-thread
         hop and no GIL hand-over per round trip. One pool per event loop (a test client runs
-        its own loop); at most ``db_async_pool_size`` connections.
+        its own loop); at most ``db_async_pool_size`` connections, in autocommit mode (one
+        statement is one transaction; callers open longer ones with ``conn.transaction()``).
         """
         loop = asyncio.get_running_loop()
         if self._apool is None or self._apool_loop is not loop:
@@ -164,7 +165,7 @@ class Database:
                 hide_password=False)
             pool = AsyncConnectionPool(conninfo, min_size=min(2, size), max_size=size,
                                        timeout=self.settings.db_pool_timeout_s, open=False,
-                                       name="peakline-async")
+                                       name="peakline-async", kwargs={"autocommit": True})
             await pool.open()
             self._apool, self._apool_loop = pool, loop
         return self._apool

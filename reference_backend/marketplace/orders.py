@@ -51,16 +51,17 @@ async def create_order(
     """Place a buyer order: allocate (seller's policy), reserve, split into postings."""
     settings, db = request.app.state.settings, request.app.state.db  # (fewer dependencies)
     key = idempotency_key.strip() if idempotency_key else None
-    # PostgreSQL: on the event loop (async connection); SQLite: one worker-thread hop. The
-    # dependencies are async too (no thread hop for them).
-    place = place_order_async if db.has_async_pool else partial(run_in_threadpool, place_order)
-    outcome = await place(
-        db, client_id=body.client_id, region=body.region,
-        lines=[(line.sku, line.quantity) for line in body.lines],
-        idempotency_key=key or None, idempotency_scope=f"orders:{platform.key_id}",
-        attempts=settings.order_allocation_attempts,
-        shipment_deadline_hours=settings.shipment_deadline_hours,
-    )
+    # PostgreSQL: batched with concurrent orders on the event loop; SQLite: one worker-thread
+    # hop. The dependencies are async too (no thread hop for them).
+    lines = [(line.sku, line.quantity) for line in body.lines]
+    common = {"client_id": body.client_id, "region": body.region, "lines": lines,
+              "idempotency_key": key or None, "idempotency_scope": f"orders:{platform.key_id}",
+              "shipment_deadline_hours": settings.shipment_deadline_hours}
+    if db.has_async_pool:
+        outcome = await place_order_async(db, **common)
+    else:
+        outcome = await run_in_threadpool(partial(
+            place_order, db, attempts=settings.order_allocation_attempts, **common))
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=201, headers=headers)
 

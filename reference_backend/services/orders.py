@@ -214,9 +214,7 @@ async def place_order_async(
     lines: list[tuple[int, int]],
     idempotency_key: str | None = None,
     idempotency_scope: str = "orders",
-    attempts: int = 3,
     shipment_deadline_hours: float = 24.0,
-    max_batch: int = 64,
 ) -> OrderOutcome:
     """:func:`place_order` on the event loop, for PostgreSQL (``db.has_async_pool``).
 
@@ -237,7 +235,7 @@ async def place_order_async(
         raise NotFound(f"seller with client_id {client_id} not found", code="SELLER_NOT_FOUND")
     seller_id, policy_name, policy_params = seller
     network = await NETWORKS.current(db, seller_id)
-    batcher = batcher_for(db, max_batch=max_batch, attempts=attempts)
+    batcher = batcher_for(db)
     request = OrderRequest(
         seller_id=seller_id, policy=allocation_policy(policy_name, policy_params),
         network=network, region=region, lines=lines, key=idempotency_key,

@@ -18,12 +18,12 @@ as plain statements (they are in-process calls there).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -137,7 +137,7 @@ _RESERVE = ("UPDATE stock SET reserved = reserved + ?, updated_at = ? "
 
 
 class _Postgres(FastOrders):
-    """psycopg 3: two statements and a commit per order."""
+    """psycopg 3: two statements and a commit per order (the sync path)."""
 
     def __init__(self, dialect: Dialect) -> None:
         super().__init__(dialect)
@@ -155,29 +155,36 @@ class _Postgres(FastOrders):
             f"RETURNING id), o AS (INSERT INTO orders ({o.quoted}) SELECT {casts_o} FROM k "
             f"RETURNING id) SELECT o.id, k.id, "
             f"{candidates.replace('FROM stock', 'FROM o, k, stock')}")
+        counts = " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM r)"
+        self.sql_write = f"WITH {self.write_ctes(guarded=True)}{counts}"
+        self.sql_write_key = (
+            f"WITH {self.write_ctes(guarded=True)}, k AS (UPDATE idempotency_keys SET "
+            "status_code = 201, response = %s::json WHERE id = %s)" + counts)
+
+    def write_ctes(self, *, guarded: bool) -> str:
+        """Postings, items, events and reservations: the CTEs ``p, i, e, r`` of a statement.
+
+        Unguarded, the reservations rely on the ``reserved_within_present`` check: an
+        oversell aborts the statement (for callers that let the database refuse it).
+        """
         p, i, e = self.postings, self.items, self.events
         item_cols = ", ".join(f'i."{n}"' for n in i.names if n != "posting_id")
         item_names = ", ".join(f'"{n}"' for n in i.names if n != "posting_id")
-        body = (
-            f"WITH p AS (INSERT INTO postings ({p.quoted}) SELECT {p.quoted} "
+        return (
+            f"p AS (INSERT INTO postings ({p.quoted}) SELECT {p.quoted} "
             f"FROM {p.recordset()} RETURNING id, posting_number), "
             f"i AS (INSERT INTO posting_items (posting_id, {item_names}) "
             f"SELECT p.id, {item_cols} FROM {self._items_recordset()} "
             f"JOIN p ON p.posting_number = i.posting_number), "
             f"e AS (INSERT INTO outbox_events ({e.quoted}) SELECT {e.quoted} "
             f"FROM {e.recordset()}), "
-            # the guarded reservations, one row per (sku, warehouse) in (warehouse, sku)
-            # order (the nested loop over the arrays locks them in that order; a rare
-            # deadlock between two orders is retried like a lost race)
+            # the reservations, one row per (sku, warehouse) in (warehouse, sku) order (the
+            # nested loop over the arrays locks them in that order; a rare deadlock between
+            # two orders is retried like a lost race)
             "r AS (UPDATE stock s SET reserved = s.reserved + m.q, updated_at = %s "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::integer[]) AS m(sku, wh, q) "
-            "WHERE s.sku = m.sku AND s.warehouse_id = m.wh AND s.present - s.reserved >= m.q "
-            "RETURNING 1)")
-        counts = " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM r)"
-        self.sql_write = body + counts
-        self.sql_write_key = (
-            body + ", k AS (UPDATE idempotency_keys SET status_code = 201, "
-            "response = %s::json WHERE id = %s)" + counts)
+            "FROM json_to_recordset(%s) AS m(sku bigint, wh bigint, q integer) "
+            "WHERE s.sku = m.sku AND s.warehouse_id = m.wh"
+            + (" AND s.present - s.reserved >= m.q" if guarded else "") + " RETURNING 1)")
 
     def _items_recordset(self) -> str:
         i = self.items
@@ -186,68 +193,47 @@ class _Postgres(FastOrders):
 
     def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
                    skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
-        cur.execute(*self._open_params(order, key, skus))
+        if key is None:
+            cur.execute(self.sql_open, (*self.orders.bound(order), order["seller_id"], skus))
+        else:
+            cur.execute(self.sql_open_key, (*self.keys.bound(key), *self.orders.bound(order),
+                                            order["seller_id"], skus))
         rows = cur.fetchall()
         if not rows:
             return 0, None, []
         return rows[0][0], rows[0][1], [r[2:] for r in rows]
 
-    def _write_params(self, plan: OrderPlan, key_id: int | None, now: datetime
-                      ) -> tuple[str, tuple[Any, ...]]:
+    def write_params(self, plan: OrderPlan, key_id: int | None, now: datetime
+                     ) -> tuple[str, tuple[Any, ...]]:
+        """The write statement of ``plan`` (guarded reservations) and its parameters."""
         moves = _sorted_moves(plan.moves)
         params: tuple[Any, ...] = (
             _json_rows(self.postings, plan.postings),
             _json_rows(self.items, plan.items),  # extra key posting_number: the join
             _json_rows(self.events, plan.events),
-            now, [m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves])
+            now, _json([{"sku": sku, "wh": wh, "q": q} for sku, wh, q in moves]))
         if key_id is None:
             return self.sql_write, params
-        return self.sql_write_key, (*params, json.dumps(plan.body), key_id)
+        return self.sql_write_key, (*params, _json(plan.body), key_id)
 
-    def _written(self, plan: OrderPlan, row: tuple[int, int]) -> bool:
+    def written(self, plan: OrderPlan, row: tuple[int, int]) -> bool:
+        """Whether the write statement's counts show every posting and reservation made."""
         if row[0] != len(plan.postings):
             raise RuntimeError("posting insert count mismatch")
         return row[1] == len(_sorted_moves(plan.moves))
 
     def write(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime) -> bool:
-        cur.execute(*self._write_params(plan, key_id, now))
-        return self._written(plan, cur.fetchone())
-
-    # The same two steps on a psycopg AsyncCursor (the event-loop path, no thread hop).
-    def _open_params(self, order: dict[str, Any], key: dict[str, Any] | None,
-                     skus: list[int]) -> tuple[str, tuple[Any, ...]]:
-        if key is None:
-            return self.sql_open, (*self.orders.bound(order), order["seller_id"], skus)
-        return self.sql_open_key, (*self.keys.bound(key), *self.orders.bound(order),
-                                   order["seller_id"], skus)
-
-    async def aopen_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
-                          skus: list[int]) -> tuple[int, int | None, list[Candidate]]:
-        await cur.execute(*self._open_params(order, key, skus))
-        rows = await cur.fetchall()
-        if not rows:
-            return 0, None, []
-        return rows[0][0], rows[0][1], [r[2:] for r in rows]
-
-    async def awrite(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime
-                     ) -> bool:
-        await cur.execute(*self._write_params(plan, key_id, now))
-        return self._written(plan, await cur.fetchone())
-
-    async def areplay(self, cur: Any, scope: str, key: str) -> tuple[str, Any] | None:
-        await cur.execute("SELECT body_hash, response FROM idempotency_keys "
-                          "WHERE scope = %s AND key = %s", (scope, key))
-        return await cur.fetchone()
+        cur.execute(*self.write_params(plan, key_id, now))
+        return self.written(plan, cur.fetchone())
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def _json(value: Any) -> str:
+    """JSON text for a ``json`` parameter (orjson: datetimes as ISO 8601, like isoformat)."""
+    return orjson.dumps(value).decode()
 
 
 def _json_rows(cols: _Columns, rows: list[dict[str, Any]]) -> str:
-    return json.dumps([cols.full(r) for r in rows], default=_json_default)
+    return _json([cols.full(r) for r in rows])
 
 
 class _Sqlite(FastOrders):
@@ -304,7 +290,7 @@ _BUILT: dict[tuple[str, str], FastOrders] = {}
 
 
 def postgres_orders(dialect: Dialect) -> _Postgres:
-    """The PostgreSQL statements (for the async path, which has no SQLAlchemy connection)."""
+    """The PostgreSQL statements (for the batches, which use no SQLAlchemy connection)."""
     key = (dialect.name, dialect.driver)
     built = _BUILT.get(key)
     if built is None:
