@@ -2,7 +2,7 @@
 
 A :class:`SellerNetwork` is built once per seller per process (routes and warehouses rarely
 change; allocation policies cache their per-region rankings per network object) and
-refreshed every few seconds for warehouse status and pick backlog (``load``).
+refreshed every few seconds for the pick backlog (``load``), if its policy asks for it.
 """
 
 from __future__ import annotations
@@ -92,7 +92,12 @@ class SellerNetwork:
         return self._cost.get((warehouse, region), math.inf)
 
     def load(self, warehouse: str) -> float:
+        self.load_asked = True  # (a policy that never asks costs no backlog queries)
         return self._load.get(warehouse, 0.0)
+
+    def load_due(self, now: float, refresh_seconds: float) -> bool:
+        """Whether the backlog is stale and a policy has asked for it since the last read."""
+        return self.load_asked and now - self.loaded_at > refresh_seconds
 
     def is_open(self, warehouse: str) -> bool:
         return self._open.get(warehouse, False)
@@ -111,6 +116,7 @@ class SellerNetwork:
             for key, info in self.info.items() if info.capacity_per_hour > 0
         }
         self.loaded_at = time.monotonic()
+        self.load_asked = False
 
 
 _keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -147,7 +153,7 @@ class NetworkCache:
             network = SellerNetwork(session, seller_id)
             with self._lock:
                 self._networks[key] = network
-        elif now - network.loaded_at > self.refresh_seconds:
+        elif network.load_due(now, self.refresh_seconds):
             network.refresh_load(session)
         return network
 
@@ -161,7 +167,7 @@ class NetworkCache:
             return await run_in_threadpool(self._read, db, seller_id)
         now = time.monotonic()
         due = (now - network.built_at > 60 * self.refresh_seconds
-               or now - network.loaded_at > self.refresh_seconds)
+               or network.load_due(now, self.refresh_seconds))
         if due and key not in self._refreshing:
             task = asyncio.get_running_loop().create_task(
                 run_in_threadpool(self._read, db, seller_id))
