@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from reference_backend.db import Database
-from reference_backend.services import orders, orders_sql, stock
+from reference_backend.services import orders, orders_batch, orders_sql, stock
 from reference_backend.services.errors import IdempotencyMismatch, InvalidInput, OutOfStock
 from tests.backend_support import fresh_postgres_url, postgres_admin_url, seed_smoke, sqlite_url
 
@@ -275,3 +275,56 @@ def test_concurrent_multi_line_orders_never_oversell(world: tuple[Database, dict
             f"AND sku IN ({', '.join(map(str, skus))})"))}
     assert {sku: rows[sku][1] for sku in skus} == wanted
     assert all(reserved <= present for present, reserved in rows.values())
+
+
+def test_batch_reruns_under_lock_when_stock_moved(world: tuple[Database, dict],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer takes the stock between a batch's read and its write: the check constraint
+    aborts the write, and the batch runs again on rows read under lock (PostgreSQL)."""
+    db, creds = world
+    if not db.has_async_pool:
+        pytest.skip("batches are PostgreSQL's")
+    sku = creds["sku_base"]
+    first, *others = creds["warehouses"].values()
+    with db.session() as session:  # 3 units, all at one warehouse
+        stock.set_present(session, seller_id=creds["seller_id"], sku=sku,
+                          warehouse_id=first, present=3)
+        for wh in others:
+            stock.set_present(session, seller_id=creds["seller_id"], sku=sku,
+                              warehouse_id=wh, present=0)
+    reads: list[int] = []
+    read_rows = orders_batch._Available.__init__
+
+    def racing(self: orders_batch._Available, rows: list) -> None:
+        reads.append(len(rows))
+        if len(reads) == 1:  # after the first read, another writer reserves 2 of the 3
+            with db.connection() as conn:
+                conn.execute(text("UPDATE stock SET reserved = reserved + 2 "
+                                  "WHERE sku = :sku AND warehouse_id = :wh"),
+                             {"sku": sku, "wh": first})
+        read_rows(self, rows)
+
+    monkeypatch.setattr(orders_batch._Available, "__init__", racing)
+
+    async def run() -> None:
+        try:
+            with pytest.raises(OutOfStock):  # planned on 3 available, 1 was left
+                await orders.place_order_async(db, client_id=creds["client_id"],
+                                               region="R-MSK", lines=[(sku, 2)],
+                                               idempotency_key="raced")
+            placed = await orders.place_order_async(db, client_id=creds["client_id"],
+                                                    region="R-MSK", lines=[(sku, 1)],
+                                                    idempotency_key="the-last-one")
+            assert placed.body["postings"][0]["warehouse_id"] == first
+        finally:
+            await db.aclose()
+
+    asyncio.run(run())
+    assert len(reads) == 3  # the race, the rerun under lock, the last order
+    with db.engine.connect() as conn:
+        present, reserved = conn.execute(text(
+            "SELECT present, reserved FROM stock WHERE sku = :sku AND warehouse_id = :wh"),
+            {"sku": sku, "wh": first}).one()
+        keys = conn.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
+    assert (present, reserved) == (3, 3)
+    assert keys == ["the-last-one"]  # the refused order left no key behind

@@ -8,6 +8,7 @@ refreshed every few seconds for the pick backlog (``load``), if its policy asks 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import threading
 import time
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from reference_backend.db import Database
 
 REFRESH_SECONDS = 5.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,8 +174,13 @@ class NetworkCache:
             task = asyncio.get_running_loop().create_task(
                 run_in_threadpool(self._read, db, seller_id))
             self._refreshing[key] = task
-            task.add_done_callback(lambda _t: self._refreshing.pop(key, None))
+            task.add_done_callback(lambda done: self._refreshed(key, done))
         return network
+
+    def _refreshed(self, key: tuple[str, int], task: asyncio.Task[SellerNetwork]) -> None:
+        self._refreshing.pop(key, None)
+        if not task.cancelled() and task.exception() is not None:  # the next request retries
+            log.warning("seller network refresh failed", exc_info=task.exception())
 
     def _read(self, db: Database, seller_id: int) -> SellerNetwork:
         with db.read_connection() as conn:
