@@ -79,6 +79,10 @@ def make_engine(url: str, settings: Settings | None = None) -> Engine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         pool_pre_ping=False,
+        # every statement planned for its own parameters: a prepared statement's generic
+        # plan for a date window guessed a few rows, took the date index and read every
+        # posting of the window to keep the newest 50 (17 ms instead of 0.3 ms)
+        connect_args={"prepare_threshold": None},
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from reference_backend.ozon import pagination
@@ -97,42 +97,40 @@ def available_actions(status: str) -> list[str]:
 
 @dataclass
 class PostingBundle:
-    """A posting with what its Ozon shape needs."""
+    """A posting with what its Ozon shape needs (ORM objects or plain rows: read only)."""
 
-    posting: Posting
-    items: list[PostingItem] = field(default_factory=list)
-    warehouse: Warehouse | None = None
-    method: DeliveryMethod | None = None
+    posting: Posting | Row[Any]
+    items: list[Row[Any]] = field(default_factory=list)
+    warehouse: Row[Any] | None = None
+    method: Row[Any] | None = None
 
     @property
-    def shipped(self) -> list[PostingItem]:
+    def shipped(self) -> list[Row[Any]]:
         """The lines still in the posting (fully cancelled lines are not shown)."""
         return [i for i in self.items if i.quantity > 0]
 
 
-def _bundle(session: Session, postings: Sequence[Posting]) -> list[PostingBundle]:
+_ITEMS, _WAREHOUSES, _METHODS = PostingItem.__table__, Warehouse.__table__, DeliveryMethod.__table__
+
+
+def _bundle(session: Session, postings: Sequence[Posting | Row[Any]]) -> list[PostingBundle]:
+    """The postings with their items, warehouses and delivery methods, read as plain rows
+    (no ORM objects: building them cost more than the queries on a page of postings)."""
     if not postings:
         return []
+    conn = session.connection()
     ids = [p.id for p in postings]
-    items: dict[int, list[PostingItem]] = {i: [] for i in ids}
-    for item in session.scalars(
-        select(PostingItem).where(PostingItem.posting_id.in_(ids)).order_by(PostingItem.id)
+    items: dict[int, list[Row[Any]]] = {i: [] for i in ids}
+    for item in conn.execute(
+        select(_ITEMS).where(_ITEMS.c.posting_id.in_(ids)).order_by(_ITEMS.c.id)
     ):
         items[item.posting_id].append(item)
     wh_ids = {p.warehouse_id for p in postings}
-    warehouses = {
-        w.warehouse_id: w
-        for w in session.scalars(select(Warehouse).where(Warehouse.warehouse_id.in_(wh_ids)))
-    }
+    warehouses = {w.warehouse_id: w for w in conn.execute(
+        select(_WAREHOUSES).where(_WAREHOUSES.c.warehouse_id.in_(wh_ids)))}
     dm_ids = {p.delivery_method_id for p in postings if p.delivery_method_id is not None}
-    methods = (
-        {
-            m.id: m
-            for m in session.scalars(select(DeliveryMethod).where(DeliveryMethod.id.in_(dm_ids)))
-        }
-        if dm_ids
-        else {}
-    )
+    methods = {m.id: m for m in conn.execute(
+        select(_METHODS).where(_METHODS.c.id.in_(dm_ids)))} if dm_ids else {}
     return [
         PostingBundle(
             p, items[p.id], warehouses.get(p.warehouse_id), methods.get(p.delivery_method_id or -1)
@@ -452,11 +450,14 @@ def _where(query: Select[Any], seller_id: int, f: PostingFilter) -> Select[Any]:
     return query
 
 
-def _rows_of(page_ids: Select[Any], desc: bool) -> Select[Any]:
+def _rows_of(session: Session, page_ids: Select[Any], desc: bool) -> list[Row[Any]]:
     """Postings of a page picked by id first: the database sorts ids (from an index), not
-    whole rows (SQLite sorted every row of the window: ~30 ms for 20,000 postings)."""
-    order = Posting.id.desc() if desc else Posting.id.asc()
-    return select(Posting).where(Posting.id.in_(page_ids)).order_by(order)
+    whole rows (SQLite sorted every row of the window: ~30 ms for 20,000 postings). Plain
+    rows: a page is only read."""
+    table = Posting.__table__
+    order = table.c.id.desc() if desc else table.c.id.asc()
+    query = select(table).where(table.c.id.in_(page_ids)).order_by(order)
+    return list(session.connection().execute(query))
 
 
 def list_offset(
@@ -465,7 +466,7 @@ def list_offset(
     """An offset page (``limit + 1`` rows fetched for ``has_next``)."""
     order = Posting.id.desc() if desc else Posting.id.asc()
     ids = _where(select(Posting.id), seller_id, f).order_by(order).offset(offset).limit(limit + 1)
-    page = pagination.offset_page(list(session.scalars(_rows_of(ids, desc))), limit)
+    page = pagination.offset_page(_rows_of(session, ids, desc), limit)
     return _bundle(session, page.items), page.has_next
 
 
@@ -478,7 +479,7 @@ def list_cursor(
     if after is not None:
         ids = ids.where(Posting.id < after if desc else Posting.id > after)
     ids = ids.order_by(Posting.id.desc() if desc else Posting.id.asc()).limit(limit + 1)
-    rows = list(session.scalars(_rows_of(ids, desc)))
+    rows = _rows_of(session, ids, desc)
     page = pagination.cursor_page(rows, limit, lambda p: p.id, after)
     return _bundle(session, page.items), page.has_next, page.cursor
 
