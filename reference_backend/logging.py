@@ -1,4 +1,4 @@
-"""JSON logs (python-json-logger) with the current request id on every record."""
+"""JSON logs (python-json-logger, encoded by orjson) with the current request id on every record."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 import sys
 from contextvars import ContextVar
 
-from pythonjsonlogger.json import JsonFormatter
+from pythonjsonlogger.orjson import OrjsonFormatter
 
 #: The id of the request being served (``-`` outside a request).
 request_id_var: ContextVar[str] = ContextVar("peakline_request_id", default="-")
@@ -33,7 +33,7 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
     handler._peakline = True  # type: ignore[attr-defined]
     if json_logs:
         handler.setFormatter(
-            JsonFormatter(
+            OrjsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
