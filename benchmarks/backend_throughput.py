@@ -196,16 +196,13 @@ def seed(url: str, scenario: Path, workdir: Path) -> dict[str, Any]:
 
 
 def analyze(url: str) -> None:
-    """``ANALYZE``: planner statistics for tables that grew during the run (on a live server
-    autovacuum keeps them; here the orders were placed seconds ago)."""
-    from sqlalchemy import create_engine, text
+    """Planner statistics for tables that grew during the run (on a live server autovacuum
+    keeps them; here the orders were placed seconds ago)."""
+    from reference_backend.db import Database
 
-    from reference_backend.db import normalise_url
-
-    engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-    engine.dispose()
+    db = Database(url)
+    db.analyze()
+    db.dispose()
 
 
 class Server:

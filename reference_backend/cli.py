@@ -99,6 +99,7 @@ def seed(
     try:
         with database.session() as session:
             creds = seed_scenario(session, scenario=world, settings=settings, name=name)
+        database.analyze()  # statistics for the rows just loaded
     except DomainError as exc:
         raise bad_input(exc.message) from None
     finally:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -179,6 +179,12 @@ class Database:
         pool, self._apool = self._apool, None
         if pool is not None and self._apool_loop is asyncio.get_running_loop():
             await pool.close()
+
+    def analyze(self) -> None:
+        """``ANALYZE``: fresh planner statistics (after a bulk load; autovacuum keeps them
+        later on PostgreSQL). A table planned as empty is scanned whole once it is not."""
+        with self.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from typing import Annotated
 
 import pytest
@@ -116,6 +117,9 @@ def test_cli_seed_twice_is_an_error_naming_the_seller(tmp_path):
     creds = json.loads(out.read_text())
     assert {"seller_name", "client_id", "api_key", "platform_key"} <= creds.keys()
     assert creds["seller_name"] == "smoke" and creds["client_id"].isdigit()
+    with sqlite3.connect(tmp_path / "peakline.db") as conn:  # planner statistics of the load
+        analysed = {row[0] for row in conn.execute("SELECT tbl FROM sqlite_stat1")}
+    assert {"stock", "products"} <= analysed
     again = runner.invoke(cli_app, ["seed", str(SMOKE), "--db", url])
     assert again.exit_code == 2
     assert "smoke" in again.output and "already exists" in again.output
