@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from starlette.concurrency import run_in_threadpool
 
 from reference_backend.db import Database
@@ -71,6 +71,18 @@ class PlatformIdentity:
     name: str
 
 
+#: A seller key's row by its hash (built once: building it cost more than running it).
+_SELLER_KEY = (
+    select(
+        ApiKey.id, ApiKey.revoked_at, ApiKey.expires_at, Account.id, Account.role,
+        Account.disabled, Seller.id, Seller.client_id,
+    )
+    .join(Account, Account.id == ApiKey.account_id)
+    .join(Seller, Seller.id == ApiKey.seller_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
+
+
 def authenticate_seller(db: Database, client_id: str | None, api_key: str | None) -> SellerIdentity:
     """Resolve the two headers to an identity or raise :class:`ApiError` (400/401)."""
     if not client_id or not api_key:
@@ -78,17 +90,8 @@ def authenticate_seller(db: Database, client_id: str | None, api_key: str | None
     client_id = client_id.strip()
     if not client_id.isdigit() or int(client_id) <= 0:
         raise ApiError(400, BAD_CLIENT_ID, code="INVALID_ARGUMENT")
-    query = (
-        select(
-            ApiKey.id, ApiKey.revoked_at, ApiKey.expires_at, Account.id, Account.role,
-            Account.disabled, Seller.id, Seller.client_id,
-        )
-        .join(Account, Account.id == ApiKey.account_id)
-        .join(Seller, Seller.id == ApiKey.seller_id)
-        .where(ApiKey.key_hash == hash_key(api_key))
-    )
-    with db.read_session() as session:
-        row = session.execute(query).first()
+    with db.read_connection() as conn:  # (Core: no ORM session for one row)
+        row = conn.execute(_SELLER_KEY, {"key_hash": hash_key(api_key)}).first()
     if row is None or not hmac.compare_digest(row[7], client_id):
         raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
     key_id, revoked_at, expires_at, account_id, role, disabled, seller_id, seller_client = row
