@@ -40,7 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,6 @@ class World:
     region_p: np.ndarray
     lines: np.ndarray  # sampled lines per order (the scenario's distribution)
     units: np.ndarray  # sampled units per line
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     @classmethod
     def build(cls, scenario_path: Path, creds: dict[str, Any]) -> World:
@@ -128,7 +127,7 @@ def order_factory(world: World):  # type: ignore[no-untyped-def]
                 "region": world.regions[rng.choice(len(world.regions), p=world.region_p)],
                 "lines": [{"sku": s, "quantity": q} for s, q in basket.items()],
             }).encode())
-        prefix = f"bench-{world.run_id}-{uuid.uuid4().hex[:8]}-"  # unique per run and process
+        prefix = f"bench-{uuid.uuid4().hex[:12]}-"  # unique per run and load process
         return lambda i: _request("POST", "/marketplace/v1/orders", {
             "Authorization": auth, "Idempotency-Key": f"{prefix}{i}"}, bodies[i % 4096])
 

@@ -151,7 +151,7 @@ class NetworkCache:
         key = (database_key(session), seller_id)
         network = self._networks.get(key)
         now = time.monotonic()
-        if network is None or now - network.built_at > 60 * self.refresh_seconds:
+        if network is None or self._rebuild_due(network, now):
             network = SellerNetwork(session, seller_id)
             with self._lock:
                 self._networks[key] = network
@@ -168,8 +168,7 @@ class NetworkCache:
         if network is None:
             return await run_in_threadpool(self._read, db, seller_id)
         now = time.monotonic()
-        due = (now - network.built_at > 60 * self.refresh_seconds
-               or network.load_due(now, self.refresh_seconds))
+        due = self._rebuild_due(network, now) or network.load_due(now, self.refresh_seconds)
         if due and key not in self._refreshing:
             task = asyncio.get_running_loop().create_task(
                 run_in_threadpool(self._read, db, seller_id))
@@ -181,6 +180,10 @@ class NetworkCache:
         self._refreshing.pop(key, None)
         if not task.cancelled() and task.exception() is not None:  # the next request retries
             log.warning("seller network refresh failed", exc_info=task.exception())
+
+    def _rebuild_due(self, network: SellerNetwork, now: float) -> bool:
+        """Warehouses and routes are re-read every 60 refresh periods."""
+        return now - network.built_at > 60 * self.refresh_seconds
 
     def _read(self, db: Database, seller_id: int) -> SellerNetwork:
         with db.read_connection() as conn:

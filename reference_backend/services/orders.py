@@ -240,8 +240,7 @@ async def place_order_async(
         seller_id=seller_id, policy=allocation_policy(policy_name, policy_params),
         network=network, region=region, lines=lines, key=idempotency_key,
         scope=idempotency_scope, body_hash=body_hash,
-        deadline=timedelta(hours=shipment_deadline_hours), now=utcnow(),
-        future=batcher.loop.create_future())
+        deadline=timedelta(hours=shipment_deadline_hours), now=utcnow())
     try:
         placed = await batcher.place(request)
     except psycopg.Error as exc:  # as the sync path raises them (503 for OperationalError)

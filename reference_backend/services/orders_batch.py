@@ -56,7 +56,7 @@ class OrderRequest:
     body_hash: str
     deadline: timedelta
     now: datetime
-    future: asyncio.Future[Any] = field(repr=False)
+    future: asyncio.Future[Any] = field(init=False, repr=False)  # set by OrderBatcher.place
 
 
 @dataclass(slots=True)
@@ -122,6 +122,7 @@ class OrderBatcher:
 
     async def place(self, request: OrderRequest) -> Placed:
         """Queue ``request``; its answer, or the refusal it raised, once its batch is done."""
+        request.future = self.loop.create_future()
         self.pending.append(request)
         self._start()
         return await request.future
@@ -224,7 +225,7 @@ class OrderBatcher:
             merged.items += plan.items
             merged.events += plan.events
             merged.moves += plan.moves
-        _, rows = fast.write_params(merged, None, max(r.now for r, _ in plans))
+        rows = fast.write_rows(merged, max(r.now for r, _ in plans))
         keys = _json([fast.keys.full({
             "scope": r.scope, "key": r.key, "body_hash": r.body_hash, "status_code": 201,
             "response": p.body, "created_at": r.now}) for r, p in plans if r.key])

@@ -203,28 +203,25 @@ class _Postgres(FastOrders):
             return 0, None, []
         return rows[0][0], rows[0][1], [r[2:] for r in rows]
 
-    def write_params(self, plan: OrderPlan, key_id: int | None, now: datetime
-                     ) -> tuple[str, tuple[Any, ...]]:
-        """The write statement of ``plan`` (guarded reservations) and its parameters."""
+    def write_rows(self, plan: OrderPlan, now: datetime) -> tuple[Any, ...]:
+        """The parameters of :meth:`write_ctes`: postings, items, events, stamp, moves."""
         moves = _sorted_moves(plan.moves)
-        params: tuple[Any, ...] = (
+        return (
             _json_rows(self.postings, plan.postings),
             _json_rows(self.items, plan.items),  # extra key posting_number: the join
             _json_rows(self.events, plan.events),
             now, _json([{"sku": sku, "wh": wh, "q": q} for sku, wh, q in moves]))
-        if key_id is None:
-            return self.sql_write, params
-        return self.sql_write_key, (*params, _json(plan.body), key_id)
-
-    def written(self, plan: OrderPlan, row: tuple[int, int]) -> bool:
-        """Whether the write statement's counts show every posting and reservation made."""
-        if row[0] != len(plan.postings):
-            raise RuntimeError("posting insert count mismatch")
-        return row[1] == len(_sorted_moves(plan.moves))
 
     def write(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime) -> bool:
-        cur.execute(*self.write_params(plan, key_id, now))
-        return self.written(plan, cur.fetchone())
+        rows = self.write_rows(plan, now)
+        if key_id is None:
+            cur.execute(self.sql_write, rows)
+        else:
+            cur.execute(self.sql_write_key, (*rows, _json(plan.body), key_id))
+        postings, reserved = cur.fetchone()
+        if postings != len(plan.postings):
+            raise RuntimeError("posting insert count mismatch")
+        return reserved == len(_sorted_moves(plan.moves))
 
 
 def _json(value: Any) -> str:
