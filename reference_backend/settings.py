@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     #: per worker process (more overlap means shorter waits, fewer means bigger batches).
     order_batch_max: int = Field(default=64, ge=1, le=1000)
     order_batches_in_flight: int = Field(default=2, ge=1, le=16)
+    #: A batch starts beside a running one only when this many orders wait (a backlog):
+    #: under moderate load orders then gather into fewer, larger batches.
+    order_batch_overlap_from: int = Field(default=16, ge=1, le=1000)
 
     # secrets
     secret_key: str = Field(default="", description="server secret (sessions); empty = random")

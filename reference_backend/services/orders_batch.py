@@ -110,10 +110,12 @@ class _Statements:
 class OrderBatcher:
     """Queues orders and places them in batches, at most ``in_flight`` in the database."""
 
-    def __init__(self, db: Database, *, max_batch: int, in_flight: int, attempts: int) -> None:
+    def __init__(self, db: Database, *, max_batch: int, in_flight: int, overlap_from: int,
+                 attempts: int) -> None:
         self.db = db
         self.max_batch = max_batch
         self.in_flight = in_flight
+        self.overlap_from = overlap_from
         self.attempts = max(1, attempts)
         self.sql = _Statements(db)
         self.pending: list[OrderRequest] = []
@@ -128,8 +130,10 @@ class OrderBatcher:
         return await request.future
 
     def _start(self) -> None:
-        """Send what is queued as new batches while fewer than ``in_flight`` are running."""
-        while self.pending and len(self.running) < self.in_flight:
+        """Send what is queued as new batches: at once when none is running; beside a running
+        one (up to ``in_flight``) only for a backlog of ``overlap_from`` orders or more."""
+        while self.pending and (not self.running or (
+                len(self.running) < self.in_flight and len(self.pending) >= self.overlap_from)):
             batch = self.pending[: self.max_batch]
             del self.pending[: self.max_batch]
             task = self.loop.create_task(self._settled(batch))
@@ -273,5 +277,6 @@ def batcher_for(db: Database) -> OrderBatcher:
         settings = db.settings
         batcher = _batchers[db] = OrderBatcher(
             db, max_batch=settings.order_batch_max, in_flight=settings.order_batches_in_flight,
+            overlap_from=settings.order_batch_overlap_from,
             attempts=settings.order_allocation_attempts)
     return batcher
