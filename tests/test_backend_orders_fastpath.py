@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import text
 
 from reference_backend.db import Database
-from reference_backend.services import orders, orders_batch, orders_sql, stock
+from reference_backend.services import network, orders, orders_batch, orders_sql, stock
 from reference_backend.services.errors import IdempotencyMismatch, InvalidInput, OutOfStock
 from tests.backend_support import fresh_postgres_url, postgres_admin_url, seed_smoke, sqlite_url
 
@@ -328,3 +328,88 @@ def test_batch_reruns_under_lock_when_stock_moved(world: tuple[Database, dict],
         keys = conn.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
     assert (present, reserved) == (3, 3)
     assert keys == ["the-last-one"]  # the refused order left no key behind
+
+
+def test_orders_gather_behind_a_running_batch(world: tuple[Database, dict],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a batch runs, arriving orders wait to form the next one; a second batch starts
+    beside it only for a backlog of ``overlap_from`` orders (PostgreSQL)."""
+    db, creds = world
+    if not db.has_async_pool:
+        pytest.skip("batches are PostgreSQL's")
+    sizes: list[int] = []
+
+    async def run() -> list[int]:
+        batcher = orders_batch.OrderBatcher(db, max_batch=64, in_flight=2, overlap_from=3,
+                                            attempts=3)
+        monkeypatch.setattr(orders, "batcher_for", lambda _db: batcher)
+        gate = asyncio.Event()
+        real_run = batcher._run
+
+        async def held_run(batch: list) -> dict:
+            sizes.append(len(batch))
+            if len(sizes) == 1:
+                await gate.wait()
+            return await real_run(batch)
+
+        batcher._run = held_run  # type: ignore[method-assign]
+
+        async def order(i: int) -> int:
+            placed = await orders.place_order_async(
+                db, client_id=creds["client_id"], region="R-MSK",
+                lines=[(creds["sku_base"], 1)], idempotency_key=f"gather-{i}")
+            return placed.body["order_id"]
+
+        async def until(condition: Callable[[], bool]) -> None:
+            for _ in range(500):  # the first order also loads the seller and its network
+                if condition():
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("timed out")
+
+        try:
+            tasks = [asyncio.create_task(order(0))]
+            await until(lambda: len(sizes) == 1)  # nothing running: the first goes at once
+            tasks += [asyncio.create_task(order(i)) for i in (1, 2)]
+            await until(lambda: len(batcher.pending) == 2)
+            assert sizes == [1]  # two waiting behind it: no second batch yet
+            tasks.append(asyncio.create_task(order(3)))
+            await until(lambda: len(sizes) == 2)
+            assert sizes == [1, 3]  # a backlog of three: a batch beside the running one
+            gate.set()
+            return list(await asyncio.gather(*tasks))
+        finally:
+            await db.aclose()
+
+    ids = asyncio.run(run())
+    assert len(set(ids)) == 4 and sizes == [1, 3]
+
+
+def test_a_cold_network_cache_is_read_once_for_a_burst(world: tuple[Database, dict],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders arriving together before the seller's network is cached wait for one read."""
+    db, creds = world
+    if not db.has_async_pool:
+        pytest.skip("the event-loop path is PostgreSQL's")
+    network.NETWORKS.invalidate()
+    reads: list[int] = []
+    build = network.SellerNetwork.__init__
+
+    def counted(self: network.SellerNetwork, *args: object, **kwargs: object) -> None:
+        reads.append(1)
+        build(self, *args, **kwargs)
+
+    monkeypatch.setattr(network.SellerNetwork, "__init__", counted)
+
+    async def burst() -> list[dict]:
+        try:
+            placed = await asyncio.gather(*(orders.place_order_async(
+                db, client_id=creds["client_id"], region="R-MSK",
+                lines=[(creds["sku_base"], 1)], idempotency_key=f"cold-{i}") for i in range(8)))
+            return [p.body for p in placed]
+        finally:
+            await db.aclose()
+
+    bodies = asyncio.run(burst())
+    assert len({b["order_id"] for b in bodies}) == 8
+    assert len(reads) == 1

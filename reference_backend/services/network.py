@@ -161,23 +161,32 @@ class NetworkCache:
 
     async def current(self, db: Database, seller_id: int) -> SellerNetwork:
         """For the event loop: the cached network as it is, with a refresh started in the
-        background when it is due (one at a time per seller: a stale cache must not send
-        every request to the database); waits only when there is none yet."""
+        background when it is due. One read at a time per seller: a stale cache must not
+        send every request to the database, nor a cold one every request of a burst (they
+        all wait for the one read)."""
         key = (database_key(db.engine), seller_id)
         network = self._networks.get(key)
         if network is None:
-            return await run_in_threadpool(self._read, db, seller_id)
+            return await asyncio.shield(self._read_once(db, seller_id, key))
         now = time.monotonic()
-        due = self._rebuild_due(network, now) or network.load_due(now, self.refresh_seconds)
-        if due and key not in self._refreshing:
-            task = asyncio.get_running_loop().create_task(
-                run_in_threadpool(self._read, db, seller_id))
-            self._refreshing[key] = task
-            task.add_done_callback(lambda done: self._refreshed(key, done))
+        if self._rebuild_due(network, now) or network.load_due(now, self.refresh_seconds):
+            self._read_once(db, seller_id, key)
         return network
 
+    def _read_once(self, db: Database, seller_id: int,
+                   key: tuple[str, int]) -> asyncio.Task[SellerNetwork]:
+        """The read of ``key`` in flight on this event loop, started if there is none."""
+        loop = asyncio.get_running_loop()
+        task = self._refreshing.get(key)
+        if task is None or task.get_loop() is not loop:
+            task = loop.create_task(run_in_threadpool(self._read, db, seller_id))
+            self._refreshing[key] = task
+            task.add_done_callback(lambda done: self._refreshed(key, done))
+        return task
+
     def _refreshed(self, key: tuple[str, int], task: asyncio.Task[SellerNetwork]) -> None:
-        self._refreshing.pop(key, None)
+        if self._refreshing.get(key) is task:
+            del self._refreshing[key]
         if not task.cancelled() and task.exception() is not None:  # the next request retries
             log.warning("seller network refresh failed", exc_info=task.exception())
 
