@@ -174,6 +174,24 @@ def test_idempotency_key_replays_or_conflicts(world):
     assert w.snapshot() == after_first
 
 
+def test_idempotency_key_is_documented_and_bounded(world):
+    """The header is read by hand on this route; it must still be in the OpenAPI document and
+    refused beyond 255 characters like a declared header parameter, changing nothing."""
+    w = world
+    operation = w.client.get("/openapi.json").json()["paths"][ORDERS]["post"]
+    (parameter,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert parameter["in"] == "header" and parameter["required"] is False
+    assert {"type": "string", "maxLength": 255} in parameter["schema"]["anyOf"]
+    before = w.snapshot()
+    refused = w.order([(w.sku, 1)], key="k" * 256, expect=400)
+    assert refused["code"] == "INVALID_ARGUMENT"
+    assert "Idempotency-Key" in str(refused["details"])
+    assert w.snapshot() == before
+    w.order([(w.sku, 1)], key="k" * 255)  # the longest key is accepted
+    blank = w.order([(w.sku, 1)], key="  ")  # a blank key is no key: a new order each time
+    assert w.order([(w.sku, 1)], key="  ")["order_id"] != blank["order_id"]
+
+
 def test_cancel_before_shipment_releases_the_reservation(world):
     w = world
     before = w.stock_of(w.sku, w.msk)

@@ -9,8 +9,11 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import APIRouter, Path, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import StringConstraints, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from reference_backend.auth import DbDep, PlatformAuth
@@ -32,30 +35,50 @@ from reference_backend.services.returns import return_view
 router = APIRouter(prefix="/marketplace/v1", tags=["marketplace"], responses=ERRORS)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+_KEY_DESCRIPTION = "retries with the same key and body return one order"
+_KEY = TypeAdapter(Annotated[str, StringConstraints(max_length=255)])
+#: The header as FastAPI documents a declared ``Header`` parameter (it is read by hand below).
+_KEY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER, "in": "header", "required": False,
+    "description": _KEY_DESCRIPTION,
+    "schema": {"anyOf": [{"type": "string", "maxLength": 255}, {"type": "null"}],
+               "description": _KEY_DESCRIPTION, "title": IDEMPOTENCY_HEADER},
+}
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` (stripped; none if blank), validated like a declared
+    header: at most 255 characters, else the same 400 as any invalid parameter.
+
+    Read by hand on the hottest route: FastAPI's per-request handling of a declared header
+    parameter cost ~0.1 ms (a fifth of the route's own work)."""
+    value = request.headers.get(IDEMPOTENCY_HEADER)
+    if value is None:
+        return None
+    try:
+        _KEY.validate_python(value)
+    except ValidationError as exc:
+        raise RequestValidationError([
+            {**error, "loc": ("header", IDEMPOTENCY_HEADER)} for error in exc.errors()
+        ]) from None
+    return value.strip() or None
 
 
 @router.post(
     "/orders", status_code=201, response_model=OrderOut,
     responses={201: {"description": "the order, split into postings per warehouse; a retry "
                      "with the same Idempotency-Key and body returns the same order"}},
+    openapi_extra={"parameters": [_KEY_PARAMETER]},
 )
-async def create_order(
-    body: OrderIn,
-    request: Request,
-    platform: PlatformAuth,
-    idempotency_key: Annotated[
-        str | None, Header(alias=IDEMPOTENCY_HEADER, max_length=255,
-                           description="retries with the same key and body return one order")
-    ] = None,
-) -> JSONResponse:
+async def create_order(body: OrderIn, request: Request, platform: PlatformAuth) -> Response:
     """Place a buyer order: allocate (seller's policy), reserve, split into postings."""
     settings, db = request.app.state.settings, request.app.state.db  # (fewer dependencies)
-    key = idempotency_key.strip() if idempotency_key else None
     # PostgreSQL: batched with concurrent orders on the event loop; SQLite: one worker-thread
     # hop. The dependencies are async too (no thread hop for them).
     lines = [(line.sku, line.quantity) for line in body.lines]
     common = {"client_id": body.client_id, "region": body.region, "lines": lines,
-              "idempotency_key": key or None, "idempotency_scope": f"orders:{platform.key_id}",
+              "idempotency_key": idempotency_key(request),
+              "idempotency_scope": f"orders:{platform.key_id}",
               "shipment_deadline_hours": settings.shipment_deadline_hours}
     if db.has_async_pool:
         outcome = await place_order_async(db, **common)
@@ -63,7 +86,8 @@ async def create_order(
         outcome = await run_in_threadpool(partial(
             place_order, db, attempts=settings.order_allocation_attempts, **common))
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(outcome.body, status_code=201, headers=headers)
+    return Response(orjson.dumps(outcome.body), status_code=201, headers=headers,
+                    media_type="application/json")
 
 
 @router.post("/orders/{order_number}/cancel", response_model=CancelOut)
