@@ -1,7 +1,9 @@
 """Group commit for buyer orders on PostgreSQL: orders that arrive together are placed together.
 
-Per event loop, at most ``in_flight`` batches are in the database at a time; the orders
-that arrive meanwhile form the next one (at most ``max_batch``). A batch is one transaction
+Per event loop, the orders that arrive while a batch is in the database form the next one
+(at most ``max_batch``); a second batch starts beside the running one (up to ``in_flight``)
+only for a backlog of ``overlap_from`` orders, so moderate traffic makes fewer, larger
+batches and no two small ones queue on the same stock rows. A batch is one transaction
 on one connection of the async pool, in two round trips whatever its size:
 
 1. (pipelined) look up the batch's Idempotency-Keys (a key already used is answered from
