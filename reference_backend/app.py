@@ -33,6 +33,7 @@ from reference_backend.errors import install_error_handlers
 from reference_backend.logging import configure_logging
 from reference_backend.middleware import (
     CachedRouteMetrics,
+    FreezeAfterWarmUp,
     JsonBodyMiddleware,
     RequestIdMiddleware,
 )
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     ``freeze_gc`` (server processes): once started, everything allocated so far (modules,
     routes, schemas, caches) is moved out of the garbage collector's reach (``gc.freeze``),
     so a full collection scans only what requests allocate; without it, full collections
-    paused a worker ~100 ms every few hundred posting lists.
+    paused a worker ~100 ms every few hundred posting lists. What the first requests build
+    lazily is frozen too, after a warm-up (:class:`FreezeAfterWarmUp`).
     """
     settings = settings or Settings()
     configure_logging(settings.log_level, json_logs=settings.json_logs)
@@ -121,6 +123,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     install_error_handlers(app)
     app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
+    if freeze_gc:
+        app.add_middleware(FreezeAfterWarmUp)
 
     @app.get("/health", tags=["service"])
     def health() -> JSONResponse:

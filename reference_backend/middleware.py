@@ -10,6 +10,7 @@ a body is JSON whatever its ``Content-Type`` (or none), and an empty (or ``null`
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
@@ -156,3 +157,29 @@ class CachedRouteMetrics(PrometheusInstrumentatorMiddleware):
                 self._handlers.clear()
             self._handlers[key] = found
         return found
+
+
+class FreezeAfterWarmUp:
+    """Moves what the first requests built for good out of the garbage collector's reach.
+
+    A server freezes its heap once started (``create_app(freeze_gc=True)``), but much is built
+    lazily by the first requests of each kind (ORM state, validators, statement caches):
+    ~30k such objects made each full collection pause a worker 17-33 ms every ~2 s under
+    load. So after 1,000 requests, and each time the count doubles up to 64,000, one
+    collection and a ``gc.freeze`` (seven pauses in a server's life; then a pass-through).
+    """
+
+    def __init__(self, app: ASGIApp, *, first: int = 1000, last: int = 64_000) -> None:
+        self.app = app
+        self.seen = 0
+        self.next_freeze = first
+        self.last = last
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.next_freeze <= self.last and scope["type"] == "http":
+            self.seen += 1
+            if self.seen == self.next_freeze:
+                self.next_freeze *= 2
+                gc.collect()
+                gc.freeze()
+        await self.app(scope, receive, send)

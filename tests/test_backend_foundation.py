@@ -175,3 +175,31 @@ def test_json_body_tolerance_and_limits(client):
     assert broken.status_code == 400 and broken.json()["code"] == 3
     huge = client.post("/v1/echo", content=b"[" + b"1," * 6_000_000 + b"1]")
     assert huge.status_code == 413 and huge.json()["code"] == 3
+
+
+def test_heap_is_frozen_again_as_requests_warm_it_up(monkeypatch):
+    """A server re-freezes its heap after 1,000 requests and at each doubling up to 64,000:
+    what the first requests built lazily stops being scanned by full collections."""
+    import asyncio
+    import gc
+
+    from reference_backend.middleware import FreezeAfterWarmUp
+
+    freezes: list[int] = []
+    served: list[int] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: 0)
+    monkeypatch.setattr(gc, "freeze", lambda: freezes.append(len(served)))
+
+    async def inner(scope, receive, send):
+        served.append(1)
+
+    app = FreezeAfterWarmUp(inner, first=4, last=32)
+
+    async def run():
+        for _ in range(100):
+            await app({"type": "http"}, None, None)
+        await app({"type": "lifespan"}, None, None)  # not a request
+
+    asyncio.run(run())
+    assert len(served) == 101  # every call passed on
+    assert freezes == [3, 7, 15, 31]  # before the 4th, 8th, 16th and 32nd request; none later
