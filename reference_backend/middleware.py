@@ -1,7 +1,9 @@
 """Pure ASGI middleware: request ids with an access log line, and tolerant JSON bodies.
 
 Also :class:`CachedRouteMetrics`: the Prometheus instrumentator's middleware with its route
-lookup cached (it otherwise flattens and regex-matches the route table on every request).
+lookup cached (it otherwise flattens and regex-matches the route table on every request),
+and :class:`FreezeAfterWarmUp`, which keeps what warm-up requests build out of full
+garbage collections.
 
 :class:`JsonBodyMiddleware` is the one place that implements spec §1.2 for every route:
 a body is JSON whatever its ``Content-Type`` (or none), and an empty (or ``null``) body is
