@@ -41,7 +41,7 @@ from reference_backend.db import Database
 from reference_backend.services.errors import Conflict, DomainError
 from reference_backend.services.network import SellerNetwork
 from reference_backend.services.orders_plan import Candidate, OrderPlan, allocate, plan_order
-from reference_backend.services.orders_sql import _json, postgres_orders
+from reference_backend.services.orders_sql import json_text, postgres_orders
 
 
 @dataclass(slots=True, eq=False)
@@ -191,8 +191,8 @@ class OrderBatcher:
         """One attempt at the batch; the outcome of each order (none: a twin)."""
         pairs = sorted({(r.seller_id, sku) for r in batch for sku, _ in r.lines})
         cur = await conn.execute(self.sql.read_locked if lock else self.sql.read, (
-            _json([{"scope": r.scope, "key": r.key} for r in batch if r.key]), len(batch),
-            _json([{"seller_id": seller_id, "sku": sku} for seller_id, sku in pairs])))
+            json_text([{"scope": r.scope, "key": r.key} for r in batch if r.key]), len(batch),
+            json_text([{"seller_id": seller_id, "sku": sku} for seller_id, sku in pairs])))
         used, ids, rows = map(orjson.loads, await cur.fetchone())
         stored = {(scope, key): (body_hash, response) for scope, key, body_hash, response in used}
         available = _Available(rows)
@@ -222,7 +222,7 @@ class OrderBatcher:
 
     def _write_params(self, plans: list[tuple[OrderRequest, OrderPlan]]) -> tuple[Any, ...]:
         fast = self.sql.fast
-        orders = _json([{"id": p.body["order_id"], **fast.orders.full({
+        orders = json_text([{"id": p.body["order_id"], **fast.orders.full({
             "seller_id": r.seller_id, "region": r.region, "created_at": r.now,
             "replaces_return_id": None})} for r, p in plans])
         merged = OrderPlan([], [], [], [], {})
@@ -232,7 +232,7 @@ class OrderBatcher:
             merged.events += plan.events
             merged.moves += plan.moves
         rows = fast.write_rows(merged, max(r.now for r, _ in plans))
-        keys = _json([fast.keys.full({
+        keys = json_text([fast.keys.full({
             "scope": r.scope, "key": r.key, "body_hash": r.body_hash, "status_code": 201,
             "response": p.body, "created_at": r.now}) for r, p in plans if r.key])
         return (orders, *rows, keys)

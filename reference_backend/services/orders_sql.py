@@ -214,27 +214,27 @@ class _Postgres(FastOrders):
             _json_rows(self.postings, plan.postings),
             _json_rows(self.items, plan.items),  # extra key posting_number: the join
             _json_rows(self.events, plan.events),
-            _json([{"sku": sku, "wh": wh, "q": q} for sku, wh, q in moves]), now)
+            json_text([{"sku": sku, "wh": wh, "q": q} for sku, wh, q in moves]), now)
 
     def write(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime) -> bool:
         rows = self.write_rows(plan, now)
         if key_id is None:
             cur.execute(self.sql_write, rows)
         else:
-            cur.execute(self.sql_write_key, (*rows, _json(plan.body), key_id))
+            cur.execute(self.sql_write_key, (*rows, json_text(plan.body), key_id))
         postings, reserved = cur.fetchone()
         if postings != len(plan.postings):
             raise RuntimeError("posting insert count mismatch")
         return reserved == len(_sorted_moves(plan.moves))
 
 
-def _json(value: Any) -> str:
+def json_text(value: Any) -> str:
     """JSON text for a ``json`` parameter (orjson: datetimes as ISO 8601, like isoformat)."""
     return orjson.dumps(value).decode()
 
 
 def _json_rows(cols: _Columns, rows: list[dict[str, Any]]) -> str:
-    return _json([cols.full(r) for r in rows])
+    return json_text([cols.full(r) for r in rows])
 
 
 class _Sqlite(FastOrders):
