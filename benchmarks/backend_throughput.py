@@ -9,9 +9,12 @@ starts ``peakline serve`` on 127.0.0.1 and measures, with the raw-asyncio load g
   constant answer through the same middleware, no database; measured before and after the
   others, the mean is the trivial rate), ``POST /marketplace/v1/orders`` (unique
   Idempotency-Keys, baskets by the scenario's line counts, SKUs drawn by popularity,
-  regions by weight) and ``POST /v3/posting/fbs/list`` (50 newest postings of the day;
-  ``ANALYZE`` runs first, as autovacuum would have on a live server: the postings were
-  placed seconds before);
+  regions by weight) and ``POST /v3/posting/fbs/list`` (50 newest postings of the day);
+* a live database under each run: orders are placed for 2 s before the first, and
+  ``ANALYZE`` runs before each, as autovacuum would keep the statistics on a live server
+  (a plan made while a table was empty -- PostgreSQL's foreign-key checks among them --
+  scans it whole, so a database whose statistics lag its growth slows down order by order;
+  the PostgreSQL of CI machines runs with autovacuum off);
 * open loop at 70 % of each endpoint's maximum: requests on a fixed schedule whatever the
   answers, latency from the *scheduled* send time (queueing is not hidden): p50/p95/p99.
 
@@ -303,12 +306,17 @@ def measure(port: int, factories: dict[str, Any], cfg: Config, db: str, workers:
     order = ["ping", *[e for e in endpoints if e != "ping"]]
     if len(order) > 1:
         order.append("ping")
-    if "list" in endpoints and "orders" not in endpoints:  # postings to list (unmeasured)
+    if analyze is not None and ("orders" in endpoints or "list" in endpoints):
+        # a live database: orders in it (postings to list) and statistics that know them
         closed_loop("127.0.0.1", port, factories["orders"], connections=cfg.connections,
-                    processes=cfg.clients, warmup_s=0, duration_s=3)
+                    processes=cfg.clients, warmup_s=0, duration_s=2)
+
+    def fresh_statistics(name: str) -> None:
+        if name != "ping" and analyze is not None:
+            analyze()
+
     for name in order:
-        if name == "list" and analyze is not None:
-            analyze()  # statistics of the postings just placed, as autovacuum would keep them
+        fresh_statistics(name)
         res = closed_loop("127.0.0.1", port, factories[name], connections=cfg.connections,
                           processes=cfg.clients, warmup_s=cfg.warmup, duration_s=cfg.closed)
         _check(res, name, db, workers, "closed")
@@ -319,6 +327,7 @@ def measure(port: int, factories: dict[str, Any], cfg: Config, db: str, workers:
     trivial = maxima["ping"]
     for name in maxima:
         rate = OPEN_SHARE * maxima[name]
+        fresh_statistics(name)
         res = open_loop("127.0.0.1", port, factories[name], rate=rate, processes=cfg.clients,
                         warmup_s=cfg.warmup, duration_s=cfg.open, connections=cfg.connections)
         _check(res, name, db, workers, "open")

@@ -268,10 +268,10 @@ async def _open(host: str, port: int, factory: Factory, rate: float, warmup_s: f
             if measured:  # the generator's own lateness (not the wait for a connection)
                 lags.append(clock() - scheduled)
             data = factory(worker + (i << 8))
-            while idle and idle[-1].closed:
-                idle.pop()
-            if idle:
-                dispatch(idle.pop(), scheduled, data, measured)
+            while idle and idle[0].closed:
+                idle.popleft()
+            if idle:  # the longest-idle connection: requests rotate over the whole pool
+                dispatch(idle.popleft(), scheduled, data, measured)
             else:
                 queue.append((scheduled, data, measured))
                 if opened < max_connections:
