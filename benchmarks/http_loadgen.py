@@ -11,7 +11,9 @@ Idempotency-Key); it is built in the worker process from a picklable ``make_fact
 * :func:`open_loop` -- requests are *scheduled* at ``rate``/s regardless of answers; a request
   goes out on an idle connection of a fixed pool (else it queues in the client) and its
   latency is measured from its scheduled send time, so a slow server shows up as latency
-  instead of as a lower request rate (no coordinated omission).
+  instead of as a lower request rate (no coordinated omission). The generator wakes at most
+  once a millisecond and sends what is due then (a wake-up per request cost it 0.49 of a
+  core at 2,150 requests/s, against 0.14: CPU the server on the same cores was short of).
 
 Both run in ``processes`` worker processes and merge their results (:class:`LoadResult`).
 """
@@ -28,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+#: the open loop wakes at most this often (each wake-up sends every request then due)
+TICK_S = 0.001
 Factory = Callable[[int], bytes]
 MakeFactory = Callable[[int], Factory]  # worker index -> factory (picklable, module level)
 
@@ -259,7 +263,7 @@ async def _open(host: str, port: int, factory: Factory, rate: float, warmup_s: f
             break
         now = clock()
         if scheduled > now:
-            await asyncio.sleep(scheduled - now)
+            await asyncio.sleep(max(scheduled - now, TICK_S))
             now = clock()
         # send everything that is due (a late wake-up sends a burst, each on its schedule time)
         while scheduled <= now and scheduled < stop_at:

@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -58,16 +58,38 @@ def serve(
     """Run the backend with uvicorn (migrates the database first)."""
     import uvicorn
 
+    from reference_backend import workers as balanced_workers
+
     settings = _settings(db)
     _upgrade(settings.database_url)
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["PEAKLINE_MIGRATE_ON_START"] = "false"  # done once above, not per worker
     if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="peakline-metrics-")
-    uvicorn.run(
-        "reference_backend.app:app_from_env", factory=True, host=host, port=port,
-        workers=workers, access_log=False, log_config=None, timeout_graceful_shutdown=5,
-    )
+    _warn_if_autovacuum_off(settings.database_url)
+    app = "reference_backend.app:app_from_env"
+    options: dict[str, Any] = dict(
+        factory=True, host=host, port=port, workers=workers, access_log=False,
+        log_config=None, timeout_graceful_shutdown=5)
+    if workers > 1 and balanced_workers.BALANCED:  # connections spread evenly over workers
+        balanced_workers.run(uvicorn.Config(app, **options))
+    else:
+        uvicorn.run(app, **options)
+
+
+def _warn_if_autovacuum_off(url: str) -> None:
+    """Statistics that lag the tables' growth slow every order down (a foreign-key check
+    planned on an empty table scans it whole): say so when autovacuum is not keeping them."""
+    from reference_backend.db import Database
+
+    database = Database(url)
+    try:
+        if database.autovacuum_off():
+            console.print("[yellow]warning: PostgreSQL autovacuum is off: planner statistics "
+                          "will lag the orders placed and every order gets slower; turn it on "
+                          "or run ANALYZE regularly[/]")
+    finally:
+        database.dispose()
 
 
 def db_upgrade(db: DbOption = None) -> None:

@@ -186,5 +186,12 @@ class Database:
         with self.engine.begin() as conn:
             conn.execute(text("ANALYZE"))
 
+    def autovacuum_off(self) -> bool:
+        """PostgreSQL with ``autovacuum`` off (nothing keeps statistics or dead rows)."""
+        if self.engine.dialect.name != "postgresql":
+            return False
+        with self.engine.connect() as conn:
+            return conn.execute(text("SHOW autovacuum")).scalar() == "off"
+
     def dispose(self) -> None:
         self.engine.dispose()
