@@ -295,7 +295,7 @@ async def _open(host: str, port: int, factory: Factory, rate: float, warmup_s: f
         if conn.transport is not None:
             conn.transport.close()
     lat = np.asarray(latencies + [np.inf] * max(0, unanswered))
-    return LoadResult(duration_s, lat, statuses, scheduled_measured, np.asarray(lags))
+    return LoadResult(duration_s, lat, statuses, scheduled_measured, send_lag=np.asarray(lags))
 
 
 # --------------------------------------------------------------------------- processes
