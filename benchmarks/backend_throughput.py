@@ -15,14 +15,15 @@ starts ``peakline serve`` on 127.0.0.1 and measures, with the raw-asyncio load g
   (a plan made while a table was empty -- PostgreSQL's foreign-key checks among them --
   scans it whole, so a database whose statistics lag its growth slows down order by order;
   the PostgreSQL of CI machines runs with autovacuum off);
-* open loop at 70 % of each endpoint's maximum: requests on a fixed schedule whatever the
-  answers, latency from the *scheduled* send time (queueing is not hidden): p50/p95/p99.
+* open loop at 70 % of each endpoint's maximum (for at least 2,000 requests, up to 15 s):
+  requests on a fixed schedule whatever the answers, latency from the *scheduled* send
+  time (queueing is not hidden): p50/p95/p99.
 
 A bare FastAPI app (one async endpoint, no middleware, one worker) is measured too, for the
 scale of "a trivial FastAPI endpoint". Prints a table of rates, latencies and ratios to the
 trivial endpoint, then the target verdicts (orders >= 20 % of trivial on PostgreSQL; p99 <
 50 ms at 70 % of the maximum). Everything it starts (servers, load processes, the PostgreSQL
-database) is stopped or dropped at the end. About 3 minutes.
+database) is stopped or dropped at the end. About 4 minutes.
 
     .venv/bin/python benchmarks/backend_throughput.py                  # SQLite, + PG if env set
     .venv/bin/python benchmarks/backend_throughput.py --pg postgresql://postgres@127.0.0.1:5432/test
@@ -66,6 +67,8 @@ OPEN_SHARE = 0.70
 TARGET_ORDER_RATIO = 0.20
 TARGET_P99_MS = 50.0
 ENDPOINTS = ("ping", "orders", "list")
+P99_SAMPLES = 2_000  # requests an open-loop run measures, at least (up to OPEN_MAX_S)
+OPEN_MAX_S = 15.0
 
 
 # --------------------------------------------------------------------------- requests
@@ -297,6 +300,12 @@ class Config:
     clients: int
 
 
+def open_seconds(rate: float, at_least: float) -> float:
+    """Long enough for :data:`P99_SAMPLES` requests (a p99 of 500 requests is their 5 worst),
+    up to :data:`OPEN_MAX_S`."""
+    return max(at_least, min(OPEN_MAX_S, P99_SAMPLES / rate))
+
+
 def measure(port: int, factories: dict[str, Any], cfg: Config, db: str, workers: int,
             endpoints: tuple[str, ...], analyze: Any = None) -> tuple[list[Row], float]:
     """Closed loop per endpoint (trivial first and last), then open loop at 70 % of each max."""
@@ -329,7 +338,8 @@ def measure(port: int, factories: dict[str, Any], cfg: Config, db: str, workers:
         rate = OPEN_SHARE * maxima[name]
         fresh_statistics(name)
         res = open_loop("127.0.0.1", port, factories[name], rate=rate, processes=cfg.clients,
-                        warmup_s=cfg.warmup, duration_s=cfg.open, connections=cfg.connections)
+                        warmup_s=cfg.warmup, duration_s=open_seconds(rate, cfg.open),
+                        connections=cfg.connections)
         _check(res, name, db, workers, "open")
         rows.append(Row(db, workers, name, f"open@{OPEN_SHARE:.0%}", res, round(rate, 1)))
     console.print(f"  {db} x{workers}: trivial {pings} req/s; "

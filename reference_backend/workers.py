@@ -66,4 +66,6 @@ def run(config: Config) -> None:
         raise SystemExit(f"cannot listen on {config.host}:{config.port}: {exc.strerror}") from None
     with reserved:
         config.port = reserved.getsockname()[1]
+        print(f"peakline serving http://{config.host}:{config.port} with {config.workers} "
+              "workers", file=sys.stderr, flush=True)
         Multiprocess(config, sockets=ReusePortListeners(config.host, config.port)).run()
