@@ -5,6 +5,7 @@ and PostgreSQL); every stored column of the order, postings, items, outbox event
 idempotency row and the reserved stock must be equal as the database holds them (raw
 ``SELECT *``, so storage formats count), apart from ids and the numbers derived from them.
 Refusals (unknown SKU, short stock, a reused key with another body) leave no row behind.
+The posting pages' reads on the driver cursor give SQLAlchemy's rows, value and type.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from reference_backend.db import Database
 from reference_backend.services import network, orders, orders_batch, orders_sql, stock
 from reference_backend.services.errors import IdempotencyMismatch, InvalidInput, OutOfStock
+from reference_backend.services.raw_rows import RowsByKey
+from reference_backend.tables import DeliveryMethod, Posting, PostingItem, Stock, Warehouse
 from tests.backend_support import fresh_postgres_url, postgres_admin_url, seed_smoke, sqlite_url
 
 NOW = datetime(2026, 11, 27, 10, 30, 15, 123456, tzinfo=UTC)
@@ -413,3 +416,29 @@ def test_a_cold_network_cache_is_read_once_for_a_burst(world: tuple[Database, di
     bodies = asyncio.run(burst())
     assert len({b["order_id"] for b in bodies}) == 8
     assert len(reads) == 1
+
+
+def test_rows_read_on_the_driver_cursor_equal_sqlalchemy_rows(world, monkeypatch):
+    """``raw_rows.RowsByKey`` (posting pages): SQLAlchemy's values, of SQLAlchemy's types."""
+    db, creds = world
+    sku = creds["sku_base"]
+    _place(db, creds, [(sku, 2), (sku + 1, 1)], "raw-rows", portable=False,
+           monkeypatch=monkeypatch)
+    with db.read_session() as session:
+        conn = session.connection()
+        for model, key in ((Posting, "id"), (PostingItem, "posting_id"),
+                           (Warehouse, "warehouse_id"), (DeliveryMethod, "id"), (Stock, "sku")):
+            table = model.__table__
+            pk = next(iter(table.primary_key.columns)).name
+            expected = conn.execute(select(table).order_by(table.c[pk])).all()
+            assert expected, table.name
+            reader = RowsByKey(table, key, conn.dialect, order_by=pk)
+            got = reader.fetch(conn, {row._mapping[key] for row in expected})
+            assert [tuple(r) for r in got] == [tuple(r) for r in expected], table.name
+            assert [[type(v) for v in r] for r in got] == [[type(v) for v in r] for r in expected]
+            assert got[0]._fields == tuple(expected[0]._mapping)
+            assert reader.fetch(conn, [-1]) == reader.fetch(conn, []) == []
+        names = RowsByKey(Warehouse.__table__, "warehouse_id", conn.dialect, columns=("name",))
+        warehouse_ids = conn.execute(select(Warehouse.warehouse_id)).scalars().all()
+        assert sorted(r.name for r in names.fetch(conn, warehouse_ids)) == sorted(
+            conn.execute(select(Warehouse.name)).scalars().all())

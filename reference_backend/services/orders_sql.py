@@ -18,17 +18,17 @@ as plain statements (they are in-process calls there).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
 
 from reference_backend.services.orders_plan import Candidate, OrderPlan
+from reference_backend.services.raw_rows import driver_cursor
 from reference_backend.tables import IdempotencyKey, Order, OutboxEvent, Posting, PostingItem
 
 _ORDERS, _POSTINGS, _ITEMS = Order.__table__, Posting.__table__, PostingItem.__table__
@@ -83,23 +83,16 @@ class FastOrders:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
-        self.dbapi_error = dialect.loaded_dbapi.Error
         self.orders = _Columns(_ORDERS, dialect)
         self.postings = _Columns(_POSTINGS, dialect)
         self.items = _Columns(_ITEMS, dialect)
         self.events = _Columns(_EVENTS, dialect)
         self.keys = _Columns(_KEYS, dialect)
 
-    @contextmanager
-    def cursor(self, conn: Connection) -> Iterator[Any]:
+    @staticmethod
+    def cursor(conn: Connection) -> AbstractContextManager[Any]:
         """The DBAPI cursor of ``conn``'s transaction; driver errors become SQLAlchemy's."""
-        cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            yield cur
-        except self.dbapi_error as exc:
-            raise DBAPIError.instance(None, None, exc, self.dbapi_error) from exc
-        finally:
-            cur.close()
+        return driver_cursor(conn)
 
     # Each dialect implements these two.
     def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,

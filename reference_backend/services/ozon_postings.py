@@ -1,7 +1,8 @@
 """Posting queries and their Ozon shapes (v3 list/unfulfilled/get, v4, get-by-barcode).
 
-Reads only. A page is one query for the postings, one for their items and the seller's
-warehouses and delivery methods (cached per call), then pure shaping functions.
+Reads only. A page is one query for the ids of its postings (SQLAlchemy: the filters), then
+its posting rows, their items, warehouses and delivery methods on the driver's cursor
+(:mod:`.raw_rows`), then pure shaping functions.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy import Connection, Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from reference_backend.ozon import pagination
 from reference_backend.ozon.schemas import postings as S
 from reference_backend.services.errors import NotFound
+from reference_backend.services.raw_rows import RowsByKey
 from reference_backend.tables import DeliveryMethod, Package, Posting, PostingItem, Warehouse
 from simulator.lifecycle import PostingStatus, can_transition, is_final
 
@@ -110,7 +112,32 @@ class PostingBundle:
         return [i for i in self.items if i.quantity > 0]
 
 
-_ITEMS, _WAREHOUSES, _METHODS = PostingItem.__table__, Warehouse.__table__, DeliveryMethod.__table__
+@dataclass(frozen=True)
+class _Readers:
+    """A page's reads on the driver's cursor (see :mod:`.raw_rows`), per dialect."""
+
+    postings: RowsByKey
+    items: RowsByKey
+    warehouses: RowsByKey
+    methods: RowsByKey
+
+
+_READERS: dict[tuple[str, str], _Readers] = {}
+
+
+def _readers(conn: Connection) -> _Readers:
+    d = conn.dialect
+    readers = _READERS.get((d.name, d.driver))
+    if readers is None:
+        readers = _READERS[(d.name, d.driver)] = _Readers(
+            postings=RowsByKey(Posting.__table__, "id", d),
+            items=RowsByKey(PostingItem.__table__, "posting_id", d, order_by="id"),
+            warehouses=RowsByKey(Warehouse.__table__, "warehouse_id", d,
+                                 columns=("warehouse_id", "name")),
+            methods=RowsByKey(DeliveryMethod.__table__, "id", d,
+                              columns=("id", "name", "provider_id", "tpl_provider")),
+        )
+    return readers
 
 
 def _bundle(session: Session, postings: Sequence[Posting | Row[Any]]) -> list[PostingBundle]:
@@ -119,18 +146,14 @@ def _bundle(session: Session, postings: Sequence[Posting | Row[Any]]) -> list[Po
     if not postings:
         return []
     conn = session.connection()
-    ids = [p.id for p in postings]
-    items: dict[int, list[Row[Any]]] = {i: [] for i in ids}
-    for item in conn.execute(
-        select(_ITEMS).where(_ITEMS.c.posting_id.in_(ids)).order_by(_ITEMS.c.id)
-    ):
+    read = _readers(conn)
+    items: dict[int, list[Any]] = {p.id: [] for p in postings}
+    for item in read.items.fetch(conn, list(items)):
         items[item.posting_id].append(item)
-    wh_ids = {p.warehouse_id for p in postings}
-    warehouses = {w.warehouse_id: w for w in conn.execute(
-        select(_WAREHOUSES).where(_WAREHOUSES.c.warehouse_id.in_(wh_ids)))}
-    dm_ids = {p.delivery_method_id for p in postings if p.delivery_method_id is not None}
-    methods = {m.id: m for m in conn.execute(
-        select(_METHODS).where(_METHODS.c.id.in_(dm_ids)))} if dm_ids else {}
+    warehouses = {w.warehouse_id: w for w in read.warehouses.fetch(
+        conn, {p.warehouse_id for p in postings})}
+    methods = {m.id: m for m in read.methods.fetch(
+        conn, {p.delivery_method_id for p in postings if p.delivery_method_id is not None})}
     return [
         PostingBundle(
             p, items[p.id], warehouses.get(p.warehouse_id), methods.get(p.delivery_method_id or -1)
@@ -456,14 +479,14 @@ def _where(query: Select[Any], seller_id: int, f: PostingFilter) -> Select[Any]:
     return query
 
 
-def _rows_of(session: Session, page_ids: Select[Any], desc: bool) -> list[Row[Any]]:
+def _rows_of(session: Session, page_ids: Select[Any]) -> list[Any]:
     """Postings of a page picked by id first: the database sorts ids (from an index), not
     whole rows (SQLite sorted every row of the window: ~30 ms for 20,000 postings). Plain
-    rows: a page is only read."""
-    table = Posting.__table__
-    order = table.c.id.desc() if desc else table.c.id.asc()
-    query = select(table).where(table.c.id.in_(page_ids)).order_by(order)
-    return list(session.connection().execute(query))
+    rows, in the order of ``page_ids``: a page is only read."""
+    conn = session.connection()
+    ids = conn.execute(page_ids).scalars().all()
+    by_id = {p.id: p for p in _readers(conn).postings.fetch(conn, ids)}
+    return [by_id[i] for i in ids]
 
 
 def list_offset(
@@ -472,7 +495,7 @@ def list_offset(
     """An offset page (``limit + 1`` rows fetched for ``has_next``)."""
     order = Posting.id.desc() if desc else Posting.id.asc()
     ids = _where(select(Posting.id), seller_id, f).order_by(order).offset(offset).limit(limit + 1)
-    page = pagination.offset_page(_rows_of(session, ids, desc), limit)
+    page = pagination.offset_page(_rows_of(session, ids), limit)
     return _bundle(session, page.items), page.has_next
 
 
@@ -485,7 +508,7 @@ def list_cursor(
     if after is not None:
         ids = ids.where(Posting.id < after if desc else Posting.id > after)
     ids = ids.order_by(Posting.id.desc() if desc else Posting.id.asc()).limit(limit + 1)
-    rows = _rows_of(session, ids, desc)
+    rows = _rows_of(session, ids)
     page = pagination.cursor_page(rows, limit, lambda p: p.id, after)
     return _bundle(session, page.items), page.has_next, page.cursor
 
