@@ -409,6 +409,23 @@ def _check_delivery(w: World, expected: dict[str, list[str]]) -> list[Received]:
     return got
 
 
+def _register(world: World) -> None:
+    with world.client() as c:
+        r = c.post("/peakline/v1/webhooks", headers=world.seller, json={"url": world.receiver.url})
+        assert r.status_code == 201, r.text
+        world.secret = r.json()["secret"]
+
+
+@pytest.fixture
+def hooked(world: World) -> World:
+    """``world`` with the receiver registered as the seller's webhook (by the registration
+    test when it ran first; else here, so a test run alone does not depend on it)."""
+    if not world.secret:
+        _register(world)
+        _drain(world)
+    return world
+
+
 def test_webhook_registration_returns_the_secret_once(world: World) -> None:
     with world.client() as c:
         before = _order(c, world, 0, "before-webhook")["postings"][0]["posting_number"]
@@ -417,9 +434,8 @@ def test_webhook_registration_returns_the_secret_once(world: World) -> None:
     with world.client() as c:
         bad = c.post("/peakline/v1/webhooks", headers=world.seller, json={"url": "ftp://x/"})
         assert bad.status_code == 400 and bad.json()["code"] == "BAD_WEBHOOK_URL"
-        r = c.post("/peakline/v1/webhooks", headers=world.seller, json={"url": world.receiver.url})
-        assert r.status_code == 201, r.text
-        world.secret = r.json()["secret"]
+    _register(world)
+    with world.client() as c:
         listed = c.get("/peakline/v1/webhooks", headers=world.seller).json()["webhooks"]
         assert [h["url"] for h in listed] == [world.receiver.url]
         assert world.secret not in str(listed)
@@ -429,8 +445,8 @@ def test_webhook_registration_returns_the_secret_once(world: World) -> None:
     assert not [r for r in world.receiver.requests if r.payload.get("posting_number") == before]
 
 
-def test_failing_receiver_gets_every_event_once_in_order(world: World) -> None:
-    assert world.secret, "runs after the registration test"
+def test_failing_receiver_gets_every_event_once_in_order(hooked: World) -> None:
+    world = hooked
     world.receiver.fail_first = len(world.receiver.requests) + 6  # the next 6 requests fail
     with world.client() as c:
         expected = _story(c, world, "retry", 8)
@@ -457,8 +473,8 @@ def test_failing_receiver_gets_every_event_once_in_order(world: World) -> None:
           f"p50 {sorted(lags)[2] * 1000:.0f} ms, max {max(lags) * 1000:.0f} ms")
 
 
-def test_sigkill_with_undelivered_events_then_restart_delivers_all(world: World) -> None:
-    assert world.secret, "runs after the registration test"
+def test_sigkill_with_undelivered_events_then_restart_delivers_all(hooked: World) -> None:
+    world = hooked
     world.receiver.down = True
     with world.client() as c:
         expected = _story(c, world, "crash", 4)
@@ -491,8 +507,9 @@ def test_sigkill_with_undelivered_events_then_restart_delivers_all(world: World)
     _check_delivery(world, expected)
 
 
-def test_ozon_notification_settings_methods(world: World) -> None:
+def test_ozon_notification_settings_methods(hooked: World) -> None:
     """Spec §9.5 over the same registry (runs last: it adds and removes a second URL)."""
+    world = hooked
     second = world.receiver.url + "/second"
     with world.client() as c:
         def call(path: str, body: dict | None = None) -> dict:
