@@ -37,6 +37,7 @@ from reference_backend.middleware import (
     JsonBodyMiddleware,
     RequestIdMiddleware,
 )
+from reference_backend.rate_limits import OzonRateLimits
 from reference_backend.settings import Settings
 
 log = logging.getLogger("reference_backend.app")
@@ -122,6 +123,10 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     install_error_handlers(app)
     app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.ozon_rate_limits:  # before the body is read, after the request id is set
+        app.add_middleware(
+            OzonRateLimits, per_second=settings.ozon_rate_limit_per_second,
+            per_method=settings.ozon_method_rate_limits, storage=settings.ozon_rate_limit_storage)
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
     if freeze_gc:
         app.add_middleware(FreezeAfterWarmUp)

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     #: under moderate load orders then gather into fewer, larger batches.
     order_batch_overlap_from: int = Field(default=16, ge=1, le=1000)
 
+    # Ozon's request rate limits (spec §1.6; see reference_backend/rate_limits.py)
+    ozon_rate_limits: bool = Field(default=False, description="answer 429 over Ozon's limits")
+    ozon_rate_limit_per_second: int = Field(default=50, ge=1, description="per Client-Id")
+    ozon_method_rate_limits: dict[str, str] = Field(
+        default_factory=lambda: {"/v2/products/stocks": "80/minute",
+                                 "/v1/analytics/data": "1/minute"},
+        description="per Client-Id and method path, in the limits library's notation")
+    ozon_rate_limit_storage: str = "async+memory://"
+
     # secrets
     secret_key: str = Field(default="", description="server secret (sessions); empty = random")
     platform_key: str = Field(

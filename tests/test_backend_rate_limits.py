@@ -1,0 +1,98 @@
+"""Ozon's rate limits (spec §1.6), opt-in: 429 with Ozon's error body and ``Retry-After``,
+per Client-Id, per method, nothing changed by a refused request; off by default."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from reference_backend.app import create_app
+from reference_backend.settings import Settings
+from tests.backend_support import seeded_sqlite, seller_headers
+
+
+@contextmanager
+def serving(directory: Path, **limits: Any) -> Iterator[tuple[TestClient, dict]]:
+    url, creds = seeded_sqlite(directory)
+    settings = Settings(database_url=url, migrate_on_start=False, log_requests=False,
+                        run_outbox_worker=False, log_level="WARNING", **limits)
+    with TestClient(create_app(settings)) as client:
+        yield client, creds
+
+
+def _roles(client: TestClient, creds: dict) -> int:
+    return client.post("/v1/roles", headers=seller_headers(creds), json={}).status_code
+
+
+def _assert_throttled(response: Any, per: str, longest_wait: int) -> None:
+    assert response.status_code == 429
+    assert response.json() == {
+        "code": 8, "message": f"You have reached request rate limit per {per}", "details": []}
+    assert response.headers["content-type"].startswith("application/json")
+    assert 1 <= int(response.headers["retry-after"]) <= longest_wait
+
+
+def test_a_client_over_its_limit_per_second_gets_429s(tmp_path):
+    with serving(tmp_path, ozon_rate_limits=True, ozon_rate_limit_per_second=5) as (c, creds):
+        answers = [c.post("/v1/roles", headers=seller_headers(creds), json={})
+                   for _ in range(8)]
+        assert [a.status_code for a in answers] == [200] * 5 + [429] * 3
+        _assert_throttled(answers[-1], "second", 1)
+        other = {"Client-Id": "999999", "Api-Key": "x"}  # another Client-Id: its own count
+        assert c.post("/v1/roles", headers=other, json={}).status_code != 429
+        # Peakline's own paths are not Ozon's methods
+        assert c.get("/peakline/v1/alerts", headers=seller_headers(creds)).status_code == 200
+
+
+def test_a_method_limit_refuses_without_changing_anything(tmp_path):
+    limits = {"/v2/products/stocks": "1/minute"}
+    with serving(tmp_path, ozon_rate_limits=True, ozon_method_rate_limits=limits) as (c, creds):
+        info = c.post("/v4/product/info/stocks", headers=seller_headers(creds),
+                      json={"filter": {"visibility": "ALL"}, "limit": 1}).json()
+        product = info["items"][0]
+        warehouse = c.post("/v1/warehouse/list", headers=seller_headers(creds),
+                           json={}).json()["result"][0]["warehouse_id"]
+
+        def update(stock: int) -> Any:
+            return c.post("/v2/products/stocks", headers=seller_headers(creds), json={"stocks": [
+                {"product_id": product["product_id"], "warehouse_id": warehouse,
+                 "stock": stock}]})
+
+        def present() -> int:
+            rows = c.post("/v1/product/info/stocks-by-warehouse/fbs",
+                          headers=seller_headers(creds),
+                          json={"sku": [product["stocks"][0]["sku"]]}).json()["result"]
+            return next(r["present"] for r in rows if r["warehouse_id"] == warehouse)
+
+        assert update(7).status_code == 200
+        assert present() == 7
+        _assert_throttled(update(9), "minute", 60)
+        assert present() == 7
+        assert _roles(c, creds) == 200  # other methods keep their own count
+
+
+def test_off_by_default(tmp_path):
+    with serving(tmp_path) as (c, creds):
+        assert {_roles(c, creds) for _ in range(60)} == {200}
+
+
+def test_workers_share_their_counts_through_redis(tmp_path):
+    """Two apps (two worker processes' worth) over one Redis count one Client-Id together."""
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    shared = {"ozon_rate_limits": True, "ozon_rate_limit_per_second": 5,
+              "ozon_rate_limit_storage": "async+redis://127.0.0.1:6379"}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with serving(tmp_path / "a", **shared) as (first, creds), \
+            serving(tmp_path / "b", **shared) as (second, _):
+        codes = [_roles(client, creds) for _ in range(4) for client in (first, second)]
+    assert sorted(codes) == [200] * 5 + [429] * 3
