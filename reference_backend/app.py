@@ -37,7 +37,7 @@ from reference_backend.middleware import (
     JsonBodyMiddleware,
     RequestIdMiddleware,
 )
-from reference_backend.rate_limits import OzonRateLimits
+from reference_backend.rate_limits import OzonLimits, OzonRateLimits
 from reference_backend.settings import Settings
 
 log = logging.getLogger("reference_backend.app")
@@ -123,10 +123,14 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     install_error_handlers(app)
     app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.state.ozon_limits = None
     if settings.ozon_rate_limits:  # before the body is read, after the request id is set
-        app.add_middleware(
-            OzonRateLimits, per_second=settings.ozon_rate_limit_per_second,
-            per_method=settings.ozon_method_rate_limits, storage=settings.ozon_rate_limit_storage)
+        app.state.ozon_limits = OzonLimits(
+            per_second=settings.ozon_rate_limit_per_second,
+            per_method=settings.ozon_method_rate_limits,
+            stock_pair_interval_s=settings.ozon_stock_pair_interval_s,
+            storage=settings.ozon_rate_limit_storage)
+        app.add_middleware(OzonRateLimits, limits=app.state.ozon_limits)
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
     if freeze_gc:
         app.add_middleware(FreezeAfterWarmUp)

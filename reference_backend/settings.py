@@ -68,6 +68,8 @@ class Settings(BaseSettings):
         default_factory=lambda: {"/v2/products/stocks": "80/minute",
                                  "/v1/analytics/data": "1/minute"},
         description="per Client-Id and method path, in the limits library's notation")
+    #: a (product, warehouse) pair's stock can be set once per this many seconds
+    ozon_stock_pair_interval_s: int = Field(default=30, ge=1)
     ozon_rate_limit_storage: str = "async+memory://"
 
     # secrets

@@ -50,31 +50,52 @@ def test_a_client_over_its_limit_per_second_gets_429s(tmp_path):
         assert c.get("/peakline/v1/alerts", headers=seller_headers(creds)).status_code == 200
 
 
+class Stocks:
+    """Two products of the seeded seller at one warehouse: set and read their stock."""
+
+    def __init__(self, client: TestClient, creds: dict) -> None:
+        self.client, self.headers = client, seller_headers(creds)
+        self.products = client.post("/v4/product/info/stocks", headers=self.headers, json={
+            "filter": {"visibility": "ALL"}, "limit": 2}).json()["items"]
+        self.warehouse = client.post("/v1/warehouse/list", headers=self.headers,
+                                     json={}).json()["result"][0]["warehouse_id"]
+
+    def update(self, *stocks: int) -> Any:
+        return self.client.post("/v2/products/stocks", headers=self.headers, json={"stocks": [
+            {"product_id": p["product_id"], "warehouse_id": self.warehouse, "stock": n}
+            for p, n in zip(self.products, stocks, strict=False)]})  # the first len(stocks)
+
+    def present(self) -> list[int]:
+        skus = [p["stocks"][0]["sku"] for p in self.products]
+        rows = self.client.post("/v1/product/info/stocks-by-warehouse/fbs",
+                                headers=self.headers, json={"sku": skus}).json()["result"]
+        by_sku = {r["sku"]: r["present"] for r in rows if r["warehouse_id"] == self.warehouse}
+        return [by_sku[s] for s in skus]
+
+
 def test_a_method_limit_refuses_without_changing_anything(tmp_path):
     limits = {"/v2/products/stocks": "1/minute"}
     with serving(tmp_path, ozon_rate_limits=True, ozon_method_rate_limits=limits) as (c, creds):
-        info = c.post("/v4/product/info/stocks", headers=seller_headers(creds),
-                      json={"filter": {"visibility": "ALL"}, "limit": 1}).json()
-        product = info["items"][0]
-        warehouse = c.post("/v1/warehouse/list", headers=seller_headers(creds),
-                           json={}).json()["result"][0]["warehouse_id"]
-
-        def update(stock: int) -> Any:
-            return c.post("/v2/products/stocks", headers=seller_headers(creds), json={"stocks": [
-                {"product_id": product["product_id"], "warehouse_id": warehouse,
-                 "stock": stock}]})
-
-        def present() -> int:
-            rows = c.post("/v1/product/info/stocks-by-warehouse/fbs",
-                          headers=seller_headers(creds),
-                          json={"sku": [product["stocks"][0]["sku"]]}).json()["result"]
-            return next(r["present"] for r in rows if r["warehouse_id"] == warehouse)
-
-        assert update(7).status_code == 200
-        assert present() == 7
-        _assert_throttled(update(9), "minute", 60)
-        assert present() == 7
+        stocks = Stocks(c, creds)
+        assert stocks.update(7).status_code == 200
+        assert stocks.present()[0] == 7
+        _assert_throttled(stocks.update(9), "minute", 60)
+        assert stocks.present()[0] == 7
         assert _roles(c, creds) == 200  # other methods keep their own count
+
+
+def test_a_stock_pair_set_too_soon_is_an_item_error(tmp_path):
+    with serving(tmp_path, ozon_rate_limits=True) as (c, creds):
+        stocks = Stocks(c, creds)
+        first = stocks.update(7)
+        assert first.status_code == 200 and first.json()["result"][0]["updated"] is True
+        again = stocks.update(9, 4)  # the first pair again at once, the second for the first time
+        assert again.status_code == 200
+        too_soon, fresh = again.json()["result"]
+        assert too_soon["updated"] is False
+        assert [e["code"] for e in too_soon["errors"]] == ["TOO_MANY_REQUESTS"]
+        assert fresh["updated"] is True and not fresh["errors"]
+        assert stocks.present() == [7, 4]
 
 
 def test_off_by_default(tmp_path):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,12 +24,15 @@ def item_error(code: str, message: str) -> P.ItemError:
 
 
 def update_stocks(
-    session: Session, *, seller_id: int, items: Sequence[P.StockItem]
+    session: Session, *, seller_id: int, items: Sequence[P.StockItem],
+    too_soon: Collection[int] = (),
 ) -> list[P.StockUpdateResult]:
     """Set available units per (product, warehouse); a bad item gets ``errors``, never a 4xx.
 
     ``offer_id`` wins over ``product_id``. Each item runs in its own savepoint, so a failed
-    item leaves nothing behind and the rest of the batch still applies.
+    item leaves nothing behind and the rest of the batch still applies. Items at the indexes
+    ``too_soon`` (their pair was set too recently: Ozon's rate limits) are refused with
+    ``TOO_MANY_REQUESTS``.
     """
     lock_seller(session, seller_id)  # a first stock row of a pair is an insert
     matched = list(zip(items, match_products(session, seller_id, items), strict=True))
@@ -50,6 +53,10 @@ def update_stocks(
             result.errors = [item_error(code, "product not found (give offer_id or product_id)")]
         elif product.archived:
             result.errors = [item_error("PRODUCT_IS_ARCHIVED", "product is archived")]
+        elif index in too_soon:
+            result.errors = [item_error(
+                "TOO_MANY_REQUESTS", "this product's stock at this warehouse was set too "
+                "recently")]
         else:
             try:
                 with session.begin_nested():
