@@ -4,9 +4,9 @@
   (``/v2/products/stocks`` 80 a minute, ``/v1/analytics/data`` 1 a minute): a request over
   one is answered 429 with Ozon's error body and ``Retry-After`` (seconds) by
   :class:`OzonRateLimits`, before any other work, so it changes nothing.
-* A (product, warehouse) pair's stock can be set once per 30 s: a faster update of the pair
-  is a per-item ``TOO_MANY_REQUESTS`` error of ``/v2/products/stocks`` (the rest of the
-  batch applies).
+* Per item, as that item's ``TOO_MANY_REQUESTS`` error (the rest of the batch applies): a
+  (product, warehouse) pair's stock can be set once per 30 s (``/v2/products/stocks``), a
+  product's price 10 times an hour (``/v1/product/import/prices``).
 
 Counted by the ``limits`` library in moving windows, in the worker's memory by default: with
 N workers a client gets up to N times the limits, unless the counts are shared
@@ -23,6 +23,7 @@ import time
 from limits import RateLimitItem, RateLimitItemPerSecond, parse
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -40,7 +41,9 @@ class OzonLimits:
                  stock_pair_interval_s: int, storage: str = "async+memory://") -> None:
         self.overall = parse(f"{per_second}/second")
         self.per_method = {path: parse(limit) for path, limit in per_method.items()}
-        self.stock_pair = RateLimitItemPerSecond(1, stock_pair_interval_s)
+        #: per-item limits by kind (see :func:`refused_items`)
+        self.per_item = {"stock": RateLimitItemPerSecond(1, stock_pair_interval_s),
+                         "price": parse("10/hour")}
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage))
 
     async def refusal(self, client_id: str, path: str) -> JSONResponse | None:
@@ -58,10 +61,17 @@ class OzonLimits:
                     status_code=429, headers={"Retry-After": str(wait)})
         return None
 
-    async def stock_pair_allowed(self, client_id: str, product: str, warehouse_id: int) -> bool:
-        """Counts one stock update of the pair; False when it came too soon after the last."""
-        return await self.limiter.hit(self.stock_pair, client_id, "stock-pair", product,
-                                      str(warehouse_id))
+
+
+async def refused_items(request: Request, kind: str, keys: list[tuple[str, ...]]) -> set[int]:
+    """Indexes of the items over their per-item limit of ``kind`` (none when the limits are
+    off); each item's key names what it changes (a product, or a product at a warehouse)."""
+    limits: OzonLimits | None = request.app.state.ozon_limits
+    if limits is None:
+        return set()
+    item, client_id = limits.per_item[kind], request.headers.get("client-id", "")
+    return {i for i, key in enumerate(keys)
+            if not await limits.limiter.hit(item, client_id, kind, *key)}
 
 
 class OzonRateLimits:

@@ -117,3 +117,22 @@ def test_workers_share_their_counts_through_redis(tmp_path):
             serving(tmp_path / "b", **shared) as (second, _):
         codes = [_roles(client, creds) for _ in range(4) for client in (first, second)]
     assert sorted(codes) == [200] * 5 + [429] * 3
+
+
+def test_a_price_set_too_often_is_an_item_error(tmp_path):
+    with serving(tmp_path, ozon_rate_limits=True) as (c, creds):
+        product_id = Stocks(c, creds).products[0]["product_id"]
+
+        def set_price(price: str) -> dict:
+            answer = c.post("/v1/product/import/prices", headers=seller_headers(creds), json={
+                "prices": [{"product_id": product_id, "price": price}]})
+            assert answer.status_code == 200
+            return answer.json()["result"][0]
+
+        assert all(set_price(f"{100 + i}")["updated"] for i in range(10))  # 10 an hour
+        refused = set_price("999")
+        assert refused["updated"] is False
+        assert [e["code"] for e in refused["errors"]] == ["TOO_MANY_REQUESTS"]
+        info = c.post("/v3/product/info/list", headers=seller_headers(creds),
+                      json={"product_id": [product_id]}).json()["items"][0]
+        assert float(info["price"]) == 109

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 
 from reference_backend.ozon import pagination
 from reference_backend.ozon.deps import DbDep, ProductsRead, ProductsWrite
 from reference_backend.ozon.schemas import products as P
+from reference_backend.rate_limits import refused_items
 from reference_backend.services import ozon_catalog as catalog
 
 router = APIRouter(tags=["Ozon: products"])
@@ -56,10 +58,16 @@ def product_info_list(
 
 
 @router.post("/v1/product/import/prices", response_model=P.PricesImportResponse)
-def product_import_prices(
-    body: P.PricesImportRequest, seller: ProductsWrite, db: DbDep
+async def product_import_prices(
+    body: P.PricesImportRequest, seller: ProductsWrite, db: DbDep, request: Request
 ) -> P.PricesImportResponse:
     """Update prices; each item answers ``updated`` and ``errors`` (never a 4xx per item)."""
-    with db.session() as session:
-        result = catalog.import_prices(session, seller_id=seller.seller_id, prices=body.prices)
-    return P.PricesImportResponse(result=result)
+    too_soon = await refused_items(request, "price", [
+        (item.offer_id or str(item.product_id),) for item in body.prices])
+
+    def update() -> list[P.PriceUpdateResult]:
+        with db.session() as session:
+            return catalog.import_prices(
+                session, seller_id=seller.seller_id, prices=body.prices, too_soon=too_soon)
+
+    return P.PricesImportResponse(result=await run_in_threadpool(update))

@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from reference_backend.ozon import pagination
 from reference_backend.ozon.deps import DbDep, StocksRead, StocksWrite
 from reference_backend.ozon.schemas import products as P
-from reference_backend.rate_limits import OzonLimits
+from reference_backend.rate_limits import refused_items
 from reference_backend.services import ozon_stocks
 
 router = APIRouter(tags=["Ozon: stocks"])
@@ -19,7 +19,8 @@ async def products_stocks(
     body: P.StocksUpdateRequest, seller: StocksWrite, db: DbDep, request: Request
 ) -> P.StocksUpdateResponse:
     """Set available units per (product, warehouse); one bad item never fails the batch."""
-    too_soon = await _too_soon(request, body.stocks)
+    too_soon = await refused_items(request, "stock", [
+        (item.offer_id or str(item.product_id), str(item.warehouse_id)) for item in body.stocks])
 
     def update() -> list[P.StockUpdateResult]:
         with db.session() as session:
@@ -27,16 +28,6 @@ async def products_stocks(
                 session, seller_id=seller.seller_id, items=body.stocks, too_soon=too_soon)
 
     return P.StocksUpdateResponse(result=await run_in_threadpool(update))
-
-
-async def _too_soon(request: Request, items: list[P.StockItem]) -> set[int]:
-    """Items whose (product, warehouse) pair was set too recently (Ozon's rate limits on)."""
-    limits: OzonLimits | None = request.app.state.ozon_limits
-    if limits is None:
-        return set()
-    client_id = request.headers.get("client-id", "")
-    return {i for i, item in enumerate(items) if not await limits.stock_pair_allowed(
-        client_id, item.offer_id or str(item.product_id), item.warehouse_id)}
 
 
 @router.post("/v4/product/info/stocks", response_model=P.InfoStocksResponse)

@@ -3,7 +3,7 @@ Ozon-compatible API. Keyword-only functions over a SQLAlchemy session; no HTTP h
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -474,16 +474,24 @@ def _info(p: Product, stocks: Sequence[Stock]) -> P.ProductInfo:
 
 
 def import_prices(
-    session: Session, *, seller_id: int, prices: Sequence[P.PriceItem]
+    session: Session, *, seller_id: int, prices: Sequence[P.PriceItem],
+    too_soon: Collection[int] = (),
 ) -> list[P.PriceUpdateResult]:
-    """Per-item price updates: one bad item never fails the batch (its ``errors`` say why)."""
+    """Per-item price updates: one bad item never fails the batch (its ``errors`` say why).
+
+    Items at the indexes ``too_soon`` (their product's price was set too often: Ozon's rate
+    limits) are refused with ``TOO_MANY_REQUESTS``."""
     results = []
-    for item, product in zip(prices, match_products(session, seller_id, prices), strict=True):
+    matched = zip(prices, match_products(session, seller_id, prices), strict=True)
+    for index, (item, product) in enumerate(matched):
         result = P.PriceUpdateResult(
             product_id=product.product_id if product else item.product_id,
             offer_id=product.offer_id if product else item.offer_id,
         )
         error = _price_error(item, product)
+        if error is None and index in too_soon:
+            error = P.ItemError(code="TOO_MANY_REQUESTS",
+                                message="this product's price was set too often (10 an hour)")
         if error is not None:
             result.errors = [error]
         else:
