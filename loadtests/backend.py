@@ -7,6 +7,7 @@ processes, so the load test measures exactly what a user would run.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -51,14 +52,17 @@ def seed(scenario: Path, db_url: str, credentials_out: Path, log_path: Path, *,
 
 @contextmanager
 def serve(db_url: str, log_path: Path, *, workers: int = 1, port: int | None = None,
-          timeout_s: float = 60) -> Iterator[str]:
-    """Run ``peakline serve`` on 127.0.0.1 until the block ends; yield its base URL."""
+          timeout_s: float = 60, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run ``peakline serve`` on 127.0.0.1 until the block ends; yield its base URL.
+
+    ``env``: settings for the backend on top of this process's environment."""
     port = port or free_port()
     argv = [*PEAKLINE, "serve", "--db", db_url, "--host", "127.0.0.1", "--port", str(port)]
     if workers > 1:
         argv += ["--workers", str(workers)]
     base = f"http://127.0.0.1:{port}"
-    with ManagedProcess("peakline serve", argv, log_path) as proc:
+    with ManagedProcess("peakline serve", argv, log_path,
+                        env={**os.environ, **env} if env else None) as proc:
         try:
             wait_http_ok(f"{base}/health", timeout_s=timeout_s, process=proc)
         except RuntimeError as exc:

@@ -117,6 +117,9 @@ def loadtest(
                               "(ramp and hold: capacity tests)"),
     think: float = typer.Option(1.0, min=0, help="mean think time between a user's requests, s"),
     backend_workers: int = typer.Option(1, min=1, help="uvicorn workers of the started backend"),
+    ozon_rate_limits: bool = typer.Option(
+        False, help="the started backend throttles like Ozon (429s and per-item "
+        "TOO_MANY_REQUESTS, counted as 'throttled', not as errors)"),
     scenario_slo: bool = typer.Option(True, help="include the scenario's slo block"),
     remote_workers: int = typer.Option(0, min=0, help="Locust workers started by hand on other "
                                        "hosts (needs --host): the master waits for them"),
@@ -145,6 +148,9 @@ def loadtest(
         if db is not None:
             raise bad_input("--db configures the backend this command starts; it does not go "
                             "with --host")
+        if ozon_rate_limits:
+            raise bad_input("--ozon-rate-limits sets up the backend this command starts; with "
+                            "--host, start yours with PEAKLINE_OZON_RATE_LIMITS=true")
         if credentials is None or not credentials.is_file():
             raise bad_input("--host needs --credentials FILE (the JSON `peakline seed "
                             "--credentials-out FILE` wrote for that backend)")
@@ -161,6 +167,7 @@ def loadtest(
         scenario_path=scenario, out_dir=out, thresholds=thresholds, duration_s=seconds,
         users=users, workers=workers, shape=shape, think_s=think, host=host,  # type: ignore[arg-type]
         credentials=credentials, db=db, backend_workers=backend_workers, time_budget_s=budget,
+        ozon_rate_limits=ozon_rate_limits,
         remote_workers=remote_workers, master_bind=(bind_host, int(bind_port)),
     )
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)

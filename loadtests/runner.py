@@ -60,6 +60,8 @@ class LoadTestConfig:
     credentials: Path | None = None
     db: str | None = None
     backend_workers: int = 1
+    #: the started backend answers like Ozon over its rate limits (429s, per-item errors)
+    ozon_rate_limits: bool = False
     #: workers started by hand on other hosts (``locust -f ... --worker --master-host``)
     remote_workers: int = 0
     #: where the master listens for remote workers
@@ -193,7 +195,9 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
                 phases["seed_s"] = _lap()
                 note("starting the reference backend on 127.0.0.1 ...")
                 host = stack.enter_context(
-                    backend.serve(db, cfg.out_dir / "backend.log", workers=cfg.backend_workers)
+                    backend.serve(db, cfg.out_dir / "backend.log", workers=cfg.backend_workers,
+                                  env={"PEAKLINE_OZON_RATE_LIMITS": "true"}
+                                  if cfg.ozon_rate_limits else None)
                 )
                 phases["backend_start_s"] = _lap()
             except backend.BackendError as exc:

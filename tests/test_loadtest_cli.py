@@ -47,6 +47,7 @@ def test_bad_durations(text):
         (["--host", "http://127.0.0.1:9"], "--credentials"),
         (["--no-scenario-slo"], "no thresholds"),
         (["--remote-workers", "2"], "--remote-workers needs --host"),
+        (["--host", "http://127.0.0.1:9", "--ozon-rate-limits"], "PEAKLINE_OZON_RATE_LIMITS"),
         (["--master-bind", "5557"], "not HOST:PORT"),
         (["--time-budget", "later"], "duration"),
     ],
@@ -108,3 +109,19 @@ def test_impossible_threshold_with_two_workers_exits_1_naming_the_breach(smoke_p
     assert failed["p95<0.001ms"] is not None
     assert "p95<0.001ms breached" in failed["p95<0.001ms"].get("message", "")
     assert failed["errors<=1%"] is None
+
+
+@pytest.mark.slow
+def test_ozon_rate_limits_count_throttled_requests_apart_from_errors(smoke_path, tmp_path):
+    """A backend that throttles like Ozon: its 429s are 'throttled' rows and outcomes; the
+    run passes its error threshold."""
+    out = tmp_path / "out"
+    done = peakline("loadtest", str(smoke_path), "--duration", "8s", "--users", "40",
+                    "--think", "0.02", "--shape", "flat", "--ozon-rate-limits",
+                    "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["outcomes"]["throttled"] > 0
+    stats = (out / "locust_stats.csv").read_text()
+    assert " (429)" in stats
+    assert "HTTP 429" not in (out / "locust_failures.csv").read_text()
