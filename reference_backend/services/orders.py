@@ -54,6 +54,7 @@ from reference_backend.services.orders_plan import (
     plan_order,
 )
 from reference_backend.services.orders_sql import fast_orders
+from reference_backend.services.raw_rows import driver_cursor
 from reference_backend.tables import (
     IdempotencyKey,
     Order,
@@ -183,7 +184,7 @@ def _place(
                                scope=scope, body_hash=body_hash, deadline=deadline,
                                replaces_return_id=replaces_return_id)
     now = utcnow()
-    with fast.cursor(conn) as cur:
+    with driver_cursor(conn) as cur:
         key_row = None if not key else {
             "scope": scope, "key": key, "body_hash": body_hash, "status_code": 0,
             "response": None, "created_at": now}

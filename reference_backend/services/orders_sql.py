@@ -19,7 +19,6 @@ as plain statements (they are in-process calls there).
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,6 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
 from reference_backend.services.orders_plan import Candidate, OrderPlan
-from reference_backend.services.raw_rows import driver_cursor
 from reference_backend.tables import IdempotencyKey, Order, OutboxEvent, Posting, PostingItem
 
 _ORDERS, _POSTINGS, _ITEMS = Order.__table__, Posting.__table__, PostingItem.__table__
@@ -88,11 +86,6 @@ class FastOrders:
         self.items = _Columns(_ITEMS, dialect)
         self.events = _Columns(_EVENTS, dialect)
         self.keys = _Columns(_KEYS, dialect)
-
-    @staticmethod
-    def cursor(conn: Connection) -> AbstractContextManager[Any]:
-        """The DBAPI cursor of ``conn``'s transaction; driver errors become SQLAlchemy's."""
-        return driver_cursor(conn)
 
     # Each dialect implements these two.
     def open_order(self, cur: Any, order: dict[str, Any], key: dict[str, Any] | None,
