@@ -80,6 +80,21 @@ def test_peakline_serve_cli(tmp_path):
     assert "Application shutdown complete" in stderr
 
 
+def _listening_workers(process: subprocess.Popen, port: int) -> list[list[tuple[str, int]]]:
+    """The (status, local port) of each TCP socket of each worker listening on ``port``."""
+    sockets = [[(c.status, c.laddr.port) for c in child.net_connections("tcp")]
+               for child in psutil.Process(process.pid).children()]
+    return [s for s in sockets if (psutil.CONN_LISTEN, port) in s]
+
+
+def _wait_for_listening_workers(process: subprocess.Popen, port: int, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(_listening_workers(process, port)) < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{count} workers did not all listen on port {port}")
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not BALANCED, reason="the kernel balances SO_REUSEPORT groups on Linux")
 def test_serve_spreads_connections_over_its_workers(tmp_path):
@@ -88,14 +103,13 @@ def test_serve_spreads_connections_over_its_workers(tmp_path):
     url, _ = seeded_sqlite(tmp_path)
     with _peakline_serve(url, "--workers", "2") as (process, base):
         port = int(base.rpartition(":")[2])
+        _wait_for_listening_workers(process, port, 2)  # /health answers once one is up
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
         try:
             for sock in clients:  # an answer on each: each is accepted by a worker
                 sock.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
                 assert sock.recv(4096).startswith(b"HTTP/1.1 200")
-            sockets = [[(c.status, c.laddr.port) for c in child.net_connections("tcp")]
-                       for child in psutil.Process(process.pid).children()]
-            workers = [s for s in sockets if (psutil.CONN_LISTEN, port) in s]
+            workers = _listening_workers(process, port)
             held = sorted(s.count((psutil.CONN_ESTABLISHED, port)) for s in workers)
         finally:
             for sock in clients:
