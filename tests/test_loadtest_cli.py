@@ -114,11 +114,12 @@ def test_impossible_threshold_with_two_workers_exits_1_naming_the_breach(smoke_p
 @pytest.mark.slow
 def test_ozon_rate_limits_count_throttled_requests_apart_from_errors(smoke_path, tmp_path):
     """A backend that throttles like Ozon: its 429s are 'throttled' rows and outcomes; the
-    run passes its error threshold."""
+    run passes its error threshold. (The load is well past one worker's capacity, so the
+    latency thresholds are loosened: a busy CI machine put p95 at 520 ms.)"""
     out = tmp_path / "out"
     done = peakline("loadtest", str(smoke_path), "--duration", "8s", "--users", "40",
                     "--think", "0.02", "--shape", "flat", "--ozon-rate-limits",
-                    "--out", str(out))
+                    "-T", "p95<=10000ms", "-T", "p99<=20000ms", "--out", str(out))
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((out / "summary.json").read_text())
     assert summary["outcomes"]["throttled"] > 0
