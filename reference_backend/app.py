@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             per_second=settings.ozon_rate_limit_per_second,
             per_method=settings.ozon_method_rate_limits,
             stock_pair_interval_s=settings.ozon_stock_pair_interval_s,
+            product_imports_per_day=settings.ozon_product_import_daily_limit,
             storage=settings.ozon_rate_limit_storage)
         app.add_middleware(OzonRateLimits, limits=app.state.ozon_limits)
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)

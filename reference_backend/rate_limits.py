@@ -6,7 +6,9 @@
   :class:`OzonRateLimits`, before any other work, so it changes nothing.
 * Per item, as that item's ``TOO_MANY_REQUESTS`` error (the rest of the batch applies): a
   (product, warehouse) pair's stock can be set once per 30 s (``/v2/products/stocks``), a
-  product's price 10 times an hour (``/v1/product/import/prices``).
+  product's price 10 times an hour (``/v1/product/import/prices``); and, when a daily quota
+  is set, a seller's products created or updated a day (``/v3/product/import``: an item over
+  it fails with ``item_limit_exceeded``).
 
 Counted by the ``limits`` library in moving windows, in the worker's memory by default: with
 N workers a client gets up to N times the limits, unless the counts are shared
@@ -38,12 +40,15 @@ class OzonLimits:
     """The limits and their counts (one per app)."""
 
     def __init__(self, *, per_second: int, per_method: dict[str, str],
-                 stock_pair_interval_s: int, storage: str = "async+memory://") -> None:
+                 stock_pair_interval_s: int, product_imports_per_day: int | None = None,
+                 storage: str = "async+memory://") -> None:
         self.overall = parse(f"{per_second}/second")
         self.per_method = {path: parse(limit) for path, limit in per_method.items()}
         #: per-item limits by kind (see :func:`refused_items`)
         self.per_item = {"stock": RateLimitItemPerSecond(1, stock_pair_interval_s),
                          "price": parse("10/hour")}
+        if product_imports_per_day is not None:
+            self.per_item["import"] = parse(f"{product_imports_per_day}/day")
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage))
 
     async def refusal(self, client_id: str, path: str) -> JSONResponse | None:
@@ -62,12 +67,12 @@ class OzonLimits:
         return None
 
 
-
 async def refused_items(request: Request, kind: str, keys: list[tuple[str, ...]]) -> set[int]:
     """Indexes of the items over their per-item limit of ``kind`` (none when the limits are
-    off); each item's key names what it changes (a product, or a product at a warehouse)."""
+    off, or that limit is not set); each item's key names what it changes (a product, a
+    product at a warehouse, or nothing: one count for the whole Client-Id)."""
     limits: OzonLimits | None = request.app.state.ozon_limits
-    if limits is None:
+    if limits is None or kind not in limits.per_item:
         return set()
     item, client_id = limits.per_item[kind], request.headers.get("client-id", "")
     return {i for i, key in enumerate(keys)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         description="per Client-Id and method path, in the limits library's notation")
     #: a (product, warehouse) pair's stock can be set once per this many seconds
     ozon_stock_pair_interval_s: int = Field(default=30, ge=1)
+    ozon_product_import_daily_limit: int | None = Field(
+        default=None, ge=1, description="products a Client-Id may create or update a day "
+        "(Ozon's quota differs per seller and is not published; unset: no quota)")
     ozon_rate_limit_storage: str = "async+memory://"
 
     # secrets

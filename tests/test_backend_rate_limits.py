@@ -153,3 +153,40 @@ def test_a_price_set_too_often_is_an_item_error(tmp_path):
         info = c.post("/v3/product/info/list", headers=seller_headers(creds),
                       json={"product_id": [product_id]}).json()["items"][0]
         assert float(info["price"]) == 109
+
+
+def test_products_past_the_daily_quota_fail_with_item_limit_exceeded(tmp_path):
+    """A daily quota of 2 products created or updated: the third valid item fails, and an
+    invalid item fails for its own reason without using the quota."""
+    with serving(tmp_path, ozon_rate_limits=True, ozon_product_import_daily_limit=2) as (c, creds):
+        headers = seller_headers(creds)
+
+        def imported(*offers: tuple[str, str]) -> list[dict]:
+            task = c.post("/v3/product/import", headers=headers, json={"items": [
+                {"offer_id": offer, "name": f"Quota {offer}", "price": price, "vat": "0"}
+                for offer, price in offers]})
+            assert task.status_code == 200
+            info = c.post("/v1/product/import/info", headers=headers,
+                          json={"task_id": task.json()["result"]["task_id"]})
+            return [(i["offer_id"], i["status"], [e["code"] for e in i["errors"]])
+                    for i in info.json()["result"]["items"]]
+
+        assert imported(("Q-1", "100"), ("Q-BAD", "0"), ("Q-2", "100"), ("Q-3", "100")) == [
+            ("Q-1", "imported", []), ("Q-BAD", "failed", ["INVALID_PRICE"]),
+            ("Q-2", "imported", []), ("Q-3", "failed", ["item_limit_exceeded"])]
+        assert imported(("Q-1", "120")) == [("Q-1", "failed", ["item_limit_exceeded"])]
+        listed = c.post("/v3/product/list", headers=headers, json={
+            "filter": {"offer_id": ["Q-1", "Q-2", "Q-3"], "visibility": "ALL"}, "limit": 10})
+        assert sorted(i["offer_id"] for i in listed.json()["result"]["items"]) == ["Q-1", "Q-2"]
+        info = c.post("/v3/product/info/list", headers=headers, json={"offer_id": ["Q-1"]})
+        assert info.json()["items"][0]["price"] == "100"  # the refused update changed nothing
+
+
+def test_no_daily_quota_unless_one_is_set(tmp_path):
+    with serving(tmp_path, ozon_rate_limits=True) as (c, creds):
+        task = c.post("/v3/product/import", headers=seller_headers(creds), json={"items": [
+            {"offer_id": f"N-{i}", "name": f"N {i}", "price": "10", "vat": "0"}
+            for i in range(100)]})
+        info = c.post("/v1/product/import/info", headers=seller_headers(creds),
+                      json={"task_id": task.json()["result"]["task_id"]}).json()["result"]
+        assert {i["status"] for i in info["items"]} == {"imported"} and info["total"] == 100

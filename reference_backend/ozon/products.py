@@ -15,12 +15,19 @@ router = APIRouter(tags=["Ozon: products"])
 
 
 @router.post("/v3/product/import", response_model=P.ProductImportResponse)
-def product_import(
-    body: P.ProductImportRequest, seller: ProductsWrite, db: DbDep
+async def product_import(
+    body: P.ProductImportRequest, seller: ProductsWrite, db: DbDep, request: Request
 ) -> P.ProductImportResponse:
     """Create or update up to 100 products; per-item results via ``/v1/product/import/info``."""
-    with db.session() as session:
-        task_id = catalog.import_products(session, seller_id=seller.seller_id, items=body.items)
+    valid = [i for i, item in enumerate(body.items) if not catalog.item_errors(item)]
+    over_quota = {valid[i] for i in await refused_items(request, "import", [()] * len(valid))}
+
+    def create_or_update() -> int:
+        with db.session() as session:
+            return catalog.import_products(session, seller_id=seller.seller_id,
+                                           items=body.items, over_quota=over_quota)
+
+    task_id = await run_in_threadpool(create_or_update)
     return P.ProductImportResponse(result=P.TaskId(task_id=task_id))
 
 

@@ -197,13 +197,22 @@ def _num(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f")
 
 
-def _item_errors(item: P.ImportItem) -> list[P.ImportError_]:
+def _import_error(field: str, code: str, message: str) -> P.ImportError_:
+    return P.ImportError_(code=code, message=message, field=field, state="imported",
+                          level="error")
+
+
+#: an item over the seller's daily quota of products created or updated (Ozon's rate limits)
+OVER_DAILY_QUOTA = _import_error(
+    "", "item_limit_exceeded", "the daily limit of products to create or update is reached")
+
+
+def item_errors(item: P.ImportItem) -> list[P.ImportError_]:
+    """What is wrong with an import item (nothing: it can be created or updated)."""
     errors = []
 
     def err(field: str, code: str, message: str) -> None:
-        errors.append(
-            P.ImportError_(code=code, message=message, field=field, state="imported", level="error")
-        )
+        errors.append(_import_error(field, code, message))
 
     if not item.name.strip():
         err("name", "EMPTY_NAME", "name must not be empty")
@@ -216,11 +225,13 @@ def _item_errors(item: P.ImportItem) -> list[P.ImportError_]:
     return errors
 
 
-def import_products(session: Session, *, seller_id: int, items: Sequence[P.ImportItem]) -> int:
+def import_products(session: Session, *, seller_id: int, items: Sequence[P.ImportItem],
+                    over_quota: Collection[int] = ()) -> int:
     """Create or update products; the task records per-item status and errors. Returns its id.
 
     Items are processed now (status ``imported``/``failed``/``skipped``), so
-    ``/v1/product/import/info`` never shows ``pending``.
+    ``/v1/product/import/info`` never shows ``pending``. Items at the indexes ``over_quota``
+    (past the seller's daily quota: Ozon's rate limits) fail with ``item_limit_exceeded``.
     """
     lock_seller(session, seller_id)  # new SKUs and offer ids are numbered per seller
     task = ProductImportTask(seller_id=seller_id, status="imported")
@@ -235,7 +246,7 @@ def import_products(session: Session, *, seller_id: int, items: Sequence[P.Impor
     }
     next_sku = _next_sku(session, seller_id)
     for position, item in enumerate(items):
-        errors = _item_errors(item)
+        errors = item_errors(item) or ([OVER_DAILY_QUOTA] if position in over_quota else [])
         product = existing.get(item.offer_id)
         status = "failed" if errors else "imported"
         if not errors:
