@@ -71,8 +71,9 @@ class Settings(BaseSettings):
     #: a (product, warehouse) pair's stock can be set once per this many seconds
     ozon_stock_pair_interval_s: int = Field(default=30, ge=1)
     ozon_product_import_daily_limit: int | None = Field(
-        default=None, ge=1, description="products a Client-Id may create or update a day "
-        "(Ozon's quota differs per seller and is not published; unset: no quota)")
+        default=None, ge=1, description="with ozon_rate_limits: products a Client-Id may "
+        "create or update a day (Ozon's quota differs per seller and is not published; "
+        "unset: no quota)")
     ozon_rate_limit_storage: str = "async+memory://"
 
     # secrets
