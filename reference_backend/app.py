@@ -38,6 +38,7 @@ from reference_backend.middleware import (
     RequestIdMiddleware,
 )
 from reference_backend.rate_limits import OzonLimits, OzonRateLimits
+from reference_backend.services.orders_batch import measure_batches
 from reference_backend.settings import Settings
 
 log = logging.getLogger("reference_backend.app")
@@ -120,6 +121,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.metrics_registry = CollectorRegistry(auto_describe=True)
+    if db.has_async_pool:  # buyer orders go through the group commit
+        measure_batches(db, app.state.metrics_registry)
 
     install_error_handlers(app)
     app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes)

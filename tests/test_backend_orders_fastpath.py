@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 from sqlalchemy import select, text
 
 from reference_backend.db import Database
@@ -308,6 +309,8 @@ def test_batch_reruns_under_lock_when_stock_moved(world: tuple[Database, dict],
         read_rows(self, rows)
 
     monkeypatch.setattr(orders_batch._Available, "__init__", racing)
+    registry = CollectorRegistry()
+    orders_batch.measure_batches(db, registry)
 
     async def run() -> None:
         try:
@@ -331,6 +334,9 @@ def test_batch_reruns_under_lock_when_stock_moved(world: tuple[Database, dict],
         keys = conn.execute(text("SELECT key FROM idempotency_keys")).scalars().all()
     assert (present, reserved) == (3, 3)
     assert keys == ["the-last-one"]  # the refused order left no key behind
+    assert registry.get_sample_value(  # the app's /metrics shows the rerun and its cause
+        "peakline_order_batch_runs_again_total", {"cause": "stock_moved"}) == 1
+    assert registry.get_sample_value("peakline_order_batch_orders_count") == 2
 
 
 def test_orders_gather_behind_a_running_batch(world: tuple[Database, dict],
@@ -341,10 +347,12 @@ def test_orders_gather_behind_a_running_batch(world: tuple[Database, dict],
     if not db.has_async_pool:
         pytest.skip("batches are PostgreSQL's")
     sizes: list[int] = []
+    registry = CollectorRegistry()
+    metrics = orders_batch.BatchMetrics(registry)
 
     async def run() -> list[int]:
         batcher = orders_batch.OrderBatcher(db, max_batch=64, in_flight=2, overlap_from=3,
-                                            attempts=3)
+                                            attempts=3, metrics=metrics)
         monkeypatch.setattr(orders, "batcher_for", lambda _db: batcher)
         gate = asyncio.Event()
         real_run = batcher._run
@@ -386,6 +394,10 @@ def test_orders_gather_behind_a_running_batch(world: tuple[Database, dict],
 
     ids = asyncio.run(run())
     assert len(set(ids)) == 4 and sizes == [1, 3]
+    # two batches of 1 and 3 orders; the second one's orders waited while the first was held
+    assert registry.get_sample_value("peakline_order_batch_orders_count") == 2
+    assert registry.get_sample_value("peakline_order_batch_orders_sum") == 4
+    assert registry.get_sample_value("peakline_order_batch_wait_seconds_sum") > 0
 
 
 def test_a_cold_network_cache_is_read_once_for_a_burst(world: tuple[Database, dict],
