@@ -31,6 +31,7 @@ import reference_backend
 from reference_backend.db import Database
 from reference_backend.errors import install_error_handlers
 from reference_backend.logging import configure_logging
+from reference_backend.metrics import metrics_endpoint
 from reference_backend.middleware import (
     CachedRouteMetrics,
     FreezeAfterWarmUp,
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     app.state.settings = settings
     app.state.db = db
     app.state.metrics_registry = CollectorRegistry(auto_describe=True)
+    app.state.scrape_time_gauges = []  # (reference_backend.metrics)
     if db.has_async_pool:  # buyer orders go through the group commit
         measure_batches(db, app.state.metrics_registry)
 
@@ -163,7 +165,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         should_group_status_codes=False,
         excluded_handlers=["/metrics"],
         registry=app.state.metrics_registry,
-    ).instrument(app).expose(app, endpoint="/metrics", include_in_schema=False)
+    ).instrument(app)
+    app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     for middleware in app.user_middleware:  # the same middleware, route lookup cached
         if middleware.cls is PrometheusInstrumentatorMiddleware:
             middleware.cls = CachedRouteMetrics

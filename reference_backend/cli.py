@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -59,22 +60,25 @@ def serve(
     import uvicorn
 
     from reference_backend import workers as balanced_workers
+    from reference_backend.metrics import MULTIPROCESS_DIR
 
     settings = _settings(db)
     _upgrade(settings.database_url)
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["PEAKLINE_MIGRATE_ON_START"] = "false"  # done once above, not per worker
-    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="peakline-metrics-")
     _warn_if_autovacuum_off(settings.database_url)
     app = "reference_backend.app:app_from_env"
     options: dict[str, Any] = dict(
         factory=True, host=host, port=port, workers=workers, access_log=False,
         log_config=None, timeout_graceful_shutdown=5)
-    if workers > 1 and balanced_workers.BALANCED:  # connections spread evenly over workers
-        balanced_workers.run(uvicorn.Config(app, **options))
-    else:
-        uvicorn.run(app, **options)
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and MULTIPROCESS_DIR not in os.environ:  # /metrics sums the workers
+            os.environ[MULTIPROCESS_DIR] = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="peakline-metrics-"))
+        if workers > 1 and balanced_workers.BALANCED:  # connections spread evenly
+            balanced_workers.run(uvicorn.Config(app, **options))
+        else:
+            uvicorn.run(app, **options)
 
 
 def _warn_if_autovacuum_off(url: str) -> None:

@@ -4,6 +4,7 @@ across a SIGKILL."""
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import socket
 import subprocess
@@ -39,12 +40,14 @@ def _order_body(creds: dict, sku_offset: int = 0) -> dict:
 
 
 @contextlib.contextmanager
-def _peakline_serve(url: str, *options: str) -> Iterator[tuple[subprocess.Popen, str]]:
+def _peakline_serve(url: str, *options: str, env: dict[str, str] | None = None
+                    ) -> Iterator[tuple[subprocess.Popen, str]]:
     """``peakline serve`` on a free port, up (``/health`` answers); stopped by SIGTERM."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "simulator.cli", "serve", "--db", url, "--port", str(port),
          *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -117,6 +120,37 @@ def test_serve_spreads_connections_over_its_workers(tmp_path):
     assert len(workers) == 2
     assert sum(held) == 32
     assert held[0] >= 4, held  # an even deal: fewer than 4 of 32 has odds of ~3 in a million
+
+
+def _samples(text: str, name: str) -> list[tuple[str, float]]:
+    """(labels, value) of each sample of ``name`` in a Prometheus text answer."""
+    return [(line[len(name):].rpartition(" ")[0], float(line.rpartition(" ")[2]))
+            for line in text.splitlines() if line.startswith((name + "{", name + " "))]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not BALANCED, reason="the kernel balances SO_REUSEPORT groups on Linux")
+def test_metrics_of_several_workers_add_up(tmp_path):
+    """With two workers, a scrape answered by either counts the requests of both; the push
+    queue depth, read from the database when scraped, is there once, not 0 per worker."""
+    url, creds = seeded_sqlite(tmp_path)
+    with _peakline_serve(url, "--workers", "2",
+                         env={"PEAKLINE_PUSH_ALLOW_PRIVATE_TARGETS": "true"}) as (process, base):
+        _wait_for_listening_workers(process, int(base.rpartition(":")[2]), 2)
+        hook = httpx.post(base + "/peakline/v1/webhooks", headers=seller_headers(creds),
+                          json={"url": f"http://127.0.0.1:{free_port()}/nobody-listens"})
+        assert hook.status_code == 201, hook.text
+        for i in range(24):  # a connection each: the kernel deals them out to both workers
+            created = httpx.post(base + "/marketplace/v1/orders", json=_order_body(creds, i % 3),
+                                 headers={**platform_headers(creds), "Idempotency-Key": f"m{i}"})
+            assert created.status_code == 201, created.text
+        scrapes = [httpx.get(base + "/metrics").text for _ in range(6)]
+    for text in scrapes:
+        orders = [value for labels, value in _samples(text, "http_requests_total")
+                  if 'handler="/marketplace/v1/orders"' in labels and 'method="POST"' in labels]
+        assert sum(orders) == 24, orders
+        depth = _samples(text, "peakline_outbox_pending_events")
+        assert len(depth) == 1 and depth[0][1] > 0, depth  # undeliverable events wait
 
 
 def test_serve_with_workers_names_a_port_in_use(tmp_path):

@@ -42,10 +42,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     worker = OutboxWorker(app.state.db, PushSettings(), registry=app.state.metrics_registry)
     app.state.outbox_worker = worker
+    app.state.scrape_time_gauges.append(worker.metrics.queue_depth)
     worker.start()
     try:
         yield
     finally:
+        app.state.scrape_time_gauges.remove(worker.metrics.queue_depth)
         await asyncio.shield(worker.stop())
 
 

@@ -23,9 +23,10 @@ import time
 from datetime import timedelta
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from reference_backend.db import Database
+from reference_backend.metrics import ScrapeTimeGauge
 from reference_backend.notifications import outbox
 from reference_backend.notifications.config import PushSettings
 from reference_backend.notifications.delivery import encode_payload, send
@@ -51,12 +52,11 @@ class PushMetrics:
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600),
             registry=registry,
         )
-        self.queue_depth = Gauge(
+        self.queue_depth = ScrapeTimeGauge(
             "peakline_outbox_pending_events",
             "Notifications in the outbox not yet delivered (the push queue depth)",
-            registry=registry,
+            self._depth, registry,
         )
-        self.queue_depth.set_function(self._depth)
 
     def _depth(self) -> float:
         try:
