@@ -17,7 +17,10 @@ starts ``peakline serve`` on 127.0.0.1 and measures, with the raw-asyncio load g
   the PostgreSQL of CI machines runs with autovacuum off);
 * open loop at 70 % of each endpoint's maximum (for at least 2,000 requests, up to 15 s):
   requests on a fixed schedule whatever the answers, latency from the *scheduled* send
-  time (queueing is not hidden): p50/p95/p99.
+  time (queueing is not hidden): p50/p95/p99;
+* beside each run, the cores its server's processes and PostgreSQL's kept busy on average
+  (how near saturation "70 % of max" really is: a group commit's max depends on its batch
+  sizes, so the two do not scale alike).
 
 A bare FastAPI app (one async endpoint, no middleware, one worker) is measured too, for the
 scale of "a trivial FastAPI endpoint". Prints a table of rates, latencies and ratios to the
@@ -51,6 +54,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import psutil
 from rich.console import Console
 from rich.table import Table
 
@@ -279,6 +283,7 @@ class Row:
     mode: str  # "max" (closed loop) or "open@70%"
     result: LoadResult
     target_rate: float | None = None
+    cores: tuple[float, float] = (float("nan"), float("nan"))  # server, PostgreSQL
 
     def to_dict(self, trivial: float) -> dict[str, Any]:
         r = self.result
@@ -288,6 +293,7 @@ class Row:
                 "p99_ms": r.percentile_ms(99), "errors": r.errors,
                 "statuses": {str(k): v for k, v in r.statuses.items()},
                 "send_lag_p99_ms": r.lag_ms(99),
+                "server_cores": round(self.cores[0], 2), "postgres_cores": round(self.cores[1], 2),
                 "ratio_to_trivial": round(r.rate / trivial, 4) if trivial else None}
 
 
@@ -300,15 +306,46 @@ class Config:
     clients: int
 
 
+class CpuMeter:
+    """The cores a server's processes, and PostgreSQL's, kept busy on average over a run."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server = psutil.Process(server_pid)
+
+    @staticmethod
+    def _cpu_s(processes: list[psutil.Process]) -> float:
+        total = 0.0
+        for p in processes:
+            with contextlib.suppress(psutil.Error):  # gone meanwhile
+                times = p.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def _now(self) -> tuple[float, float, float]:
+        postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        return (time.monotonic(), self._cpu_s([self.server, *self.server.children(True)]),
+                self._cpu_s(postgres))
+
+    @contextlib.contextmanager
+    def over(self) -> Iterator[list[float]]:
+        """Yields a list that holds ``[server cores, PostgreSQL cores]`` once the block ends."""
+        before, cores = self._now(), []
+        yield cores
+        after = self._now()
+        wall = after[0] - before[0]
+        cores += [(after[1] - before[1]) / wall, (after[2] - before[2]) / wall]
+
+
 def open_seconds(rate: float, at_least: float) -> float:
     """Long enough for :data:`P99_SAMPLES` requests (a p99 of 500 requests is their 5 worst),
     up to :data:`OPEN_MAX_S`."""
     return max(at_least, min(OPEN_MAX_S, P99_SAMPLES / rate))
 
 
-def measure(port: int, factories: dict[str, Any], cfg: Config, db: str, workers: int,
+def measure(server: Server, factories: dict[str, Any], cfg: Config, db: str, workers: int,
             endpoints: tuple[str, ...], analyze: Any = None) -> tuple[list[Row], float]:
     """Closed loop per endpoint (trivial first and last), then open loop at 70 % of each max."""
+    port, meter = server.port, CpuMeter(server.proc.pid)
     rows: list[Row] = []
     maxima: dict[str, float] = {}
     pings: list[float] = []
@@ -326,22 +363,27 @@ def measure(port: int, factories: dict[str, Any], cfg: Config, db: str, workers:
 
     for name in order:
         fresh_statistics(name)
-        res = closed_loop("127.0.0.1", port, factories[name], connections=cfg.connections,
-                          processes=cfg.clients, warmup_s=cfg.warmup, duration_s=cfg.closed)
+        with meter.over() as cores:
+            res = closed_loop("127.0.0.1", port, factories[name], connections=cfg.connections,
+                              processes=cfg.clients, warmup_s=cfg.warmup,
+                              duration_s=cfg.closed)
         _check(res, name, db, workers, "closed")
         if name == "ping":
             pings.append(res.rate)
-        rows.append(Row(db, workers, name, "max" if len(pings) < 2 else "max again", res))
+        rows.append(Row(db, workers, name, "max" if len(pings) < 2 else "max again", res,
+                        cores=(cores[0], cores[1])))
         maxima[name] = float(np.mean(pings)) if name == "ping" else res.rate
     trivial = maxima["ping"]
     for name in maxima:
         rate = OPEN_SHARE * maxima[name]
         fresh_statistics(name)
-        res = open_loop("127.0.0.1", port, factories[name], rate=rate, processes=cfg.clients,
-                        warmup_s=cfg.warmup, duration_s=open_seconds(rate, cfg.open),
-                        connections=cfg.connections)
+        with meter.over() as cores:
+            res = open_loop("127.0.0.1", port, factories[name], rate=rate,
+                            processes=cfg.clients, warmup_s=cfg.warmup,
+                            duration_s=open_seconds(rate, cfg.open), connections=cfg.connections)
         _check(res, name, db, workers, "open")
-        rows.append(Row(db, workers, name, f"open@{OPEN_SHARE:.0%}", res, round(rate, 1)))
+        rows.append(Row(db, workers, name, f"open@{OPEN_SHARE:.0%}", res, round(rate, 1),
+                        (cores[0], cores[1])))
     console.print(f"  {db} x{workers}: trivial {pings} req/s; "
                   + ", ".join(f"{k} {v:.0f}" for k, v in maxima.items()), highlight=False)
     return rows, trivial
@@ -363,7 +405,7 @@ def _ms(value: float) -> str:
 def report(rows: list[Row], trivial: dict[tuple[str, int], float]) -> list[str]:
     table = Table(title="Backend throughput (ratios to GET /ping on the same server, same run)")
     for col in ("db", "workers", "endpoint", "mode", "req/s", "p50 ms", "p95 ms", "p99 ms",
-                "errors", "gen lag p99", "client CPU", "ratio"):
+                "errors", "gen lag p99", "client CPU", "server CPU", "PG CPU", "ratio"):
         table.add_column(col, justify="right" if col not in ("db", "endpoint", "mode") else "left")
     for row in rows:
         r = row.result
@@ -373,12 +415,15 @@ def report(rows: list[Row], trivial: dict[tuple[str, int], float]) -> list[str]:
                       _ms(r.percentile_ms(50)), _ms(r.percentile_ms(95)),
                       _ms(r.percentile_ms(99)), str(r.errors),
                       _ms(r.lag_ms(99)) if row.target_rate else "", f"{r.client_cpu:.0%}",
+                      f"{row.cores[0]:.2f}",
+                      f"{row.cores[1]:.2f}" if row.db == "postgresql" else "",
                       f"{r.rate / base:.1%}" if base else "")
     console.print(table)
     console.print("open-loop req/s is 'achieved / scheduled'; latency counts from the scheduled "
                   "send time (a wait for a free connection included); gen lag = how late the "
                   "generator itself took up a scheduled request; client CPU = busiest load "
-                  "process, share of one core.")
+                  "process, share of one core; server CPU, PG CPU = cores the server's processes "
+                  "and PostgreSQL's kept busy on average.")
     verdicts = []
     for (db, workers), base in trivial.items():
         if db == "bare":
@@ -455,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
                          str(ROOT / "benchmarks"), "backend_throughput:bare_app",
                          "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
             with serving(argv_bare, workdir / "bare.log") as server:
-                got, base = measure(server.port, {"ping": ping_factory}, cfg, "bare", 1,
+                got, base = measure(server, {"ping": ping_factory}, cfg, "bare", 1,
                                     ("ping",))
                 rows += got
                 trivial[("bare", 1)] = base
@@ -471,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
                     serve = [*peakline(), "serve", "--db", url, "--host", "127.0.0.1",
                              "--workers", str(workers)]
                     with serving(serve, workdir / f"{db}-{workers}.log") as server:
-                        got, base = measure(server.port, factories, cfg, db, workers,
+                        got, base = measure(server, factories, cfg, db, workers,
                                             tuple(args.endpoints), lambda: analyze(url))
                     rows += got
                     trivial[(db, workers)] = base
