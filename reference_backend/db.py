@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from reference_backend.settings import Settings
+
+T = TypeVar("T")
 
 READ_ONLY = "peakline_read_only"
 
@@ -120,6 +122,12 @@ class Database:
         """
         with self._write_lock, self._write() as session, session.begin():
             yield session
+
+    def write(self, service: Callable[..., T], /, **kwargs: Any) -> T:
+        """``service(session, **kwargs)`` in a :meth:`session`; its answer (for an async route
+        to hand to a worker thread after awaiting something first)."""
+        with self.session() as session:
+            return service(session, **kwargs)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

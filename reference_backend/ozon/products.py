@@ -21,13 +21,8 @@ async def product_import(
     """Create or update up to 100 products; per-item results via ``/v1/product/import/info``."""
     valid = [i for i, item in enumerate(body.items) if not catalog.item_errors(item)]
     over_quota = {valid[i] for i in await refused_items(request, "import", [()] * len(valid))}
-
-    def create_or_update() -> int:
-        with db.session() as session:
-            return catalog.import_products(session, seller_id=seller.seller_id,
-                                           items=body.items, over_quota=over_quota)
-
-    task_id = await run_in_threadpool(create_or_update)
+    task_id = await run_in_threadpool(db.write, catalog.import_products, seller_id=seller.seller_id,
+                                      items=body.items, over_quota=over_quota)
     return P.ProductImportResponse(result=P.TaskId(task_id=task_id))
 
 
@@ -71,10 +66,6 @@ async def product_import_prices(
     """Update prices; each item answers ``updated`` and ``errors`` (never a 4xx per item)."""
     too_soon = await refused_items(request, "price", [
         (item.offer_id or str(item.product_id),) for item in body.prices])
-
-    def update() -> list[P.PriceUpdateResult]:
-        with db.session() as session:
-            return catalog.import_prices(
-                session, seller_id=seller.seller_id, prices=body.prices, too_soon=too_soon)
-
-    return P.PricesImportResponse(result=await run_in_threadpool(update))
+    return P.PricesImportResponse(result=await run_in_threadpool(
+        db.write, catalog.import_prices, seller_id=seller.seller_id, prices=body.prices,
+        too_soon=too_soon))

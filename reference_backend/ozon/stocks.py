@@ -21,13 +21,9 @@ async def products_stocks(
     """Set available units per (product, warehouse); one bad item never fails the batch."""
     too_soon = await refused_items(request, "stock", [
         (item.offer_id or str(item.product_id), str(item.warehouse_id)) for item in body.stocks])
-
-    def update() -> list[P.StockUpdateResult]:
-        with db.session() as session:
-            return ozon_stocks.update_stocks(
-                session, seller_id=seller.seller_id, items=body.stocks, too_soon=too_soon)
-
-    return P.StocksUpdateResponse(result=await run_in_threadpool(update))
+    return P.StocksUpdateResponse(result=await run_in_threadpool(
+        db.write, ozon_stocks.update_stocks, seller_id=seller.seller_id, items=body.stocks,
+        too_soon=too_soon))
 
 
 @router.post("/v4/product/info/stocks", response_model=P.InfoStocksResponse)
