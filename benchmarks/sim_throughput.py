@@ -95,7 +95,6 @@ def run_naive(scenario: Scenario, seed: int) -> dict[str, Any]:
     percentiles, utilisation by resource busy time.
     """
     import simulator.policies  # noqa: F401
-    from simulator.actors.stock import initial_stock
     from simulator.demand import DemandCurve, build_skus, sample_arrivals
     from simulator.model import make_streams
     from simulator.network import SORTING_CENTRE, LiveNetworkView, Network
@@ -107,6 +106,7 @@ def run_naive(scenario: Scenario, seed: int) -> dict[str, Any]:
         allocation_policies,
         replenishment_policies,
     )
+    from simulator.stocking import initial_stock
 
     wall, cpu = time.perf_counter(), time.process_time()
     streams = make_streams(seed)

@@ -27,7 +27,7 @@ from simulator.actors.postings import Postings
 from simulator.actors.returns import Returns
 from simulator.actors.schedule import CapacityCurve, shift_rates
 from simulator.actors.sorting import ServerCentre, WaveNode
-from simulator.actors.stock import LedgerStockView, StockLedger, initial_stock
+from simulator.actors.stock import LedgerStockView, StockLedger
 from simulator.actors.suppliers import Replenisher
 from simulator.actors.warehouses import Warehouse
 from simulator.actors.world import World
@@ -41,6 +41,7 @@ from simulator.policies.base import (
     replenishment_policies,
 )
 from simulator.scenario import Scenario, hhmm_to_minutes
+from simulator.stocking import initial_stock
 
 # new streams go at the end: a child's seed depends on its position only, so appending one
 # leaves the draws of the others unchanged

@@ -263,7 +263,7 @@ def current_stock(scenario: Scenario) -> np.ndarray:
     """Initial units ``[sku, warehouse]`` the scenario's ``stock.initial`` rules give (the
     model's own rule: later rules win; ``days_of_cover`` is days of baseline demand split
     evenly over the matched warehouses)."""
-    from simulator.actors.stock import initial_stock
+    from simulator.stocking import initial_stock
 
     skus = build_skus(scenario.catalogue)
     daily = DemandCurve(scenario, skus).sku_daily_units()

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.actors.stock import initial_stock as simulator_initial_stock
 from simulator.demand import DemandCurve, build_skus
 from simulator.network import Network
 from simulator.scenario import Scenario
+from simulator.stocking import initial_stock as simulator_initial_stock
 
 
 @dataclass(frozen=True)
