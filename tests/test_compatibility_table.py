@@ -1,0 +1,17 @@
+"""docs/ozon-compatibility.md is generated from the backend's routes and cannot drift from them."""
+
+from reference_backend.app import create_app
+from reference_backend.compatibility import DOC_PATH, METHODS, render, served_routes
+
+
+def test_committed_table_is_what_the_code_serves():
+    expected = render(create_app().openapi())
+    assert DOC_PATH.read_text(encoding="utf-8") == expected, (
+        "docs/ozon-compatibility.md is stale: run `python -m reference_backend.compatibility`")
+
+
+def test_every_served_seller_api_method_is_catalogued():
+    served = set(served_routes(create_app().openapi()))
+    catalogued = {(m.verb, m.path) for m in METHODS}
+    assert served - catalogued == set(), "a served Seller API method is missing from METHODS"
+    assert len(catalogued) == len(METHODS), "a method is catalogued twice"
