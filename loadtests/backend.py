@@ -30,11 +30,39 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def ensure_database(db_url: str) -> None:
+    """Create the PostgreSQL database of ``db_url`` when it does not exist yet (SQLite files
+    are created on first use), so a load test can be pointed at a fresh database name."""
+    if not db_url.startswith("postgresql"):
+        return
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    if not url.database:
+        raise BackendError("the PostgreSQL URL names no database")
+    server = url.set(drivername="postgresql", database="postgres")
+    try:
+        with psycopg.connect(server.render_as_string(hide_password=False), autocommit=True,
+                             connect_timeout=10) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                            (url.database,)).fetchone() is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
+    except psycopg.Error as exc:
+        raise BackendError(f"cannot reach or create database {url.database!r} on "
+                           f"{url.host or 'localhost'}: {exc}".strip()) from None
+
+
 def seed(scenario: Path, db_url: str, credentials_out: Path, log_path: Path, *,
-         timeout_s: float = 120) -> dict[str, Any]:
-    """``peakline seed``: fill ``db_url`` from ``scenario``; return the credentials it wrote."""
+         name: str | None = None, timeout_s: float = 120) -> dict[str, Any]:
+    """``peakline seed``: fill ``db_url`` from ``scenario``; return the credentials it wrote.
+
+    ``name``: the seller's name (a database can hold many sellers; one name, one seller)."""
     argv = [*PEAKLINE, "seed", str(scenario), "--db", db_url,
             "--credentials-out", str(credentials_out)]
+    if name:
+        argv += ["--name", name]
     with log_path.open("ab") as log:
         try:
             done = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT,

@@ -189,9 +189,13 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
         else:
             db = cfg.db or backend.sqlite_url(tmp / "peakline.db")
             credentials = tmp / "credentials.json"
+            # a database that is kept between runs gets a new seller each run
+            seller = f"{scenario.name}-{started_at}" if cfg.db else None
             note(f"seeding the reference backend from {cfg.scenario_path} ...")
             try:
-                backend.seed(cfg.scenario_path, db, credentials, cfg.out_dir / "backend.log")
+                backend.ensure_database(db)
+                backend.seed(cfg.scenario_path, db, credentials, cfg.out_dir / "backend.log",
+                             name=seller)
                 phases["seed_s"] = _lap()
                 note("starting the reference backend on 127.0.0.1 ...")
                 host = stack.enter_context(

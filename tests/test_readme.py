@@ -1,0 +1,122 @@
+"""The README's shell examples run as written, so the README cannot drift from the code.
+
+Every fenced ``sh`` block of README.md runs, in order, as one bash script (``set -euo
+pipefail``) in a temporary folder holding the repository's scenarios, with the virtualenv's
+``bin`` first on ``PATH``. Substitutions keep it short and private: port 8000 becomes a free
+port, and an HTML comment just above a block can adjust it for the test:
+
+    <!-- readme-test: replace "--duration 5m" "--duration 5s" -->   (repeatable)
+    <!-- readme-test: skip (needs three hosts) -->
+
+A background process a block starts (``peakline serve ... &``) is stopped at the end.
+PostgreSQL examples run on the server of ``PEAKLINE_TEST_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.backend_support import PG_ENV, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+README_PG_SERVER = "postgresql://postgres@127.0.0.1:5432/"
+DIRECTIVE = re.compile(r"<!--\s*readme-test:\s*(.*?)\s*-->")
+
+
+@dataclass
+class Block:
+    """One ``sh`` block: where it starts, its text, and the test's adjustments."""
+
+    line: int
+    text: str
+    replacements: list[tuple[str, str]] = field(default_factory=list)
+    skip: str | None = None
+
+    def script(self, port: int) -> str:
+        text = self.text
+        for old, new in self.replacements:
+            assert old in text, f"README line {self.line}: {old!r} is not in the block"
+            text = text.replace(old, new)
+        return text.replace("8000", str(port)).replace(README_PG_SERVER, pg_server())
+
+
+def pg_server() -> str:
+    """The PostgreSQL server of ``PEAKLINE_TEST_DATABASE_URL``, as a URL ending in ``/``."""
+    url = os.environ.get(PG_ENV, README_PG_SERVER)
+    return url.rsplit("/", 1)[0] + "/"
+
+
+def readme_blocks(text: str) -> list[Block]:
+    """The fenced ``sh`` blocks of a Markdown text, with the directives just above each."""
+    blocks, pending = [], Block(0, "")
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if match := DIRECTIVE.search(line):
+            verb, _, rest = match.group(1).partition(" ")
+            if verb == "skip":
+                pending.skip = rest or "skipped"
+            elif verb == "replace":
+                old, new = shlex.split(rest)
+                pending.replacements.append((old, new))
+            else:
+                raise AssertionError(f"README line {i + 1}: unknown readme-test directive {verb!r}")
+        elif line.strip() == "```sh":
+            end = lines.index("```", i + 1)
+            blocks.append(Block(i + 1, "\n".join(lines[i + 1:end]), pending.replacements,
+                                pending.skip))
+            pending, i = Block(0, ""), end
+        elif line.strip() and not line.startswith("<!--"):
+            pending = Block(0, "")
+        i += 1
+    return blocks
+
+
+def test_directives_are_parsed():
+    text = ('<!-- readme-test: replace "5m" "5s" -->\n```sh\npeakline x --duration 5m\n```\n'
+            "text\n<!-- readme-test: skip (needs hosts) -->\n```sh\nlocust --worker\n```\n"
+            "```python\nprint()\n```\n")
+    first, second = readme_blocks(text)
+    assert first.script(9000) == "peakline x --duration 5s" and first.skip is None
+    assert second.skip == "(needs hosts)" and second.line == 7
+
+
+@pytest.mark.slow
+def test_readme_examples_run_as_written(tmp_path):
+    blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8")) if not b.skip]
+    assert blocks, "the README has no sh examples"
+    for name in ("scenarios", "loadtests", "benchmarks", "Makefile", "pyproject.toml"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    if any("postgresql://" in b.text for b in blocks) and not os.environ.get(PG_ENV):
+        pytest.skip(f"the README's PostgreSQL examples need {PG_ENV}")
+    port = free_port()
+    script = ["set -euo pipefail"]
+    for block in blocks:
+        script += [f"echo '### README line {block.line}' >&2", block.script(port)]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               PEAKLINE_README_TEST="1")
+    env.pop("DATABASE_URL", None)
+    log = tmp_path / "readme-test.log"
+    with log.open("w") as out:  # a file, not a pipe: background servers keep theirs open
+        proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=300)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the script and its servers
+                os.killpg(proc.pid, signal.SIGTERM)
+    output = log.read_text(errors="replace")
+    assert proc.returncode == 0, f"a README example failed:\n{output[-6000:]}"
