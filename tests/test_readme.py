@@ -7,6 +7,7 @@ port, and an HTML comment just above a block can adjust it for the test:
 
     <!-- readme-test: replace "--duration 5m" "--duration 5s" -->   (repeatable)
     <!-- readme-test: skip (needs three hosts) -->
+    <!-- readme-test: repeated below -->     (a summary: each command is in a later block)
 
 A background process a block starts (``peakline serve ... &``) is stopped at the end.
 PostgreSQL examples run on the server of ``PEAKLINE_TEST_DATABASE_URL``.
@@ -42,6 +43,12 @@ class Block:
     text: str
     replacements: list[tuple[str, str]] = field(default_factory=list)
     skip: str | None = None
+    repeated: bool = False
+
+    def commands(self) -> list[str]:
+        """Its command lines without their trailing comments."""
+        return [line.split("  #")[0].strip() for line in self.text.splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
 
     def script(self, port: int) -> str:
         text = self.text
@@ -68,6 +75,8 @@ def readme_blocks(text: str) -> list[Block]:
             verb, _, rest = match.group(1).partition(" ")
             if verb == "skip":
                 pending.skip = rest or "skipped"
+            elif verb == "repeated":
+                pending.repeated = True
             elif verb == "replace":
                 old, new = shlex.split(rest)
                 pending.replacements.append((old, new))
@@ -76,7 +85,7 @@ def readme_blocks(text: str) -> list[Block]:
         elif line.strip() == "```sh":
             end = lines.index("```", i + 1)
             blocks.append(Block(i + 1, "\n".join(lines[i + 1:end]), pending.replacements,
-                                pending.skip))
+                                pending.skip, pending.repeated))
             pending, i = Block(0, ""), end
         elif line.strip() and not line.startswith("<!--"):
             pending = Block(0, "")
@@ -93,9 +102,20 @@ def test_directives_are_parsed():
     assert second.skip == "(needs hosts)" and second.line == 7
 
 
+def test_summary_blocks_repeat_commands_that_run():
+    blocks = readme_blocks(README.read_text(encoding="utf-8"))
+    for i, block in enumerate(blocks):
+        if block.repeated:
+            later = {c for b in blocks[i + 1:] if not b.skip for c in b.commands()}
+            missing = [c for c in block.commands() if c not in later]
+            assert not missing, f"README line {block.line}: not run in a later block: {missing}"
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_readme_examples_run_as_written(tmp_path):
-    blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8")) if not b.skip]
+    blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8"))
+              if not (b.skip or b.repeated)]
     assert blocks, "the README has no sh examples"
     for name in ("scenarios", "loadtests", "benchmarks", "Makefile", "pyproject.toml"):
         (tmp_path / name).symlink_to(ROOT / name)
@@ -114,7 +134,7 @@ def test_readme_examples_run_as_written(tmp_path):
         proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(timeout=300)
+            proc.wait(timeout=540)
         finally:
             with contextlib.suppress(ProcessLookupError):  # the script and its servers
                 os.killpg(proc.pid, signal.SIGTERM)
