@@ -9,7 +9,8 @@ port, and an HTML comment just above a block can adjust it for the test:
     <!-- readme-test: skip (needs three hosts) -->
     <!-- readme-test: repeated below -->     (a summary: each command is in a later block)
 
-A background process a block starts (``peakline serve ... &``) is stopped at the end.
+A load test whose gate is breached (exit 1) counts as run: the gate judges the machine. A
+background process a block starts (``peakline serve ... &``) is stopped at the end.
 PostgreSQL examples run on the server of ``PEAKLINE_TEST_DATABASE_URL``.
 """
 
@@ -56,6 +57,15 @@ class Block:
             assert old in text, f"README line {self.line}: {old!r} is not in the block"
             text = text.replace(old, new)
         return text.replace("8000", str(port)).replace(README_PG_SERVER, pg_server())
+
+
+#: A load test's exit 1 is a breached latency or rate threshold: a verdict about this (busy)
+#: machine, not a README that drifted. Bad input (2) and a run that could not start still fail.
+LOADTEST_GATE_MAY_BREACH = """peakline() {
+  local rc=0; command peakline "$@" || rc=$?
+  if [ "$1" = loadtest ] && [ "$rc" = 1 ]; then echo "(README test: gate breached here)"; rc=0; fi
+  return $rc
+}"""
 
 
 def pg_server() -> str:
@@ -123,7 +133,7 @@ def test_readme_examples_run_as_written(tmp_path):
     if any("postgresql://" in b.text for b in blocks) and not os.environ.get(PG_ENV):
         pytest.skip(f"the README's PostgreSQL examples need {PG_ENV}")
     port = free_port()
-    script = ["set -euo pipefail"]
+    script = ["set -euo pipefail", LOADTEST_GATE_MAY_BREACH]
     for block in blocks:
         script += [f"echo '### README line {block.line}' >&2", block.script(port)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
