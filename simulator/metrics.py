@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from simulator.outcomes import Outcomes
+
 #: KPI name -> what it means (with unit). Every key of ``RunResult.kpis`` is listed here.
 #: "Counted orders" are those that arrived after the warm-up; time-weighted figures
 #: (stock, utilisation) cover the window from the warm-up to the end of the horizon.
@@ -33,7 +35,16 @@ KPI_DOC: dict[str, str] = {
     "orders_delivered": "placed orders with every posting delivered by the end of the run (count)",
     "orders_cancelled": "placed orders cancelled by the buyer (count)",
     "orders_not_accepted": "placed orders with a posting refused at a sorting centre (count)",
-    "orders_in_flight": "placed orders with a posting not yet final at the end of the run (count)",
+    "orders_in_flight": "placed orders with a posting not yet final at the end of the run: "
+    "in flight late + not yet due (count)",
+    "orders_delivered_on_time": "delivered orders whose last posting arrived within the "
+    "region's promised_days (count)",
+    "orders_delivered_late": "delivered orders whose last posting arrived after the region's "
+    "promised_days (count)",
+    "orders_in_flight_late": "orders in flight at the end of the run and already past their "
+    "promised date: late whatever happens next (count)",
+    "orders_not_yet_due": "orders in flight at the end of the run whose promised date is still "
+    "ahead; left out of on-time and lead time (count)",
     "postings_created": "postings (one per order and warehouse; one parcel each) (count)",
     "line_fill_rate": "share of demanded order lines served in full (0..1)",
     "order_fill_rate": "share of demanded orders with every line served in full (0..1)",
@@ -44,10 +55,12 @@ KPI_DOC: dict[str, str] = {
     "cycle_time_p95_hours": "fulfilment cycle, 95th percentile (hours)",
     "cycle_time_p99_hours": "fulfilment cycle, 99th percentile (hours)",
     "lead_time_p50_hours": "delivery lead time, order placed -> last posting delivered, median "
-    "over delivered orders (hours)",
+    "over delivered orders and orders in flight late (those at their age at the end of the run, "
+    "a lower bound) (hours)",
     "lead_time_p95_hours": "delivery lead time, 95th percentile (hours)",
     "lead_time_p99_hours": "delivery lead time, 99th percentile (hours)",
-    "on_time_rate": "share of delivered orders delivered within the region's promised_days (0..1)",
+    "on_time_rate": "orders delivered within the region's promised_days / orders that were due "
+    "(delivered + in flight late + not accepted); not-yet-due orders are left out (0..1)",
     "avg_on_hand_units": "time-average units on hand, all SKUs and warehouses (units)",
     "holding_cost_rub": "on-hand unit-years x unit cost x holding_cost_rate_per_year (RUB)",
     "transport_cost_rub": "cost per parcel of every lane the counted postings used (RUB)",
@@ -166,7 +179,8 @@ class Tally:
 
 @dataclass
 class RunResult:
-    """One replication of one scenario under one pair of policies."""
+    """One replication of one scenario under one pair of policies: a pure function of the
+    scenario and the seed (run metadata such as wall time lives apart, in ``run_meta.json``)."""
 
     scenario: str
     seed: int
@@ -180,7 +194,6 @@ class RunResult:
     series_columns: dict[str, list[str]] = field(default_factory=dict)
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    wall_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,7 +203,6 @@ class RunResult:
             "replenishment": self.replenishment,
             "horizon_hours": self.horizon_hours,
             "resolution_minutes": self.resolution_minutes,
-            "wall_seconds": self.wall_seconds,
             "kpis": self.kpis,
             "series_time": self.series_time.tolist(),
             "series": {k: v.tolist() for k, v in self.series.items()},
@@ -208,7 +220,6 @@ class RunResult:
             replenishment=data["replenishment"],
             horizon_hours=data["horizon_hours"],
             resolution_minutes=data["resolution_minutes"],
-            wall_seconds=data.get("wall_seconds", 0.0),
             kpis=dict(data["kpis"]),
             series_time=np.asarray(data["series_time"], dtype=float),
             series={k: np.asarray(v) for k, v in data["series"].items()},
@@ -228,7 +239,8 @@ class RunResult:
 
 # --------------------------------------------------------------------------- collection
 
-MINUTES_PER_YEAR = 365 * 24 * 60
+DAY_MINUTES = 24 * 60
+MINUTES_PER_YEAR = 365 * DAY_MINUTES
 _SAMPLE_DECIMALS = 3
 
 
@@ -290,8 +302,12 @@ def collect(sim: Any) -> RunResult:
     done = delivered & counted
     lead = (last_delivery[done] - arrivals.time[done]) / 60
     cycle = (last_handover[done] - arrivals.time[done]) / 60
-    promised = np.array([r.promised_days * 24 for r in sc.network.regions])
-    on_time = lead <= promised[arrivals.region[done]]
+    promised_days = [r.promised_days for r in sc.network.regions]
+    outcomes = Outcomes.of(
+        placed=placed, delivered=delivered, in_flight=in_flight, cancelled=cancelled,
+        not_accepted=not_accepted, ordered_at=arrivals.time, delivered_at=last_delivery,
+        promised_minutes=np.array(promised_days)[arrivals.region] * DAY_MINUTES, end=sim.end)
+    outcome_counts = outcomes.counts(counted)
 
     # ---------------------------------------------------------------- lines and lost sales
     line_order = np.repeat(np.arange(n_orders), np.diff(arrivals.line_start))
@@ -340,14 +356,16 @@ def collect(sim: Any) -> RunResult:
         "orders_cancelled": float((counted & cancelled).sum()),
         "orders_not_accepted": float((counted & not_accepted).sum()),
         "orders_in_flight": float((counted & in_flight).sum()),
+        **{f"orders_{name}": float(outcome_counts[name])
+           for name in ("delivered_on_time", "delivered_late", "in_flight_late", "not_yet_due")},
         "postings_created": float(post_counted.sum()),
         "line_fill_rate": _ratio(full_line.sum(), full_line.size),
         "order_fill_rate": _ratio((order_short[counted] == 0).sum(), counted.sum()),
         "lost_sales_units": float(lost.sum()),
         "lost_sales_rub": lost_rub,
         **_percentiles(cycle, "cycle_time"),
-        **_percentiles(lead, "lead_time"),
-        "on_time_rate": _ratio(on_time.sum(), on_time.size),
+        **outcomes.lead_percentiles(counted),
+        "on_time_rate": outcomes.on_time_rate(counted),
         "avg_on_hand_units": float(stock.area.sum() / span),
         "holding_cost_rub": holding,
         "transport_cost_rub": transport,
@@ -432,6 +450,7 @@ def collect(sim: Any) -> RunResult:
         "nodes": net.node_rows(),
         "flows": [{"from": a, "to": b, "parcels": v} for (a, b), v in flows.items()],
         "sku_warehouse": rows,
+        "regions": outcomes.region_rows(arrivals.region, net.region_ids, promised_days, counted),
     }
     return RunResult(
         scenario=sc.name, seed=sim.seed, allocation=sim.allocation.name,
@@ -440,12 +459,13 @@ def collect(sim: Any) -> RunResult:
         series_columns=columns,
         samples={"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
                  "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)},
-        tables=tables, wall_seconds=sim.wall_seconds,
+        tables=tables,
     )
 
 
 def write_run_files(result: RunResult, directory: Path) -> list[Path]:
-    """``result.json`` plus CSV files: ``kpis.csv``, ``series.csv`` (1-D series side by side),
+    """``result.json`` plus CSV files: ``kpis.csv`` (overall KPIs, then per-region ones named
+    ``<kpi>[<region>]``), ``series.csv`` (1-D series side by side),
     one ``<series>.csv`` per 2-D series (a column per node) and ``sku_warehouse.csv``."""
     import csv
 
@@ -457,6 +477,11 @@ def write_run_files(result: RunResult, directory: Path) -> list[Path]:
         out.writerow(["kpi", "value", "meaning"])
         for name, value in result.kpis.items():
             out.writerow([name, value, KPI_DOC.get(name, "")])
+        for row in result.tables.get("regions", []):
+            for name, value in row.items():
+                if name in KPI_DOC:
+                    out.writerow([f"{name}[{row['region']}]", value,
+                                  f"{KPI_DOC[name]}; region {row['region']} only"])
     written.append(path)
     flat = {k: v for k, v in result.series.items() if v.ndim == 1}
     path = directory / "series.csv"

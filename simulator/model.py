@@ -168,7 +168,8 @@ class Simulation:
     def run(self, progress: Progress | None = None) -> RunResult:
         """Run to ``horizon + drain``; ``progress(simulated_minutes, total)`` after each chunk.
 
-        ``wall_seconds`` of the result counts from the start of building the simulation.
+        Afterwards ``wall_seconds`` counts from the start of building the simulation (it is
+        not part of the result, which depends on the scenario and the seed only).
         """
         chunk = max(60.0, self.end / 200)
         t = 0.0
@@ -180,7 +181,7 @@ class Simulation:
         self.world.finish_deliveries(self.end)
         self.stock.finish(self.end)
         result = collect(self)
-        result.wall_seconds = self.wall_seconds = time.perf_counter() - self._began
+        self.wall_seconds = time.perf_counter() - self._began
         return result
 
 
