@@ -268,6 +268,8 @@ def _delivery_verdict(k: dict[str, float]) -> str:
     """On time in words, with what was left out."""
     due = sum(k.get(f"orders_{name}", 0) for name in ("delivered", "in_flight_late",
                                                        "not_accepted"))
+    if "on_time_rate" not in k:
+        return "no on-time figure in this result"
     if not due:
         return "no order was due by the end of the run"
     late, ahead = int(k.get("orders_in_flight_late", 0)), int(k.get("orders_not_yet_due", 0))

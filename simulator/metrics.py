@@ -73,9 +73,9 @@ KPI_DOC: dict[str, str] = {
     "carried anything (0..1)",
     "stockout_sku_hours": "hours (SKU, warehouse) pairs spent with nothing available, summed "
     "(SKU-hours)",
-    "warehouse_wait_hours_mean": "posting created -> picked, mean (hours)",
-    "sorting_wait_hours_mean": "parcel arrived at a sorting centre -> sorting started, mean "
-    "(hours)",
+    "warehouse_wait_hours_mean": "posting created -> picked, mean over picked postings (hours)",
+    "sorting_wait_hours_mean": "parcel arrived at a sorting centre -> sorting started, mean over "
+    "sorted visits: a parcel through two centres counts both, each from its own arrival (hours)",
     "parcels_not_accepted": "parcels refused at sorting centres (count)",
     "cancel_requests_too_late": "cancellations refused because a posting had left (count)",
     "replenishment_orders": "purchase orders placed with suppliers (count)",
@@ -104,22 +104,30 @@ class LevelMonitor:
         self._t: list[float] = []
         self._col: list[int] = []
         self._delta: list[float] = []
+        self._arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, t: float, column: int, delta: float) -> None:
         self._t.append(t)
         self._col.append(column)
         self._delta.append(delta)
 
-    def add_many(self, t: np.ndarray, column: int, delta: np.ndarray) -> None:
-        self._t.extend(np.asarray(t, dtype=float).tolist())
-        self._col.extend([column] * len(t))
-        self._delta.extend(np.asarray(delta, dtype=float).tolist())
+    def add_arrays(self, t: np.ndarray, column: np.ndarray, delta: np.ndarray) -> None:
+        """Many changes at once (times, columns and deltas side by side)."""
+        self._arrays.append((np.asarray(t, dtype=float), np.asarray(column, dtype=np.int64),
+                             np.asarray(delta, dtype=float)))
+
+    def _changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = np.concatenate([np.asarray(self._t, dtype=float), *(a[0] for a in self._arrays)])
+        col = np.concatenate([np.asarray(self._col, dtype=np.int64),
+                              *(a[1] for a in self._arrays)])
+        delta = np.concatenate([np.asarray(self._delta, dtype=float),
+                                *(a[2] for a in self._arrays)])
+        return t, col, delta
 
     def integral(self, points: np.ndarray) -> np.ndarray:
         """``F[i, c]``: integral of column ``c``'s level from 0 to ``points[i]`` (minutes)."""
         points = np.asarray(points, dtype=float)
-        t, col, delta = (np.asarray(self._t), np.asarray(self._col, dtype=np.int64),
-                         np.asarray(self._delta))
+        t, col, delta = self._changes()
         out = np.zeros((len(points), len(self.initial)))
         for c, level0 in enumerate(self.initial):
             sel = col == c
@@ -144,9 +152,10 @@ class LevelMonitor:
     def merge(self, other: LevelMonitor) -> LevelMonitor:
         """Columns side by side (e.g. monitors of two node kinds)."""
         merged = LevelMonitor(np.concatenate([self.initial, other.initial]))
-        merged._t = self._t + other._t
-        merged._col = self._col + [c + len(self.initial) for c in other._col]
-        merged._delta = self._delta + other._delta
+        t, col, delta = self._changes()
+        merged.add_arrays(t, col, delta)
+        t, col, delta = other._changes()
+        merged.add_arrays(t, col + len(self.initial), delta)
         return merged
 
 
@@ -346,8 +355,12 @@ def collect(sim: Any) -> RunResult:
     returns_requested, _, _ = sim.returns.columns()
     returns_done, returns_done_at = sim.returns.received()
 
-    picked = ~np.isnan(p.picked[:n]) & post_counted
-    sorted_ = ~np.isnan(p.sort_start[:n]) & post_counted
+    visits = sim.world.visits
+
+    def mean_wait_hours(kind: str) -> float:
+        rows = visits.rows(net.nodes_of(kind))
+        rows = rows[visits.served[rows] & post_counted[visits.posting[rows]]]
+        return float(visits.waits(rows, sim.end).mean() / 60) if rows.size else float("nan")
     kpis: dict[str, float] = {
         "orders_demanded": float(counted.sum()),
         "orders_refused": float((counted & ~placed).sum()),
@@ -375,11 +388,8 @@ def collect(sim: Any) -> RunResult:
         "sorting_utilisation": _ratio(sort_used, sort_cap),
         "truck_utilisation": _ratio(loaded, offered),
         "stockout_sku_hours": float(stock.stockout_minutes.sum() / 60),
-        "warehouse_wait_hours_mean": float(np.mean(p.picked[:n][picked] - p.created[:n][picked])
-                                           / 60) if picked.any() else float("nan"),
-        "sorting_wait_hours_mean": float(np.mean(p.sort_start[:n][sorted_]
-                                                 - p.sort_in[:n][sorted_]) / 60)
-        if sorted_.any() else float("nan"),
+        "warehouse_wait_hours_mean": mean_wait_hours("warehouse"),
+        "sorting_wait_hours_mean": mean_wait_hours("sorting_centre"),
         "parcels_not_accepted": float(((status == NOT_ACCEPTED) & post_counted).sum()),
         "cancel_requests_too_late": float(buyers.cancel_too_late),
         "replenishment_orders": float(sim.replenisher.orders),
@@ -412,8 +422,9 @@ def collect(sim: Any) -> RunResult:
         "orders_placed": np.histogram(arrivals.time[placed], edges)[0].astype(float),
         "demand_expected": sim.curve.expected_orders(edges),
         "orders_delivered": np.histogram(last_delivery[delivered], edges)[0].astype(float),
-        "backlog_warehouse": sim.warehouse_backlog.bin_means(edges),
-        "backlog_sorting": sim.sorting_backlog.bin_means(edges),
+        "backlog_warehouse": sim.backlog("warehouse").bin_means(edges),
+        "backlog_sorting": sim.backlog("sorting_centre").bin_means(edges),
+        "backlog_hub": sim.backlog("hub").bin_means(edges),
         "on_hand_warehouse": stock.on_hand_level.bin_means(edges),
         "utilisation_warehouse": _utilisation(pick_series, pick_cap_series),
         "utilisation_sorting": _utilisation(sort_series, sort_cap_series),
@@ -421,6 +432,7 @@ def collect(sim: Any) -> RunResult:
         "returns_received": np.histogram(returns_done_at, edges)[0].astype(float),
     }
     columns = {"backlog_warehouse": wh_ids, "backlog_sorting": sc_ids,
+               "backlog_hub": [h.id for h in sc.network.hubs],
                "on_hand_warehouse": wh_ids, "utilisation_warehouse": wh_ids,
                "utilisation_sorting": sc_ids, "stockouts_warehouse": wh_ids}
 

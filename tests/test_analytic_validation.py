@@ -76,10 +76,11 @@ def test_mmc_sorting_centre_matches_erlang_c() -> None:
     for seed in range(6):
         sim = Simulation(scenario, seed)
         result = sim.run()
-        p, n = sim.postings, sim.postings.n
-        counted = p.sort_in[:n] >= 2 * 60
-        assert not np.isnan(p.sort_start[:n][counted]).any()  # nobody refused
-        waits.append(float(np.mean(p.sort_start[:n][counted] - p.sort_in[:n][counted])))
+        visits = sim.world.visits
+        rows = visits.rows(sim.network.nodes_of("sorting_centre"))
+        rows = rows[visits.joined[rows] >= 2 * 60]
+        assert visits.served[rows].all()  # nobody refused
+        waits.append(float(visits.waits(rows, sim.end).mean()))
         utilisation.append(result.kpis["sorting_utilisation"])
     theory = erlang_c_wait(per_hour / 60, 1 / service, c)
     mean, half = confidence_interval(waits)
@@ -122,7 +123,7 @@ def test_littles_law_on_warehouse_backlog() -> None:
         p, n = sim.postings, sim.postings.n
         wait = p.picked[:n] - p.created[:n]
         # exact over the whole run (empty at start and, after the drain, at the end)
-        area = sim.warehouse_backlog.mean(0, sim.end)[0] * sim.end
+        area = sim.backlog("warehouse").mean(0, sim.end)[0] * sim.end
         assert area == pytest.approx(wait.sum(), rel=1e-9)
         # steady-state window: L from the hourly backlog series, lambda and W from postings
         w0, w1 = 12 * 60, 3 * day
