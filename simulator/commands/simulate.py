@@ -70,7 +70,7 @@ def summary_table(result: RunResult) -> Table:
         elif name == "orders_in_flight":
             value = f"{k['orders_in_flight_late']:,.0f} / {k['orders_not_yet_due']:,.0f}"
         elif name == "warehouse_wait_hours_mean":
-            value = f"{k['warehouse_wait_hours_mean']:.2f} / {k['sorting_wait_hours_mean']:.2f}"
+            value = f"{k['warehouse_wait_hours_mean']:.3f} / {k['sorting_wait_hours_mean']:.3f}"
         elif name == "cycle_time_p50_hours":
             value = f"{k['cycle_time_p50_hours']:.1f} / {k['cycle_time_p95_hours']:.1f}"
         elif name == "lead_time_p50_hours":
