@@ -10,7 +10,8 @@ series    ``name -> array`` time series, one row per bin of ``series_time``; 2-D
           one column per label in ``series_columns[name]``
 samples   ``name -> 1-D array`` of per-order observations (e.g. delivery lead time), for
           distributions and histograms
-tables    ``name -> list of row dicts`` (e.g. stock-out hours per (SKU, warehouse))
+tables    ``name -> list of row dicts`` (e.g. stock-out hours per (SKU, warehouse), delivery
+          outcomes, on-time rate and lead time per buyer region)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.demand import DAY_MINUTES
 from simulator.outcomes import Outcomes
 
 #: KPI name -> what it means (with unit). Every key of ``RunResult.kpis`` is listed here.
@@ -248,7 +250,6 @@ class RunResult:
 
 # --------------------------------------------------------------------------- collection
 
-DAY_MINUTES = 24 * 60
 MINUTES_PER_YEAR = 365 * DAY_MINUTES
 _SAMPLE_DECIMALS = 3
 
