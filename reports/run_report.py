@@ -264,9 +264,44 @@ def _stockout_table(result: RunResult, top: int = 15) -> TableBlock | None:
                       cols, [[cell(r.get(c)) for c in cols] for r in worst])
 
 
+def _delivery_verdict(k: dict[str, float]) -> str:
+    """On time in words, with what was left out."""
+    due = sum(k.get(f"orders_{name}", 0) for name in ("delivered", "in_flight_late",
+                                                       "not_accepted"))
+    if "on_time_rate" not in k:
+        return "no on-time figure in this result"
+    if not due:
+        return "no order was due by the end of the run"
+    late, ahead = int(k.get("orders_in_flight_late", 0)), int(k.get("orders_not_yet_due", 0))
+    return (f"{k['on_time_rate']:.1%} on time of {int(due):,} orders that were due ({late:,} "
+            f"still in flight past the promise count as late); {ahead:,} in flight not yet due "
+            f"at the end, left out")
+
+
+def _region_table(result: RunResult) -> TableBlock | None:
+    rows = result.tables.get("regions") or []
+    if not rows:
+        return None
+    cols = {"region": "region", "promised_days": "promise, d",
+            "orders_delivered_on_time": "on time", "orders_delivered_late": "late",
+            "orders_in_flight_late": "overdue", "orders_not_yet_due": "not yet due",
+            "orders_cancelled": "cancelled", "orders_not_accepted": "refused",
+            "on_time_rate": "on-time rate", "lead_time_p50_hours": "lead p50, h",
+            "lead_time_p95_hours": "lead p95, h"}
+    note = ("On time = delivered within the promise / orders that were due (delivered; "
+            "overdue: in flight past the promise; refused: not accepted). Orders still in flight "
+            "whose promise lies beyond the end of the run are not yet due and left out; lead "
+            "time counts overdue orders at their age at the end (a lower bound).")
+    body = [[cell(f"{r[c]:.1%}" if c == "on_time_rate" and r[c] == r[c] else r[c]) for c in cols]
+            for r in rows]
+    return TableBlock("regions", "Delivery by region", list(cols.values()), body, note=note)
+
+
 def write_run_report(result: RunResult, path: Path | str) -> Path:
     """Write one self-contained HTML report of ``result`` to ``path``; returns the path."""
     blocks: list[Any] = [_kpi_table(result)]
+    if (regions := _region_table(result)) is not None:
+        blocks.append(regions)
     for div_id, title in RUN_PLOTS.items():
         geo = div_id == "plot-network" and bool(result.tables.get("nodes"))
         note = ("Base map from plotly's CDN when online; offline, nodes and flows are drawn "
@@ -282,7 +317,7 @@ def write_run_report(result: RunResult, path: Path | str) -> Path:
         ("horizon", f"{result.horizon_hours:g} h, series every {result.resolution_minutes} min"),
         ("orders", f"{fmt(k.get('orders_placed'))} placed, {fmt(k.get('orders_delivered'))} "
                    f"delivered"),
-        ("simulation time", f"{result.wall_seconds:.1f} s"),
+        ("delivery", _delivery_verdict(k)),
     ]
     return write_page(path, kind="run", title=f"Peakline run — {result.scenario}",
                       subtitle=f"seed {result.seed} · {result.allocation} / {result.replenishment}",

@@ -10,7 +10,8 @@ series    ``name -> array`` time series, one row per bin of ``series_time``; 2-D
           one column per label in ``series_columns[name]``
 samples   ``name -> 1-D array`` of per-order observations (e.g. delivery lead time), for
           distributions and histograms
-tables    ``name -> list of row dicts`` (e.g. stock-out hours per (SKU, warehouse))
+tables    ``name -> list of row dicts`` (e.g. stock-out hours per (SKU, warehouse), delivery
+          outcomes, on-time rate and lead time per buyer region)
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from simulator.demand import DAY_MINUTES
+from simulator.outcomes import Outcomes
+
 #: KPI name -> what it means (with unit). Every key of ``RunResult.kpis`` is listed here.
 #: "Counted orders" are those that arrived after the warm-up; time-weighted figures
 #: (stock, utilisation) cover the window from the warm-up to the end of the horizon.
@@ -33,7 +37,16 @@ KPI_DOC: dict[str, str] = {
     "orders_delivered": "placed orders with every posting delivered by the end of the run (count)",
     "orders_cancelled": "placed orders cancelled by the buyer (count)",
     "orders_not_accepted": "placed orders with a posting refused at a sorting centre (count)",
-    "orders_in_flight": "placed orders with a posting not yet final at the end of the run (count)",
+    "orders_in_flight": "placed orders with a posting not yet final at the end of the run: "
+    "in flight late + not yet due (count)",
+    "orders_delivered_on_time": "delivered orders whose last posting arrived within the "
+    "region's promised_days (count)",
+    "orders_delivered_late": "delivered orders whose last posting arrived after the region's "
+    "promised_days (count)",
+    "orders_in_flight_late": "orders in flight at the end of the run and already past their "
+    "promised date: late whatever happens next (count)",
+    "orders_not_yet_due": "orders in flight at the end of the run whose promised date is still "
+    "ahead; left out of on-time and lead time (count)",
     "postings_created": "postings (one per order and warehouse; one parcel each) (count)",
     "line_fill_rate": "share of demanded order lines served in full (0..1)",
     "order_fill_rate": "share of demanded orders with every line served in full (0..1)",
@@ -44,10 +57,12 @@ KPI_DOC: dict[str, str] = {
     "cycle_time_p95_hours": "fulfilment cycle, 95th percentile (hours)",
     "cycle_time_p99_hours": "fulfilment cycle, 99th percentile (hours)",
     "lead_time_p50_hours": "delivery lead time, order placed -> last posting delivered, median "
-    "over delivered orders (hours)",
+    "over delivered orders and orders in flight late (those at their age at the end of the run, "
+    "a lower bound) (hours)",
     "lead_time_p95_hours": "delivery lead time, 95th percentile (hours)",
     "lead_time_p99_hours": "delivery lead time, 99th percentile (hours)",
-    "on_time_rate": "share of delivered orders delivered within the region's promised_days (0..1)",
+    "on_time_rate": "orders delivered within the region's promised_days / orders that were due "
+    "(delivered + in flight late + not accepted); not-yet-due orders are left out (0..1)",
     "avg_on_hand_units": "time-average units on hand, all SKUs and warehouses (units)",
     "holding_cost_rub": "on-hand unit-years x unit cost x holding_cost_rate_per_year (RUB)",
     "transport_cost_rub": "cost per parcel of every lane the counted postings used (RUB)",
@@ -60,9 +75,9 @@ KPI_DOC: dict[str, str] = {
     "carried anything (0..1)",
     "stockout_sku_hours": "hours (SKU, warehouse) pairs spent with nothing available, summed "
     "(SKU-hours)",
-    "warehouse_wait_hours_mean": "posting created -> picked, mean (hours)",
-    "sorting_wait_hours_mean": "parcel arrived at a sorting centre -> sorting started, mean "
-    "(hours)",
+    "warehouse_wait_hours_mean": "posting created -> picked, mean over picked postings (hours)",
+    "sorting_wait_hours_mean": "parcel arrived at a sorting centre -> sorting started, mean over "
+    "sorted visits: a parcel through two centres counts both, each from its own arrival (hours)",
     "parcels_not_accepted": "parcels refused at sorting centres (count)",
     "cancel_requests_too_late": "cancellations refused because a posting had left (count)",
     "replenishment_orders": "purchase orders placed with suppliers (count)",
@@ -91,22 +106,30 @@ class LevelMonitor:
         self._t: list[float] = []
         self._col: list[int] = []
         self._delta: list[float] = []
+        self._arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, t: float, column: int, delta: float) -> None:
         self._t.append(t)
         self._col.append(column)
         self._delta.append(delta)
 
-    def add_many(self, t: np.ndarray, column: int, delta: np.ndarray) -> None:
-        self._t.extend(np.asarray(t, dtype=float).tolist())
-        self._col.extend([column] * len(t))
-        self._delta.extend(np.asarray(delta, dtype=float).tolist())
+    def add_arrays(self, t: np.ndarray, column: np.ndarray, delta: np.ndarray) -> None:
+        """Many changes at once (times, columns and deltas side by side)."""
+        self._arrays.append((np.asarray(t, dtype=float), np.asarray(column, dtype=np.int64),
+                             np.asarray(delta, dtype=float)))
+
+    def _changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = np.concatenate([np.asarray(self._t, dtype=float), *(a[0] for a in self._arrays)])
+        col = np.concatenate([np.asarray(self._col, dtype=np.int64),
+                              *(a[1] for a in self._arrays)])
+        delta = np.concatenate([np.asarray(self._delta, dtype=float),
+                                *(a[2] for a in self._arrays)])
+        return t, col, delta
 
     def integral(self, points: np.ndarray) -> np.ndarray:
         """``F[i, c]``: integral of column ``c``'s level from 0 to ``points[i]`` (minutes)."""
         points = np.asarray(points, dtype=float)
-        t, col, delta = (np.asarray(self._t), np.asarray(self._col, dtype=np.int64),
-                         np.asarray(self._delta))
+        t, col, delta = self._changes()
         out = np.zeros((len(points), len(self.initial)))
         for c, level0 in enumerate(self.initial):
             sel = col == c
@@ -131,9 +154,10 @@ class LevelMonitor:
     def merge(self, other: LevelMonitor) -> LevelMonitor:
         """Columns side by side (e.g. monitors of two node kinds)."""
         merged = LevelMonitor(np.concatenate([self.initial, other.initial]))
-        merged._t = self._t + other._t
-        merged._col = self._col + [c + len(self.initial) for c in other._col]
-        merged._delta = self._delta + other._delta
+        t, col, delta = self._changes()
+        merged.add_arrays(t, col, delta)
+        t, col, delta = other._changes()
+        merged.add_arrays(t, col + len(self.initial), delta)
         return merged
 
 
@@ -166,7 +190,8 @@ class Tally:
 
 @dataclass
 class RunResult:
-    """One replication of one scenario under one pair of policies."""
+    """One replication of one scenario under one pair of policies: a pure function of the
+    scenario and the seed (run metadata such as wall time lives apart, in ``run_meta.json``)."""
 
     scenario: str
     seed: int
@@ -180,7 +205,6 @@ class RunResult:
     series_columns: dict[str, list[str]] = field(default_factory=dict)
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    wall_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -190,7 +214,6 @@ class RunResult:
             "replenishment": self.replenishment,
             "horizon_hours": self.horizon_hours,
             "resolution_minutes": self.resolution_minutes,
-            "wall_seconds": self.wall_seconds,
             "kpis": self.kpis,
             "series_time": self.series_time.tolist(),
             "series": {k: v.tolist() for k, v in self.series.items()},
@@ -208,7 +231,6 @@ class RunResult:
             replenishment=data["replenishment"],
             horizon_hours=data["horizon_hours"],
             resolution_minutes=data["resolution_minutes"],
-            wall_seconds=data.get("wall_seconds", 0.0),
             kpis=dict(data["kpis"]),
             series_time=np.asarray(data["series_time"], dtype=float),
             series={k: np.asarray(v) for k, v in data["series"].items()},
@@ -228,7 +250,7 @@ class RunResult:
 
 # --------------------------------------------------------------------------- collection
 
-MINUTES_PER_YEAR = 365 * 24 * 60
+MINUTES_PER_YEAR = 365 * DAY_MINUTES
 _SAMPLE_DECIMALS = 3
 
 
@@ -290,8 +312,12 @@ def collect(sim: Any) -> RunResult:
     done = delivered & counted
     lead = (last_delivery[done] - arrivals.time[done]) / 60
     cycle = (last_handover[done] - arrivals.time[done]) / 60
-    promised = np.array([r.promised_days * 24 for r in sc.network.regions])
-    on_time = lead <= promised[arrivals.region[done]]
+    promised_days = [r.promised_days for r in sc.network.regions]
+    outcomes = Outcomes.of(
+        placed=placed, delivered=delivered, in_flight=in_flight, cancelled=cancelled,
+        not_accepted=not_accepted, ordered_at=arrivals.time, delivered_at=last_delivery,
+        promised_minutes=np.array(promised_days)[arrivals.region] * DAY_MINUTES, end=sim.end)
+    outcome_counts = outcomes.counts(counted)
 
     # ---------------------------------------------------------------- lines and lost sales
     line_order = np.repeat(np.arange(n_orders), np.diff(arrivals.line_start))
@@ -330,8 +356,12 @@ def collect(sim: Any) -> RunResult:
     returns_requested, _, _ = sim.returns.columns()
     returns_done, returns_done_at = sim.returns.received()
 
-    picked = ~np.isnan(p.picked[:n]) & post_counted
-    sorted_ = ~np.isnan(p.sort_start[:n]) & post_counted
+    visits = sim.world.visits
+
+    def mean_wait_hours(kind: str) -> float:
+        rows = visits.rows(net.nodes_of(kind))
+        rows = rows[visits.served[rows] & post_counted[visits.posting[rows]]]
+        return float(visits.waits(rows, sim.end).mean() / 60) if rows.size else float("nan")
     kpis: dict[str, float] = {
         "orders_demanded": float(counted.sum()),
         "orders_refused": float((counted & ~placed).sum()),
@@ -340,14 +370,16 @@ def collect(sim: Any) -> RunResult:
         "orders_cancelled": float((counted & cancelled).sum()),
         "orders_not_accepted": float((counted & not_accepted).sum()),
         "orders_in_flight": float((counted & in_flight).sum()),
+        **{f"orders_{name}": float(outcome_counts[name])
+           for name in ("delivered_on_time", "delivered_late", "in_flight_late", "not_yet_due")},
         "postings_created": float(post_counted.sum()),
         "line_fill_rate": _ratio(full_line.sum(), full_line.size),
         "order_fill_rate": _ratio((order_short[counted] == 0).sum(), counted.sum()),
         "lost_sales_units": float(lost.sum()),
         "lost_sales_rub": lost_rub,
         **_percentiles(cycle, "cycle_time"),
-        **_percentiles(lead, "lead_time"),
-        "on_time_rate": _ratio(on_time.sum(), on_time.size),
+        **outcomes.lead_percentiles(counted),
+        "on_time_rate": outcomes.on_time_rate(counted),
         "avg_on_hand_units": float(stock.area.sum() / span),
         "holding_cost_rub": holding,
         "transport_cost_rub": transport,
@@ -357,11 +389,8 @@ def collect(sim: Any) -> RunResult:
         "sorting_utilisation": _ratio(sort_used, sort_cap),
         "truck_utilisation": _ratio(loaded, offered),
         "stockout_sku_hours": float(stock.stockout_minutes.sum() / 60),
-        "warehouse_wait_hours_mean": float(np.mean(p.picked[:n][picked] - p.created[:n][picked])
-                                           / 60) if picked.any() else float("nan"),
-        "sorting_wait_hours_mean": float(np.mean(p.sort_start[:n][sorted_]
-                                                 - p.sort_in[:n][sorted_]) / 60)
-        if sorted_.any() else float("nan"),
+        "warehouse_wait_hours_mean": mean_wait_hours("warehouse"),
+        "sorting_wait_hours_mean": mean_wait_hours("sorting_centre"),
         "parcels_not_accepted": float(((status == NOT_ACCEPTED) & post_counted).sum()),
         "cancel_requests_too_late": float(buyers.cancel_too_late),
         "replenishment_orders": float(sim.replenisher.orders),
@@ -394,8 +423,9 @@ def collect(sim: Any) -> RunResult:
         "orders_placed": np.histogram(arrivals.time[placed], edges)[0].astype(float),
         "demand_expected": sim.curve.expected_orders(edges),
         "orders_delivered": np.histogram(last_delivery[delivered], edges)[0].astype(float),
-        "backlog_warehouse": sim.warehouse_backlog.bin_means(edges),
-        "backlog_sorting": sim.sorting_backlog.bin_means(edges),
+        "backlog_warehouse": sim.backlog("warehouse").bin_means(edges),
+        "backlog_sorting": sim.backlog("sorting_centre").bin_means(edges),
+        "backlog_hub": sim.backlog("hub").bin_means(edges),
         "on_hand_warehouse": stock.on_hand_level.bin_means(edges),
         "utilisation_warehouse": _utilisation(pick_series, pick_cap_series),
         "utilisation_sorting": _utilisation(sort_series, sort_cap_series),
@@ -403,6 +433,7 @@ def collect(sim: Any) -> RunResult:
         "returns_received": np.histogram(returns_done_at, edges)[0].astype(float),
     }
     columns = {"backlog_warehouse": wh_ids, "backlog_sorting": sc_ids,
+               "backlog_hub": [h.id for h in sc.network.hubs],
                "on_hand_warehouse": wh_ids, "utilisation_warehouse": wh_ids,
                "utilisation_sorting": sc_ids, "stockouts_warehouse": wh_ids}
 
@@ -432,6 +463,7 @@ def collect(sim: Any) -> RunResult:
         "nodes": net.node_rows(),
         "flows": [{"from": a, "to": b, "parcels": v} for (a, b), v in flows.items()],
         "sku_warehouse": rows,
+        "regions": outcomes.region_rows(arrivals.region, net.region_ids, promised_days, counted),
     }
     return RunResult(
         scenario=sc.name, seed=sim.seed, allocation=sim.allocation.name,
@@ -440,12 +472,13 @@ def collect(sim: Any) -> RunResult:
         series_columns=columns,
         samples={"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
                  "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)},
-        tables=tables, wall_seconds=sim.wall_seconds,
+        tables=tables,
     )
 
 
 def write_run_files(result: RunResult, directory: Path) -> list[Path]:
-    """``result.json`` plus CSV files: ``kpis.csv``, ``series.csv`` (1-D series side by side),
+    """``result.json`` plus CSV files: ``kpis.csv`` (overall KPIs, then per-region ones named
+    ``<kpi>[<region>]``), ``series.csv`` (1-D series side by side),
     one ``<series>.csv`` per 2-D series (a column per node) and ``sku_warehouse.csv``."""
     import csv
 
@@ -457,6 +490,11 @@ def write_run_files(result: RunResult, directory: Path) -> list[Path]:
         out.writerow(["kpi", "value", "meaning"])
         for name, value in result.kpis.items():
             out.writerow([name, value, KPI_DOC.get(name, "")])
+        for row in result.tables.get("regions", []):
+            for name, value in row.items():
+                if name in KPI_DOC:
+                    out.writerow([f"{name}[{row['region']}]", value,
+                                  f"{KPI_DOC[name]}; region {row['region']} only"])
     written.append(path)
     flat = {k: v for k, v in result.series.items() if v.ndim == 1}
     path = directory / "series.csv"

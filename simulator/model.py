@@ -100,17 +100,13 @@ class Simulation:
                          for w in scenario.network.warehouses]
         self.network_view = LiveNetworkView(net, mean_per_hour)
         n_w = len(scenario.network.warehouses)
-        self.warehouse_backlog = LevelMonitor(np.zeros(n_w))
         self.warehouses = [
-            Warehouse(world, i, spec, self.warehouse_capacity[i], self.warehouse_backlog,
-                      self.network_view)
+            Warehouse(world, i, spec, self.warehouse_capacity[i], self.network_view)
             for i, spec in enumerate(scenario.network.warehouses)]
 
-        centres = scenario.network.sorting_centres
-        self.sorting_backlog = LevelMonitor(np.zeros(len(centres)))
         self.sorting_capacity = []
         self.sorting = []
-        for col, sc in enumerate(centres):
+        for sc in scenario.network.sorting_centres:
             node = net.index[sc.id]
             capacity = CapacityCurve.build(clock, minutes, per_hour=sc.capacity_per_hour,
                                            faults=faults.get(node, ()))
@@ -119,20 +115,18 @@ class Simulation:
                 actor = ServerCentre(world, node, servers=sc.servers, service=sc.service_minutes,
                                      capacity=capacity,
                                      tolerance_minutes=sc.late_tolerance_hours * 60,
-                                     backlog=self.sorting_backlog, column=col)
+                                     refuse_when_closed=sc.when_closed == "refuse")
             else:
                 actor = WaveNode(world, node, wave_minutes=sc.wave_minutes, capacity=capacity,
                                  cutoffs=[hhmm_to_minutes(c) for c in sc.cutoffs],
                                  tolerance_minutes=sc.late_tolerance_hours * 60,
-                                 refuse_when_closed=True, backlog=self.sorting_backlog,
-                                 column=col)
+                                 refuse_when_closed=sc.when_closed == "refuse")
             self.sorting.append(actor)
         self.hubs = [
             WaveNode(world, net.index[h.id], wave_minutes=HUB_WAVE_MINUTES,
                      capacity=CapacityCurve.build(clock, minutes, per_hour=h.capacity_per_hour,
                                                   faults=faults.get(net.index[h.id], ())),
-                     cutoffs=[], tolerance_minutes=None, refuse_when_closed=False,
-                     backlog=None, column=-1)
+                     cutoffs=[], tolerance_minutes=None, refuse_when_closed=False)
             for h in scenario.network.hubs]
         world.carriers = self.carriers = [Carrier(world, lane) for lane in net.lanes]
         world.returns = self.returns = Returns(world)
@@ -154,6 +148,11 @@ class Simulation:
         self.home_warehouse = home
         self.wall_seconds = 0.0
 
+    def backlog(self, kind: str) -> LevelMonitor:
+        """Parcels queued at each node of ``kind`` (``warehouse``, ``sorting_centre``, ``hub``)
+        over time, one column per node in scenario order, read from the visit log."""
+        return self.world.visits.backlog(self.network.nodes_of(kind))
+
     def _closure(self, start: float, stop: float, node: int):
         env, world, net = self.env, self.world, self.network
         yield env.timeout(max(start, 0.0))
@@ -168,7 +167,8 @@ class Simulation:
     def run(self, progress: Progress | None = None) -> RunResult:
         """Run to ``horizon + drain``; ``progress(simulated_minutes, total)`` after each chunk.
 
-        ``wall_seconds`` of the result counts from the start of building the simulation.
+        Afterwards ``wall_seconds`` counts from the start of building the simulation (it is
+        not part of the result, which depends on the scenario and the seed only).
         """
         chunk = max(60.0, self.end / 200)
         t = 0.0
@@ -180,7 +180,7 @@ class Simulation:
         self.world.finish_deliveries(self.end)
         self.stock.finish(self.end)
         result = collect(self)
-        result.wall_seconds = self.wall_seconds = time.perf_counter() - self._began
+        self.wall_seconds = time.perf_counter() - self._began
         return result
 
 

@@ -234,6 +234,10 @@ class Network:
             home[:, r] = np.argmin(score, axis=1)
         return home
 
+    def nodes_of(self, kind: str) -> list[int]:
+        """Node indexes of one kind (``warehouse``, ``sorting_centre``, ...), in scenario order."""
+        return [i for i, k in enumerate(self.kinds) if k == kind]
+
     def node_rows(self) -> list[dict]:
         """The ``nodes`` table of a RunResult."""
         return [{"id": n.id, "kind": k, "name": n.name, "city": n.city, "lat": n.lat, "lon": n.lon}

@@ -246,6 +246,11 @@ class SortingCentre(Node):
         "parcel, first come first served (instead of waves); for validation and detail studies",
     )
     service_minutes: Distribution | None = None
+    when_closed: Literal["refuse", "hold"] = Field(
+        default="refuse",
+        description="parcels reaching the centre while it is closed (already on a truck): "
+        "refuse them (not_accepted) or hold them at the gate until it reopens",
+    )
 
     @field_validator("cutoffs")
     @classmethod

@@ -1,7 +1,8 @@
 """The model against queueing and inventory theory, within 95 % confidence intervals.
 
-Each test builds a small world where the theory applies exactly (``tests/model_worlds.py``)
-and runs independent replications (seeds 0..n-1):
+Each test runs a small world where the theory applies exactly (the bundled examples in
+``scenarios/examples/``, or ``tests/model_worlds.py``) over independent replications
+(seeds 0..n-1):
 
 * M/M/c: single-unit orders arrive as a Poisson process; the warehouse picks every minute with
   unbounded capacity; the lane to the sorting centre is continuous with an exponential transit
@@ -27,10 +28,13 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from simulator.model import Simulation
-from simulator.policies.replenishment import BaseStock
+from simulator.model import Simulation, run
+from simulator.scenario import load_scenario
 
+from .conftest import SCENARIOS
 from .model_worlds import line_world
+
+EXAMPLES = SCENARIOS / "examples"
 
 
 def confidence_interval(values: list[float]) -> tuple[float, float]:
@@ -65,23 +69,19 @@ def test_erlang_formulas() -> None:
 
 @pytest.mark.slow
 def test_mmc_sorting_centre_matches_erlang_c() -> None:
-    per_hour, c, service = 240.0, 2, 0.35  # lambda = 4/min, mu = 1/0.35 per min, rho = 0.7
-    scenario = line_world(
-        orders_per_hour=per_hour, horizon_hours=24, warmup_hours=2, drain_hours=3,
-        sorting={"capacity_per_hour": c * 60 / service, "servers": c,
-                 "service_minutes": {"dist": "exponential", "mean": service}},
-        to_sorting_hours={"dist": "exponential", "mean": 0.5},
-    )
+    """The bundled example ``scenarios/examples/mmc_sorting.yaml``, as its README shows it."""
+    scenario = load_scenario(EXAMPLES / "mmc_sorting.yaml")
+    sc = scenario.network.sorting_centres[0]
+    per_hour, c, service = scenario.demand.baseline_orders_per_hour, sc.servers, 0.35
+    assert sc.service_minutes.mean == service
     waits, utilisation = [], []
     for seed in range(6):
-        sim = Simulation(scenario, seed)
-        result = sim.run()
-        p, n = sim.postings, sim.postings.n
-        counted = p.sort_in[:n] >= 2 * 60
-        assert not np.isnan(p.sort_start[:n][counted]).any()  # nobody refused
-        waits.append(float(np.mean(p.sort_start[:n][counted] - p.sort_in[:n][counted])))
+        result = run(scenario, seed)
+        assert result.kpis["parcels_not_accepted"] == 0
+        waits.append(result.kpis["sorting_wait_hours_mean"] * 60)
         utilisation.append(result.kpis["sorting_utilisation"])
     theory = erlang_c_wait(per_hour / 60, 1 / service, c)
+    assert theory == pytest.approx(0.336, abs=5e-4)  # the value the README quotes
     mean, half = confidence_interval(waits)
     assert half < 0.15 * theory  # the interval is tight enough to mean something
     assert abs(mean - theory) <= half, (mean, half, theory)
@@ -91,20 +91,20 @@ def test_mmc_sorting_centre_matches_erlang_c() -> None:
 
 @pytest.mark.slow
 def test_base_stock_fill_rate_matches_erlang_loss() -> None:
-    per_day, lead_days, level = 20.0, 1.0, 22
-    scenario = line_world(orders_per_hour=per_day / 24, horizon_hours=24 * 45,
-                          warmup_hours=24 * 3, lead_time_days=lead_days, initial_units=level,
-                          wave_minutes=60)
+    """The bundled example ``scenarios/examples/base_stock_single_sku.yaml`` (fixed levels)."""
+    scenario = load_scenario(EXAMPLES / "base_stock_single_sku.yaml")
+    per_day = scenario.demand.baseline_orders_per_hour * 24
+    lead_days, level = scenario.stock.supplier_lead_time_days.mean, 22
     fills = []
     for seed in range(8):
-        policy = BaseStock(levels={(0, "WH"): (level - 1, level)})
-        sim = Simulation(scenario, seed, replenishment=policy)
+        sim = Simulation(scenario, seed)
         result = sim.run()
         stock = sim.stock
         # the position never exceeds S: on hand - reserved + on order == S at all times
         assert (stock.on_hand - stock.reserved + stock.on_order)[0, 0] == level
         fills.append(result.kpis["line_fill_rate"])
     theory = 1 - erlang_b(level, per_day * lead_days)
+    assert theory == pytest.approx(0.893, abs=5e-4)  # the value the README quotes
     mean, half = confidence_interval(fills)
     assert half < 0.02
     assert abs(mean - theory) <= half, (mean, half, theory)
@@ -122,7 +122,7 @@ def test_littles_law_on_warehouse_backlog() -> None:
         p, n = sim.postings, sim.postings.n
         wait = p.picked[:n] - p.created[:n]
         # exact over the whole run (empty at start and, after the drain, at the end)
-        area = sim.warehouse_backlog.mean(0, sim.end)[0] * sim.end
+        area = sim.backlog("warehouse").mean(0, sim.end)[0] * sim.end
         assert area == pytest.approx(wait.sum(), rel=1e-9)
         # steady-state window: L from the hourly backlog series, lambda and W from postings
         w0, w1 = 12 * 60, 3 * day

@@ -39,6 +39,16 @@ def check_invariants(sim: Simulation, result: RunResult) -> None:
     assert k["orders_placed"] == (k["orders_delivered"] + k["orders_cancelled"]
                                   + k["orders_not_accepted"] + k["orders_in_flight"])
     assert k["orders_demanded"] == k["orders_placed"] + k["orders_refused"]
+    # every placed order has exactly one outcome; in flight = overdue + not yet due
+    assert k["orders_placed"] == (k["orders_delivered_on_time"] + k["orders_delivered_late"]
+                                  + k["orders_in_flight_late"] + k["orders_not_yet_due"]
+                                  + k["orders_cancelled"] + k["orders_not_accepted"])
+    assert k["orders_delivered"] == k["orders_delivered_on_time"] + k["orders_delivered_late"]
+    assert k["orders_in_flight"] == k["orders_in_flight_late"] + k["orders_not_yet_due"]
+    regions = result.tables["regions"]
+    for name in ("orders_delivered_on_time", "orders_in_flight_late", "orders_not_yet_due",
+                 "orders_cancelled", "orders_not_accepted"):
+        assert sum(r[name] for r in regions) == k[name], name
     p, stock = sim.postings, sim.stock
     n = p.n
     assert set(np.unique(p.status[:n]).tolist()) <= set(STATUS_CODES.values())
@@ -143,9 +153,7 @@ def test_result_round_trips_through_json(smoke_run, tmp_path) -> None:
 
 
 def _fingerprint(result: RunResult) -> str:
-    data = result.to_dict()
-    data.pop("wall_seconds")
-    return json.dumps(data, sort_keys=True)
+    return json.dumps(result.to_dict(), sort_keys=True)
 
 
 def test_same_seed_identical_other_seed_different(smoke_run, smoke_path_module) -> None:

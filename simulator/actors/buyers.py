@@ -259,5 +259,5 @@ class Buyers:
             count = np.bincount(wh, minlength=len(self.warehouses))
             units = np.bincount(wh, weights=p.units[waiting], minlength=len(self.warehouses))
             for w in np.flatnonzero(count).tolist():
-                self.warehouses[w].forget(int(count[w]), float(units[w]), t)
+                self.warehouses[w].forget(waiting[wh == w], float(units[w]), t)
         p.transition(ids, CANCELLED)

@@ -36,17 +36,17 @@ for _cur, _targets in ALLOWED_TRANSITIONS.items():
 
 _INT_COLUMNS = {"order": np.int64, "warehouse": np.int16, "units": np.int32,
                 "status": np.int8, "route": np.int32, "hop": np.int16,
-                "line_start": np.int64, "line_count": np.int32}
-_TIME_COLUMNS = ("created", "picked", "handover", "shipped", "delivered", "node_in",
-                 "sort_in", "sort_start")
+                "line_start": np.int64, "line_count": np.int32, "visit": np.int64}
+_TIME_COLUMNS = ("created", "picked", "handover", "shipped", "delivered", "node_in")
 
 
 class Postings:
     """Growable columns of postings and of their lines (lines of a posting are contiguous).
 
     Times are model minutes (NaN = not yet); ``cost`` is transport RUB so far; ``node_in`` is
-    when the parcel joined its current node's queue; ``sort_in``/``sort_start`` are the arrival
-    and service start at the last sorting centre it visited.
+    when the parcel joined its current node's queue (the minute its batch was queued: the
+    late-tolerance clock); ``visit`` is its latest row in the :class:`VisitLog` (-1: none), where
+    every queue visit keeps its own exact times.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -101,6 +101,7 @@ class Postings:
         self.units[rs] = np.add.reduceat(line_qty, offsets) if lines else 0
         self.status[rs] = AWAITING_PACKAGING
         self.hop[rs] = 0
+        self.visit[rs] = -1
         self.created[rs] = t
         self.n, self.n_lines = self.n + rows, b
         return ids

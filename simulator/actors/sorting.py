@@ -5,14 +5,18 @@ parcels that have waited longer than ``late_tolerance_hours`` (sorting centres: 
 not_accepted); sort, first come first served, up to the capacity of the coming wave
 (capacity per hour x fault factor, unused capacity carried over while parcels wait); sorted
 parcels are ready at the end of the wave and leave at the next outbound cut-off (or at once
-when the centre has none) onto the lane their route takes next. A sorting centre that is
-closed (capacity factor 0) refuses parcels that reach it; hubs queue them until they reopen.
+when the centre has none) onto the lane their route takes next. Parcels that reach a closed
+sorting centre (capacity factor 0; they were already on a truck when it closed) are refused
+(``when_closed: refuse``, delivering -> not_accepted) or held at the gate, queued until it
+reopens (``when_closed: hold``; the late tolerance still applies); hubs always hold them.
+Every parcel's time in a queue is a visit in the world's visit log, from its exact arrival.
 
 :class:`ServerCentre` is a sorting centre in parcel-level mode (``servers`` and
 ``service_minutes`` set): ``servers`` sorters, first come first served, each parcel taking a
 sampled service time; a parcel whose wait would exceed the late tolerance is refused instead.
 It makes the centre an M/G/c queue (M/M/c with exponential service) for validation. Capacity
-cuts do not apply in this mode; a closed centre still refuses arrivals.
+cuts do not apply in this mode, closures do: no service starts while the centre is closed,
+and arrivals meanwhile are refused or (holding them) wait for it to reopen.
 """
 
 from __future__ import annotations
@@ -25,23 +29,21 @@ from simulator.actors.postings import DELIVERING, NOT_ACCEPTED, RowQueue
 from simulator.actors.schedule import CapacityCurve, call_at, call_batches_at
 from simulator.actors.world import World
 from simulator.demand import DAY_MINUTES, clock_origin
-from simulator.metrics import LevelMonitor, Tally
+from simulator.metrics import Tally
 
 
 class WaveNode:
-    """A sorting centre (``column`` >= 0 in the sorting monitors) or a hub (``column`` = -1)."""
+    """A sorting centre in wave mode, or a hub (no late tolerance, holds parcels when closed)."""
 
     def __init__(self, world: World, node: int, *, wave_minutes: int, capacity: CapacityCurve,
-                 cutoffs: list[int], tolerance_minutes: float | None, refuse_when_closed: bool,
-                 backlog: LevelMonitor | None, column: int) -> None:
+                 cutoffs: list[int], tolerance_minutes: float | None,
+                 refuse_when_closed: bool) -> None:
         self.world = world
         self.node = node
         self.wave = wave_minutes
         self.capacity = capacity
         self.tolerance = tolerance_minutes
         self.refuse_when_closed = refuse_when_closed
-        self.backlog = backlog
-        self.column = column
         self.queue = RowQueue()
         self.processed = Tally()  # parcels per wave
         self.refused = 0
@@ -53,20 +55,13 @@ class WaveNode:
         if cutoffs:
             world.env.process(self._cutoffs(cutoffs))
 
-    def _level(self, t: float, delta: int) -> None:
-        if self.backlog is not None:
-            self.backlog.add(t, self.column, delta)
-
     def receive(self, ids: np.ndarray, times: np.ndarray, t: float) -> None:
-        p = self.world.postings
         if self.refuse_when_closed and self.node in self.world.closed:
             self._refuse(ids)
             return
-        p.node_in[ids] = t
-        if self.column >= 0:
-            p.sort_in[ids] = times
+        self.world.postings.node_in[ids] = t
+        self.world.visits.join(self.node, ids, times)
         self.queue.push(ids)
-        self._level(t, ids.size)
 
     def _refuse(self, ids: np.ndarray) -> None:
         self.world.postings.transition(ids, NOT_ACCEPTED)
@@ -88,23 +83,20 @@ class WaveNode:
             yield env.timeout(self.wave)
 
     def _release(self, t: float) -> None:
-        p = self.world.postings
         if self.tolerance is not None and len(self.queue):
             late = self._late_count(t - self.tolerance)
             if late:
-                waiting = self.queue.view()
-                self._refuse(waiting[:late].copy())
+                refused = self.queue.view()[:late].copy()
                 self.queue.drop(late)
-                self._level(t, -late)
+                self.world.visits.leave(refused, t, served=False)
+                self._refuse(refused)
         budget = self.capacity.between(t, t + self.wave) + self._carry
         ids, used = self.queue.take(budget, lambda rows: np.ones(rows.size, dtype=bool))
         self._carry = budget - used if len(self.queue) else 0.0
         if ids.size == 0:
             return
         self.processed.add(t, used)
-        self._level(t, -ids.size)
-        if self.column >= 0:
-            p.sort_start[ids] = t
+        self.world.visits.leave(ids, t, served=True)
         ready = t + self.wave
         if self._has_cutoffs:
             self._pool.append((ready, ids))
@@ -134,15 +126,15 @@ class ServerCentre:
     """A sorting centre in parcel-level mode: ``servers`` sorters, FCFS, sampled service."""
 
     def __init__(self, world: World, node: int, *, servers: int, service, capacity: CapacityCurve,
-                 tolerance_minutes: float, backlog: LevelMonitor, column: int) -> None:
+                 tolerance_minutes: float, refuse_when_closed: bool) -> None:
         self.world = world
         self.node = node
         self.service = service
         self.servers = servers
         self.capacity = capacity
         self.tolerance = tolerance_minutes
-        self.backlog = backlog
-        self.column = column
+        self.refuse_when_closed = refuse_when_closed
+        self._closures = sorted((a, b) for a, b, n in world.network.faults.closures() if n == node)
         self.refused = 0
         self.processed = Tally()  # busy minutes by service start
         self._free = [0.0] * servers  # heap of the times each sorter becomes free
@@ -151,7 +143,7 @@ class ServerCentre:
         world.receivers[node] = self
 
     def receive(self, ids: np.ndarray, times: np.ndarray, t: float) -> None:
-        if self.node in self.world.closed:
+        if self.refuse_when_closed and self.node in self.world.closed:
             self.world.postings.transition(ids, NOT_ACCEPTED)
             self.refused += ids.size
             return
@@ -173,7 +165,7 @@ class ServerCentre:
         start = np.empty(ids.size)
         free = self._free
         for k, arrival in enumerate(times.tolist()):
-            begin = max(arrival, free[0])
+            begin = self._open_at(max(arrival, free[0]))
             if begin - arrival > self.tolerance:
                 start[k] = np.nan
                 continue
@@ -182,17 +174,23 @@ class ServerCentre:
             self.processed.add(begin, float(service[k]))
         served = ~np.isnan(start)
         p.node_in[ids] = times
-        p.sort_in[ids] = times
-        p.sort_start[ids[served]] = start[served]
-        self.backlog.add_many(times, self.column, np.ones(ids.size))
-        self.backlog.add_many(np.where(served, start, times + self.tolerance), self.column,
-                              -np.ones(ids.size))
+        visits = self.world.visits
+        visits.join(self.node, ids, times)
+        visits.leave(ids[served], start[served], served=True)
+        visits.leave(ids[~served], times[~served] + self.tolerance, served=False)
         finish = start[served] + service[served]
         call_batches_at(self.world.env, finish, ids[served],
                         lambda i, tt: self.world.dispatch(i, self.node, self.world.env.now))
         if (~served).any():
             call_batches_at(self.world.env, times[~served] + self.tolerance, ids[~served],
                             lambda i, tt: self._refuse(i))
+
+    def _open_at(self, t: float) -> float:
+        """``t``, or the end of the closure ``t`` falls in (closures may overlap)."""
+        for start, stop in self._closures:
+            if start <= t < stop:
+                t = stop
+        return t
 
     def _refuse(self, ids: np.ndarray) -> None:
         assert np.all(self.world.postings.status[ids] == DELIVERING)

@@ -1,7 +1,8 @@
 """Fulfilment warehouses: wave picking limited by shift capacity, then handover to carriers.
 
 One cycle, every ``wave_minutes``: release a wave of the postings waiting for picking, first
-come first served, up to the pick capacity (units) of the coming ``wave_minutes`` (shift
+come first served (a posting queues from its creation: a visit in the world's visit log),
+up to the pick capacity (units) of the coming ``wave_minutes`` (shift
 calendar x capacity faults; capacity a wave leaves unused carries over only while postings
 are still waiting and does not fit the next one); take their units off the shelf; after
 ``pack_minutes``, hand the postings that were not cancelled meanwhile to the first lane of
@@ -16,7 +17,7 @@ import numpy as np
 from simulator.actors.postings import AWAITING_DELIVER, AWAITING_PACKAGING, RowQueue
 from simulator.actors.schedule import CapacityCurve, call_at
 from simulator.actors.world import World
-from simulator.metrics import LevelMonitor, Tally
+from simulator.metrics import Tally
 from simulator.network import LiveNetworkView
 from simulator.scenario import Warehouse as WarehouseSpec
 
@@ -25,13 +26,12 @@ class Warehouse:
     """Picks, packs and hands over the postings allocated to one warehouse."""
 
     def __init__(self, world: World, index: int, spec: WarehouseSpec, capacity: CapacityCurve,
-                 backlog: LevelMonitor, view: LiveNetworkView) -> None:
+                 view: LiveNetworkView) -> None:
         self.world = world
         self.index = index  # warehouse index (stock column)
         self.node = world.network.warehouse_nodes[index]
         self.spec = spec
         self.capacity = capacity
-        self.backlog = backlog  # postings waiting for picking, one column per warehouse
         self.view = view
         self.queue = RowQueue()
         self.picked_units = Tally()  # units per wave
@@ -42,11 +42,11 @@ class Warehouse:
     def accept(self, ids: np.ndarray, units: float, t: float) -> None:
         """New postings to pick (their stock is already reserved)."""
         self.queue.push(ids)
-        self.backlog.add(t, self.index, ids.size)
+        self.world.visits.join(self.node, ids, t)
 
-    def forget(self, n: int, units: float, t: float) -> None:
-        """``n`` waiting postings were cancelled (they stay in the queue and are skipped)."""
-        self.backlog.add(t, self.index, -n)
+    def forget(self, ids: np.ndarray, units: float, t: float) -> None:
+        """Waiting postings ``ids`` were cancelled (they stay in the queue and are skipped)."""
+        self.world.visits.leave(ids, t, served=False)
         self.view.backlog_units[self.index] -= units
 
     def _waves(self):
@@ -70,7 +70,7 @@ class Warehouse:
         lines = p.lines_of(ids)
         self.world.stock.pick(p.line_sku[lines], p.line_qty[lines], self.index, t)
         self.picked_units.add(t, used)
-        self.backlog.add(t, self.index, -ids.size)
+        self.world.visits.leave(ids, t, served=True)
         self.view.backlog_units[self.index] -= used
         call_at(self.world.env, t + self.spec.pack_minutes, lambda: self._handover(ids))
 

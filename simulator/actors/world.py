@@ -1,4 +1,5 @@
-"""The run context the actors share: clock, random streams, postings, stock, and parcel routing.
+"""The run context the actors share: clock, random streams, postings, queue visits, stock, and
+parcel routing.
 
 There is no global state: one :class:`World` per replication, passed to every actor. It moves
 parcels between actors: :meth:`dispatch` sends parcels that are ready at a node onto the lane
@@ -17,6 +18,7 @@ import simpy
 
 from simulator.actors.postings import DELIVERED, DELIVERING, Postings
 from simulator.actors.stock import StockLedger
+from simulator.actors.visits import VisitLog
 from simulator.network import REGION, Network
 from simulator.scenario import Scenario
 
@@ -39,6 +41,7 @@ class World:
         self.network = network
         self.streams = streams
         self.postings = postings
+        self.visits = VisitLog(postings, capacity=3 * len(order_region) + 64)
         self.stock = stock
         self.order_region = order_region  # region index per order
         self.end = end  # minutes: horizon + drain
