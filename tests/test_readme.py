@@ -135,7 +135,7 @@ def test_readme_examples_run_as_written(tmp_path):
     port = free_port()
     script = ["set -euo pipefail", LOADTEST_GATE_MAY_BREACH]
     for block in blocks:
-        script += [f"echo '### README line {block.line}' >&2", block.script(port)]
+        script += [f"echo \"### README line {block.line} at $(date +%T)\" >&2", block.script(port)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                PEAKLINE_README_TEST="1")
     env.pop("DATABASE_URL", None)
