@@ -14,6 +14,12 @@ units per line from the catalogue's distributions, and each line's SKU by Zipf p
 ``catalogue.seed``) tilted by the promotions active at the order's minute. Lines of one order
 that drew the same SKU are merged into one line.
 
+The forecast (``scenario.forecast_demand()``) is the rate stock and policy levels are planned
+on; the demand that happens is the scenario's ``demand``, times a demand shock when it has one:
+a factor per (SKU group, region) drawn each replication (:func:`draw_shock`), which multiplies
+that group's demand in that region (so regions' shares of the orders and the groups' share of
+their lines shift with it). Without a shock the draws are exactly those of no shock at all.
+
 SKU ``k`` belongs to a group by contiguous blocks of the catalogue in group order (shares);
 its price is log-uniform in the group's range, its weight uniform, its unit cost
 ``price * unit_cost_ratio``; all fixed by ``catalogue.seed``, so they are the same in every
@@ -28,7 +34,7 @@ from datetime import datetime
 
 import numpy as np
 
-from simulator.scenario import Catalogue, Clock, Scenario
+from simulator.scenario import Catalogue, Clock, Demand, Scenario
 
 DAY_MINUTES = 1440
 
@@ -96,13 +102,35 @@ def build_skus(catalogue: Catalogue) -> SkuTable:
 # --------------------------------------------------------------------------- rate curve
 
 
-class DemandCurve:
-    """The order rate per minute over the horizon, and what it implies in expectation."""
+def draw_shock(scenario: Scenario, rng: np.random.Generator) -> np.ndarray | None:
+    """This replication's demand shock: a factor ``[sku group, region]`` (lognormal, mean 1,
+    the shock's CV; one value repeated along what ``per`` leaves out), or None without one.
 
-    def __init__(self, scenario: Scenario, skus: SkuTable) -> None:
+    Drawn as standard normals, so replications with the same seed share them whatever the CV.
+    """
+    shock = scenario.demand.shock
+    if shock is None:
+        return None
+    n_g, n_r = len(scenario.catalogue.groups), len(scenario.network.regions)
+    shape = (n_g if "sku_group" in shock.per else 1, n_r if "region" in shock.per else 1)
+    sigma = math.sqrt(math.log1p(shock.cv**2))
+    factor = np.exp(sigma * rng.standard_normal(shape) - sigma**2 / 2)
+    return np.broadcast_to(factor, (n_g, n_r)).copy()
+
+
+class DemandCurve:
+    """The order rate per minute over the horizon, and what it implies in expectation.
+
+    ``demand`` defaults to the scenario's (the demand that happens; the forecast is
+    ``scenario.forecast_demand()``); ``shock`` multiplies it per (SKU group, region).
+    """
+
+    def __init__(self, scenario: Scenario, skus: SkuTable, demand: Demand | None = None,
+                 shock: np.ndarray | None = None) -> None:
         self.scenario = scenario
         self.skus = skus
-        demand = scenario.demand
+        self.shock = shock
+        demand = demand or scenario.demand
         self.minutes = math.ceil(scenario.clock.horizon_minutes)
         mid = np.arange(self.minutes) + 0.5
         hour, weekday = calendar(scenario.clock, mid)
@@ -122,7 +150,12 @@ class DemandCurve:
         # distinct promotion states (rows of group multipliers) and the state of each minute
         self.states, self.state_of_minute = np.unique(promo, axis=0, return_inverse=True)
         self.state_of_minute = self.state_of_minute.reshape(-1)
-        self.rate = base * (promo @ self.group_mass)  # orders per minute
+        if shock is None:
+            self.rate = base * (promo @ self.group_mass)  # orders per minute
+        else:
+            weights = np.array([r.weight for r in scenario.network.regions])
+            self.region_weight = weights / weights.sum()
+            self.rate = base * (promo @ (self.group_mass[:, None] * shock) @ self.region_weight)
 
     def expected_orders(self, edges_minutes: np.ndarray) -> np.ndarray:
         """Expected orders in each bin ``[edges[i], edges[i+1])`` (zero after the horizon)."""
@@ -136,8 +169,9 @@ class DemandCurve:
         return cat.lines_per_order.mean * cat.units_per_line.mean
 
     def sku_daily_units(self) -> np.ndarray:
-        """Mean units per day of each SKU at baseline (no peaks, no promotions)."""
-        daily_orders = self.scenario.demand.baseline_orders_per_hour * 24
+        """Mean units per day of each SKU at the forecast's baseline (no peaks, no
+        promotions): what stock and policy levels are planned on."""
+        daily_orders = self.scenario.forecast_demand().baseline_orders_per_hour * 24
         return daily_orders * self.mean_units_per_order() * self.skus.popularity
 
 
@@ -163,26 +197,27 @@ class Arrivals:
         return len(self.time)
 
 
-def _sample_skus(curve: DemandCurve, minute: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """SKU of each line given the minute of its order (Zipf popularity tilted by promotions)."""
-    skus = curve.skus
-    out = np.empty(len(minute), dtype=np.int32)
-    state = curve.state_of_minute[minute]
-    u = rng.random(len(minute))
+def _sample_skus(skus: SkuTable, states: np.ndarray, state: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+    """SKU of each line given its state: Zipf popularity tilted by the group multipliers
+    ``states[state[line]]`` (promotions, and the shock of the order's region)."""
+    out = np.empty(len(state), dtype=np.int32)
+    u = rng.random(len(state))
     global_cdf = np.cumsum(skus.popularity)
+    group_mass = skus.group_mass()
     group_skus = [skus.skus_of(g) for g in range(len(skus.group_names))]
     group_cdf = [np.cumsum(skus.popularity[s]) for s in group_skus]
-    for k, multipliers in enumerate(curve.states):
-        rows = np.flatnonzero(state == k) if len(curve.states) > 1 else slice(None)
+    for k, multipliers in enumerate(states):
+        rows = np.flatnonzero(state == k) if len(states) > 1 else slice(None)
         uk = u[rows]
         if np.all(multipliers == 1):
             idx = np.searchsorted(global_cdf, uk * global_cdf[-1], side="right")
             out[rows] = np.minimum(idx, skus.count - 1)
             continue
-        weights = curve.group_mass * multipliers
+        weights = group_mass * multipliers
         cdf = np.cumsum(weights) / weights.sum()
         group = np.minimum(np.searchsorted(cdf, uk, side="right"), len(cdf) - 1)
-        rows = np.arange(len(minute))[rows]
+        rows = np.arange(len(state))[rows]
         v = rng.random(len(rows))
         for g, members in enumerate(group_skus):
             sel = group == g
@@ -192,6 +227,27 @@ def _sample_skus(curve: DemandCurve, minute: np.ndarray, rng: np.random.Generato
             idx = np.minimum(np.searchsorted(c, v[sel] * c[-1], side="right"), members.size - 1)
             out[rows[sel]] = members[idx]
     return out
+
+
+def _shocked_regions(curve: DemandCurve, minute: np.ndarray, rng: np.random.Generator
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Regions of orders under a shock, and the group multipliers of each order's (promotion
+    state, region): a region's share of a minute's orders is its weight times its shocked
+    demand at that minute's promotions."""
+    n_regions = curve.region_weight.size
+    # per (promotion state, region): the groups' multipliers, and the region's demand share
+    n_groups = curve.shock.shape[0]
+    states = (curve.states[:, None, :] * curve.shock.T[None, :, :]).reshape(-1, n_groups)
+    share = (states @ curve.group_mass).reshape(-1, n_regions) * curve.region_weight
+    cdf = np.cumsum(share, axis=1) / share.sum(axis=1, keepdims=True)
+    promo_state = curve.state_of_minute[minute]
+    u = rng.random(minute.size)
+    region = np.empty(minute.size, dtype=np.int16)
+    for k in range(len(curve.states)):
+        rows = np.flatnonzero(promo_state == k)
+        region[rows] = np.minimum(np.searchsorted(cdf[k], u[rows], side="right"),
+                                  n_regions - 1)
+    return region, states, promo_state * n_regions + region
 
 
 def sample_arrivals(
@@ -209,16 +265,20 @@ def sample_arrivals(
     time, minute = time[keep], minute[keep]
     n = time.size
 
-    weights = np.array([r.weight for r in scenario.network.regions])
-    cdf = np.cumsum(weights) / weights.sum()
-    region = np.minimum(np.searchsorted(cdf, streams["regions"].random(n), side="right"),
-                        len(weights) - 1).astype(np.int16)
+    if curve.shock is None:
+        weights = np.array([r.weight for r in scenario.network.regions])
+        cdf = np.cumsum(weights) / weights.sum()
+        region = np.minimum(np.searchsorted(cdf, streams["regions"].random(n), side="right"),
+                            len(weights) - 1).astype(np.int16)
+        states, order_state = curve.states, curve.state_of_minute[minute]
+    else:
+        region, states, order_state = _shocked_regions(curve, minute, streams["regions"])
 
     baskets = streams["baskets"]
     n_lines = np.maximum(np.rint(cat.lines_per_order.sample(baskets, n)), 1).astype(np.int64)
     line_order = np.repeat(np.arange(n, dtype=np.int64), n_lines)
     qty = np.maximum(np.rint(cat.units_per_line.sample(baskets, line_order.size)), 1)
-    sku = _sample_skus(curve, minute[line_order], streams["skus"])
+    sku = _sample_skus(curve.skus, states, order_state[line_order], streams["skus"])
 
     # merge lines of one order that drew the same SKU
     key = line_order * cat.sku_count + sku

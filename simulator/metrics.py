@@ -26,12 +26,15 @@ import numpy as np
 
 from simulator.demand import DAY_MINUTES
 from simulator.outcomes import Outcomes
+from simulator.sku_ids import offer_id, sku_id
 
 #: KPI name -> what it means (with unit). Every key of ``RunResult.kpis`` is listed here.
 #: "Counted orders" are those that arrived after the warm-up; time-weighted figures
 #: (stock, utilisation) cover the window from the warm-up to the end of the horizon.
 KPI_DOC: dict[str, str] = {
     "orders_demanded": "orders buyers tried to place (count)",
+    "demand_vs_forecast": "orders demanded / the orders the forecast expected in the same "
+    "window: how much bigger (> 1) or smaller the peak came than planned (ratio)",
     "orders_refused": "orders the allocation policy refused, e.g. out of stock: lost sales (count)",
     "orders_placed": "orders accepted with at least one posting (count)",
     "orders_delivered": "placed orders with every posting delivered by the end of the run (count)",
@@ -364,6 +367,8 @@ def collect(sim: Any) -> RunResult:
         return float(visits.waits(rows, sim.end).mean() / 60) if rows.size else float("nan")
     kpis: dict[str, float] = {
         "orders_demanded": float(counted.sum()),
+        "demand_vs_forecast": _ratio(counted.sum(),
+                                     sim.forecast.expected_orders(np.array([w0, w1]))[0]),
         "orders_refused": float((counted & ~placed).sum()),
         "orders_placed": float((counted & placed).sum()),
         "orders_delivered": float(done.sum()),
@@ -454,7 +459,8 @@ def collect(sim: Any) -> RunResult:
     out_pair = (stock.stockout_minutes / 60).reshape(-1)
     rows = []
     for code in np.flatnonzero((filled_pair + lost_pair > 0) | (avg_pair > 0)).tolist():
-        rows.append({"sku": code // n_w, "warehouse": wh_ids[code % n_w],
+        rows.append({"sku": int(sku_id(code // n_w)), "offer_id": offer_id(code // n_w),
+                     "warehouse": wh_ids[code % n_w],
                      "demand_units": float(filled_pair[code] + lost_pair[code]),
                      "filled_units": float(filled_pair[code]), "lost_units": float(lost_pair[code]),
                      "avg_on_hand": round(float(avg_pair[code]), 3),

@@ -5,6 +5,9 @@ own ``numpy.random.Generator`` spawned from ``SeedSequence(seed)`` (one stream p
 input, so changing one input leaves the others' draws alone), nothing is global, and the same
 seed gives an identical result.
 
+Stock and the replenishment prior are planned on the forecast; orders are sampled from the
+demand that happens (the scenario's demand, times this replication's demand shock if any).
+
 Order of one run: sample all arrivals of the horizon (vectorised); start the actors (buyers,
 warehouses, sorting centres and hubs, carriers of every lane, the replenisher, fault
 switches, buyer returns); run the clock to ``horizon + drain``; settle deliveries; collect the
@@ -31,7 +34,7 @@ from simulator.actors.stock import LedgerStockView, StockLedger
 from simulator.actors.suppliers import Replenisher
 from simulator.actors.warehouses import Warehouse
 from simulator.actors.world import World
-from simulator.demand import DemandCurve, build_skus, sample_arrivals
+from simulator.demand import DemandCurve, build_skus, draw_shock, sample_arrivals
 from simulator.metrics import LevelMonitor, RunResult, collect
 from simulator.network import HUB_WAVE_MINUTES, LiveNetworkView, Network
 from simulator.policies.base import (
@@ -46,7 +49,7 @@ from simulator.stocking import initial_stock
 # new streams go at the end: a child's seed depends on its position only, so appending one
 # leaves the draws of the others unchanged
 STREAMS = ("arrivals", "regions", "baskets", "skus", "cancels", "transit", "suppliers",
-           "service", "returns")
+           "service", "returns", "shock")
 
 Progress = Callable[[float, float], None]
 
@@ -75,14 +78,16 @@ class Simulation:
         clock = scenario.clock
         self.network = net = Network(scenario)
         self.skus = build_skus(scenario.catalogue)
-        self.curve = DemandCurve(scenario, self.skus)
+        self.shock = draw_shock(scenario, self.streams["shock"])
+        self.curve = DemandCurve(scenario, self.skus, shock=self.shock)
+        self.forecast = DemandCurve(scenario, self.skus, scenario.forecast_demand())
         self.arrivals = sample_arrivals(scenario, self.curve, self.streams)
         self.end = clock.horizon_minutes + clock.drain_hours * 60
         self.window = (clock.warmup_hours * 60, clock.horizon_minutes)
         minutes = math.ceil(self.end) + 1
 
         initial = initial_stock(scenario, self.skus.group, self.skus.group_names,
-                                self.curve.sku_daily_units())
+                                self.forecast.sku_daily_units())
         self.stock = StockLedger(initial, self.window)
         self.postings = Postings(capacity=int(self.arrivals.count * 1.05) + 64)
         self.env = simpy.Environment()
@@ -139,7 +144,7 @@ class Simulation:
         share = np.zeros((self.skus.count, n_w))
         for r, weight in enumerate(weights / weights.sum()):
             share[np.arange(self.skus.count), home[:, r]] += weight
-        prior = self.curve.sku_daily_units()[:, None] * share
+        prior = self.forecast.sku_daily_units()[:, None] * share
         self.replenisher = Replenisher(world, self.replenishment, prior, home)
         self.buyers = Buyers(world, self.arrivals, self.allocation,
                              LedgerStockView(self.stock, net.warehouse_ids), self.network_view,

@@ -20,9 +20,14 @@ the peak at the least holding cost.
    them are raised by the missing units; pairs that never ran out in any replication are
    lowered by half of the stock they never needed. The cheapest plan whose fill-rate
    confidence interval lies above the target is kept.
-4. **Validation** on fresh seeds (an independent seed stream) gives the achieved fill rate
-   with its confidence interval; the investment is ``sum(S * unit_cost)`` against the
+4. **Validation** runs exactly that plan (the recommended round's) on fresh seeds (an
+   independent seed stream): the achieved fill rate with its confidence interval. When no
+   round met the target there is no recommendation: the round with the best fill rate is
+   validated and reported as such. The investment is ``sum(S * unit_cost)`` against the
    scenario's current initial stock.
+
+A demand shock (``demand.shock``) widens each pair's demand by its CV in the analytic start;
+the replications see it as it happens.
 
 The fill rate is the unit fill rate (type-2 service): units filled / units demanded, summed
 over pairs, per replication.
@@ -57,6 +62,7 @@ from simulator.experiment import (
 from simulator.metrics import RunResult
 from simulator.policies.levels import lead_time_demand
 from simulator.scenario import Scenario
+from simulator.sku_ids import index_of_sku, offer_id, sku_id
 
 MARGIN = 0.004  # the analytic start aims this far above the target
 GUARD = 0.001  # a plan is accepted when its fill-rate CI lies this far above the target
@@ -185,6 +191,7 @@ class Evaluation:
     lost: np.ndarray
     max_demand: np.ndarray  # per pair, the largest demand of any replication
     ever_out: np.ndarray  # per pair: lost units or stock-out hours in some replication
+    stockout_hours: np.ndarray  # per pair, mean hours with nothing available
 
     def to_dict(self) -> dict[str, Any]:
         return {"seeds": self.seeds, "fill_rate": self.fill_rate.to_dict(),
@@ -194,7 +201,10 @@ class Evaluation:
 
 @dataclass
 class StockPlan:
-    """Recommended levels per pair (``sku[i]``, ``warehouse[i]``) and how they were found."""
+    """Recommended levels per pair (catalogue SKU ``sku[i]``, ``warehouse[i]``) and how they
+    were found: ``chosen_round`` is the refinement round whose plan this is (None when no
+    round met the target: then it is the round with the best fill rate, not a recommendation).
+    ``validation`` ran this exact plan on fresh seeds."""
 
     scenario: str
     target: float
@@ -206,9 +216,12 @@ class StockPlan:
     analytic_order_up_to: np.ndarray
     unit_cost: np.ndarray
     current_units: np.ndarray
+    current_reorder_point: np.ndarray  # the scenario's own policy at the start (NaN: none)
+    current_order_up_to: np.ndarray
     pilot_demand: np.ndarray
     single_period: bool
     validation: Evaluation
+    chosen_round: int | None
     rounds: list[dict[str, Any]] = field(default_factory=list)
     metric: str = "unit fill rate"
 
@@ -220,23 +233,45 @@ class StockPlan:
     def current_investment_rub(self) -> float:
         return float((self.current_units * self.unit_cost).sum())
 
+    @property
+    def investment_change_rub(self) -> np.ndarray:
+        """Per pair: (recommended S - current initial units) x unit cost."""
+        return (self.order_up_to - self.current_units) * self.unit_cost
+
+    @property
+    def validated(self) -> bool:
+        """A round met the target and its plan met it again on fresh seeds (mean)."""
+        return self.chosen_round is not None and self.validation.fill_rate.mean >= self.target
+
     def levels(self) -> dict[tuple[int, str], tuple[int, int]]:
         return _levels_map(self.sku, self.warehouse, self.reorder_point, self.order_up_to)
 
+    def rows(self) -> list[dict[str, Any]]:
+        """One record per pair, the biggest change in investment first (ties: by SKU)."""
+        v, change = self.validation, self.investment_change_rub
+        order = np.lexsort((self.sku, -np.abs(change)))
+        return [{
+            "sku": int(sku_id(self.sku[i])), "offer_id": offer_id(self.sku[i]),
+            "warehouse": self.warehouse[i],
+            "current_reorder_point": _whole_or_none(self.current_reorder_point[i]),
+            "reorder_point": int(self.reorder_point[i]),
+            "current_order_up_to": _whole_or_none(self.current_order_up_to[i]),
+            "order_up_to": int(self.order_up_to[i]), "current_units": int(self.current_units[i]),
+            "unit_cost_rub": float(self.unit_cost[i]),
+            "investment_rub": round(float(self.order_up_to[i] * self.unit_cost[i]), 2),
+            "investment_change_rub": round(float(change[i]), 2),
+            "expected_stockout_hours": round(float(v.stockout_hours[i]), 3),
+            "pilot_demand_units": round(float(self.pilot_demand[i]), 3),
+            "validated_demand_units": round(float(v.demand[i]), 3),
+            "validated_lost_units": round(float(v.lost[i]), 3),
+        } for i in order]
+
     def write_csv(self, path: Path) -> Path:
+        rows = self.rows()
         with path.open("w", newline="", encoding="utf-8") as fh:
-            out = csv.writer(fh)
-            out.writerow(["sku", "warehouse", "reorder_point", "order_up_to", "current_units",
-                          "unit_cost_rub", "investment_rub", "pilot_demand_units",
-                          "validated_demand_units", "validated_lost_units"])
-            v = self.validation
-            for i in np.argsort(-self.order_up_to * self.unit_cost, kind="stable"):
-                out.writerow([int(self.sku[i]), self.warehouse[i], int(self.reorder_point[i]),
-                              int(self.order_up_to[i]), int(self.current_units[i]),
-                              float(self.unit_cost[i]),
-                              round(float(self.order_up_to[i] * self.unit_cost[i]), 2),
-                              round(float(self.pilot_demand[i]), 3), round(float(v.demand[i]), 3),
-                              round(float(v.lost[i]), 3)])
+            out = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            out.writeheader()
+            out.writerows(rows)
         return path
 
     def write_json(self, path: Path) -> Path:
@@ -245,10 +280,34 @@ class StockPlan:
             "policy": self.policy, "single_period": self.single_period,
             "pairs": len(self.sku), "investment_rub": self.investment_rub,
             "current_investment_rub": self.current_investment_rub,
+            "chosen_round": self.chosen_round, "validated": self.validated,
             "validation": self.validation.to_dict(), "rounds": self.rounds,
         }
         path.write_text(json.dumps(data, indent=1), encoding="utf-8")
         return path
+
+
+def plan_verdict(plan: StockPlan) -> str:
+    """In words: which plan is recommended, that it was checked on fresh seeds, and how it
+    did; or that no round met the target (then nothing is recommended)."""
+    f, target = plan.validation.fill_rate, plan.target
+    checked = (f"{plan.metric} {f.mean:.4f} (95 % CI {f.low:.4f}–{f.high:.4f}) on {f.n} fresh "
+               f"seeds")
+    if plan.chosen_round is None:
+        best = max(plan.rounds, key=lambda r: r["fill_rate"]["mean"])
+        return (f"No round met the target {target:.3f}: nothing is recommended. The best, round "
+                f"{best['round']} ({best['fill_rate']['mean']:.4f} on the planning seeds), "
+                f"reached {checked}.")
+    outcome = ("meets the target" if f.mean >= target else
+               "MISSES the target there: do not rely on it (try more --reps or --rounds)")
+    low = " (its CI reaches below the target)" if f.mean >= target > f.low else ""
+    return (f"Recommended: the plan of round {plan.chosen_round}, the cheapest whose CI cleared "
+            f"the target {target:.3f} on the planning seeds. This exact plan, checked on fresh "
+            f"seeds: {checked}: {outcome}{low}.")
+
+
+def _whole_or_none(value: float) -> int | None:
+    return None if math.isnan(value) else int(value)
 
 
 def _levels_map(sku, warehouse, s, big_s) -> dict[tuple[int, str], tuple[int, int]]:
@@ -268,6 +327,29 @@ def current_stock(scenario: Scenario) -> np.ndarray:
     skus = build_skus(scenario.catalogue)
     daily = DemandCurve(scenario, skus).sku_daily_units()
     return initial_stock(scenario, skus.group, skus.group_names, daily)
+
+
+def current_levels(scenario: Scenario, sku: np.ndarray, warehouse: list[str]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """(s, S) per pair that the scenario's own replenishment policy holds at the start: the
+    policy asked with the model's demand prior (the forecast). Policies with an order-up-to
+    level only give s = S; a policy with neither gives NaN."""
+    from simulator.model import Simulation
+    from simulator.policies.base import InventoryState
+
+    sim = Simulation(scenario, 0)
+    policy, replenisher = sim.replenishment, sim.replenisher
+    columns = {w: i for i, w in enumerate(sim.network.warehouse_ids)}
+    s, big_s = np.full(len(sku), np.nan), np.full(len(sku), np.nan)
+    for i, (k, w) in enumerate(zip(sku.tolist(), warehouse, strict=True)):
+        mean = float(replenisher.mean[k, columns[w]])
+        state = InventoryState(k, w, 0.0, 0, 0, 0, mean, math.sqrt(mean),
+                               replenisher.lead_mean, replenisher.lead_sd)
+        if hasattr(policy, "reorder_levels"):
+            s[i], big_s[i] = policy.reorder_levels(state)
+        elif hasattr(policy, "order_up_to"):
+            s[i] = big_s[i] = policy.order_up_to(state)
+    return s, big_s
 
 
 def _ample_stock(scenario: Scenario) -> Scenario:
@@ -307,6 +389,7 @@ def _evaluate(results: list[RunResult], index: dict[tuple[int, str], int],
               confidence: float = 0.95) -> Evaluation:
     n = len(index)
     demand, lost, ever_out = np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    out_hours = np.zeros(n)
     max_demand = np.zeros(n)
     fills = []
     for r in results:
@@ -316,11 +399,12 @@ def _evaluate(results: list[RunResult], index: dict[tuple[int, str], int],
             d, f = float(row["demand_units"]), float(row["filled_units"])
             total_d += d
             total_f += f
-            i = index.get((int(row["sku"]), str(row["warehouse"])))
+            i = index.get((index_of_sku(row["sku"]), str(row["warehouse"])))
             if i is None:
                 continue
             rep_demand[i] += d
             lost[i] += float(row["lost_units"])
+            out_hours[i] += float(row.get("stockout_hours", 0))
             if float(row["lost_units"]) > 0 or float(row.get("stockout_hours", 0)) > 0:
                 ever_out[i] = True
         demand += rep_demand
@@ -335,6 +419,7 @@ def _evaluate(results: list[RunResult], index: dict[tuple[int, str], int],
         holding_cost=t_interval([r.kpis.get("holding_cost_rub", math.nan) for r in results],
                                 confidence),
         demand=demand / reps, lost=lost / reps, max_demand=max_demand, ever_out=ever_out,
+        stockout_hours=out_hours / reps,
     )
 
 
@@ -376,7 +461,7 @@ def plan_stock(
     totals: dict[tuple[int, str], float] = {}
     for r in pilot:
         for row in r.tables.get("sku_warehouse", []):
-            key = (int(row["sku"]), str(row["warehouse"]))
+            key = (index_of_sku(row["sku"]), str(row["warehouse"]))
             totals[key] = totals.get(key, 0.0) + float(row["demand_units"]) / len(pilot)
     pairs = sorted(k for k, v in totals.items() if v > 0)
     if not pairs:
@@ -399,17 +484,18 @@ def plan_stock(
     window = lead.mean + review_days
     share = 1.0 if single else peak_window_share(scenario, window)
     predictive = 1 + 1 / len(pilot)  # demand means are estimates from the pilot's replications
+    shock_cv2 = scenario.demand.shock.cv**2 if scenario.demand.shock else 0.0
 
     def demand_model(horizon_mean: np.ndarray) -> tuple[PairDemand, np.ndarray, float]:
         """Window demand, order quantities Q and the number of exposures per horizon."""
         if single:  # nothing ordered arrives within the horizon: S covers it alone
-            return (PairDemand(horizon_mean, horizon_mean * disp * predictive),
-                    np.zeros(len(sku), int), 1.0)
+            var = horizon_mean * disp * predictive + shock_cv2 * horizon_mean**2
+            return PairDemand(horizon_mean, var), np.zeros(len(sku), int), 1.0
         w_mean = horizon_mean * share  # s protects the busiest lead-time window; S = s + Q
         _, sd = np.vectorize(lead_time_demand)(w_mean / window, np.sqrt(w_mean / window * disp),
                                                window, math.sqrt(lead.variance))
         q = np.maximum(1, np.rint(horizon_mean / horizon_days * q_days)).astype(np.int64)
-        return (PairDemand(w_mean, sd**2 * predictive), q,
+        return (PairDemand(w_mean, sd**2 * predictive + shock_cv2 * w_mean**2), q,
                 max(1.0, float(horizon_mean.sum() / q.sum())))
 
     def levels_of(x: np.ndarray, q: np.ndarray, horizon_mean: np.ndarray):
@@ -431,8 +517,8 @@ def plan_stock(
 
     # 3. refinement on common random numbers: calibrate each pair's losses, re-solve
     seeds = replication_seeds(base_seed, reps)
-    best: tuple[float, np.ndarray, np.ndarray] | None = None
-    fallback: tuple[float, np.ndarray, np.ndarray] | None = None
+    best: tuple[float, int, np.ndarray, np.ndarray] | None = None  # cheapest that met
+    fallback: tuple[float, int, np.ndarray, np.ndarray] | None = None  # the best fill rate
     log: list[dict[str, Any]] = []
     lost_sum, predicted_sum = np.zeros(len(sku)), np.zeros(len(sku))
     for rnd in range(rounds + 1):
@@ -443,9 +529,9 @@ def plan_stock(
         invest = float((big_s * cost).sum())
         feasible = ev.fill_rate.low >= target_fill_rate + GUARD
         if feasible and (best is None or invest < best[0]):
-            best = (invest, s.copy(), big_s.copy())
+            best = (invest, rnd, s.copy(), big_s.copy())
         if fallback is None or ev.fill_rate.mean > fallback[0]:
-            fallback = (ev.fill_rate.mean, s.copy(), big_s.copy())
+            fallback = (ev.fill_rate.mean, rnd, s.copy(), big_s.copy())
         entry = {"round": rnd, "fill_rate": ev.fill_rate.to_dict(), "investment_rub": invest,
                  "meets_target": feasible, "analytic_target": tau, "raised": 0, "lowered": 0}
         log.append(entry)
@@ -469,19 +555,20 @@ def plan_stock(
         entry["lowered"] = int((new_x < x).sum())
         x = new_x
         s, big_s = levels_of(x, q, m_h)
-    if best is not None:
-        _, s, big_s = best
-    elif fallback is not None:
-        _, s, big_s = fallback
+    assert fallback is not None
+    chosen = best if best is not None else fallback
+    _, chosen_round, s, big_s = chosen
 
     # 4. validation on fresh seeds
     fresh = replication_seeds(base_seed, validate_reps or reps, stream=1)
     variant = plan_variant(policy, params, sku, wh, s, big_s)
     results = _run([Job(scenario, variant, seed, tables, model) for seed in fresh],
                    executor, progress, "validation (fresh seeds)")
+    now_s, now_big_s = current_levels(scenario, sku, wh)
     return StockPlan(
         scenario=scenario.name, target=target_fill_rate, policy=policy, sku=sku, warehouse=wh,
         reorder_point=s, order_up_to=big_s, analytic_order_up_to=analytic, unit_cost=cost,
-        current_units=current, pilot_demand=m_h, single_period=single,
-        validation=_evaluate(results, index), rounds=log,
+        current_units=current, current_reorder_point=now_s, current_order_up_to=now_big_s,
+        pilot_demand=m_h, single_period=single, validation=_evaluate(results, index),
+        chosen_round=chosen_round if best is not None else None, rounds=log,
     )

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -99,6 +100,29 @@ class Peak(Strict):
         return (self.start_hour + self.duration_hours) * 60
 
 
+def _factors(value: list[float], n: int) -> list[float]:
+    """``n`` relative factors normalised to mean 1."""
+    if len(value) != n or min(value) < 0 or sum(value) <= 0:
+        raise ValueError(f"needs exactly {n} non-negative factors, not all zero")
+    mean = sum(value) / n
+    return [v / mean for v in value]
+
+
+class DemandShock(Strict):
+    """The demand that happens = forecast x a lognormal factor of mean 1 and this ``cv``,
+    drawn anew in every replication from its own random stream: one factor per SKU group
+    and/or per region as ``per`` lists (one network-wide factor when empty)."""
+
+    cv: float = Field(gt=0, le=3, description="coefficient of variation of the factor")
+    per: list[Literal["sku_group", "region"]] = Field(default_factory=list)
+
+    @field_validator("per")
+    @classmethod
+    def _once(cls, value: list[str]) -> list[str]:
+        _unique(value, "per entry")
+        return value
+
+
 class Demand(Strict):
     """Buyer demand: a baseline rate shaped by hour of day, day of week and a peak calendar."""
 
@@ -127,22 +151,35 @@ class Demand(Strict):
         default_factory=lambda: {"dist": "gamma", "mean": 96.0, "sd": 48.0},
         description="delivery -> the buyer hands the return in (about four days)",
     )
+    shock: DemandShock | None = Field(
+        default=None, description="how far the demand that happens strays from the forecast")
 
-    @field_validator("hour_of_day")
+    @field_validator("hour_of_day", "day_of_week")
     @classmethod
-    def _24_factors(cls, value: list[float]) -> list[float]:
-        if len(value) != 24 or min(value) < 0 or sum(value) <= 0:
-            raise ValueError("needs exactly 24 non-negative factors, not all zero")
-        mean = sum(value) / 24
-        return [v / mean for v in value]
+    def _shape(cls, value: list[float], info: ValidationInfo) -> list[float]:
+        return _factors(value, 24 if info.field_name == "hour_of_day" else 7)
 
-    @field_validator("day_of_week")
+
+FORECAST_FIELDS = ("baseline_orders_per_hour", "hour_of_day", "day_of_week", "peaks")
+
+
+class Forecast(Strict):
+    """The demand stock and policy levels are planned on; a field left out is the demand's.
+
+    ``initial`` stock by ``days_of_cover``, the replenishment policies' demand prior and the
+    backend's warning lines come from the forecast; orders come from ``demand``.
+    """
+
+    baseline_orders_per_hour: float | None = Field(default=None, gt=0)
+    hour_of_day: list[float] | None = None
+    day_of_week: list[float] | None = None
+    peaks: list[Peak] | None = None
+
+    @field_validator("hour_of_day", "day_of_week")
     @classmethod
-    def _7_factors(cls, value: list[float]) -> list[float]:
-        if len(value) != 7 or min(value) < 0 or sum(value) <= 0:
-            raise ValueError("needs exactly 7 non-negative factors, not all zero")
-        mean = sum(value) / 7
-        return [v / mean for v in value]
+    def _shape(cls, value: list[float] | None, info: ValidationInfo) -> list[float] | None:
+        return None if value is None else _factors(value, 24 if info.field_name ==
+                                                   "hour_of_day" else 7)
 
 
 # --------------------------------------------------------------------------- catalogue
@@ -340,7 +377,14 @@ class StockRule(Strict):
 class Stock(Strict):
     """Initial stock, warning lines, suppliers and inventory costs."""
 
-    initial: list[StockRule] = Field(min_length=1)
+    initial: list[StockRule] = Field(
+        min_length=1, description="rules; give them, an initial_file, or both")
+    initial_file: str | None = Field(
+        default=None,
+        description="a planner's stock CSV (offer_id or sku_group, warehouse, units), path "
+        "relative to the scenario file; read on loading, its rows become initial rules "
+        "after those written",
+    )
     warning_days_of_cover: float = Field(default=2, ge=0)
     supplier_lead_time_days: Distribution = Field(
         default_factory=lambda: {"dist": "gamma", "mean": 3.0, "sd": 1.0}
@@ -414,6 +458,7 @@ class Scenario(Strict):
     description: str = ""
     clock: Clock
     demand: Demand
+    forecast: Forecast | None = None
     catalogue: Catalogue
     network: Network
     stock: Stock
@@ -421,16 +466,39 @@ class Scenario(Strict):
     faults: list[Fault] = Field(default_factory=list)
     slo: Slo = Field(default_factory=Slo)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _stock_file(cls, data: Any, info: ValidationInfo) -> Any:
+        """Rows of ``stock.initial_file`` become ``stock.initial`` rules after those written
+        (relative to the ``base_dir`` of the validation context, else the working folder)."""
+        stock = data.get("stock") if isinstance(data, dict) else None
+        if not isinstance(stock, dict) or stock.get("initial_file") is None:
+            return data
+        from simulator.stocking import StockFileError, read_stock_file
+
+        stock = dict(stock)
+        name = stock.pop("initial_file")
+        path = Path((info.context or {}).get("base_dir", ".")) / str(name)
+        try:
+            rules = read_stock_file(path, **_catalogue_names(data))
+        except StockFileError as exc:
+            raise ValueError(f"stock.initial_file: {exc}") from None
+        stock["initial"] = [*(stock.get("initial") or []), *rules]
+        return {**data, "stock": stock}
+
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
         groups = {g.name for g in self.catalogue.groups}
         warehouses = {w.id for w in self.network.warehouses}
         nodes = set(self.network.node_ids())
         lanes = {(lane.from_, lane.to) for lane in self.network.lanes}
-        for i, peak in enumerate(self.demand.peaks):
-            for group in peak.sku_groups or []:
-                if group not in groups:
-                    raise ValueError(f"demand.peaks[{i}].sku_groups: unknown group {group!r}")
+        forecast_peaks = (self.forecast and self.forecast.peaks) or []
+        for where, peaks in (("demand", self.demand.peaks), ("forecast", forecast_peaks)):
+            for i, peak in enumerate(peaks):
+                for group in peak.sku_groups or []:
+                    if group not in groups:
+                        raise ValueError(f"{where}.peaks[{i}].sku_groups: unknown group "
+                                         f"{group!r}")
         for i, rule in enumerate(self.stock.initial):
             if rule.warehouse != "*" and rule.warehouse not in warehouses:
                 raise ValueError(f"stock.initial[{i}].warehouse: unknown {rule.warehouse!r}")
@@ -445,12 +513,23 @@ class Scenario(Strict):
                 raise ValueError(f"faults[{i}].lane: no lane {list(fault.lane)}")
         return self
 
+    def forecast_demand(self) -> Demand:
+        """The demand stock is planned on: ``demand`` with the forecast's fields, no shock."""
+        given = self.forecast or Forecast()
+        update = {k: getattr(given, k) for k in FORECAST_FIELDS if getattr(given, k) is not None}
+        return self.demand.model_copy(update={**update, "shock": None})
+
     def with_overrides(self, **changes: Any) -> Scenario:
         """A validated copy with dotted-path fields replaced.
 
+        The forecast stays where this scenario put it: overriding ``demand.*`` changes the
+        demand that happens, not the stock and policy levels planned on the forecast (override
+        ``forecast.*`` to move those).
         Example: ``scenario.with_overrides(**{"demand.baseline_orders_per_hour": 900})``.
         """
         data = self.model_dump(by_alias=True)
+        planned = self.forecast_demand()
+        data["forecast"] = {k: planned.model_dump()[k] for k in FORECAST_FIELDS}
         for dotted, value in changes.items():
             target = data
             *parents, leaf = dotted.split(".")
@@ -478,6 +557,21 @@ class ScenarioError(Exception):
         super().__init__("\n".join(lines))
 
 
+def _catalogue_names(data: dict[str, Any]) -> dict[str, Any]:
+    """SKU count, group names and warehouse ids of raw scenario data (empty when malformed;
+    the fields' own validation reports that)."""
+    catalogue, network = data.get("catalogue"), data.get("network")
+    names: dict[str, Any] = {"sku_count": None, "groups": None, "warehouses": None}
+    if isinstance(catalogue, dict):
+        names["sku_count"] = catalogue.get("sku_count")
+        groups = catalogue.get("groups")
+        if isinstance(groups, list):
+            names["groups"] = [g.get("name") for g in groups if isinstance(g, dict)]
+    if isinstance(network, dict) and isinstance(network.get("warehouses"), list):
+        names["warehouses"] = [w.get("id") for w in network["warehouses"] if isinstance(w, dict)]
+    return names
+
+
 def _unique(values: list[str], what: str) -> None:
     seen: set[str] = set()
     for value in values:
@@ -499,12 +593,16 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return path or "(top level)"
 
 
-def parse_scenario(data: Any, source: Path | str = "<scenario>") -> Scenario:
-    """Validate already-parsed YAML/JSON data; raise :class:`ScenarioError` on any problem."""
+def parse_scenario(data: Any, source: Path | str = "<scenario>",
+                   base_dir: Path | str = ".") -> Scenario:
+    """Validate already-parsed YAML/JSON data; raise :class:`ScenarioError` on any problem.
+
+    Files the scenario names (``stock.initial_file``) are relative to ``base_dir``.
+    """
     if not isinstance(data, dict):
         raise ScenarioError(source, [("(top level)", "must be a mapping of sections")])
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context={"base_dir": Path(base_dir)})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -532,4 +630,4 @@ def load_scenario(path: Path | str) -> Scenario:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
         problem = f"not valid YAML: {getattr(exc, 'problem', exc)}"
         raise ScenarioError(path, [(where, problem)]) from None
-    return parse_scenario(data, path)
+    return parse_scenario(data, path, path.parent)

@@ -137,8 +137,8 @@ def test_smoke_invariants_and_result_contract(smoke_run) -> None:
     delivered = int((sim.postings.status[: sim.postings.n] == DELIVERED).sum())
     assert flows[("H-MSK", "R-MSK")] + flows[("H-SPB", "R-SPB")] == delivered
     row = result.tables["sku_warehouse"][0]
-    assert set(row) == {"sku", "warehouse", "demand_units", "filled_units", "lost_units",
-                        "avg_on_hand", "stockout_hours"}
+    assert set(row) == {"sku", "offer_id", "warehouse", "demand_units", "filled_units",
+                        "lost_units", "avg_on_hand", "stockout_hours"}
     for name in ("picker_utilisation", "sorting_utilisation", "truck_utilisation", "on_time_rate",
                  "line_fill_rate", "order_fill_rate"):
         assert 0 <= result.kpis[name] <= 1, name

@@ -21,6 +21,7 @@ from simulator.planning import (
 )
 from simulator.policies.levels import poisson_expected_backorders
 from simulator.scenario import Scenario, load_scenario
+from simulator.sku_ids import sku_id
 
 NEWSVENDOR = "tests.test_planning:newsvendor_model"
 SHARES = (0.7, 0.3)  # demand split over the smoke scenario's two warehouses
@@ -42,7 +43,7 @@ def newsvendor_model(scenario: Scenario, seed: int, *, allocation=None, replenis
         for k in range(skus.count):
             d = int(u.sample(rng, int(lines[k])).sum()) if lines[k] else 0
             f = min(d, int(stock[k, j]))
-            rows.append({"sku": k, "warehouse": w, "demand_units": d, "filled_units": f,
+            rows.append({"sku": sku_id(k), "warehouse": w, "demand_units": d, "filled_units": f,
                          "lost_units": d - f, "avg_on_hand": stock[k, j] - f / 2,
                          "stockout_hours": 0.0 if f < stock[k, j] or d == 0 else 1.0})
             total_d += d

@@ -145,6 +145,15 @@ def not_yet_due_warning(result: RunResult, share: float = 0.1) -> str:
             f"rest only; lengthen clock.drain_hours to see these orders arrive.")
 
 
+def demand_sentence(result: RunResult) -> str:
+    """How the demand that happened compared with the forecast stock was planned on."""
+    ratio, orders = result.kpis["demand_vs_forecast"], result.kpis["orders_demanded"]
+    word = "bigger than" if ratio > 1.005 else "smaller than" if ratio < 0.995 else "as"
+    return (f"realised demand {ratio:.2f}x forecast: {orders:,.0f} orders against "
+            f"{orders / ratio:,.0f} forecast ({word} planned; stock and policy levels are "
+            f"planned on the forecast)")
+
+
 def simulate(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     seed: int = typer.Option(1, "--seed", help="random seed of the replication"),
@@ -182,6 +191,7 @@ def simulate(
         console.print(regions)
     if warning := not_yet_due_warning(result):
         console.print(f"[yellow]{warning}[/]")
+    console.print(demand_sentence(result), highlight=False)
     files = write_run_files(result, out)
     if report:
         from reports.run_report import write_run_report
