@@ -200,11 +200,17 @@ def plan_stock_command(
     jobs: int = typer.Option(1, help="worker processes"),
     dask: str = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
     out: Path = typer.Option(None, help="output folder (default out/plan-<scenario>)"),
+    apply: str = typer.Option(None, "--apply", help="backend base URL: write the recommended "
+                              "reorder points as the seller's warning levels"),
+    credentials: Path = typer.Option(None, help="seller credentials JSON for --apply "
+                                     "(peakline seed --credentials-out)"),
 ) -> None:
     """Recommend per (SKU, warehouse) a reorder point and order-up-to level meeting the target
-    fill rate at least holding cost: analytic start, refined by simulation, validated on fresh
-    seeds. Writes stock_plan.csv and plan.json."""
-    from simulator.planning import PlanError, plan_stock
+    fill rate at least holding cost: analytic start, refined by simulation, the recommended
+    plan checked on fresh seeds. Writes stock_plan.csv, plan.html and plan.json; exits 1 when
+    no plan met the target (nothing is applied then)."""
+    from simulator.apply_plan import ApplyError, apply_plan, read_credentials
+    from simulator.planning import PlanError, plan_stock, plan_verdict
 
     sc = scenario_or_exit(scenario)
     _check_executor(jobs, dask)
@@ -212,6 +218,12 @@ def plan_stock_command(
         raise bad_input("--target-fill-rate must be in [0.5, 1)")
     if policy not in {"s_S", "base_stock"}:
         raise bad_input("--policy must be s_S or base_stock")
+    if (apply is None) != (credentials is None):
+        raise bad_input("--apply URL and --credentials FILE go together")
+    try:
+        creds = read_credentials(credentials) if credentials is not None else None
+    except ApplyError as exc:
+        raise bad_input(str(exc)) from None
     out = out or Path("out") / f"plan-{sc.name}"
     with open_executor(jobs=jobs, dask=dask) as executor:
         try:
@@ -220,24 +232,38 @@ def plan_stock_command(
                               base_seed=seed, executor=executor, progress=console)
         except PlanError as exc:
             raise bad_input(str(exc)) from None
+    from reports.plan_report import write_plan_report
+
     out.mkdir(parents=True, exist_ok=True)
     csv_path = plan.write_csv(out / "stock_plan.csv")
     plan.write_json(out / "plan.json")
+    html = write_plan_report(plan, out / "plan.html")
     console.print(rounds_table(plan))
     console.print(plan_summary_table(plan))
-    v = plan.validation
-    verdict = "[green]meets[/]" if v.fill_rate.mean >= target_fill_rate else "[red]misses[/]"
-    console.print(
-        f"achieved {plan.metric} {v.fill_rate.mean:.4f} "
-        f"(95% CI {v.fill_rate.low:.4f}–{v.fill_rate.high:.4f}, {v.fill_rate.n} fresh seeds): "
-        f"{verdict} the target {target_fill_rate:.3f}"
-    )
     change = plan.investment_rub - plan.current_investment_rub
     console.print(
         f"inventory investment {plan.investment_rub:,.0f} RUB vs current stock "
         f"{plan.current_investment_rub:,.0f} RUB ({change:+,.0f} RUB)"
     )
-    console.print(f"plan: {csv_path}")
+    console.print(f"plan: {csv_path}\nreport: [bold]{html}[/]")
+    style = "green" if plan.validated else "red"
+    console.print(f"[{style}]{plan_verdict(plan)}[/]", highlight=False)
+    if not plan.validated:
+        if apply:
+            console.print("[red]nothing applied to the backend[/]")
+        raise typer.Exit(1)
+    if apply and creds is not None:
+        try:
+            applied = apply_plan(plan, apply, creds)
+        except ApplyError as exc:
+            console.print(f"[red]--apply failed: {exc}[/]")
+            raise typer.Exit(1) from None
+        console.print(f"applied to {apply}: {applied.updated:,} warning levels set to the "
+                      f"recommended reorder points"
+                      + (f", [red]{len(applied.failed)} refused[/]: {applied.failed[:3]}"
+                         if applied.failed else ""))
+        if applied.failed:
+            raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
