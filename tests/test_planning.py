@@ -5,23 +5,28 @@ planner on the real simulator."""
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
+from reports.plan_report import write_plan_report
 from simulator.demand import DemandCurve, build_skus
 from simulator.metrics import RunResult
 from simulator.planning import (
     PairDemand,
+    StockPlan,
     current_stock,
     least_cost_levels,
     peak_window_share,
     plan_stock,
     plan_variant,
+    plan_verdict,
     units_dispersion,
 )
 from simulator.policies.levels import poisson_expected_backorders
 from simulator.scenario import Scenario, load_scenario
-from simulator.sku_ids import sku_id
+from simulator.sku_ids import index_of_offer, sku_id
 
 NEWSVENDOR = "tests.test_planning:newsvendor_model"
 SHARES = (0.7, 0.3)  # demand split over the smoke scenario's two warehouses
@@ -117,9 +122,14 @@ def test_plan_variant_sets_initial_stock_and_levels(smoke):
     assert policy.levels == {(3, "WH-MSK"): (4, 10), (7, "WH-SPB"): (0, 2)}
 
 
-def test_planner_meets_its_target_on_fresh_seeds(smoke):
-    plan = plan_stock(smoke, target_fill_rate=0.95, reps=6, rounds=3, validate_reps=20,
+@pytest.fixture(scope="module")
+def newsvendor_plan(smoke) -> StockPlan:
+    return plan_stock(smoke, target_fill_rate=0.95, reps=6, rounds=3, validate_reps=20,
                       model=NEWSVENDOR)
+
+
+def test_planner_meets_its_target_on_fresh_seeds(newsvendor_plan):
+    plan = newsvendor_plan
     assert plan.single_period  # one day, supplier lead time two days
     v = plan.validation
     assert v.fill_rate.mean >= 0.95 and v.fill_rate.n == 20
@@ -130,3 +140,70 @@ def test_planner_meets_its_target_on_fresh_seeds(smoke):
     assert plan.order_up_to.sum() < 1.35 * plan.pilot_demand.sum()
     assert plan.investment_rub > 0 and plan.current_investment_rub > 0
     assert (plan.reorder_point <= plan.order_up_to).all()
+
+
+def lossy_model(scenario: Scenario, seed: int, **kwargs) -> RunResult:
+    """The newsvendor, but a tenth of every pair's demand is always lost: no stock can reach
+    a fill rate above 0.9."""
+    result = newsvendor_model(scenario, seed, **kwargs)
+    for row in result.tables["sku_warehouse"]:
+        cap = int(row["demand_units"] * 0.9)
+        row["filled_units"] = min(row["filled_units"], cap)
+        row["lost_units"] = row["demand_units"] - row["filled_units"]
+    return result
+
+
+def test_the_recommended_round_is_named_and_its_fresh_check_told_as_it_is(smoke,
+                                                                         newsvendor_plan):
+    """Rounds flip between meeting and missing (0: no, 1: yes, 2-3: no): the cheapest round
+    that met is recommended by number, and its own check on fresh seeds decides the verdict
+    (10 fresh seeds happen to put it below the target, 20 above)."""
+    for fresh, outcome in ((10, "MISSES the target there"), (20, "meets the target")):
+        plan = newsvendor_plan if fresh == 20 else plan_stock(
+            smoke, target_fill_rate=0.95, reps=6, rounds=3, validate_reps=fresh,
+            model=NEWSVENDOR)
+        met = [r["meets_target"] for r in plan.rounds]
+        assert met == [False, True, False, False] and plan.chosen_round == 1
+        assert plan.rounds[1]["investment_rub"] == pytest.approx(plan.investment_rub)
+        assert plan.validated == (plan.validation.fill_rate.mean >= 0.95) == (fresh == 20)
+        verdict = plan_verdict(plan)
+        assert verdict.startswith("Recommended: the plan of round 1")
+        assert f"{plan.validation.fill_rate.mean:.4f}" in verdict
+        assert f"on {fresh} fresh seeds: {outcome}" in verdict
+
+
+def test_the_plan_reads_by_sku_and_offer_id(newsvendor_plan, tmp_path):
+    plan = newsvendor_plan
+    verdict = plan_verdict(plan)
+
+    with (plan.write_csv(tmp_path / "plan.csv")).open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(plan.sku)
+    changes = [abs(float(r["investment_change_rub"])) for r in rows]
+    assert changes == sorted(changes, reverse=True)
+    for r in rows:
+        k = index_of_offer(r["offer_id"])
+        assert int(r["sku"]) == sku_id(k)
+        i = next(i for i in range(len(plan.sku)) if plan.sku[i] == k
+                 and plan.warehouse[i] == r["warehouse"])
+        assert int(r["order_up_to"]) == plan.order_up_to[i]
+        assert float(r["investment_change_rub"]) == pytest.approx(
+            (plan.order_up_to[i] - plan.current_units[i]) * plan.unit_cost[i], abs=0.01)
+    # "now": the scenario's s_S (2 and 5 days of the pair's forecast prior)
+    assert all(int(r["current_reorder_point"]) <= int(r["current_order_up_to"]) for r in rows)
+    assert sum(int(r["current_order_up_to"]) for r in rows) > 2 * sum(
+        int(r["current_reorder_point"]) for r in rows)
+
+    html = write_plan_report(plan, tmp_path / "plan.html").read_text(encoding="utf-8")
+    assert 'id="plot-tradeoff"' in html and 'id="plan-pairs"' in html
+    assert rows[0]["offer_id"] in html and verdict.split(":")[0] in html
+
+
+def test_no_round_meeting_the_target_recommends_nothing(smoke):
+    plan = plan_stock(smoke, target_fill_rate=0.95, reps=4, rounds=1, validate_reps=4,
+                      model="tests.test_planning:lossy_model")
+    assert not any(r["meets_target"] for r in plan.rounds)
+    assert plan.chosen_round is None and not plan.validated
+    verdict = plan_verdict(plan)
+    assert verdict.startswith("No round met the target 0.950: nothing is recommended")
+    assert "4 fresh seeds" in verdict
