@@ -258,10 +258,11 @@ def _stockout_table(result: RunResult, top: int = 15) -> TableBlock | None:
              or float(r.get("stockout_hours", 0)) > 0]
     if not worst:
         return None
-    cols = ["sku", "warehouse", "demand_units", "filled_units", "lost_units", "avg_on_hand",
-            "stockout_hours"]
+    cols = ["sku", "offer_id", "warehouse", "demand_units", "filled_units", "lost_units",
+            "avg_on_hand", "stockout_hours"]
     return TableBlock("stockouts", f"Worst {len(worst)} (SKU, warehouse) pairs by lost units",
-                      cols, [[cell(r.get(c)) for c in cols] for r in worst])
+                      cols, [[cell(str(r.get(c)) if c == "sku" else r.get(c)) for c in cols]
+                             for r in worst])
 
 
 def _delivery_verdict(k: dict[str, float]) -> str:
