@@ -528,8 +528,7 @@ class Scenario(Strict):
         Example: ``scenario.with_overrides(**{"demand.baseline_orders_per_hour": 900})``.
         """
         data = self.model_dump(by_alias=True)
-        planned = self.forecast_demand()
-        data["forecast"] = {k: planned.model_dump()[k] for k in FORECAST_FIELDS}
+        data["forecast"] = self.forecast_demand().model_dump(include=set(FORECAST_FIELDS))
         for dotted, value in changes.items():
             target = data
             *parents, leaf = dotted.split(".")
