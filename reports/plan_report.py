@@ -78,8 +78,9 @@ def _pairs_table(plan: StockPlan) -> TableBlock:
             "point is what --apply writes as the backend's warning level. Expected stock-out "
             "hours: mean over the fresh-seed check. SKU and offer id as `peakline seed` names "
             "them (first seller).")
-    return TableBlock("plan-pairs", "Recommended levels per (SKU, warehouse)", columns, rows,
-                      note=note)
+    title = ("Recommended levels per (SKU, warehouse)" if plan.chosen_round is not None else
+             "Levels of the best round per (SKU, warehouse): not a recommendation")
+    return TableBlock("plan-pairs", title, columns, rows, note=note)
 
 
 def write_plan_report(plan: StockPlan, path: Path | str) -> Path:
