@@ -45,7 +45,7 @@ def tradeoff_figure(plan: StockPlan) -> go.Figure:
         hovertemplate="fresh seeds<br>%{x:,.0f} RUB<br>fill rate %{y:.4f}<extra></extra>",
     )
     fig.add_hline(y=plan.target, line={"color": "#e8590c", "dash": "dash"},
-                  annotation_text=f"target {plan.target:.3f}", annotation_position="top left")
+                  annotation_text=f"target {plan.target:g}", annotation_position="top left")
     if plan.chosen_round is not None:
         chosen = rounds[plan.chosen_round]
         fig.add_annotation(x=chosen["investment_rub"], y=chosen["fill_rate"]["mean"],
@@ -90,7 +90,7 @@ def write_plan_report(plan: StockPlan, path: Path | str) -> Path:
         "with replenishment"
     meta = [
         ("verdict", plan_verdict(plan)),
-        ("target", f"{plan.metric} {plan.target:.3f}"),
+        ("target", f"{plan.metric} {plan.target:g}"),
         ("policy", f"{plan.policy}, {mode}"),
         ("investment", f"{fmt(plan.investment_rub)} RUB against current stock "
                        f"{fmt(plan.current_investment_rub)} RUB ({change:+,.0f} RUB)"),
@@ -104,6 +104,6 @@ def write_plan_report(plan: StockPlan, path: Path | str) -> Path:
     outcome = ("no round met it: nothing recommended" if plan.chosen_round is None else
                "the recommended plan meets it on fresh seeds" if plan.validated else
                "the recommended plan missed it on fresh seeds")
-    subtitle = f"target {plan.metric} {plan.target:.3f}: {outcome}"
+    subtitle = f"target {plan.metric} {plan.target:g}: {outcome}"
     return write_page(path, kind="plan", title=f"Peakline stock plan — {plan.scenario}",
                       subtitle=subtitle, meta=meta, blocks=blocks)

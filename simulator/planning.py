@@ -295,14 +295,14 @@ def plan_verdict(plan: StockPlan) -> str:
                f"seeds")
     if plan.chosen_round is None:
         best = max(plan.rounds, key=lambda r: r["fill_rate"]["mean"])
-        return (f"No round met the target {target:.3f}: nothing is recommended. The best, round "
+        return (f"No round met the target {target:g}: nothing is recommended. The best, round "
                 f"{best['round']} ({best['fill_rate']['mean']:.4f} on the planning seeds), "
                 f"reached {checked}.")
     outcome = ("meets the target" if f.mean >= target else
                "MISSES the target there: do not rely on it (try more --reps or --rounds)")
     low = " (its CI reaches below the target)" if f.mean >= target > f.low else ""
     return (f"Recommended: the plan of round {plan.chosen_round}, the cheapest whose CI cleared "
-            f"the target {target:.3f} on the planning seeds. This exact plan, checked on fresh "
+            f"the target {target:g} on the planning seeds. This exact plan, checked on fresh "
             f"seeds: {checked}: {outcome}{low}.")
 
 

@@ -205,5 +205,5 @@ def test_no_round_meeting_the_target_recommends_nothing(smoke):
     assert not any(r["meets_target"] for r in plan.rounds)
     assert plan.chosen_round is None and not plan.validated
     verdict = plan_verdict(plan)
-    assert verdict.startswith("No round met the target 0.950: nothing is recommended")
+    assert verdict.startswith("No round met the target 0.95: nothing is recommended")
     assert "4 fresh seeds" in verdict

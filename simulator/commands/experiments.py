@@ -177,7 +177,7 @@ def plan_summary_table(plan: StockPlan) -> Table:
 
 def rounds_table(plan: StockPlan) -> Table:
     """The refinement: each round's fill rate (common seeds), investment and moves."""
-    table = Table(title=f"refinement ({plan.metric}, target {plan.target:.3f})")
+    table = Table(title=f"refinement ({plan.metric}, target {plan.target:g})")
     for col in ("round", "fill rate", "95% CI", "investment RUB", "meets", "raised", "lowered"):
         table.add_column(col, justify="right")
     for r in plan.rounds:
