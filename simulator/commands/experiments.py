@@ -145,7 +145,8 @@ def compare_command(
                          progress=console)
     names = result.kpi_names()
     shown = names if all_kpis else [k for k in names if k in KPI_DIRECTION or
-                                    k in {"orders_placed", "avg_on_hand_units"}][:16] or names
+                                    k in {"demand_vs_forecast", "orders_placed",
+                                          "avg_on_hand_units"}][:17] or names
     console.print(comparison_table(result, shown))
     from reports.comparison_report import write_comparison_report
 
