@@ -105,7 +105,7 @@ class World:
 
     @classmethod
     def build(cls, scenario_path: Path, creds: dict[str, Any]) -> World:
-        from reference_backend.services.world import build_catalogue
+        from reference_backend.sellers.world import build_catalogue
         from simulator.scenario import load_scenario
 
         scenario = load_scenario(scenario_path)
