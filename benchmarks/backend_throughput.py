@@ -184,7 +184,7 @@ def fresh_postgres(admin_url: str) -> Iterator[str]:
 
 def peakline() -> list[str]:
     exe = Path(sys.executable).with_name("peakline")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "simulator.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "peakline"]
 
 
 def seed(url: str, scenario: Path, workdir: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from simulator.commands.common import bad_input, console, scenario_or_exit
+from peakline.common import bad_input, console, scenario_or_exit
 
 DbOption = Annotated[
     str | None,

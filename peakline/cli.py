@@ -1,7 +1,7 @@
 """``peakline``: one command-line entry point, a thin layer over library functions.
 
-Each part of the project contributes its commands from its own module through a
-``register(app)`` function; this file only assembles them.
+Each part of the project (simulator, load tests, reference backend) contributes its commands
+from its own module through a ``register(app)`` function; this file only assembles them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
 
 
 @app.callback()

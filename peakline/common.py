@@ -1,4 +1,4 @@
-"""Shared CLI helpers: loading a scenario or exiting 2 with a clear message."""
+"""CLI helpers every part shares: loading a scenario or exiting 2 with a clear message."""
 
 from __future__ import annotations
 
