@@ -1,4 +1,4 @@
-"""Analytics data, stock on warehouses and the roles of a key (§8)."""
+"""Analytics data and stock on warehouses (§8.1, §8.2)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from reference_backend.schemas import (
     FlexDate,
     Id64,
     LooseStr,
-    OptOutDatetime,
     OzonRequest,
     OzonResponse,
     ci_enum,
@@ -121,16 +120,6 @@ class StockRows(OzonResponse):
 
 class StockOnWarehousesResponse(OzonResponse):
     result: StockRows
-
-
-class RoleEntry(OzonResponse):
-    name: str
-    methods: list[str] = Field(default_factory=list)
-
-
-class RolesResponse(OzonResponse):
-    expires_at: OptOutDatetime = None
-    roles: list[RoleEntry] = Field(default_factory=list)
 
 
 # --- /v1/analytics/stocks (beta replacement of stock_on_warehouses) ------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from reference_backend import pagination
-from reference_backend.catalog import service as catalog
 from reference_backend.deps import DbDep, WarehousesRead
 from reference_backend.warehouses import schemas as W
+from reference_backend.warehouses import service
 
 router = APIRouter(tags=["Ozon: warehouses"])
 
@@ -19,11 +19,11 @@ def warehouse_list_v1(
     """The seller's FBS/rFBS warehouses (offset paging)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     with db.read_session() as session:
-        rows, has_next = catalog.warehouses_offset(
+        rows, has_next = service.warehouses_offset(
             session, seller_id=seller.seller_id, limit=limit, offset=body.offset
         )
         return W.WarehouseListV1Response(
-            result=[catalog.warehouse_v1(w) for w in rows], has_next=has_next
+            result=[service.warehouse_v1(w) for w in rows], has_next=has_next
         )
 
 
@@ -34,7 +34,7 @@ def warehouse_list_v2(
     """The seller's warehouses (cursor paging; the last page keeps a cursor past the end)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     with db.read_session() as session:
-        page = catalog.warehouses_cursor(
+        page = service.warehouses_cursor(
             session,
             seller_id=seller.seller_id,
             limit=limit,
@@ -42,7 +42,7 @@ def warehouse_list_v2(
             ids=body.warehouse_ids,
         )
         return W.WarehouseListV2Response(
-            warehouses=[catalog.warehouse_v2(w) for w in page.items],
+            warehouses=[service.warehouse_v2(w) for w in page.items],
             cursor=page.cursor,
             has_next=page.has_next,
         )
@@ -56,7 +56,7 @@ def delivery_method_list_v1(
     limit = pagination.resolve_limit(body.limit, default=50, maximum=50)
     f = body.filter
     with db.read_session() as session:
-        rows = catalog.delivery_methods(
+        rows = service.delivery_methods(
             session,
             seller_id=seller.seller_id,
             provider_ids=[f.provider_id] if f.provider_id is not None else [],
@@ -67,7 +67,7 @@ def delivery_method_list_v1(
         )
         page = pagination.offset_page(rows, limit)
         return W.DeliveryMethodListV1Response(
-            result=[catalog.delivery_method_v1(m) for m in page.items], has_next=page.has_next
+            result=[service.delivery_method_v1(m) for m in page.items], has_next=page.has_next
         )
 
 
@@ -80,7 +80,7 @@ def delivery_method_list_v2(
     after = pagination.decode_cursor(body.cursor)
     f = body.filter
     with db.read_session() as session:
-        rows = catalog.delivery_methods(
+        rows = service.delivery_methods(
             session,
             seller_id=seller.seller_id,
             ids=f.delivery_method_ids,
@@ -93,7 +93,7 @@ def delivery_method_list_v2(
         )
         page = pagination.cursor_page(rows, limit, lambda m: m.id, after)
         return W.DeliveryMethodListV2Response(
-            delivery_methods=[catalog.delivery_method_v2(m) for m in page.items],
+            delivery_methods=[service.delivery_method_v2(m) for m in page.items],
             cursor=page.cursor,
             has_next=page.has_next,
         )

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 
 from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsRead
-from reference_backend.postings.assembly import service as ozon_assembly
 from reference_backend.postings.labels import schemas as L
+from reference_backend.postings.labels import service
 from reference_backend.postings.labels.config import ozon_settings
 from reference_backend.postings.labels.pdf import label_file_name
 from reference_backend.tables import LabelTask
@@ -48,7 +48,7 @@ def package_label(
 ) -> Response:
     """Labels of up to 20 postings in ``awaiting_deliver`` as one PDF (Code128 of each number)."""
     with db.read_session() as session:
-        pdf = ozon_assembly.label_pdf(
+        pdf = service.label_pdf(
             session, seller_id=seller.seller_id, numbers=body.posting_number
         )
     name = label_file_name()
@@ -66,7 +66,7 @@ def package_label(
 
 def _create(db: Database, seller_id: int, numbers: list[str], types: list[str]) -> list[LabelTask]:
     with db.session() as session:
-        return ozon_assembly.create_label_tasks(
+        return service.create_label_tasks(
             session, seller_id=seller_id, numbers=numbers, types=types
         )
 
@@ -106,7 +106,7 @@ def _file_url(request: Request, task: LabelTask) -> str:
     if task.file_content is None:
         return ""
     base = str(request.base_url).rstrip("/")  # the address this client reached us at
-    token = ozon_assembly.file_token(task, request.app.state.settings.secret_key)
+    token = service.file_token(task, request.app.state.settings.secret_key)
     return f"{base}/peakline/v1/package-labels/{task.task_id}/{token}.pdf"
 
 
@@ -116,7 +116,7 @@ def label_get_v1(
 ) -> L.LabelGetV1Response:
     """A label task's status and file URL."""
     with db.read_session() as session:
-        task = ozon_assembly.get_label_task(
+        task = service.get_label_task(
             session, seller_id=seller.seller_id, task_id=body.task_id
         )
         unprinted = [
@@ -141,7 +141,7 @@ def label_get_v2(
 ) -> L.LabelGetV2Response:
     """A label task's status (v2 shape) and file URL."""
     with db.read_session() as session:
-        task = ozon_assembly.get_label_task(
+        task = service.get_label_task(
             session, seller_id=seller.seller_id, task_id=body.task_id
         )
         unprinted = [
@@ -177,7 +177,7 @@ def label_file(
 ) -> Response:
     """The PDF of a label task (the signed URL from ``file_url``; no headers needed)."""
     with db.read_session() as session:
-        pdf = ozon_assembly.task_file(
+        pdf = service.task_file(
             session, task_id=task_id, token=token, secret=request.app.state.settings.secret_key
         )
     return Response(pdf, media_type="application/pdf")

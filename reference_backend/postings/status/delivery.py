@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsWrite
-from reference_backend.postings.status import delivery_schemas as D
+from reference_backend.postings.status import schemas as D
 from reference_backend.postings.status import service as ozon_fbs
 
 router = APIRouter(tags=["Ozon: rFBS delivery statuses"])

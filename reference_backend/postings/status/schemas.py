@@ -1,4 +1,5 @@
-"""Cancellation, cancel reasons, arbitration and awaiting-delivery (§5.9, §5.10)."""
+"""Cancellation, cancel reasons, arbitration and awaiting-delivery (§5.9, §5.10), and the
+delivery-status updates of seller-delivered (rFBS) postings (§6)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,31 @@ class GenericReasonListResponse(OzonResponse):
 class GenericReasonRequest(OzonRequest):
     order_number: LooseStr = ""
     posting_number: LooseStr = ""
+
+
+# --- delivery-status updates of seller-delivered (rFBS) postings (§6) ---------------------
+
+MAX_TRACKING = 20
+
+
+class TrackingNumber(OzonRequest):
+    posting_number: LooseStr = Field(min_length=1)
+    tracking_number: LooseStr = Field(min_length=1, max_length=100)
+
+
+class TrackingNumberSetRequest(OzonRequest):
+    tracking_numbers: list[TrackingNumber] = Field(min_length=1, max_length=MAX_TRACKING)
+
+
+class DeliveryStatusRequest(OzonRequest):
+    posting_number: list[LooseStr] = Field(min_length=1, max_length=1000)
+
+
+class PostingOutcome(OzonResponse):
+    posting_number: str
+    result: bool
+    error: str = ""
+
+
+class DeliveryStatusResponse(OzonResponse):
+    result: list[PostingOutcome] = Field(default_factory=list)

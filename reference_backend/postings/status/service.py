@@ -19,7 +19,6 @@ from reference_backend import outbox, payloads
 from reference_backend.domain_errors import DomainError, IllegalStatusChange, InvalidInput
 from reference_backend.postings import transitions
 from reference_backend.postings.service import find_posting
-from reference_backend.postings.status import delivery_schemas as D
 from reference_backend.postings.status import schemas as C
 from reference_backend.postings.status.reasons import MESSAGE_REQUIRED
 from reference_backend.tables import CancelReason, Posting, utcnow
@@ -117,22 +116,22 @@ def move_all(session: Session, *, seller_id: int, numbers: Sequence[str], target
 
 def _outcomes(
     session: Session, seller_id: int, steps: Iterable[tuple[str, Callable[[Posting], None]]]
-) -> list[D.PostingOutcome]:
+) -> list[C.PostingOutcome]:
     """Apply each ``(posting number, step)`` in its own savepoint; a refusal is reported."""
     results = []
     for number, apply in steps:
         try:
             with session.begin_nested():
                 apply(find_posting(session, seller_id, number, lock=True))
-            results.append(D.PostingOutcome(posting_number=number, result=True))
+            results.append(C.PostingOutcome(posting_number=number, result=True))
         except DomainError as exc:
-            results.append(D.PostingOutcome(posting_number=number, result=False, error=exc.message))
+            results.append(C.PostingOutcome(posting_number=number, result=False, error=exc.message))
     return results
 
 
 def set_delivery_status(
     session: Session, *, seller_id: int, numbers: Sequence[str], step: str
-) -> list[D.PostingOutcome]:
+) -> list[C.PostingOutcome]:
     """``delivering`` | ``last-mile`` | ``delivered`` for each posting (per-posting outcome)."""
 
     def delivering(p: Posting) -> None:
@@ -171,8 +170,8 @@ def set_delivery_status(
 
 
 def set_tracking_numbers(
-    session: Session, *, seller_id: int, pairs: Sequence[D.TrackingNumber]
-) -> list[D.PostingOutcome]:
+    session: Session, *, seller_id: int, pairs: Sequence[C.TrackingNumber]
+) -> list[C.PostingOutcome]:
     """Set each posting's tracking number (per-posting outcome; final postings refuse)."""
     steps = [(t.posting_number, partial(_set_tracking, number=t.tracking_number)) for t in pairs]
     return _outcomes(session, seller_id, steps)
