@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from reference_backend import pagination
 from reference_backend.analytics import schemas as A
-from reference_backend.analytics import service as ozon_analytics
+from reference_backend.analytics import service
 from reference_backend.deps import AnalyticsRead, DbDep
-from reference_backend.stock import service as ozon_stocks
+from reference_backend.stock import service as stock
 
 router = APIRouter(tags=["Ozon: analytics"])
 
@@ -22,10 +22,10 @@ def analytics_data(
     Peakline's ``warehouse`` and ``status``)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     with db.read_session() as session:
-        result = ozon_analytics.analytics_data(
+        result = service.analytics_data(
             session, seller_id=seller.seller_id, req=body, limit=limit
         )
-    return A.AnalyticsDataResponse(result=result, timestamp=ozon_analytics.timestamp())
+    return A.AnalyticsDataResponse(result=result, timestamp=service.timestamp())
 
 
 @router.post("/v2/analytics/stock_on_warehouses", response_model=A.StockOnWarehousesResponse)
@@ -35,7 +35,7 @@ def stock_on_warehouses(
     """Stock per (SKU, warehouse): free to sell, reserved (offset paging)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     with db.read_session() as session:
-        rows = ozon_stocks.stock_on_warehouses(
+        rows = stock.stock_on_warehouses(
             session,
             seller_id=seller.seller_id,
             limit=limit,
@@ -52,5 +52,5 @@ def analytics_stocks(
     """Stock analytics per (SKU, warehouse): available units, average daily sales (28 days),
     days of cover and a turnover grade (the beta replacement of stock_on_warehouses)."""
     with db.read_session() as session:
-        items = ozon_stocks.stock_analytics(session, seller_id=seller.seller_id, req=body)
+        items = stock.stock_analytics(session, seller_id=seller.seller_id, req=body)
     return A.AnalyticsStocksResponse(items=items)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from reference_backend import pagination
 from reference_backend.deps import DbDep, ReturnsRead
 from reference_backend.returns import schemas as R
-from reference_backend.returns import service as ozon_returns
+from reference_backend.returns import service
 
 router = APIRouter(tags=["Ozon: returns"])
 
@@ -19,7 +19,7 @@ def returns_list(
     """FBS returns, oldest first, after ``last_id`` (``has_next`` when more remain)."""
     limit = pagination.resolve_limit(body.limit, default=500, maximum=R.MAX_RETURNS_LIMIT)
     with db.read_session() as session:
-        return ozon_returns.returns_list(session, seller_id=seller.seller_id, req=body, limit=limit)
+        return service.returns_list(session, seller_id=seller.seller_id, req=body, limit=limit)
 
 
 @router.post("/v2/returns/company/fbs", response_model=R.LegacyReturnsResponse)
@@ -29,7 +29,7 @@ def returns_company_fbs(
     """Legacy FBS returns list (offset paging, ``count`` of all matching)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     with db.read_session() as session:
-        result = ozon_returns.legacy_returns(
+        result = service.legacy_returns(
             session, seller_id=seller.seller_id, req=body, limit=limit
         )
     return R.LegacyReturnsResponse(result=result)

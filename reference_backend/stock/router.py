@@ -9,7 +9,7 @@ from reference_backend import pagination
 from reference_backend.catalog import schemas as P
 from reference_backend.deps import DbDep, StocksRead, StocksWrite
 from reference_backend.rate_limits import refused_items
-from reference_backend.stock import service as ozon_stocks
+from reference_backend.stock import service
 
 router = APIRouter(tags=["Ozon: stocks"])
 
@@ -22,7 +22,7 @@ async def products_stocks(
     too_soon = await refused_items(request, "stock", [
         (item.offer_id or str(item.product_id), str(item.warehouse_id)) for item in body.stocks])
     return P.StocksUpdateResponse(result=await run_in_threadpool(
-        db.write, ozon_stocks.update_stocks, seller_id=seller.seller_id, items=body.stocks,
+        db.write, service.update_stocks, seller_id=seller.seller_id, items=body.stocks,
         too_soon=too_soon))
 
 
@@ -33,7 +33,7 @@ def product_info_stocks(
     """FBS stock per product (cursor paging; the last page keeps a cursor past the end)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     with db.read_session() as session:
-        return ozon_stocks.info_stocks(session, seller_id=seller.seller_id, req=body, limit=limit)
+        return service.info_stocks(session, seller_id=seller.seller_id, req=body, limit=limit)
 
 
 @router.post(
@@ -44,7 +44,7 @@ def stocks_by_warehouse_v1(
 ) -> P.StocksByWarehouseV1Response:
     """Stock per seller warehouse by ``sku`` and/or ``offer_id``."""
     with db.read_session() as session:
-        rows = ozon_stocks.by_warehouse_v1(session, seller_id=seller.seller_id, req=body)
+        rows = service.by_warehouse_v1(session, seller_id=seller.seller_id, req=body)
     return P.StocksByWarehouseV1Response(result=rows)
 
 
@@ -57,6 +57,6 @@ def stocks_by_warehouse_v2(
     """Stock per seller warehouse with ``free_stock`` (cursor paging)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     with db.read_session() as session:
-        return ozon_stocks.by_warehouse_v2(
+        return service.by_warehouse_v2(
             session, seller_id=seller.seller_id, req=body, limit=limit
         )

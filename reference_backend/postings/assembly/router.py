@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsWrite
 from reference_backend.postings import schemas as S
-from reference_backend.postings.assembly import service as ozon_assembly
+from reference_backend.postings.assembly import service
 from reference_backend.postings.service import price_text
 
 router = APIRouter(tags=["Ozon: FBS assembly"])
@@ -15,7 +15,7 @@ router = APIRouter(tags=["Ozon: FBS assembly"])
 
 def _ship(body: S.ShipRequest, seller_id: int, db: Database) -> S.ShipResponse:
     with db.session() as session:
-        bundles = ozon_assembly.ship(session, seller_id=seller_id, req=body)
+        bundles = service.ship(session, seller_id=seller_id, req=body)
         additional = [
             S.ShipAdditionalData(
                 posting_number=b.posting.posting_number,
@@ -54,5 +54,5 @@ def posting_ship_package(
 ) -> S.ShipPackageResponse:
     """Partial assembly: the listed products move to a new posting (still to assemble)."""
     with db.session() as session:
-        number = ozon_assembly.ship_package(session, seller_id=seller.seller_id, req=body)
+        number = service.ship_package(session, seller_id=seller.seller_id, req=body)
     return S.ShipPackageResponse(result=number)

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsWrite
 from reference_backend.postings.status import schemas as C
-from reference_backend.postings.status import service as ozon_fbs
+from reference_backend.postings.status import service
 from simulator.lifecycle import PostingStatus
 
 router = APIRouter(tags=["Ozon: FBS arbitration"])
@@ -17,7 +17,7 @@ def _move_all(
     body: C.PostingNumbersRequest, seller_id: int, db: Database, target: PostingStatus
 ) -> C.BoolResult:
     with db.session() as session:
-        ozon_fbs.move_all(session, seller_id=seller_id, numbers=body.posting_number, target=target)
+        service.move_all(session, seller_id=seller_id, numbers=body.posting_number, target=target)
     return C.BoolResult(result=True)
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsRead, PostingsWrite
 from reference_backend.postings.status import schemas as C
-from reference_backend.postings.status import service as ozon_fbs
+from reference_backend.postings.status import service
 
 router = APIRouter(tags=["Ozon: FBS cancellation"])
 
@@ -16,7 +16,7 @@ router = APIRouter(tags=["Ozon: FBS cancellation"])
 def posting_cancel(body: C.CancelRequest, seller: PostingsWrite, db: DbDep) -> C.BoolResult:
     """Cancel a posting with a seller reason (the lifecycle decides; 409 when it refuses)."""
     with db.session() as session:
-        ozon_fbs.cancel(session, seller_id=seller.seller_id, req=body)
+        service.cancel(session, seller_id=seller.seller_id, req=body)
     return C.BoolResult(result=True)
 
 
@@ -26,7 +26,7 @@ def posting_product_cancel(
 ) -> C.StringResult:
     """Cancel some units of a posting (all of them cancels the posting)."""
     with db.session() as session:
-        number = ozon_fbs.cancel_products(session, seller_id=seller.seller_id, req=body)
+        number = service.cancel_products(session, seller_id=seller.seller_id, req=body)
     return C.StringResult(result=number)
 
 
@@ -34,7 +34,7 @@ def posting_product_cancel(
 def cancel_reason_list(seller: PostingsRead, db: DbDep) -> C.CancelReasonListResponse:
     """Every FBS/rFBS cancel reason (``is_available_for_cancellation``: the seller may use it)."""
     with db.read_session() as session:
-        reasons = ozon_fbs.all_reasons(session)
+        reasons = service.all_reasons(session)
         return C.CancelReasonListResponse(
             result=[C.CancelReason.model_validate(r, from_attributes=True) for r in reasons]
         )
@@ -46,7 +46,7 @@ def cancel_reasons_for_postings(
 ) -> C.CancelReasonsForPostingsResponse:
     """The reasons a seller may use for each given posting."""
     with db.read_session() as session:
-        result = ozon_fbs.reasons_for(
+        result = service.reasons_for(
             session, seller_id=seller.seller_id, numbers=body.related_posting_numbers
         )
     return C.CancelReasonsForPostingsResponse(result=result)
@@ -56,7 +56,7 @@ def _generic(db: Database) -> C.GenericReasonListResponse:
     with db.read_session() as session:
         reasons = [
             C.GenericReason(id=r.id, name=r.title, title=r.title, type_id=r.type_id)
-            for r in ozon_fbs.seller_reasons(session)
+            for r in service.seller_reasons(session)
         ]
     return C.GenericReasonListResponse(reasons=reasons, result=reasons)
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsWrite
 from reference_backend.postings.status import schemas as D
-from reference_backend.postings.status import service as ozon_fbs
+from reference_backend.postings.status import service
 
 router = APIRouter(tags=["Ozon: rFBS delivery statuses"])
 
@@ -18,7 +18,7 @@ def tracking_number_set(
 ) -> D.DeliveryStatusResponse:
     """Set tracking numbers (up to 20)."""
     with db.session() as session:
-        result = ozon_fbs.set_tracking_numbers(
+        result = service.set_tracking_numbers(
             session, seller_id=seller.seller_id, pairs=body.tracking_numbers
         )
     return D.DeliveryStatusResponse(result=result)
@@ -28,7 +28,7 @@ def _step(
     body: D.DeliveryStatusRequest, seller_id: int, db: Database, step: str
 ) -> D.DeliveryStatusResponse:
     with db.session() as session:
-        result = ozon_fbs.set_delivery_status(
+        result = service.set_delivery_status(
             session, seller_id=seller_id, numbers=body.posting_number, step=step
         )
     return D.DeliveryStatusResponse(result=result)
