@@ -1,7 +1,7 @@
 """Notification outbox: events written in the same transaction as the change they describe.
 
-The delivery worker (accounts/notifications part) reads ``outbox_events`` and sends them;
-services only call :func:`add_event` / :func:`event_row` inside their own transaction.
+The delivery worker (``notifications/``) reads ``outbox_events`` and sends them;
+domain services only call :func:`add_event` / :func:`event_row` inside their own transaction.
 """
 
 from __future__ import annotations

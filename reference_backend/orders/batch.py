@@ -9,7 +9,7 @@ on one connection of the async pool, in two round trips whatever its size:
 1. (pipelined) look up the batch's Idempotency-Keys (a key already used is answered from
    its stored response), draw the order ids, and read the stock rows of its SKUs;
 2. allocate the orders in arrival order, each by its seller's policy over what the earlier
-   ones left (the same :func:`~.orders_plan.allocate` and :func:`~.orders_plan.plan_order`
+   ones left (the same :func:`~.plan.allocate` and :func:`~.plan.plan_order`
    as every other path); (pipelined) write the orders, postings, items, events, the keys
    with their answers and the reservations, and commit.
 

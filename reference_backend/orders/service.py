@@ -9,10 +9,10 @@ concurrent order took the stock between the read and the reservation, the transa
 rolled back and allocation runs again on fresh stock; short stock is :class:`OutOfStock`
 with nothing written.
 
-The statements go to the driver's cursor (:mod:`.orders_sql`: two statements and a
-commit on PostgreSQL); what to write is decided without the database (:mod:`.orders_plan`).
+The statements go to the driver's cursor (:mod:`.sql`: two statements and a
+commit on PostgreSQL); what to write is decided without the database (:mod:`.plan`).
 On PostgreSQL the HTTP endpoint uses :func:`place_order_async`: the orders that arrive
-together are placed in one transaction on the event loop (:mod:`.orders_batch`).
+together are placed in one transaction on the event loop (:mod:`.batch`).
 :func:`place_order_in` places an order inside a caller's ORM session (an exchange's
 replacement) through portable SQLAlchemy Core statements that write the same rows.
 """
@@ -220,7 +220,7 @@ async def place_order_async(
     """:func:`place_order` on the event loop, for PostgreSQL (``db.has_async_pool``).
 
     The same rows and semantics, placed with the orders that arrive at the same time in one
-    transaction (:mod:`.orders_batch`). The seller and its network come from the process
+    transaction (:mod:`.batch`). The seller and its network come from the process
     caches (a seller miss, every few seconds, is read in a worker thread; the network is
     refreshed in the background).
     """
