@@ -105,7 +105,7 @@ class World:
 
     @classmethod
     def build(cls, scenario_path: Path, creds: dict[str, Any]) -> World:
-        from reference_backend.services.world import build_catalogue
+        from reference_backend.sellers.world import build_catalogue
         from simulator.scenario import load_scenario
 
         scenario = load_scenario(scenario_path)
@@ -184,7 +184,7 @@ def fresh_postgres(admin_url: str) -> Iterator[str]:
 
 def peakline() -> list[str]:
     exe = Path(sys.executable).with_name("peakline")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "simulator.cli"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "peakline"]
 
 
 def seed(url: str, scenario: Path, workdir: Path) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import httpx
 
 from loadtests.processes import ManagedProcess, free_port, wait_http_ok
 
-PEAKLINE = [sys.executable, "-m", "simulator.cli"]
+PEAKLINE = [sys.executable, "-m", "peakline"]
 
 
 class BackendError(RuntimeError):

@@ -24,7 +24,7 @@ from loadtests.thresholds import (
     parse_thresholds,
     slo_thresholds,
 )
-from simulator.commands.common import bad_input, console, err_console, scenario_or_exit
+from peakline.common import bad_input, console, err_console, scenario_or_exit
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 

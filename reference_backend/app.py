@@ -1,8 +1,8 @@
 """``create_app(settings) -> FastAPI``: routers, middleware, error handlers, lifespan.
 
 No app exists at import time. Routers are found, not listed: every module under a
-sub-package of ``reference_backend`` (``ozon/``, ``marketplace/``, ``accounts/``, ...; not
-``services/`` or ``migrations/``) that defines ``router: APIRouter`` is included, in module
+sub-package of ``reference_backend`` (the domain packages, ``marketplace/``, ...; not
+``migrations/``) that defines ``router: APIRouter`` is included, in module
 name order. A module may also define ``lifespan(app)`` (an async context manager factory)
 to run something for the life of the app, e.g. the outbox delivery worker.
 """
@@ -38,14 +38,14 @@ from reference_backend.middleware import (
     JsonBodyMiddleware,
     RequestIdMiddleware,
 )
+from reference_backend.orders.batch import measure_batches
 from reference_backend.rate_limits import OzonLimits, OzonRateLimits
-from reference_backend.services.orders_batch import measure_batches
 from reference_backend.settings import Settings
 
 log = logging.getLogger("reference_backend.app")
 
 #: Sub-packages never scanned for routers.
-NOT_ROUTER_PACKAGES = frozenset({"services", "migrations"})
+NOT_ROUTER_PACKAGES = frozenset({"migrations"})
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from simulator.commands.common import bad_input, console, scenario_or_exit
+from peakline.common import bad_input, console, scenario_or_exit
 
 DbOption = Annotated[
     str | None,
@@ -115,8 +115,8 @@ def seed(
 ) -> None:
     """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines); print keys."""
     from reference_backend.db import Database
-    from reference_backend.services.errors import DomainError
-    from reference_backend.services.sellers import seed_scenario
+    from reference_backend.domain_errors import DomainError
+    from reference_backend.sellers.service import seed_scenario
 
     world = scenario_or_exit(scenario)
     settings = _settings(db)
@@ -142,8 +142,8 @@ def seller_create(
 ) -> None:
     """Create an empty seller (no warehouses or products); print its keys."""
     from reference_backend.db import Database
-    from reference_backend.services.errors import DomainError
-    from reference_backend.services.sellers import create_seller
+    from reference_backend.domain_errors import DomainError
+    from reference_backend.sellers.service import create_seller
 
     settings = _settings(db)
     _upgrade(settings.database_url)

@@ -9,7 +9,7 @@ Two families by path:
 
 Validation errors are 400 in both families (422 is kept for an Idempotency-Key reused with
 another body). Routers raise :class:`ApiError` or a service
-:class:`~reference_backend.services.errors.DomainError`; both become the right body.
+:class:`~reference_backend.domain_errors.DomainError`; both become the right body.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reference_backend.services.errors import DomainError
+from reference_backend.domain_errors import DomainError
 
 log = logging.getLogger("reference_backend.errors")
 

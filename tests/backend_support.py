@@ -66,7 +66,7 @@ def seed_smoke(url: str, *, scenario: Path = SMOKE, name: str | None = None) -> 
     """Migrate ``url`` and seed a seller from ``scenario``; the credentials as a dict."""
     from reference_backend.db import Database
     from reference_backend.migrations import upgrade
-    from reference_backend.services.sellers import seed_scenario
+    from reference_backend.sellers.service import seed_scenario
     from reference_backend.settings import Settings
     from simulator.scenario import load_scenario
 

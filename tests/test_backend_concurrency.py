@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from reference_backend.db import Database
-from reference_backend.services import stock
+from reference_backend.stock import rows as stock
 from reference_backend.tables import Order, OutboxEvent, Posting, Stock
 from tests.backend_support import (
     fresh_postgres_url,

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 from typer.testing import CliRunner
 
+from peakline.cli import app as cli_app
 from reference_backend.app import create_app
 from reference_backend.auth import SellerIdentity, require
 from reference_backend.db import Database
@@ -19,7 +20,6 @@ from reference_backend.migrations import current_revision, upgrade
 from reference_backend.permissions import Action, RouteGroup
 from reference_backend.settings import Settings
 from reference_backend.tables import Base
-from simulator.cli import app as cli_app
 from tests.backend_support import (
     SMOKE,
     fresh_postgres_url,

@@ -13,8 +13,9 @@ from sqlalchemy import func, select
 
 from reference_backend.app import create_app
 from reference_backend.db import Database
-from reference_backend.services import stock, transitions
+from reference_backend.postings import transitions
 from reference_backend.settings import Settings
+from reference_backend.stock import rows as stock
 from reference_backend.tables import (
     IdempotencyKey,
     Order,

@@ -24,10 +24,14 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import select, text
 
 from reference_backend.db import Database
-from reference_backend.services import network, orders, orders_batch, orders_sql, stock
-from reference_backend.services.errors import IdempotencyMismatch, InvalidInput, OutOfStock
-from reference_backend.services.raw_rows import RowsByKey
+from reference_backend.domain_errors import IdempotencyMismatch, InvalidInput, OutOfStock
+from reference_backend.orders import batch as orders_batch
+from reference_backend.orders import service as orders
+from reference_backend.orders import sql as orders_sql
+from reference_backend.raw_rows import RowsByKey
+from reference_backend.stock import rows as stock
 from reference_backend.tables import DeliveryMethod, Posting, PostingItem, Stock, Warehouse
+from reference_backend.warehouses import network
 from tests.backend_support import fresh_postgres_url, postgres_admin_url, seed_smoke, sqlite_url
 
 NOW = datetime(2026, 11, 27, 10, 30, 15, 123456, tzinfo=UTC)

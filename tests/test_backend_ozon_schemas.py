@@ -11,11 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from reference_backend.ozon import pagination
-from reference_backend.ozon.labels_pdf import LabelData, render_labels
-from reference_backend.ozon.schemas.postings import PostingListV3Request, PostingListV4Request
-from reference_backend.ozon.schemas.products import ProductImportRequest, StocksUpdateRequest
-from reference_backend.services.ozon_postings import available_actions
+from reference_backend import pagination
+from reference_backend.catalog.schemas import ProductImportRequest, StocksUpdateRequest
+from reference_backend.postings.labels.pdf import LabelData, render_labels
+from reference_backend.postings.schemas import PostingListV3Request, PostingListV4Request
+from reference_backend.postings.service import available_actions
 from simulator.lifecycle import PostingStatus, can_transition, is_final
 
 

@@ -19,9 +19,10 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from reference_backend import payloads
 from reference_backend import security as sec
 from reference_backend.db import normalise_url
-from reference_backend.notifications import delivery, payloads
+from reference_backend.notifications import delivery
 from reference_backend.notifications.leader import leader_lock_for
 from simulator.lifecycle import ALLOWED_TRANSITIONS, PostingStatus
 from tests.backend_support import (

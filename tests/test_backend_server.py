@@ -45,7 +45,7 @@ def _peakline_serve(url: str, *options: str, env: dict[str, str] | None = None
     """``peakline serve`` on a free port, up (``/health`` answers); stopped by SIGTERM."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "simulator.cli", "serve", "--db", url, "--port", str(port),
+        [sys.executable, "-m", "peakline", "serve", "--db", url, "--port", str(port),
          *options], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
@@ -158,7 +158,7 @@ def test_serve_with_workers_names_a_port_in_use(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "simulator.cli", "serve", "--db", url, "--port", str(port),
+            [sys.executable, "-m", "peakline", "serve", "--db", url, "--port", str(port),
              "--workers", "2"], cwd=ROOT, capture_output=True, text=True, timeout=60,
         )
     assert done.returncode != 0
@@ -182,7 +182,7 @@ def test_each_worker_unpickles_a_listening_socket_of_its_own():
 
 def test_serve_rejects_a_bad_database_url():
     done = subprocess.run(
-        [sys.executable, "-m", "simulator.cli", "serve", "--db", "mysql://nope/x"],
+        [sys.executable, "-m", "peakline", "serve", "--db", "mysql://nope/x"],
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert done.returncode == 2

@@ -7,8 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from peakline.cli import app
 from reports.run_report import RUN_PLOTS, write_run_report
-from simulator.cli import app
 from simulator.experiment import (
     compare,
     open_executor,

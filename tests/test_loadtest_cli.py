@@ -13,14 +13,14 @@ import pytest
 from typer.testing import CliRunner
 
 from loadtests.cli import parse_duration
-from simulator.cli import app
+from peakline.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def peakline(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160"}
-    return subprocess.run([sys.executable, "-m", "simulator.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "peakline", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
 

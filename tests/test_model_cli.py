@@ -9,7 +9,7 @@ import json
 import yaml
 from typer.testing import CliRunner
 
-from simulator.cli import app
+from peakline.cli import app
 from simulator.metrics import RunResult
 
 from .model_worlds import smoke_dict

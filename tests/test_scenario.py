@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from simulator.cli import app
+from peakline.cli import app
 from simulator.scenario import ScenarioError, load_scenario, parse_scenario
 
 from .conftest import SCENARIOS

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from reference_backend import security
 from reference_backend.auth import SellerIdentity
 from reference_backend.db import Database
+from reference_backend.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 from reference_backend.permissions import Role
-from reference_backend.services.errors import Conflict, Forbidden, InvalidInput, NotFound
 from reference_backend.tables import Account, ApiKey, AuthSession, LoginAttempt, Seller, utcnow
 
 SESSION_TTL = timedelta(hours=12)

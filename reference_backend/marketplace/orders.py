@@ -28,9 +28,9 @@ from reference_backend.marketplace.schemas import (
     ReturnRequestIn,
     ReturnsOut,
 )
-from reference_backend.services import buyer
-from reference_backend.services.orders import place_order, place_order_async
-from reference_backend.services.returns import return_view
+from reference_backend.orders.service import place_order, place_order_async
+from reference_backend.postings import buyer
+from reference_backend.returns.processing import return_view
 
 router = APIRouter(prefix="/marketplace/v1", tags=["marketplace"], responses=ERRORS)
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import Field
 
 from reference_backend.auth import DbDep, SellerIdentity, require
+from reference_backend.domain_errors import DomainError
 from reference_backend.marketplace.schemas import (
     ERRORS,
     ExchangeIn,
@@ -24,8 +25,9 @@ from reference_backend.marketplace.schemas import (
     WarningLevelsResultOut,
 )
 from reference_backend.permissions import Action, RouteGroup
-from reference_backend.services import replenishment, returns, stock
-from reference_backend.services.errors import DomainError
+from reference_backend.returns import processing as returns
+from reference_backend.stock import replenishment
+from reference_backend.stock import rows as stock
 from reference_backend.tables import Return
 
 router = APIRouter(prefix="/peakline/v1", tags=["peakline"], responses=ERRORS)

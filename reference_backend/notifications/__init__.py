@@ -1,2 +1,2 @@
-"""Seller push notifications: Ozon-shaped payloads, the transactional outbox and its
-delivery worker (signed HTTP POSTs to the webhook URLs sellers registered)."""
+"""Seller push notifications: webhooks, the transactional outbox's delivery side and its
+worker (signed HTTP POSTs to the webhook URLs sellers registered)."""

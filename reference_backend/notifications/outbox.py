@@ -1,6 +1,6 @@
 """The transactional outbox, as the delivery worker reads and updates it.
 
-Writers (``reference_backend.services.outbox.add_event``) insert events inside the
+Writers (``reference_backend.outbox.add_event``) insert events inside the
 transaction that makes the change, so an event exists exactly when its change was
 committed. The worker reads *heads* — the oldest
 undelivered event of each posting — so a posting's events go out strictly in order, and

@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from reference_backend.auth import DbDep, SellerIdentity, require
 from reference_backend.notifications import webhooks
-from reference_backend.ozon.schemas.common import Bool, Id64, LooseStr, OutDatetime, OzonRequest
-from reference_backend.ozon.schemas.common import OzonResponse as Out
 from reference_backend.permissions import Action, RouteGroup
+from reference_backend.schemas import Bool, Id64, LooseStr, OutDatetime, OzonRequest
+from reference_backend.schemas import OzonResponse as Out
 from reference_backend.tables import Webhook, WebhookDelivery, utcnow
 
 router = APIRouter(tags=["Notifications (Ozon beta)"])

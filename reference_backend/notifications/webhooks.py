@@ -8,13 +8,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from reference_backend import security
-from reference_backend.notifications import payloads
+from reference_backend import payloads, security
+from reference_backend.domain_errors import Conflict, InvalidInput, NotFound
 from reference_backend.notifications.config import PushSettings
 from reference_backend.notifications.delivery import BadWebhookUrl, check_webhook_url
-from reference_backend.notifications.payloads import MessageType
-from reference_backend.services.errors import Conflict, InvalidInput, NotFound
-from reference_backend.services.outbox import add_event
+from reference_backend.outbox import add_event
+from reference_backend.payloads import MessageType
 from reference_backend.tables import Webhook, utcnow
 
 MAX_WEBHOOKS = 10

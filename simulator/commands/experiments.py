@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 from rich.table import Table
 
-from simulator.commands.common import bad_input, console, scenario_or_exit
+from peakline.common import bad_input, console, scenario_or_exit
 from simulator.experiment import (
     KPI_DIRECTION,
     Comparison,

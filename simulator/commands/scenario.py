@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from simulator.commands.common import console, scenario_or_exit
+from peakline.common import console, scenario_or_exit
 
 
 def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) -> None:

@@ -9,7 +9,7 @@ from rich import box
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simulator.commands.common import bad_input, console, scenario_or_exit
+from peakline.common import bad_input, console, scenario_or_exit
 from simulator.metrics import KPI_DOC, RunResult, write_run_files
 from simulator.outcomes import OUTCOMES
 from simulator.scenario import PolicyChoice, Scenario

@@ -1,0 +1,5 @@
+"""``python -m peakline``: the ``peakline`` command."""
+
+from peakline.cli import app
+
+app()

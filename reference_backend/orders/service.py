@@ -1,0 +1,359 @@
+"""Buyer orders: allocate by the seller's policy, reserve atomically, split into postings.
+
+:func:`place_order` does the whole write in one short transaction: the idempotency row
+(first, so a concurrent retry with the same key waits on its unique index, and a retry of a
+placed order conflicts there and is answered from the stored response), the order, one
+posting per warehouse, their items, one ``TYPE_NEW_POSTING`` outbox event each and, last,
+the guarded stock ``UPDATE``s (a hot stock row stays locked only until the commit). If a
+concurrent order took the stock between the read and the reservation, the transaction is
+rolled back and allocation runs again on fresh stock; short stock is :class:`OutOfStock`
+with nothing written.
+
+The statements go to the driver's cursor (:mod:`.sql`: two statements and a
+commit on PostgreSQL); what to write is decided without the database (:mod:`.plan`).
+On PostgreSQL the HTTP endpoint uses :func:`place_order_async`: the orders that arrive
+together are placed in one transaction on the event loop (:mod:`.batch`).
+:func:`place_order_in` places an order inside a caller's ORM session (an exchange's
+replacement) through portable SQLAlchemy Core statements that write the same rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from reference_backend.db import Database
+from reference_backend.domain_errors import (
+    Conflict,
+    IdempotencyMismatch,
+    NotFound,
+    OutOfStock,
+)
+from reference_backend.orders.batch import OrderRequest, batcher_for
+from reference_backend.orders.plan import (
+    MAX_LINES,
+    MAX_QUANTITY,
+    Candidate,
+    allocate,
+    check_lines,
+    plan_order,
+)
+from reference_backend.orders.sql import fast_orders
+from reference_backend.raw_rows import driver_cursor
+from reference_backend.stock import rows as stock
+from reference_backend.tables import (
+    IdempotencyKey,
+    Order,
+    OutboxEvent,
+    Posting,
+    PostingItem,
+    Product,
+    Seller,
+    Stock,
+    utcnow,
+)
+from reference_backend.warehouses.network import (
+    NETWORKS,
+    allocation_policy,
+    database_key,
+)
+
+__all__ = ["MAX_LINES", "MAX_QUANTITY", "OrderOutcome", "place_order", "place_order_async",
+           "place_order_in", "request_hash"]
+
+# Portable Core statements (place_order_in, and dialects without a hot path)
+_S, _P = Stock.__table__, Product.__table__
+_CANDIDATES = (
+    select(_S.c.sku, _S.c.warehouse_id, _S.c.present - _S.c.reserved, _P.c.product_id,
+           _P.c.offer_id, _P.c.name, _P.c.price, _P.c.currency_code)
+    .join(_P, _P.c.product_id == _S.c.product_id)
+    .where(_S.c.seller_id == bindparam("seller_id"),
+           _S.c.sku.in_(bindparam("skus", expanding=True)))
+)
+_INSERT_ORDER = insert(Order.__table__).returning(Order.__table__.c.id)
+_INSERT_POSTING = insert(Posting.__table__).returning(Posting.__table__.c.id)
+_INSERT_ITEMS = insert(PostingItem.__table__)
+_INSERT_EVENTS = insert(OutboxEvent.__table__)
+_K = IdempotencyKey.__table__
+_SELLER = select(Seller.__table__.c.id, Seller.__table__.c.allocation_policy,
+                 Seller.__table__.c.allocation_params).where(
+    Seller.__table__.c.client_id == bindparam("client_id"))
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """The answer to an order request; ``replayed`` when it came from an Idempotency-Key."""
+
+    body: dict[str, Any]
+    replayed: bool = False
+
+
+class _LostRace(Exception):
+    """A guarded reservation matched fewer rows than asked: stock moved under us."""
+
+
+def request_hash(client_id: str, region: str, lines: list[tuple[int, int]]) -> str:
+    canonical = json.dumps({"client_id": client_id, "region": region,
+                            "lines": [[s, q] for s, q in lines]}, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _replay(conn: Connection, scope: str, key: str, body_hash: str) -> OrderOutcome | None:
+    row = conn.execute(
+        select(_K.c.body_hash, _K.c.response).where(_K.c.scope == scope, _K.c.key == key)
+    ).first()
+    return _replayed(row, key, body_hash)
+
+
+def _replayed(row: Any, key: str, body_hash: str) -> OrderOutcome | None:
+    """The stored answer of an idempotency row (None: no row), or why it cannot be given."""
+    if row is None:
+        return None
+    if row[0] != body_hash:
+        raise IdempotencyMismatch(
+            "this Idempotency-Key was already used with a different request body",
+            details=[{"idempotency_key": key}])
+    if row[1] is None:  # only possible mid-transaction; callers retry
+        raise Conflict("an order with this Idempotency-Key is being placed; retry",
+                       code="IDEMPOTENCY_IN_PROGRESS")
+    return OrderOutcome(row[1], replayed=True)
+
+
+def place_order(
+    db: Database,
+    *,
+    client_id: str,
+    region: str,
+    lines: list[tuple[int, int]],
+    idempotency_key: str | None = None,
+    idempotency_scope: str = "orders",
+    attempts: int = 3,
+    shipment_deadline_hours: float = 24.0,
+    replaces_return_id: int | None = None,
+) -> OrderOutcome:
+    """Place a buyer order for seller ``client_id`` (see the module docstring)."""
+    check_lines(lines)
+    body_hash = request_hash(client_id, region, lines)
+    deadline = timedelta(hours=shipment_deadline_hours)
+    for _ in range(max(1, attempts)):
+        try:
+            with db.connection() as conn:
+                return _place(
+                    conn, client_id=client_id, region=region, lines=lines,
+                    key=idempotency_key, scope=idempotency_scope, body_hash=body_hash,
+                    deadline=deadline, replaces_return_id=replaces_return_id,
+                )
+        except _LostRace:
+            continue
+        except OperationalError as exc:
+            if type(exc.orig).__name__ != "DeadlockDetected":  # PostgreSQL: retried like
+                raise  # a lost race (rare: two orders locking the same rows both ways)
+            continue
+        except IntegrityError:
+            if not idempotency_key:
+                raise
+            with db.read_connection() as conn:
+                done = _replay(conn, idempotency_scope, idempotency_key, body_hash)
+            if done is not None:
+                return done
+    raise OutOfStock("stock changed while the order was placed and none is left to allocate",
+                     details=[{"reason": "concurrent_orders"}])
+
+
+def _place(
+    conn: Connection, *, client_id: str, region: str, lines: list[tuple[int, int]],
+    key: str | None, scope: str, body_hash: str, deadline: timedelta,
+    replaces_return_id: int | None,
+) -> OrderOutcome:
+    fast = fast_orders(conn)
+    seller = _seller_by_client_id(conn, client_id)
+    if fast is None:  # a dialect without a hot path: the portable writer
+        if seller is None:
+            raise NotFound(f"seller with client_id {client_id} not found",
+                           code="SELLER_NOT_FOUND")
+        return _place_portable(conn, seller=seller, region=region, lines=lines, key=key,
+                               scope=scope, body_hash=body_hash, deadline=deadline,
+                               replaces_return_id=replaces_return_id)
+    now = utcnow()
+    with driver_cursor(conn) as cur:
+        key_row = None if not key else {
+            "scope": scope, "key": key, "body_hash": body_hash, "status_code": 0,
+            "response": None, "created_at": now}
+        if seller is None:
+            raise NotFound(f"seller with client_id {client_id} not found",
+                           code="SELLER_NOT_FOUND")
+        seller_id, policy_name, policy_params = seller
+        # first: the key (a retry conflicts here, or waits for a concurrent twin to commit)
+        order_id, key_id, rows = fast.open_order(cur, {
+            "seller_id": seller_id, "region": region, "created_at": now,
+            "replaces_return_id": replaces_return_id}, key_row, sorted({s for s, _ in lines}))
+        network = NETWORKS.get(conn, seller_id)
+        by_wh, products = allocate(policy=allocation_policy(policy_name, policy_params),
+                                   network=network, region=region, lines=lines, rows=rows)
+        plan = plan_order(seller_id=seller_id, order_id=order_id, region=region, by_wh=by_wh,
+                          products=products, network=network, now=now, deadline=deadline)
+        # reserves last: the guarded UPDATEs take the stock row locks, held until commit
+        if not fast.write(cur, plan, key_id, now):
+            raise _LostRace()
+    return OrderOutcome(plan.body)
+
+
+async def place_order_async(
+    db: Database,
+    *,
+    client_id: str,
+    region: str,
+    lines: list[tuple[int, int]],
+    idempotency_key: str | None = None,
+    idempotency_scope: str = "orders",
+    shipment_deadline_hours: float = 24.0,
+) -> OrderOutcome:
+    """:func:`place_order` on the event loop, for PostgreSQL (``db.has_async_pool``).
+
+    The same rows and semantics, placed with the orders that arrive at the same time in one
+    transaction (:mod:`.batch`). The seller and its network come from the process
+    caches (a seller miss, every few seconds, is read in a worker thread; the network is
+    refreshed in the background).
+    """
+    import psycopg
+
+    check_lines(lines)
+    body_hash = request_hash(client_id, region, lines)
+    where = database_key(db.engine)
+    seller = _cached_seller(where, client_id)
+    if seller is None:
+        seller = await run_in_threadpool(_read_seller, db, client_id)
+    if seller is None:
+        raise NotFound(f"seller with client_id {client_id} not found", code="SELLER_NOT_FOUND")
+    seller_id, policy_name, policy_params = seller
+    network = await NETWORKS.current(db, seller_id)
+    batcher = batcher_for(db)
+    request = OrderRequest(
+        seller_id=seller_id, policy=allocation_policy(policy_name, policy_params),
+        network=network, region=region, lines=lines, key=idempotency_key,
+        scope=idempotency_scope, body_hash=body_hash,
+        deadline=timedelta(hours=shipment_deadline_hours), now=utcnow())
+    try:
+        placed = await batcher.place(request)
+    except psycopg.Error as exc:  # as the sync path raises them (503 for OperationalError)
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+    if placed.stored is not None:
+        done = _replayed(placed.stored, idempotency_key or "", body_hash)
+        assert done is not None
+        return done
+    assert placed.body is not None
+    return OrderOutcome(placed.body)
+
+
+def _read_seller(db: Database, client_id: str) -> tuple | None:
+    with db.read_connection() as conn:
+        return _seller_by_client_id(conn, client_id)
+
+
+def place_order_in(
+    session: Session,
+    *,
+    seller_id: int,
+    region: str,
+    lines: list[tuple[int, int]],
+    now: datetime | None = None,
+    deadline: timedelta = timedelta(hours=24),
+    replaces_return_id: int | None = None,
+) -> dict[str, Any]:
+    """Place an order inside the caller's transaction (e.g. an exchange's replacement).
+
+    A lost race raises :class:`OutOfStock` here (the caller's transaction must roll back).
+    """
+    check_lines(lines)
+    seller = session.get(Seller, seller_id)
+    if seller is None:
+        raise NotFound("seller not found", code="SELLER_NOT_FOUND")
+    try:
+        return _allocate_and_write(session.connection(),
+                                   seller=(seller.id, seller.allocation_policy,
+                                           seller.allocation_params),
+                                   region=region, lines=lines, now=now or utcnow(),
+                                   deadline=deadline, replaces_return_id=replaces_return_id)
+    except _LostRace:
+        raise OutOfStock("stock changed concurrently; retry") from None
+
+
+def _place_portable(
+    conn: Connection, *, seller: tuple, region: str, lines: list[tuple[int, int]],
+    key: str | None, scope: str, body_hash: str, deadline: timedelta,
+    replaces_return_id: int | None,
+) -> OrderOutcome:
+    now = utcnow()
+    key_id = None
+    if key:
+        key_id = conn.execute(insert(_K).returning(_K.c.id), {
+            "scope": scope, "key": key, "body_hash": body_hash, "status_code": 0,
+            "response": None, "created_at": now}).scalar_one()
+    body = _allocate_and_write(conn, seller=seller, region=region, lines=lines, now=now,
+                               deadline=deadline, replaces_return_id=replaces_return_id)
+    if key_id is not None:
+        conn.execute(_K.update().where(_K.c.id == key_id).values(status_code=201,
+                                                                 response=body))
+    return OrderOutcome(body)
+
+
+#: Seller policy settings are re-read at most this often per process.
+SELLER_CACHE_SECONDS = 5.0
+_sellers: dict[tuple[str, str], tuple[tuple[int, str, dict[str, Any]], float]] = {}
+
+
+def _cached_seller(where: str, client_id: str) -> tuple | None:
+    cached = _sellers.get((where, client_id))
+    if cached is not None and time.monotonic() - cached[1] < SELLER_CACHE_SECONDS:
+        return cached[0]
+    return None
+
+
+def _seller_by_client_id(conn: Connection, client_id: str) -> tuple | None:
+    key = (database_key(conn), client_id)
+    cached = _cached_seller(*key)
+    if cached is not None:
+        return cached
+    row = conn.execute(_SELLER, {"client_id": client_id}).first()
+    if row is None:
+        return None
+    _sellers[key] = (tuple(row), time.monotonic())
+    return tuple(row)
+
+
+def _allocate_and_write(
+    conn: Connection, *, seller: tuple, region: str, lines: list[tuple[int, int]],
+    now: datetime, deadline: timedelta, replaces_return_id: int | None,
+) -> dict[str, Any]:
+    """The portable writer: SQLAlchemy Core statements, any dialect, caller's transaction."""
+    seller_id, policy_name, policy_params = seller
+    rows: list[Candidate] = [tuple(r) for r in conn.execute(  # type: ignore[misc]
+        _CANDIDATES, {"seller_id": seller_id, "skus": sorted({sku for sku, _ in lines})})]
+    network = NETWORKS.get(conn, seller_id)
+    by_wh, products = allocate(policy=allocation_policy(policy_name, policy_params),
+                               network=network, region=region, lines=lines, rows=rows)
+    order_id = conn.execute(
+        _INSERT_ORDER, {"seller_id": seller_id, "region": region, "created_at": now,
+                        "replaces_return_id": replaces_return_id}
+    ).scalar_one()
+    plan = plan_order(seller_id=seller_id, order_id=order_id, region=region, by_wh=by_wh,
+                      products=products, network=network, now=now, deadline=deadline)
+    posting_ids = {row["posting_number"]: conn.execute(_INSERT_POSTING, row).scalar_one()
+                   for row in plan.postings}
+    conn.execute(_INSERT_ITEMS, [
+        {k: v for k, v in item.items() if k != "posting_number"}
+        | {"posting_id": posting_ids[item["posting_number"]]} for item in plan.items])
+    conn.execute(_INSERT_EVENTS, plan.events)
+    # Reserve last: the guarded UPDATEs take the stock row locks, held until commit
+    if not stock.reserve(conn, plan.moves):
+        raise _LostRace()
+    return plan.body

@@ -1,1 +1,0 @@
-"""The Ozon Seller API-compatible surface of the reference backend (routers and schemas)."""

@@ -1,1 +1,0 @@
-"""Pydantic models of the Ozon-compatible Seller API, one module per method group."""

@@ -1,0 +1,203 @@
+"""FBS posting lists (v3 offset, v4 cursor), unfulfilled lists, get, get-by-barcode (§5.1-§5.6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from reference_backend import pagination
+from reference_backend.deps import DbDep, PostingsRead
+from reference_backend.domain_errors import InvalidInput
+from reference_backend.postings import schemas as S
+from reference_backend.postings import service as q
+
+router = APIRouter(tags=["Ozon: FBS postings"])
+
+
+def _json(model: BaseModel) -> Response:
+    """The model serialised once (the declared ``response_model`` documents it; the lists are
+    hot paths, so the answer is not validated a second time)."""
+    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
+
+
+def _window(w: S.DateWindow | None) -> dict:
+    return {"changed_from": w.from_, "changed_to": w.to} if w is not None else {}
+
+
+def _filter_v3(f: S.ListFilterV3) -> q.PostingFilter:
+    return q.PostingFilter(
+        since=f.since,
+        to=f.to,
+        statuses=(f.status,) if f.status else (),
+        warehouse_ids=tuple(f.warehouse_id),
+        delivery_method_ids=tuple(f.delivery_method_id),
+        provider_ids=tuple(f.provider_id),
+        order_id=f.order_id,
+        posting_number=f.posting_number,
+        offer_id=f.product_offer_id,
+        sku=f.product_sku,
+        **_window(f.last_changed_status_date),
+    )
+
+
+def _filter_v4(f: S.ListFilterV4) -> q.PostingFilter:
+    return q.PostingFilter(
+        since=f.since,
+        to=f.to,
+        statuses=tuple(f.statuses),
+        warehouse_ids=tuple(f.warehouse_ids),
+        delivery_method_ids=tuple(f.delivery_method_ids),
+        provider_ids=tuple(f.provider_ids),
+        order_id=f.order_id,
+        order_numbers=tuple(f.order_numbers),
+        **_window(f.last_changed_status_date),
+    )
+
+
+def _unfulfilled(
+    f: S.UnfulfilledFilterV3 | S.UnfulfilledFilterV4, statuses: tuple[str, ...], **ids: tuple
+) -> q.PostingFilter:
+    if f.cutoff_from and f.cutoff_to and f.cutoff_from > f.cutoff_to:
+        raise InvalidInput("cutoff_from must not be after cutoff_to")
+    return q.PostingFilter(
+        statuses=statuses or q.DEFAULT_UNFULFILLED,
+        cutoff_from=f.cutoff_from,
+        cutoff_to=f.cutoff_to,
+        delivering_from=f.delivering_date_from,
+        delivering_to=f.delivering_date_to,
+        **ids,
+        **_window(f.last_changed_status_date),
+    )
+
+
+def _unfulfilled_v3(f: S.UnfulfilledFilterV3) -> q.PostingFilter:
+    return _unfulfilled(
+        f,
+        (f.status,) if f.status else (),
+        warehouse_ids=tuple(f.warehouse_id),
+        provider_ids=tuple(f.provider_id),
+        delivery_method_ids=tuple(f.delivery_method_id),
+    )
+
+
+def _unfulfilled_v4(f: S.UnfulfilledFilterV4) -> q.PostingFilter:
+    return _unfulfilled(
+        f,
+        tuple(f.statuses),
+        warehouse_ids=tuple(f.warehouse_ids),
+        provider_ids=tuple(f.provider_ids),
+        delivery_method_ids=tuple(f.delivery_method_ids),
+    )
+
+
+def _check_period(since: datetime | None, to: datetime | None) -> None:
+    if since is not None and to is not None and since > to:
+        raise InvalidInput("filter.since must not be after filter.to")
+
+
+def _v3_page(
+    session: Session,
+    seller_id: int,
+    flt: q.PostingFilter,
+    body: S.OffsetListRequest,
+    limit: int,
+) -> tuple[list[S.PostingV3], bool]:
+    """A v3 page (offset paging): the postings and ``has_next``."""
+    bundles, has_next = q.list_offset(
+        session, seller_id, flt, limit=limit, offset=body.offset, desc=body.dir == "desc"
+    )
+    return [q.to_v3(b, body.with_) for b in bundles], has_next
+
+
+def _v4_page(
+    session: Session,
+    seller_id: int,
+    flt: q.PostingFilter,
+    body: S.CursorListRequest,
+    limit: int,
+) -> tuple[list[S.PostingV4], bool, str]:
+    """A v4 page (cursor paging): the postings, ``has_next`` and the cursor."""
+    bundles, has_next, cursor = q.list_cursor(
+        session, seller_id, flt, limit=limit, cursor=body.cursor, desc=body.sort_dir == "desc"
+    )
+    return [q.to_v4(b, body.with_) for b in bundles], has_next, cursor
+
+
+@router.post("/v3/posting/fbs/list", response_model=S.PostingListV3Response)
+def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead, db: DbDep) -> Response:
+    """Postings of the period (offset paging; ``has_next`` says whether to ask again)."""
+    limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
+    _check_period(body.filter.since, body.filter.to)
+    with db.read_session() as session:
+        postings, has_next = _v3_page(
+            session, seller.seller_id, _filter_v3(body.filter), body, limit
+        )
+    return _json(
+        S.PostingListV3Response(result=S.PostingListV3Result(postings=postings, has_next=has_next))
+    )
+
+
+@router.post("/v4/posting/fbs/list", response_model=S.PostingListV4Response)
+def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead, db: DbDep) -> Response:
+    """Postings of the period (cursor paging; the last page keeps a cursor past the end)."""
+    limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
+    _check_period(body.filter.since, body.filter.to)
+    with db.read_session() as session:
+        postings, has_next, cursor = _v4_page(
+            session, seller.seller_id, _filter_v4(body.filter), body, limit
+        )
+    return _json(S.PostingListV4Response(postings=postings, cursor=cursor, has_next=has_next))
+
+
+@router.post("/v3/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV3Response)
+def unfulfilled_list_v3(
+    body: S.UnfulfilledListV3Request, seller: PostingsRead, db: DbDep
+) -> Response:
+    """Postings still to process (``count`` = all matching, ``postings`` = this page)."""
+    limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
+    flt = _unfulfilled_v3(body.filter)
+    with db.read_session() as session:
+        postings, _ = _v3_page(session, seller.seller_id, flt, body, limit)
+        total = q.count(session, seller.seller_id, flt)
+    return _json(
+        S.UnfulfilledListV3Response(result=S.UnfulfilledV3Result(postings=postings, count=total))
+    )
+
+
+@router.post("/v4/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV4Response)
+def unfulfilled_list_v4(
+    body: S.UnfulfilledListV4Request, seller: PostingsRead, db: DbDep
+) -> Response:
+    """Postings still to process (cursor paging, ``count`` of all matching)."""
+    limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
+    flt = _unfulfilled_v4(body.filter)
+    with db.read_session() as session:
+        postings, has_next, cursor = _v4_page(session, seller.seller_id, flt, body, limit)
+        total = q.count(session, seller.seller_id, flt)
+    return _json(
+        S.UnfulfilledListV4Response(
+            postings=postings, cursor=cursor, has_next=has_next, count=total
+        )
+    )
+
+
+@router.post("/v3/posting/fbs/get", response_model=S.PostingGetResponse)
+def posting_get(body: S.PostingGetRequest, seller: PostingsRead, db: DbDep) -> S.PostingGetResponse:
+    """One posting by number (404 with the Ozon error body when unknown)."""
+    with db.read_session() as session:
+        bundle = q.load_bundle(session, seller.seller_id, body.posting_number)
+        return S.PostingGetResponse(result=q.to_detail(bundle, body.with_))
+
+
+@router.post("/v2/posting/fbs/get-by-barcode", response_model=S.GetByBarcodeResponse)
+def posting_get_by_barcode(
+    body: S.GetByBarcodeRequest, seller: PostingsRead, db: DbDep
+) -> S.GetByBarcodeResponse:
+    """A posting by barcode: the object under ``result`` and its keys again at the top level."""
+    with db.read_session() as session:
+        posting = q.to_barcode_posting(q.by_barcode(session, seller.seller_id, body.barcode))
+    return S.GetByBarcodeResponse(**posting.model_dump(), result=posting)

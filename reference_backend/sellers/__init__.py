@@ -1,0 +1,1 @@
+"""Sellers: create one (owner account, keys), or seed one's world from a scenario."""
