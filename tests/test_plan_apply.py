@@ -11,7 +11,7 @@ import httpx
 import yaml
 from typer.testing import CliRunner
 
-from simulator.cli import app
+from peakline.cli import app
 from simulator.sku_ids import index_of_offer, sku_id
 
 from .backend_support import running_server, seeded_sqlite, seller_headers

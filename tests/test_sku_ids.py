@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from reference_backend.services import ids
+from reference_backend import ids
 from simulator.sku_ids import (
     FIRST_SELLER,
     index_of_offer,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from simulator.cli import app
+from peakline.cli import app
 from simulator.planning import current_stock
 from simulator.scenario import ScenarioError, load_scenario
 
