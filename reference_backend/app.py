@@ -38,6 +38,7 @@ from reference_backend.middleware import (
     JsonBodyMiddleware,
     RequestIdMiddleware,
 )
+from reference_backend.openapi import install_openapi
 from reference_backend.orders.batch import measure_batches
 from reference_backend.rate_limits import OzonLimits, OzonRateLimits
 from reference_backend.settings import Settings
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         measure_batches(db, app.state.metrics_registry)
 
     install_error_handlers(app)
+    install_openapi(app)
     app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes)
     app.state.ozon_limits = None
     if settings.ozon_rate_limits:  # before the body is read, after the request id is set

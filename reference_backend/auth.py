@@ -88,7 +88,8 @@ def authenticate_seller(db: Database, client_id: str | None, api_key: str | None
     if not client_id or not api_key:
         raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
     client_id = client_id.strip()
-    if not client_id.isdigit() or int(client_id) <= 0:
+    # (isascii: str.isdigit also accepts digits such as "²" that int() refuses)
+    if not (client_id.isascii() and client_id.isdigit()) or int(client_id) <= 0:
         raise ApiError(400, BAD_CLIENT_ID, code="INVALID_ARGUMENT")
     with db.read_connection() as conn:  # (Core: no ORM session for one row)
         row = conn.execute(_SELLER_KEY, {"key_hash": hash_key(api_key)}).first()
@@ -151,7 +152,7 @@ async def authenticated_platform(request: Request) -> PlatformIdentity:
             headers={"WWW-Authenticate": "Bearer"},
         )
     configured = request.app.state.settings.platform_key
-    if configured and hmac.compare_digest(configured, token):
+    if configured and hmac.compare_digest(configured.encode(), token.encode()):
         return PlatformIdentity(0, "configured")
     digest = hash_key(token)
     cached = _platform_cache.get(digest)

@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -158,6 +158,16 @@ async def _on_overflow(request: Request, exc: OverflowError) -> JSONResponse:
     return error_response(request, 400, "a number is out of range", code="INVALID_ARGUMENT")
 
 
+async def _on_data_error(request: Request, exc: DataError) -> JSONResponse:
+    """The database refused a value (an integer past an int32 column, say): the request's
+    transaction is rolled back, so nothing changed. Schemas bound such fields first
+    (:mod:`reference_backend.wire`); this is the backstop for one they missed."""
+    log.warning("database refused a value on %s: %s", request.url.path,
+                str(exc.orig).splitlines()[0] if exc.orig else exc)
+    return error_response(request, 400, "a value is out of range for its field",
+                          code="INVALID_ARGUMENT")
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(request, 500, "Internal error", code="INTERNAL")
@@ -172,4 +182,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _on_db_busy)
     app.add_exception_handler(PoolTimeout, _on_db_busy)
     app.add_exception_handler(OverflowError, _on_overflow)  # e.g. int beyond SQLite INTEGER
+    app.add_exception_handler(DataError, _on_data_error)  # e.g. int beyond PostgreSQL integer
     app.add_exception_handler(Exception, _on_unexpected)

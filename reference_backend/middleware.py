@@ -7,7 +7,9 @@ garbage collections.
 
 :class:`JsonBodyMiddleware` is the one place that implements spec §1.2 for every route:
 a body is JSON whatever its ``Content-Type`` (or none), and an empty (or ``null``) body is
-``{}``. Routers then declare ordinary pydantic body models and never see either case.
+``{}``. Routers then declare ordinary pydantic body models and never see either case. It
+also refuses (400) text no database can store, in the body or the query string
+(:mod:`reference_backend.wire`), so no route has to think of it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -24,6 +27,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reference_backend.logging import request_id_var
+from reference_backend.wire import unstorable_query, unstorable_text
 
 access_log = logging.getLogger("reference_backend.access")
 
@@ -75,14 +79,24 @@ class RequestIdMiddleware:
 
 
 class JsonBodyMiddleware:
-    """Makes every body-carrying request JSON: any Content-Type parsed as JSON; empty -> ``{}``."""
+    """Makes every body-carrying request JSON: any Content-Type parsed as JSON; empty -> ``{}``;
+    a NUL character or a lone surrogate in any string of the body or query -> 400."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int = 10 * 1024 * 1024) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        bad = unstorable_query(scope.get("query_string", b""))
+        if bad is None and "\x00" in scope["path"]:
+            bad = ("path", "contains a NUL character (\\u0000)")
+        if bad is not None:
+            await _refuse_text(scope, send, *bad)
+            return
+        if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -101,6 +115,11 @@ class JsonBodyMiddleware:
         body = b"".join(chunks)
         if body.strip() in (b"", b"null"):
             body = b"{}"
+        elif _MAY_HOLD_UNSTORABLE.search(body):
+            bad = _unstorable_body(body)
+            if bad is not None:
+                await _refuse_text(scope, send, *bad)
+                return
         headers = [
             (k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")
         ]
@@ -121,14 +140,37 @@ class JsonBodyMiddleware:
         await self.app(new_scope, replay, send)
 
 
+#: A JSON escape (``\\u0000``, ``\\ud800``) or a UTF-8 lead byte of an encoded surrogate: the
+#: only ways a body can carry a NUL or a lone surrogate (others are not parsed twice).
+_MAY_HOLD_UNSTORABLE = re.compile(rb"\\u|\xed")
+
+
+def _unstorable_body(body: bytes) -> tuple[str, str] | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # not JSON: the route's validation answers 400
+        return None
+    return unstorable_text(parsed)
+
+
+async def _refuse_text(scope: Scope, send: Send, field: str, problem: str) -> None:
+    await _refuse(scope, send, 400, f"invalid request: {field}: {problem}", "INVALID_ARGUMENT",
+                  [{"field": field, "problem": problem}])
+
+
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
+    await _refuse(scope, send, 413, f"request body larger than {limit} bytes", "TOO_LARGE", [])
+
+
+async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str,
+                  details: list[dict[str, str]]) -> None:
+    """Answer with the error body of the path's family before any route runs."""
     from reference_backend.errors import is_peakline_path, ozon_error_body, peakline_error_body
 
-    message = f"request body larger than {limit} bytes"
-    body = (peakline_error_body("TOO_LARGE", message) if is_peakline_path(scope["path"])
-            else ozon_error_body(413, message))
+    body = (peakline_error_body(code, message, details) if is_peakline_path(scope["path"])
+            else ozon_error_body(status, message))
     payload = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": 413,
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})

@@ -49,7 +49,8 @@ def decode_cursor(cursor: str | None) -> int | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
         raise BadPage("cursor is not one this server issued") from exc
-    if not raw.startswith(CURSOR_PREFIX) or not raw[len(CURSOR_PREFIX) :].lstrip("-").isdigit():
+    digits = raw[len(CURSOR_PREFIX) :].lstrip("-")
+    if not raw.startswith(CURSOR_PREFIX) or not (digits.isascii() and digits.isdigit()):
         raise BadPage("cursor is not one this server issued")
     key = int(raw[len(CURSOR_PREFIX) :])
     if not -(2**63) <= key < 2**63:

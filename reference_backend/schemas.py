@@ -20,9 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
-INT32_MAX = 2**31 - 1
+from reference_backend.wire import INT32_MAX, INT64_MAX, INT64_MIN
 
 
 def _drop_nulls(data: Any) -> Any:
@@ -64,14 +62,18 @@ def _int_like(value: Any) -> Any:
     return value
 
 
+# (Field before the validator: the OpenAPI document then shows the bounds as JSON Schema's
+# minimum/maximum, not as pydantic's ge/le.)
 #: int64 id: JSON number or numeric string.
-Int64 = Annotated[int, BeforeValidator(_int_like), Field(ge=INT64_MIN, le=INT64_MAX)]
+Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX), BeforeValidator(_int_like)]
 #: Positive int64 id.
-Id64 = Annotated[int, BeforeValidator(_int_like), Field(ge=0, le=INT64_MAX)]
-#: Non-negative count/offset that fits a database integer.
-Count = Annotated[int, BeforeValidator(_int_like), Field(ge=0, le=INT64_MAX)]
+Id64 = Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_int_like)]
+#: Positive id stored in an int32 column (cancel reasons).
+Id32 = Annotated[int, Field(ge=0, le=INT32_MAX), BeforeValidator(_int_like)]
+#: Non-negative count/offset/size that fits a database integer (int32).
+Count = Annotated[int, Field(ge=0, le=INT32_MAX), BeforeValidator(_int_like)]
 #: A quantity (int32, positive).
-Quantity = Annotated[int, BeforeValidator(_int_like), Field(ge=1, le=INT32_MAX)]
+Quantity = Annotated[int, Field(ge=1, le=INT32_MAX), BeforeValidator(_int_like)]
 
 
 def _str_like(value: Any) -> Any:
@@ -83,7 +85,7 @@ def _str_like(value: Any) -> Any:
 
 
 #: A string that some clients send as a number (offer ids, barcodes, posting numbers).
-LooseStr = Annotated[str, BeforeValidator(_str_like), Field(max_length=2000)]
+LooseStr = Annotated[str, Field(max_length=2000), BeforeValidator(_str_like)]
 
 
 def _bool_like(value: Any) -> Any:

@@ -109,7 +109,7 @@ def verify_totp(
     make a code single-use).
     """
     code = (code or "").strip().replace(" ", "")
-    if not (code.isdigit() and len(code) == 6):
+    if not (code.isascii() and code.isdigit() and len(code) == 6):
         return None
     totp = pyotp.TOTP(secret, interval=TOTP_INTERVAL_S)
     now_step = totp_step(at)

@@ -16,7 +16,7 @@ def _text_id(value: Any) -> Any:
     return value
 
 
-ClientId = Annotated[str, BeforeValidator(_text_id), Field(pattern=r"^\d{1,19}$")]
+ClientId = Annotated[str, Field(pattern=r"^\d{1,19}$"), BeforeValidator(_text_id)]
 Sku = Annotated[int, Field(ge=1, le=INT64_MAX)]
 WarehouseId = Annotated[int, Field(ge=1, le=INT64_MAX)]
 

@@ -521,10 +521,11 @@ def count(session: Session, seller_id: int, f: PostingFilter) -> int:
 def by_barcode(session: Session, seller_id: int, barcode: str) -> PostingBundle:
     """A posting by its upper/lower barcode, its label barcode (the posting number) or scanit."""
     text = barcode.strip()
+    digits = text.isascii()  # (str.isdigit also accepts digits that int() refuses)
     conds = [Posting.posting_number == text]
-    if text.startswith("%101%") and text[5:].isdigit():
+    if digits and text.startswith("%101%") and text[5:].isdigit():
         conds.append(Posting.id == int(text[5:]))
-    elif text.isdigit() and len(text) == 14:
+    elif digits and text.isdigit() and len(text) == 14:
         conds.append(Posting.id == int(text))
     query = select(Posting).where(Posting.seller_id == seller_id, or_(*conds)).limit(1)
     posting = session.scalars(query).first()

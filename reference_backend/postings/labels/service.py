@@ -96,7 +96,7 @@ def task_file(session: Session, *, task_id: int, token: str, secret: str) -> byt
     if (
         task is None
         or task.file_content is None
-        or not hmac.compare_digest(file_token(task, secret), token)
+        or not hmac.compare_digest(file_token(task, secret).encode(), token.encode())
     ):
         raise NotFound("label file not found", code="FILE_NOT_FOUND")
     return task.file_content

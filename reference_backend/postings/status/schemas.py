@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from reference_backend.schemas import Id64, LooseStr, OzonRequest, OzonResponse, Quantity
+from reference_backend.schemas import Id32, Id64, LooseStr, OzonRequest, OzonResponse, Quantity
 
 
 class CancelRequest(OzonRequest):
     posting_number: LooseStr = Field(min_length=1)
-    cancel_reason_id: Id64
+    cancel_reason_id: Id32
     cancel_reason_message: str = Field(default="", max_length=2000)
 
 
