@@ -218,20 +218,22 @@ class Attempt:
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    """Sign-in limits per email.
+    """Sign-in limits over one attempt history (the server keeps one per client address and
+    email, so an attacker's failures slow the attacker, not the account's owner).
 
     Failures count since the last success and within ``window``. The first
     ``free_failures`` cost nothing; after that each attempt must wait
     ``base_delay * 2**(failures - free_failures)`` (capped at ``max_delay``) after the last
-    failure; at ``lockout_failures`` the email is locked for ``lockout`` after the last
-    failure. Refused attempts are not recorded, so hammering does not extend a lock forever.
+    failure; with ``lockout_failures`` set, at that many failures the history is locked for
+    ``lockout`` after the last failure. Refused attempts are not recorded, so hammering does
+    not extend a wait forever.
     """
 
     window: timedelta = timedelta(minutes=15)
     free_failures: int = 3
     base_delay: timedelta = timedelta(seconds=1)
-    max_delay: timedelta = timedelta(seconds=30)
-    lockout_failures: int = 10
+    max_delay: timedelta = timedelta(seconds=300)
+    lockout_failures: int | None = None  # None: never locked, only slowed
     lockout: timedelta = timedelta(minutes=15)
 
 
@@ -270,7 +272,7 @@ def sign_in_gate(
     if not failures:
         return Gate(allowed=True)
     last = failures[-1].at
-    if len(failures) >= policy.lockout_failures:
+    if policy.lockout_failures is not None and len(failures) >= policy.lockout_failures:
         until = last + policy.lockout
         if now < until:
             return Gate(allowed=False, locked=True, retry_after_s=(until - now).total_seconds())

@@ -110,13 +110,17 @@ class Seller(Base):
 
 
 class Account(Base):
-    """A person (owner or sub-account) of a seller; API keys belong to an account."""
+    """A person (owner or sub-account) of a seller; API keys belong to an account.
+
+    An email is unique within a seller, not across sellers (one person may work for several;
+    a seller must not learn which emails other sellers use)."""
 
     __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("seller_id", "email"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), index=True)
-    email: Mapped[str | None] = mapped_column(String(320), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(40))  # reference_backend.permissions.Role
     password_hash: Mapped[str | None] = mapped_column(String(255))

@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, FastAPI, Path, Request
+from starlette.concurrency import run_in_threadpool
 
 from reference_backend.accounts import schemas as s
 from reference_backend.accounts import service
-from reference_backend.accounts.config import throttle_policy
+from reference_backend.accounts.config import sign_in_settings, throttle_policy
 from reference_backend.accounts.deps import CallerDep, require_person_or_key
+from reference_backend.accounts.guard import SignInGuard
 from reference_backend.auth import DbDep, SellerIdentity
 from reference_backend.errors import ApiError
 from reference_backend.permissions import Action, RouteGroup
@@ -37,16 +39,32 @@ BAD_SIGN_IN = "email, password or one-time code is wrong"
 # --- sign-in (no authentication) ------------------------------------------------------------
 
 
+def _guard(app: FastAPI) -> SignInGuard:
+    guard = getattr(app.state, "sign_in_guard", None)
+    if guard is None:
+        config = sign_in_settings()
+        guard = app.state.sign_in_guard = SignInGuard(
+            per_address=config.per_address, concurrent_hashes=config.concurrent_hashes,
+            max_waiting=config.max_waiting)
+    return guard
+
+
 @router.post("/sign-in", response_model=s.SignInOut, responses={401: {}, 429: {}})
-def sign_in(body: s.SignInIn, request: Request, db: DbDep) -> s.SignInOut:
+async def sign_in(body: s.SignInIn, request: Request, db: DbDep) -> s.SignInOut:
     """Email + password (+ ``totp_code`` when the account has 2FA) -> a session token.
 
-    Wrong email, password or code all answer the same 401; repeated failures for an email
-    answer 429 with ``Retry-After`` (throttled, then locked), whether or not it exists.
+    Wrong email, password or code all answer the same 401; repeated failures from one address
+    for an email answer 429 with ``Retry-After`` (an exponential backoff), whether or not it
+    exists; so do too many sign-ins from one address, or too many at once
+    (:mod:`reference_backend.accounts.guard`).
     """
     ip = request.client.host if request.client else ""
-    out = service.sign_in(db, email=body.email, password=body.password, code=body.totp_code,
-                          ip=ip, policy=throttle_policy())
+    guard = _guard(request.app)
+    guard.admit_address(ip)
+    async with guard.hashing_slot():
+        out = await run_in_threadpool(
+            service.sign_in, db, email=body.email, password=body.password,
+            code=body.totp_code, ip=ip, policy=throttle_policy())
     if out.status == "throttled":
         wait = max(1, math.ceil(out.retry_after_s))
         what = "locked after repeated failed sign-ins" if out.locked else "throttled"

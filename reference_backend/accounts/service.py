@@ -82,15 +82,23 @@ def _strong(password: str) -> str:
     return password
 
 
-def _email_free(session: Session, email: str, *, except_id: int | None = None) -> str:
+def _email_free(
+    session: Session, email: str, *, seller_id: int, except_id: int | None = None
+) -> str:
+    """``email`` normalised, when no other account of this seller uses it.
+
+    Other sellers' accounts are not looked at: an email is unique per seller, so whether
+    another seller uses an address is never revealed (sign-in tells the accounts of one
+    email apart by their passwords, :func:`sign_in`)."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 320:
         raise InvalidInput("not an email address", code="INVALID_EMAIL",
                            details=[{"field": "email", "problem": "not an email address"}])
-    taken = session.scalar(select(Account.id).where(Account.email == email))
+    taken = session.scalar(
+        select(Account.id).where(Account.email == email, Account.seller_id == seller_id))
     if taken is not None and taken != except_id:
-        # Deliberately vague: the address may belong to another seller.
-        raise Conflict("this email cannot be used for an account", code="EMAIL_UNAVAILABLE")
+        raise Conflict("another account of this seller uses this email",
+                       code="EMAIL_UNAVAILABLE")
     return email
 
 
@@ -100,7 +108,7 @@ def create_sub_account(
     """A new sub-account (not an owner) with a password; it signs in with its email."""
     account = Account(
         seller_id=seller_id,
-        email=_email_free(session, email),
+        email=_email_free(session, email, seller_id=seller_id),
         name=name.strip(),
         role=_sub_account_role(role).value,
         password_hash=security.hash_password(_strong(password)),
@@ -236,7 +244,8 @@ def set_password(
 
 
 def set_email(session: Session, *, account: Account, email: str) -> None:
-    account.email = _email_free(session, email, except_id=account.id)
+    account.email = _email_free(session, email, seller_id=account.seller_id,
+                                except_id=account.id)
 
 
 def begin_totp(session: Session, *, account: Account) -> tuple[str, str]:
@@ -341,7 +350,8 @@ def gate_and_record(
         security.Attempt(at, ok)
         for at, ok in session.execute(
             select(LoginAttempt.at, LoginAttempt.succeeded)
-            .where(LoginAttempt.email == email, LoginAttempt.at >= since)
+            .where(LoginAttempt.email == email, LoginAttempt.ip == ip[:64],
+                   LoginAttempt.at >= since)
             .order_by(LoginAttempt.at)
         )
     ]
@@ -358,8 +368,15 @@ def _advisory_xact_lock(email: str):  # noqa: ANN202 - a SQL expression
     return func.pg_advisory_xact_lock(func.hashtextextended(email, 0))
 
 
-def find_for_sign_in(session: Session, *, email: str) -> Account | None:
-    return session.scalar(select(Account).where(Account.email == email))
+#: Accounts of one email (of different sellers) a sign-in checks the password against.
+MAX_ACCOUNTS_PER_EMAIL = 5
+
+
+def find_for_sign_in(session: Session, *, email: str) -> list[Account]:
+    """The accounts using ``email``, oldest first (one per seller at most)."""
+    return list(session.scalars(
+        select(Account).where(Account.email == email).order_by(Account.id)
+        .limit(MAX_ACCOUNTS_PER_EMAIL)))
 
 
 def complete_sign_in(
@@ -400,7 +417,7 @@ def sign_in(
     now: datetime | None = None,
     policy: security.ThrottlePolicy = security.DEFAULT_THROTTLE,
 ) -> SignInOutcome:
-    """Email + password (+ TOTP code) -> a session, with throttling and lockout per email.
+    """Email + password (+ TOTP code) -> a session, throttled per (client address, email).
 
     The slow password check runs outside any transaction. An unknown email, a disabled
     account, a wrong password and a wrong code all give the same ``bad`` outcome, cost the
@@ -410,16 +427,15 @@ def sign_in(
     email = normalise_email(email)[:320]
     with db.session() as session:
         gate, attempt_id = gate_and_record(session, email=email, ip=ip, now=now, policy=policy)
-        account = find_for_sign_in(session, email=email) if attempt_id is not None else None
-        require_2fa = bool(
-            account and session.scalar(select(Seller.require_2fa).where(
-                Seller.id == account.seller_id))
-        )
+        candidates = find_for_sign_in(session, email=email) if attempt_id is not None else []
     if attempt_id is None:
         return SignInOutcome("throttled", retry_after_s=gate.retry_after_s, locked=gate.locked)
-    password_ok = security.verify_password(account.password_hash if account else None, password)
-    if account is None or account.disabled or not password_ok:
+    account = _password_owner(candidates, password)
+    if account is None or account.disabled:
         return _failed(db, attempt_id, SignInOutcome("bad"))
+    with db.read_session() as session:
+        require_2fa = bool(session.scalar(
+            select(Seller.require_2fa).where(Seller.id == account.seller_id)))
     step: int | None = None
     if account.totp_enabled and account.totp_secret:
         if not code:
@@ -440,6 +456,17 @@ def sign_in(
     token, expires = opened
     return SignInOutcome("ok" if second_factor_ok else "enrol", token=token, expires_at=expires,
                          account=account)
+
+
+def _password_owner(candidates: list[Account], password: str) -> Account | None:
+    """The first account whose password this is (one verification at least, so an unknown
+    email costs what a known one does)."""
+    for account in candidates:
+        if security.verify_password(account.password_hash, password):
+            return account
+    if not candidates:
+        security.verify_password(None, password)
+    return None
 
 
 def _failed(db: Database, attempt_id: int, outcome: SignInOutcome) -> SignInOutcome:
