@@ -19,11 +19,24 @@ DbOption = Annotated[
 ]
 
 
+CredentialsOut = Annotated[
+    Path, typer.Option("--credentials-out", help="where the keys are written (mode 0600; an "
+                       "existing file is not overwritten)"),
+]
+ShowKeys = Annotated[bool, typer.Option("--show-keys", help="also print the keys")]
+DEFAULT_CREDENTIALS = Path("peakline-credentials.json")
+SECRETS = ("api_key", "platform_key")
+
+
 def _settings(db: str | None):  # type: ignore[no-untyped-def]
     from pydantic import ValidationError
 
-    from reference_backend.settings import Settings
+    from reference_backend.app import discover
+    from reference_backend.settings import Settings, unknown_variables
 
+    discover()  # (every settings class loaded: their variables are the known ones)
+    for warning in unknown_variables():
+        console.print(f"[yellow]warning: {warning}[/]", highlight=False)
     try:
         return Settings(database_url=db) if db else Settings()
     except ValidationError as exc:
@@ -34,20 +47,33 @@ def _upgrade(url: str) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
     from reference_backend.migrations import upgrade
+    from reference_backend.settings import mask_url
 
     try:
         upgrade(url)
     except SQLAlchemyError as exc:
-        raise bad_input(f"cannot migrate {url}: {str(exc).splitlines()[0]}") from None
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0].replace(url, "")
+        raise bad_input(f"cannot migrate {mask_url(url)}: {reason}") from None
 
 
-def _write_credentials(data: dict, out: Path | None) -> None:
+def _check_credentials_out(out: Path) -> None:
+    """Refuse, before any change, a credentials file that would overwrite another."""
+    if out.exists():
+        raise bad_input(f"{out} exists: pass --credentials-out with a new file (keys in it "
+                        "would be lost)")
+
+
+def _write_credentials(data: dict, out: Path, show_keys: bool) -> None:
+    """The keys to ``out`` only (mode 0600); the rest, or everything with ``show_keys``,
+    on standard output."""
     text = json.dumps(data, indent=2, ensure_ascii=False)
-    console.print_json(text)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n", encoding="utf-8")
-        console.print(f"credentials written to {out}", highlight=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w",
+                   encoding="utf-8") as file:
+        file.write(text + "\n")
+    shown = data if show_keys else {k: v for k, v in data.items() if k not in SECRETS}
+    console.print_json(json.dumps(shown, ensure_ascii=False))
+    console.print(f"keys written to {out} (readable by you only)", highlight=False)
 
 
 def serve(
@@ -63,6 +89,8 @@ def serve(
     from reference_backend.metrics import MULTIPROCESS_DIR
 
     settings = _settings(db)
+    if port:
+        _refuse_taken_port(host, port)
     _upgrade(settings.database_url)
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["PEAKLINE_MIGRATE_ON_START"] = "false"  # done once above, not per worker
@@ -79,6 +107,21 @@ def serve(
             balanced_workers.run(uvicorn.Config(app, **options))
         else:
             uvicorn.run(app, **options)
+
+
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Exit 2 when another process holds ``host:port``. The bind is tried without
+    SO_REUSEPORT: a server of several workers binds with it, and so would silently share
+    the port with another such server (the kernel splitting connections between them)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # (TIME_WAIT is free)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise bad_input(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _warn_if_autovacuum_off(url: str) -> None:
@@ -108,17 +151,18 @@ def db_upgrade(db: DbOption = None) -> None:
 def seed(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
     db: DbOption = None,
-    credentials_out: Annotated[
-        Path | None, typer.Option("--credentials-out", help="also write the JSON here")
-    ] = None,
+    credentials_out: CredentialsOut = DEFAULT_CREDENTIALS,
+    show_keys: ShowKeys = False,
     name: Annotated[str | None, typer.Option(help="seller name (default: scenario name)")] = None,
 ) -> None:
-    """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines); print keys."""
+    """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines); its keys
+    go to the credentials file."""
     from reference_backend.db import Database
     from reference_backend.domain_errors import DomainError
     from reference_backend.sellers.service import seed_scenario
 
     world = scenario_or_exit(scenario)
+    _check_credentials_out(credentials_out)
     settings = _settings(db)
     _upgrade(settings.database_url)
     database = Database(settings.database_url, settings)
@@ -130,21 +174,22 @@ def seed(
         raise bad_input(exc.message) from None
     finally:
         database.dispose()
-    _write_credentials(creds.to_dict(), credentials_out)
+    _write_credentials(creds.to_dict(), credentials_out, show_keys)
 
 
 def seller_create(
     name: Annotated[str, typer.Argument(help="seller name")],
     db: DbOption = None,
-    credentials_out: Annotated[
-        Path | None, typer.Option("--credentials-out", help="also write the JSON here")
-    ] = None,
+    credentials_out: CredentialsOut = DEFAULT_CREDENTIALS,
+    show_keys: ShowKeys = False,
 ) -> None:
-    """Create an empty seller (no warehouses or products); print its keys."""
+    """Create an empty seller (no warehouses or products); its keys go to the credentials
+    file."""
     from reference_backend.db import Database
     from reference_backend.domain_errors import DomainError
     from reference_backend.sellers.service import create_seller
 
+    _check_credentials_out(credentials_out)
     settings = _settings(db)
     _upgrade(settings.database_url)
     database = Database(settings.database_url, settings)
@@ -155,7 +200,34 @@ def seller_create(
         raise bad_input(exc.message) from None
     finally:
         database.dispose()
-    _write_credentials(creds.to_dict(), credentials_out)
+    _write_credentials(creds.to_dict(), credentials_out, show_keys)
+
+
+def seller_owner_key(
+    client_id: Annotated[str, typer.Argument(help="the seller's Client-Id")],
+    db: DbOption = None,
+    credentials_out: CredentialsOut = DEFAULT_CREDENTIALS,
+    show_keys: ShowKeys = False,
+) -> None:
+    """Issue a new API key for the seller's owner (e.g. when its keys are lost); the key goes
+    to the credentials file."""
+    from reference_backend.accounts.service import issue_owner_key
+    from reference_backend.db import Database
+    from reference_backend.services.errors import DomainError
+
+    _check_credentials_out(credentials_out)
+    settings = _settings(db)
+    _upgrade(settings.database_url)
+    database = Database(settings.database_url, settings)
+    try:
+        with database.session() as session:
+            key_id, plaintext = issue_owner_key(session, client_id=client_id)
+    except DomainError as exc:
+        raise bad_input(exc.message) from None
+    finally:
+        database.dispose()
+    _write_credentials({"client_id": client_id, "api_key": plaintext, "key_id": key_id,
+                        "base_url": settings.base_url}, credentials_out, show_keys)
 
 
 def register(app: typer.Typer) -> None:
@@ -166,4 +238,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
     seller_app = typer.Typer(help="Sellers (tenants).", no_args_is_help=True)
     seller_app.command("create")(seller_create)
+    seller_app.command("owner-key")(seller_owner_key)
     app.add_typer(seller_app, name="seller")

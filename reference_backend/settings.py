@@ -6,10 +6,15 @@ Read from the environment: ``DATABASE_URL`` (or ``PEAKLINE_DATABASE_URL``) and
 
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite:///./peakline.db"
 
@@ -17,7 +22,8 @@ DEFAULT_DATABASE_URL = "sqlite:///./peakline.db"
 class Settings(BaseSettings):
     """Everything the backend reads at start; validated, immutable."""
 
-    model_config = SettingsConfigDict(env_prefix="PEAKLINE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="PEAKLINE_", extra="ignore", frozen=True,
+                                      hide_input_in_errors=True)  # (URLs carry passwords)
 
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -96,8 +102,55 @@ class Settings(BaseSettings):
     def _known_database(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"not a database URL: {mask_url(value)}") from None
+        if value.startswith("postgres") and not url.database:
+            raise ValueError("a PostgreSQL URL must name its database "
+                             "(postgresql://user@host/DATABASE)")
         return value
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password hidden (``***``), fit for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<a database URL>"
+
+
+#: ``PEAKLINE_*`` variables read outside the settings classes.
+OTHER_VARIABLES = frozenset({"PEAKLINE_TEST_DATABASE_URL"})
+
+
+def _settings_classes(cls: type = BaseSettings) -> Iterator[type[BaseSettings]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _settings_classes(sub)
+
+
+def known_variables() -> set[str]:
+    """Every ``PEAKLINE_*`` environment variable some settings class (loaded so far) reads."""
+    names = set(OTHER_VARIABLES)
+    for cls in _settings_classes():
+        prefix = str(cls.model_config.get("env_prefix") or "")
+        if prefix.startswith("PEAKLINE_"):
+            names |= {f"{prefix}{name}".upper() for name in cls.model_fields}
+    return names
+
+
+def unknown_variables(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """A warning for each ``PEAKLINE_*`` variable that no setting reads (a misspelling is
+    otherwise ignored silently), naming the closest valid name."""
+    known = known_variables()
+    warnings = []
+    for name in sorted(n for n in environ if n.startswith("PEAKLINE_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"unknown setting {name} is ignored{hint}")
+    return warnings

@@ -300,3 +300,17 @@ def test_an_email_of_another_seller_is_neither_refused_nor_revealed(env: Env) ->
     # each person signs in to their own account: the password tells them apart
     assert _sign_in(env, email).json()["account"]["id"] == mine
     assert _sign_in(env, email, "Other-pass 2026").json()["account"]["id"] == theirs
+
+
+def test_the_owners_last_key_cannot_be_revoked(env: Env) -> None:
+    owner_id = env.client.get(f"{ACC}/me", headers=env.owner).json()["id"]
+    keys = env.client.get(f"{ACC}/{owner_id}/api-keys", headers=env.owner).json()["api_keys"]
+    active = [k["id"] for k in keys if k["active"]]
+    spare_id, spare = _key(env, owner_id)
+    for key_id in active:  # every other owner key may go ...
+        assert env.client.delete(f"{ACC}/{owner_id}/api-keys/{key_id}",
+                                 headers=spare).status_code == 200
+    last = env.client.delete(f"{ACC}/{owner_id}/api-keys/{spare_id}", headers=spare)
+    assert last.status_code == 409 and last.json()["code"] == "LAST_OWNER_KEY"  # ... not this
+    assert env.client.get(f"{ACC}/me", headers=spare).status_code == 200
+    env.owner.update(spare)  # (the module's later tests use the key that remains)

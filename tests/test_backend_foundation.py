@@ -33,7 +33,7 @@ from tests.backend_support import (
 def _check_schema(url: str) -> None:
     upgrade(url)
     upgrade(url)  # idempotent
-    assert current_revision(url) == "0001"
+    assert current_revision(url) == "0002"
     db = Database(url)
     try:
         names = set(inspect(db.engine).get_table_names())
@@ -120,7 +120,8 @@ def test_cli_seed_twice_is_an_error_naming_the_seller(tmp_path):
     with sqlite3.connect(tmp_path / "peakline.db") as conn:  # planner statistics of the load
         analysed = {row[0] for row in conn.execute("SELECT tbl FROM sqlite_stat1")}
     assert {"stock", "products"} <= analysed
-    again = runner.invoke(cli_app, ["seed", str(SMOKE), "--db", url])
+    again = runner.invoke(cli_app, ["seed", str(SMOKE), "--db", url, "--credentials-out",
+                                    str(tmp_path / "again.json")])
     assert again.exit_code == 2
     assert "smoke" in again.output and "already exists" in again.output
 
@@ -129,12 +130,54 @@ def test_cli_seller_create_and_db_upgrade(tmp_path):
     runner = CliRunner()
     url = sqlite_url(tmp_path)
     result = runner.invoke(cli_app, ["db", "upgrade", "--db", url])
-    assert result.exit_code == 0 and "0001" in result.output
-    result = runner.invoke(cli_app, ["seller", "create", "acme", "--db", url])
+    assert result.exit_code == 0 and "0002" in result.output
+    out = tmp_path / "acme.json"
+    result = runner.invoke(cli_app, ["seller", "create", "acme", "--db", url,
+                                     "--credentials-out", str(out)])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout[result.stdout.index("{"):result.stdout.rindex("}") + 1])[
         "seller_name"] == "acme"
-    assert runner.invoke(cli_app, ["seller", "create", "acme", "--db", url]).exit_code == 2
+    assert runner.invoke(cli_app, ["seller", "create", "acme", "--db", url, "--credentials-out",
+                                   str(tmp_path / "again.json")]).exit_code == 2
+
+
+def test_seed_writes_keys_only_to_a_private_file_unless_asked(tmp_path):
+    runner = CliRunner()
+    url, out = sqlite_url(tmp_path), tmp_path / "creds.json"
+    result = runner.invoke(cli_app, ["seed", str(SMOKE), "--db", url, "--credentials-out",
+                                     str(out)])
+    assert result.exit_code == 0, result.output
+    creds = json.loads(out.read_text())
+    assert creds["api_key"] not in result.output and creds["platform_key"] not in result.output
+    assert creds["client_id"] in result.output and oct(out.stat().st_mode & 0o777) == "0o600"
+    refused = runner.invoke(cli_app, ["seller", "create", "b", "--db", url,
+                                      "--credentials-out", str(out)])  # would lose the keys
+    assert refused.exit_code == 2 and "exists" in refused.output
+    assert json.loads(out.read_text()) == creds
+    shown = runner.invoke(cli_app, ["seller", "owner-key", creds["client_id"], "--db", url,
+                                    "--credentials-out", str(tmp_path / "k.json"),
+                                    "--show-keys"])
+    assert shown.exit_code == 0, shown.output
+    new_key = json.loads((tmp_path / "k.json").read_text())["api_key"]
+    assert new_key in shown.output and new_key != creds["api_key"]
+
+
+def test_settings_refuse_a_postgresql_url_without_database_and_hide_passwords(tmp_path):
+    runner = CliRunner()
+    no_db = runner.invoke(cli_app, ["db", "upgrade", "--db", "postgresql://u:s3cret@127.0.0.1"])
+    assert no_db.exit_code == 2 and "must name its database" in no_db.output
+    assert "s3cret" not in no_db.output
+    down = runner.invoke(cli_app, ["db", "upgrade", "--db",
+                                   "postgresql://u:s3cret@127.0.0.1:1/x"])  # nothing listens
+    assert down.exit_code == 2 and "s3cret" not in down.output and "***" in down.output
+
+
+def test_a_misspelt_setting_is_named_with_the_closest_valid_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("PEAKLINE_WORKER_THRAEDS", "8")
+    result = CliRunner().invoke(cli_app, ["db", "upgrade", "--db", sqlite_url(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "PEAKLINE_WORKER_THRAEDS" in result.output
+    assert "PEAKLINE_WORKER_THREADS" in result.output
 
 
 def test_seller_auth_headers(client):

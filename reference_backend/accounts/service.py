@@ -222,8 +222,38 @@ def revoke_key(session: Session, *, seller_id: int, account_id: int, key_id: int
     if key is None:
         raise NotFound(f"api key {key_id} not found", code="API_KEY_NOT_FOUND")
     if key.revoked_at is None:
+        if _owner_keeps_no_key(session, key):
+            raise Conflict("this is the owner's last active key: issue another before revoking "
+                           "it (or `peakline seller owner-key`)", code="LAST_OWNER_KEY")
         key.revoked_at = utcnow()
     return key
+
+
+def _owner_keeps_no_key(session: Session, key: ApiKey) -> bool:
+    """True when ``key`` is an owner's and no other active key of that owner would remain."""
+    role = session.scalar(select(Account.role).where(Account.id == key.account_id))
+    if role != Role.OWNER.value:
+        return False
+    now = utcnow()
+    others = session.scalar(
+        select(func.count()).select_from(ApiKey).where(
+            ApiKey.account_id == key.account_id, ApiKey.id != key.id,
+            ApiKey.revoked_at.is_(None),
+            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)))
+    return not others
+
+
+def issue_owner_key(session: Session, *, client_id: str) -> tuple[int, str]:
+    """A new key for the owner of the seller ``client_id`` (operators' recovery, CLI only)."""
+    owner = session.scalar(
+        select(Account).join(Seller, Seller.id == Account.seller_id)
+        .where(Seller.client_id == client_id.strip(), Account.role == Role.OWNER.value)
+        .order_by(Account.id))
+    if owner is None:
+        raise NotFound(f"no seller with Client-Id {client_id}", code="SELLER_NOT_FOUND")
+    key, plaintext = issue_key(session, seller_id=owner.seller_id, account_id=owner.id,
+                               name="owner key (peakline seller owner-key)")
+    return key.id, plaintext
 
 
 # --- people: passwords, TOTP, sessions ------------------------------------------------------
