@@ -117,7 +117,11 @@ class ServerProcess:
         self.base_url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "DATABASE_URL": url, "PEAKLINE_LOG_REQUESTS": "false",
                     "PEAKLINE_LOG_LEVEL": "WARNING", **(env or {})}
-        self._log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        if log_path is None:  # kept, to show when the server does not come up
+            log_path = Path(tempfile.mkstemp(prefix="peakline-server-", suffix=".log")[1])
+            atexit.register(log_path.unlink, missing_ok=True)
+        self.log_path = log_path
+        self._log = open(log_path, "ab")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "reference_backend.app:app_from_env", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
@@ -125,19 +129,29 @@ class ServerProcess:
             env=full_env, cwd=ROOT, stdout=self._log, stderr=self._log,
         )
 
-    def wait_ready(self, timeout: float = 30.0) -> ServerProcess:
+    def wait_ready(self, timeout: float = 60.0) -> ServerProcess:
+        """Poll /health with a growing pause (a busy machine starts slowly); on failure the
+        error carries the server's output."""
         deadline = time.monotonic() + timeout
+        pause = 0.05
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}")
+                self.stop()
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n"
+                                   f"{self.output()}")
             try:
-                if httpx.get(self.base_url + "/health", timeout=1.0).status_code == 200:
+                if httpx.get(self.base_url + "/health", timeout=2.0).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
-            time.sleep(0.1)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 1.0)
         self.stop()
-        raise RuntimeError("server did not become ready")
+        raise RuntimeError(f"server did not become ready within {timeout:g} s:\n{self.output()}")
+
+    def output(self, tail: int = 4000) -> str:
+        """The end of what the server wrote."""
+        return self.log_path.read_bytes()[-tail:].decode("utf-8", "replace")
 
     def kill(self) -> None:
         """SIGKILL (a crash): no shutdown hooks run."""
@@ -152,8 +166,7 @@ class ServerProcess:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if self._log is not subprocess.DEVNULL:
-            self._log.close()
+        self._log.close()
 
 
 def start_server(url: str, **kwargs) -> ServerProcess:

@@ -42,7 +42,8 @@ def _order_body(creds: dict, sku_offset: int = 0) -> dict:
 @contextlib.contextmanager
 def _peakline_serve(url: str, *options: str, env: dict[str, str] | None = None
                     ) -> Iterator[tuple[subprocess.Popen, str]]:
-    """``peakline serve`` on a free port, up (``/health`` answers); stopped by SIGTERM."""
+    """``peakline serve`` on a free port, up (``/health`` answers); stopped by SIGTERM. When
+    it does not come up (adaptive wait, up to 60 s) the failure shows what it wrote."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "peakline", "serve", "--db", url, "--port", str(port),
@@ -51,15 +52,19 @@ def _peakline_serve(url: str, *options: str, env: dict[str, str] | None = None
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline, pause = time.monotonic() + 60, 0.05
+        while process.poll() is None and time.monotonic() < deadline:
             try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                if httpx.get(base + "/health", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                time.sleep(pause)
+                pause = min(pause * 1.5, 1.0)
         else:
-            pytest.fail("peakline serve did not come up")
+            process.terminate()
+            _, stderr = process.communicate(timeout=20)
+            pytest.fail(f"peakline serve did not come up (exit {process.returncode}):\n"
+                        f"{stderr.decode(errors='replace')[-3000:]}")
         yield process, base
     finally:
         process.terminate()
@@ -269,3 +274,22 @@ def test_sigkill_loses_no_answered_order_postgres(tmp_path):
     with fresh_postgres_url() as url:
         creds = seed_smoke(url)
         _durability(url, creds, tmp_path)
+
+
+@pytest.mark.slow
+def test_a_taken_port_is_refused_in_one_line_whatever_the_worker_count(tmp_path):
+    """Workers bind with SO_REUSEPORT: a second such server used to join the first's group
+    silently and the kernel split the traffic between two databases."""
+    url, _ = seeded_sqlite(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_url, _ = seeded_sqlite(tmp_path / "other")
+    with _peakline_serve(url, "--workers", "2") as (_, base):
+        port = base.rpartition(":")[2]
+        for workers in ("2", "1"):
+            second = subprocess.run(
+                [sys.executable, "-m", "simulator.cli", "serve", "--db", other_url, "--port",
+                 port, "--workers", workers], cwd=ROOT, capture_output=True, text=True,
+                timeout=120)
+            lines = second.stdout.strip().splitlines() + second.stderr.strip().splitlines()
+            assert second.returncode == 2, lines
+            assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0], lines
