@@ -206,7 +206,7 @@ def test_any_single_bit_flip_in_body_breaks_the_signature(body: bytes, flip: int
 
 # --- throttling -----------------------------------------------------------------------------
 
-POLICY = sec.ThrottlePolicy(lockout_failures=10)
+POLICY = sec.ThrottlePolicy(max_delay=timedelta(seconds=30), lockout_failures=10)
 
 
 def _fails(n: int, start: datetime = T0, every_s: float = 60.0) -> list[sec.Attempt]:
