@@ -214,15 +214,15 @@ def _fails(n: int, start: datetime = T0, every_s: float = 60.0) -> list[sec.Atte
 
 
 def test_first_failures_are_free_then_delay_grows_and_is_capped() -> None:
-    assert sec.sign_in_gate([], T0).allowed
+    assert sec.sign_in_gate([], T0, POLICY).allowed
     hist = [sec.Attempt(T0 + timedelta(seconds=i), False) for i in range(3)]
     last = hist[-1].at
-    assert not sec.sign_in_gate(hist, last).allowed  # the 4th attempt waits base_delay
-    assert sec.sign_in_gate(hist, last + timedelta(seconds=1)).allowed
+    assert not sec.sign_in_gate(hist, last, POLICY).allowed  # the 4th attempt waits base_delay
+    assert sec.sign_in_gate(hist, last + timedelta(seconds=1), POLICY).allowed
     delays = []
     for n in range(3, 10):
         hist = [sec.Attempt(T0 + timedelta(seconds=i), False) for i in range(n)]
-        gate = sec.sign_in_gate(hist, hist[-1].at)
+        gate = sec.sign_in_gate(hist, hist[-1].at, POLICY)
         assert not gate.allowed and not gate.locked
         delays.append(gate.retry_after_s)
     assert delays == sorted(delays) and delays[0] == 1.0
@@ -232,18 +232,18 @@ def test_first_failures_are_free_then_delay_grows_and_is_capped() -> None:
 def test_lockout_after_repeated_failures_then_expires() -> None:
     hist = _fails(POLICY.lockout_failures, every_s=40)
     last = hist[-1].at
-    gate = sec.sign_in_gate(hist, last + timedelta(minutes=1))
+    gate = sec.sign_in_gate(hist, last + timedelta(minutes=1), POLICY)
     assert gate.locked and not gate.allowed
     remaining = POLICY.lockout - timedelta(minutes=1)
     assert gate.retry_after_s == pytest.approx(remaining.total_seconds())
-    assert sec.sign_in_gate(hist, last + POLICY.lockout).allowed
+    assert sec.sign_in_gate(hist, last + POLICY.lockout, POLICY).allowed
 
 
 def test_success_resets_and_old_failures_age_out() -> None:
     hist = [*_fails(8, every_s=5), sec.Attempt(T0 + timedelta(seconds=41), True)]
-    assert sec.sign_in_gate(hist, T0 + timedelta(seconds=42)).allowed
+    assert sec.sign_in_gate(hist, T0 + timedelta(seconds=42), POLICY).allowed
     old = _fails(8, start=T0 - timedelta(hours=2), every_s=5)
-    assert sec.sign_in_gate(old, T0).allowed
+    assert sec.sign_in_gate(old, T0, POLICY).allowed
 
 
 @settings(max_examples=100, deadline=None)
@@ -254,7 +254,7 @@ def test_gate_property_lock_only_after_enough_failures(gaps: list[float]) -> Non
     for g in gaps:
         t += timedelta(seconds=g)
         hist.append(sec.Attempt(t, False))
-    gate = sec.sign_in_gate(hist, t)
+    gate = sec.sign_in_gate(hist, t, POLICY)
     failures = sec.recent_failures(hist, t, POLICY)
     if gate.locked:
         assert len(failures) >= POLICY.lockout_failures
