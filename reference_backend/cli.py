@@ -213,7 +213,7 @@ def seller_owner_key(
     to the credentials file."""
     from reference_backend.accounts.service import issue_owner_key
     from reference_backend.db import Database
-    from reference_backend.services.errors import DomainError
+    from reference_backend.domain_errors import DomainError
 
     _check_credentials_out(credentials_out)
     settings = _settings(db)
