@@ -29,13 +29,14 @@ from tests.backend_support import (
 
 ACC = "/peakline/v1/accounts"
 PASSWORD = "Peak-season 2026"
-#: Short limits for tests: 2 free failures per (address, email), then 1.5 s between
-#: attempts (counted from the last failure's answer); no lock.
-PACE_S = 1.55
+#: Short limits for tests: 2 free failures per (address, email), then 4 s between
+#: attempts (counted from the last failure's answer); no lock. Long enough that three quick
+#: attempts fit inside it even when password checks queue on a busy machine.
+PACE_S = 4.05
 SIGNIN_ENV = {
     "PEAKLINE_SIGNIN_FREE_FAILURES": "2",
-    "PEAKLINE_SIGNIN_BASE_DELAY_S": "1.5",
-    "PEAKLINE_SIGNIN_MAX_DELAY_S": "1.5",
+    "PEAKLINE_SIGNIN_BASE_DELAY_S": "4",
+    "PEAKLINE_SIGNIN_MAX_DELAY_S": "4",
     "PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute",
     "PEAKLINE_RUN_OUTBOX_WORKER": "false",
 }
@@ -260,7 +261,7 @@ def _hammer(env: Env, email: str) -> list[tuple[int, str, str]]:
     """2 quick failures, an immediate 3rd (throttled), then paced failures, then a quick one."""
     wrong = partial(_sign_in, env, email, password="wrong password", address="198.51.100.7")
     out = [_shape(wrong()) for _ in range(3)]
-    for _ in range(3):
+    for _ in range(2):
         time.sleep(PACE_S)
         out.append(_shape(wrong()))
     out.append(_shape(wrong()))
@@ -274,7 +275,7 @@ def test_failures_slow_the_guessing_address_not_the_owner_and_never_hint(env: En
         known, unknown = pool.map(partial(_hammer, env), [email, "nobody-here@seller.example"])
     assert known == unknown  # the same answers, code for code, whether or not it exists
     statuses = [s for s, _, _ in known]
-    assert statuses == [401, 401, 429, 401, 401, 401, 429]  # paced guesses go on: no lock
+    assert statuses == [401, 401, 429, 401, 401, 429]  # paced guesses go on: no lock
     assert known[2][1] == "TOO_MANY_ATTEMPTS" and "throttled" in known[2][2]
     slowed = _sign_in(env, email, address="198.51.100.7")  # the guesser waits, right or wrong
     assert slowed.status_code == 429 and int(slowed.headers["Retry-After"]) >= 1
