@@ -261,8 +261,8 @@ def throughput_figure(history: Sequence[Mapping[str, Any]], limits: Mapping[str,
         fig.add_hline(y=limits["rps"], line_dash="dash", line_color="#2b8a3e",
                       annotation_text=f"at least {limits['rps']:,.1f} req/s over the run")
     fig.update_xaxes(title_text="seconds since start")
-    fig.update_yaxes(title_text="requests per second", secondary_y=False)
-    fig.update_yaxes(title_text="users", secondary_y=True)
+    fig.update_yaxes(title_text="requests per second", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title_text="users", rangemode="tozero", tickformat=",d", secondary_y=True)
     fig.update_layout(height=420)
     return fig
 

@@ -228,7 +228,8 @@ def test_prometheus_answers_every_dashboard_and_alert_expression(tmp_path: Path)
 
 def _check_under_load(prom: httpx.Client, base: str, creds: dict, receiver: Receiver,
                       prometheus: ManagedProcess) -> None:
-    _until(lambda: (None, [] if _query(prom, 'up{job="peakline"} == 1') else ["up"]))
+    _, down = _until(lambda: (None, [] if _query(prom, 'up{job="peakline"} == 1') else ["up"]))
+    assert not down, f"Prometheus did not scrape {base}:\n{prometheus.tail()}"
     _load(base, creds, receiver.url)
     assert receiver.requests, "no push notification was delivered"
 
