@@ -103,7 +103,7 @@ def with_unit(metric: str, value: float | None) -> str:
     if value is None:
         return "not measured"
     if metric == "errors":
-        return f"{_g(round(value * 100, 4))} %" if value else "0 %"
+        return f"{_g(round(value * 100, 4))} %"
     if metric == "rps":
         return f"{value:,.1f} req/s"
     if metric in ("requests", "failures"):
@@ -114,8 +114,6 @@ def with_unit(metric: str, value: float | None) -> str:
 def threshold_words(t: Mapping[str, Any]) -> str:
     """``p95 response time ≤ 200 ms`` (the endpoint is said apart)."""
     limit = with_unit(t["metric"], t["limit"])
-    if t["metric"] == "errors":
-        limit = f"{_g(t['limit'] * 100)} %"
     return f"{metric_words(t['metric'])} {_OPS.get(t['op'], t['op'])} {limit}"
 
 
@@ -168,8 +166,9 @@ def verdict(summary: Mapping[str, Any]) -> Verdict:
                      "below are those of the failed attempts, not of the backend.")
     else:
         breached = [t for t in thresholds if not t["passed"]]
-        headline = (f"Passed: all {len(thresholds)} thresholds held." if not breached else
-                    f"Failed: {len(breached)} of {len(thresholds)} thresholds breached.")
+        headline = (f"Failed: {len(breached)} of {len(thresholds)} thresholds breached."
+                    if breached else f"Passed: all {len(thresholds)} thresholds held."
+                    if thresholds else "Passed: no threshold was set.")
         if no_answer:
             lines.append(f"{no_answer:,} requests got no HTTP response from {host}.")
     if n:
