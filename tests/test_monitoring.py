@@ -11,11 +11,12 @@ import os
 import re
 import shutil
 import subprocess
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -41,6 +42,7 @@ PROMTOOL = shutil.which("promtool")
 #: Grafana's variables, as the test substitutes them (1 s scrapes: 30 s hold enough samples)
 GRAFANA_VARIABLES = {"$__rate_interval": "30s", "$job": "peakline"}
 
+T = TypeVar("T")
 needs_prometheus = pytest.mark.skipif(
     (PROMETHEUS is None or PROMTOOL is None) and not os.environ.get("CI"),
     reason="Debian's prometheus package is not installed (.ci/run installs it in CI)",
@@ -152,26 +154,24 @@ def _load(base: str, creds: dict, receiver_url: str, rounds: int = 3) -> None:
         r = client.post("/peakline/v1/webhooks", json={"url": receiver_url}, headers=seller)
         assert r.status_code in (200, 201), r.text
 
-        def order(i: int) -> None:
+        def order(i: int) -> int:
             body = {"client_id": creds["client_id"], "region": "R-MSK",
                     "lines": [{"sku": creds["sku_base"] + i % 10, "quantity": 1}]}
-            r = client.post("/marketplace/v1/orders", json=body,
-                            headers={**platform, "Idempotency-Key": f"monitoring-{i}"})
-            assert r.status_code in (201, 409), r.text
+            return client.post("/marketplace/v1/orders", json=body, headers={
+                **platform, "Idempotency-Key": f"monitoring-{i}"}).status_code
 
-        for round_ in range(rounds):
-            threads = [threading.Thread(target=order, args=(round_ * 12 + i,)) for i in range(12)]
-            for t in threads:
-                t.start()
-            for path, body in (("/v1/warehouse/list", {}),
-                               ("/v3/product/list", {"filter": {}, "limit": 20}),
-                               ("/v3/posting/fbs/unfulfilled/list",
-                                {"filter": {"cutoff_from": "2020-01-01T00:00:00Z",
-                                            "cutoff_to": "2100-01-01T00:00:00Z"}, "limit": 50})):
-                assert client.post(path, json=body, headers=seller).status_code == 200
-            for t in threads:
-                t.join()
-            time.sleep(1.5)  # across scrapes, so counters rise between samples
+        with ThreadPoolExecutor(12) as pool:
+            for round_ in range(rounds):
+                placed = pool.map(order, range(round_ * 12, round_ * 12 + 12))
+                for path, body in (("/v1/warehouse/list", {}),
+                                   ("/v3/product/list", {"filter": {}, "limit": 20}),
+                                   ("/v3/posting/fbs/unfulfilled/list",
+                                    {"filter": {"cutoff_from": "2020-01-01T00:00:00Z",
+                                                "cutoff_to": "2100-01-01T00:00:00Z"},
+                                     "limit": 50})):
+                    assert client.post(path, json=body, headers=seller).status_code == 200
+                assert set(placed) <= {201, 409}  # placed, or refused for want of stock
+                time.sleep(1.5)  # across scrapes, so counters rise between samples
 
 
 def _query(prom: httpx.Client, expr: str) -> list[dict]:
@@ -184,7 +184,8 @@ def _values(result: list[dict]) -> list[float]:
     return [float(sample["value"][1]) for sample in result]
 
 
-def _until(check, timeout_s: float = 30.0):  # noqa: ANN001, ANN202 - a local polling helper
+def _until(check: Callable[[], tuple[T, list[str]]], timeout_s: float = 30.0
+           ) -> tuple[T, list[str]]:
     """``check()`` until it returns a result with nothing missing (``(result, missing)``)."""
     deadline = time.monotonic() + timeout_s
     while True:
