@@ -293,26 +293,15 @@ def _fit_budget(cfg: LoadTestConfig, elapsed: float, extra: dict[str, Any],
 
 
 def write_html_report(outcome: RunOutcome, out_dir: Path) -> Path | None:
-    """The reports package's load-test page (plots over time), if it is available."""
+    """The reports package's load-test page (verdict, thresholds, plots over time)."""
     try:
         from reports.loadtest_report import read_locust_csv, write_loadtest_report
     except ImportError:
         return None
-    overall = {r.threshold.metric: r.threshold.limit for r in outcome.results
-               if r.threshold.endpoint is None}
-    limits = {"p95_ms": overall.get("p95"), "p99_ms": overall.get("p99"),
-              "max_error_rate": overall.get("errors"), "min_rps": overall.get("rps")}
-    checks = [{"check": f"{r.threshold.label} ({r.threshold.source})", "value": r.measured,
-               "limit": r.threshold.limit, "passed": r.passed} for r in outcome.results]
     try:
-        history = read_locust_csv(out_dir / "locust_stats_history.csv")
-        stats = read_locust_csv(out_dir / "locust_stats.csv")
-        return write_loadtest_report(
-            out_dir / "report.html", history, stats=stats, thresholds=limits, checks=checks,
-            title=f"Load test — {outcome.scenario}",
-            meta=[("target", outcome.host), ("shape", outcome.shape),
-                  ("peak users", str(outcome.users)), ("workers", str(outcome.workers))],
-        )
+        history_csv = out_dir / "locust_stats_history.csv"
+        history = read_locust_csv(history_csv) if history_csv.exists() else []
+        return write_loadtest_report(out_dir / "report.html", outcome.to_dict(), history)
     except (OSError, ValueError, KeyError) as exc:  # a report problem never changes the verdict
         (out_dir / "report_error.txt").write_text(f"report.html not written: {exc!r}\n")
         return None

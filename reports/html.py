@@ -44,6 +44,16 @@ class TableBlock:
     kind: str = field(default="table", init=False)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """What a page concludes, first and in words: a headline and the lines that explain it;
+    ``css`` is ``pass`` or ``fail``."""
+
+    headline: str
+    lines: Sequence[str] = ()
+    css: str = ""
+
+
 @dataclass
 class FigureBlock:
     id: str  # becomes the div id, e.g. "plot-orders"
@@ -139,6 +149,7 @@ def render_page(
     subtitle: str = "",
     meta: Sequence[tuple[str, str]] = (),
     blocks: Sequence[TableBlock | FigureBlock],
+    verdict: Verdict | None = None,
 ) -> str:
     """The whole HTML document; plotly.js is inlined by the first figure only."""
     first = True
@@ -155,7 +166,8 @@ def render_page(
                 )
             first = False
     return _ENV.get_template("page.html.j2").render(
-        kind=kind, title=title, subtitle=subtitle, meta=list(meta), blocks=list(blocks)
+        kind=kind, title=title, subtitle=subtitle, meta=list(meta), blocks=list(blocks),
+        verdict=verdict,
     )
 
 

@@ -225,15 +225,15 @@ def test_loadtest_report_from_locust_csv(tmp_path):
     rows = read_locust_csv(_history_csv(tmp_path / "run_stats_history.csv"))
     assert rows[2]["Name"] == "Aggregated" and rows[2]["95%"] == pytest.approx(31 + 5 * 20)
     assert rows[0]["50%"] != rows[0]["50%"]  # "N/A" -> NaN
-    stats = [{"Type": "POST", "Name": "/v3/posting/fbs/list", "Request Count": 500,
-              "Failure Count": 1, "50%": 40, "95%": 120, "99%": 400, "Requests/s": 25.0},
-             {"Type": "", "Name": "Aggregated", "Request Count": 1000, "Failure Count": 4,
-              "50%": 40, "95%": 350, "99%": 800, "Requests/s": 50.0}]
-    checks = [{"check": "p95 latency, ms", "value": 350.0, "limit": 300.0, "passed": False}]
-    path = write_loadtest_report(
-        tmp_path / "lt.html", rows, stats=stats, checks=checks,
-        thresholds={"p95_ms": 300, "p99_ms": 1000, "max_error_rate": 0.001, "min_rps": 30},
-    )
+    p95 = {"threshold": "p95<=300ms", "endpoint": None, "metric": "p95", "op": "<=",
+           "limit": 300.0, "source": "scenario", "measured": 350.0, "passed": False, "note": ""}
+    total = {"name": "Aggregated", "requests": 1000, "failures": 4, "rps": 50.0, "p50_ms": 40,
+             "p95_ms": 350, "p99_ms": 800, "max_ms": 900}
+    summary = {"scenario": "smoke", "host": "http://127.0.0.1:8000", "passed": False,
+               "thresholds": [p95], "failures": [],
+               "stats": {"seconds": 20.0, "total": total,
+                         "endpoints": [{**total, "name": "POST /v3/posting/fbs/list"}]}}
+    path = write_loadtest_report(tmp_path / "lt.html", summary, rows)
     page = parse(path)
     assert_self_contained(page)
     for div_id in LOADTEST_PLOTS:
@@ -241,10 +241,11 @@ def test_loadtest_report_from_locust_csv(tmp_path):
     assert {"p50 (all requests)", "p95 (all requests)", "p99 (all requests)",
             "p95 POST /v3/posting/fbs/list"} <= trace_names(page, "plot-latency")
     assert {"requests/s", "failures/s", "users"} <= trace_names(page, "plot-throughput")
-    assert {"error rate (current)", "error rate (cumulative)"} <= trace_names(page, "plot-errors")
+    assert {"error rate (current)", "error rate (since start)"} <= trace_names(page,
+                                                                              "plot-errors")
     assert "FAIL" in page.cells and "gate-table" in page.ids and "endpoint-table" in page.ids
     script = next(s for s in page.scripts if '"plot-latency"' in s)
-    assert "p95 limit 300" in script  # threshold line annotated
+    assert "p95 limit 300 ms" in script  # threshold line annotated
 
 
 def _rendered(path: Path) -> str:

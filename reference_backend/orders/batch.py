@@ -73,6 +73,10 @@ class Placed:
     stored: tuple[str, Any] | None = None
 
 
+#: why a batch runs again (``peakline_order_batch_runs_again_total{cause}``)
+RUN_AGAIN_CAUSES = ("stock_moved", "twin_key", "deadlock")
+
+
 class BatchMetrics:
     """How the group commit behaves (Prometheus, in the app's registry): batch sizes, how
     long the oldest order of a batch waited for it, how long a batch took, and its runs
@@ -94,6 +98,8 @@ class BatchMetrics:
         self.again = Counter(
             "peakline_order_batch_runs_again", "Batches run again, by cause", ["cause"],
             registry=registry)
+        for cause in RUN_AGAIN_CAUSES:  # shown at 0 before the first, so rates and alerts work
+            self.again.labels(cause)
 
 
 class _Statements:
