@@ -73,3 +73,17 @@ def test_same_seed_writes_byte_identical_files(tmp_path) -> None:
         assert a[name] == b[name], f"{name} differs between two runs with the same seed"
     assert other["result.json"] != a["result.json"]
     assert b"wall_seconds" not in a["result.json"]
+
+
+def test_simulate_says_when_replenishment_could_not_matter(smoke_path) -> None:
+    from simulator.commands.simulate import replenishment_sentence
+    from simulator.model import run
+    from simulator.scenario import load_scenario
+
+    result = run(load_scenario(smoke_path), seed=1)
+    sold = sum(row["filled_units"] for row in result.tables["sku_warehouse"])
+    result.kpis["units_received"] = 0.0
+    assert "could barely change this run" in replenishment_sentence(result)
+    result.kpis["units_received"] = 0.2 * sold  # a fifth of what sold came from suppliers
+    sentence = replenishment_sentence(result)
+    assert "could barely" not in sentence and f"{0.2 * sold:,.0f} units arrived" in sentence

@@ -154,6 +154,22 @@ def demand_sentence(result: RunResult) -> str:
             f"planned on the forecast)")
 
 
+def replenishment_sentence(result: RunResult, share: float = 0.01) -> str:
+    """What the replenishment policy did in this run, and whether it could matter, in words."""
+    kpis = result.kpis
+    filled = sum(row["filled_units"] for row in result.tables.get("sku_warehouse") or [])
+    received = kpis["units_received"]
+    text = (f"replenishment ({result.replenishment}): {kpis['replenishment_orders']:,.0f} "
+            f"supplier orders for {kpis['replenishment_units']:,.0f} units, "
+            f"{received:,.0f} units arrived before the end")
+    if filled and received < share * filled:
+        text += (f"; the initial stock served {1 - received / filled:.1%} of the "
+                 f"{filled:,.0f} units sold, so another replenishment policy could barely "
+                 f"change this run (lengthen the horizon or start with less stock to compare "
+                 f"policies)")
+    return text
+
+
 def simulate(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     seed: int = typer.Option(1, "--seed", help="random seed of the replication"),
@@ -192,6 +208,7 @@ def simulate(
     if warning := not_yet_due_warning(result):
         console.print(f"[yellow]{warning}[/]")
     console.print(demand_sentence(result), highlight=False)
+    console.print(replenishment_sentence(result), highlight=False)
     files = write_run_files(result, out)
     if report:
         from reports.run_report import write_run_report
