@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulator.commands.scenario",
     "simulator.commands.simulate",
     "simulator.commands.experiments",
+    "simulator.calibration.command",
     "loadtests.cli",
     "reference_backend.cli",
 )

@@ -11,8 +11,9 @@ process with this piecewise-constant rate: a Poisson count per minute and unifor
 it (numpy, vectorised). Each order's region is drawn by region weight, its number of lines and
 units per line from the catalogue's distributions, and each line's SKU by Zipf popularity
 (rank ``r`` has weight ``1 / r**zipf_exponent``; ranks are shuffled over SKUs by
-``catalogue.seed``) tilted by the promotions active at the order's minute. Lines of one order
-that drew the same SKU are merged into one line.
+``catalogue.seed``; a listed catalogue, ``catalogue.skus``, ranks SKUs by list position or
+gives each its empirical popularity) tilted by the promotions active at the order's minute.
+Lines of one order that drew the same SKU are merged into one line.
 
 The forecast (``scenario.forecast_demand()``) is the rate stock and policy levels are planned
 on; the demand that happens is the scenario's ``demand``, times a demand shock when it has one:
@@ -93,7 +94,13 @@ def build_skus(catalogue: Catalogue) -> SkuTable:
     hi_w = np.array([g.weight_kg[1] for g in catalogue.groups])[group]
     weight = rng.uniform(lo_w, hi_w)
     ranks = rng.permutation(n) + 1
+    if catalogue.skus is not None:  # listed SKUs: ranked by position, real prices
+        ranks = np.arange(1, n + 1)
+        listed = np.array([sku.price_rub or np.nan for sku in catalogue.skus])
+        price = np.where(np.isnan(listed), price, listed)
     popularity = 1.0 / ranks.astype(float) ** catalogue.zipf_exponent
+    if catalogue.skus is not None and catalogue.skus[0].popularity is not None:
+        popularity = np.array([sku.popularity for sku in catalogue.skus], dtype=float)
     popularity /= popularity.sum()
     return SkuTable(group, tuple(g.name for g in catalogue.groups), np.round(price, 2),
                     np.round(price * ratio, 2), np.round(weight, 3), popularity)

@@ -202,6 +202,17 @@ class SkuGroup(Strict):
         return value
 
 
+class CatalogueSku(Strict):
+    """One SKU of a catalogue listed by name (``catalogue.skus``): a seller's real SKU id and,
+    when known, its price and its empirical popularity."""
+
+    id: int = Field(ge=0, description="the seller's SKU id (Ozon ``sku``)")
+    price_rub: float | None = Field(default=None, gt=0, description="replaces the group's draw")
+    popularity: float | None = Field(
+        default=None, ge=0, description="relative share of order lines (empirical); "
+        "absent on every SKU: Zipf by list position")
+
+
 class Catalogue(Strict):
     """SKUs, their popularity and what a basket looks like."""
 
@@ -215,6 +226,8 @@ class Catalogue(Strict):
     )
     groups: list[SkuGroup] = Field(min_length=1)
     seed: int = Field(default=1, description="fixes SKU attributes across replications")
+    skus: list[CatalogueSku] | None = Field(
+        default=None, description="the SKUs by id, most popular first (SKU k is skus[k])")
 
     @model_validator(mode="after")
     def _shares(self) -> Catalogue:
@@ -222,6 +235,20 @@ class Catalogue(Strict):
         if abs(total - 1) > 1e-6:
             raise ValueError(f"group shares must sum to 1, not {total:g}")
         _unique([g.name for g in self.groups], "group name")
+        return self
+
+    @model_validator(mode="after")
+    def _listed_skus(self) -> Catalogue:
+        if self.skus is None:
+            return self
+        if len(self.skus) != self.sku_count:
+            raise ValueError(f"skus: lists {len(self.skus)} SKUs, sku_count is {self.sku_count}")
+        _unique([str(sku.id) for sku in self.skus], "SKU id")
+        given = [sku.popularity is not None for sku in self.skus]
+        if any(given) and not all(given):
+            raise ValueError("skus: give popularity on every SKU or on none")
+        if all(given) and sum(sku.popularity or 0 for sku in self.skus) <= 0:
+            raise ValueError("skus: popularity must not be zero on every SKU")
         return self
 
 

@@ -1,0 +1,193 @@
+"""The demand curve fitted to hourly order counts: baseline, hour-of-day and day-of-week
+profiles, a trend, and the past peaks that stand out of them.
+
+Model (the scenario's, plus a trend): orders in local hour ``t`` are Poisson with mean
+``B x H[hour(t)] x D[weekday(t)] x exp(g x weeks(t))``, fitted by maximum likelihood
+(iterative proportional scaling for the factors, Newton steps for ``g``) on the ordinary
+hours. A run of hours whose counts the model cannot explain (Poisson tail probability below
+1e-4 and at least 1.5x the expected count) is a peak: it is left out and the model refitted,
+three rounds. Each peak is reported with its multiplier, observed / expected orders.
+
+The day-of-week profile needs two weeks of history and the trend four weeks (and p < 0.01);
+with less they stay flat, and the fit says so. The baseline written to the scenario is the
+level at the end of the history (with a trend, where it has got to).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from scipy import stats
+
+from simulator.calibration.history import CalibrationError, History
+
+MOSCOW = ZoneInfo("Europe/Moscow")  # scenario clocks are Moscow time; the Seller API's UTC
+MIN_ORDERS = 30
+MIN_HOURS = 24
+DOW_MIN_DAYS = 14
+TREND_MIN_DAYS = 28
+PEAK_P = 1e-4
+PEAK_MIN_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class PastPeak:
+    start: datetime  # local (Moscow) time
+    hours: int
+    multiplier: float
+    orders: int
+
+
+@dataclass
+class DemandFit:
+    """The fitted curve and the hourly series it was fitted to."""
+
+    baseline_orders_per_hour: float
+    hour_of_day: list[float]
+    day_of_week: list[float]
+    trend_per_week: float  # fractional growth per week (0: none fitted)
+    trend_p: float | None  # two-sided p of the trend (None: not enough history to test)
+    peaks: list[PastPeak]
+    hours: list[datetime]  # local start of each hourly bin
+    observed: np.ndarray  # orders per bin
+    fitted: np.ndarray  # expected orders per bin, peaks included
+    orders: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def days(self) -> float:
+        return len(self.hours) / 24
+
+    @property
+    def correlation(self) -> float:
+        """Pearson correlation of observed and fitted hourly counts."""
+        if np.std(self.observed) == 0 or np.std(self.fitted) == 0:
+            return float("nan")
+        return float(np.corrcoef(self.observed, self.fitted)[0, 1])
+
+    @property
+    def dispersion(self) -> float:
+        """Pearson chi-square / degrees of freedom: about 1 when counts are Poisson around
+        the fit, well above 1 when the model misses variation."""
+        expected = np.maximum(self.fitted, 1e-9)
+        dof = max(1, len(self.observed) - 24 - 7 - 2 - len(self.peaks))
+        return float(np.sum((self.observed - expected) ** 2 / expected) / dof)
+
+
+def order_times(history: History) -> list[datetime]:
+    """When each order was placed: the earliest ``in_process_at`` of its postings."""
+    first: dict[str, datetime] = {}
+    for posting in history.postings:
+        known = first.get(posting.order_number)
+        if known is None or posting.in_process_at < known:
+            first[posting.order_number] = posting.in_process_at
+    return sorted(first.values())
+
+
+def hourly_counts(history: History) -> tuple[list[datetime], np.ndarray]:
+    """Local hour bins covering ``[since, to)`` and the orders placed in each."""
+    start = history.since.astimezone(MOSCOW).replace(minute=0, second=0, microsecond=0)
+    n = int(np.ceil((history.to - start).total_seconds() / 3600))
+    hours = [start + timedelta(hours=i) for i in range(n)]
+    counts = np.zeros(n)
+    for moment in order_times(history):
+        index = int((moment - start).total_seconds() // 3600)
+        if 0 <= index < n:
+            counts[index] += 1
+    return hours, counts
+
+
+def _fit(counts: np.ndarray, hour: np.ndarray, weekday: np.ndarray, weeks: np.ndarray,
+         use: np.ndarray, fit_dow: bool, fit_trend: bool) -> tuple[float, np.ndarray,
+                                                                  np.ndarray, float, float]:
+    """(B, H, D, g, Fisher information of g) by maximum likelihood on the ``use`` bins."""
+    h_f, d_f, g, info = np.ones(24), np.ones(7), 0.0, 0.0
+    c = counts[use]
+    for _ in range(60):
+        trend = np.exp(g * weeks)
+        base = c.sum() / np.sum((h_f[hour] * d_f[weekday] * trend)[use])
+        for factor, index, size, on in ((h_f, hour, 24, True), (d_f, weekday, 7, fit_dow)):
+            if not on:
+                continue
+            mu = (base * h_f[hour] * d_f[weekday] * trend)[use] / factor[index][use]
+            seen = np.bincount(index[use], weights=c, minlength=size)
+            exposure = np.bincount(index[use], weights=mu, minlength=size)
+            factor[:] = np.where(exposure > 0, seen / np.maximum(exposure, 1e-12), 1.0)
+            factor /= factor.mean()
+        if fit_trend:
+            mu = (base * h_f[hour] * d_f[weekday] * np.exp(g * weeks))[use]
+            x = weeks[use]
+            info = float(np.sum(x * x * mu))
+            g += float(np.sum(x * (c - mu))) / max(info, 1e-12)
+    return base, h_f, d_f, g, info
+
+
+def fit_demand(history: History) -> DemandFit:
+    """Fit the curve; :class:`CalibrationError` when the history is too short or thin."""
+    hours, counts = hourly_counts(history)
+    orders = int(counts.sum())
+    if len(hours) < MIN_HOURS or orders < MIN_ORDERS:
+        raise CalibrationError(
+            f"demand block: too little data to fit a demand curve ({orders} orders over "
+            f"{len(hours)} h; needs at least {MIN_ORDERS} orders over {MIN_HOURS} h)")
+    hour = np.array([h.hour for h in hours])
+    weekday = np.array([h.weekday() for h in hours])
+    weeks = (np.arange(len(hours)) - (len(hours) - 1) / 2) / 168
+    days = len(hours) / 24
+    fit_dow, fit_trend = days >= DOW_MIN_DAYS, days >= TREND_MIN_DAYS
+    use = np.ones(len(hours), dtype=bool)
+    for _ in range(3):
+        base, h_f, d_f, g, info = _fit(counts, hour, weekday, weeks, use, fit_dow, fit_trend)
+        expected = base * h_f[hour] * d_f[weekday] * np.exp(g * weeks)
+        tail = stats.poisson.sf(counts - 1, np.maximum(expected, 1e-9))
+        peak = (tail < PEAK_P) & (counts >= PEAK_MIN_RATIO * expected)
+        if np.array_equal(~peak, use):
+            break
+        use = ~peak
+    if counts[use].sum() < MIN_ORDERS:
+        raise CalibrationError(
+            f"demand block: too little data to fit a demand curve: {counts[use].sum():.0f} "
+            f"orders outside the peaks (needs at least {MIN_ORDERS})")
+    notes = []
+    trend_p = None
+    if fit_trend:
+        trend_p = float(2 * stats.norm.sf(abs(g) * np.sqrt(max(info, 1e-12))))
+        if trend_p >= 0.01:
+            notes.append(f"no significant trend (p={trend_p:.2f}): level taken as flat")
+            base, h_f, d_f, g, _ = _fit(counts, hour, weekday, weeks, use, fit_dow, False)
+    else:
+        notes.append(f"trend not fitted: {days:.0f} days of history (needs {TREND_MIN_DAYS})")
+    if not fit_dow:
+        notes.append(f"day-of-week profile flat: {days:.0f} days of history "
+                     f"(needs {DOW_MIN_DAYS})")
+    expected = base * h_f[hour] * d_f[weekday] * np.exp(g * weeks)
+    peaks = _peak_runs(hours, counts, expected, ~use)
+    fitted = expected.copy()
+    for run in peaks:
+        first = hours.index(run.start)
+        fitted[first:first + run.hours] *= run.multiplier
+    return DemandFit(
+        baseline_orders_per_hour=float(base * np.exp(g * weeks[-1])),
+        hour_of_day=h_f.tolist(), day_of_week=d_f.tolist(),
+        trend_per_week=float(np.expm1(g)), trend_p=trend_p, peaks=peaks,
+        hours=hours, observed=counts, fitted=fitted, orders=orders, notes=notes)
+
+
+def _peak_runs(hours: list[datetime], counts: np.ndarray, expected: np.ndarray,
+               flagged: np.ndarray) -> list[PastPeak]:
+    runs: list[PastPeak] = []
+    i = 0
+    while i < len(hours):
+        if not flagged[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(hours) and flagged[j]:
+            j += 1
+        seen, wanted = counts[i:j].sum(), expected[i:j].sum()
+        runs.append(PastPeak(hours[i], j - i, float(seen / max(wanted, 1e-9)), int(seen)))
+        i = j
+    return runs

@@ -1,0 +1,94 @@
+"""Synthetic seller histories with known parameters, for the calibration tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+
+from simulator.calibration.demand_fit import MOSCOW
+from simulator.calibration.history import (
+    History,
+    Line,
+    PostingRecord,
+    ProductRecord,
+    ReturnRecord,
+    StockRecord,
+    WarehouseRecord,
+)
+
+HOUR_OF_DAY = np.array([0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 0.8, 1.0, 1.1, 1.2, 1.3, 1.3,
+                        1.3, 1.3, 1.3, 1.3, 1.4, 1.5, 1.6, 1.7, 1.7, 1.5, 1.0, 0.6])
+DAY_OF_WEEK = np.array([1.0, 1.0, 1.0, 1.1, 1.2, 0.9, 0.8])
+
+
+@dataclass
+class Truth:
+    """The parameters a synthetic history is drawn from."""
+
+    days: int = 28
+    baseline: float = 20.0  # orders per hour
+    hour_of_day: np.ndarray = field(default_factory=lambda: HOUR_OF_DAY / HOUR_OF_DAY.mean())
+    day_of_week: np.ndarray = field(default_factory=lambda: DAY_OF_WEEK / DAY_OF_WEEK.mean())
+    peak_hours: tuple[int, int] = (20 * 24 + 19, 20 * 24 + 22)  # [from, to) hour index
+    peak_multiplier: float = 3.0
+    sku_count: int = 120
+    zipf: float = 1.0
+    lines_mean: float = 1.6
+    units_mean: float = 1.15
+    cancel: float = 0.03
+    returns: float = 0.08
+    return_delay_mean: float = 96.0
+    handling_median_hours: float = 6.0
+    cities: dict[str, float] = field(default_factory=lambda: {
+        "Москва": 0.5, "Санкт-Петербург": 0.2, "Kazan": 0.2, "Atlantis": 0.1})
+    since: datetime = datetime(2026, 10, 5, tzinfo=MOSCOW)
+
+
+SKU_BASE = 180_550_000
+WAREHOUSES = [WarehouseRecord(22142605386000, "Khorugvino", 56.154, 36.978),
+              WarehouseRecord(22142605387000, "Kazan FBS", None, None)]
+
+
+def synthetic_history(truth: Truth, seed: int = 1) -> History:
+    rng = np.random.default_rng(seed)
+    skus = SKU_BASE + rng.permutation(truth.sku_count)  # rank r -> skus[r-1]
+    pop = np.arange(1, truth.sku_count + 1, dtype=float) ** -truth.zipf
+    pop /= pop.sum()
+    prices = np.round(rng.uniform(100, 5000, truth.sku_count), 2)
+    cities, weights = list(truth.cities), np.array(list(truth.cities.values()))
+    postings, returns, n = [], [], 0
+    for t in range(truth.days * 24):
+        start = truth.since + timedelta(hours=t)
+        rate = (truth.baseline * truth.hour_of_day[start.hour]
+                * truth.day_of_week[start.weekday()])
+        if truth.peak_hours[0] <= t < truth.peak_hours[1]:
+            rate *= truth.peak_multiplier
+        for _ in range(rng.poisson(rate)):
+            n += 1
+            at = (start + timedelta(minutes=float(rng.uniform(0, 60)))).astimezone(UTC)
+            ranks = rng.choice(truth.sku_count, size=1 + rng.poisson(truth.lines_mean - 1),
+                               p=pop)
+            lines = tuple(Line(int(skus[r]), int(1 + rng.poisson(truth.units_mean - 1)),
+                               float(prices[r])) for r in dict.fromkeys(ranks.tolist()))
+            city = cities[rng.choice(len(cities), p=weights)]
+            warehouse = WAREHOUSES[int(rng.random() < 0.3)]
+            number = f"{10_000_000 + n:08d}-0001"
+            cancelled = rng.random() < truth.cancel
+            handed = None if cancelled else at + timedelta(
+                hours=float(truth.handling_median_hours * rng.lognormal(0, 0.4)))
+            postings.append(PostingRecord(
+                f"{number}-1", number, at, "cancelled" if cancelled else "delivered", lines,
+                warehouse.warehouse_id, warehouse.name, city, "", handed))
+            if handed and rng.random() < truth.returns:
+                delay = rng.gamma(4.0, truth.return_delay_mean / 4.0)
+                returns.append(ReturnRecord(f"{number}-1", lines[0].sku, lines[0].quantity,
+                                            handed + timedelta(hours=float(delay))))
+    stocks = [StockRecord(int(sku), w.warehouse_id, 50, 5) for sku in skus[:10]
+              for w in WAREHOUSES]
+    products = [ProductRecord(int(sku), f"offer-{k}", f"item {k}", float(prices[k]))
+                for k, sku in enumerate(skus)]
+    since = truth.since.astimezone(UTC)
+    return History(since, since + timedelta(days=truth.days), "synthetic history", postings,
+                   returns, list(WAREHOUSES), products, stocks)
