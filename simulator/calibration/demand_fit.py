@@ -109,10 +109,11 @@ def _fit(counts: np.ndarray, hour: np.ndarray, weekday: np.ndarray, weeks: np.nd
     for _ in range(60):
         trend = np.exp(g * weeks)
         base = c.sum() / np.sum((h_f[hour] * d_f[weekday] * trend)[use])
-        for factor, index, size, on in ((h_f, hour, 24, True), (d_f, weekday, 7, fit_dow)):
+        for factor, index, other, size, on in ((h_f, hour, d_f[weekday], 24, True),
+                                                (d_f, weekday, h_f[hour], 7, fit_dow)):
             if not on:
                 continue
-            mu = (base * h_f[hour] * d_f[weekday] * trend)[use] / factor[index][use]
+            mu = (base * other * trend)[use]  # the mean without this factor
             seen = np.bincount(index[use], weights=c, minlength=size)
             exposure = np.bincount(index[use], weights=mu, minlength=size)
             factor[:] = np.where(exposure > 0, seen / np.maximum(exposure, 1e-12), 1.0)
