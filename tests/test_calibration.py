@@ -171,3 +171,28 @@ def test_too_little_data_names_the_block(tmp_path) -> None:
                               for p in few_handed.postings]
     with pytest.raises(CalibrationError, match="demand.return_probability block"):
         calibrate(few_handed)
+
+
+def test_a_listed_catalogue_gives_real_ids_prices_and_popularity() -> None:
+    from simulator.demand import build_skus
+    from simulator.scenario import ScenarioError
+
+    data = yaml.safe_load(Path("scenarios/smoke.yaml").read_text())
+    data["catalogue"].update(sku_count=3, skus=[
+        {"id": 900, "price_rub": 10.0, "popularity": 6}, {"id": 901, "popularity": 3},
+        {"id": 902, "price_rub": 30.0, "popularity": 1}])
+    skus = build_skus(parse_scenario(data).catalogue)
+    assert skus.popularity.tolist() == pytest.approx([0.6, 0.3, 0.1])
+    assert skus.price[0] == 10.0 and skus.price[2] == 30.0
+    data["catalogue"]["skus"][1].pop("popularity")
+    with pytest.raises(ScenarioError, match="popularity on every SKU or on none"):
+        parse_scenario(data)
+    data["catalogue"]["skus"] = [{"id": 900}, {"id": 901}]
+    with pytest.raises(ScenarioError, match="catalogue: skus: lists 2 SKUs, sku_count is 3"):
+        parse_scenario(data)
+    data["catalogue"]["skus"].append({"id": 901})
+    with pytest.raises(ScenarioError, match="duplicate SKU id '901'"):
+        parse_scenario(data)
+    data["catalogue"]["skus"][2] = {"id": 902}
+    zipf = build_skus(parse_scenario(data).catalogue).popularity  # by list position
+    assert zipf[0] > zipf[1] > zipf[2]

@@ -25,7 +25,7 @@ OBSERVED, FITTED = "#4c6ef5", "#e8590c"
 
 def _verdict(ok: bool | None, good: str, bad: str) -> tuple[str, str]:
     if ok is None:
-        return "not tested", ""
+        return good or "not tested", ""
     return (good, "pass") if ok else (bad, "fail")
 
 
@@ -51,16 +51,18 @@ def fit_table(cal: Calibration) -> TableBlock:
             tested, "fits", "shifted Poisson rejected (the mean is still right)")
     low, high = o.cancelled.interval()
     row("cancellations", f"{o.cancelled.value:.2%} of {o.cancelled.of:,} orders",
-        f"95 % CI {low:.2%}-{high:.2%}", None, "", "")
+        f"95 % CI {low:.2%}-{high:.2%}", None, "a share: its interval says how sure", "")
     low, high = o.returned.interval()
     row("returns", f"{o.returned.value:.2%} of {o.returned.of:,} postings handed over",
-        f"95 % CI {low:.2%}-{high:.2%}", None, "", "")
+        f"95 % CI {low:.2%}-{high:.2%}", None, "a share: its interval says how sure", "")
     if o.return_delay.mean is not None:
         row("return delay", f"gamma mean {o.return_delay.mean:.1f} h sd {o.return_delay.sd:.1f} h",
             f"KS D={o.return_delay.ks_distance:.3f}", o.return_delay.ks_distance < 0.1,
             "fits", "gamma is a rough fit")
+    names = {w.warehouse_id: w.name for w in cal.history.warehouses}
     for fit in cal.handling.values():
-        row(f"handling {fit.warehouse_id}", f"lognormal median {fit.median_hours:.2f} h",
+        row(f"handling, {names.get(fit.warehouse_id, fit.warehouse_id)}",
+            f"lognormal median {fit.median_hours:.2f} h",
             f"KS D={fit.ks_distance:.3f}", fit.ks_distance < 0.1, "fits", "lognormal is rough")
     return TableBlock("table-fits", "Goodness of fit", ["block", "fitted", "statistic",
                                                          "verdict"], rows,

@@ -59,13 +59,13 @@ def _delay(fit: DelayFit, what: str) -> tuple[dict | None, str]:
 
 def _demand(cal: Calibration, horizon_hours: float) -> tuple[dict, list[str]]:
     d, out = cal.demand, cal.outcomes
-    trend = (f"trend {d.trend_per_week:+.1%} a week (p={d.trend_p:.3f}); the baseline is the "
-             f"level at the end of the history" if d.trend_per_week else "no trend in the level")
+    trend = ([f"trend {d.trend_per_week:+.1%} a week (p={d.trend_p:.3f}): the baseline is "
+              f"the level at the end of the history"] if d.trend_per_week else [])
     notes = [
         f"demand: fitted to {d.orders:,} orders in {len(d.hours):,} hours ({d.days:.0f} days); "
         f"hourly counts vs fit r={d.correlation:.3f}, dispersion {d.dispersion:.2f} "
         f"(1 = Poisson noise only)",
-        f"{trend}; " + "; ".join(d.notes) if d.notes else trend,
+        *(["; ".join(trend + d.notes)] if trend or d.notes else []),
         "hour_of_day (Moscow time) and day_of_week: maximum likelihood on the ordinary hours",
     ]
     if d.peaks:
