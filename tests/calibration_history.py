@@ -1,9 +1,13 @@
-"""Synthetic seller histories with known parameters, for the calibration tests."""
+"""Synthetic seller histories with known parameters, for the calibration tests, and their CSV
+export. ``python -m tests.calibration_history`` writes the README's sample export
+``scenarios/examples/shop-postings.csv`` (five days of a small shop)."""
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 
@@ -92,3 +96,42 @@ def synthetic_history(truth: Truth, seed: int = 1) -> History:
     since = truth.since.astimezone(UTC)
     return History(since, since + timedelta(days=truth.days), "synthetic history", postings,
                    returns, list(WAREHOUSES), products, stocks)
+
+
+CSV_COLUMNS = ["posting_number", "order_number", "in_process_at", "status", "sku", "quantity",
+               "price", "warehouse_id", "warehouse", "warehouse_lat", "warehouse_lon", "city",
+               "delivering_date", "returned_at"]
+
+
+def write_csv(history: History, path: Path, drop: str | None = None) -> Path:
+    """The history as a postings export (one row per line, ``;``), without column ``drop``."""
+
+    def when(moment: datetime | None) -> str:
+        return moment.isoformat(timespec="seconds") if moment else ""
+
+    returned = {(r.posting_number, r.sku): r.returned_at for r in history.returns}
+    places = {w.warehouse_id: (w.lat or "", w.lon or "") for w in history.warehouses}
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, [c for c in CSV_COLUMNS if c != drop], delimiter=";",
+                                extrasaction="ignore")
+        writer.writeheader()
+        for p in history.postings:
+            for line in p.lines:
+                writer.writerow({
+                    "posting_number": p.posting_number, "order_number": p.order_number,
+                    "in_process_at": when(p.in_process_at), "status": p.status,
+                    "sku": line.sku, "quantity": line.quantity, "price": line.price,
+                    "warehouse_id": p.warehouse_id, "warehouse": p.warehouse,
+                    "warehouse_lat": places[p.warehouse_id][0],
+                    "warehouse_lon": places[p.warehouse_id][1], "city": p.city,
+                    "delivering_date": when(p.delivering_date),
+                    "returned_at": when(returned.get((p.posting_number, line.sku)))})
+    return path
+
+
+if __name__ == "__main__":
+    sample = Path(__file__).resolve().parent.parent / "scenarios/examples/shop-postings.csv"
+    sample.parent.mkdir(exist_ok=True)
+    write_csv(synthetic_history(Truth(days=5, baseline=3.0, sku_count=40,
+                                      peak_hours=(3 * 24 + 19, 3 * 24 + 22)), seed=7), sample)
+    print(sample)

@@ -3,7 +3,6 @@ path, the written scenario validates and simulates, and clear exit-2 errors."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -13,11 +12,11 @@ from typer.testing import CliRunner
 
 from simulator.calibration.cities import locate
 from simulator.calibration.fitting import calibrate, fit_catalogue
-from simulator.calibration.history import CalibrationError, History
+from simulator.calibration.history import CalibrationError
 from simulator.calibration.scenario_writer import scenario_text
 from simulator.cli import app
 from simulator.scenario import load_scenario, parse_scenario
-from tests.calibration_history import Truth, synthetic_history
+from tests.calibration_history import Truth, synthetic_history, write_csv
 
 runner = CliRunner()
 
@@ -108,35 +107,9 @@ def test_a_catalogue_that_is_not_zipf_is_written_empirically(truth) -> None:
     assert all(p is not None for p in popularity) and "Zipf rejected" in text
 
 
-def _write_csv(history: History, path: Path, drop: str | None = None) -> Path:
-    returned = {(r.posting_number, r.sku): r.returned_at for r in history.returns}
-    places = {w.warehouse_id: (w.lat or "", w.lon or "") for w in history.warehouses}
-    columns = ["posting_number", "order_number", "in_process_at", "status", "sku", "quantity",
-               "price", "warehouse_id", "warehouse", "warehouse_lat", "warehouse_lon", "city",
-               "delivering_date", "returned_at"]
-    columns = [c for c in columns if c != drop]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, columns, delimiter=";", extrasaction="ignore")
-        writer.writeheader()
-        for p in history.postings:
-            for line in p.lines:
-                writer.writerow({
-                    "posting_number": p.posting_number, "order_number": p.order_number,
-                    "in_process_at": p.in_process_at.isoformat(), "status": p.status,
-                    "sku": line.sku, "quantity": line.quantity, "price": line.price,
-                    "warehouse_id": p.warehouse_id, "warehouse": p.warehouse, "city": p.city,
-                    "warehouse_lat": places[p.warehouse_id][0],
-                    "warehouse_lon": places[p.warehouse_id][1],
-                    "delivering_date": p.delivering_date.isoformat() if p.delivering_date
-                    else "",
-                    "returned_at": (returned.get((p.posting_number, line.sku)) or "")
-                    and returned[p.posting_number, line.sku].isoformat()})
-    return path
-
-
 def test_calibrate_from_a_csv_export_writes_a_valid_scenario_and_report(tmp_path) -> None:
     truth = Truth(days=14)
-    export = _write_csv(synthetic_history(truth, seed=5), tmp_path / "postings.csv")
+    export = write_csv(synthetic_history(truth, seed=5), tmp_path / "postings.csv")
     out = tmp_path / "shop.yaml"
     result = runner.invoke(app, ["calibrate", "--csv", str(export), "--since", "2026-10-05",
                                  "--to", "2026-10-18", "--uplift", "2", "--out", str(out)])
@@ -155,7 +128,7 @@ def test_calibrate_from_a_csv_export_writes_a_valid_scenario_and_report(tmp_path
 
 
 def test_csv_missing_column_is_named_and_exits_2(tmp_path) -> None:
-    export = _write_csv(synthetic_history(Truth(days=2), seed=1), tmp_path / "p.csv",
+    export = write_csv(synthetic_history(Truth(days=2), seed=1), tmp_path / "p.csv",
                         drop="price")
     result = runner.invoke(app, ["calibrate", "--csv", str(export)])
     assert result.exit_code == 2
