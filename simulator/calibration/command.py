@@ -3,7 +3,7 @@ and an HTML calibration report."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import typer
@@ -36,7 +36,7 @@ def _read_api(url: str, client_id: str, api_key: str, since: datetime, to: datet
     from simulator.calibration.ozon_client import OzonClient
     from simulator.calibration.ozon_history import read_history
 
-    columns = (SpinnerColumn(), TextColumn("{task.description}"),
+    columns = (SpinnerColumn(finished_text="[green]✓[/]"), TextColumn("{task.description}"),
                TextColumn("[bold]{task.completed:,.0f}[/] rows"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=False) as progress:
         tasks: dict[str, int] = {}
@@ -48,6 +48,8 @@ def _read_api(url: str, client_id: str, api_key: str, since: datetime, to: datet
 
         with OzonClient(url, client_id, api_key, page_size=page_size, on_page=on_page) as api:
             history = read_history(api, since, to)
+            for task in progress.tasks:  # done: the spinner becomes a tick
+                progress.update(task.id, total=task.completed)
             for throttle in api.throttled:
                 err_console.print(f"rate-limited on {throttle.path}: waited "
                                   f"{throttle.waited:.1f} s (Retry-After "
@@ -97,7 +99,7 @@ def calibrate_command(
     from simulator.calibration.scenario_writer import write_scenario
 
     start = parse_moment(since) if since else None
-    end = parse_moment(to, end=True) if to else None
+    end = min(parse_moment(to, end=True), datetime.now(UTC)) if to else None  # no future
     try:
         if csv is not None:
             from simulator.calibration.csv_export import read_csv
