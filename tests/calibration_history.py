@@ -95,7 +95,8 @@ def synthetic_history(truth: Truth, seed: int = 1) -> History:
                 for k, sku in enumerate(skus)]
     since = truth.since.astimezone(UTC)
     return History(since, since + timedelta(days=truth.days), "synthetic history", postings,
-                   returns, list(WAREHOUSES), products, stocks)
+                   returns, list(WAREHOUSES), products, stocks,
+                   returns_until=since + timedelta(days=truth.days + 365))  # every return known
 
 
 CSV_COLUMNS = ["posting_number", "order_number", "in_process_at", "status", "sku", "quantity",

@@ -115,5 +115,7 @@ def read_csv(path: Path, since: datetime | None = None, to: datetime | None = No
     if not records:
         raise CalibrationError(f"{path}: no postings between {since:%Y-%m-%d} and "
                                f"{to:%Y-%m-%d}: an empty period")
+    latest = max([r.returned_at for r in returns if r.returned_at]
+                 + [p.delivering_date for p in records if p.delivering_date] + [to])
     return History(since, to, f"CSV export {path.name}", records, returns,
-                   list(warehouses.values()))
+                   list(warehouses.values()), returns_until=latest)

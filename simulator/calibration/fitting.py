@@ -10,8 +10,9 @@ history holds too little to fit it.
 * Baskets: shifted Poisson (``1 + Poisson(mean - 1)``; the sample mean is the MLE), checked
   by a chi-square test on the count frequencies.
 * Cancellations: the share of orders whose postings were all cancelled (Wilson interval).
-  Returns: buyer returns per posting handed over; the delay from hand-over to the return,
-  gamma by maximum likelihood.
+  Returns: the delay from hand-over to the return, gamma by maximum likelihood; buyer returns
+  per posting handed over, each posting counted by the chance its return was due by the
+  time returns were read (postings handed over at the end of the period had less time).
 * Handling: hours from ``in_process_at`` to ``delivering_date`` per warehouse, lognormal.
 """
 
@@ -205,10 +206,15 @@ def fit_delay(hours: list[float]) -> DelayFit:
 
 @dataclass
 class OutcomeFit:
+    """``returned.of`` counts the postings whose return was due by the time returns were
+    read: each handed-over posting weighted by the fitted chance its return delay had
+    passed (``handed_over`` counts them all)."""
+
     cancelled: Share
     cancel_delay: DelayFit
     returned: Share
     return_delay: DelayFit
+    handed_over: int
 
 
 def fit_outcomes(history: History) -> OutcomeFit:
@@ -229,8 +235,16 @@ def fit_outcomes(history: History) -> OutcomeFit:
                if r.kind != "Cancellation" and r.posting_number in handed}
     return_hours = [(r.returned_at - handed[n].delivering_date).total_seconds() / 3600
                     for n, r in returns.items() if r.returned_at]
+    delay = fit_delay(return_hours)
+    due = float(len(handed))
+    if delay.mean is not None and delay.sd:  # a posting handed over late had less time
+        until = history.returns_until or history.to
+        waited = np.array([(until - p.delivering_date).total_seconds() / 3600
+                           for p in handed.values()])
+        shape, scale = (delay.mean / delay.sd) ** 2, delay.sd**2 / delay.mean
+        due = float(stats.gamma.cdf(np.maximum(waited, 0), shape, scale=scale).sum())
     return OutcomeFit(Share(len(cancelled), len(by_order)), fit_delay(cancel_hours),
-                      Share(len(returns), len(handed)), fit_delay(return_hours))
+                      Share(len(returns), max(len(returns), round(due))), delay, len(handed))
 
 
 # --------------------------------------------------------------------------- regions

@@ -93,3 +93,5 @@ class History:
     stocks: list[StockRecord] = field(default_factory=list)
     #: ordered units per day as the seller's analytics report them (a cross-check), if read
     analytics_units: dict[str, float] = field(default_factory=dict)
+    #: returns were read up to this moment (None: ``to``)
+    returns_until: datetime | None = None

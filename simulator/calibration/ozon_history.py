@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from simulator.calibration.history import (
@@ -16,6 +16,8 @@ from simulator.calibration.history import (
     WarehouseRecord,
 )
 from simulator.calibration.ozon_client import OzonClient
+
+RETURNS_AFTER = timedelta(days=60)  # returns of the period's postings are read this far on
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -88,7 +90,7 @@ def product_record(raw: dict) -> ProductRecord | None:
 
 def read_history(client: OzonClient, since: datetime, to: datetime, *,
                  analytics: bool = True) -> History:
-    """Postings, returns (up to 60 days after ``to``, so late returns of the period count),
+    """Postings, returns (up to 60 days after ``to`` or now, so late returns count),
     warehouses, products, current stock and (``analytics``) ordered units per day."""
     postings = [posting_record(raw) for raw in client.postings(since, to)]
     if not postings:
@@ -96,7 +98,8 @@ def read_history(client: OzonClient, since: datetime, to: datetime, *,
             f"no postings between {since:%Y-%m-%d %H:%M} and {to:%Y-%m-%d %H:%M} UTC "
             f"at {client.base_url}: an empty period, nothing to calibrate from")
     numbers = {p.posting_number for p in postings}
-    returns = [r for r in map(return_record, client.returns(since, to + timedelta(days=60)))
+    returns_until = min(to + RETURNS_AFTER, datetime.now(UTC))
+    returns = [r for r in map(return_record, client.returns(since, returns_until))
                if r.posting_number in numbers]
     warehouses = [warehouse_record(raw) for raw in client.warehouses()]
     products = [p for p in map(product_record, client.products()) if p is not None]
@@ -106,4 +109,5 @@ def read_history(client: OzonClient, since: datetime, to: datetime, *,
     units = client.ordered_units_by_day(since.date(), to.date()) if analytics else {}
     return History(since=since, to=to, source=f"Seller API at {client.base_url}",
                    postings=postings, returns=returns, warehouses=warehouses,
-                   products=products, stocks=stocks, analytics_units=units)
+                   products=products, stocks=stocks, analytics_units=units,
+                   returns_until=returns_until)
