@@ -203,7 +203,7 @@ class SkuGroup(Strict):
 
 
 class CatalogueSku(Strict):
-    """One SKU of a catalogue listed by name (``catalogue.skus``): a seller's real SKU id and,
+    """One SKU of a catalogue listed by id (``catalogue.skus``): a seller's real SKU id and,
     when known, its price and its empirical popularity."""
 
     id: int = Field(ge=0, description="the seller's SKU id (Ozon ``sku``)")
