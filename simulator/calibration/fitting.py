@@ -10,9 +10,9 @@ history holds too little to fit it.
 * Baskets: shifted Poisson (``1 + Poisson(mean - 1)``; the sample mean is the MLE), checked
   by a chi-square test on the count frequencies.
 * Cancellations: the share of orders whose postings were all cancelled (Wilson interval).
-  Returns: the delay from hand-over to the return, gamma by maximum likelihood; buyer returns
-  per posting handed over, each posting counted by the chance its return was due by the
-  time returns were read (postings handed over at the end of the period had less time).
+  Returns: the probability and the gamma delay from hand-over to the return, jointly by
+  maximum likelihood allowing for the returns not yet made when they were read (postings
+  handed over at the end of the period had less time to come back).
 * Handling: hours from ``in_process_at`` to ``delivering_date`` per warehouse, lognormal.
 """
 
@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from simulator.calibration.cities import City, locate
 from simulator.calibration.demand_fit import DemandFit, fit_demand
@@ -206,9 +206,8 @@ def fit_delay(hours: list[float]) -> DelayFit:
 
 @dataclass
 class OutcomeFit:
-    """``returned.of`` counts the postings whose return was due by the time returns were
-    read: each handed-over posting weighted by the fitted chance its return delay had
-    passed (``handed_over`` counts them all)."""
+    """``returned`` is the fitted probability as returns of an effective number of postings
+    (``handed_over`` counts them all)."""
 
     cancelled: Share
     cancel_delay: DelayFit
@@ -236,15 +235,36 @@ def fit_outcomes(history: History) -> OutcomeFit:
     return_hours = [(r.returned_at - handed[n].delivering_date).total_seconds() / 3600
                     for n, r in returns.items() if r.returned_at]
     delay = fit_delay(return_hours)
-    due = float(len(handed))
-    if delay.mean is not None and delay.sd:  # a posting handed over late had less time
+    returned = Share(len(returns), len(handed))
+    if delay.mean is not None:  # a posting handed over late had less time to come back
         until = history.returns_until or history.to
         waited = np.array([(until - p.delivering_date).total_seconds() / 3600
-                           for p in handed.values()])
-        shape, scale = (delay.mean / delay.sd) ** 2, delay.sd**2 / delay.mean
-        due = float(stats.gamma.cdf(np.maximum(waited, 0), shape, scale=scale).sum())
+                           for n, p in handed.items() if n not in returns])
+        p, delay = _returns_mle(delay, np.maximum(waited, 0), len(handed))
+        returned = Share(len(returns), max(len(returns), round(len(returns) / p)))
     return OutcomeFit(Share(len(cancelled), len(by_order)), fit_delay(cancel_hours),
-                      Share(len(returns), max(len(returns), round(due))), delay, len(handed))
+                      returned, delay, len(handed))
+
+
+def _returns_mle(delay: DelayFit, waited: np.ndarray, handed: int) -> tuple[float, DelayFit]:
+    """Return probability and gamma delay by maximum likelihood, allowing for returns not yet
+    seen: a returned posting contributes ``p f(d)``, one not returned after ``w`` hours
+    ``1 - p F(w)`` (a cure model with censoring)."""
+    d = delay.hours
+    shape0, scale0 = (delay.mean / delay.sd) ** 2, delay.sd**2 / delay.mean
+
+    def nll(theta: np.ndarray) -> float:
+        p, shape, scale = special.expit(theta[0]), np.exp(theta[1]), np.exp(theta[2])
+        return -(d.size * np.log(p) + stats.gamma.logpdf(d, shape, scale=scale).sum()
+                 + np.log1p(-p * stats.gamma.cdf(waited, shape, scale=scale)).sum())
+
+    start = [special.logit(min(0.99, d.size / handed)), np.log(shape0), np.log(scale0)]
+    theta = optimize.minimize(nll, start, method="Nelder-Mead",
+                              options={"xatol": 1e-5, "fatol": 1e-6, "maxiter": 4000}).x
+    p, shape, scale = special.expit(theta[0]), np.exp(theta[1]), np.exp(theta[2])
+    distance = stats.kstest(d, "gamma", args=(shape, 0, scale)).statistic
+    return float(p), DelayFit(d, float(shape * scale), float(np.sqrt(shape) * scale),
+                              float(distance))
 
 
 # --------------------------------------------------------------------------- regions

@@ -93,9 +93,10 @@ def _demand(cal: Calibration, horizon_hours: float) -> tuple[dict, list[str]]:
                 "posting lists carry none; a CSV export's cancelled_at does): default kept")
     notes.append(note)
     section["return_probability"] = _r(out.returned.value, 4)
-    notes.append(f"return_probability: postings returned {_pct(out.returned)} whose return "
-                 f"was due ({out.handed_over:,} handed over; those handed over late weighted "
-                 f"by the chance the fitted delay had passed)")
+    notes.append(f"return_probability: {out.returned.hits:,} returns of {out.handed_over:,} "
+                 f"postings handed over; {out.returned.value:.2%} by maximum likelihood with "
+                 f"the delay, allowing for returns not yet made when read (95 % CI "
+                 f"{out.returned.interval()[0]:.2%}-{out.returned.interval()[1]:.2%})")
     return_delay, note = _delay(out.return_delay, "return_delay_hours (handed over -> return "
                                                   "created; includes the delivery leg)")
     if return_delay:
