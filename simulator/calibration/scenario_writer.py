@@ -83,6 +83,8 @@ def _demand(cal: Calibration, horizon_hours: float) -> tuple[dict, list[str]]:
         section["peaks"] = [{"name": "coming peak", "start_hour": 0,
                              "duration_hours": horizon_hours, "multiplier": cal.uplift}]
         notes.append(f"coming peak: x{cal.uplift:g} over the whole horizon (--uplift)")
+    notes.append("no forecast block: stock is planned on this demand as written; add "
+                 "demand.shock to rehearse a peak that comes bigger or smaller")
     section["cancel_probability"] = _r(out.cancelled.value, 4)
     notes.append(f"cancel_probability: orders cancelled {_pct(out.cancelled)}")
     cancel_delay, note = _delay(out.cancel_delay, "cancel_delay_hours (order -> cancelled)")
