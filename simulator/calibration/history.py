@@ -40,6 +40,8 @@ class PostingRecord:
     region: str = ""
     delivering_date: datetime | None = None
     cancelled_at: datetime | None = None  # CSV exports may carry it; the Seller API does not
+    packed_at: datetime | None = None  # (a simulated history's: awaiting_deliver from then)
+    delivered_at: datetime | None = None  # (a simulated history's)
 
     @property
     def cancelled(self) -> bool:
@@ -72,6 +74,15 @@ class StockRecord:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """Units of a SKU a supplier delivered to a warehouse during the period."""
+
+    sku: int
+    warehouse_id: int
+    units: int
+
+
+@dataclass(frozen=True)
 class ProductRecord:
     sku: int
     offer_id: str = ""
@@ -95,3 +106,4 @@ class History:
     analytics_units: dict[str, float] = field(default_factory=dict)
     #: returns were read up to this moment (None: ``to``)
     returns_until: datetime | None = None
+    receipts: list[Receipt] = field(default_factory=list)

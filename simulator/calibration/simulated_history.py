@@ -1,12 +1,13 @@
 """A trading history produced by the simulator: a finished :class:`Simulation` -> the same
-:class:`History` calibration reads, so a simulated seller can be calibrated (and a backend
-filled with a past that the Seller API then reports).
+:class:`History` calibration reads, so a simulated seller can be calibrated, and a backend
+given a past that its Seller API then reports (``peakline seed --history-days``).
 
 Each posting of the run becomes a record: taken into processing when its order arrived,
-handed over when the warehouse handed it to the first carrier, its final status, its lines
-with the SKU's id and price, the buyer's city (the region's ``city``) and, for a cancelled
-order, when the buyer cancelled it. Each buyer return requested during the run becomes a
-return created at that minute. Model minutes count from ``clock.start`` (Moscow time).
+packed, handed over to the first carrier and delivered when the model did so, its final
+status, its lines with the SKU's id and price, the buyer's city and region (the region's
+``city`` and ``id``) and, for a cancelled order, when the buyer cancelled it. Each buyer
+return requested during the run becomes a return created at that minute; the supplier
+deliveries of the run are its receipts. Model minutes count from ``clock.start`` (Moscow).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from simulator.calibration.history import (
     History,
     Line,
     PostingRecord,
+    Receipt,
     ReturnRecord,
     WarehouseRecord,
 )
 from simulator.lifecycle import STATUS_BY_CODE
 from simulator.model import Simulation
+from simulator.scenario import Scenario
 
 
 def simulated_history(sim: Simulation, *, sku_id: Callable[[int], int] = lambda k: k,
@@ -40,7 +43,7 @@ def simulated_history(sim: Simulation, *, sku_id: Callable[[int], int] = lambda 
             start + timedelta(minutes=float(minute))).astimezone(UTC)
 
     warehouses = scenario.network.warehouses
-    cities = [r.city for r in scenario.network.regions]
+    regions = scenario.network.regions
     p, arrivals = sim.postings, sim.arrivals
     price = sim.skus.price
     postings = []
@@ -58,9 +61,11 @@ def simulated_history(sim: Simulation, *, sku_id: Callable[[int], int] = lambda 
                         for k, q in zip(p.line_sku[lines], p.line_qty[lines], strict=True)),
             warehouse_id=warehouse_id(int(p.warehouse[i])),
             warehouse=warehouses[int(p.warehouse[i])].name,
-            city=cities[int(arrivals.region[order])],
+            city=regions[int(arrivals.region[order])].city,
+            region=regions[int(arrivals.region[order])].id,
             delivering_date=at(p.handover[i]),
-            cancelled_at=at(arrivals.cancel_at[order]) if status == "cancelled" else None))
+            cancelled_at=at(arrivals.cancel_at[order]) if status == "cancelled" else None,
+            packed_at=at(p.picked[i]), delivered_at=at(p.delivered[i])))
     numbers = [record.posting_number for record in postings]
     returned, requested, _ = sim.returns.columns()
     returns = []
@@ -74,4 +79,21 @@ def simulated_history(sim: Simulation, *, sku_id: Callable[[int], int] = lambda 
         returns=returns,
         warehouses=[WarehouseRecord(warehouse_id(w), spec.name, spec.lat, spec.lon)
                     for w, spec in enumerate(warehouses)],
-        returns_until=at(sim.end))
+        returns_until=at(sim.end),
+        receipts=[Receipt(sku_id(int(k)), warehouse_id(int(w)), int(sim.stock.received[k, w]))
+                  for k, w in zip(*np.nonzero(sim.stock.received), strict=True)])
+
+
+def simulate_history(scenario: Scenario, *, days: int, end: datetime, seed: int = 1,
+                     sku_id: Callable[[int], int] = lambda k: k,
+                     warehouse_id: Callable[[int], int] = lambda w: w + 1) -> History:
+    """Run ``scenario`` over the ``days`` whole (Moscow) days before ``end`` -- no drain, so
+    postings in flight at the end stay open -- and return its history."""
+    last = end.astimezone(MOSCOW).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = last - timedelta(days=days)
+    world = scenario.with_overrides(**{"clock.start": f"{first:%Y-%m-%dT%H:%M}",
+                                       "clock.horizon_hours": days * 24,
+                                       "clock.warmup_hours": 0, "clock.drain_hours": 0})
+    sim = Simulation(world, seed)
+    sim.run()
+    return simulated_history(sim, sku_id=sku_id, warehouse_id=warehouse_id)
