@@ -10,11 +10,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from peakline.cli import app
 from simulator.calibration.cities import locate
 from simulator.calibration.fitting import calibrate, fit_catalogue
 from simulator.calibration.history import CalibrationError
 from simulator.calibration.scenario_writer import scenario_text
-from simulator.cli import app
 from simulator.scenario import load_scenario, parse_scenario
 from tests.calibration_history import Truth, synthetic_history, write_csv
 

@@ -19,8 +19,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from peakline.cli import app
 from simulator.calibration.ozon_client import OzonClient
-from simulator.cli import app
 from simulator.scenario import load_scenario
 from tests.backend_support import (
     SMOKE,

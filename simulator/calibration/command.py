@@ -10,10 +10,10 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from peakline.common import bad_input, console, err_console
 from simulator.calibration.demand_fit import MOSCOW
 from simulator.calibration.fitting import Calibration, calibrate
 from simulator.calibration.history import CalibrationError, History
-from simulator.commands.common import bad_input, console, err_console
 
 
 def parse_moment(text: str, *, end: bool = False) -> datetime:
