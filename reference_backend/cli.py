@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from peakline.common import bad_input, console, scenario_or_exit
+from peakline.common import bad_input, console, err_console, scenario_or_exit
 
 DbOption = Annotated[
     str | None,
@@ -154,9 +154,14 @@ def seed(
     credentials_out: CredentialsOut = DEFAULT_CREDENTIALS,
     show_keys: ShowKeys = False,
     name: Annotated[str | None, typer.Option(help="seller name (default: scenario name)")] = None,
+    history_days: Annotated[int, typer.Option(
+        "--history-days", min=0, help="also N days of trading history, simulated and "
+        "replayed with back-dated timestamps")] = 0,
+    history_seed: Annotated[int, typer.Option(help="seed of the simulated history")] = 1,
 ) -> None:
     """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines); its keys
-    go to the credentials file."""
+    go to the credentials file. With ``--history-days N`` the seller also has N days of past
+    orders, postings and returns."""
     from reference_backend.db import Database
     from reference_backend.domain_errors import DomainError
     from reference_backend.sellers.service import seed_scenario
@@ -169,12 +174,37 @@ def seed(
     try:
         with database.session() as session:
             creds = seed_scenario(session, scenario=world, settings=settings, name=name)
+            if history_days:
+                _history(session, creds, world, history_days, history_seed)
         database.analyze()  # statistics for the rows just loaded
     except DomainError as exc:
         raise bad_input(exc.message) from None
     finally:
         database.dispose()
     _write_credentials(creds.to_dict(), credentials_out, show_keys)
+
+
+def _history(session, creds, world, days: int, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """Simulate ``days`` of ``world`` before today and replay them for the new seller."""
+    from datetime import UTC, datetime
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from reference_backend.sellers.history import replay_history
+    from simulator.calibration.simulated_history import simulate_history
+
+    warehouse_ids = [creds.warehouses[w.id] for w in world.network.warehouses]
+    history = simulate_history(world, days=days, end=datetime.now(UTC), seed=seed,
+                               sku_id=lambda k: creds.sku_base + k,
+                               warehouse_id=lambda w: warehouse_ids[w])
+    columns = (TextColumn("replaying the history"), BarColumn(),
+               TextColumn("{task.percentage:>3.0f} %"), TimeElapsedColumn())
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("history", total=None)
+        report = replay_history(session, seller_id=creds.seller_id, history=history,
+                                progress=lambda done, total: bar.update(
+                                    task, completed=done, total=total))
+    err_console.print(report.summary(), highlight=False)
 
 
 def seller_create(
