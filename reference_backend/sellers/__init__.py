@@ -1,1 +1,2 @@
-"""Sellers: create one (owner account, keys), or seed one's world from a scenario."""
+"""Sellers: create one (owner account, keys), seed one's world from a scenario, or replay
+a trading history for it (``history``)."""
