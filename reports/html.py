@@ -7,7 +7,6 @@ A page is a list of blocks (:class:`TableBlock`, :class:`FigureBlock`) rendered 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,8 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
-import plotly.offline
-import plotly.utils
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 _ENV = Environment(
@@ -54,13 +51,30 @@ class Verdict:
     css: str = ""
 
 
+@dataclass(frozen=True)
+class Card:
+    label: str
+    value: str
+    detail: str = ""
+
+
+@dataclass
+class CardsBlock:
+    """Headline figures, each a big value with a label and one line of detail."""
+
+    id: str
+    title: str
+    cards: list[Card]
+    note: str = ""
+    kind: str = field(default="cards", init=False)
+
+
 @dataclass
 class FigureBlock:
     id: str  # becomes the div id, e.g. "plot-orders"
     title: str
     figure: go.Figure
     note: str = ""
-    geo: bool = False  # a scattergeo map: drawn without its base map when offline
     kind: str = field(default="figure", init=False)
     html: str = field(default="", init=False)
 
@@ -103,52 +117,13 @@ def empty_figure(message: str) -> go.Figure:
     return fig
 
 
-_EMPTY_TOPOLOGY = {
-    "type": "Topology",
-    "arcs": [],
-    "objects": {
-        layer: {"type": "GeometryCollection", "geometries": []}
-        for layer in ("coastlines", "land", "ocean", "lakes", "rivers", "countries", "subunits")
-    },
-}
-
-
-def _geo_html(block: FigureBlock, config: dict) -> str:
-    """A geo figure that falls back to an empty base map when plotly's CDN is unreachable.
-
-    plotly.js fetches the base map (``<scope>_<resolution>m.json``) from its CDN; offline that
-    fetch fails and nothing is drawn. On failure the script registers an empty topology under
-    that name and draws again, so nodes and flows always show.
-    """
-    geo = block.figure.layout.geo
-    name = f"{(geo.scope or 'world').replace(' ', '-')}_{geo.resolution or 110}m"
-    height = block.figure.layout.height or 500
-    fig = block.figure.to_plotly_json()
-    payload = json.dumps({"data": fig["data"], "layout": fig["layout"], "config": config},
-                         cls=plotly.utils.PlotlyJSONEncoder)
-    div_id = json.dumps(block.id)
-    return (
-        f'<div id="{block.id}" class="plotly-graph-div" style="height:{height}px; width:100%;">'
-        f"</div>\n<script>(function() {{\n"
-        f"  var fig = {payload};\n"
-        f"  function draw() {{\n"
-        f"    return Plotly.newPlot({div_id}, fig.data, fig.layout, fig.config);\n  }}\n"
-        f"  draw().catch(function() {{\n"
-        f"    window.PlotlyGeoAssets = window.PlotlyGeoAssets || {{topojson: {{}}}};\n"
-        f"    window.PlotlyGeoAssets.topojson[{json.dumps(name)}] =\n"
-        f"      {json.dumps(_EMPTY_TOPOLOGY)};\n"
-        f"    Plotly.purge({div_id}); draw();\n"
-        f"  }});\n}})();</script>"
-    )
-
-
 def render_page(
     *,
     kind: str,
     title: str,
     subtitle: str = "",
     meta: Sequence[tuple[str, str]] = (),
-    blocks: Sequence[TableBlock | FigureBlock],
+    blocks: Sequence[TableBlock | FigureBlock | CardsBlock],
     verdict: Verdict | None = None,
 ) -> str:
     """The whole HTML document; plotly.js is inlined by the first figure only."""
@@ -157,13 +132,9 @@ def render_page(
     for block in blocks:
         if isinstance(block, FigureBlock):
             block.figure.update_layout(template="plotly_white", margin={"t": 40, "r": 20})
-            if block.geo:
-                js = f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>\n'
-                block.html = (js if first else "") + _geo_html(block, config)
-            else:
-                block.html = block.figure.to_html(
-                    full_html=False, include_plotlyjs=first, div_id=block.id, config=config
-                )
+            block.html = block.figure.to_html(
+                full_html=False, include_plotlyjs=first, div_id=block.id, config=config
+            )
             first = False
     return _ENV.get_template("page.html.j2").render(
         kind=kind, title=title, subtitle=subtitle, meta=list(meta), blocks=list(blocks),

@@ -11,7 +11,9 @@ series    ``name -> array`` time series, one row per bin of ``series_time``; 2-D
 samples   ``name -> 1-D array`` of per-order observations (e.g. delivery lead time), for
           distributions and histograms
 tables    ``name -> list of row dicts`` (e.g. stock-out hours per (SKU, warehouse), delivery
-          outcomes, on-time rate and lead time per buyer region)
+          outcomes, on-time rate and lead time per buyer region); ``peaks`` lists the
+          scenario's demand peaks (name, start_hour, end_hour, multiplier)
+clock_start  calendar time of hour 0 (ISO-8601, the scenario's ``clock.start``)
 """
 
 from __future__ import annotations
@@ -208,6 +210,7 @@ class RunResult:
     series_columns: dict[str, list[str]] = field(default_factory=dict)
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    clock_start: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -217,6 +220,7 @@ class RunResult:
             "replenishment": self.replenishment,
             "horizon_hours": self.horizon_hours,
             "resolution_minutes": self.resolution_minutes,
+            "clock_start": self.clock_start,
             "kpis": self.kpis,
             "series_time": self.series_time.tolist(),
             "series": {k: v.tolist() for k, v in self.series.items()},
@@ -234,6 +238,7 @@ class RunResult:
             replenishment=data["replenishment"],
             horizon_hours=data["horizon_hours"],
             resolution_minutes=data["resolution_minutes"],
+            clock_start=data.get("clock_start", ""),
             kpis=dict(data["kpis"]),
             series_time=np.asarray(data["series_time"], dtype=float),
             series={k: np.asarray(v) for k, v in data["series"].items()},
@@ -470,6 +475,9 @@ def collect(sim: Any) -> RunResult:
         "flows": [{"from": a, "to": b, "parcels": v} for (a, b), v in flows.items()],
         "sku_warehouse": rows,
         "regions": outcomes.region_rows(arrivals.region, net.region_ids, promised_days, counted),
+        "peaks": [{"name": k.name, "start_hour": k.start_hour,
+                   "end_hour": k.start_hour + k.duration_hours, "multiplier": k.multiplier}
+                  for k in sc.demand.peaks],
     }
     return RunResult(
         scenario=sc.name, seed=sim.seed, allocation=sim.allocation.name,
@@ -478,7 +486,7 @@ def collect(sim: Any) -> RunResult:
         series_columns=columns,
         samples={"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
                  "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)},
-        tables=tables,
+        tables=tables, clock_start=sc.clock.start,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -19,7 +20,18 @@ import pytest
 
 from reports.comparison_report import COMPARISON_PLOTS, write_comparison_report
 from reports.loadtest_report import LOADTEST_PLOTS, read_locust_csv, write_loadtest_report
-from reports.run_report import RUN_PLOTS, write_run_report
+from reports.network_map import Label, Projection, _overlap, network_figure, place_labels
+from reports.run_report import (
+    RUN_PLOTS,
+    backlog_figure,
+    backlog_peaks,
+    fill_axis_range,
+    fill_figure,
+    lead_time_figure,
+    orders_figure,
+    when,
+    write_run_report,
+)
 from simulator.experiment import Comparison, Variant
 from simulator.metrics import RunResult
 
@@ -75,7 +87,17 @@ def fake_run(seed: int = 1, hours: int = 48) -> RunResult:
                 "stockouts_warehouse": rng.poisson(2, (hours, 2))},
         series_columns=two,
         samples={"lead_time_hours": lead, "cycle_time_hours": lead * 0.3},
-        tables={"nodes": nodes, "flows": flows, "sku_warehouse": sku_wh},
+        tables={"nodes": nodes, "flows": flows, "sku_warehouse": sku_wh,
+                "peaks": [{"name": "flash sale", "start_hour": 20.0, "end_hour": 22.0,
+                           "multiplier": 3.0}],
+                "regions": [{"region": region, "promised_days": days,
+                             "orders_delivered_on_time": 900, "orders_delivered_late": 80,
+                             "orders_in_flight_late": 5, "orders_not_yet_due": 10,
+                             "orders_cancelled": 20, "orders_not_accepted": 1,
+                             "on_time_rate": 900 / 986, "lead_time_p50_hours": 20.0,
+                             "lead_time_p95_hours": 40.0}
+                            for region, days in (("R-MSK", 1), ("R-SPB", 2))]},
+        clock_start="2026-11-27T00:00",
     )
 
 
@@ -152,9 +174,10 @@ def test_run_report_holds_every_plot(tmp_path):
     assert {"delivery lead time", "order cycle time"} <= trace_names(page, "plot-lead-time")
     assert "utilisation" in trace_names(page, "plot-utilisation")
     network = trace_names(page, "plot-network")
-    assert {"warehouse", "sorting centre", "hub", "region"} <= network
+    assert {"warehouse", "sorting centre", "hub", "region", "Russia (outline)"} <= network
     assert any(name.startswith("flows ") for name in network)
     assert "line_fill_rate" in page.cells and "0.970" in page.cells
+    assert page.ids.index("headline") < page.ids.index("plot-orders")  # headline first
 
 
 def test_run_report_without_data_keeps_every_plot_id(tmp_path):
@@ -267,7 +290,7 @@ def test_reports_render_in_headless_chromium(tmp_path):
         start = run_dom.index(f'<div id="{div_id}"')
         assert "js-plotly-plot" in run_dom[start:start + 200], div_id
     network = run_dom[run_dom.index('<div id="plot-network"'):]
-    assert "trace scattergeo" in network and 'class="point"' in network
+    assert 'class="point"' in network and "Saint Petersburg" in network  # nodes and labels
     cmp_dom = _rendered(write_comparison_report(_comparison(), tmp_path / "cmp.html"))
     assert all(f'<div id="{d}" class="plotly-graph-div js-plotly-plot' in cmp_dom
                for d in COMPARISON_PLOTS)
@@ -279,3 +302,110 @@ def test_reports_do_not_need_the_network(tmp_path):
     assert not re.search(r'<(script|link)[^>]+(src|href)="https?://', text)
     payload = json.dumps(fake_run().kpis)  # the KPI numbers are in the page
     assert json.loads(payload)["line_fill_rate"] == 0.97
+
+
+# --------------------------------------------------------------------------- run report figures
+
+
+def _wide_run() -> RunResult:
+    """``fake_run`` with 10 warehouses and 6 sorting centres (16 backlog lines, as peak_day)."""
+    r = fake_run()
+    whs, scs = [f"WH-{i}" for i in range(10)], [f"SC-{i}" for i in range(6)]
+    rng = np.random.default_rng(3)
+    hours = r.series_time.size
+    r.series["backlog_warehouse"] = rng.poisson(20, (hours, 10))
+    r.series["backlog_sorting"] = rng.poisson(20, (hours, 6))
+    r.series["stockouts_warehouse"] = rng.poisson(2, (hours, 10))
+    r.series_columns.update(backlog_warehouse=whs, backlog_sorting=scs, stockouts_warehouse=whs)
+    return r
+
+
+def test_backlog_lines_each_have_their_own_colour():
+    fig = backlog_figure(_wide_run())
+    colours = [t.line.color for t in fig.data]
+    assert len(colours) == 16 and len(set(colours)) == 16
+    # the stock-out lines of a warehouse keep its backlog colour
+    stockouts = {t.name.split()[-1]: t.line.color for t in fill_figure(_wide_run()).data
+                 if t.name.startswith("stock-outs")}
+    backlog = {t.name.split()[-1]: t.line.color for t in fig.data}
+    assert stockouts == {w: backlog[w] for w in stockouts}
+
+
+def test_time_axes_are_calendar_times_with_the_peaks_marked():
+    fig = orders_figure(fake_run())
+    assert str(fig.data[0].x[0]).startswith("2026-11-27T00:00")
+    assert str(fig.data[0].x[21]).startswith("2026-11-27T21:00")
+    peak = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(peak) == 1 and str(peak[0].x0).startswith("2026-11-27T20:00")
+    assert any("flash sale ×3" in a.text for a in fig.layout.annotations)
+    assert when(fake_run(), 25.5) == "Sat 28 Nov 01:30"
+
+
+def test_fill_rates_that_differ_by_tenths_are_told_apart():
+    low, high = fill_axis_range([0.959, 0.962])
+    assert 0.9 < low < 0.959 and high > 1.0  # zoomed, and 100 % still in view
+    r = fake_run()
+    r.tables["sku_warehouse"] = [
+        {"sku": 0, "warehouse": "WH-MSK", "demand_units": 1000, "filled_units": 959},
+        {"sku": 0, "warehouse": "WH-SPB", "demand_units": 1000, "filled_units": 962}]
+    dots = next(t for t in fill_figure(r).data if t.name == "fill rate")
+    assert list(dots.text) == ["95.9%", "96.2%"]
+
+
+def test_lead_and_cycle_time_share_bins_and_show_the_promise():
+    fig = lead_time_figure(fake_run())
+    cycle, lead = (t for t in fig.data if t.type == "bar")
+    assert list(cycle.x) == list(lead.x) and cycle.width == lead.width
+    promised = sorted(s.x0 for s in fig.layout.shapes if s.line.color == "#b42318")
+    assert promised == [24.0, 48.0]  # R-MSK promised 1 day, R-SPB 2 days
+    assert any(a.text.startswith("promised 1 day") for a in fig.layout.annotations)
+
+
+def test_backlog_peak_and_when_it_cleared_for_good():
+    r = fake_run(hours=6)
+    r.series["backlog_warehouse"] = np.array([[0, 5], [100, 5], [2, 0], [60, 0], [4, 0],
+                                              [1, 0]], dtype=float)
+    r.series["backlog_sorting"] = np.array([[0], [0], [0], [0], [0], [50]], dtype=float)
+    rows = {row["node"]: row for row in backlog_peaks(r)}
+    assert rows["WH-MSK"]["peak"] == 100 and rows["WH-MSK"]["peak_hour"] == 1
+    assert rows["WH-MSK"]["cleared_hour"] == 4  # back at 60 in hour 3: cleared after it
+    assert rows["WH-SPB"]["cleared_hour"] == 2
+    assert rows["SC-MSK"]["cleared_hour"] is None  # still at its peak when the run ended
+
+
+def test_network_map_has_every_node_arrows_and_the_country_outline():
+    r = fake_run()
+    fig = network_figure(r)
+    shown = {i for t in fig.data if t.customdata is not None for i in t.customdata}
+    assert shown == {n["id"] for n in r.tables["nodes"]}  # regions beside their hubs included
+    outline = next(t for t in fig.data if t.name == "Russia (outline)")
+    assert sum(x is None for x in outline.x) >= 10  # mainland, Kaliningrad, the islands
+    arrows = [a for a in fig.layout.annotations if a.showarrow and a.arrowhead == 2]
+    assert arrows  # WH-MSK -> SC-MSK and WH-SPB -> R-SPB are long enough for an arrowhead
+    for a in arrows:  # each points from its flow's origin towards its destination
+        assert (a.x - a.ax, a.y - a.ay) != (0, 0)
+
+
+def test_crowded_labels_do_not_overlap():
+    """Six labels around one city (the Moscow ring of warehouses) get boxes that overlap
+    neither each other nor any point."""
+    points = np.array([[0, 0], [12, 5], [-10, 8], [5, -12], [20, 20], [-18, -4]], dtype=float)
+    labels = [Label(x, y, f"WH-{i}XYZ") for i, (x, y) in enumerate(points)]
+    boxes = place_labels(labels, points, km_per_px=1.0)
+    for i, a in enumerate(boxes):
+        assert not any(_overlap(a, b) for b in boxes[i + 1:])
+        assert not any(_overlap(a, (x - 5, -y - 5, x + 5, -y + 5)) for x, y in points)
+
+
+def test_projection_keeps_north_up_and_east_right():
+    proj = Projection.fit([45, 70], [30, 130])
+    (x_moscow, x_vladivostok), (y_south, y_north) = (
+        proj(np.array([37.6, 131.9]), np.array([55.7, 43.1]))[0],
+        proj(np.array([100.0, 100.0]), np.array([50.0, 70.0]))[1])
+    assert x_moscow < x_vladivostok and y_south < y_north
+    # conformal, true to scale on a standard parallel: 0.1° of latitude or longitude there
+    x, y = proj(np.array([proj.lon0, proj.lon0, proj.lon0 + 0.1]),
+                np.array([proj.lat1, proj.lat1 + 0.1, proj.lat1]))
+    assert math.hypot(x[1] - x[0], y[1] - y[0]) == pytest.approx(11.12, rel=0.01)
+    east = 11.12 * math.cos(math.radians(proj.lat1))
+    assert math.hypot(x[2] - x[0], y[2] - y[0]) == pytest.approx(east, rel=0.01)
