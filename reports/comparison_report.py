@@ -1,9 +1,11 @@
 """The HTML report of a policy comparison or sweep: ``write_comparison_report(comparison, path)``.
 
-Plots (div ids): ``plot-kpi-intervals`` mean and confidence interval of each headline KPI
-per variant; ``plot-differences`` paired differences against the baseline (variant 0), in
-percent of the baseline mean, with their intervals (filled markers = significant).
-The table ``kpi-table`` lists every KPI: mean, CI, paired difference, verdict.
+The page opens with the verdict in words (``reports.verdicts``), then the plots (div ids):
+``plot-kpi-intervals`` mean and confidence interval of each headline KPI, one panel a KPI with
+the variants named on its axis; ``plot-differences`` paired differences against the baseline
+(variant 0) in percent of the baseline mean, significant ones filled and labelled "better" /
+"worse". The table ``kpi-table`` lists every KPI: mean, CI, paired difference, Holm-adjusted
+p-value and verdict; ``seed-table`` the seed of every replication.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from pathlib import Path
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from reports.html import Cell, FigureBlock, TableBlock, empty_figure, fmt, write_page
+from reports.html import (
+    Cell,
+    FigureBlock,
+    TableBlock,
+    TextBlock,
+    empty_figure,
+    fmt,
+    write_page,
+)
+from reports.verdicts import MARKS, verdict_sentences
 from simulator.experiment import HEADLINE_KPIS, Comparison
 
 COMPARISON_PLOTS = ("plot-kpi-intervals", "plot-differences")
@@ -38,19 +49,23 @@ def intervals_figure(comparison: Comparison) -> go.Figure:
         return empty_figure("no KPIs in these runs")
     cols = 3
     rows = math.ceil(len(kpis) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=kpis, vertical_spacing=0.1)
-    for i, label in enumerate(comparison.labels):
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=kpis, shared_yaxes=True,
+                        vertical_spacing=0.32 / rows, horizontal_spacing=0.04)
+    labels = comparison.labels
+    for i, label in enumerate(labels):
         for j, kpi in enumerate(kpis):
             e = comparison.estimate(i, kpi)
             fig.add_scatter(
-                x=[label], y=[e.mean], mode="markers", name=label, legendgroup=label,
-                showlegend=j == 0, marker={"color": _color(i), "size": 9},
-                error_y={"type": "data", "array": [e.half_width if math.isfinite(e.half_width)
+                x=[e.mean], y=[label], mode="markers", name=label, legendgroup=label,
+                showlegend=False, marker={"color": _color(i), "size": 10},
+                error_x={"type": "data", "array": [e.half_width if math.isfinite(e.half_width)
                                                    else 0], "visible": True},
-                row=j // cols + 1, col=j % cols + 1,
+                hovertext=f"{label}: {fmt(e.mean)} [{fmt(e.low)}, {fmt(e.high)}]",
+                hoverinfo="text", row=j // cols + 1, col=j % cols + 1,
             )
-    fig.update_xaxes(showticklabels=False)
-    fig.update_layout(height=260 * rows, legend={"orientation": "h", "y": -0.05})
+    fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
+    fig.update_layout(height=80 + rows * (70 + 34 * len(labels)), showlegend=False,
+                      margin={"l": 20})
     return fig
 
 
@@ -58,30 +73,36 @@ def differences_figure(comparison: Comparison) -> go.Figure:
     kpis = _headline(comparison, limit=20)
     if len(comparison.variants) < 2 or not kpis:
         return empty_figure("one variant only: nothing to compare against the baseline")
+    others = range(1, len(comparison.variants))
+    if all(comparison.identical(i) for i in others):
+        return empty_figure(f"every variant is identical to {comparison.labels[0]} on every "
+                            f"KPI in every replication: no differences to draw")
     fig = go.Figure()
-    for i in range(1, len(comparison.variants)):
-        xs, lows, highs, symbols, text = [], [], [], [], []
+    for i in others:
+        xs, errors, symbols, marks, hover = [], [], [], [], []
         for kpi in kpis:
             base = comparison.estimate(0, kpi).mean
             d = comparison.difference(i, kpi)
             scale = 100 / abs(base) if base and math.isfinite(base) else math.nan
             xs.append(d.mean * scale)
-            hw = d.half_width * scale if math.isfinite(d.half_width) else 0
-            lows.append(hw)
-            highs.append(hw)
-            symbols.append("circle" if d.significant else "circle-open")
-            text.append(f"{kpi}: {fmt(d.mean)} [{fmt(d.low)}, {fmt(d.high)}] "
-                        f"{comparison.verdict(i, kpi)}")
+            errors.append(d.half_width * scale if math.isfinite(d.half_width) else 0)
+            verdict = comparison.verdict(i, kpi)
+            symbols.append("circle" if verdict else "circle-open")
+            marks.append(MARKS.get(verdict, ""))
+            hover.append(f"{kpi}: {fmt(d.mean)} [{fmt(d.low)}, {fmt(d.high)}], p (Holm) "
+                         f"{fmt(comparison.p_value(i, kpi))} {verdict}")
         fig.add_scatter(
-            x=xs, y=kpis, mode="markers", name=comparison.labels[i],
+            x=xs, y=kpis, mode="markers+text", name=comparison.labels[i], text=marks,
+            textposition="middle right", textfont={"color": _color(i), "size": 11},
             marker={"color": _color(i), "size": 10, "symbol": symbols},
-            error_x={"type": "data", "array": highs, "arrayminus": lows, "visible": True},
-            text=text, hoverinfo="text",
+            error_x={"type": "data", "array": errors, "visible": True},
+            hovertext=hover, hoverinfo="text",
         )
     fig.add_vline(x=0, line_color="#495057")
-    fig.update_layout(xaxis_title=f"difference vs {comparison.labels[0]} (% of baseline mean)",
-                      yaxis={"autorange": "reversed"}, height=120 + 28 * len(kpis),
-                      legend={"orientation": "h", "y": -0.15})
+    fig.update_layout(xaxis_title=f"difference vs {comparison.labels[0]} (% of its mean)",
+                      xaxis_ticksuffix=" %", yaxis={"autorange": "reversed"},
+                      height=140 + 28 * len(kpis), legend={"orientation": "h", "y": 1.02,
+                                                           "yanchor": "bottom"})
     return fig
 
 
@@ -94,43 +115,63 @@ def kpi_table(comparison: Comparison) -> TableBlock:
             row = [Cell(kpi if i == 0 else ""), Cell(label, "text"), Cell(fmt(e.mean)),
                    Cell(f"[{fmt(e.low)}, {fmt(e.high)}]")]
             if i == 0:
-                row += [Cell("baseline"), Cell(""), Cell("")]
+                row += [Cell("baseline"), Cell(""), Cell(""), Cell("")]
             else:
                 d = comparison.difference(i, kpi)
                 verdict = comparison.verdict(i, kpi)
-                mark = " *" if d.significant else ""
+                p = comparison.p_value(i, kpi)
                 sign = "+" if d.mean > 0 else ""
-                row += [Cell(f"{sign}{fmt(d.mean)}{mark}", verdict),
-                        Cell(f"[{fmt(d.low)}, {fmt(d.high)}]"), Cell(verdict, verdict)]
+                row += [Cell(f"{sign}{fmt(d.mean)}{' *' if verdict else ''}", verdict),
+                        Cell(f"[{fmt(d.low)}, {fmt(d.high)}]"),
+                        Cell("equal on every seed" if math.isnan(p) else fmt(p)),
+                        Cell(MARKS.get(verdict, ""), verdict)]
             rows.append(row)
     return TableBlock(
         "kpi-table", "KPIs by variant",
-        ["KPI", "variant", "mean", f"{pct} CI", "Δ vs baseline", f"Δ {pct} CI", "verdict"],
+        ["KPI", "variant", "mean", f"{pct} CI", "Δ vs baseline", f"Δ {pct} CI", "p (Holm)",
+         "verdict"],
         rows,
-        note=f"{len(comparison.seeds)} replications per variant on common random numbers "
-             f"(the same seeds for every variant); Δ is the paired difference, * marks an "
-             f"interval that excludes 0.",
+        note=f"Δ is the paired difference over common random numbers (the same seeds for every "
+             f"variant). * and a verdict mark a difference whose paired t-test stays under "
+             f"{1 - comparison.confidence:.2g} after Holm's correction for the "
+             f"{comparison.tests} tests in this comparison (every KPI of every variant against "
+             f"the baseline); the interval itself is not corrected.",
     )
+
+
+def seed_table(comparison: Comparison) -> TableBlock:
+    rows = [[Cell(str(n)), Cell(str(seed))] for n, seed in enumerate(comparison.seeds, 1)]
+    return TableBlock("seed-table", "Replication seeds", ["replication", "seed"], rows,
+                      note=f"Spawned from base seed {comparison.base_seed} (numpy SeedSequence); "
+                           f"every variant ran these seeds. Rerun one replication with "
+                           f"peakline simulate SCENARIO --seed SEED.")
 
 
 def write_comparison_report(comparison: Comparison, path: Path | str) -> Path:
     """Write the comparison as one self-contained HTML file; returns the path."""
     blocks = [
-        kpi_table(comparison),
+        TextBlock("verdict", "Verdict", verdict_sentences(comparison),
+                  note=f"Against the baseline {comparison.labels[0]}; only differences "
+                       f"significant after Holm's correction for {comparison.tests} tests are "
+                       f"told."),
         FigureBlock("plot-kpi-intervals", "Mean and confidence interval per variant",
                     intervals_figure(comparison)),
         FigureBlock("plot-differences", "Paired differences against the baseline",
                     differences_figure(comparison),
-                    note="Filled markers: significant at the stated confidence."),
+                    note="Filled markers with a mark beside them: significant after Holm's "
+                         "correction; open markers: not significant."),
+        kpi_table(comparison),
+        seed_table(comparison),
     ]
     seeds = comparison.seeds
     meta = [
         ("scenario", comparison.scenario),
         ("variants", ", ".join(comparison.labels)),
         ("baseline", comparison.labels[0]),
-        ("replications", f"{len(seeds)} per variant (seeds {', '.join(map(str, seeds[:3]))}"
-                         f"{', …' if len(seeds) > 3 else ''})"),
-        ("confidence", f"{comparison.confidence:.0%} Student-t"),
+        ("replications", f"{len(seeds)} per variant on common seeds, spawned from base seed "
+                         f"{comparison.base_seed} (listed at the end)"),
+        ("statistics", f"{comparison.confidence:.0%} Student-t intervals; paired t-tests with "
+                       f"Holm's correction over {comparison.tests} tests"),
     ]
     return write_page(path, kind="comparison", title=f"Peakline comparison — {comparison.scenario}",
                       subtitle=f"{len(comparison.variants)} variants x {len(seeds)} replications",

@@ -70,6 +70,17 @@ class CardsBlock:
 
 
 @dataclass
+class TextBlock:
+    """Paragraphs of plain words (a verdict, an explanation)."""
+
+    id: str
+    title: str
+    paragraphs: list[str]
+    note: str = ""
+    kind: str = field(default="text", init=False)
+
+
+@dataclass
 class FigureBlock:
     id: str  # becomes the div id, e.g. "plot-orders"
     title: str
@@ -123,7 +134,7 @@ def render_page(
     title: str,
     subtitle: str = "",
     meta: Sequence[tuple[str, str]] = (),
-    blocks: Sequence[TableBlock | FigureBlock | CardsBlock],
+    blocks: Sequence[TableBlock | FigureBlock | CardsBlock | TextBlock],
     verdict: Verdict | None = None,
 ) -> str:
     """The whole HTML document; plotly.js is inlined by the first figure only."""

@@ -10,8 +10,10 @@ opened by :func:`open_executor`. The same seed gives the same result on every ex
 Comparisons use common random numbers: every variant runs the same seeds, so the demand
 stream of replication ``i`` is the same for every variant and differences are paired
 (``d_i = x_i(variant) - x_i(baseline)``), which removes the demand noise shared by both.
-Means and differences carry Student-t confidence intervals; a difference is significant when
-its interval excludes zero.
+Means and differences carry Student-t confidence intervals. A comparison tests every KPI of
+every variant against the baseline at once (~39 KPIs each), so a difference counts as
+significant only when its paired t-test survives Holm's step-down correction over all those
+tests (family-wise error at most ``1 - confidence``); KPIs equal on every seed are not tested.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +144,38 @@ def paired_difference(
     if a.shape != b.shape:
         raise ValueError(f"paired samples differ in length: {a.size} vs {b.size}")
     return t_interval(a - b, confidence)
+
+
+def paired_p_value(variant: Sequence[float], baseline: Sequence[float]) -> float:
+    """Two-sided p-value of a paired t-test of ``variant - baseline`` against zero.
+
+    NaN when the pairs are equal on every seed (nothing to test) or fewer than two; 0 for a
+    constant non-zero difference (no noise left to explain it).
+    """
+    d = np.asarray(variant, dtype=float) - np.asarray(baseline, dtype=float)
+    d = d[~np.isnan(d)]
+    if d.size < 2 or not d.any():
+        return math.nan
+    sd = float(d.std(ddof=1))
+    if sd == 0:
+        return 0.0
+    from scipy import stats
+
+    t = float(d.mean()) / (sd / math.sqrt(d.size))
+    return float(2 * stats.t.sf(abs(t), d.size - 1))
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values: the ``k``-th smallest of ``m`` is multiplied by
+    ``m - k + 1``, then made non-decreasing in that order and capped at 1. NaNs (no test) are
+    left out of the family and stay NaN."""
+    p = np.asarray(p_values, dtype=float)
+    out = np.full(p.shape, math.nan)
+    tested = np.flatnonzero(~np.isnan(p))
+    order = tested[np.argsort(p[tested], kind="stable")]
+    m = order.size
+    out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return out
 
 
 # --------------------------------------------------------------------------- seeds
@@ -321,6 +356,7 @@ class Comparison:
     seeds: list[int]
     runs: list[list[RunResult]]
     confidence: float = 0.95
+    base_seed: int = 0
 
     @property
     def labels(self) -> list[str]:
@@ -341,13 +377,35 @@ class Comparison:
         """Paired difference variant - baseline (variant 0) over the common seeds."""
         return paired_difference(self.values(variant, kpi), self.values(0, kpi), self.confidence)
 
+    @cached_property
+    def _holm(self) -> dict[tuple[int, str], float]:
+        tests = [(i, k) for i in range(1, len(self.variants)) for k in self.kpi_names()]
+        raw = [paired_p_value(self.values(i, k), self.values(0, k)) for i, k in tests]
+        return dict(zip(tests, holm(raw).tolist(), strict=True))
+
+    @property
+    def tests(self) -> int:
+        """How many paired differences were tested (the family Holm's correction covers)."""
+        return sum(not math.isnan(p) for p in self._holm.values())
+
+    def p_value(self, variant: int, kpi: str) -> float:
+        """Holm-adjusted p-value of ``kpi``'s paired difference (NaN: equal on every seed)."""
+        return self._holm.get((variant, kpi), math.nan)
+
+    def significant(self, variant: int, kpi: str) -> bool:
+        """The difference from the baseline survives Holm's correction at ``1 - confidence``."""
+        return self.p_value(variant, kpi) < 1 - self.confidence
+
+    def identical(self, variant: int) -> bool:
+        """Every KPI equals the baseline's on every seed (the policies decided alike)."""
+        return all(np.array_equal(self.values(variant, k), self.values(0, k), equal_nan=True)
+                   for k in self.kpi_names())
+
     def verdict(self, variant: int, kpi: str) -> str:
         """"better" / "worse" / "different" when significant against the baseline, else ""."""
-        if variant == 0:
+        if variant == 0 or not self.significant(variant, kpi):
             return ""
         diff = self.difference(variant, kpi)
-        if not diff.significant:
-            return ""
         direction = KPI_DIRECTION.get(kpi, 0)
         if direction == 0:
             return "different"
@@ -358,8 +416,11 @@ class Comparison:
         return {
             "scenario": self.scenario,
             "confidence": self.confidence,
+            "base_seed": self.base_seed,
             "seeds": self.seeds,
             "baseline": self.labels[0],
+            "tests": self.tests,
+            "multiple_testing": "Holm-Bonferroni over every (variant, KPI) paired t-test",
             "variants": [
                 {
                     "label": v.label,
@@ -368,9 +429,11 @@ class Comparison:
                     "overrides": dict(v.overrides),
                     "kpis": {k: self.estimate(i, k).to_dict() for k in kpis},
                     "vs_baseline": {
-                        k: {**self.difference(i, k).to_dict(), "verdict": self.verdict(i, k)}
+                        k: {**self.difference(i, k).to_dict(), "p_holm": self.p_value(i, k),
+                            "verdict": self.verdict(i, k)}
                         for k in kpis
                     } if i else {},
+                    "identical_to_baseline": self.identical(i) if i else None,
                     "replications": [r.kpis for r in self.runs[i]],
                 }
                 for i, v in enumerate(self.variants)
@@ -386,7 +449,7 @@ class Comparison:
         with path.open("w", newline="", encoding="utf-8") as fh:
             out = csv.writer(fh)
             out.writerow(["variant", "kpi", "mean", "ci_low", "ci_high", "n", "diff_mean",
-                          "diff_low", "diff_high", "significant", "verdict"])
+                          "diff_low", "diff_high", "p_holm", "significant", "verdict"])
             for i, label in enumerate(self.labels):
                 for k in self.kpi_names():
                     e = self.estimate(i, k)
@@ -394,7 +457,8 @@ class Comparison:
                     out.writerow([
                         label, k, e.mean, e.low, e.high, e.n,
                         d.mean if d else "", d.low if d else "", d.high if d else "",
-                        d.significant if d else "", self.verdict(i, k),
+                        self.p_value(i, k) if d else "",
+                        self.significant(i, k) if d else "", self.verdict(i, k),
                     ])
         return path
 
@@ -465,7 +529,7 @@ def compare(
     results = run_jobs(jobs, executor or SerialExecutor(), progress=progress,
                        description=f"{len(variants)} variants x {reps} reps")
     runs = [results[i * reps:(i + 1) * reps] for i in range(len(variants))]
-    return Comparison(scenario.name, list(variants), seeds, runs, confidence)
+    return Comparison(scenario.name, list(variants), seeds, runs, confidence, base_seed)
 
 
 def replicate(

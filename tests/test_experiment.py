@@ -15,11 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulator.experiment import (
+    Comparison,
     PolicySpec,
     Variant,
     compare,
+    holm,
     open_executor,
     paired_difference,
+    paired_p_value,
     policy_variants,
     replicate,
     replication_seeds,
@@ -190,3 +193,43 @@ def failing_model(scenario, seed, **_):
 def test_a_failed_replication_is_reported(smoke):
     with pytest.raises(RuntimeError, match="model broke"):
         replicate(smoke, reps=3, model="tests.test_experiment:failing_model")
+
+
+def test_holm_matches_a_hand_checked_example():
+    """p = .01 .04 .03 .005 (m = 4): sorted .005x4 = .02, .01x3 = .03, .03x2 = .06, .04x1 = .04
+    -> .06 (kept non-decreasing)."""
+    assert holm([0.01, 0.04, 0.03, 0.005]).tolist() == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    adjusted = holm([0.01, math.nan, 0.04, 0.9])  # an untested KPI is not in the family
+    assert math.isnan(adjusted[1])
+    assert adjusted[[0, 2, 3]].tolist() == pytest.approx([0.03, 0.08, 0.9])
+
+
+def test_paired_p_value_agrees_with_scipy_and_skips_equal_pairs():
+    from scipy import stats
+
+    a, b = [5.1, 4.8, 6.0, 5.5, 5.9], [4.9, 4.9, 5.2, 5.0, 5.1]
+    assert paired_p_value(a, b) == pytest.approx(stats.ttest_rel(a, b).pvalue)
+    assert math.isnan(paired_p_value([1.0, 2.0], [1.0, 2.0]))  # equal on every seed
+    assert paired_p_value([2.0, 3.0], [1.0, 2.0]) == 0.0  # the same difference every time
+
+
+def _noise_comparison(kpis: int, seed: int) -> Comparison:
+    """Two variants whose ``kpis`` KPIs are independent pure noise: no real difference."""
+    rng = np.random.default_rng(seed)
+    runs = [[RunResult(scenario="noise", seed=i, allocation="a", replenishment="r",
+                       horizon_hours=1, resolution_minutes=60,
+                       kpis={f"k{j}": float(x) for j, x in enumerate(rng.normal(0, 1, kpis))})
+             for i in range(8)] for _ in range(2)]
+    return Comparison("noise", [Variant("a"), Variant("b")], list(range(8)), runs)
+
+
+def test_holm_keeps_39_noise_kpis_from_looking_significant():
+    """Unadjusted, about 2 of 39 noise KPIs pass a 5 % test by chance; Holm's correction
+    leaves none significant."""
+    cmp = _noise_comparison(39, seed=4)
+    names = cmp.kpi_names()
+    raw = [paired_p_value(cmp.values(1, k), cmp.values(0, k)) for k in names]
+    assert sum(p < 0.05 for p in raw) >= 1  # chance alone makes "findings"
+    assert cmp.tests == 39
+    assert not any(cmp.significant(1, k) for k in names)
+    assert all(cmp.verdict(1, k) == "" for k in names)

@@ -120,3 +120,22 @@ def test_compare_command_on_a_dask_scheduler_address(smoke_path, tmp_path):
     assert result.exit_code == 0, result.output
     assert "Dask" in result.output
     assert len(json.loads((tmp_path / "comparison.json").read_text())["variants"]) == 2
+
+
+def test_compare_writes_a_folder_per_run_and_says_when_variants_tie(smoke_path, tmp_path,
+                                                                    monkeypatch):
+    """The README tour's comparison: on smoke, nearest-with-stock and single-warehouse come out
+    identical; the summary says so and why, and a second run does not overwrite the first."""
+    monkeypatch.chdir(tmp_path)
+    args = ["compare", str(smoke_path), "--allocation", "nearest_with_stock,single_warehouse",
+            "--reps", "2"]
+    first, second = CliRunner().invoke(app, args), CliRunner().invoke(app, args)
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    folders = sorted((tmp_path / "out").iterdir())
+    assert len(folders) == 2 and all(f.name.startswith("compare-smoke-") for f in folders)
+    assert all((f / "comparison.html").exists() for f in folders)
+    said = " ".join(first.output.split())
+    assert "All 2 variants came out identical on every KPI in every replication" in said
+    assert "no allocation policy had to fall back" in said
+    data = json.loads((folders[0] / "comparison.json").read_text())
+    assert data["variants"][1]["identical_to_baseline"] is True and data["tests"] == 0

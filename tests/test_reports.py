@@ -32,7 +32,8 @@ from reports.run_report import (
     when,
     write_run_report,
 )
-from simulator.experiment import Comparison, Variant
+from reports.verdicts import verdict_sentences
+from simulator.experiment import Comparison, PolicySpec, Variant
 from simulator.metrics import RunResult
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
@@ -214,7 +215,9 @@ def test_comparison_report_marks_significant_differences(tmp_path):
     # total cost is 5 % higher per step with tiny noise: significant and worse
     assert cmp.verdict(1, "total_cost_rub") == "worse"
     assert any(c.strip().endswith("*") for c in page.cells)
-    assert "worse" in page.cells and "better" in page.cells
+    assert "▼ worse" in page.cells and "▲ better" in page.cells  # in words, not colour alone
+    assert "verdict" in page.ids and "seed-table" in page.ids
+    assert {str(seed) for seed in cmp.seeds} <= set(page.cells)
 
 
 LOCUST_HISTORY_HEADER = [
@@ -409,3 +412,59 @@ def test_projection_keeps_north_up_and_east_right():
     assert math.hypot(x[1] - x[0], y[1] - y[0]) == pytest.approx(11.12, rel=0.01)
     east = 11.12 * math.cos(math.radians(proj.lat1))
     assert math.hypot(x[2] - x[0], y[2] - y[0]) == pytest.approx(east, rel=0.01)
+
+
+# --------------------------------------------------------------------------- comparison verdicts
+
+
+def _policy_comparison(cost_factor: float, on_time_shift: float, *, reorders: float = 3,
+                       stockout_hours: float = 5) -> Comparison:
+    """Baseline and one variant over 8 seeds with a known effect on total cost and on-time."""
+    rng = np.random.default_rng(7)
+    runs: list[list[RunResult]] = [[], []]
+    for i in range(8):
+        base = {"total_cost_rub": 1e6 * (1 + rng.normal(0, 0.01)),
+                "on_time_rate": 0.9 + rng.normal(0, 0.005), "replenishment_orders": reorders,
+                "stockout_sku_hours": stockout_hours, "orders_refused": 0.0}
+        variant = {**base, "total_cost_rub": base["total_cost_rub"] * cost_factor
+                   * (1 + rng.normal(0, 0.002)),
+                   "on_time_rate": base["on_time_rate"] + on_time_shift + rng.normal(0, 0.002)}
+        for arm, kpis in enumerate((base, variant)):
+            runs[arm].append(RunResult(scenario="toy", seed=i, allocation="x", replenishment="y",
+                                       horizon_hours=1, resolution_minutes=60, kpis=kpis))
+    variants = [Variant("nearest_with_stock / s_S", PolicySpec("nearest_with_stock"),
+                        PolicySpec("s_S")),
+                Variant("least_cost / s_S", PolicySpec("least_cost"), PolicySpec("s_S"))]
+    return Comparison("toy", variants, list(range(8)), runs)
+
+
+def test_verdict_in_words_names_the_change_its_interval_and_its_side():
+    [sentence] = verdict_sentences(_policy_comparison(0.78, -0.06))
+    assert sentence.startswith("least_cost / s_S vs nearest_with_stock / s_S: cuts total cost by "
+                               "22 % (95% CI 2")
+    assert "better) and lowers on-time delivery by 6.0 points (95% CI 5." in sentence
+    assert sentence.endswith("worse).")
+
+
+def test_no_significant_difference_is_said_plainly():
+    [sentence] = verdict_sentences(_policy_comparison(1.0, 0.0))
+    assert "no KPI differs significantly" in sentence and "Holm" in sentence
+
+
+def test_identical_variants_are_detected_and_explained(tmp_path):
+    cmp = _policy_comparison(1.0, 0.0, stockout_hours=0)
+    cmp.runs[1] = cmp.runs[0]  # the allocation policies decided alike on every seed
+    assert cmp.identical(1) and cmp.tests == 0
+    [sentence] = verdict_sentences(cmp)
+    assert sentence.startswith("All 2 variants came out identical on every KPI")
+    assert "no SKU ran out" in sentence and "never had to choose" in sentence
+    page = parse(write_comparison_report(cmp, tmp_path / "same.html"))
+    script = next(s for s in page.scripts if '"plot-differences"' in s)
+    assert "on every KPI in every replication: no differences to draw" in script
+    replenishment = Comparison("toy", [Variant("s_S", replenishment=PolicySpec("s_S")),
+                                       Variant("base_stock",
+                                               replenishment=PolicySpec("base_stock"))],
+                               cmp.seeds, [cmp.runs[0], cmp.runs[0]])
+    for run in cmp.runs[0]:
+        run.kpis["replenishment_orders"] = 0.0
+    assert "the replenishment policy never acted" in verdict_sentences(replenishment)[0]

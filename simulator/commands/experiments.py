@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from peakline.common import bad_input, console, scenario_or_exit
+from reports.verdicts import MARKS
 from simulator.experiment import (
     KPI_DIRECTION,
     Comparison,
@@ -67,6 +69,16 @@ def _grid(settings: list[str], scenario: Scenario) -> dict[str, list[Any]]:
     return grid
 
 
+def fresh_folder(parent: Path, name: str) -> Path:
+    """``parent/name-YYYYmmdd-HHMMSS`` (``-2``, ``-3``... if taken): a folder of its own per run."""
+    stem = f"{name}-{datetime.now():%Y%m%d-%H%M%S}"
+    path, n = parent / stem, 1
+    while path.exists():
+        n += 1
+        path = parent / f"{stem}-{n}"
+    return path
+
+
 def _check_executor(jobs: int, dask: str | None) -> None:
     if jobs < 1:
         raise bad_input("--jobs must be >= 1")
@@ -83,33 +95,32 @@ def _num(value: float) -> str:
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.2e}"
 
 
-def _cell(e: Estimate, diff: Estimate | None, verdict: str, kpi: str) -> str:
+def _cell(e: Estimate, verdict: str) -> str:
     if math.isnan(e.mean):
         return "–"
     hw = "" if not math.isfinite(e.half_width) else f" ± {_num(e.half_width)}"
     text = f"{_num(e.mean)}{hw}"
-    if diff is not None and diff.significant:
-        arrow = "▲" if diff.mean > 0 else "▼"
+    if verdict:
         style = {"better": "green", "worse": "red"}.get(verdict, "yellow")
-        text = f"[{style}]{text} {arrow}*[/]"
+        text = f"[{style}]{text} {MARKS[verdict]}[/]"
     return text
 
 
 def comparison_table(comparison: Comparison, kpis: list[str]) -> Table:
-    """KPIs (rows) x variants (columns): mean ± CI half width; * marks a significant paired
-    difference from the first variant (green better, red worse, yellow no preferred side)."""
+    """KPIs (rows) x variants (columns): mean ± CI half width; a significant paired difference
+    from the first variant is marked in words and colour (better, worse, or different)."""
     pct = f"{comparison.confidence:.0%}"
     table = Table(title=f"{comparison.scenario}: {len(comparison.seeds)} replications, "
-                        f"mean ± {pct} CI", caption="* significant paired difference vs "
-                        f"{comparison.labels[0]} (common random numbers)")
+                        f"mean ± {pct} CI", caption=f"marked: a paired difference vs "
+                        f"{comparison.labels[0]} (common random numbers) significant after "
+                        f"Holm's correction for {comparison.tests} tests")
     table.add_column("KPI")
     for i, label in enumerate(comparison.labels):
         table.add_column(label + (" (baseline)" if i == 0 else ""), justify="right")
     for kpi in kpis:
         row = [kpi]
         for i in range(len(comparison.variants)):
-            diff = comparison.difference(i, kpi) if i else None
-            row.append(_cell(comparison.estimate(i, kpi), diff, comparison.verdict(i, kpi), kpi))
+            row.append(_cell(comparison.estimate(i, kpi), comparison.verdict(i, kpi)))
         table.add_row(*row)
     return table
 
@@ -123,7 +134,8 @@ def compare_command(
     set_: list[str] = typer.Option([], "--set", help="sweep a field: FIELD=V1,V2 (repeatable)"),
     jobs: int = typer.Option(1, help="worker processes"),
     dask: str = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
-    out: Path = typer.Option(None, help="output folder (default out/compare-<scenario>)"),
+    out: Path = typer.Option(None, help="output folder (default: a new "
+                             "out/compare-<scenario>-<time> for every run)"),
     all_kpis: bool = typer.Option(False, "--all-kpis", help="show every KPI in the table"),
 ) -> None:
     """Compare policy combinations (and swept fields) over replications with common random
@@ -137,7 +149,7 @@ def compare_command(
     variants = sweep_variants(grid, variants)
     if len(variants) < 2:
         raise bad_input("nothing to compare: give at least two policies or --set values")
-    out = out or Path("out") / f"compare-{sc.name}"
+    out = out or fresh_folder(Path("out"), f"compare-{sc.name}")
     console.print(f"[bold]{len(variants)} variants x {reps} replications[/] of {sc.name} "
                   f"({'Dask ' + dask if dask else f'{jobs} process(es)'})")
     with open_executor(jobs=jobs, dask=dask) as executor:
@@ -149,6 +161,11 @@ def compare_command(
                                           "avg_on_hand_units"}][:17] or names
     console.print(comparison_table(result, shown))
     from reports.comparison_report import write_comparison_report
+    from reports.verdicts import verdict_sentences
+
+    console.print("[bold]Verdict[/] (only differences significant after Holm's correction):")
+    for sentence in verdict_sentences(result):
+        console.print(f"  {sentence}", highlight=False)
 
     out.mkdir(parents=True, exist_ok=True)
     html = write_comparison_report(result, out / "comparison.html")
