@@ -25,7 +25,7 @@ from reports.html import (
     fmt,
     write_page,
 )
-from reports.verdicts import MARKS, verdict_sentences
+from reports.verdicts import MARKS, is_rate, verdict_sentences
 from simulator.experiment import HEADLINE_KPIS, Comparison
 
 COMPARISON_PLOTS = ("plot-kpi-intervals", "plot-differences")
@@ -63,6 +63,9 @@ def intervals_figure(comparison: Comparison) -> go.Figure:
                 hovertext=f"{label}: {fmt(e.mean)} [{fmt(e.low)}, {fmt(e.high)}]",
                 hoverinfo="text", row=j // cols + 1, col=j % cols + 1,
             )
+    for j, kpi in enumerate(kpis):
+        if is_rate(kpi):
+            fig.update_xaxes(tickformat=".1%", row=j // cols + 1, col=j % cols + 1)
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
     fig.update_layout(height=80 + rows * (70 + 34 * len(labels)), showlegend=False,
                       margin={"l": 20})
@@ -78,6 +81,7 @@ def differences_figure(comparison: Comparison) -> go.Figure:
         return empty_figure(f"every variant is identical to {comparison.labels[0]} on every "
                             f"KPI in every replication: no differences to draw")
     fig = go.Figure()
+    step = 0.7 / max(len(others), 1)
     for i in others:
         xs, errors, symbols, marks, hover = [], [], [], [], []
         for kpi in kpis:
@@ -91,16 +95,24 @@ def differences_figure(comparison: Comparison) -> go.Figure:
             marks.append(MARKS.get(verdict, ""))
             hover.append(f"{kpi}: {fmt(d.mean)} [{fmt(d.low)}, {fmt(d.high)}], p (Holm) "
                          f"{fmt(comparison.p_value(i, kpi))} {verdict}")
+        ys = [k + (i - (len(others) + 1) / 2) * step for k in range(len(kpis))]
         fig.add_scatter(
-            x=xs, y=kpis, mode="markers+text", name=comparison.labels[i], text=marks,
-            textposition="middle right", textfont={"color": _color(i), "size": 11},
+            x=xs, y=ys, mode="markers", name=comparison.labels[i],
             marker={"color": _color(i), "size": 10, "symbol": symbols},
             error_x={"type": "data", "array": errors, "visible": True},
             hovertext=hover, hoverinfo="text",
         )
+        fig.add_scatter(  # the verdict in words, just past the interval's end
+            x=[x + e if x == x else 0 for x, e in zip(xs, errors, strict=True)], y=ys,
+            mode="text", text=marks, textposition="middle right", showlegend=False,
+            textfont={"color": _color(i), "size": 11}, hoverinfo="skip",
+            name=f"{comparison.labels[i]} verdicts",
+        )
     fig.add_vline(x=0, line_color="#495057")
     fig.update_layout(xaxis_title=f"difference vs {comparison.labels[0]} (% of its mean)",
-                      xaxis_ticksuffix=" %", yaxis={"autorange": "reversed"},
+                      xaxis_ticksuffix=" %",
+                      yaxis={"autorange": "reversed", "tickvals": list(range(len(kpis))),
+                             "ticktext": kpis, "zeroline": False},
                       height=140 + 28 * len(kpis), legend={"orientation": "h", "y": 1.02,
                                                            "yanchor": "bottom"})
     return fig

@@ -47,7 +47,7 @@ def change(comparison: Comparison, variant: int, kpi: str) -> str:
     else:
         base = comparison.estimate(0, kpi).mean
         scale = 100 / abs(base) if base and math.isfinite(base) else math.nan
-        unit, between = " %", " %"
+        unit, between = " %", ""
     low, high = sorted((abs(d.low * scale), abs(d.high * scale)))
     if d.low < 0 < d.high:
         low = 0.0
