@@ -25,7 +25,7 @@ from reports.html import (
     fmt,
     write_page,
 )
-from reports.verdicts import MARKS, is_rate, verdict_sentences
+from reports.verdicts import MARKS, is_rate, testing, verdict_sentences
 from simulator.experiment import HEADLINE_KPIS, Comparison
 
 COMPARISON_PLOTS = ("plot-kpi-intervals", "plot-differences")
@@ -49,9 +49,10 @@ def intervals_figure(comparison: Comparison) -> go.Figure:
         return empty_figure("no KPIs in these runs")
     cols = 3
     rows = math.ceil(len(kpis) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=kpis, shared_yaxes=True,
-                        vertical_spacing=0.32 / rows, horizontal_spacing=0.04)
     labels = comparison.labels
+    height = 60 + rows * (110 + 30 * len(labels))
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=kpis, shared_yaxes=True,
+                        vertical_spacing=min(70 / height, 0.9 / rows), horizontal_spacing=0.04)
     for i, label in enumerate(labels):
         for j, kpi in enumerate(kpis):
             e = comparison.estimate(i, kpi)
@@ -65,9 +66,14 @@ def intervals_figure(comparison: Comparison) -> go.Figure:
             )
     for j, kpi in enumerate(kpis):
         if is_rate(kpi):
-            fig.update_xaxes(tickformat=".1%", row=j // cols + 1, col=j % cols + 1)
+            means = [comparison.estimate(i, kpi) for i in range(len(labels))]
+            low = min(e.low if math.isfinite(e.low) else e.mean for e in means)
+            high = max(e.high if math.isfinite(e.high) else e.mean for e in means)
+            pad = max(0.005, 0.2 * (high - low))
+            fig.update_xaxes(tickformat=".1%", range=[max(0, low - pad), min(1, high) + pad],
+                             row=j // cols + 1, col=j % cols + 1)
     fig.update_yaxes(autorange="reversed", categoryorder="array", categoryarray=labels)
-    fig.update_layout(height=80 + rows * (70 + 34 * len(labels)), showlegend=False,
+    fig.update_layout(height=height, showlegend=False,
                       margin={"l": 20})
     return fig
 
@@ -163,9 +169,8 @@ def write_comparison_report(comparison: Comparison, path: Path | str) -> Path:
     """Write the comparison as one self-contained HTML file; returns the path."""
     blocks = [
         TextBlock("verdict", "Verdict", verdict_sentences(comparison),
-                  note=f"Against the baseline {comparison.labels[0]}; only differences "
-                       f"significant after Holm's correction for {comparison.tests} tests are "
-                       f"told."),
+                  note=f"Against the baseline {comparison.labels[0]}; only significant "
+                       f"differences are told ({testing(comparison)})."),
         FigureBlock("plot-kpi-intervals", "Mean and confidence interval per variant",
                     intervals_figure(comparison)),
         FigureBlock("plot-differences", "Paired differences against the baseline",
@@ -182,8 +187,8 @@ def write_comparison_report(comparison: Comparison, path: Path | str) -> Path:
         ("baseline", comparison.labels[0]),
         ("replications", f"{len(seeds)} per variant on common seeds, spawned from base seed "
                          f"{comparison.base_seed} (listed at the end)"),
-        ("statistics", f"{comparison.confidence:.0%} Student-t intervals; paired t-tests with "
-                       f"Holm's correction over {comparison.tests} tests"),
+        ("statistics", f"{comparison.confidence:.0%} Student-t intervals; "
+                       f"{testing(comparison)}"),
     ]
     return write_page(path, kind="comparison", title=f"Peakline comparison — {comparison.scenario}",
                       subtitle=f"{len(comparison.variants)} variants x {len(seeds)} replications",

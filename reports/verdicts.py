@@ -71,10 +71,17 @@ def why_identical(comparison: Comparison, variant: int) -> str:
                 "reorder point within the horizon), so the replenishment policy never acted")
     if v.allocation != base.allocation and never("stockout_sku_hours") \
             and never("orders_refused"):
-        return ("no SKU ran out at any warehouse in any replication, so no allocation policy "
-                "had to fall back from its first-choice warehouse: the policies never had to "
-                "choose differently")
+        return ("no SKU ran out at any warehouse in any replication, so the allocation "
+                "policies never had to choose differently (each order went to its first-choice "
+                "warehouse)")
     return "the variants made the same decision for every order in every replication"
+
+
+def testing(comparison: Comparison) -> str:
+    """How significance was judged, e.g. "Holm's correction over 28 paired t-tests"."""
+    if comparison.tests == 0:
+        return "no paired t-test: every KPI was equal to the baseline's on every seed"
+    return f"Holm's correction over {comparison.tests} paired t-tests"
 
 
 def verdict_sentence(comparison: Comparison, variant: int) -> str:

@@ -110,10 +110,12 @@ def comparison_table(comparison: Comparison, kpis: list[str]) -> Table:
     """KPIs (rows) x variants (columns): mean ± CI half width; a significant paired difference
     from the first variant is marked in words and colour (better, worse, or different)."""
     pct = f"{comparison.confidence:.0%}"
+    caption = (f"marked: a paired difference vs {comparison.labels[0]} (common random "
+               f"numbers) significant after Holm's correction for {comparison.tests} tests"
+               if comparison.tests else f"every variant equals {comparison.labels[0]} on every "
+               f"seed: nothing to test")
     table = Table(title=f"{comparison.scenario}: {len(comparison.seeds)} replications, "
-                        f"mean ± {pct} CI", caption=f"marked: a paired difference vs "
-                        f"{comparison.labels[0]} (common random numbers) significant after "
-                        f"Holm's correction for {comparison.tests} tests")
+                        f"mean ± {pct} CI", caption=caption)
     table.add_column("KPI")
     for i, label in enumerate(comparison.labels):
         table.add_column(label + (" (baseline)" if i == 0 else ""), justify="right")
@@ -161,9 +163,9 @@ def compare_command(
                                           "avg_on_hand_units"}][:17] or names
     console.print(comparison_table(result, shown))
     from reports.comparison_report import write_comparison_report
-    from reports.verdicts import verdict_sentences
+    from reports.verdicts import testing, verdict_sentences
 
-    console.print("[bold]Verdict[/] (only differences significant after Holm's correction):")
+    console.print(f"[bold]Verdict[/] (only significant differences; {testing(result)}):")
     for sentence in verdict_sentences(result):
         console.print(f"  {sentence}", highlight=False)
 
