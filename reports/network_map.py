@@ -275,7 +275,7 @@ class _Map:
             self.fig.add_annotation(
                 x=label.x, y=label.y, xref=self.xa, yref=self.ya, text=label.text,
                 ax=cx - px, ay=cy - py, showarrow=True, arrowhead=0,
-                arrowwidth=0.8 if far else 0.1, arrowcolor="#9aa5b1" if far else "rgba(0,0,0,0)",
+                arrowwidth=1.0 if far else 0.1, arrowcolor="#52606d" if far else "rgba(0,0,0,0)",
                 font={"size": 10, "color": label.colour}, bgcolor="rgba(255,255,255,0.75)",
                 borderpad=1)
         return boxes
