@@ -291,7 +291,7 @@ def _node_label(i: int, nodes: list[dict], xy: np.ndarray) -> Label:
     return Label(float(xy[i, 0]), float(xy[i, 1]), n["id"], colour=colour)
 
 
-def _place_labels(groups: list[list[int]], nodes: list[dict], xy: np.ndarray) -> list[Label]:
+def _labels_per_place(groups: list[list[int]], nodes: list[dict], xy: np.ndarray) -> list[Label]:
     """One label per place: its name, with the ids of its warehouses and sorting centres."""
     out = []
     for g in groups:
@@ -301,6 +301,37 @@ def _place_labels(groups: list[list[int]], nodes: list[dict], xy: np.ndarray) ->
         text = f"<b>{name}</b>" + (f"<br>{' · '.join(majors)}" if majors else "")
         out.append(Label(float(centre[0]), float(centre[1]), text, 2 if majors else 1))
     return sorted(out, key=lambda label: -label.lines)
+
+
+def _draw_inset(fig: go.Figure, nodes: list[dict], xy: np.ndarray, flows: list[dict],
+                proj: Projection, crowded: list[int]) -> tuple[list[int], str]:
+    """Draw the ``crowded`` nodes' area enlarged beside the map, framed on the map too;
+    returns the nodes inside the frame and the area's name."""
+    side = max(float(np.ptp(xy[crowded], axis=0).max()), 60.0)
+    low, high = xy[crowded].min(axis=0) - 0.2 * side, xy[crowded].max(axis=0) + 0.2 * side
+    inside = [i for i in range(len(nodes)) if np.all(xy[i] >= low) and np.all(xy[i] <= high)]
+    area = _place_name([nodes[i] for i in inside])
+    fig.add_shape(type="rect", x0=low[0], y0=low[1], x1=high[0], y1=high[1], xref="x",
+                  yref="y", line={"color": "#52606d", "width": 1, "dash": "dot"})
+    km_per_px = float(max(high - low)) / (_PAGE_PX * (1 - _MAIN_SHARE - 0.02))
+    zoom = _Map(fig, nodes, xy, flows, ("x2", "y2"), km_per_px, legend=False)
+    zoom.outline(proj)
+    zoom.flow_lines()
+    zoom.markers()
+    majors = [i for i in inside if nodes[i].get("kind") in _MAJOR]
+    others = [i for i in inside if i not in majors]
+    places = [[others[j] for j in g] for g in _clusters(xy[others], PLACE_KM)] if others else []
+    zoom.labels([_node_label(i, nodes, xy) for i in majors]
+                + _labels_per_place(places, nodes, xy), (*low, *high))
+    fig.update_layout(
+        xaxis2={"domain": [_MAIN_SHARE + 0.02, 1], "range": [low[0], high[0]], "visible": False},
+        yaxis2={"domain": [0.25, 0.95], "range": [low[1], high[1]], "visible": False,
+                "scaleanchor": "x2", "anchor": "x2"},
+    )
+    fig.add_annotation(text=f"<b>{area} area</b>, enlarged", xref="x2 domain",
+                       yref="y2 domain", x=0, y=1.0, xanchor="left", yanchor="bottom",
+                       showarrow=False, font={"size": 12})
+    return inside, area
 
 
 def network_figure(result: Any) -> go.Figure:
@@ -338,40 +369,14 @@ def network_figure(result: Any) -> go.Figure:
     main.flow_lines()
     main.markers()
     groups = _clusters(xy, max(extent / 100, PLACE_KM))
+    labels = []
     if inset:
-        box_min = xy[inset].min(axis=0) - 0.2 * max(np.ptp(xy[inset], axis=0).max(), 60)
-        box_max = xy[inset].max(axis=0) + 0.2 * max(np.ptp(xy[inset], axis=0).max(), 60)
-        inside = [i for i in range(len(nodes))
-                  if np.all(xy[i] >= box_min) and np.all(xy[i] <= box_max)]
+        inside, area = _draw_inset(fig, nodes, xy, flows, proj, inset)
         groups = [g for g in groups if not set(g) & set(inside)]
-        area = _place_name([nodes[i] for i in inside])
-        labels = [Label(*((box_min + box_max) / 2).tolist(), f"<b>{area} area</b> (inset →)"),
-                  *_place_labels(groups, nodes, xy)]
-        fig.add_shape(type="rect", x0=box_min[0], y0=box_min[1], x1=box_max[0], y1=box_max[1],
-                      line={"color": "#52606d", "width": 1, "dash": "dot"}, xref="x", yref="y")
-        main.labels(labels, view)
-        side = box_max - box_min
-        inset_km_per_px = max(side) / (_PAGE_PX * (1 - _MAIN_SHARE - 0.02))
-        zoom = _Map(fig, nodes, xy, flows, ("x2", "y2"), inset_km_per_px, legend=False)
-        zoom.outline(proj)
-        zoom.flow_lines()
-        zoom.markers()
-        zoom.labels([_node_label(i, nodes, xy) for i in inside
-                     if nodes[i].get("kind") in _MAJOR]
-                    + _place_labels([[i for i in inside if nodes[i].get("kind") == "region"]],
-                                    nodes, xy)[:1], (*box_min, *box_max))
-        fig.update_layout(
-            xaxis={"domain": [0, _MAIN_SHARE]},
-            xaxis2={"domain": [_MAIN_SHARE + 0.02, 1], "range": [box_min[0], box_max[0]],
-                    "visible": False},
-            yaxis2={"domain": [0.25, 0.95], "range": [box_min[1], box_max[1]], "visible": False,
-                    "scaleanchor": "x2", "anchor": "x2"},
-        )
-        fig.add_annotation(text=f"<b>{area} area</b>, enlarged", xref="x2 domain",
-                           yref="y2 domain", x=0, y=1.0, xanchor="left", yanchor="bottom",
-                           showarrow=False, font={"size": 12})
-    else:
-        main.labels(_place_labels(groups, nodes, xy), view)
+        labels.append(Label(*xy[inside].mean(axis=0).tolist(),
+                            f"<b>{area} area</b> (inset →)"))
+        fig.update_layout(xaxis={"domain": [0, _MAIN_SHARE]})
+    main.labels(labels + _labels_per_place(groups, nodes, xy), view)
     fig.update_layout(
         xaxis={"range": x_range, "visible": False},
         yaxis={"range": y_range, "visible": False, "scaleanchor": "x"},

@@ -468,3 +468,21 @@ def test_identical_variants_are_detected_and_explained(tmp_path):
     for run in cmp.runs[0]:
         run.kpis["replenishment_orders"] = 0.0
     assert "the replenishment policy never acted" in verdict_sentences(replenishment)[0]
+
+
+def test_a_crowded_cluster_is_enlarged_in_an_inset():
+    """Four warehouses and a sorting centre within 100 km of Moscow, a country-wide network
+    around them: the map frames them and draws them again, labelled one by one, beside it."""
+    r = fake_run()
+    near = [("WH-A", 56.15, 36.98, "Solnechnogorsk"), ("WH-B", 56.01, 37.85, "Pushkino"),
+            ("WH-C", 55.85, 38.44, "Noginsk"), ("WH-D", 56.86, 35.92, "Tver")]
+    far = [("WH-NSK", 54.96, 82.85, "Novosibirsk"), ("R-VVO", 43.12, 131.89, "Vladivostok")]
+    r.tables["nodes"] += [
+        {"id": i, "kind": "region" if i.startswith("R-") else "warehouse", "name": c,
+         "city": c, "lat": lat, "lon": lon} for i, lat, lon, c in near + far]
+    fig = network_figure(r)
+    assert fig.layout.xaxis2.domain is not None  # the inset's axes
+    assert any("Moscow area" in (a.text or "") for a in fig.layout.annotations)
+    inset_labels = {a.text for a in fig.layout.annotations if a.xref == "x2"}
+    assert {"WH-A", "WH-B", "WH-C", "WH-D", "SC-MSK"} <= inset_labels
+    assert any(t.name == "region" and "R-VVO" in t.customdata for t in fig.data)
