@@ -1,8 +1,9 @@
 """Self-contained HTML pages: tables and plotly figures in one file that opens offline.
 
-A page is a list of blocks (:class:`TableBlock`, :class:`FigureBlock`) rendered by the
-``page.html.j2`` template. plotly.js is embedded inline exactly once, by the first figure
-(``include_plotlyjs=True``); every figure is a ``<div id="plot-...">``.
+A page is a list of blocks (:class:`CardsBlock` headline figures, :class:`TextBlock` words,
+:class:`TableBlock`, :class:`FigureBlock`) rendered by the ``page.html.j2`` template.
+plotly.js is embedded inline exactly once, by the first figure (``include_plotlyjs=True``);
+every figure is a ``<div id="plot-...">``.
 """
 
 from __future__ import annotations
