@@ -392,7 +392,8 @@ def _stockout_table(result: RunResult, top: int = 15) -> TableBlock | None:
         return None
     cols = ["sku", "offer_id", "warehouse", "demand_units", "filled_units", "lost_units",
             "avg_on_hand", "stockout_hours"]
-    return TableBlock("stockouts", f"Worst {len(worst)} (SKU, warehouse) pairs by lost units",
+    return TableBlock("stockouts", f"Worst {len(worst)} (SKU, warehouse) pairs by lost units, "
+                                   f"then stock-out hours",
                       cols, [[cell(str(r.get(c)) if c == "sku" else r.get(c)) for c in cols]
                              for r in worst])
 
