@@ -20,12 +20,12 @@ from reports.html import (
     Cell,
     FigureBlock,
     TableBlock,
-    TextBlock,
+    Verdict,
     empty_figure,
     fmt,
     write_page,
 )
-from reports.verdicts import MARKS, is_rate, testing, verdict_sentences
+from reports.verdicts import MARKS, is_rate, testing, verdict_headline, verdict_sentences
 from simulator.experiment import HEADLINE_KPIS, Comparison
 
 COMPARISON_PLOTS = ("plot-kpi-intervals", "plot-differences")
@@ -168,9 +168,6 @@ def seed_table(comparison: Comparison) -> TableBlock:
 def write_comparison_report(comparison: Comparison, path: Path | str) -> Path:
     """Write the comparison as one self-contained HTML file; returns the path."""
     blocks = [
-        TextBlock("verdict", "Verdict", verdict_sentences(comparison),
-                  note=f"Against the baseline {comparison.labels[0]}; only significant "
-                       f"differences are told ({testing(comparison)})."),
         FigureBlock("plot-kpi-intervals", "Mean and confidence interval per variant",
                     intervals_figure(comparison)),
         FigureBlock("plot-differences", "Paired differences against the baseline",
@@ -180,6 +177,9 @@ def write_comparison_report(comparison: Comparison, path: Path | str) -> Path:
         kpi_table(comparison),
         seed_table(comparison),
     ]
+    verdict = Verdict(verdict_headline(comparison), [
+        *verdict_sentences(comparison),
+        f"Only significant differences are told ({testing(comparison)})."])
     seeds = comparison.seeds
     meta = [
         ("scenario", comparison.scenario),
@@ -192,4 +192,4 @@ def write_comparison_report(comparison: Comparison, path: Path | str) -> Path:
     ]
     return write_page(path, kind="comparison", title=f"Peakline comparison — {comparison.scenario}",
                       subtitle=f"{len(comparison.variants)} variants x {len(seeds)} replications",
-                      meta=meta, blocks=blocks)
+                      meta=meta, blocks=blocks, verdict=verdict)

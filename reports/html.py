@@ -1,7 +1,8 @@
 """Self-contained HTML pages: tables and plotly figures in one file that opens offline.
 
-A page is a list of blocks (:class:`CardsBlock` headline figures, :class:`TextBlock` words,
-:class:`TableBlock`, :class:`FigureBlock`) rendered by the ``page.html.j2`` template.
+A page is an optional :class:`Verdict` in words, then a list of blocks (:class:`CardsBlock`
+headline figures, :class:`TableBlock`, :class:`FigureBlock`) rendered by the
+``page.html.j2`` template.
 plotly.js is embedded inline exactly once, by the first figure (``include_plotlyjs=True``);
 every figure is a ``<div id="plot-...">``.
 """
@@ -71,17 +72,6 @@ class CardsBlock:
 
 
 @dataclass
-class TextBlock:
-    """Paragraphs of plain words (a verdict, an explanation)."""
-
-    id: str
-    title: str
-    paragraphs: list[str]
-    note: str = ""
-    kind: str = field(default="text", init=False)
-
-
-@dataclass
 class FigureBlock:
     id: str  # becomes the div id, e.g. "plot-orders"
     title: str
@@ -135,7 +125,7 @@ def render_page(
     title: str,
     subtitle: str = "",
     meta: Sequence[tuple[str, str]] = (),
-    blocks: Sequence[TableBlock | FigureBlock | CardsBlock | TextBlock],
+    blocks: Sequence[TableBlock | FigureBlock | CardsBlock],
     verdict: Verdict | None = None,
 ) -> str:
     """The whole HTML document; plotly.js is inlined by the first figure only."""

@@ -102,6 +102,19 @@ def verdict_sentence(comparison: Comparison, variant: int) -> str:
     return text + "."
 
 
+def verdict_headline(comparison: Comparison) -> str:
+    """The comparison in one line: how many variants differ from the baseline, if any."""
+    others = range(1, len(comparison.variants))
+    base = comparison.labels[0]
+    if all(comparison.identical(i) for i in others):
+        return f"Every variant is identical to {base} on every KPI"
+    differ = sum(any(comparison.significant(i, k) for k in comparison.kpi_names())
+                 for i in others)
+    if not differ:
+        return f"No variant differs significantly from {base}"
+    return f"{differ} of {len(others)} variants differ significantly from {base}"
+
+
 def verdict_sentences(comparison: Comparison) -> list[str]:
     """One sentence a variant against the baseline; one sentence in all when every variant
     came out identical to it."""

@@ -32,7 +32,7 @@ from reports.run_report import (
     when,
     write_run_report,
 )
-from reports.verdicts import verdict_sentences
+from reports.verdicts import verdict_headline, verdict_sentences
 from simulator.experiment import Comparison, PolicySpec, Variant
 from simulator.metrics import RunResult
 
@@ -439,7 +439,10 @@ def _policy_comparison(cost_factor: float, on_time_shift: float, *, reorders: fl
 
 
 def test_verdict_in_words_names_the_change_its_interval_and_its_side():
-    [sentence] = verdict_sentences(_policy_comparison(0.78, -0.06))
+    cmp = _policy_comparison(0.78, -0.06)
+    assert verdict_headline(cmp) == ("1 of 1 variants differ significantly from "
+                                     "nearest_with_stock / s_S")
+    [sentence] = verdict_sentences(cmp)
     assert sentence.startswith("least_cost / s_S vs nearest_with_stock / s_S: cuts total cost by "
                                "22 % (95% CI 2")
     assert "better) and lowers on-time delivery by 6.0 points (95% CI 5." in sentence
@@ -457,6 +460,8 @@ def test_identical_variants_are_detected_and_explained(tmp_path):
     assert cmp.identical(1) and cmp.tests == 0
     [sentence] = verdict_sentences(cmp)
     assert sentence.startswith("All 2 variants came out identical on every KPI")
+    assert verdict_headline(cmp) == "Every variant is identical to nearest_with_stock / s_S on " \
+                                    "every KPI"
     assert "no SKU ran out" in sentence and "never had to choose" in sentence
     page = parse(write_comparison_report(cmp, tmp_path / "same.html"))
     script = next(s for s in page.scripts if '"plot-differences"' in s)
