@@ -13,9 +13,11 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from simulator.quantities import MAX_MAGNITUDE, Magnitude, PositiveMagnitude
+
 
 class _Dist(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @property
     def mean(self) -> float:  # pragma: no cover - overridden
@@ -33,7 +35,7 @@ class Constant(_Dist):
     """Always ``value``."""
 
     dist: Literal["constant"] = "constant"
-    value: float = Field(ge=0)
+    value: Magnitude
 
     @property
     def mean(self) -> float:
@@ -51,7 +53,7 @@ class Exponential(_Dist):
     """Exponential with the given mean."""
 
     dist: Literal["exponential"] = "exponential"
-    mean_: float = Field(alias="mean", gt=0)
+    mean_: PositiveMagnitude = Field(alias="mean")
 
     @property
     def mean(self) -> float:
@@ -69,8 +71,8 @@ class Uniform(_Dist):
     """Uniform on ``[low, high]``."""
 
     dist: Literal["uniform"] = "uniform"
-    low: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: Magnitude
+    high: Magnitude
 
     @model_validator(mode="after")
     def _ordered(self) -> Uniform:
@@ -94,8 +96,8 @@ class LogNormal(_Dist):
     """Log-normal parameterised by its own mean and standard deviation (not the log's)."""
 
     dist: Literal["lognormal"] = "lognormal"
-    mean_: float = Field(alias="mean", gt=0)
-    sd: float = Field(ge=0)
+    mean_: PositiveMagnitude = Field(alias="mean")
+    sd: Magnitude
 
     def _log_params(self) -> tuple[float, float]:
         sigma2 = math.log1p((self.sd / self.mean_) ** 2)
@@ -118,8 +120,8 @@ class Gamma(_Dist):
     """Gamma parameterised by mean and standard deviation."""
 
     dist: Literal["gamma"] = "gamma"
-    mean_: float = Field(alias="mean", gt=0)
-    sd: float = Field(gt=0)
+    mean_: PositiveMagnitude = Field(alias="mean")
+    sd: PositiveMagnitude
 
     @property
     def mean(self) -> float:
@@ -138,9 +140,9 @@ class Triangular(_Dist):
     """Triangular on ``[low, high]`` with the given mode."""
 
     dist: Literal["triangular"] = "triangular"
-    low: float = Field(ge=0)
-    mode: float = Field(ge=0)
-    high: float = Field(ge=0)
+    low: Magnitude
+    mode: Magnitude
+    high: Magnitude
 
     @model_validator(mode="after")
     def _ordered(self) -> Triangular:
@@ -165,8 +167,8 @@ class ShiftedPoisson(_Dist):
     """``1 + Poisson(mean - 1)`` capped at ``max``: a count of at least one (lines, units)."""
 
     dist: Literal["shifted_poisson"] = "shifted_poisson"
-    mean_: float = Field(alias="mean", ge=1)
-    max: int = Field(default=50, ge=1)
+    mean_: float = Field(alias="mean", ge=1, le=MAX_MAGNITUDE)
+    max: int = Field(default=50, ge=1, le=1_000_000)
 
     @property
     def mean(self) -> float:

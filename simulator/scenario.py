@@ -9,10 +9,12 @@ silently; :class:`ScenarioError` names the file, the field path and the problem.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
+import networkx as nx
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -23,17 +25,46 @@ from pydantic import (
     model_validator,
 )
 
-from simulator.distributions import CountDistribution, Distribution
+import simulator.policies  # noqa: F401  (registers the built-in policies)
+from simulator.distributions import Constant, CountDistribution, Distribution, ShiftedPoisson
+from simulator.policies.base import UnknownPolicy, allocation_policies, replenishment_policies
+from simulator.quantities import (
+    Count,
+    Days,
+    Factor,
+    Hours,
+    Kg,
+    Milliseconds,
+    Minutes,
+    Multiplier,
+    Name,
+    PerHour,
+    PositiveCount,
+    PositiveDays,
+    PositiveHours,
+    PositivePerHour,
+    Probability,
+    Rub,
+    Seed,
+    Share,
+    Text,
+    WaveMinutes,
+)
+from simulator.safe_yaml import YamlFileError, read_yaml
+
+MAX_COUNTS = {"lines_per_order": 100, "units_per_line": 10_000}  # the most one order can hold
+MIN_REVIEW_HOURS = 1.0  # a periodic review asks about every (SKU, warehouse) pair
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-_LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$")
+_LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.DOTALL)
 
 
 class Strict(BaseModel):
     """Base for scenario sections: unknown keys are errors, instances are immutable."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, validate_default=True
+        extra="forbid", frozen=True, populate_by_name=True, validate_default=True,
+        allow_inf_nan=False,
     )
 
 
@@ -59,14 +90,28 @@ class Clock(Strict):
     start: str = Field(
         default="2026-11-27T00:00", description="calendar time of minute 0 (local, ISO-8601)"
     )
-    horizon_hours: float = Field(gt=0, le=24 * 366)
-    resolution_minutes: int = Field(default=60, gt=0)
-    warmup_hours: float = Field(default=0, ge=0)
-    drain_hours: float = Field(
+    horizon_hours: PositiveHours
+    resolution_minutes: WaveMinutes = 60
+    warmup_hours: Hours = 0
+    drain_hours: Hours = Field(
         default=0,
-        ge=0,
         description="extra time after the horizon with no new orders, to let flows finish",
     )
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _calendar_time(cls, value: Any) -> Any:
+        if isinstance(value, date):  # YAML reads an unquoted 2026-11-27 as a date
+            value = value.isoformat()
+        if isinstance(value, str):
+            try:
+                when = datetime.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not an ISO date-time such as "
+                                 "2026-11-27T00:00") from None
+            if not 1900 <= when.year <= 2200:
+                raise ValueError(f"year {when.year} is outside 1900..2200")
+        return value
 
     @property
     def horizon_minutes(self) -> float:
@@ -85,10 +130,10 @@ class Peak(Strict):
     With ``sku_groups`` it is a promotion: only those groups' demand is multiplied.
     """
 
-    name: str
-    start_hour: float = Field(ge=0, description="hours from scenario start")
-    duration_hours: float = Field(gt=0)
-    multiplier: float = Field(gt=0)
+    name: Text
+    start_hour: Hours = Field(description="hours from scenario start")
+    duration_hours: PositiveHours
+    multiplier: Multiplier
     sku_groups: list[str] | None = None
 
     @property
@@ -126,24 +171,24 @@ class DemandShock(Strict):
 class Demand(Strict):
     """Buyer demand: a baseline rate shaped by hour of day, day of week and a peak calendar."""
 
-    baseline_orders_per_hour: float = Field(
-        gt=0, description="network-wide, split across regions by their weight"
+    baseline_orders_per_hour: PositivePerHour = Field(
+        description="network-wide, split across regions by their weight"
     )
-    hour_of_day: list[float] = Field(
+    hour_of_day: list[Factor] = Field(
         default_factory=lambda: [1.0] * 24,
         description="24 relative factors, normalised to mean 1",
     )
-    day_of_week: list[float] = Field(
+    day_of_week: list[Factor] = Field(
         default_factory=lambda: [1.0] * 7,
         description="7 relative factors Monday..Sunday, normalised to mean 1",
     )
     peaks: list[Peak] = Field(default_factory=list)
-    cancel_probability: float = Field(default=0.02, ge=0, le=1)
+    cancel_probability: Probability = 0.02
     cancel_delay_hours: Distribution = Field(
         default_factory=lambda: {"dist": "exponential", "mean": 2.0}
     )
-    return_probability: float = Field(
-        default=0.0, ge=0, le=1,
+    return_probability: Probability = Field(
+        default=0.0,
         description="chance a delivered posting is sent back by the buyer; returned units "
         "travel back to their warehouse and go on the shelf again (sellable)",
     )
@@ -170,9 +215,9 @@ class Forecast(Strict):
     backend's warning lines come from the forecast; orders come from ``demand``.
     """
 
-    baseline_orders_per_hour: float | None = Field(default=None, gt=0)
-    hour_of_day: list[float] | None = None
-    day_of_week: list[float] | None = None
+    baseline_orders_per_hour: PositivePerHour | None = None
+    hour_of_day: list[Factor] | None = None
+    day_of_week: list[Factor] | None = None
     peaks: list[Peak] | None = None
 
     @field_validator("hour_of_day", "day_of_week")
@@ -188,11 +233,11 @@ class Forecast(Strict):
 class SkuGroup(Strict):
     """A slice of the catalogue with its own prices, costs and weights."""
 
-    name: str
-    share: float = Field(gt=0, le=1, description="fraction of the SKUs in this group")
-    price_rub: tuple[float, float] = Field(description="[min, max], sampled log-uniformly")
+    name: Text
+    share: Share = Field(description="fraction of the SKUs in this group")
+    price_rub: tuple[Rub, Rub] = Field(description="[min, max], sampled log-uniformly")
     unit_cost_ratio: float = Field(default=0.6, gt=0, lt=1, description="unit cost / price")
-    weight_kg: tuple[float, float] = Field(default=(0.2, 2.0), description="[min, max]")
+    weight_kg: tuple[Kg, Kg] = Field(default=(0.2, 2.0), description="[min, max]")
 
     @field_validator("price_rub", "weight_kg")
     @classmethod
@@ -206,8 +251,8 @@ class CatalogueSku(Strict):
     """One SKU of a catalogue listed by id (``catalogue.skus``): a seller's real SKU id and,
     when known, its price and its empirical popularity."""
 
-    id: int = Field(ge=0, description="the seller's SKU id (Ozon ``sku``)")
-    price_rub: float | None = Field(default=None, gt=0, description="replaces the group's draw")
+    id: int = Field(ge=0, le=2**63 - 1, description="the seller's SKU id (Ozon ``sku``)")
+    price_rub: Rub | None = Field(default=None, gt=0, description="replaces the group's draw")
     popularity: float | None = Field(
         default=None, ge=0, description="relative share of order lines (empirical); "
         "absent on every SKU: Zipf by list position")
@@ -217,7 +262,7 @@ class Catalogue(Strict):
     """SKUs, their popularity and what a basket looks like."""
 
     sku_count: int = Field(gt=0, le=1_000_000)
-    zipf_exponent: float = Field(default=1.0, ge=0, description="popularity ~ 1 / rank^s")
+    zipf_exponent: float = Field(default=1.0, ge=0, le=10, description="popularity ~ 1 / rank^s")
     lines_per_order: CountDistribution = Field(
         default_factory=lambda: {"dist": "shifted_poisson", "mean": 1.6, "max": 10}
     )
@@ -225,9 +270,18 @@ class Catalogue(Strict):
         default_factory=lambda: {"dist": "shifted_poisson", "mean": 1.15, "max": 10}
     )
     groups: list[SkuGroup] = Field(min_length=1)
-    seed: int = Field(default=1, description="fixes SKU attributes across replications")
+    seed: Seed = Field(default=1, description="fixes SKU attributes across replications")
     skus: list[CatalogueSku] | None = Field(
         default=None, description="the SKUs by id, most popular first (SKU k is skus[k])")
+
+    @field_validator("lines_per_order", "units_per_line")
+    @classmethod
+    def _count_bounded(cls, value: Constant | ShiftedPoisson, info: ValidationInfo):
+        limit = MAX_COUNTS[info.field_name]
+        most = value.value if isinstance(value, Constant) else value.max
+        if most > limit:
+            raise ValueError(f"can reach {most:,g}; at most {limit:,} make sense")
+        return value
 
     @model_validator(mode="after")
     def _shares(self) -> Catalogue:
@@ -260,9 +314,9 @@ class Shift(Strict):
 
     start: str
     end: str
-    capacity_per_hour: float = Field(ge=0)
-    days: list[int] = Field(
-        default_factory=lambda: list(range(7)), description="0=Monday .. 6=Sunday"
+    capacity_per_hour: PerHour
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
+        default_factory=lambda: list(range(7)), min_length=1, description="0=Monday .. 6=Sunday"
     )
 
     @field_validator("start", "end")
@@ -270,11 +324,18 @@ class Shift(Strict):
     def _time(cls, value: str) -> str:
         return _check_hhmm([value])[0]
 
+    @field_validator("days")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("a day is given twice")
+        return sorted(value)
+
 
 class Node(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str
-    city: str
+    id: Name
+    name: Text
+    city: Text
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
 
@@ -282,30 +343,31 @@ class Node(Strict):
 class Region(Node):
     """Where buyers live: demand weight and the promised delivery time."""
 
-    weight: float = Field(gt=0, description="share of demand (e.g. population, millions)")
-    promised_days: float = Field(default=3, gt=0)
+    weight: float = Field(gt=0, le=1e9, description="share of demand (e.g. population, millions)")
+    promised_days: PositiveDays = 3
 
 
 class Warehouse(Node):
     """A fulfilment warehouse: picks and packs units in waves, limited by its shifts."""
 
     shifts: list[Shift] = Field(min_length=1, description="units picked per hour in each shift")
-    wave_minutes: int = Field(default=30, gt=0)
-    pack_minutes: float = Field(default=20, ge=0, description="from wave release to handover")
+    wave_minutes: WaveMinutes = 30
+    pack_minutes: Minutes = Field(default=20, description="from wave release to handover")
 
 
 class SortingCentre(Node):
     """Sorts parcels (per hour, in waves) and hands them to line-haul by cut-off times."""
 
-    capacity_per_hour: float = Field(gt=0)
-    wave_minutes: int = Field(default=15, gt=0)
+    capacity_per_hour: PositivePerHour
+    wave_minutes: WaveMinutes = 15
     cutoffs: list[str] = Field(default_factory=list, description="HH:MM outbound cut-offs")
-    late_tolerance_hours: float = Field(
-        default=24, ge=0, description="a parcel queued longer than this is not_accepted"
+    late_tolerance_hours: Hours = Field(
+        default=24, description="a parcel queued longer than this is not_accepted"
     )
     servers: int | None = Field(
         default=None,
         gt=0,
+        le=10_000,
         description="parcel-level mode: this many sorters, each taking service_minutes per "
         "parcel, first come first served (instead of waves); for validation and detail studies",
     )
@@ -331,7 +393,7 @@ class SortingCentre(Node):
 class Hub(Node):
     """A last-mile hub (or pickup-point cluster) that delivers to regions."""
 
-    capacity_per_hour: float = Field(gt=0)
+    capacity_per_hour: PositivePerHour
 
 
 class Lane(Strict):
@@ -341,8 +403,8 @@ class Lane(Strict):
     to: str
     mode: Literal["truck", "rail", "air", "van", "courier"] = "truck"
     transit_hours: Distribution
-    cost_per_parcel_rub: float = Field(ge=0)
-    truck_capacity: int = Field(default=2000, gt=0, description="parcels per departure")
+    cost_per_parcel_rub: Rub
+    truck_capacity: PositiveCount = Field(default=2000, description="parcels per departure")
     departures: list[str] = Field(default_factory=list, description="HH:MM; empty = continuous")
 
     @field_validator("departures")
@@ -371,11 +433,36 @@ class Network(Strict):
         ids = self.node_ids()
         _unique(ids, "node id")
         known = set(ids)
+        first: dict[tuple[str, str], int] = {}
         for i, lane in enumerate(self.lanes):
-            for end in (lane.from_, lane.to):
+            for end, field in ((lane.from_, "from"), (lane.to, "to")):
                 if end not in known:
-                    raise ValueError(f"lanes[{i}] refers to unknown node {end!r}")
+                    raise ValueError(f"lanes[{i}].{field}: unknown node {end!r}")
+            if lane.from_ == lane.to:
+                raise ValueError(f"lanes[{i}]: a lane from {lane.from_!r} to itself")
+            j = first.setdefault((lane.from_, lane.to), i)
+            if j != i:
+                raise ValueError(f"lanes[{i}]: a second lane from {lane.from_!r} to {lane.to!r} "
+                                 f"(the first is lanes[{j}]); give one lane per pair of nodes")
+        served = set().union(*self.reach().values())
+        lost = [(i, r.id) for i, r in enumerate(self.regions) if r.id not in served]
+        if lost:
+            names = ", ".join(repr(region) for _, region in lost)
+            raise ValueError(f"regions[{lost[0][0]}]: no warehouse reaches {names} by lanes; "
+                             "orders there could never be delivered")
         return self
+
+    def reach(self) -> dict[str, set[str]]:
+        """Warehouse id -> the ids of every node its parcels can reach by lanes.
+
+        Regions are sinks, as in routing: a lane out of a region leads nowhere.
+        """
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.node_ids())
+        regions = {r.id for r in self.regions}
+        graph.add_edges_from((lane.from_, lane.to) for lane in self.lanes
+                             if lane.from_ not in regions)
+        return {w.id: nx.descendants(graph, w.id) for w in self.warehouses}
 
 
 # --------------------------------------------------------------------------- stock
@@ -390,9 +477,9 @@ class StockRule(Strict):
 
     warehouse: str = "*"
     sku_group: str = "*"
-    sku: int | None = Field(default=None, ge=0)
-    units: int | None = Field(default=None, ge=0)
-    days_of_cover: float | None = Field(default=None, ge=0)
+    sku: Count | None = None
+    units: Count | None = None
+    days_of_cover: Days | None = None
 
     @model_validator(mode="after")
     def _one_amount(self) -> StockRule:
@@ -412,15 +499,15 @@ class Stock(Strict):
         "relative to the scenario file; read on loading, its rows become initial rules "
         "after those written",
     )
-    warning_days_of_cover: float = Field(default=2, ge=0)
+    warning_days_of_cover: Days = 2
     supplier_lead_time_days: Distribution = Field(
         default_factory=lambda: {"dist": "gamma", "mean": 3.0, "sd": 1.0}
     )
-    holding_cost_rate_per_year: float = Field(
-        default=0.25, ge=0, description="holding cost per unit-year as a fraction of unit cost"
+    holding_cost_rate_per_year: Factor = Field(
+        default=0.25, description="holding cost per unit-year as a fraction of unit cost"
     )
-    stockout_cost_ratio: float = Field(
-        default=1.0, ge=0, description="cost of a lost unit as a fraction of its price margin"
+    stockout_cost_ratio: Factor = Field(
+        default=1.0, description="cost of a lost unit as a fraction of its price margin"
     )
 
 
@@ -435,22 +522,43 @@ class PolicyChoice(Strict):
 
 
 class Policies(Strict):
+    """The policies a run uses, checked by building them through the registry."""
+
     allocation: PolicyChoice = Field(
         default_factory=lambda: PolicyChoice(name="nearest_with_stock")
     )
     replenishment: PolicyChoice = Field(default_factory=lambda: PolicyChoice(name="s_S"))
 
+    @model_validator(mode="after")
+    def _buildable(self) -> Policies:
+        for kind, registry in (("allocation", allocation_policies),
+                               ("replenishment", replenishment_policies)):
+            choice: PolicyChoice = getattr(self, kind)
+            try:
+                policy = registry.create(choice.name, choice.params)
+            except UnknownPolicy as exc:
+                raise ValueError(f"{kind}.name: {exc}") from None
+            except Exception as exc:  # a plugin's constructor may raise anything
+                param = _first_named(str(exc), choice.params)
+                where = f"{kind}.params" + (f".{param}" if param else "")
+                raise ValueError(f"{where}: {exc}") from None
+            review = getattr(policy, "review_hours", None)
+            if review is not None and review < MIN_REVIEW_HOURS:
+                raise ValueError(f"{kind}.params.review_hours: {review:g} h is too often; review "
+                                 f"at most every {MIN_REVIEW_HOURS:g} h")
+        return self
+
 
 class Fault(Strict):
     """A node closed (``capacity_factor: 0``) or cut, or a lane delayed, for a window."""
 
-    name: str
-    start_hour: float = Field(ge=0)
-    duration_hours: float = Field(gt=0)
+    name: Text
+    start_hour: Hours
+    duration_hours: PositiveHours
     node: str | None = None
     lane: tuple[str, str] | None = Field(default=None, description="[from, to]")
-    capacity_factor: float = Field(default=0.0, ge=0, le=1)
-    extra_delay_hours: float = Field(default=0.0, ge=0)
+    capacity_factor: Probability = 0.0
+    extra_delay_hours: Hours = 0.0
 
     @model_validator(mode="after")
     def _target(self) -> Fault:
@@ -463,26 +571,26 @@ class Fault(Strict):
 
 class EndpointSlo(Strict):
     endpoint: str = Field(description='"METHOD /path", as Locust names the request')
-    p95_ms: float | None = Field(default=None, gt=0)
-    p99_ms: float | None = Field(default=None, gt=0)
-    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    p95_ms: Milliseconds | None = None
+    p99_ms: Milliseconds | None = None
+    max_error_rate: Probability | None = None
 
 
 class Slo(Strict):
     """Load-test gate: latency percentiles, error rate and throughput."""
 
-    p95_ms: float = Field(default=300, gt=0)
-    p99_ms: float = Field(default=1000, gt=0)
-    max_error_rate: float = Field(default=0.001, ge=0, le=1)
-    min_rps: float = Field(default=0, ge=0)
+    p95_ms: Milliseconds = 300
+    p99_ms: Milliseconds = 1000
+    max_error_rate: Probability = 0.001
+    min_rps: float = Field(default=0, ge=0, le=1_000_000)
     endpoints: list[EndpointSlo] = Field(default_factory=list)
 
 
 class Scenario(Strict):
     """One world: clock, demand, catalogue, network, stock, policies, faults and SLOs."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
+    name: Name
+    description: Text = ""
     clock: Clock
     demand: Demand
     forecast: Forecast | None = None
@@ -546,6 +654,35 @@ class Scenario(Strict):
         update = {k: getattr(given, k) for k in FORECAST_FIELDS if getattr(given, k) is not None}
         return self.demand.model_copy(update={**update, "shock": None})
 
+    def warnings(self) -> list[tuple[str, str]]:
+        """(field, message) of what is allowed but does nothing, so probably not meant."""
+        net, out = self.network, []
+        reach = net.reach()
+        regions = {r.id for r in net.regions}
+        for i, w in enumerate(net.warehouses):
+            if not reach[w.id] & regions:
+                out.append((f"network.warehouses[{i}]", f"{w.id!r} reaches no region by lanes; "
+                            "it will never ship"))
+            if all(s.capacity_per_hour == 0 for s in w.shifts):
+                out.append((f"network.warehouses[{i}].shifts", f"{w.id!r} has no capacity in "
+                            "any shift; it will never pick"))
+        used = set().union(*reach.values())
+        for kind in ("sorting_centres", "hubs"):
+            for i, node in enumerate(getattr(net, kind)):
+                if node.id not in used:
+                    out.append((f"network.{kind}[{i}]", f"no warehouse's parcels can reach "
+                                f"{node.id!r}; it will stay idle"))
+        horizon, end = self.clock.horizon_hours, self.clock.horizon_hours + self.clock.drain_hours
+        for i, peak in enumerate(self.demand.peaks):
+            if peak.start_hour >= horizon:
+                out.append((f"demand.peaks[{i}].start_hour", f"{peak.name!r} starts after the "
+                            f"horizon ({horizon:g} h); it changes nothing"))
+        for i, fault in enumerate(self.faults):
+            if fault.start_hour >= end:
+                out.append((f"faults[{i}].start_hour", f"{fault.name!r} starts after the run "
+                            f"ends ({end:g} h); it changes nothing"))
+        return out
+
     def with_overrides(self, **changes: Any) -> Scenario:
         """A validated copy with dotted-path fields replaced.
 
@@ -606,6 +743,13 @@ def _unique(values: list[str], what: str) -> None:
         seen.add(value)
 
 
+def _first_named(message: str, names: Iterable[str]) -> str | None:
+    """The name that ``message`` mentions first (as a whole word), if any."""
+    found = [(m.start(), name) for name in names
+             if (m := re.search(rf"(?<!\w){re.escape(name)}(?!\w)", message))]
+    return min(found)[1] if found else None
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     path = ""
     for part in loc:
@@ -636,8 +780,9 @@ def parse_scenario(data: Any, source: Path | str = "<scenario>",
             field = _field_path(tuple(err["loc"]))
             if err["type"] == "extra_forbidden":
                 message = "unknown field (not allowed here; is it a typo?)"
-            elif not err["loc"] and (located := _LOCATED.match(message)):
-                field, message = located.groups()  # cross-reference errors name their field
+            elif err["type"] == "value_error" and (located := _LOCATED.match(message)):
+                inner, message = located.groups()  # a section's own checks name their field
+                field = f"{field}.{inner}" if err["loc"] else inner
             problems.append((field, message))
         raise ScenarioError(source, problems) from None
 
@@ -646,14 +791,7 @@ def load_scenario(path: Path | str) -> Scenario:
     """Read and validate a scenario YAML file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ScenarioError(path, [("(file)", exc.strerror or str(exc))]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(file)"
-        problem = f"not valid YAML: {getattr(exc, 'problem', exc)}"
-        raise ScenarioError(path, [(where, problem)]) from None
+        data = read_yaml(path)
+    except YamlFileError as exc:
+        raise ScenarioError(path, [(exc.where, exc.problem)]) from None
     return parse_scenario(data, path, path.parent)

@@ -8,10 +8,11 @@ import typer
 from rich.table import Table
 
 from peakline.common import console, scenario_or_exit
+from simulator.sizing import available_memory, estimate, human_bytes
 
 
 def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) -> None:
-    """Validate SCENARIO and print what it describes (exit 2 when it is broken)."""
+    """Validate SCENARIO, print what it describes and how big a run is (exit 2 when broken)."""
     sc = scenario_or_exit(scenario)
     net = sc.network
     table = Table(title=f"scenario {sc.name}", show_header=False)
@@ -30,6 +31,15 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) ->
         f"allocation {sc.policies.allocation.name}, replenishment {sc.policies.replenishment.name}",
     )
     table.add_row("faults", ", ".join(f.name for f in sc.faults) or "none")
+    size = estimate(sc)
+    table.add_row("expected run", f"{size.orders:,.0f} orders ({size.lines:,.0f} lines) over "
+                  f"{size.run_hours:,g} h; {size.events:,.0f} scheduled events")
+    memory = f"about {human_bytes(size.memory_bytes)}"
+    if (available := available_memory()) is not None:
+        fits = size.memory_bytes <= available
+        verdict = "fits" if fits else "[bold red]too big: simulate refuses it[/]"
+        memory += f" ({human_bytes(available)} available now: {verdict})"
+    table.add_row("memory", memory)
     console.print(table)
 
 

@@ -9,7 +9,13 @@ from rich import box
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from peakline.common import bad_input, console, scenario_or_exit
+from peakline.common import (
+    bad_input,
+    console,
+    fits_or_exit,
+    memory_size,
+    scenario_or_exit,
+)
 from simulator.metrics import KPI_DOC, RunResult, write_run_files
 from simulator.outcomes import OUTCOMES
 from simulator.scenario import PolicyChoice, Scenario
@@ -179,6 +185,9 @@ def simulate(
                                       "name (default: the scenario's)"),
     out: Path = typer.Option(None, "--out", help="output directory (default out/<scenario>)"),
     report: bool = typer.Option(True, "--report/--no-report", help="also write report.html"),
+    max_memory: str = typer.Option(None, "--max-memory", help="refuse a run expected to need "
+                                   "more memory than this, e.g. 8GB (default: what is available "
+                                   "now)"),
 ) -> None:
     """Run one replication of SCENARIO; write result.json, CSV series and report.html to --out
     (identical for the same seed), and run_meta.json (wall time, host, versions)."""
@@ -189,6 +198,7 @@ def simulate(
         raise bad_input("--seed must be >= 0")
     alloc = _policy("allocation", allocation, sc)
     repl = _policy("replenishment", replenishment, sc)
+    fits_or_exit(sc, memory_size(max_memory))
     out = out or Path("out") / sc.name
     columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("{task.fields[sim]}"), TimeElapsedColumn())

@@ -1,0 +1,102 @@
+"""How big a run of a scenario will be, before it runs: orders, events and memory.
+
+Orders are the demand curve integrated over the horizon (exact in expectation); lines follow
+from the basket distribution. Scheduled events count the waves of every warehouse, sorting
+centre and hub, the truck departures and the replenishment reviews over the run; SimPy's own
+count is of the same order (arrivals of parcels add some). Memory is a linear model fitted
+to measured peak resident memory of runs (orders, order lines, (SKU, warehouse) pairs and
+per-minute capacity curves) and rounded up: it errs on the side of too much, by up to about
+half for large runs.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.demand import DemandCurve, build_skus
+from simulator.distributions import Constant
+from simulator.network import HUB_WAVE_MINUTES
+from simulator.policies.base import replenishment_policies
+from simulator.scenario import Scenario
+
+# bytes, fitted on smoke (x1 .. x300 demand), peak_day, peak_season, 1M SKUs, 4,000 h
+FIXED_BYTES = 30 * 2**20
+BYTES_PER_ORDER = 200
+BYTES_PER_LINE = 160
+BYTES_PER_PAIR = 800  # one (SKU, warehouse): stock ledger, demand history, levels
+BYTES_PER_NODE_MINUTE = 70  # capacity curves and series of each working node
+
+
+@dataclass(frozen=True)
+class RunSize:
+    """The expected size of one replication."""
+
+    orders: float
+    lines: float
+    pairs: int  # (SKU, warehouse) pairs
+    run_hours: float  # horizon + drain
+    events: float  # scheduled: waves, departures, reviews, day ends
+    memory_bytes: float
+
+    def summary(self) -> str:
+        return (f"~{self.orders:,.0f} orders ({self.lines:,.0f} lines) over {self.run_hours:,g} h; "
+                f"~{self.events:,.0f} scheduled events; {self.pairs:,} SKU-warehouse pairs; "
+                f"~{human_bytes(self.memory_bytes)} of memory")
+
+
+def _mean_count(dist: Constant | object) -> float:
+    """Mean of a count distribution as the model rounds it (at least one, at most its cap)."""
+    if isinstance(dist, Constant):
+        return max(1.0, float(round(dist.value)))
+    return min(float(dist.mean), float(dist.max))  # type: ignore[attr-defined]
+
+
+def estimate(scenario: Scenario) -> RunSize:
+    """The expected size of a replication of ``scenario`` (no random numbers drawn)."""
+    clock, net, cat = scenario.clock, scenario.network, scenario.catalogue
+    curve = DemandCurve(scenario, build_skus(cat))
+    orders = float(curve.expected_orders(np.array([0.0, clock.horizon_minutes]))[0])
+    lines = orders * _mean_count(cat.lines_per_order)
+    pairs = cat.sku_count * len(net.warehouses)
+    run_minutes = clock.horizon_minutes + clock.drain_hours * 60
+    waves = (sum(run_minutes / w.wave_minutes for w in net.warehouses)
+             + sum(run_minutes / c.wave_minutes for c in net.sorting_centres)
+             + len(net.hubs) * run_minutes / HUB_WAVE_MINUTES)
+    days = run_minutes / 1440
+    departures = sum(len(lane.departures) for lane in net.lanes) * math.ceil(days)
+    choice = scenario.policies.replenishment
+    review = replenishment_policies.create(choice.name, choice.params).review_hours
+    reviews = run_minutes / (review * 60) if review else 0.0
+    nodes = len(net.warehouses) + len(net.sorting_centres) + len(net.hubs)
+    memory = (FIXED_BYTES + BYTES_PER_ORDER * orders + BYTES_PER_LINE * lines
+              + BYTES_PER_PAIR * pairs + BYTES_PER_NODE_MINUTE * nodes * run_minutes)
+    return RunSize(orders, lines, pairs, run_minutes / 60, waves + departures + reviews + days,
+                   memory)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give a new run now (``MemAvailable``), if known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def human_bytes(size: float) -> str:
+    """``1536 * 2**20`` -> ``"1.5 GB"`` (binary units, as the kernel counts)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit in ("B", "KB") else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} TB"
