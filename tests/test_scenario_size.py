@@ -1,0 +1,103 @@
+"""The expected size of a run: close to a real run, printed by validate, enforced by simulate."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from peakline.cli import app
+from peakline.common import memory_size
+from simulator.model import Simulation
+from simulator.scenario import load_scenario
+from simulator.sizing import available_memory, estimate
+
+from .conftest import ROOT
+
+
+def _squeezed(text: str) -> str:
+    """``text`` without white space and table borders (the console wraps long lines)."""
+    return "".join(text.replace("│", " ").split())
+
+
+def test_estimate_is_close_to_a_run(smoke_path) -> None:
+    scenario = load_scenario(smoke_path)
+    size = estimate(scenario)
+    sim = Simulation(scenario, 1)
+    assert abs(sim.arrivals.count - size.orders) < 5 * math.sqrt(size.orders)
+    assert sim.arrivals.sku.size == pytest.approx(size.lines, rel=0.1)
+    assert size.pairs == 100 and size.run_hours == 72
+    sim.run()
+    simpy_events = next(sim.env._eid)  # SimPy numbers every event it schedules
+    assert size.events / 4 < simpy_events < size.events * 4, (size.events, simpy_events)
+
+
+MEASURE = """
+import json, resource, sys
+from simulator.model import Simulation
+from simulator.scenario import load_scenario
+from simulator.sizing import estimate
+scenario = load_scenario(sys.argv[1]).with_overrides(**json.loads(sys.argv[2]))
+status = open("/proc/self/status").read()
+before = int(status.split("VmRSS:")[1].split()[0]) * 1024  # resident now, not the peak so far
+Simulation(scenario, 1).run()
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"used": after - before, "estimate": estimate(scenario).memory_bytes}))
+"""
+
+
+def test_memory_estimate_covers_a_measured_run(smoke_path) -> None:
+    """Peak resident memory of a ~90,000-order run in a fresh process, against the estimate."""
+    changes = {"demand.baseline_orders_per_hour": 3000, "catalogue.sku_count": 20_000}
+    out = subprocess.run([sys.executable, "-c", MEASURE, str(smoke_path), json.dumps(changes)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    figures = json.loads(out.stdout)
+    assert figures["used"] <= figures["estimate"] <= 3 * figures["used"], figures
+
+
+def test_validate_prints_the_size(smoke_path) -> None:
+    result = CliRunner().invoke(app, ["validate", str(smoke_path)])
+    assert result.exit_code == 0
+    text = _squeezed(result.output)
+    assert _squeezed("expected run") in text and "orders(" in text and "scheduledevents" in text
+    assert "memory" in text and ("availablenow:fits" in text or available_memory() is None)
+
+
+def test_simulate_refuses_a_run_over_the_limit(tmp_path, smoke_path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(smoke_path), "--out", str(out),
+                                      "--no-report", "--max-memory", "1MB"])
+    assert result.exit_code == 2
+    text = _squeezed(result.output)
+    assert "scenariosmokeneedsabout" in text and "thelimitis1.0MB" in text
+    assert "--max-memory" in text and not out.exists()
+
+
+def test_simulate_refuses_what_the_machine_cannot_hold(tmp_path, smoke_path) -> None:
+    """A year of ten million orders an hour: terabytes, more than any machine has free."""
+    big = load_scenario(smoke_path).with_overrides(
+        **{"clock.horizon_hours": 8000, "demand.baseline_orders_per_hour": 10_000_000})
+    path = tmp_path / "huge.yaml"
+    path.write_text(json.dumps(big.model_dump(by_alias=True)), encoding="utf-8")
+    result = CliRunner().invoke(app, ["simulate", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "thismachinehasavailable" in _squeezed(result.output)
+    assert estimate(big).memory_bytes > 10 * 2**40
+
+
+@pytest.mark.parametrize(("text", "size"), [("8GB", 8 * 2**30), ("512 MB", 512 * 2**20),
+                                            ("1.5G", int(1.5 * 2**30)), ("100", 100),
+                                            ("2KiB", 2048)])
+def test_memory_sizes(text: str, size: int) -> None:
+    assert memory_size(text) == size
+
+
+def test_bad_memory_size_is_refused() -> None:
+    with pytest.raises(typer.BadParameter, match="not a size"):
+        memory_size("lots")
