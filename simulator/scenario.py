@@ -8,6 +8,7 @@ silently; :class:`ScenarioError` names the file, the field path and the problem.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from datetime import date, datetime
@@ -53,6 +54,7 @@ from simulator.quantities import (
 from simulator.safe_yaml import YamlFileError, read_yaml
 
 MAX_COUNTS = {"lines_per_order": 100, "units_per_line": 10_000}  # the most one order can hold
+MAX_ORDERS_PER_HOUR = 1e9  # at the busiest hour, peaks and hour-of-day factors included
 MIN_REVIEW_HOURS = 1.0  # a periodic review asks about every (SKU, warehouse) pair
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -203,6 +205,22 @@ class Demand(Strict):
     @classmethod
     def _shape(cls, value: list[float], info: ValidationInfo) -> list[float]:
         return _factors(value, 24 if info.field_name == "hour_of_day" else 7)
+
+    @model_validator(mode="after")
+    def _countable_peak(self) -> Demand:
+        """Overlapping peaks multiply: the busiest hour must stay a rate a run can count."""
+        worst, hour = 1.0, 0.0
+        for peak in self.peaks:
+            active = [p.multiplier for p in self.peaks
+                      if p.start_hour <= peak.start_hour < p.start_hour + p.duration_hours]
+            if math.prod(active) > worst:
+                worst, hour = math.prod(active), peak.start_hour
+        rate = (self.baseline_orders_per_hour * max(self.hour_of_day) * max(self.day_of_week)
+                * worst)
+        if rate > MAX_ORDERS_PER_HOUR:
+            raise ValueError(f"peaks: at hour {hour:g} demand can reach {rate:.3g} orders/h; "
+                             f"more than {MAX_ORDERS_PER_HOUR:.0e} cannot be simulated")
+        return self
 
 
 FORECAST_FIELDS = ("baseline_orders_per_hour", "hour_of_day", "day_of_week", "peaks")

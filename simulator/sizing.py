@@ -4,9 +4,9 @@ Orders are the demand curve integrated over the horizon (exact in expectation); 
 from the basket distribution. Scheduled events count the waves of every warehouse, sorting
 centre and hub, the truck departures and the replenishment reviews over the run; SimPy's own
 count is of the same order (arrivals of parcels add some). Memory is a linear model fitted
-to measured peak resident memory of runs (orders, order lines, (SKU, warehouse) pairs and
-per-minute capacity curves) and rounded up: it errs on the side of too much, by up to about
-half for large runs.
+to measured peak resident memory of runs (orders, order lines, (SKU, warehouse) pairs,
+per-minute capacity curves, result series) and rounded up: it errs on the side of too much,
+by up to about half for large runs.
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ from simulator.network import HUB_WAVE_MINUTES
 from simulator.policies.base import replenishment_policies
 from simulator.scenario import Scenario
 
-# bytes, fitted on smoke (x1 .. x300 demand), peak_day, peak_season, 1M SKUs, 4,000 h
+# bytes, fitted on smoke (x1 .. x300 demand, 20,000 .. 1M SKUs, 4,000 h, 1-minute series),
+# peak_day and peak_season
 FIXED_BYTES = 30 * 2**20
 BYTES_PER_ORDER = 200
 BYTES_PER_LINE = 160
 BYTES_PER_PAIR = 800  # one (SKU, warehouse): stock ledger, demand history, levels
-BYTES_PER_NODE_MINUTE = 70  # capacity curves and series of each working node
+BYTES_PER_NODE_MINUTE = 70  # capacity curves of each working node
+BYTES_PER_NODE_BIN = 40  # result series of each working node, per resolution bin
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,8 @@ def estimate(scenario: Scenario) -> RunSize:
     reviews = run_minutes / (review * 60) if review else 0.0
     nodes = len(net.warehouses) + len(net.sorting_centres) + len(net.hubs)
     memory = (FIXED_BYTES + BYTES_PER_ORDER * orders + BYTES_PER_LINE * lines
-              + BYTES_PER_PAIR * pairs + BYTES_PER_NODE_MINUTE * nodes * run_minutes)
+              + BYTES_PER_PAIR * pairs + BYTES_PER_NODE_MINUTE * nodes * run_minutes
+              + BYTES_PER_NODE_BIN * nodes * run_minutes / clock.resolution_minutes)
     return RunSize(orders, lines, pairs, run_minutes / 60, waves + departures + reviews + days,
                    memory)
 

@@ -195,6 +195,9 @@ def _lanes_without(d, *pairs) -> None:
          "demand.baseline_orders_per_hour", "less than or equal to 10000000"),
         (lambda d: d["demand"].update(baseline_orders_per_hour="1e308"),
          "demand.baseline_orders_per_hour", "less than or equal"),
+        (lambda d: d["demand"]["peaks"].extend(
+            {"name": f"x{i}", "start_hour": 1, "duration_hours": 5, "multiplier": 1000}
+            for i in range(3)), "demand.peaks", "cannot be simulated"),
         (lambda d: d["clock"].update(start="not a date"), "clock.start", "not an ISO date-time"),
         (lambda d: d["clock"].update(start="9999-01-01T00:00"), "clock.start", "1900..2200"),
         (lambda d: d["catalogue"].update(seed=-1), "catalogue.seed", "greater than or equal to 0"),
