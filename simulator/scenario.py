@@ -56,6 +56,7 @@ from simulator.safe_yaml import YamlFileError, read_yaml
 MAX_COUNTS = {"lines_per_order": 100, "units_per_line": 10_000}  # the most one order can hold
 MAX_ORDERS_PER_HOUR = 1e9  # at the busiest hour, peaks and hour-of-day factors included
 MIN_REVIEW_HOURS = 1.0  # a periodic review asks about every (SKU, warehouse) pair
+MAX_PARAM = 1e9  # any number in policy parameters (days, units, hours)
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 _LOCATED = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.DOTALL)
@@ -538,6 +539,16 @@ class PolicyChoice(Strict):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("params")
+    @classmethod
+    def _numbers_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Whatever a policy takes, its numbers are finite and countable in 64 bits."""
+        for where, number in _numbers(value):
+            if not -MAX_PARAM <= number <= MAX_PARAM:  # also false for NaN
+                raise ValueError(f"{where}: {number!r} is not a number within "
+                                 f"±{MAX_PARAM:.0e}")
+        return value
+
 
 class Policies(Strict):
     """The policies a run uses, checked by building them through the registry."""
@@ -759,6 +770,18 @@ def _unique(values: list[str], what: str) -> None:
         if value in seen:
             raise ValueError(f"duplicate {what} {value!r}")
         seen.add(value)
+
+
+def _numbers(value: Any, path: str = "") -> Iterable[tuple[str, float]]:
+    """(path, number) of every number in nested mappings and lists."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _numbers(item, f"{path}[{i}]")
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield path, value
 
 
 def _first_named(message: str, names: Iterable[str]) -> str | None:
