@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 
@@ -25,18 +26,20 @@ def scenario_or_exit(path: Path) -> Scenario:
     try:
         scenario = load_scenario(path)
     except ScenarioError as exc:
-        err_console.print(f"[bold red]error:[/] invalid scenario {exc.path}", highlight=False)
+        err_console.print(f"[bold red]error:[/] invalid scenario {escape(str(exc.path))}",
+                          highlight=False)
         for field, message in exc.problems:
             err_console.print(f"  {exc.path}: {field}: {message}", highlight=False, markup=False)
         raise typer.Exit(code=2) from None
     for field, message in scenario.warnings():
-        err_console.print(f"[yellow]warning:[/] {path}: {field}: {message}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(f'{path}: {field}: {message}')}",
+                          highlight=False)
     return scenario
 
 
 def bad_input(message: str) -> typer.Exit:
-    """Print ``message`` as an error and return the exit-2 exception to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print ``message`` (plain text, not markup) as an error; return the exit-2 exception."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=2)
 
 

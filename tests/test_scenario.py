@@ -268,3 +268,21 @@ def test_allowed_but_idle_parts_are_stated_warnings(tmp_path, smoke_path) -> Non
     assert result.exit_code == 0
     expected = f"warning: {path}: network.warehouses[2]: 'WH-IDLE' reaches no region"
     assert _squeezed(expected) in _squeezed(result.output)
+
+
+def test_names_are_printed_as_text_not_console_markup(tmp_path, smoke_path) -> None:
+    def markup(d) -> None:
+        d["demand"]["peaks"][0]["name"] = "[/]"
+        d["faults"][0]["name"] = "[bold]closed"
+        d["network"]["warehouses"].append(dict(d["network"]["warehouses"][1], id="WH-X",
+                                               name="[/]"))
+        d["demand"]["peaks"].append({"name": "[/] late", "start_hour": 99,
+                                     "duration_hours": 1, "multiplier": 2})
+
+    path = _broken(tmp_path, smoke_path, markup)
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "[/]" in result.output and "[bold]closed" in result.output
+    assert "'[/] late' starts after the horizon" in " ".join(result.output.split())
+    result = CliRunner().invoke(app, ["simulate", str(smoke_path), "--allocation", "[/]"])
+    assert result.exit_code == 2 and "unknown allocation policy '[/]'" in result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from peakline.common import console, scenario_or_exit
@@ -18,7 +19,7 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) ->
     table = Table(title=f"scenario {sc.name}", show_header=False)
     table.add_row("horizon", f"{sc.clock.horizon_hours:g} h from {sc.clock.start}")
     table.add_row("baseline demand", f"{sc.demand.baseline_orders_per_hour:g} orders/h")
-    table.add_row("peaks", ", ".join(p.name for p in sc.demand.peaks) or "none")
+    table.add_row("peaks", escape(", ".join(p.name for p in sc.demand.peaks)) or "none")
     catalogue = sc.catalogue
     table.add_row("catalogue", f"{catalogue.sku_count} SKUs in {len(catalogue.groups)} groups")
     table.add_row(
@@ -30,7 +31,7 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) ->
         "policies",
         f"allocation {sc.policies.allocation.name}, replenishment {sc.policies.replenishment.name}",
     )
-    table.add_row("faults", ", ".join(f.name for f in sc.faults) or "none")
+    table.add_row("faults", escape(", ".join(f.name for f in sc.faults)) or "none")
     size = estimate(sc)
     table.add_row("expected run", f"{size.orders:,.0f} orders ({size.lines:,.0f} lines) over "
                   f"{size.run_hours:,g} h; {size.events:,.0f} scheduled events")
