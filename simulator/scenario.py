@@ -185,7 +185,7 @@ class Demand(Strict):
         default_factory=lambda: [1.0] * 7,
         description="7 relative factors Monday..Sunday, normalised to mean 1",
     )
-    peaks: list[Peak] = Field(default_factory=list)
+    peaks: list[Peak] = Field(default_factory=list, max_length=1000)
     cancel_probability: Probability = 0.02
     cancel_delay_hours: Distribution = Field(
         default_factory=lambda: {"dist": "exponential", "mean": 2.0}
@@ -288,7 +288,7 @@ class Catalogue(Strict):
     units_per_line: CountDistribution = Field(
         default_factory=lambda: {"dist": "shifted_poisson", "mean": 1.15, "max": 10}
     )
-    groups: list[SkuGroup] = Field(min_length=1)
+    groups: list[SkuGroup] = Field(min_length=1, max_length=100)
     seed: Seed = Field(default=1, description="fixes SKU attributes across replications")
     skus: list[CatalogueSku] | None = Field(
         default=None, description="the SKUs by id, most popular first (SKU k is skus[k])")
@@ -369,7 +369,9 @@ class Region(Node):
 class Warehouse(Node):
     """A fulfilment warehouse: picks and packs units in waves, limited by its shifts."""
 
-    shifts: list[Shift] = Field(min_length=1, description="units picked per hour in each shift")
+    shifts: list[Shift] = Field(
+        min_length=1, max_length=100, description="units picked per hour in each shift"
+    )
     wave_minutes: WaveMinutes = 30
     pack_minutes: Minutes = Field(default=20, description="from wave release to handover")
 
@@ -379,7 +381,9 @@ class SortingCentre(Node):
 
     capacity_per_hour: PositivePerHour
     wave_minutes: WaveMinutes = 15
-    cutoffs: list[str] = Field(default_factory=list, description="HH:MM outbound cut-offs")
+    cutoffs: list[str] = Field(
+        default_factory=list, max_length=1440, description="HH:MM outbound cut-offs"
+    )
     late_tolerance_hours: Hours = Field(
         default=24, description="a parcel queued longer than this is not_accepted"
     )
@@ -424,7 +428,9 @@ class Lane(Strict):
     transit_hours: Distribution
     cost_per_parcel_rub: Rub
     truck_capacity: PositiveCount = Field(default=2000, description="parcels per departure")
-    departures: list[str] = Field(default_factory=list, description="HH:MM; empty = continuous")
+    departures: list[str] = Field(
+        default_factory=list, max_length=1440, description="HH:MM; empty = continuous"
+    )
 
     @field_validator("departures")
     @classmethod
@@ -437,11 +443,11 @@ class Network(Strict):
 
     routing: Literal["time", "cost"] = "time"
     on_node_closed: Literal["reroute", "wait"] = "reroute"
-    regions: list[Region] = Field(min_length=1)
-    warehouses: list[Warehouse] = Field(min_length=1)
-    sorting_centres: list[SortingCentre] = Field(default_factory=list)
-    hubs: list[Hub] = Field(default_factory=list)
-    lanes: list[Lane] = Field(min_length=1)
+    regions: list[Region] = Field(min_length=1, max_length=1000)
+    warehouses: list[Warehouse] = Field(min_length=1, max_length=1000)
+    sorting_centres: list[SortingCentre] = Field(default_factory=list, max_length=1000)
+    hubs: list[Hub] = Field(default_factory=list, max_length=10_000)
+    lanes: list[Lane] = Field(min_length=1, max_length=100_000)
 
     def node_ids(self) -> list[str]:
         groups = (self.regions, self.warehouses, self.sorting_centres, self.hubs)
@@ -463,7 +469,7 @@ class Network(Strict):
             if j != i:
                 raise ValueError(f"lanes[{i}]: a second lane from {lane.from_!r} to {lane.to!r} "
                                  f"(the first is lanes[{j}]); give one lane per pair of nodes")
-        served = set().union(*self.reach().values())
+        served = self.reached()
         lost = [(i, r.id) for i, r in enumerate(self.regions) if r.id not in served]
         if lost:
             names = ", ".join(repr(region) for _, region in lost)
@@ -471,17 +477,24 @@ class Network(Strict):
                              "orders there could never be delivered")
         return self
 
-    def reach(self) -> dict[str, set[str]]:
-        """Warehouse id -> the ids of every node its parcels can reach by lanes.
-
-        Regions are sinks, as in routing: a lane out of a region leads nowhere.
-        """
+    def lane_graph(self) -> nx.DiGraph:
+        """Node ids and lanes as routing sees them: regions are sinks (no lane out of one)."""
         graph = nx.DiGraph()
         graph.add_nodes_from(self.node_ids())
         regions = {r.id for r in self.regions}
         graph.add_edges_from((lane.from_, lane.to) for lane in self.lanes
                              if lane.from_ not in regions)
-        return {w.id: nx.descendants(graph, w.id) for w in self.warehouses}
+        return graph
+
+    def reached(self, graph: nx.DiGraph | None = None) -> set[str]:
+        """Ids of the warehouses and of every node their parcels can reach by lanes."""
+        graph = graph or self.lane_graph()
+        return set(nx.multi_source_dijkstra_path_length(graph, [w.id for w in self.warehouses]))
+
+    def reaching_a_region(self, graph: nx.DiGraph | None = None) -> set[str]:
+        """Ids of the nodes from which some region can be reached by lanes (regions too)."""
+        graph = (graph or self.lane_graph()).reverse(copy=False)
+        return set(nx.multi_source_dijkstra_path_length(graph, [r.id for r in self.regions]))
 
 
 # --------------------------------------------------------------------------- stock
@@ -511,7 +524,8 @@ class Stock(Strict):
     """Initial stock, warning lines, suppliers and inventory costs."""
 
     initial: list[StockRule] = Field(
-        min_length=1, description="rules; give them, an initial_file, or both")
+        min_length=1, max_length=1_000_000,
+        description="rules; give them, an initial_file, or both")
     initial_file: str | None = Field(
         default=None,
         description="a planner's stock CSV (offer_id or sku_group, warehouse, units), path "
@@ -612,7 +626,7 @@ class Slo(Strict):
     p99_ms: Milliseconds = 1000
     max_error_rate: Probability = 0.001
     min_rps: float = Field(default=0, ge=0, le=1_000_000)
-    endpoints: list[EndpointSlo] = Field(default_factory=list)
+    endpoints: list[EndpointSlo] = Field(default_factory=list, max_length=1000)
 
 
 class Scenario(Strict):
@@ -627,7 +641,7 @@ class Scenario(Strict):
     network: Network
     stock: Stock
     policies: Policies = Field(default_factory=Policies)
-    faults: list[Fault] = Field(default_factory=list)
+    faults: list[Fault] = Field(default_factory=list, max_length=1000)
     slo: Slo = Field(default_factory=Slo)
 
     @model_validator(mode="before")
@@ -686,16 +700,16 @@ class Scenario(Strict):
     def warnings(self) -> list[tuple[str, str]]:
         """(field, message) of what is allowed but does nothing, so probably not meant."""
         net, out = self.network, []
-        reach = net.reach()
-        regions = {r.id for r in net.regions}
+        graph = net.lane_graph()
+        shipping = net.reaching_a_region(graph)
         for i, w in enumerate(net.warehouses):
-            if not reach[w.id] & regions:
+            if w.id not in shipping:
                 out.append((f"network.warehouses[{i}]", f"{w.id!r} reaches no region by lanes; "
                             "it will never ship"))
             if all(s.capacity_per_hour == 0 for s in w.shifts):
                 out.append((f"network.warehouses[{i}].shifts", f"{w.id!r} has no capacity in "
                             "any shift; it will never pick"))
-        used = set().union(*reach.values())
+        used = net.reached(graph)
         for kind in ("sorting_centres", "hubs"):
             for i, node in enumerate(getattr(net, kind)):
                 if node.id not in used:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.demand import DemandCurve, build_skus
+from simulator.demand import build_skus, calendar
 from simulator.distributions import Constant
 from simulator.network import HUB_WAVE_MINUTES
 from simulator.policies.base import replenishment_policies
@@ -31,6 +31,8 @@ BYTES_PER_LINE = 160
 BYTES_PER_PAIR = 800  # one (SKU, warehouse): stock ledger, demand history, levels
 BYTES_PER_NODE_MINUTE = 70  # capacity curves of each working node
 BYTES_PER_NODE_BIN = 40  # result series of each working node, per resolution bin
+BYTES_PER_GROUP_MINUTE = 24  # the demand curve's promotion table and its copies
+BYTES_PER_ROUTE = 400  # one (warehouse, region): route tables and the policies' view
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,43 @@ def _mean_count(dist: Constant | object) -> float:
     return min(float(dist.mean), float(dist.max))  # type: ignore[attr-defined]
 
 
+def expected_orders(scenario: Scenario, group_mass: np.ndarray) -> float:
+    """Orders over the horizon: the rate of :class:`~simulator.demand.DemandCurve` integrated,
+    without its minute-by-group table (a year of 100 groups is 400 MB): peaks change the rate
+    only at their edges, so each stretch between edges is one sum of the hourly-weekly rate
+    times one mix of group multipliers."""
+    demand, clock = scenario.demand, scenario.clock
+    horizon = clock.horizon_minutes
+    minutes = math.ceil(horizon)
+    hour, weekday = calendar(clock, np.arange(minutes) + 0.5)  # a minute counts its middle
+    base = (demand.baseline_orders_per_hour / 60 * np.asarray(demand.hour_of_day)[hour]
+            * np.asarray(demand.day_of_week)[weekday])
+    base[-1] *= horizon - (minutes - 1)  # a part-minute at the end counts in part
+    cumulative = np.concatenate([[0.0], np.cumsum(base)])
+    peaks = demand.peaks
+    if not peaks:
+        return float(cumulative[-1] * group_mass.sum())
+    # minutes whose middle lies in [start, end) of each peak: [first, stop)
+    first = np.clip([math.ceil(p.start_minute - 0.5) for p in peaks], 0, minutes)
+    stop = np.clip([math.ceil(p.end_minute - 0.5) for p in peaks], 0, minutes)
+    edges = np.unique(np.concatenate([[0, minutes], first, stop]))
+    active = (first[None, :] <= edges[:-1, None]) & (edges[:-1, None] < stop[None, :])
+    log_mult = np.log([p.multiplier for p in peaks])
+    names = [g.name for g in scenario.catalogue.groups]
+    promotes = np.zeros((len(peaks), len(names)))  # a group named twice counts twice
+    for i, peak in enumerate(peaks):
+        for name in peak.sku_groups or ():
+            promotes[i, names.index(name)] += 1
+    is_global = np.array([p.sku_groups is None for p in peaks])
+    overall = np.exp(active @ (log_mult * is_global))
+    mix = np.exp(active @ (promotes * (log_mult * ~is_global)[:, None])) @ group_mass
+    return float(np.sum(np.diff(cumulative[edges]) * overall * mix))
+
+
 def estimate(scenario: Scenario) -> RunSize:
     """The expected size of a replication of ``scenario`` (no random numbers drawn)."""
     clock, net, cat = scenario.clock, scenario.network, scenario.catalogue
-    curve = DemandCurve(scenario, build_skus(cat))
-    orders = float(curve.expected_orders(np.array([0.0, clock.horizon_minutes]))[0])
+    orders = expected_orders(scenario, build_skus(cat).group_mass())
     lines = orders * _mean_count(cat.lines_per_order)
     pairs = cat.sku_count * len(net.warehouses)
     run_minutes = clock.horizon_minutes + clock.drain_hours * 60
@@ -76,7 +110,9 @@ def estimate(scenario: Scenario) -> RunSize:
     nodes = len(net.warehouses) + len(net.sorting_centres) + len(net.hubs)
     memory = (FIXED_BYTES + BYTES_PER_ORDER * orders + BYTES_PER_LINE * lines
               + BYTES_PER_PAIR * pairs + BYTES_PER_NODE_MINUTE * nodes * run_minutes
-              + BYTES_PER_NODE_BIN * nodes * run_minutes / clock.resolution_minutes)
+              + BYTES_PER_NODE_BIN * nodes * run_minutes / clock.resolution_minutes
+              + BYTES_PER_GROUP_MINUTE * len(cat.groups) * clock.horizon_minutes
+              + BYTES_PER_ROUTE * len(net.warehouses) * len(net.regions))
     return RunSize(orders, lines, pairs, run_minutes / 60, waves + departures + reviews + days,
                    memory)
 

@@ -6,16 +6,19 @@ import json
 import math
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from peakline.cli import app
 from peakline.common import memory_size
+from simulator.demand import DemandCurve, build_skus
 from simulator.model import Simulation
 from simulator.scenario import load_scenario
-from simulator.sizing import available_memory, estimate
+from simulator.sizing import available_memory, estimate, expected_orders
 
 from .conftest import ROOT
 
@@ -101,3 +104,34 @@ def test_memory_sizes(text: str, size: int) -> None:
 def test_bad_memory_size_is_refused() -> None:
     with pytest.raises(typer.BadParameter, match="not a size"):
         memory_size("lots")
+
+
+@pytest.mark.parametrize("hours", [24, 20.3])
+def test_expected_orders_is_the_demand_curve_integrated(smoke_path, hours: float) -> None:
+    """The estimate integrates the rate without DemandCurve's table: both must agree."""
+    scenario = load_scenario(smoke_path).with_overrides(**{
+        "clock.horizon_hours": hours,
+        "demand.peaks": [
+            {"name": "all", "start_hour": 3.01, "duration_hours": 9, "multiplier": 2.5},
+            {"name": "promo", "start_hour": 5, "duration_hours": 30, "multiplier": 4,
+             "sku_groups": ["home", "home"]},
+            {"name": "dip", "start_hour": 10.5, "duration_hours": 2, "multiplier": 0.5,
+             "sku_groups": ["electronics"]},
+        ]})
+    skus = build_skus(scenario.catalogue)
+    curve = DemandCurve(scenario, skus)
+    exact = curve.expected_orders(np.array([0.0, scenario.clock.horizon_minutes]))[0]
+    assert expected_orders(scenario, skus.group_mass()) == pytest.approx(exact, rel=1e-12)
+
+
+def test_estimate_of_a_busy_year_is_quick(smoke_path) -> None:
+    """A year with 1,000 promotions of 100 groups: seconds, not the run's 400 MB table."""
+    groups = [{"name": f"g{i}", "share": 0.01, "price_rub": [100, 200]} for i in range(100)]
+    peaks = [{"name": f"p{i}", "start_hour": i * 8, "duration_hours": 24 * 30, "multiplier": 1.001,
+              "sku_groups": [f"g{j}" for j in range(i % 100)] or None} for i in range(1000)]
+    scenario = load_scenario(smoke_path).with_overrides(**{
+        "clock.horizon_hours": 8760, "catalogue.groups": groups, "demand.peaks": peaks})
+    began = time.perf_counter()
+    size = estimate(scenario)
+    assert time.perf_counter() - began < 10
+    assert size.orders > 60 * 8760 and size.memory_bytes > 100 * 8760 * 60 * 24
