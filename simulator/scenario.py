@@ -488,12 +488,12 @@ class Network(Strict):
 
     def reached(self, graph: nx.DiGraph | None = None) -> set[str]:
         """Ids of the warehouses and of every node their parcels can reach by lanes."""
-        graph = graph or self.lane_graph()
+        graph = self.lane_graph() if graph is None else graph
         return set(nx.multi_source_dijkstra_path_length(graph, [w.id for w in self.warehouses]))
 
     def reaching_a_region(self, graph: nx.DiGraph | None = None) -> set[str]:
         """Ids of the nodes from which some region can be reached by lanes (regions too)."""
-        graph = (graph or self.lane_graph()).reverse(copy=False)
+        graph = (self.lane_graph() if graph is None else graph).reverse(copy=False)
         return set(nx.multi_source_dijkstra_path_length(graph, [r.id for r in self.regions]))
 
 

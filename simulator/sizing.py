@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.demand import build_skus, calendar
-from simulator.distributions import Constant
+from simulator.distributions import Constant, ShiftedPoisson
 from simulator.network import HUB_WAVE_MINUTES
 from simulator.policies.base import replenishment_policies
 from simulator.scenario import Scenario
@@ -52,11 +52,11 @@ class RunSize:
                 f"~{human_bytes(self.memory_bytes)} of memory")
 
 
-def _mean_count(dist: Constant | object) -> float:
+def _mean_count(dist: Constant | ShiftedPoisson) -> float:
     """Mean of a count distribution as the model rounds it (at least one, at most its cap)."""
     if isinstance(dist, Constant):
         return max(1.0, float(round(dist.value)))
-    return min(float(dist.mean), float(dist.max))  # type: ignore[attr-defined]
+    return min(dist.mean, float(dist.max))
 
 
 def expected_orders(scenario: Scenario, group_mass: np.ndarray) -> float:
