@@ -41,16 +41,19 @@ def test_estimate_is_close_to_a_run(smoke_path) -> None:
 
 
 MEASURE = """
-import json, resource, sys
+import json, sys
 from simulator.model import Simulation
 from simulator.scenario import load_scenario
 from simulator.sizing import estimate
+
+def status(key):  # this process's own figures (ru_maxrss would count the forking parent's)
+    return int(open("/proc/self/status").read().split(key + ":")[1].split()[0]) * 1024
+
 scenario = load_scenario(sys.argv[1]).with_overrides(**json.loads(sys.argv[2]))
-status = open("/proc/self/status").read()
-before = int(status.split("VmRSS:")[1].split()[0]) * 1024  # resident now, not the peak so far
+before = status("VmRSS")
 Simulation(scenario, 1).run()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"used": after - before, "estimate": estimate(scenario).memory_bytes}))
+used = status("VmHWM") - before
+print(json.dumps({"used": used, "estimate": estimate(scenario).memory_bytes}))
 """
 
 
