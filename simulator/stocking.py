@@ -8,6 +8,7 @@ the reference backend seeds a seller's stock from them, so both start from the s
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from simulator.sku_ids import index_of_offer
+
+MAX_STOCK_FILE_BYTES = 64 * 2**20  # a row a (SKU, warehouse) of a large catalogue fits
 
 
 def initial_stock(scenario, sku_group: np.ndarray, group_names: Sequence[str],
@@ -74,12 +77,16 @@ def read_stock_file(path: Path, *, sku_count: int | None = None,
     skipped for the parts not given.
     """
     try:
-        with Path(path).open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            rows = list(reader)
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_STOCK_FILE_BYTES + 1)  # /dev/zero would never end
     except OSError as exc:
         raise StockFileError(path, exc.strerror or str(exc)) from None
+    if len(data) > MAX_STOCK_FILE_BYTES:
+        raise StockFileError(path, f"larger than {MAX_STOCK_FILE_BYTES // 2**20} MB")
+    try:
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        header = reader.fieldnames or []
+        rows = list(reader)
     except (csv.Error, UnicodeDecodeError) as exc:
         raise StockFileError(path, f"not a readable CSV file ({exc})") from None
     for needed in ("warehouse", "units"):

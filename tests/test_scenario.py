@@ -286,3 +286,10 @@ def test_names_are_printed_as_text_not_console_markup(tmp_path, smoke_path) -> N
     assert "'[/] late' starts after the horizon" in " ".join(result.output.split())
     result = CliRunner().invoke(app, ["simulate", str(smoke_path), "--allocation", "[/]"])
     assert result.exit_code == 2 and "unknown allocation policy '[/]'" in result.output
+
+
+def test_a_stock_file_that_never_ends_is_refused(tmp_path, smoke_path) -> None:
+    path = _broken(tmp_path, smoke_path, lambda d: d["stock"].update(initial_file="/dev/zero"))
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert caught.value.problems == [("stock.initial_file", "/dev/zero: larger than 64 MB")]
