@@ -6,7 +6,8 @@ centre and hub, the truck departures and the replenishment reviews over the run;
 count is of the same order (arrivals of parcels add some). Memory is a linear model fitted
 to measured peak resident memory of runs (orders, order lines, (SKU, warehouse) pairs,
 per-minute capacity curves, result series) and rounded up: it errs on the side of too much,
-by up to about half for large runs.
+by up to about half for large runs. With a demand shock, orders are sized at the shock's
+99th percentile.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -92,6 +94,18 @@ def expected_orders(scenario: Scenario, group_mass: np.ndarray) -> float:
     return float(np.sum(np.diff(cumulative[edges]) * overall * mix))
 
 
+def shock_quantile(scenario: Scenario, level: float = 0.99) -> float:
+    """The ``level`` quantile of the demand shock's lognormal factor (mean 1); 1 without one.
+
+    A factor per SKU group or region mixes several draws, so this bounds their total too.
+    """
+    shock = scenario.demand.shock
+    if shock is None:
+        return 1.0
+    sigma = math.sqrt(math.log1p(shock.cv**2))
+    return math.exp(-sigma**2 / 2 + sigma * NormalDist().inv_cdf(level))
+
+
 def estimate(scenario: Scenario) -> RunSize:
     """The expected size of a replication of ``scenario`` (no random numbers drawn)."""
     clock, net, cat = scenario.clock, scenario.network, scenario.catalogue
@@ -108,7 +122,8 @@ def estimate(scenario: Scenario) -> RunSize:
     review = replenishment_policies.create(choice.name, choice.params).review_hours
     reviews = run_minutes / (review * 60) if review else 0.0
     nodes = len(net.warehouses) + len(net.sorting_centres) + len(net.hubs)
-    memory = (FIXED_BYTES + BYTES_PER_ORDER * orders + BYTES_PER_LINE * lines
+    shocked = shock_quantile(scenario)  # memory for a replication whose demand came high
+    memory = (FIXED_BYTES + (BYTES_PER_ORDER * orders + BYTES_PER_LINE * lines) * shocked
               + BYTES_PER_PAIR * pairs + BYTES_PER_NODE_MINUTE * nodes * run_minutes
               + BYTES_PER_NODE_BIN * nodes * run_minutes / clock.resolution_minutes
               + BYTES_PER_GROUP_MINUTE * len(cat.groups) * clock.horizon_minutes

@@ -15,10 +15,16 @@ from typer.testing import CliRunner
 
 from peakline.cli import app
 from peakline.common import memory_size
-from simulator.demand import DemandCurve, build_skus
+from simulator.demand import DemandCurve, build_skus, draw_shock
 from simulator.model import Simulation
 from simulator.scenario import load_scenario
-from simulator.sizing import available_memory, estimate, expected_orders
+from simulator.sizing import (
+    FIXED_BYTES,
+    available_memory,
+    estimate,
+    expected_orders,
+    shock_quantile,
+)
 
 from .conftest import ROOT
 
@@ -138,3 +144,15 @@ def test_estimate_of_a_busy_year_is_quick(smoke_path) -> None:
     size = estimate(scenario)
     assert time.perf_counter() - began < 10
     assert size.orders > 60 * 8760 and size.memory_bytes > 100 * 8760 * 60 * 24
+
+
+def test_memory_allows_for_a_demand_shock(smoke_path) -> None:
+    """A replication draws its demand factor anew: memory is sized for the 99th percentile of
+    the factor the model draws (checked against 20,000 of the model's own draws)."""
+    plain = load_scenario(smoke_path).with_overrides(**{"demand.baseline_orders_per_hour": 3000})
+    shocked = plain.with_overrides(**{"demand.shock": {"cv": 0.5}})
+    rng = np.random.default_rng(7)
+    draws = np.array([draw_shock(shocked, rng)[0, 0] for _ in range(20_000)])
+    assert np.mean(draws > shock_quantile(shocked)) == pytest.approx(0.01, abs=0.003)
+    assert estimate(shocked).orders == pytest.approx(estimate(plain).orders)
+    assert estimate(shocked).memory_bytes > 1.5 * estimate(plain).memory_bytes - FIXED_BYTES
