@@ -237,3 +237,17 @@ def test_refusal_names_the_file_in_every_problem(tmp_path) -> None:
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     assert [f for f, _ in caught.value.problems] == ["clock.drain_hours", "catalogue.seed"]
+
+
+def test_fuzz_finding_a_run_without_orders_says_so(tmp_path) -> None:
+    """Found by the long fuzz: a valid file whose horizon holds no order crashed ``simulate``
+    (ZeroDivisionError comparing demand with the forecast)."""
+    data = copy.deepcopy(DATA["smoke.yaml"])
+    data["clock"]["horizon_hours"] = 0.001  # 0.06 orders expected: none sampled
+    path = tmp_path / "empty.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert check_file(path, tmp_path) == "ran"
+    result = CliRunner().invoke(app, ["simulate", str(path), "--no-report",
+                                      "--out", str(tmp_path / "again")])
+    assert "realised demand: 0 orders where the forecast expected some" in " ".join(
+        result.output.split())

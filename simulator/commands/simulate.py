@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import typer
@@ -154,6 +155,10 @@ def not_yet_due_warning(result: RunResult, share: float = 0.1) -> str:
 def demand_sentence(result: RunResult) -> str:
     """How the demand that happened compared with the forecast stock was planned on."""
     ratio, orders = result.kpis["demand_vs_forecast"], result.kpis["orders_demanded"]
+    if not ratio or not math.isfinite(ratio):  # no orders, or a forecast of none
+        expected = "none" if orders else "some"
+        return (f"realised demand: {orders:,.0f} orders where the forecast expected {expected} "
+                "(stock and policy levels are planned on the forecast)")
     word = "bigger than" if ratio > 1.005 else "smaller than" if ratio < 0.995 else "as"
     return (f"realised demand {ratio:.2f}x forecast: {orders:,.0f} orders against "
             f"{orders / ratio:,.0f} forecast ({word} planned; stock and policy levels are "
