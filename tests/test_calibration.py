@@ -161,7 +161,7 @@ def test_a_listed_catalogue_gives_real_ids_prices_and_popularity() -> None:
     with pytest.raises(ScenarioError, match="popularity on every SKU or on none"):
         parse_scenario(data)
     data["catalogue"]["skus"] = [{"id": 900}, {"id": 901}]
-    with pytest.raises(ScenarioError, match="catalogue: skus: lists 2 SKUs, sku_count is 3"):
+    with pytest.raises(ScenarioError, match="catalogue.skus: lists 2 SKUs, sku_count is 3"):
         parse_scenario(data)
     data["catalogue"]["skus"].append({"id": 901})
     with pytest.raises(ScenarioError, match="duplicate SKU id '901'"):
