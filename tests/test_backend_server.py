@@ -287,7 +287,7 @@ def test_a_taken_port_is_refused_in_one_line_whatever_the_worker_count(tmp_path)
         port = base.rpartition(":")[2]
         for workers in ("2", "1"):
             second = subprocess.run(
-                [sys.executable, "-m", "simulator.cli", "serve", "--db", other_url, "--port",
+                [sys.executable, "-m", "peakline", "serve", "--db", other_url, "--port",
                  port, "--workers", workers], cwd=ROOT, capture_output=True, text=True,
                 timeout=120)
             lines = second.stdout.strip().splitlines() + second.stderr.strip().splitlines()
