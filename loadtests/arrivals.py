@@ -50,7 +50,10 @@ class OrderStream:
         """Every ``count``-th order from ``index``: one Locust worker's part of the stream."""
         if not 0 <= index < count:
             raise ValueError(f"share {index} of {count} does not exist")
-        rows = np.arange(index, len(self), count)
+        return self.rows(np.arange(index, len(self), count))
+
+    def rows(self, rows: np.ndarray) -> OrderStream:
+        """The orders at ``rows`` (indexes, in send order)."""
         starts, ends = self.line_start[rows], self.line_start[rows + 1]
         lines = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)]
                                or [np.zeros(0, dtype=np.int64)])
@@ -62,9 +65,18 @@ class OrderStream:
 
 
 def order_stream(scenario: Scenario, seed: int, *, speed: float | None = None,
-                 duration_s: float | None = None) -> OrderStream:
-    """The simulator's orders for ``seed``, sent at ``speed`` (or fitted into ``duration_s``)."""
+                 duration_s: float | None = None,
+                 window: tuple[float, float] | None = None) -> OrderStream:
+    """The simulator's orders for ``seed``, sent at ``speed`` (or fitted into ``duration_s``).
+
+    ``window``: only the orders from ``start`` to ``end`` (minutes of the scenario clock),
+    the first sent at second 0 (a rehearsal of the evening peak alone, say)."""
     horizon_min = float(scenario.clock.horizon_minutes)
+    start, end = window if window is not None else (0.0, horizon_min)
+    if not 0 <= start < end <= horizon_min:
+        raise ValueError(f"the window {start:g}-{end:g} min is not within the scenario's "
+                         f"{horizon_min:g} minutes")
+    horizon_min = end - start
     if (speed is None) == (duration_s is None):
         raise ValueError("give exactly one of speed and duration_s")
     if speed is None:
@@ -76,9 +88,13 @@ def order_stream(scenario: Scenario, seed: int, *, speed: float | None = None,
         raise ValueError("speed must be > 0")
     curve = DemandCurve(scenario, build_skus(scenario.catalogue))
     arrivals = sample_arrivals(scenario, curve, make_streams(seed))
-    return OrderStream(
-        send_s=arrivals.time * 60 / speed, model_minute=arrivals.time,
+    whole = OrderStream(
+        send_s=(arrivals.time - start) * 60 / speed, model_minute=arrivals.time,
         region=arrivals.region, line_start=arrivals.line_start, sku=arrivals.sku,
         qty=arrivals.qty, region_ids=tuple(r.id for r in scenario.network.regions),
         speed=float(speed), horizon_minutes=horizon_min,
     )
+    if window is None:
+        return whole
+    first, last = np.searchsorted(arrivals.time, [start, end])
+    return whole.rows(np.arange(first, last))

@@ -45,7 +45,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
 }
 
-_EXPR = re.compile(
+EXPRESSION = re.compile(
     r"""^\s*(?:(?P<endpoint>[^:]*\S)\s*:\s*)?
         (?P<metric>[A-Za-z_][A-Za-z0-9_.()]*)\s*
         (?P<op><=|>=|==|!=|=|<|>)\s*
@@ -125,7 +125,7 @@ def _g(value: float) -> str:
 
 def parse_threshold(text: str, source: str = "cli") -> Threshold:
     """Parse one expression; raise :class:`ThresholdError` naming the problem."""
-    match = _EXPR.match(text or "")
+    match = EXPRESSION.match(text or "")
     if not match:
         raise ThresholdError(
             f"threshold {text!r} is not of the form [ENDPOINT:] METRIC OP VALUE[UNIT], "
