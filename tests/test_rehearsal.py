@@ -155,3 +155,25 @@ def test_the_gate_tells_a_keeping_up_integration_from_a_slow_one(smoke_path, tmp
     assert (cases["late_shipments<0.5%"].find("failure") is None) is passes
     html = (out / "report.html").read_text()
     assert "plot-backlog" in html and ("PASS" if passes else "FAIL") in html
+
+
+@pytest.mark.slow
+def test_faults_are_injected_at_their_rates_and_reported_beside_the_results(smoke_path,
+                                                                            tmp_path):
+    profile = tmp_path / "slow-day.yaml"
+    profile.write_text("name: slow day\nseed: 2\nslow: {rate: 0.5, delay_ms: 100}\n"
+                       "throttle_storms: {rate: 0.05, burst: 2}\n")
+    out = tmp_path / "out"
+    done = rehearse(str(smoke_path), "--integration", f"{INTEGRATION} --poll 1",
+                    "--speed", "4320", "--window", "12h-13h", "--ozon-faults", str(profile),
+                    "-T", "late_shipments<0.5%", "-T", "throttled>1%", "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "faults injected: slow" in " ".join(done.stdout.split())
+    summary = json.loads((out / "summary.json").read_text())
+    faults = summary["faults"]
+    assert faults["profile"] == "slow day"
+    slow, storms = faults["kinds"]["slow"], faults["kinds"]["throttle_storms"]
+    assert slow["of"] == summary["measures"]["requests"] > 50
+    assert 0.3 <= slow["share"] <= 0.7  # 0.5 of what the storms let through
+    assert 0 < storms["injected"] <= summary["measures"]["throttled_count"]
+    assert "faults-table" in (out / "report.html").read_text()

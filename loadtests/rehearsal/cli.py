@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from loadtests.cli import parse_duration
+from loadtests.rehearsal.faults import load_fault_profile
 from loadtests.rehearsal.gate import DEFAULTS, parse
 from loadtests.rehearsal.run import (
     HarnessError,
@@ -91,6 +92,9 @@ def rehearse(
     db: str = typer.Option(None, help="database URL for the backend (default: a temporary "
                            "SQLite file)"),
     ozon_rate_limits: bool = typer.Option(True, help="the backend throttles like Ozon"),
+    ozon_faults: str = typer.Option(None, help="Ozon's bad moments: flaky, black-friday or a "
+                                    "YAML fault profile (slow answers, 5xx bursts, 429 storms, "
+                                    "imports that fail later)"),
 ) -> None:
     """Rehearse a seller's Ozon integration against SCENARIO's peak, and gate on the result.
 
@@ -107,13 +111,14 @@ def rehearse(
         horizon_s = (span[1] - span[0] if span else sc.clock.horizon_minutes) * 60
         factor = horizon_s / parse_duration(duration) if duration is not None else speed
         thresholds = [parse(t) for t in (threshold or DEFAULTS)]
+        faults = load_fault_profile(ozon_faults) if ozon_faults else None
     except (ValueError, ThresholdError) as exc:
         raise bad_input(str(exc)) from None
     if factor is None or factor <= 0:
         raise bad_input("--speed must be greater than zero")
     cfg = RehearsalConfig(scenario_path=scenario, out_dir=out, thresholds=thresholds,
                           integration=integration, speed=float(factor), seed=seed,
-                          window=span, db=db,
+                          window=span, db=db, faults=faults,
                           rate_limits=ozon_rate_limits)
     previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
     try:

@@ -48,6 +48,7 @@ class Ledger:
     requests_per_s: Counter[int] = field(default_factory=Counter)
     throttled_per_s: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # "path: status" of failures
+    faults: Counter[str] = field(default_factory=Counter)  # injected, by kind
     ended_at: float | None = None
 
     def now(self) -> float:

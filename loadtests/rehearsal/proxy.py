@@ -4,7 +4,8 @@ The integration's ``OZON_API_URL`` points here; every request goes on to the bac
 unchanged and its answer comes back unchanged, while the :class:`Ledger` notes the status
 (429s, errors), the posting numbers in answers about postings (first seen), successful
 shipments (``/v*/posting/fbs/ship``: the posting in the request), labels fetched
-(``.../package-label``) and stock items updated (``/v2/products/stocks``).
+(``.../package-label``), stock items updated (``/v2/products/stocks``) and the faults the
+backend injected (``X-Peakline-Fault``, see ``reference_backend.faults``).
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ class RecordingProxy:
             await Response(f"proxy: backend unreachable: {exc}", 502)(scope, receive, send)
             return
         self.ledger.request(path, answer.status_code)
+        if fault := answer.headers.get("x-peakline-fault"):
+            self.ledger.faults[fault] += 1
         if answer.status_code == 200:
             self._note(path, body, answer)
         out = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP}

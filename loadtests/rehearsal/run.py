@@ -36,6 +36,7 @@ from loadtests.rehearsal.proxy import RecordingProxy
 from loadtests.rehearsal.traffic import Buyers, Carriers
 from loadtests.results import write_junit
 from loadtests.thresholds import ThresholdResult
+from reference_backend.faults import FaultProfile
 from reference_backend.settings import Settings
 from simulator.model import run as simulate
 from simulator.scenario import Scenario, load_scenario
@@ -60,8 +61,8 @@ class RehearsalConfig:
     window: tuple[float, float] | None = None
     db: str | None = None
     rate_limits: bool = True
-    #: backend settings on top of the rehearsal's own (fault profiles use this)
-    backend_env: dict[str, str] = field(default_factory=dict)
+    #: Ozon's bad moments injected by the backend (``reference_backend.faults``)
+    faults: FaultProfile | None = None
     #: after the last order, wait at most this long for the last shipments (default: the
     #: compressed shipment deadline)
     drain_s: float | None = None
@@ -120,8 +121,9 @@ def run_rehearsal(cfg: RehearsalConfig, note: Callable[[str], None] = lambda _m:
     for stale in ("summary.json", "junit.xml", "report.html", "integration.log", "backend.log"):
         (cfg.out_dir / stale).unlink(missing_ok=True)
     env = {"PEAKLINE_SHIPMENT_DEADLINE_HOURS": f"{deadline_hours() / cfg.speed:.9g}",
-           "PEAKLINE_OZON_RATE_LIMITS": "true" if cfg.rate_limits else "false",
-           **cfg.backend_env}
+           "PEAKLINE_OZON_RATE_LIMITS": "true" if cfg.rate_limits else "false"}
+    if cfg.faults is not None:
+        env["PEAKLINE_OZON_FAULTS"] = cfg.faults.model_dump_json()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="peakline-rehearse-")))
         db = cfg.db or backend.sqlite_url(tmp / "peakline.db")
@@ -146,6 +148,7 @@ def run_rehearsal(cfg: RehearsalConfig, note: Callable[[str], None] = lambda _m:
         extra={**extra, "deadline_s": deadline_s, "orders_scheduled": len(stream),
                "window_minutes": list(cfg.window) if cfg.window else None,
                "failures": dict(ledger.errors.most_common(10)),
+               "faults": fault_report(cfg.faults, ledger),
                "requests_by_path": dict(ledger.by_path.most_common())})
     write_outputs(outcome, cfg.out_dir)
     return outcome
@@ -189,6 +192,18 @@ async def _rehearse(cfg: RehearsalConfig, base: str, credentials: dict[str, Any]
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, 10)
         await proxy.close()
+
+
+def fault_report(profile: FaultProfile | None, ledger: Ledger) -> dict[str, Any] | None:
+    """Each fault kind's stated rate beside how often it was injected (of the integration's
+    requests)."""
+    if profile is None:
+        return None
+    requests = ledger.integration["requests"]
+    return {"profile": profile.name, "kinds": {
+        kind: {"rate": f.rate, "injected": ledger.faults[kind], "of": requests,
+               "share": ledger.faults[kind] / requests if requests else 0.0}
+        for kind, f in profile.kinds().items()}}
 
 
 def _return_probability(path: Path) -> float:
