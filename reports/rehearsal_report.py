@@ -79,10 +79,13 @@ def _faults(summary: Mapping[str, Any]) -> TableBlock | None:
     faults = summary.get("faults")
     if not faults:
         return None
-    rows = [[Cell(name, "text"), Cell(fmt(f.get("rate"))), Cell(fmt(f.get("injected"))),
-             Cell(fmt(f.get("of")))] for name, f in faults.get("kinds", {}).items()]
+    rows = [[Cell(name, "text"), Cell(f"{f['rate']:.1%}"), Cell(fmt(f["injected"])),
+             Cell(fmt(f["of"])), Cell(f"{f['share']:.1%}")]
+            for name, f in faults.get("kinds", {}).items()]
     return TableBlock("faults-table", f"Faults injected ({faults.get('profile', '')})",
-                      ["fault", "stated rate", "injected", "of requests"], rows)
+                      ["fault", "stated rate", "injected", "of requests", "share"], rows,
+                      note="Shares of the integration's requests; bursts make short runs "
+                           "uneven, and import_fails_later only hits import-info answers.")
 
 
 def write_rehearsal_report(summary: Mapping[str, Any], path: Path | str) -> Path:
