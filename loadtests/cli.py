@@ -128,7 +128,7 @@ def loadtest(
     model: str = typer.Option(None, help="open (the scenario's orders sent at their times, "
                               "latency from the scheduled time; default with --shape curve) or "
                               "closed (users with think time; default with --shape flat)"),
-    seed: int = typer.Option(0, help="open model: the seed of the order stream (the orders "
+    seed: int = typer.Option(1, help="open model: the seed of the order stream (the orders "
                              "`peakline simulate --seed` draws)"),
     think: float = typer.Option(1.0, min=0, help="mean think time between a user's requests, s"),
     backend_workers: int = typer.Option(1, min=1, help="uvicorn workers of the started backend"),

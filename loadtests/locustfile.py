@@ -48,7 +48,7 @@ def _options(parser: Any) -> None:
     group.add_argument("--peakline-think", type=float, default=1.0, help="mean think time, s")
     group.add_argument("--peakline-outcomes", default="", help="write outcome counters here")
     # the open model (loadtests/open_locustfile.py)
-    group.add_argument("--peakline-seed", type=int, default=0, help="seed of the order stream")
+    group.add_argument("--peakline-seed", type=int, default=1, help="seed of the order stream")
     group.add_argument("--peakline-processes", type=int, default=1,
                        help="Locust processes sharing the order stream (workers, or 1)")
     group.add_argument("--peakline-latency", default="", help="write HDR histograms here")

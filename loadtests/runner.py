@@ -65,7 +65,7 @@ class LoadTestConfig:
     #: closed: users with think time
     model: ModelKind = "closed"
     #: the seed of the open model's order stream (as ``peakline simulate --seed``)
-    seed: int = 0
+    seed: int = 1  # as `peakline simulate`
     think_s: float = 1.0
     host: str | None = None
     credentials: Path | None = None

@@ -82,7 +82,7 @@ def rehearse(
                                  "compressed into it (e.g. 10m)"),
     speed: float = typer.Option(None, help="scenario seconds per second instead of "
                                 "--duration (48: a day in 30 minutes)"),
-    seed: int = typer.Option(0, help="the seed of the order stream (as `peakline simulate`)"),
+    seed: int = typer.Option(1, help="the seed of the order stream (as `peakline simulate`)"),
     window: str = typer.Option(None, help="only the orders of this part of the scenario "
                                "clock, e.g. 18h-22h (the evening peak)"),
     threshold: list[str] = typer.Option(

@@ -56,7 +56,7 @@ class RehearsalConfig:
     thresholds: list[RehearsalThreshold]
     integration: str  # a shell command
     speed: float  # scenario seconds per second of rehearsal
-    seed: int = 0
+    seed: int = 1  # as `peakline simulate`
     #: only the orders from ``start`` to ``end`` (scenario minutes), e.g. the evening peak
     window: tuple[float, float] | None = None
     db: str | None = None
