@@ -1,7 +1,7 @@
 """``peakline loadtest``: Locust traffic shaped by a scenario, judged by thresholds.
 
-Exit codes: 0 every threshold passed; 1 a threshold was breached, or the test could not run
-(backend or Locust failed); 2 bad input (scenario, threshold expression, option).
+Exit codes: 0 every threshold passed; 1 a threshold was breached; 2 bad input (scenario,
+threshold expression, option); 3 the test could not run (backend or Locust failed).
 """
 
 from __future__ import annotations
@@ -79,6 +79,16 @@ def print_outcome(outcome: RunOutcome) -> None:
     if per_s := stats.get("rps_per_second"):
         out.print(f"throughput: {per_s['median']:.0f} req/s in a typical second, "
                   f"{per_s['best_10s']:.1f} req/s over the best 10 s", highlight=False)
+    if sent := outcome.extra.get("open_model"):
+        lag = sent["lag"]
+        verdict = ("[green]the generator kept to its schedule[/]" if sent["late_share"] <= 0.01
+                   else f"[bold yellow]the generator fell behind ({sent['late_share']:.1%} of "
+                   "sends late): latency still counts from the scheduled times, but the load "
+                   "came later than the scenario says[/]")
+        out.print(f"open model: {sent['sent']} of {sent['scheduled']} orders sent on schedule, "
+                  f"{sent['late_sends']} late (> {sent['late_after_ms']:g} ms), send lag p99 "
+                  f"{_fmt_ms(lag['p99_ms'])} ms, max {_fmt_ms(lag['max_ms'])} ms, "
+                  f"{sent['unanswered']} unanswered at the end; {verdict}", highlight=False)
     if counts := outcome.extra.get("outcomes"):
         out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
                   highlight=False)
@@ -115,6 +125,11 @@ def loadtest(
     credentials: Path = typer.Option(None, help="with --host: the JSON `peakline seed` wrote"),
     shape: str = typer.Option("curve", help="curve (the scenario's demand curve) or flat "
                               "(ramp and hold: capacity tests)"),
+    model: str = typer.Option(None, help="open (the scenario's orders sent at their times, "
+                              "latency from the scheduled time; default with --shape curve) or "
+                              "closed (users with think time; default with --shape flat)"),
+    seed: int = typer.Option(1, help="open model: the seed of the order stream (the orders "
+                             "`peakline simulate --seed` draws)"),
     think: float = typer.Option(1.0, min=0, help="mean think time between a user's requests, s"),
     backend_workers: int = typer.Option(1, min=1, help="uvicorn workers of the started backend"),
     ozon_rate_limits: bool = typer.Option(
@@ -130,8 +145,8 @@ def loadtest(
 ) -> None:
     """Load-test a seller backend with traffic shaped by SCENARIO.
 
-    Exit 0 when every threshold holds, 1 on a breach (or when the test cannot run), 2 on bad
-    input.
+    Exit 0 when every threshold holds, 1 on a breach, 2 on bad input, 3 when the test could
+    not run.
     """
     sc = scenario_or_exit(scenario)
     try:
@@ -142,6 +157,12 @@ def loadtest(
         raise bad_input(str(exc)) from None
     if shape not in ("curve", "flat"):
         raise bad_input(f"--shape must be curve or flat, not {shape!r}")
+    model = model or ("open" if shape == "curve" else "closed")
+    if model not in ("open", "closed"):
+        raise bad_input(f"--model must be open or closed, not {model!r}")
+    if model == "open" and shape != "curve":
+        raise bad_input("--model open sends the scenario's orders at their times: it goes "
+                        "with --shape curve")
     if host is not None:
         if not re.match(r"^https?://[^/\s]+", host):
             raise bad_input(f"--host {host!r} is not an http(s) URL")
@@ -165,7 +186,8 @@ def loadtest(
         raise bad_input("no thresholds: give --threshold or keep the scenario's slo block")
     cfg = LoadTestConfig(
         scenario_path=scenario, out_dir=out, thresholds=thresholds, duration_s=seconds,
-        users=users, workers=workers, shape=shape, think_s=think, host=host,  # type: ignore[arg-type]
+        users=users, workers=workers, shape=shape, model=model, seed=seed,  # type: ignore[arg-type]
+        think_s=think, host=host,
         credentials=credentials, db=db, backend_workers=backend_workers, time_budget_s=budget,
         ozon_rate_limits=ozon_rate_limits,
         remote_workers=remote_workers, master_bind=(bind_host, int(bind_port)),
@@ -186,7 +208,7 @@ def loadtest(
     except HarnessError as exc:
         err_console.print(f"[bold red]FAIL[/]: the load test could not run: {exc}",
                           highlight=False)
-        raise typer.Exit(code=1) from None
+        raise typer.Exit(code=3) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; everything started was stopped")
         raise typer.Exit(code=130) from None

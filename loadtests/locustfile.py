@@ -47,6 +47,13 @@ def _options(parser: Any) -> None:
     group.add_argument("--peakline-users", type=int, default=50, help="users at the peak rate")
     group.add_argument("--peakline-think", type=float, default=1.0, help="mean think time, s")
     group.add_argument("--peakline-outcomes", default="", help="write outcome counters here")
+    # the open model (loadtests/open_locustfile.py)
+    group.add_argument("--peakline-seed", type=int, default=1, help="seed of the order stream")
+    group.add_argument("--peakline-processes", type=int, default=1,
+                       help="Locust processes sharing the order stream (workers, or 1)")
+    group.add_argument("--peakline-latency", default="", help="write HDR histograms here")
+    group.add_argument("--peakline-drain", type=float, default=25.0,
+                       help="seconds after the load allowed for the last answers")
 
 
 @events.init.add_listener
@@ -93,7 +100,7 @@ def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _throttled(resp: Any) -> bool:
+def throttled(resp: Any) -> bool:
     """A 429 (Ozon's rate limits, ``peakline loadtest --ozon-rate-limits``) is counted as
     ``throttled`` in its own row of the stats (``... (429)``), not as an error."""
     if resp.status_code != 429:
@@ -135,7 +142,7 @@ class PeaklineUser(FastHttpUser):
         headers = self.world.key(*roles).headers
         with self.client.post(path, json=body, headers=headers, name=f"POST {path}",
                               catch_response=True) as resp:
-            if _throttled(resp):
+            if throttled(resp):
                 return None
             if resp.status_code in ok:
                 try:
@@ -331,7 +338,7 @@ class WarehouseStaff(PeaklineUser):
         headers = self.world.key("warehouse").headers
         with self.client.post("/v4/posting/fbs/ship", json=body, headers=headers,
                               name="POST /v4/posting/fbs/ship", catch_response=True) as resp:
-            if _throttled(resp):
+            if throttled(resp):
                 _queues.to_ship.append(raw)  # shipped later
             elif resp.status_code == 200:
                 OUTCOMES["postings_shipped"] += 1

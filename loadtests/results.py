@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loadtests.latency import Histograms, summary_ms
 from loadtests.locust_stats import stats_module
-from loadtests.thresholds import ThresholdResult, run_seconds
+from loadtests.thresholds import ThresholdResult, histogram_names, run_seconds
 
 if TYPE_CHECKING:
+    from hdrh.histogram import HdrHistogram
     from locust.stats import RequestStats, StatsEntry
 
 _INT_KEYED = ("response_times", "num_reqs_per_sec", "num_fail_per_sec")
@@ -60,9 +62,12 @@ def read_failures_csv(path: Path, limit: int = 20) -> list[dict[str, Any]]:
     return out[:limit]
 
 
-def entry_summary(entry: StatsEntry, seconds: float) -> dict[str, Any]:
-    """One endpoint's (or the total's) figures, in milliseconds and requests per second."""
+def entry_summary(entry: StatsEntry, seconds: float,
+                  hist: HdrHistogram | None = None) -> dict[str, Any]:
+    """One endpoint's (or the total's) figures, in milliseconds and requests per second;
+    latency from ``hist`` (an HDR histogram of the same requests) when given."""
     pct = entry.get_response_time_percentile
+    exact = {k: v for k, v in summary_ms(hist).items() if k != "count"} if hist else {}
     return {
         "name": entry.name,
         "requests": entry.num_requests,
@@ -75,7 +80,7 @@ def entry_summary(entry: StatsEntry, seconds: float) -> dict[str, Any]:
         "p50_ms": pct(0.5) if entry.num_requests else None,
         "p95_ms": pct(0.95) if entry.num_requests else None,
         "p99_ms": pct(0.99) if entry.num_requests else None,
-    }
+    } | exact
 
 
 def per_second_rps(entry: StatsEntry) -> dict[str, float]:
@@ -96,17 +101,24 @@ def per_second_rps(entry: StatsEntry) -> dict[str, float]:
     return {"median": median, "best_10s": best}
 
 
-def stats_summary(stats: RequestStats) -> dict[str, Any]:
-    """Totals and per-endpoint figures of a run."""
+def stats_summary(stats: RequestStats, histograms: Histograms | None = None) -> dict[str, Any]:
+    """Totals and per-endpoint figures of a run (latency from ``histograms`` when given)."""
     seconds = run_seconds(stats)
     entries = sorted(
         (e for e in stats.entries.values() if e.num_requests), key=lambda e: -e.num_requests
     )
+
+    def hist(entry: StatsEntry) -> HdrHistogram | None:
+        if histograms is None:
+            return None
+        return histograms.merged(histogram_names(entry, stats, histograms))
+
     return {
         "seconds": seconds,
-        "total": entry_summary(stats.total, seconds),
+        "latency_source": "hdr" if histograms is not None else "locust",
+        "total": entry_summary(stats.total, seconds, hist(stats.total)),
         "rps_per_second": per_second_rps(stats.total),
-        "endpoints": [entry_summary(e, seconds) for e in entries],
+        "endpoints": [entry_summary(e, seconds, hist(e)) for e in entries],
     }
 
 

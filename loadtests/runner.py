@@ -21,9 +21,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from loadtests import accounts, backend
+from loadtests.latency import Histograms
+from loadtests.open_model import send_report
 from loadtests.processes import ManagedProcess, free_port, process_age_s
 from loadtests.profile import ShapeKind, make_plan
 from loadtests.results import (
@@ -38,8 +40,12 @@ from loadtests.thresholds import Threshold, evaluate
 from simulator.scenario import load_scenario
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+OPEN_LOCUSTFILE = Path(__file__).with_name("open_locustfile.py")
 #: seconds allowed beyond the test duration for Locust to start, connect workers and stop
 LOCUST_GRACE_S = 45.0
+
+
+ModelKind = Literal["open", "closed"]
 
 
 class HarnessError(RuntimeError):
@@ -55,6 +61,11 @@ class LoadTestConfig:
     users: int = 50
     workers: int = 0
     shape: ShapeKind = "curve"
+    #: open: the scenario's orders sent on schedule (latency from the scheduled time);
+    #: closed: users with think time
+    model: ModelKind = "closed"
+    #: the seed of the open model's order stream (as ``peakline simulate --seed``)
+    seed: int = 1  # as `peakline simulate`
     think_s: float = 1.0
     host: str | None = None
     credentials: Path | None = None
@@ -69,6 +80,18 @@ class LoadTestConfig:
     #: the whole run (start-up included) ends within this; the load is shortened to fit
     time_budget_s: float | None = None
     extra_locust_args: list[str] = field(default_factory=list)
+    #: open model: seconds after the load at most for the last answers (a request times out
+    #: after 20 s, so 25 s leaves none unanswered)
+    drain_s: float = 25.0
+
+    @property
+    def locustfile(self) -> Path:
+        return OPEN_LOCUSTFILE if self.model == "open" else LOCUSTFILE
+
+    @property
+    def locust_seconds(self) -> float:
+        """How long Locust runs: the load, and the open model's drain for the last answers."""
+        return self.duration_s + (self.drain_s if self.model == "open" else 0.0)
 
 
 Progress = Callable[[float, dict[str, Any]], None]
@@ -79,7 +102,7 @@ def locust_argv(cfg: LoadTestConfig, host: str, credentials: Path, *,
     """The Locust command (the master's, in distributed mode)."""
     out = cfg.out_dir
     argv = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+        sys.executable, "-m", "locust", "-f", str(cfg.locustfile), "--headless", "--host", host,
         "--peakline-scenario", str(cfg.scenario_path.resolve()),
         "--peakline-credentials", str(credentials.resolve()),
         "--peakline-shape", cfg.shape, "--peakline-duration", f"{cfg.duration_s:g}",
@@ -89,6 +112,10 @@ def locust_argv(cfg: LoadTestConfig, host: str, credentials: Path, *,
         "--json-file", str(out / "locust_stats"),
         "--csv-full-history", "--stop-timeout", "2", "--exit-code-on-error", "0",
         "--only-summary",
+        "--peakline-seed", str(cfg.seed),
+        "--peakline-processes", str(max(1, cfg.workers + cfg.remote_workers)),
+        "--peakline-latency", str((out / "latency_hdr.json").resolve()),
+        "--peakline-drain", f"{cfg.drain_s:g}",
     ]
     if cfg.remote_workers > 0:
         bind_host, bind_port = cfg.master_bind
@@ -102,8 +129,8 @@ def locust_argv(cfg: LoadTestConfig, host: str, credentials: Path, *,
     return argv + cfg.extra_locust_args
 
 
-def worker_argv(master_host: str, master_port: int) -> list[str]:
-    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker",
+def worker_argv(cfg: LoadTestConfig, master_host: str, master_port: int) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(cfg.locustfile), "--worker",
             "--master-host", master_host, "--master-port", str(master_port)]
 
 
@@ -133,7 +160,7 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
         grace_s += 90  # remote workers may take a while to connect
     else:
         master_host, master_port = "127.0.0.1", (free_port() if cfg.workers > 0 else None)
-    deadline = time.monotonic() + cfg.duration_s + grace_s
+    deadline = time.monotonic() + cfg.locust_seconds + grace_s
     with ExitStack() as stack:
         master = stack.enter_context(
             ManagedProcess("locust", locust_argv(cfg, host, credentials, master_port=master_port),
@@ -141,7 +168,8 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
         )
         for i in range(cfg.workers):
             stack.enter_context(
-                ManagedProcess(f"locust worker {i + 1}", worker_argv(master_host, master_port or 0),
+                ManagedProcess(f"locust worker {i + 1}",
+                               worker_argv(cfg, master_host, master_port or 0),
                                cfg.out_dir / f"locust_worker_{i + 1}.log")
             )
         started = time.monotonic()
@@ -166,7 +194,8 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     scenario = load_scenario(cfg.scenario_path)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("locust_stats.json", "outcomes.json", "locust_stats_history.csv"):
+    for stale in ("locust_stats.json", "outcomes.json", "locust_stats_history.csv",
+                  "latency_hdr.json"):
         (cfg.out_dir / stale).unlink(missing_ok=True)
     plan = make_plan(scenario, cfg.shape, cfg.duration_s, cfg.users)
     phases: dict[str, float] = {}
@@ -221,8 +250,11 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
             cfg, grace = _fit_budget(cfg, time.monotonic() - started_wall, extra, note)
             plan = make_plan(scenario, cfg.shape, cfg.duration_s, cfg.users)
             extra["plan"] = plan.to_dict()
+        load = ("the scenario's orders on schedule (open model, seed "
+                f"{cfg.seed})" if cfg.model == "open" else
+                f"{cfg.shape} shape, {cfg.users} peak users")
         note(f"running Locust against {host} for {cfg.duration_s:g} s "
-             f"({cfg.shape} shape, {cfg.users} peak users"
+             f"({load}"
              f"{f', {cfg.workers} workers' if cfg.workers else ''}) ...")
         exit_code = run_locust(cfg, host, credentials, progress, grace_s=grace)
         phases["locust_s"] = _lap()
@@ -234,11 +266,15 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
         raise HarnessError(f"Locust exited with code {exit_code} and recorded no statistics:\n"
                            + "\n".join(log))
     stats = load_locust_stats(stats_path)
-    results = evaluate(cfg.thresholds, stats)
-    summary = stats_summary(stats)
     outcomes_path = cfg.out_dir / "outcomes.json"
     if outcomes_path.exists():
         extra["outcomes"] = json.loads(outcomes_path.read_text(encoding="utf-8"))
+    latency = None
+    if cfg.model == "open":
+        latency, extra["open_model"] = read_open_model(cfg.out_dir / "latency_hdr.json",
+                                                       extra.get("outcomes", {}))
+    results = evaluate(cfg.thresholds, stats, latency)
+    summary = stats_summary(stats, latency)
     files = {
         "summary_json": "summary.json", "junit_xml": "junit.xml", "locust_html": "locust.html",
         "locust_csv": "locust_stats.csv", "locust_failures_csv": "locust_failures.csv",
@@ -273,6 +309,7 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
 #: seconds a time budget keeps for Locust's start and stop and for the reports
 BUDGET_RESERVE_S = 10.0
 MIN_LOAD_S = 5.0
+MIN_DRAIN_S = 3.0
 
 
 def _fit_budget(cfg: LoadTestConfig, elapsed: float, extra: dict[str, Any],
@@ -280,7 +317,10 @@ def _fit_budget(cfg: LoadTestConfig, elapsed: float, extra: dict[str, Any],
     """Shorten the load so the run ends within ``time_budget_s``; the grace left for Locust."""
     assert cfg.time_budget_s is not None
     left = cfg.time_budget_s - elapsed
-    load = min(cfg.duration_s, left - BUDGET_RESERVE_S)
+    if cfg.model == "open":  # the drain gives way first, down to MIN_DRAIN_S
+        cfg = replace(cfg, drain_s=max(MIN_DRAIN_S, min(
+            cfg.drain_s, left - BUDGET_RESERVE_S - cfg.duration_s)))
+    load = min(cfg.duration_s, left - BUDGET_RESERVE_S - (cfg.locust_seconds - cfg.duration_s))
     if load < MIN_LOAD_S:
         raise HarnessError(f"start-up took {elapsed:.0f} s of the {cfg.time_budget_s:g} s "
                            "budget: no time left for the load")
@@ -289,7 +329,7 @@ def _fit_budget(cfg: LoadTestConfig, elapsed: float, extra: dict[str, Any],
         note(f"start-up took {elapsed:.0f} s: load shortened to {load:.0f} s to end within "
              f"the {cfg.time_budget_s:g} s budget")
         cfg = replace(cfg, duration_s=round(load, 1))
-    return cfg, max(5.0, left - cfg.duration_s - 2.0)
+    return cfg, max(5.0, left - cfg.locust_seconds - 2.0)
 
 
 def write_html_report(outcome: RunOutcome, out_dir: Path) -> Path | None:
@@ -305,3 +345,19 @@ def write_html_report(outcome: RunOutcome, out_dir: Path) -> Path | None:
     except (OSError, ValueError, KeyError) as exc:  # a report problem never changes the verdict
         (out_dir / "report_error.txt").write_text(f"report.html not written: {exc!r}\n")
         return None
+
+
+def read_open_model(path: Path, outcomes: dict[str, int]) -> tuple[Histograms, dict[str, Any]]:
+    """The open model's HDR latency histograms, and what its generator reports: requests
+    scheduled, sent, answered, late sends and the send lag."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"the open model wrote no latency histograms ({exc})") from None
+    latency, lag = Histograms(), Histograms()
+    latency.merge_encoded(data.get("latency", {}))
+    lag.merge_encoded(data.get("send_lag", {}))
+    report = send_report(lag, outcomes)
+    report["scheduled"] = int(outcomes.get("scheduled", 0))
+    report["unanswered"] = max(0, report["sent"] - int(outcomes.get("answered", 0)))
+    return latency, report

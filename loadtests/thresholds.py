@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from loadtests.latency import Histograms, metric_ms
 from loadtests.locust_stats import stats_module
 from simulator.scenario import Slo
 
@@ -44,7 +45,7 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
 }
 
-_EXPR = re.compile(
+EXPRESSION = re.compile(
     r"""^\s*(?:(?P<endpoint>[^:]*\S)\s*:\s*)?
         (?P<metric>[A-Za-z_][A-Za-z0-9_.()]*)\s*
         (?P<op><=|>=|==|!=|=|<|>)\s*
@@ -124,7 +125,7 @@ def _g(value: float) -> str:
 
 def parse_threshold(text: str, source: str = "cli") -> Threshold:
     """Parse one expression; raise :class:`ThresholdError` naming the problem."""
-    match = _EXPR.match(text or "")
+    match = EXPRESSION.match(text or "")
     if not match:
         raise ThresholdError(
             f"threshold {text!r} is not of the form [ENDPOINT:] METRIC OP VALUE[UNIT], "
@@ -336,8 +337,22 @@ def _combined(stats: RequestStats, name: str, entries: list[StatsEntry]) -> Stat
     return combined
 
 
-def evaluate(thresholds: Iterable[Threshold], stats: RequestStats) -> list[ThresholdResult]:
-    """Check every threshold against recorded statistics; a missing endpoint fails its checks."""
+def histogram_names(entry: StatsEntry, stats: RequestStats,
+                    histograms: Histograms) -> list[str] | None:
+    """The request names whose HDR histograms make up ``entry`` (``None``: all of them)."""
+    if entry is stats.total:
+        return None
+    if entry.name in histograms.by_name:
+        return [entry.name]
+    return [n for n in histograms.by_name if n.rpartition(" ")[2] == entry.name]
+
+
+def evaluate(thresholds: Iterable[Threshold], stats: RequestStats,
+             histograms: Histograms | None = None) -> list[ThresholdResult]:
+    """Check every threshold against recorded statistics; a missing endpoint fails its checks.
+
+    With ``histograms`` (the open model's HDR histograms) latency comes from them, exactly,
+    instead of from Locust's two-digit buckets."""
     seconds = run_seconds(stats)
     results = []
     for threshold in thresholds:
@@ -347,6 +362,9 @@ def evaluate(thresholds: Iterable[Threshold], stats: RequestStats) -> list[Thres
         else:
             entry, note = find_entry(stats, threshold.endpoint)
         measured = None if entry is None else measure(entry, threshold.metric, seconds)
+        if histograms is not None and entry is not None and threshold.kind == "latency":
+            names = histogram_names(entry, stats, histograms)
+            measured = metric_ms(histograms.merged(names), threshold.metric)
         if measured is None:
             results.append(ThresholdResult(threshold, None, False, note or "no requests recorded"))
             continue

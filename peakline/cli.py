@@ -31,6 +31,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "simulator.commands.experiments",
     "simulator.calibration.command",
     "loadtests.cli",
+    "loadtests.rehearsal.cli",
     "reference_backend.cli",
 )
 

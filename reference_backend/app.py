@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 import reference_backend
 from reference_backend.db import Database
 from reference_backend.errors import install_error_handlers
+from reference_backend.faults import FaultProfile, OzonFaults
 from reference_backend.logging import configure_logging
 from reference_backend.metrics import metrics_endpoint
 from reference_backend.middleware import (
@@ -139,6 +140,9 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             product_imports_per_day=settings.ozon_product_import_daily_limit,
             storage=settings.ozon_rate_limit_storage)
         app.add_middleware(OzonRateLimits, limits=app.state.ozon_limits)
+    if settings.ozon_faults:  # outside the rate limits: a faulted request never counts
+        app.add_middleware(OzonFaults, profile=FaultProfile.model_validate_json(
+            settings.ozon_faults))
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
     if freeze_gc:
         app.add_middleware(FreezeAfterWarmUp)

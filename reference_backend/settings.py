@@ -74,6 +74,9 @@ class Settings(BaseSettings):
         default_factory=lambda: {"/v2/products/stocks": "80/minute",
                                  "/v1/analytics/data": "1/minute"},
         description="per Client-Id and method path, in the limits library's notation")
+    #: Ozon's bad moments injected on purpose: a reference_backend.faults.FaultProfile as
+    #: JSON (off when unset; ``peakline rehearse --ozon-faults`` sets it)
+    ozon_faults: str | None = None
     #: a (product, warehouse) pair's stock can be set once per this many seconds
     ozon_stock_pair_interval_s: int = Field(default=30, ge=1)
     ozon_product_import_daily_limit: int | None = Field(

@@ -366,10 +366,14 @@ def _details(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     started = (f"started by the test ({backend.get('database')}, "
                f"{backend.get('uvicorn_workers', 1)} uvicorn worker(s))"
                if backend.get("started") else "already running")
-    return [("target", str(summary.get("host", ""))), ("backend", started),
-            ("load", f"{summary.get('duration_s', 0):g} s, {summary.get('shape')} shape, "
-                     f"{summary.get('users')} peak users, {summary.get('workers') or 'no'} "
-                     "Locust workers"),
+    load = (f"{summary.get('duration_s', 0):g} s, {summary.get('shape')} shape, "
+            f"{summary.get('users')} peak users, {summary.get('workers') or 'no'} Locust workers")
+    if sent := summary.get("open_model"):  # the open model: orders on schedule, no users
+        load = (f"{summary.get('duration_s', 0):g} s, open model: {sent['sent']:,} of "
+                f"{sent['scheduled']:,} orders sent on schedule, {sent['late_sends']:,} late "
+                f"(send lag p99 {sent['lag']['p99_ms'] or 0:.0f} ms), "
+                f"{summary.get('workers') or 'no'} Locust workers")
+    return [("target", str(summary.get("host", ""))), ("backend", started), ("load", load),
             ("started at", str(summary.get("started_at", ""))),
             ("wall time", f"{summary.get('wall_seconds', 0):,.0f} s")]
 

@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from loadtests.arrivals import order_stream
 from loadtests.cli import parse_duration
 from peakline.cli import app
+from simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,6 +52,8 @@ def test_bad_durations(text):
         (["--host", "http://127.0.0.1:9", "--ozon-rate-limits"], "PEAKLINE_OZON_RATE_LIMITS"),
         (["--master-bind", "5557"], "not HOST:PORT"),
         (["--time-budget", "later"], "duration"),
+        (["--model", "zigzag"], "--model"),
+        (["--model", "open", "--shape", "flat"], "goes with --shape curve"),
     ],
 )
 def test_bad_input_exits_2_before_starting_anything(smoke_path, tmp_path, args, message):
@@ -71,8 +75,8 @@ def test_broken_scenario_exits_2(tmp_path):
 @pytest.mark.slow
 def test_fifteen_second_run_passes_and_writes_every_report(smoke_path, tmp_path):
     out = tmp_path / "out"
-    done = peakline("loadtest", str(smoke_path), "--duration", "15s", "--users", "12",
-                    "--think", "0.5", "--out", str(out), "-T", "errors<1%",
+    done = peakline("loadtest", str(smoke_path), "--model", "closed", "--duration", "15s",
+                    "--users", "12", "--think", "0.5", "--out", str(out), "-T", "errors<1%",
                     "-T", "POST /marketplace/v1/orders: p99<3s")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASS" in done.stdout and "FAIL" not in done.stdout
@@ -96,8 +100,8 @@ def test_fifteen_second_run_passes_and_writes_every_report(smoke_path, tmp_path)
 @pytest.mark.slow
 def test_impossible_threshold_with_two_workers_exits_1_naming_the_breach(smoke_path, tmp_path):
     out = tmp_path / "out"
-    done = peakline("loadtest", str(smoke_path), "--duration", "6s", "--users", "8",
-                    "--workers", "2", "--think", "0.5", "--out", str(out),
+    done = peakline("loadtest", str(smoke_path), "--model", "closed", "--duration", "6s",
+                    "--users", "8", "--workers", "2", "--think", "0.5", "--out", str(out),
                     "-T", "p95<0.001ms")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "FAIL: 1 threshold(s) breached: p95<0.001ms" in " ".join(done.stdout.split())
@@ -126,3 +130,26 @@ def test_ozon_rate_limits_count_throttled_requests_apart_from_errors(smoke_path,
     stats = (out / "locust_stats.csv").read_text()
     assert " (429)" in stats
     assert "HTTP 429" not in (out / "locust_failures.csv").read_text()
+
+
+@pytest.mark.slow
+def test_open_model_sends_every_order_of_the_stream_across_two_workers(smoke_path, tmp_path):
+    """The smoke day's orders (about 1,900) in 8 s, split across two Locust workers: each
+    sent once, latency from the scheduled time in exact (HDR) percentiles."""
+    orders = len(order_stream(load_scenario(smoke_path), 1, duration_s=8))  # simulate's seed
+    out = tmp_path / "out"
+    done = peakline("loadtest", str(smoke_path), "--duration", "8s", "--workers", "2",
+                    "--out", str(out), "-T", "errors<1%", "-T", "p99<60s", "--no-scenario-slo",
+                    timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    sent = summary["open_model"]
+    assert sent["scheduled"] == sent["sent"] == orders and sent["unanswered"] == 0
+    outcomes = summary["outcomes"]
+    assert outcomes["orders_created"] + outcomes.get("orders_out_of_stock", 0) == orders
+    assert summary["stats"]["latency_source"] == "hdr"
+    total = summary["stats"]["total"]
+    assert total["requests"] == orders
+    assert total["p50_ms"] <= total["p99_ms"] <= total["max_ms"]
+    assert sent["lag"]["count"] == orders
+    assert "orders sent on schedule" in " ".join(done.stdout.split())

@@ -127,7 +127,7 @@ def test_readme_examples_run_as_written(tmp_path):
     blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8"))
               if not (b.skip or b.repeated)]
     assert blocks, "the README has no sh examples"
-    for name in ("scenarios", "loadtests", "benchmarks", "Makefile", "pyproject.toml"):
+    for name in ("scenarios", "loadtests", "benchmarks", "examples", "Makefile", "pyproject.toml"):
         (tmp_path / name).symlink_to(ROOT / name)
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
     if any("postgresql://" in b.text for b in blocks) and not os.environ.get(PG_ENV):

@@ -1,0 +1,262 @@
+"""One rehearsal end to end: backend up, integration up, the peak replayed, the gate judged.
+
+:func:`run_rehearsal` seeds the reference backend from the scenario (a temporary SQLite file
+unless a database URL is given) and serves it with Ozon's rate limits on and shipment
+deadlines compressed by the speed; starts the recording proxy and the integration (a shell
+command with ``OZON_API_URL`` pointing at the proxy, ``OZON_CLIENT_ID``, ``OZON_API_KEY``);
+waits for the integration's first request; sends the scenario's orders on schedule while
+carriers pick up what was shipped; after the last order waits until every posting is
+shipped and labelled, or past its deadline; stops everything it started; and writes
+``summary.json``, ``junit.xml`` and ``report.html`` into the output folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from loadtests import backend
+from loadtests.arrivals import OrderStream, order_stream
+from loadtests.processes import ManagedProcess, free_port
+from loadtests.rehearsal.gate import RehearsalThreshold, evaluate
+from loadtests.rehearsal.ledger import Ledger
+from loadtests.rehearsal.proxy import RecordingProxy
+from loadtests.rehearsal.traffic import Buyers, Carriers
+from loadtests.results import write_junit
+from loadtests.thresholds import ThresholdResult
+from reference_backend.faults import FaultProfile
+from reference_backend.settings import Settings
+from simulator.model import run as simulate
+from simulator.scenario import Scenario, load_scenario
+
+#: seconds the integration has to send its first request
+STARTUP_S = 60.0
+
+
+class HarnessError(RuntimeError):
+    """The rehearsal could not run (backend, proxy or integration failed): exit 3."""
+
+
+@dataclass(frozen=True)
+class RehearsalConfig:
+    scenario_path: Path
+    out_dir: Path
+    thresholds: list[RehearsalThreshold]
+    integration: str  # a shell command
+    speed: float  # scenario seconds per second of rehearsal
+    seed: int = 1  # as `peakline simulate`
+    #: only the orders from ``start`` to ``end`` (scenario minutes), e.g. the evening peak
+    window: tuple[float, float] | None = None
+    db: str | None = None
+    rate_limits: bool = True
+    #: Ozon's bad moments injected by the backend (``reference_backend.faults``)
+    faults: FaultProfile | None = None
+    #: after the last order, wait at most this long for the last shipments (default: the
+    #: compressed shipment deadline)
+    drain_s: float | None = None
+
+
+@dataclass
+class RehearsalOutcome:
+    scenario: str
+    seed: int
+    speed: float
+    measures: dict[str, Any]
+    results: list[ThresholdResult]
+    series: dict[str, list[float]]
+    simulated_backlog: dict[str, list[float]]
+    extra: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "seed": self.seed, "speed": self.speed,
+                "passed": self.passed, "measures": self.measures,
+                "thresholds": [r.to_dict() for r in self.results],
+                "breaches": [r.threshold.label for r in self.results if not r.passed],
+                "series": self.series, "simulated_backlog": self.simulated_backlog,
+                "files": self.files, **self.extra}
+
+
+def deadline_hours() -> float:
+    """The backend's hours from order to ``shipment_date`` (Ozon's 24 by default)."""
+    return float(Settings.model_fields["shipment_deadline_hours"].default)
+
+
+def simulated_backlog(scenario: Scenario, seed: int, speed: float,
+                      window: tuple[float, float] | None) -> dict[str, list[float]]:
+    """The simulator's warehouse backlog (postings, all warehouses) on the rehearsal's clock."""
+    start, end = window or (0.0, float(scenario.clock.horizon_minutes))
+    result = simulate(scenario, seed)
+    backlog = result.series["backlog_warehouse"]
+    total = backlog.sum(axis=1) if backlog.ndim == 2 else backlog
+    minutes = result.series_time * 60
+    keep = (minutes >= start) & (minutes <= end)
+    return {"t": ((minutes[keep] - start) * 60 / speed).tolist(),
+            "backlog": total[keep].tolist()}
+
+
+def run_rehearsal(cfg: RehearsalConfig, note: Callable[[str], None] = lambda _m: None
+                  ) -> RehearsalOutcome:
+    """Run one rehearsal and judge it; :class:`HarnessError` if it cannot run."""
+    scenario = load_scenario(cfg.scenario_path)
+    stream = order_stream(scenario, cfg.seed, speed=cfg.speed, window=cfg.window)
+    deadline_s = deadline_hours() * 3600 / cfg.speed
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("summary.json", "junit.xml", "report.html", "integration.log", "backend.log"):
+        (cfg.out_dir / stale).unlink(missing_ok=True)
+    env = {"PEAKLINE_SHIPMENT_DEADLINE_HOURS": f"{deadline_hours() / cfg.speed:.9g}",
+           "PEAKLINE_OZON_RATE_LIMITS": "true" if cfg.rate_limits else "false"}
+    if cfg.faults is not None:
+        env["PEAKLINE_OZON_FAULTS"] = cfg.faults.model_dump_json()
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="peakline-rehearse-")))
+        db = cfg.db or backend.sqlite_url(tmp / "peakline.db")
+        log = cfg.out_dir / "backend.log"
+        note(f"seeding and starting the reference backend from {cfg.scenario_path} ...")
+        try:
+            backend.ensure_database(db)
+            credentials = backend.seed(cfg.scenario_path, db, tmp / "credentials.json", log,
+                                       name=f"rehearsal-{os.getpid()}" if cfg.db else None)
+            base = stack.enter_context(backend.serve(db, log, env=env))
+        except backend.BackendError as exc:
+            raise HarnessError(str(exc)) from None
+        note(f"replaying {len(stream)} orders in {stream.duration_s:.0f} s "
+             f"({cfg.speed:g}x; shipment deadline {deadline_s:.0f} s) ...")
+        ledger, extra = asyncio.run(_rehearse(cfg, base, credentials, stream, deadline_s))
+    measures = ledger.measures()
+    results = evaluate(cfg.thresholds, measures)
+    outcome = RehearsalOutcome(
+        scenario=scenario.name, seed=cfg.seed, speed=cfg.speed, measures=measures,
+        results=results, series=ledger.series(),
+        simulated_backlog=simulated_backlog(scenario, cfg.seed, cfg.speed, cfg.window),
+        extra={**extra, "deadline_s": deadline_s, "orders_scheduled": len(stream),
+               "window_minutes": list(cfg.window) if cfg.window else None,
+               "failures": dict(ledger.errors.most_common(10)),
+               "faults": fault_report(cfg.faults, ledger),
+               "requests_by_path": dict(ledger.by_path.most_common())})
+    write_outputs(outcome, cfg.out_dir)
+    return outcome
+
+
+async def _rehearse(cfg: RehearsalConfig, base: str, credentials: dict[str, Any],
+                    stream: OrderStream, deadline_s: float) -> tuple[Ledger, dict[str, Any]]:
+    ledger = Ledger()
+    proxy = RecordingProxy(base, ledger)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(proxy, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    env = {**os.environ, "OZON_API_URL": f"http://127.0.0.1:{port}",
+           "OZON_CLIENT_ID": str(credentials["client_id"]),
+           "OZON_API_KEY": str(credentials["api_key"])}
+    integration = ManagedProcess("integration", ["bash", "-c", cfg.integration],
+                                 cfg.out_dir / "integration.log", env=env)
+    stop = asyncio.Event()
+    try:
+        integration.start()
+        await _first_request(ledger, integration)
+        ledger.origin = time.monotonic()  # the rehearsal's clock starts now
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            buyers = Buyers(client, stream, credentials, ledger, deadline_s=deadline_s)
+            carriers = Carriers(client, credentials, ledger, seed=cfg.seed,
+                                return_probability=_return_probability(cfg.scenario_path))
+            picking = asyncio.create_task(carriers.run(stop))
+            await _while_alive(buyers.run(), integration)
+            drain = cfg.drain_s if cfg.drain_s is not None else deadline_s + 2
+            await _while_alive(_drained(ledger, drain), integration)
+            ledger.ended_at = ledger.now()
+            stop.set()
+            await picking
+        return ledger, {"carriers": carriers.counts,
+                        "integration_exit_code": integration.poll()}
+    finally:
+        stop.set()
+        integration.stop()
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(serving, 10)
+        await proxy.close()
+
+
+def fault_report(profile: FaultProfile | None, ledger: Ledger) -> dict[str, Any] | None:
+    """Each fault kind's stated rate beside how often it was injected (of the integration's
+    requests)."""
+    if profile is None:
+        return None
+    requests = ledger.integration["requests"]
+    return {"profile": profile.name, "kinds": {
+        kind: {"rate": f.rate, "injected": ledger.faults[kind], "of": requests,
+               "share": ledger.faults[kind] / requests if requests else 0.0}
+        for kind, f in profile.kinds().items()}}
+
+
+def _return_probability(path: Path) -> float:
+    return float(load_scenario(path).demand.return_probability)
+
+
+async def _first_request(ledger: Ledger, integration: ManagedProcess) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STARTUP_S
+    while not ledger.integration["requests"]:
+        if integration.poll() is not None:
+            raise HarnessError(f"the integration exited with code {integration.poll()} before "
+                               f"its first request:\n{integration.tail()}")
+        if loop.time() > deadline:
+            raise HarnessError(f"the integration sent no request within {STARTUP_S:g} s:\n"
+                               f"{integration.tail()}")
+        await asyncio.sleep(0.05)
+
+
+async def _while_alive(work: Any, integration: ManagedProcess) -> None:
+    """Await ``work``; :class:`HarnessError` as soon as the integration dies."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        if integration.poll() is not None:
+            task.cancel()
+            raise HarnessError(f"the integration died (exit code {integration.poll()}) during "
+                               f"the rehearsal:\n{integration.tail()}")
+        await asyncio.wait([task], timeout=0.2)
+    task.result()
+
+
+async def _drained(ledger: Ledger, at_most_s: float) -> None:
+    """Until every posting is shipped and labelled, or ``at_most_s`` has passed."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + at_most_s
+    while ledger.unfinished and loop.time() < until:
+        await asyncio.sleep(0.2)
+
+
+def write_outputs(outcome: RehearsalOutcome, out_dir: Path) -> None:
+    """summary.json, junit.xml and report.html (a report problem never changes the verdict)."""
+    files = {"summary_json": out_dir / "summary.json", "junit_xml": out_dir / "junit.xml",
+             "integration_log": out_dir / "integration.log"}
+    write_junit(outcome.results, files["junit_xml"], suite=f"peakline.rehearse.{outcome.scenario}",
+                seconds=float(outcome.series["t"][-1]) if outcome.series["t"] else 0.0,
+                properties={k: outcome.measures[k] for k in ("orders", "postings", "shipped",
+                                                             "late_count", "requests")})
+    try:
+        from reports.rehearsal_report import write_rehearsal_report
+
+        files["report_html"] = write_rehearsal_report(outcome.to_dict(), out_dir / "report.html")
+    except (ImportError, OSError, ValueError, KeyError) as exc:
+        (out_dir / "report_error.txt").write_text(f"report.html not written: {exc!r}\n")
+    outcome.files = {k: str(v) for k, v in files.items()}
+    files["summary_json"].write_text(json.dumps(outcome.to_dict(), indent=2) + "\n",
+                                     encoding="utf-8")
