@@ -1,16 +1,25 @@
-"""CLI helpers every part shares: loading a scenario or exiting 2 with a clear message."""
+"""CLI helpers every part shares: loading a scenario or exiting 2 with a clear message,
+"did you mean" for names, policy names for help texts, and Ctrl-C that says what was written."""
 
 from __future__ import annotations
 
+import difflib
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from simulator.scenario import Scenario, ScenarioError, load_scenario
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
 
 def scenario_or_exit(path: Path) -> Scenario:
@@ -26,5 +35,85 @@ def scenario_or_exit(path: Path) -> Scenario:
 
 def bad_input(message: str) -> typer.Exit:
     """Print ``message`` as an error and return the exit-2 exception to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code=2)
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to a mistyped ``name``, or ``""``."""
+    def likeness(candidate: str) -> float:  # whole name, or its start ("nearset" ~ "nearest_")
+        return max(difflib.SequenceMatcher(None, name, text).ratio()
+                   for text in (candidate, candidate[:len(name) + 1]))
+
+    best = max(known, key=likeness, default=None)
+    return f" (did you mean {best!r}?)" if best is not None and likeness(best) >= 0.75 else ""
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> typer.Exit:
+    """The exit-2 error for a name not among ``known``: the closest match and the valid ones."""
+    known = sorted(known)
+    return bad_input(f"unknown {what} {name!r}{did_you_mean(name, known)}; "
+                     f"known: {', '.join(known)}")
+
+
+def policy_names(kind: str) -> list[str]:
+    """Registered ``allocation`` / ``replenishment`` policies: built-ins and plugins."""
+    import simulator.policies  # noqa: F401  (registers the built-ins)
+    from simulator.policies.base import allocation_policies, replenishment_policies
+
+    return (allocation_policies if kind == "allocation" else replenishment_policies).names()
+
+
+def policy_help(kind: str, text: str) -> str:
+    """``text`` followed by the valid policy names, for an option's help."""
+    return f"{text}; one of: {', '.join(policy_names(kind))}"
+
+
+@contextmanager
+def interrupt_says_what_was_written(out: Path | None) -> Iterator[None]:
+    """On Ctrl-C: name the files written under ``out`` since entering (or say that nothing
+    was), and exit 130 without a traceback."""
+    started = time.time()
+    try:
+        yield
+    except KeyboardInterrupt:
+        written = sorted(p for p in out.rglob("*") if p.is_file()
+                         and p.stat().st_mtime >= started - 1) if out and out.is_dir() else []
+        if written:
+            names = ", ".join(str(p.relative_to(out)) for p in written)
+            err_console.print(f"interrupted: wrote {len(written)} file(s) to {out}/ before "
+                              f"stopping ({names}); they may be incomplete", highlight=False)
+        else:
+            err_console.print("interrupted: nothing written", highlight=False)
+        raise typer.Exit(code=INTERRUPTED) from None
+
+
+QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (no progress).")
+JSON_OUT = typer.Option(False, "--json", help="Print the result as JSON on standard output "
+                        "(progress and messages go to standard error).")
+
+
+def ui_console(*, quiet: bool, json_out: bool) -> Console:
+    """Where a command's progress and tables go: stdout, stderr beside ``--json``, or
+    nowhere with ``--quiet``."""
+    return Console(stderr=json_out, quiet=quiet)
+
+
+def print_json(data: object) -> None:
+    """``data`` as one JSON document on standard output (NaN and infinities as null)."""
+    import json
+    import math
+
+    def clean(value: object) -> object:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    def plain(value: object) -> object:  # numpy scalars and arrays
+        return value.tolist() if hasattr(value, "tolist") else str(value)
+
+    typer.echo(json.dumps(clean(data), default=plain))
