@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import difflib
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,14 +34,16 @@ def scenario_or_exit(path: Path) -> Scenario:
 
 def bad_input(message: str) -> typer.Exit:
     """Print ``message`` as an error and return the exit-2 exception to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)
     return typer.Exit(code=2)
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest of ``known`` to a mistyped ``name``, or ``""``."""
     def likeness(candidate: str) -> float:  # whole name, or its start ("nearset" ~ "nearest_")
-        return max(difflib.SequenceMatcher(None, name, text).ratio()
+        candidate = candidate.lower()
+        return max(difflib.SequenceMatcher(None, name.lower(), text).ratio()
                    for text in (candidate, candidate[:len(name) + 1]))
 
     best = max(known, key=likeness, default=None)
@@ -73,19 +74,26 @@ def policy_help(kind: str, text: str) -> str:
 def interrupt_says_what_was_written(out: Path | None) -> Iterator[None]:
     """On Ctrl-C: name the files written under ``out`` since entering (or say that nothing
     was), and exit 130 without a traceback."""
-    started = time.time()
+    before = _files(out)
     try:
         yield
     except KeyboardInterrupt:
-        written = sorted(p for p in out.rglob("*") if p.is_file()
-                         and p.stat().st_mtime >= started - 1) if out and out.is_dir() else []
-        if written:
-            names = ", ".join(str(p.relative_to(out)) for p in written)
+        written = sorted(path for path, stamp in _files(out).items() if before.get(path) != stamp)
+        if written and out is not None:
+            names = ", ".join(str(path.relative_to(out)) for path in written)
             err_console.print(f"interrupted: wrote {len(written)} file(s) to {out}/ before "
-                              f"stopping ({names}); they may be incomplete", highlight=False)
+                              f"stopping ({names}); they may be incomplete", highlight=False,
+                              soft_wrap=True, markup=False)
         else:
             err_console.print("interrupted: nothing written", highlight=False)
         raise typer.Exit(code=INTERRUPTED) from None
+
+
+def _files(folder: Path | None) -> dict[Path, int]:
+    """Files under ``folder`` with their modification times (ns)."""
+    if folder is None or not folder.is_dir():
+        return {}
+    return {path: path.stat().st_mtime_ns for path in folder.rglob("*") if path.is_file()}
 
 
 QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (no progress).")
@@ -117,3 +125,13 @@ def print_json(data: object) -> None:
         return value.tolist() if hasattr(value, "tolist") else str(value)
 
     typer.echo(json.dumps(clean(data), default=plain))
+
+
+def complete_policies(kind: str) -> Callable[[str], list[str]]:
+    """Shell completion of policy names (after the last comma of a list)."""
+
+    def complete(incomplete: str) -> list[str]:
+        head, comma, tail = incomplete.rpartition(",")
+        return [head + comma + name for name in policy_names(kind) if name.startswith(tail)]
+
+    return complete

@@ -370,13 +370,13 @@ def run_jobs(
     results: list[RunResult | None] = [None] * len(jobs)
     with bar:
         task = bar.add_task(description, total=len(jobs))
-        for i, result in _as_finished(jobs, executor):
+        for i, result in as_finished(jobs, executor):
             results[i] = result
             bar.advance(task)
     return results  # type: ignore[return-value]
 
 
-def _as_finished(jobs: Sequence[Job], executor: cf.Executor) -> Iterator[tuple[int, RunResult]]:
+def as_finished(jobs: Sequence[Job], executor: cf.Executor) -> Iterator[tuple[int, RunResult]]:
     """``(index, result)`` of each job as it finishes. In-process jobs run one at a time
     here, so each is reported when done (and Ctrl-C stops at once, not after the rest)."""
     if isinstance(executor, SerialExecutor):

@@ -21,6 +21,7 @@ from peakline.common import (
     JSON_OUT,
     QUIET,
     bad_input,
+    complete_policies,
     console,
     did_you_mean,
     interrupt_says_what_was_written,
@@ -173,9 +174,11 @@ def comparison_table(comparison: Comparison, kpis: list[str]) -> Table:
 def compare_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     allocation: str = typer.Option(None, help=policy_help(
-        "allocation", "allocation policies, comma-separated")),
+        "allocation", "allocation policies, comma-separated"),
+        autocompletion=complete_policies("allocation")),
     replenishment: str = typer.Option(None, help=policy_help(
-        "replenishment", "replenishment policies, comma-separated")),
+        "replenishment", "replenishment policies, comma-separated"),
+        autocompletion=complete_policies("replenishment")),
     reps: int = typer.Option(10, min=2, help="replications per variant (common seeds)"),
     seed: int = typer.Option(0, help="base seed; replication seeds are spawned from it"),
     set_: list[str] = typer.Option([], "--set", help="sweep a field: FIELD=V1,V2 (repeatable)"),

@@ -13,6 +13,7 @@ from peakline.common import (
     JSON_OUT,
     QUIET,
     bad_input,
+    complete_policies,
     interrupt_says_what_was_written,
     policy_help,
     print_json,
@@ -184,9 +185,11 @@ def simulate(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     seed: int = typer.Option(1, "--seed", help="random seed of the replication"),
     allocation: str = typer.Option(None, "--allocation", help=policy_help(
-        "allocation", "allocation policy (default: the scenario's)")),
+        "allocation", "allocation policy (default: the scenario's)"),
+        autocompletion=complete_policies("allocation")),
     replenishment: str = typer.Option(None, "--replenishment", help=policy_help(
-        "replenishment", "replenishment policy (default: the scenario's)")),
+        "replenishment", "replenishment policy (default: the scenario's)"),
+        autocompletion=complete_policies("replenishment")),
     out: Path = typer.Option(None, "--out", help="output directory "
                              "(default out/NAME, NAME the scenario's name)"),
     report: bool = typer.Option(True, "--report/--no-report", help="also write report.html"),
