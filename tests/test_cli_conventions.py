@@ -217,6 +217,7 @@ def test_interrupt_names_the_files_written(tmp_path) -> None:
 @pytest.mark.parametrize("command", [
     ["simulate", "scenarios/peak_day.yaml"],
     ["compare", "scenarios/peak_day.yaml", "--allocation", "least_cost,balanced", "--reps", "2"],
+    ["plan-stock", "scenarios/peak_day.yaml", "--reps", "2"],
 ])
 def test_ctrl_c_exits_130_and_says_nothing_was_written(command, tmp_path) -> None:
     """A real SIGINT while the simulation runs (seen on the live progress bar)."""
@@ -231,7 +232,7 @@ def test_ctrl_c_exits_130_and_says_nothing_was_written(command, tmp_path) -> Non
         buffer = b""
         while chunk := process.stdout.read1(4096):
             buffer += chunk
-            if re.search(rb"h simulated|x 2 reps", buffer):
+            if re.search(rb"h simulated|x 2 reps|pilot", buffer):
                 seen.set()
 
     threading.Thread(target=watch, daemon=True).start()
