@@ -192,9 +192,11 @@ def seed(
         "replayed with back-dated timestamps")] = 0,
     history_seed: Annotated[int, typer.Option(help="seed of the simulated history")] = 1,
 ) -> None:
-    """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines); its keys
-    go to the credentials file. With ``--history-days N`` the seller also has N days of past
-    orders, postings and returns."""
+    """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines).
+
+    Its keys go to the credentials file. With `--history-days N` the seller also has N days
+    of past orders, postings and returns.
+    """
     from reference_backend.db import Database
     from reference_backend.domain_errors import DomainError
     from reference_backend.sellers.service import seed_scenario

@@ -79,7 +79,7 @@ def test_short_help_is_a_whole_first_sentence() -> None:
     for path, command in COMMANDS:
         if len(path) > 1:
             continue
-        first = " ".join((command.help or "").split("\n\n")[0].split())
+        first = _flat((command.help or "").split("\n\n")[0])
         assert first.endswith("."), f"{path}: short help is not a sentence: {first!r}"
         assert f"{path[0]} {first}" in listed, f"{path}: {first!r} not listed whole"
 
