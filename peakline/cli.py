@@ -7,21 +7,33 @@ from its own module through a ``register(app)`` function; this file only assembl
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 
 import typer
 
 app = typer.Typer(
     name="peakline",
-    help="Peak-season lab for a marketplace fulfilment network.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    rich_markup_mode="markdown",  # docstring paragraphs wrap to the terminal, blank lines split
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"peakline {importlib.metadata.version('peakline')}")
+        raise typer.Exit()
+
+
 @app.callback()
-def main() -> None:
-    """Simulate peak seasons, plan stock, serve an Ozon-style seller backend, gate load tests."""
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the installed version and exit."),
+) -> None:
+    """Peak-season lab for a marketplace fulfilment network.
+
+    Simulate peak seasons, plan stock, serve an Ozon-style seller backend, gate load tests.
+    """
 
 
 #: Modules that each define ``register(app: typer.Typer) -> None``.

@@ -1,9 +1,13 @@
 """CLI helpers every part shares: loading a scenario or exiting 2 with a clear message,
-run-size checks."""
+run-size checks, "did you mean" for names, policy names for help texts, and Ctrl-C that says
+what was written."""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -14,6 +18,9 @@ from simulator.scenario import Scenario, ScenarioError, load_scenario
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: Exit status of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?\s*$", re.IGNORECASE)
 
@@ -39,7 +46,8 @@ def scenario_or_exit(path: Path) -> Scenario:
 
 def bad_input(message: str) -> typer.Exit:
     """Print ``message`` (plain text, not markup) as an error; return the exit-2 exception."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -63,7 +71,7 @@ def fits_or_exit(scenario: Scenario, max_memory: int | None) -> None:
 
     size = estimate(scenario)
     limit = max_memory if max_memory is not None else available_memory()
-    console.print(f"[dim]run size: {size.summary()}[/]", highlight=False)
+    err_console.print(f"[dim]run size: {size.summary()}[/]", highlight=False)
     if limit is None or size.memory_bytes <= limit:
         return
     where = "the limit" if max_memory is not None else "this machine has available"
@@ -73,3 +81,101 @@ def fits_or_exit(scenario: Scenario, max_memory: int | None) -> None:
         f"({size.orders:,.0f} orders, {size.pairs:,} SKU-warehouse pairs, {size.run_hours:,g} h) "
         f"but {where} is {human_bytes(limit)}; make the run smaller (horizon, demand, "
         f"catalogue) or pass --max-memory {need.replace(' ', '')} to run it anyway")
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to a mistyped ``name``, or ``""``."""
+    def likeness(candidate: str) -> float:  # whole name, or its start ("nearset" ~ "nearest_")
+        candidate = candidate.lower()
+        return max(difflib.SequenceMatcher(None, name.lower(), text).ratio()
+                   for text in (candidate, candidate[:len(name) + 1]))
+
+    best = max(known, key=likeness, default=None)
+    return f" (did you mean {best!r}?)" if best is not None and likeness(best) >= 0.75 else ""
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> typer.Exit:
+    """The exit-2 error for a name not among ``known``: the closest match and the valid ones."""
+    known = sorted(known)
+    return bad_input(f"unknown {what} {name!r}{did_you_mean(name, known)}; "
+                     f"known: {', '.join(known)}")
+
+
+def policy_names(kind: str) -> list[str]:
+    """Registered ``allocation`` / ``replenishment`` policies: built-ins and plugins."""
+    import simulator.policies  # noqa: F401  (registers the built-ins)
+    from simulator.policies.base import allocation_policies, replenishment_policies
+
+    return (allocation_policies if kind == "allocation" else replenishment_policies).names()
+
+
+def policy_help(kind: str, text: str) -> str:
+    """``text`` followed by the valid policy names, for an option's help."""
+    return f"{text}; one of: {', '.join(policy_names(kind))}"
+
+
+@contextmanager
+def interrupt_says_what_was_written(out: Path | None) -> Iterator[None]:
+    """On Ctrl-C: name the files written under ``out`` since entering (or say that nothing
+    was), and exit 130 without a traceback."""
+    before = _files(out)
+    try:
+        yield
+    except KeyboardInterrupt:
+        written = sorted(path for path, stamp in _files(out).items() if before.get(path) != stamp)
+        if written and out is not None:
+            names = ", ".join(str(path.relative_to(out)) for path in written)
+            err_console.print(f"interrupted: wrote {len(written)} file(s) to {out}/ before "
+                              f"stopping ({names}); they may be incomplete", highlight=False,
+                              soft_wrap=True, markup=False)
+        else:
+            err_console.print("interrupted: nothing written", highlight=False)
+        raise typer.Exit(code=INTERRUPTED) from None
+
+
+def _files(folder: Path | None) -> dict[Path, int]:
+    """Files under ``folder`` with their modification times (ns)."""
+    if folder is None or not folder.is_dir():
+        return {}
+    return {path: path.stat().st_mtime_ns for path in folder.rglob("*") if path.is_file()}
+
+
+QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing but errors (no progress).")
+JSON_OUT = typer.Option(False, "--json", help="Print the result as JSON on standard output "
+                        "(progress and messages go to standard error).")
+
+
+def ui_console(*, quiet: bool, json_out: bool) -> Console:
+    """Where a command's progress and tables go: stdout, stderr beside ``--json``, or
+    nowhere with ``--quiet``."""
+    return Console(stderr=json_out, quiet=quiet)
+
+
+def print_json(data: object) -> None:
+    """``data`` as one JSON document on standard output (NaN and infinities as null)."""
+    import json
+    import math
+
+    def clean(value: object) -> object:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    def plain(value: object) -> object:  # numpy scalars and arrays
+        return value.tolist() if hasattr(value, "tolist") else str(value)
+
+    typer.echo(json.dumps(clean(data), default=plain))
+
+
+def complete_policies(kind: str) -> Callable[[str], list[str]]:
+    """Shell completion of policy names (after the last comma of a list)."""
+
+    def complete(incomplete: str) -> list[str]:
+        head, comma, tail = incomplete.rpartition(",")
+        return [head + comma + name for name in policy_names(kind) if name.startswith(tail)]
+
+    return complete

@@ -5,13 +5,33 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import tempfile
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from peakline.common import bad_input, console, err_console, scenario_or_exit
+
+
+class LogFormat(StrEnum):
+    """``serve --log-format``."""
+
+    auto = "auto"
+    json = "json"
+    text = "text"
+
+    def json_logs(self) -> bool:
+        """Whether the server logs JSON lines."""
+        if self is LogFormat.auto:
+            chosen = os.environ.get("PEAKLINE_JSON_LOGS")
+            if chosen is not None:
+                return chosen.strip().lower() in {"1", "true", "yes", "on"}
+            return not sys.stderr.isatty()
+        return self is LogFormat.json
+
 
 DbOption = Annotated[
     str | None,
@@ -79,14 +99,20 @@ def _write_credentials(data: dict, out: Path, show_keys: bool) -> None:
 def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535)] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on (0: any free "
+                                      "port)")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1,
+    log_format: Annotated[LogFormat, typer.Option(
+        help="logs on standard error: a short line per request (text), JSON lines (json), or "
+             "text on a terminal and JSON otherwise (auto; PEAKLINE_JSON_LOGS decides if set)",
+    )] = LogFormat.auto,
 ) -> None:
     """Run the backend with uvicorn (migrates the database first)."""
     import uvicorn
 
     from reference_backend import workers as balanced_workers
     from reference_backend.metrics import MULTIPROCESS_DIR
+    from reference_backend.settings import mask_url
 
     settings = _settings(db)
     if port:
@@ -94,7 +120,14 @@ def serve(
     _upgrade(settings.database_url)
     os.environ["DATABASE_URL"] = settings.database_url
     os.environ["PEAKLINE_MIGRATE_ON_START"] = "false"  # done once above, not per worker
+    json_logs = log_format.json_logs()
+    os.environ["PEAKLINE_JSON_LOGS"] = str(json_logs).lower()  # read by every worker
     _warn_if_autovacuum_off(settings.database_url)
+    url_host = f"[{host}]" if ":" in host else host
+    console.print(f"serving on [bold]http://{url_host}:{port or '<any free port>'}[/] · database "
+                  f"{mask_url(settings.database_url)} · {workers} worker(s) · "
+                  f"{'JSON' if json_logs else 'text'} logs on stderr · Ctrl-C stops",
+                  highlight=False)
     app = "reference_backend.app:app_from_env"
     options: dict[str, Any] = dict(
         factory=True, host=host, port=port, workers=workers, access_log=False,
@@ -159,9 +192,11 @@ def seed(
         "replayed with back-dated timestamps")] = 0,
     history_seed: Annotated[int, typer.Option(help="seed of the simulated history")] = 1,
 ) -> None:
-    """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines); its keys
-    go to the credentials file. With ``--history-days N`` the seller also has N days of past
-    orders, postings and returns."""
+    """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines).
+
+    Its keys go to the credentials file. With `--history-days N` the seller also has N days
+    of past orders, postings and returns.
+    """
     from reference_backend.db import Database
     from reference_backend.domain_errors import DomainError
     from reference_backend.sellers.service import seed_scenario

@@ -8,6 +8,9 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.orjson import OrjsonFormatter
 
+#: The logger of one record per request (``RequestIdMiddleware``).
+ACCESS_LOGGER = "reference_backend.access"
+
 #: The id of the request being served (``-`` outside a request).
 request_id_var: ContextVar[str] = ContextVar("peakline_request_id", default="-")
 
@@ -20,8 +23,22 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+class ReadableFormatter(logging.Formatter):
+    """Short lines for a person at a terminal: ``12:00:01 GET /v3/posting/fbs/list 200 4.1 ms``
+    for a request, ``12:00:01 WARNING logger: message`` for anything else."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == ACCESS_LOGGER and hasattr(record, "status"):
+            return (f"{self.formatTime(record, self.datefmt)} {record.method} {record.path} "
+                    f"{record.status} {record.duration_ms:.1f} ms")
+        return super().format(record)
+
+
 def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
-    """Route the root logger to stderr, as JSON lines (or plain text), with request ids.
+    """Route the root logger to stderr, as JSON lines with request ids, or short readable lines.
 
     Idempotent: calling it again replaces the handler it installed before.
     """
@@ -39,9 +56,7 @@ def configure_logging(level: str = "INFO", *, json_logs: bool = True) -> None:
             )
         )
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
-        )
+        handler.setFormatter(ReadableFormatter())
     handler.addFilter(RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())

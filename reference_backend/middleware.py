@@ -26,10 +26,10 @@ from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentato
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reference_backend.logging import request_id_var
+from reference_backend.logging import ACCESS_LOGGER, request_id_var
 from reference_backend.wire import unstorable_query, unstorable_text
 
-access_log = logging.getLogger("reference_backend.access")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 REQUEST_ID_HEADER = b"x-request-id"
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

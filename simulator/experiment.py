@@ -25,6 +25,8 @@ import itertools
 import json
 import math
 import multiprocessing
+import signal
+import socket
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -280,19 +282,35 @@ class SerialExecutor(cf.Executor):
         return future
 
 
+#: How long ``open_executor(dask=ADDRESS)`` waits for the scheduler to answer.
+DASK_CONNECT_SECONDS = 5
+
+
+class SchedulerUnreachable(ConnectionError):
+    """The Dask scheduler address given to :func:`open_executor` does not answer."""
+
+
 @contextmanager
 def open_executor(jobs: int = 1, dask: Any = None) -> Iterator[cf.Executor]:
     """The executor for ``--jobs N`` / ``--dask ADDRESS``; closed on exit.
 
     ``dask`` is a scheduler address (``tcp://host:8786``) or an existing
-    ``distributed.Client`` / ``LocalCluster``; a process pool uses the *spawn* start method
-    so it is safe next to threads (progress bars, Dask).
+    ``distributed.Client`` / ``LocalCluster`` (an address that does not answer within
+    ``DASK_CONNECT_SECONDS`` raises :class:`SchedulerUnreachable`); a process pool uses the
+    *spawn* start method so it is safe next to threads (progress bars, Dask), and its workers
+    leave Ctrl-C to this process (which cancels what is queued).
     """
     if dask is not None:
         from distributed import Client
 
         own = not isinstance(dask, Client)
-        client = Client(dask) if own else dask
+        if own:
+            _probe_scheduler(str(dask))
+        try:
+            client = Client(dask, timeout=DASK_CONNECT_SECONDS) if own else dask
+        except OSError as exc:  # (TimeoutError too) it listens but does not answer
+            raise SchedulerUnreachable(
+                f"no Dask scheduler answers at {dask} within {DASK_CONNECT_SECONDS} s") from exc
         try:
             yield client.get_executor(pure=False)
         finally:
@@ -300,12 +318,35 @@ def open_executor(jobs: int = 1, dask: Any = None) -> Iterator[cf.Executor]:
                 client.close()
     elif jobs > 1:
         ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                    initializer=_ignore_ctrl_c) as pool:
             yield pool
     elif jobs == 1:
         yield SerialExecutor()
     else:
         raise ValueError("jobs must be >= 1")
+
+
+def _probe_scheduler(address: str) -> None:
+    """Fail at once when nothing listens at a ``tcp://host:port`` address (the Dask client
+    would retry until its timeout)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme != "tcp" or not parts.hostname or not parts.port:
+        return
+    try:
+        socket.create_connection((parts.hostname, parts.port),
+                                 timeout=DASK_CONNECT_SECONDS).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SchedulerUnreachable(f"cannot reach a Dask scheduler at {address}: {reason}"
+                                   ) from exc
+
+
+def _ignore_ctrl_c() -> None:
+    """In a pool worker: SIGINT goes to the parent, which stops the experiment."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def run_jobs(
@@ -329,16 +370,27 @@ def run_jobs(
     results: list[RunResult | None] = [None] * len(jobs)
     with bar:
         task = bar.add_task(description, total=len(jobs))
-        futures = {executor.submit(run_job, job): i for i, job in enumerate(jobs)}
-        try:
-            for future in cf.as_completed(futures):
-                results[futures[future]] = future.result()
-                bar.advance(task)
-        except BaseException:  # a failed run or Ctrl-C: do not wait for the queued ones
-            for future in futures:
-                future.cancel()
-            raise
+        for i, result in as_finished(jobs, executor):
+            results[i] = result
+            bar.advance(task)
     return results  # type: ignore[return-value]
+
+
+def as_finished(jobs: Sequence[Job], executor: cf.Executor) -> Iterator[tuple[int, RunResult]]:
+    """``(index, result)`` of each job as it finishes. In-process jobs run one at a time
+    here, so each is reported when done (and Ctrl-C stops at once, not after the rest)."""
+    if isinstance(executor, SerialExecutor):
+        for i, job in enumerate(jobs):
+            yield i, run_job(job)
+        return
+    futures = {executor.submit(run_job, job): i for i, job in enumerate(jobs)}
+    try:
+        for future in cf.as_completed(futures):
+            yield futures[future], future.result()
+    except BaseException:  # a failed run or Ctrl-C: do not wait for the queued ones
+        for future in futures:
+            future.cancel()
+        raise
 
 
 # --------------------------------------------------------------------------- comparisons

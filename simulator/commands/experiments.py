@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import math
 import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,37 +17,50 @@ import yaml
 from pydantic import ValidationError
 from rich.table import Table
 
-from peakline.common import bad_input, console, scenario_or_exit
+from peakline.common import (
+    JSON_OUT,
+    QUIET,
+    bad_input,
+    complete_policies,
+    console,
+    did_you_mean,
+    interrupt_says_what_was_written,
+    policy_help,
+    policy_names,
+    print_json,
+    scenario_or_exit,
+    ui_console,
+    unknown_name,
+)
 from reports.verdicts import MARKS
 from simulator.experiment import (
     KPI_DIRECTION,
     Comparison,
     Estimate,
+    SchedulerUnreachable,
     compare,
     open_executor,
     policy_variants,
     sweep_variants,
 )
-from simulator.scenario import Scenario
+from simulator.scenario import FORECAST_FIELDS, Scenario
 
 if TYPE_CHECKING:
     from simulator.planning import StockPlan
 
 _SET = re.compile(r"^([A-Za-z_][\w.]*)=(.+)$")
+#: The levels ``plan-stock --policy`` plans.
+PLAN_POLICIES = ("s_S", "base_stock")
 
 
 def _names(value: str | None, kind: str) -> list[str]:
     """``"a,b"`` -> ["a", "b"], each checked against the policy registry (exit 2 if unknown)."""
     if not value:
         return []
-    import simulator.policies  # noqa: F401  (registers the built-ins)
-    from simulator.policies.base import allocation_policies, replenishment_policies
-
-    registry = allocation_policies if kind == "allocation" else replenishment_policies
     names = [n.strip() for n in value.split(",") if n.strip()]
     for name in names:
-        if name not in registry.names():
-            raise bad_input(f"unknown {kind} policy {name!r}; known: {', '.join(registry.names())}")
+        if name not in (known := policy_names(kind)):
+            raise unknown_name(f"{kind} policy", name, known)
     return names
 
 
@@ -60,10 +76,11 @@ def _grid(settings: list[str], scenario: Scenario) -> dict[str, list[Any]]:
             try:
                 scenario.with_overrides(**{field: value})
             except (KeyError, IndexError, TypeError, ValueError) as exc:
-                if isinstance(exc, ValidationError):
-                    problem = "; ".join(e["msg"] for e in exc.errors())
-                else:
-                    problem = f"no such field ({exc})"
+                errors = exc.errors() if isinstance(exc, ValidationError) else []
+                if not errors or any(e["type"] == "extra_forbidden" for e in errors):
+                    hint = did_you_mean(field, _field_paths(scenario))
+                    raise bad_input(f"--set {field}: no such field{hint}") from None
+                problem = "; ".join(e["msg"] for e in errors)
                 raise bad_input(f"--set {field}={value}: {problem}") from None
         grid[field] = values
     return grid
@@ -77,6 +94,33 @@ def fresh_folder(parent: Path, name: str) -> Path:
         n += 1
         path = parent / f"{stem}-{n}"
     return path
+
+
+def _field_paths(scenario: Scenario) -> list[str]:
+    """Every dotted field path ``--set`` accepts (list items by index)."""
+
+    def walk(value: Any, prefix: str) -> Iterator[str]:
+        items = value.items() if isinstance(value, dict) else (
+            enumerate(value) if isinstance(value, list) else ())
+        for key, child in items:
+            path = f"{prefix}{key}"
+            yield path
+            yield from walk(child, path + ".")
+
+    data = scenario.model_dump(by_alias=True)
+    data["forecast"] = dict.fromkeys(FORECAST_FIELDS)  # (with_overrides fills it in)
+    return list(walk(data, ""))
+
+
+@contextmanager
+def _executor(jobs: int, dask: str | None) -> Iterator[cf.Executor]:
+    """:func:`open_executor`, exiting 2 with one line when the Dask scheduler does not answer."""
+    with ExitStack() as stack:
+        try:
+            executor = stack.enter_context(open_executor(jobs=jobs, dask=dask))
+        except SchedulerUnreachable as exc:
+            raise bad_input(f"--dask: {exc}") from None
+        yield executor
 
 
 def _check_executor(jobs: int, dask: str | None) -> None:
@@ -129,20 +173,28 @@ def comparison_table(comparison: Comparison, kpis: list[str]) -> Table:
 
 def compare_command(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    allocation: str = typer.Option(None, help="allocation policies, comma-separated"),
-    replenishment: str = typer.Option(None, help="replenishment policies, comma-separated"),
+    allocation: str = typer.Option(None, help=policy_help(
+        "allocation", "allocation policies, comma-separated"),
+        autocompletion=complete_policies("allocation")),
+    replenishment: str = typer.Option(None, help=policy_help(
+        "replenishment", "replenishment policies, comma-separated"),
+        autocompletion=complete_policies("replenishment")),
     reps: int = typer.Option(10, min=2, help="replications per variant (common seeds)"),
     seed: int = typer.Option(0, help="base seed; replication seeds are spawned from it"),
     set_: list[str] = typer.Option([], "--set", help="sweep a field: FIELD=V1,V2 (repeatable)"),
     jobs: int = typer.Option(1, help="worker processes"),
     dask: str = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
     out: Path = typer.Option(None, help="output folder (default: a new "
-                             "out/compare-<scenario>-<time> for every run)"),
+                             "out/compare-NAME-TIME for every run, NAME the scenario's)"),
     all_kpis: bool = typer.Option(False, "--all-kpis", help="show every KPI in the table"),
+    quiet: bool = QUIET,
+    json_out: bool = JSON_OUT,
 ) -> None:
-    """Compare policy combinations (and swept fields) over replications with common random
-    numbers: KPI means with confidence intervals, significant differences marked; writes
-    comparison.html, comparison.json and comparison.csv."""
+    """Compare policy combinations (and swept fields) over replications.
+
+    Common random numbers: KPI means with confidence intervals, significant differences
+    marked; writes comparison.html, comparison.json and comparison.csv.
+    """
     sc = scenario_or_exit(scenario)
     _check_executor(jobs, dask)
     variants = policy_variants(_names(allocation, "allocation"),
@@ -152,28 +204,34 @@ def compare_command(
     if len(variants) < 2:
         raise bad_input("nothing to compare: give at least two policies or --set values")
     out = out or fresh_folder(Path("out"), f"compare-{sc.name}")
-    console.print(f"[bold]{len(variants)} variants x {reps} replications[/] of {sc.name} "
-                  f"({'Dask ' + dask if dask else f'{jobs} process(es)'})")
-    with open_executor(jobs=jobs, dask=dask) as executor:
-        result = compare(sc, variants, reps=reps, base_seed=seed, executor=executor,
-                         progress=console)
-    names = result.kpi_names()
-    shown = names if all_kpis else [k for k in names if k in KPI_DIRECTION or
-                                    k in {"demand_vs_forecast", "orders_placed",
-                                          "avg_on_hand_units"}][:17] or names
-    console.print(comparison_table(result, shown))
-    from reports.comparison_report import write_comparison_report
-    from reports.verdicts import testing, verdict_sentences
+    ui = ui_console(quiet=quiet, json_out=json_out)
+    ui.print(f"[bold]{len(variants)} variants x {reps} replications[/] of {sc.name} "
+             f"({'Dask ' + dask if dask else f'{jobs} process(es)'})")
+    with interrupt_says_what_was_written(out):
+        with _executor(jobs, dask) as executor:
+            result = compare(sc, variants, reps=reps, base_seed=seed, executor=executor,
+                             progress=not quiet and ui)
+        names = result.kpi_names()
+        shown = names if all_kpis else [k for k in names if k in KPI_DIRECTION or
+                                        k in {"demand_vs_forecast", "orders_placed",
+                                              "avg_on_hand_units"}][:17] or names
+        from reports.comparison_report import write_comparison_report
+        from reports.verdicts import testing, verdict_sentences
 
-    console.print(f"[bold]Verdict[/] (only significant differences; {testing(result)}):")
-    for sentence in verdict_sentences(result):
-        console.print(f"  {sentence}", highlight=False)
+        if not json_out:
+            ui.print(comparison_table(result, shown))
+            ui.print(f"[bold]Verdict[/] (only significant differences; {testing(result)}):")
+            for sentence in verdict_sentences(result):
+                ui.print(f"  {sentence}", highlight=False)
 
-    out.mkdir(parents=True, exist_ok=True)
-    html = write_comparison_report(result, out / "comparison.html")
-    result.write_json(out / "comparison.json")
-    result.write_csv(out / "comparison.csv")
-    console.print(f"report: {html}\ndata:   {out / 'comparison.json'}, {out / 'comparison.csv'}")
+        with ui.status(f"writing {out}/ ..."):
+            out.mkdir(parents=True, exist_ok=True)
+            html = write_comparison_report(result, out / "comparison.html")
+            result.write_json(out / "comparison.json")
+            result.write_csv(out / "comparison.csv")
+    ui.print(f"report: {html}\ndata:   {out / 'comparison.json'}, {out / 'comparison.csv'}")
+    if json_out:
+        print_json(result.to_dict())
 
 
 def plan_summary_table(plan: StockPlan) -> Table:
@@ -215,20 +273,25 @@ def plan_stock_command(
     rounds: int = typer.Option(4, min=0, help="simulation refinement rounds"),
     validate_reps: int = typer.Option(None, help="replications of the validation on fresh "
                                                   "seeds (default: --reps)"),
-    policy: str = typer.Option("s_S", help="s_S (reorder point + order-up-to) or base_stock"),
+    policy: str = typer.Option("s_S", help="the levels to plan: s_S (reorder point + "
+                               "order-up-to) or base_stock"),
     seed: int = typer.Option(0, help="base seed"),
     jobs: int = typer.Option(1, help="worker processes"),
     dask: str = typer.Option(None, help="Dask scheduler address, e.g. tcp://host:8786"),
-    out: Path = typer.Option(None, help="output folder (default out/plan-<scenario>)"),
+    out: Path = typer.Option(None, help="output folder "
+                             "(default out/plan-NAME, NAME the scenario's name)"),
     apply: str = typer.Option(None, "--apply", help="backend base URL: write the recommended "
                               "reorder points as the seller's warning levels"),
     credentials: Path = typer.Option(None, help="seller credentials JSON for --apply "
                                      "(peakline seed --credentials-out)"),
 ) -> None:
-    """Recommend per (SKU, warehouse) a reorder point and order-up-to level meeting the target
-    fill rate at least holding cost: analytic start, refined by simulation, the recommended
-    plan checked on fresh seeds. Writes stock_plan.csv, plan.html and plan.json; exits 1 when
-    no plan met the target (nothing is applied then)."""
+    """Recommend stock levels per SKU and warehouse that meet a target fill rate.
+
+    A reorder point and order-up-to level per (SKU, warehouse) at least holding cost: analytic
+    start, refined by simulation, the recommended plan checked on fresh seeds. Writes
+    stock_plan.csv, plan.html and plan.json; exits 1 when no plan met the target (nothing is
+    applied then).
+    """
     from simulator.apply_plan import ApplyError, apply_plan, read_credentials
     from simulator.planning import PlanError, plan_stock, plan_verdict
 
@@ -236,8 +299,8 @@ def plan_stock_command(
     _check_executor(jobs, dask)
     if not 0.5 <= target_fill_rate < 1:
         raise bad_input("--target-fill-rate must be in [0.5, 1)")
-    if policy not in {"s_S", "base_stock"}:
-        raise bad_input("--policy must be s_S or base_stock")
+    if policy not in PLAN_POLICIES:
+        raise unknown_name("--policy", policy, PLAN_POLICIES)
     if (apply is None) != (credentials is None):
         raise bad_input("--apply URL and --credentials FILE go together")
     try:
@@ -245,19 +308,22 @@ def plan_stock_command(
     except ApplyError as exc:
         raise bad_input(str(exc)) from None
     out = out or Path("out") / f"plan-{sc.name}"
-    with open_executor(jobs=jobs, dask=dask) as executor:
-        try:
-            plan = plan_stock(sc, target_fill_rate=target_fill_rate, reps=reps, rounds=rounds,
-                              validate_reps=validate_reps or reps, policy=policy,
-                              base_seed=seed, executor=executor, progress=console)
-        except PlanError as exc:
-            raise bad_input(str(exc)) from None
-    from reports.plan_report import write_plan_report
+    with interrupt_says_what_was_written(out):
+        with _executor(jobs, dask) as executor:
+            try:
+                plan = plan_stock(sc, target_fill_rate=target_fill_rate, reps=reps,
+                                  rounds=rounds, validate_reps=validate_reps or reps,
+                                  policy=policy, base_seed=seed, executor=executor,
+                                  progress=console)
+            except PlanError as exc:
+                raise bad_input(str(exc)) from None
+        from reports.plan_report import write_plan_report
 
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path = plan.write_csv(out / "stock_plan.csv")
-    plan.write_json(out / "plan.json")
-    html = write_plan_report(plan, out / "plan.html")
+        with console.status(f"writing {out}/ ..."):
+            out.mkdir(parents=True, exist_ok=True)
+            csv_path = plan.write_csv(out / "stock_plan.csv")
+            plan.write_json(out / "plan.json")
+            html = write_plan_report(plan, out / "plan.html")
     console.print(rounds_table(plan))
     console.print(plan_summary_table(plan))
     change = plan.investment_rub - plan.current_investment_rub

@@ -11,11 +11,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from peakline.common import (
+    JSON_OUT,
+    QUIET,
     bad_input,
-    console,
+    complete_policies,
     fits_or_exit,
+    interrupt_says_what_was_written,
     memory_size,
+    policy_help,
+    print_json,
     scenario_or_exit,
+    ui_console,
+    unknown_name,
 )
 from simulator.metrics import KPI_DOC, RunResult, write_run_files
 from simulator.outcomes import OUTCOMES
@@ -60,7 +67,7 @@ def _policy(kind: str, name: str | None, scenario: Scenario):
     try:
         return registry.create(name, params)
     except UnknownPolicy as exc:
-        raise bad_input(str(exc)) from None
+        raise unknown_name(f"{kind} policy", name, exc.known) from None
     except (TypeError, ValueError) as exc:
         raise bad_input(f"{kind} policy {name!r}: {exc}") from None
 
@@ -184,18 +191,26 @@ def replenishment_sentence(result: RunResult, share: float = 0.01) -> str:
 def simulate(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     seed: int = typer.Option(1, "--seed", help="random seed of the replication"),
-    allocation: str = typer.Option(None, "--allocation", help="allocation policy name "
-                                   "(default: the scenario's)"),
-    replenishment: str = typer.Option(None, "--replenishment", help="replenishment policy "
-                                      "name (default: the scenario's)"),
-    out: Path = typer.Option(None, "--out", help="output directory (default out/<scenario>)"),
+    allocation: str = typer.Option(None, "--allocation", help=policy_help(
+        "allocation", "allocation policy (default: the scenario's)"),
+        autocompletion=complete_policies("allocation")),
+    replenishment: str = typer.Option(None, "--replenishment", help=policy_help(
+        "replenishment", "replenishment policy (default: the scenario's)"),
+        autocompletion=complete_policies("replenishment")),
+    out: Path = typer.Option(None, "--out", help="output directory "
+                             "(default out/NAME, NAME the scenario's name)"),
     report: bool = typer.Option(True, "--report/--no-report", help="also write report.html"),
     max_memory: str = typer.Option(None, "--max-memory", help="refuse a run expected to need "
                                    "more memory than this, e.g. 8GB (default: what is available "
                                    "now)"),
+    quiet: bool = QUIET,
+    json_out: bool = JSON_OUT,
 ) -> None:
-    """Run one replication of SCENARIO; write result.json, CSV series and report.html to --out
-    (identical for the same seed), and run_meta.json (wall time, host, versions)."""
+    """Run one replication of SCENARIO and write its files.
+
+    Writes result.json, CSV series and report.html to --out (identical for the same seed),
+    and run_meta.json (wall time, host, versions).
+    """
     from simulator.model import Simulation
 
     sc = scenario_or_exit(scenario)
@@ -205,38 +220,47 @@ def simulate(
     repl = _policy("replenishment", replenishment, sc)
     fits_or_exit(sc, memory_size(max_memory))
     out = out or Path("out") / sc.name
+    ui = ui_console(quiet=quiet, json_out=json_out)
     columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("{task.fields[sim]}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        task = bar.add_task(f"simulate {sc.name}", total=1.0, sim="preparing")
-        sim = Simulation(sc, seed, allocation=alloc, replenishment=repl)
-        bar.update(task, sim=f"{sim.arrivals.count:,} orders")
+    with interrupt_says_what_was_written(out):
+        with Progress(*columns, console=ui, transient=False, disable=quiet) as bar:
+            task = bar.add_task(f"simulate {sc.name}", total=1.0, sim="preparing")
+            sim = Simulation(sc, seed, allocation=alloc, replenishment=repl)
+            bar.update(task, sim=f"{sim.arrivals.count:,} orders")
 
-        def progress(done: float, total: float) -> None:
-            bar.update(task, completed=done / total,
-                       sim=f"{done / 60:,.0f} / {total / 60:,.0f} h simulated")
+            def progress(done: float, total: float) -> None:
+                bar.update(task, completed=done / total,
+                           sim=f"{done / 60:,.0f} / {total / 60:,.0f} h simulated")
 
-        result = sim.run(progress)
-    console.print(summary_table(result))
-    if (regions := region_table(result)) is not None:
-        console.print(regions)
-    if warning := not_yet_due_warning(result):
-        console.print(f"[yellow]{warning}[/]")
-    console.print(demand_sentence(result), highlight=False)
-    console.print(replenishment_sentence(result), highlight=False)
-    files = write_run_files(result, out)
-    if report:
-        from reports.run_report import write_run_report
+            result = sim.run(progress)
+        if not json_out:
+            ui.print(summary_table(result))
+            if (regions := region_table(result)) is not None:
+                ui.print(regions)
+            if warning := not_yet_due_warning(result):
+                ui.print(f"[yellow]{warning}[/]")
+            ui.print(demand_sentence(result), highlight=False)
+            ui.print(replenishment_sentence(result), highlight=False)
+        with ui.status(f"writing files to {out}/ ...") as status:
+            files = write_run_files(result, out)
+            if report:
+                from reports.run_report import write_run_report
 
-        files.append(write_run_report(result, out / "report.html"))
+                status.update(f"writing {out / 'report.html'} ...")
+                files.append(write_run_report(result, out / "report.html"))
+            files.append(write_run_meta(out / "run_meta.json", wall_seconds=sim.wall_seconds,
+                                        orders=sim.arrivals.count))
     rate = sim.arrivals.count / max(sim.wall_seconds, 1e-9)
-    files.append(write_run_meta(out / "run_meta.json", wall_seconds=sim.wall_seconds,
-                                orders=sim.arrivals.count))
-    console.print(f"{sim.arrivals.count:,} orders in {sim.wall_seconds:.1f} s "
-                  f"({rate:,.0f} orders/s); wrote {len(files)} files to {out}/ "
-                  f"(KPIs explained in kpis.csv; {len(KPI_DOC)} KPIs)")
+    ui.print(f"{sim.arrivals.count:,} orders in {sim.wall_seconds:.1f} s "
+             f"({rate:,.0f} orders/s); wrote {len(files)} files to {out}/ "
+             f"(KPIs explained in kpis.csv; {len(KPI_DOC)} KPIs)")
     if report:
-        console.print(f"HTML report: [bold]{out / 'report.html'}[/]")
+        ui.print(f"HTML report: [bold]{out / 'report.html'}[/]")
+    if json_out:
+        print_json({"scenario": result.scenario, "seed": result.seed,
+                    "allocation": result.allocation, "replenishment": result.replenishment,
+                    "kpis": result.kpis, "files": [str(f) for f in files]})
 
 
 def register(app: typer.Typer) -> None:
