@@ -62,16 +62,17 @@ def memory_size(text: str | None) -> int | None:
     return int(float(number) * 1024 ** "BKMGT".index(unit.upper() or "B"))
 
 
-def fits_or_exit(scenario: Scenario, max_memory: int | None) -> None:
+def fits_or_exit(scenario: Scenario, max_memory: int | None, ui: Console | None = None) -> None:
     """Exit 2 when a run of ``scenario`` would need more memory than ``max_memory``.
 
-    Without ``max_memory`` the limit is what this machine has available now.
+    Without ``max_memory`` the limit is what this machine has available now. The run size is
+    said on ``ui`` (default standard error).
     """
     from simulator.sizing import available_memory, estimate, human_bytes
 
     size = estimate(scenario)
     limit = max_memory if max_memory is not None else available_memory()
-    err_console.print(f"[dim]run size: {size.summary()}[/]", highlight=False)
+    (ui or err_console).print(f"[dim]run size: {size.summary()}[/]", highlight=False)
     if limit is None or size.memory_bytes <= limit:
         return
     where = "the limit" if max_memory is not None else "this machine has available"

@@ -218,9 +218,9 @@ def simulate(
         raise bad_input("--seed must be >= 0")
     alloc = _policy("allocation", allocation, sc)
     repl = _policy("replenishment", replenishment, sc)
-    fits_or_exit(sc, memory_size(max_memory))
-    out = out or Path("out") / sc.name
     ui = ui_console(quiet=quiet, json_out=json_out)
+    fits_or_exit(sc, memory_size(max_memory), ui)
+    out = out or Path("out") / sc.name
     columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("{task.fields[sim]}"), TimeElapsedColumn())
     with interrupt_says_what_was_written(out):
