@@ -34,13 +34,14 @@ def scenario_or_exit(path: Path) -> Scenario:
         scenario = load_scenario(path)
     except ScenarioError as exc:
         err_console.print(f"[bold red]error:[/] invalid scenario {escape(str(exc.path))}",
-                          highlight=False)
-        for field, message in exc.problems:
-            err_console.print(f"  {exc.path}: {field}: {message}", highlight=False, markup=False)
+                          highlight=False, soft_wrap=True)
+        for field, message in exc.problems:  # one line each, whatever the terminal's width
+            err_console.print(f"  {exc.path}: {field}: {message}", highlight=False, markup=False,
+                              soft_wrap=True)
         raise typer.Exit(code=2) from None
     for field, message in scenario.warnings():
         err_console.print(f"[yellow]warning:[/] {escape(f'{path}: {field}: {message}')}",
-                          highlight=False)
+                          highlight=False, soft_wrap=True)
     return scenario
 
 

@@ -7,6 +7,8 @@ port, and an HTML comment just above a block can adjust it for the test:
 
     <!-- readme-test: replace "--duration 5m" "--duration 5s" -->   (repeatable)
     <!-- readme-test: skip (needs three hosts) -->
+    <!-- readme-test: replace "/shop " "/shop_{run} " -->  ({run}: this run's own token; a
+                                              PostgreSQL database so named is dropped after)
     <!-- readme-test: repeated below -->     (a summary: each command is in a later block)
 
 A load test whose gate is breached (exit 1) counts as run: the gate judges the machine. A
@@ -23,6 +25,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,11 +54,11 @@ class Block:
         return [line.split("  #")[0].strip() for line in self.text.splitlines()
                 if line.strip() and not line.lstrip().startswith("#")]
 
-    def script(self, port: int) -> str:
+    def script(self, port: int, run: str = "") -> str:
         text = self.text
         for old, new in self.replacements:
             assert old in text, f"README line {self.line}: {old!r} is not in the block"
-            text = text.replace(old, new)
+            text = text.replace(old, new.replace("{run}", run))
         return text.replace("8000", str(port)).replace(README_PG_SERVER, pg_server())
 
 
@@ -72,6 +75,19 @@ def pg_server() -> str:
     """The PostgreSQL server of ``PEAKLINE_TEST_DATABASE_URL``, as a URL ending in ``/``."""
     url = os.environ.get(PG_ENV, README_PG_SERVER)
     return url.rsplit("/", 1)[0] + "/"
+
+
+def drop_databases_of_run(run: str) -> None:
+    """Drop the PostgreSQL databases whose names carry this run's token (a README example's)."""
+    if not os.environ.get(PG_ENV):
+        return
+    import psycopg
+
+    with psycopg.connect(os.environ[PG_ENV], autocommit=True) as conn:
+        names = [row[0] for row in conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"%\\_{run}",))]
+        for name in names:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def readme_blocks(text: str) -> list[Block]:
@@ -132,10 +148,11 @@ def test_readme_examples_run_as_written(tmp_path):
     (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
     if any("postgresql://" in b.text for b in blocks) and not os.environ.get(PG_ENV):
         pytest.skip(f"the README's PostgreSQL examples need {PG_ENV}")
-    port = free_port()
+    port, run = free_port(), uuid.uuid4().hex[:8]
     script = ["set -euo pipefail", LOADTEST_GATE_MAY_BREACH]
     for block in blocks:
-        script += [f"echo \"### README line {block.line} at $(date +%T)\" >&2", block.script(port)]
+        script += [f"echo \"### README line {block.line} at $(date +%T)\" >&2",
+                   block.script(port, run)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                PEAKLINE_README_TEST="1")
     env.pop("DATABASE_URL", None)
@@ -148,5 +165,6 @@ def test_readme_examples_run_as_written(tmp_path):
         finally:
             with contextlib.suppress(ProcessLookupError):  # the script and its servers
                 os.killpg(proc.pid, signal.SIGTERM)
+    drop_databases_of_run(run)
     output = log.read_text(errors="replace")
     assert proc.returncode == 0, f"a README example failed:\n{output[-6000:]}"
