@@ -25,8 +25,10 @@ install: $(DEV)
 demo: $(RUNTIME)
 	$(BIN)/peakline simulate scenarios/peak_day.yaml --seed 1 --out out/demo
 
+# two workers: most tests wait on servers, databases and browsers, so two files at a time
+# keep both cores busy (a file's tests stay together on one worker)
 test: $(DEV)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(DEV)
 	$(BIN)/ruff check .
