@@ -604,3 +604,35 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# =========================================================================== hand-over documents
+
+
+class Act(Base):
+    """A carriage: the hand-over act of a warehouse's assembled postings for one departure
+    (``/v2/posting/fbs/act/create`` -> ``id``), with its waybill and container labels."""
+
+    __tablename__ = "acts"
+    __table_args__ = (Index("ix_acts_seller_created", "seller_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    #: the method the act was made for (None: made for the whole warehouse)
+    delivery_method_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_methods.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.warehouse_id"))
+    departure_date: Mapped[datetime] = mapped_column(UtcDateTime())
+    containers_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: postings of the method not assembled yet when the act was made (the next carriage)
+    next_carriage: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _created()
+
+
+class ActPosting(Base):
+    """A posting handed over with an act (a posting is in at most one act)."""
+
+    __tablename__ = "act_postings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    act_id: Mapped[int] = mapped_column(ForeignKey("acts.id", ondelete="CASCADE"), index=True)
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), unique=True)
