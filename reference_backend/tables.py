@@ -636,3 +636,42 @@ class ActPosting(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     act_id: Mapped[int] = mapped_column(ForeignKey("acts.id", ondelete="CASCADE"), index=True)
     posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), unique=True)
+
+
+# =========================================================================== rFBS return requests
+
+
+class ReturnRequest(Base):
+    """A buyer's return request for a posting line that the seller decides (Ozon's rFBS
+    returns, ``return_id``): its state, the decision and the money returned."""
+
+    __tablename__ = "return_requests"
+    __table_args__ = (Index("ix_return_requests_seller_id_id", "seller_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
+    posting_number: Mapped[str] = mapped_column(String(40))
+    order_number: Mapped[str] = mapped_column(String(30))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.warehouse_id"))
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    sku: Mapped[int] = mapped_column(BigInteger)
+    offer_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[str] = mapped_column(String(40))  # per unit, as the posting sold it
+    currency_code: Mapped[str] = mapped_column(String(3), default="RUB")
+    reason_id: Mapped[int] = mapped_column(Integer)  # returns.rfbs.service.RETURN_REASONS
+    return_method_id: Mapped[int] = mapped_column(Integer, default=1)
+    comment: Mapped[str] = mapped_column(String(1000), default="")
+    #: NewRequest -> ItemOnTheWay -> ItemReceived -> MoneyReturned | Compensated | Rejected
+    state: Mapped[str] = mapped_column(String(30), default="NewRequest")
+    return_method_description: Mapped[str] = mapped_column(String(500), default="")
+    rejection_reason_id: Mapped[int | None] = mapped_column(Integer)
+    rejection_comment: Mapped[str] = mapped_column(String(1000), default="")
+    disposition: Mapped[str | None] = mapped_column(String(20))  # restock | write_off
+    refund_amount: Mapped[str | None] = mapped_column(String(40))  # money for the goods
+    back_way_amount: Mapped[str | None] = mapped_column(String(40))  # the buyer's shipping
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

@@ -5,7 +5,8 @@ Within an operation ``amount = accruals_for_sale + sale_commission + Σ services
 = charged to the seller). A delivered posting accrues its lines' prices, less the commission
 and (FBS) the logistics; a refunded return reverses its lines' prices and their commission,
 less (FBS) the return logistics; a posting that came back undelivered costs the return
-logistics. Ids are stable: ``<source row id> * 10 + kind``.
+logistics; a return request the seller refunds or compensates is a refund too. Ids are
+stable: ``<source row id> * 10 + kind``.
 """
 
 from __future__ import annotations
@@ -104,16 +105,19 @@ def sale(row_id: int, at: datetime, source: Source, lines: Sequence[Line],
 
 
 def refund(row_id: int, kind: Kind, at: datetime, source: Source, line: Line,
-           tariffs: Tariffs, *, back_way: Decimal = Decimal(0)) -> Operation:
-    """Money back to the buyer: the refunded amount and its commission reversed; FBS returns
-    also pay the return logistics, rFBS refunds the buyer's shipping (``back_way``)."""
-    services: tuple[tuple[str, Decimal], ...] = ()
-    if not source.rfbs:
-        services = (("MarketplaceServiceItemReturnFlowLogistic", -tariffs.return_flow_logistics),)
-    elif back_way:
-        services = (("MarketplaceServiceItemReturnAfterDelivToCustomer", -money(back_way)),)
+           tariffs: Tariffs, *, carried_back: bool = True,
+           back_way: Decimal = Decimal(0)) -> Operation:
+    """Money back to the buyer: the refunded amount and its commission reversed, less the
+    return logistics when an FBS item was carried back and the buyer's shipping
+    (``back_way``) when the seller refunds it."""
+    services: list[tuple[str, Decimal]] = []
+    if carried_back and not source.rfbs:
+        services.append(("MarketplaceServiceItemReturnFlowLogistic",
+                         -tariffs.return_flow_logistics))
+    if back_way:
+        services.append(("MarketplaceServiceItemReturnAfterDelivToCustomer", -money(back_way)))
     return Operation(row_id * 10 + kind, kind, at, source, (line,), -money(line.amount),
-                     money(line.amount * tariffs.commission_rate(source.rfbs)), services)
+                     money(line.amount * tariffs.commission_rate(source.rfbs)), tuple(services))
 
 
 def not_delivered(row_id: int, at: datetime, source: Source, lines: Sequence[Line],

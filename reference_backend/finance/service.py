@@ -21,7 +21,15 @@ from reference_backend.finance import operations as ops
 from reference_backend.finance import schemas as F
 from reference_backend.finance.operations import Kind, Line, Operation, Source
 from reference_backend.finance.tariffs import Tariffs
-from reference_backend.tables import Posting, PostingItem, Return, Seller, Warehouse, utcnow
+from reference_backend.tables import (
+    Posting,
+    PostingItem,
+    Return,
+    ReturnRequest,
+    Seller,
+    Warehouse,
+    utcnow,
+)
 
 EVER = (datetime(1900, 1, 1, tzinfo=UTC), datetime(9000, 1, 1, tzinfo=UTC))
 
@@ -83,12 +91,32 @@ def operations(
             found.append(ops.refund(row.id, Kind.CLIENT_RETURN, row.processed_at,
                                     _source(posting, rfbs),
                                     _return_line(row, Decimal(row.refund_amount)), tariffs))
+    found += _request_refunds(session, seller_id, posting_number, since, until, tariffs)
     for posting, rfbs, rows in undelivered.values():
         if not rfbs:
             found.append(ops.not_delivered(
                 rows[0].id, rows[0].created_at, _source(posting, rfbs),
                 [_return_line(r, Decimal(0)) for r in rows], tariffs))
     return sorted(found, key=lambda op: (op.at, op.operation_id))
+
+
+def _request_refunds(session: Session, seller_id: int, posting_number: str | None,
+                     since: datetime, until: datetime, tariffs: Tariffs) -> list[Operation]:
+    """Return requests refunded (item back or kept) or compensated in the period."""
+    decided = session.execute(
+        _postings(seller_id, posting_number).add_columns(ReturnRequest)
+        .join(ReturnRequest, ReturnRequest.posting_id == Posting.id)
+        .where(_between(ReturnRequest.decided_at, since, until),
+               ReturnRequest.refund_amount.is_not(None))
+        .order_by(ReturnRequest.id)).all()
+    return [
+        ops.refund(row.id, Kind.RFBS_REFUND, row.decided_at, _source(posting, rfbs),
+                   Line(row.sku, row.offer_id, row.name,
+                        row.quantity if row.state == "MoneyReturned" else 0,
+                        Decimal(row.refund_amount)),
+                   tariffs, carried_back=row.disposition is not None,
+                   back_way=Decimal(row.back_way_amount or "0"))
+        for posting, rfbs, row in decided]
 
 
 def _selected(found: Sequence[Operation], kinds: Sequence[str], transaction_type: str | None
