@@ -63,10 +63,11 @@ GROUPS: Mapping[RouteGroup, GroupInfo] = {
     RouteGroup.STOCKS: GroupInfo("Stocks", "stock updates and stock info"),
     RouteGroup.POSTINGS: GroupInfo(
         "Posting FBS",
-        "FBS postings: lists, get, ship, labels, cancel, arbitration, delivery statuses",
+        "FBS postings: lists, get, ship, labels, cancel, arbitration, delivery statuses, "
+        "hand-over acts",
     ),
     RouteGroup.RETURNS: GroupInfo(
-        "Returns", "returns list, receiving, write-off, refunds, exchanges"
+        "Returns", "returns list, receiving, write-off, refunds, exchanges, return requests"
     ),
     RouteGroup.ANALYTICS: GroupInfo("Analytics", "analytics data and stock on warehouses"),
     RouteGroup.FINANCE: GroupInfo(
