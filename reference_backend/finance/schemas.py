@@ -42,8 +42,8 @@ class TransactionFilter(OzonRequest):
 
 class TransactionListRequest(OzonRequest):
     filter: TransactionFilter = Field(default_factory=TransactionFilter)
-    page: Count = Field(ge=1)
-    page_size: Count = Field(ge=1, le=1000)
+    page: Annotated[Count, Field(ge=1)]
+    page_size: Annotated[Count, Field(ge=1, le=1000)]
 
 
 class OperationPosting(OzonResponse):
@@ -111,8 +111,8 @@ class TotalsResponse(OzonResponse):
 
 
 class RealizationRequest(OzonRequest):
-    month: Count = Field(ge=1, le=12)
-    year: Count = Field(ge=2000, le=9000)
+    month: Annotated[Count, Field(ge=1, le=12)]
+    year: Annotated[Count, Field(ge=2000, le=9000)]
 
 
 class RealizationHeader(OzonResponse):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -48,14 +48,14 @@ class AttributeResponse(OzonResponse):
 
 class ValuesRequest(AttributeRequest):
     attribute_id: Id64
-    limit: Count = Field(default=2000, ge=1)  # over 2000 is clamped (a client sends 5000)
+    limit: Annotated[Count, Field(ge=1)] = 2000  # over 2000 is clamped (a client sends 5000)
     last_value_id: Count = 0
 
 
 class SearchRequest(AttributeRequest):
     attribute_id: Id64
     value: str = Field(min_length=2, max_length=200)
-    limit: Count = Field(default=100, ge=1, le=100)
+    limit: Annotated[Count, Field(ge=1, le=100)] = 100
 
 
 class Value(OzonResponse):

@@ -44,7 +44,7 @@ class ProductFilter(OzonRequest):
 class AttributesRequest(OzonRequest):
     filter: ProductFilter = Field(default_factory=ProductFilter)
     last_id: LooseStr = ""
-    limit: Count = Field(default=1000, ge=1, le=1000)
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
     sort_by: Annotated[ci_enum("sku", "offer_id", "id", "title") | None,  # type: ignore[misc]
                        BeforeValidator(_blank_is_absent)] = None
     sort_dir: ci_enum("asc", "desc") | None = None  # type: ignore[valid-type]
@@ -116,7 +116,7 @@ class PricesFilter(OzonRequest):
 class PricesRequest(OzonRequest):
     filter: PricesFilter
     cursor: LooseStr = ""
-    limit: Count = Field(ge=1, le=1000)
+    limit: Annotated[Count, Field(ge=1, le=1000)]
 
 
 class Commissions(OzonResponse):

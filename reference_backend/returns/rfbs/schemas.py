@@ -56,7 +56,7 @@ class ListFilter(OzonRequest):
 
 
 class ListRequest(OzonRequest):
-    limit: Count = Field(ge=1, le=1000)
+    limit: Annotated[Count, Field(ge=1, le=1000)]
     last_id: Count = 0
     filter: ListFilter = Field(default_factory=ListFilter)
 
