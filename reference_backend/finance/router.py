@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter
 
-from reference_backend.auth import DbDep, SellerIdentity, require
+from reference_backend.deps import DbDep, FinanceRead
 from reference_backend.finance import schemas as F
 from reference_backend.finance import service
 from reference_backend.finance.tariffs import tariffs
-from reference_backend.permissions import Action, RouteGroup
 
 router = APIRouter(tags=["Ozon: finance"])
-
-FinanceRead = Annotated[SellerIdentity, require(RouteGroup.FINANCE, Action.READ)]
 
 
 @router.post("/v3/finance/transaction/list", response_model=F.TransactionListResponse)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BeforeValidator, Field
 
@@ -12,6 +12,7 @@ from reference_backend.schemas import (
     LooseStr,
     OzonRequest,
     OzonResponse,
+    blank_is_absent,
     ci_enum,
 )
 
@@ -19,13 +20,9 @@ TRANSACTION_TYPES = ("all", "orders", "returns", "services", "compensation", "tr
                      "other")
 
 
-def _blank_is_absent(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 TransactionType = Annotated[
-    ci_enum(*TRANSACTION_TYPES) | None, BeforeValidator(_blank_is_absent)]  # type: ignore[misc]
-PostingNumber = Annotated[LooseStr | None, BeforeValidator(_blank_is_absent)]
+    ci_enum(*TRANSACTION_TYPES) | None, BeforeValidator(blank_is_absent)]  # type: ignore[misc]
+PostingNumber = Annotated[LooseStr | None, BeforeValidator(blank_is_absent)]
 
 
 class Period(OzonRequest):

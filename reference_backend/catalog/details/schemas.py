@@ -14,6 +14,7 @@ from reference_backend.schemas import (
     OptOutDatetime,
     OzonRequest,
     OzonResponse,
+    blank_is_absent,
     ci_enum,
 )
 
@@ -30,10 +31,6 @@ def _one_of_list(value: Any) -> Any:
 OneVisibility = Annotated[Visibility, BeforeValidator(_one_of_list)]  # type: ignore[valid-type]
 
 
-def _blank_is_absent(value: Any) -> Any:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 class ProductFilter(OzonRequest):
     offer_id: list[LooseStr] = Field(default_factory=list, max_length=1000)
     product_id: list[Id64] = Field(default_factory=list, max_length=1000)
@@ -46,7 +43,7 @@ class AttributesRequest(OzonRequest):
     last_id: LooseStr = ""
     limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
     sort_by: Annotated[ci_enum("sku", "offer_id", "id", "title") | None,  # type: ignore[misc]
-                       BeforeValidator(_blank_is_absent)] = None
+                       BeforeValidator(blank_is_absent)] = None
     sort_dir: ci_enum("asc", "desc") | None = None  # type: ignore[valid-type]
 
 

@@ -10,6 +10,7 @@ from reference_backend.schemas import (
     Count,
     FlexDatetime,
     Id64,
+    OptFlexDatetime,
     OptOutDatetime,
     OutDatetime,
     OzonRequest,
@@ -39,14 +40,9 @@ ActStatus = Annotated[str, BeforeValidator(_act_status)]
 IntegrationType = ci_enum("ozon", "aggregator", "3pl_tracking", "non_integrated")
 
 
-def _unset_date(value: Any) -> Any:
-    """``0001-01-01T00:00:00Z`` (a client's "unset") means absent."""
-    return None if isinstance(value, str) and value.strip().startswith("0001-01-01") else value
-
-
 class ActCreateRequest(OzonRequest):
     delivery_method_id: Id64
-    departure_date: Annotated[FlexDatetime | None, BeforeValidator(_unset_date)] = None
+    departure_date: OptFlexDatetime = None
     containers_count: Count = 0
 
 

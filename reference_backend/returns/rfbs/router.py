@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated
 
 from fastapi import APIRouter
 
-from reference_backend.auth import DbDep, SellerIdentity, require
+from reference_backend.auth import SellerIdentity
 from reference_backend.db import Database
-from reference_backend.deps import ReturnsRead
+from reference_backend.deps import DbDep, ReturnsRead, ReturnsWrite
 from reference_backend.domain_errors import InvalidInput
-from reference_backend.permissions import Action as Can
-from reference_backend.permissions import RouteGroup
 from reference_backend.returns.rfbs import schemas as R
 from reference_backend.returns.rfbs import service
 from reference_backend.returns.rfbs.service import Action
@@ -21,7 +18,6 @@ from reference_backend.tables import ReturnRequest
 
 router = APIRouter(tags=["Ozon: rFBS return requests"])
 
-ReturnsWrite = Annotated[SellerIdentity, require(RouteGroup.RETURNS, Can.WRITE)]
 EMPTY = R.Empty()
 
 

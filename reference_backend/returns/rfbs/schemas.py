@@ -9,10 +9,10 @@ from pydantic import BeforeValidator, Field
 from reference_backend.catalog.schemas import DecimalText
 from reference_backend.schemas import (
     Count,
-    FlexDatetime,
     Id64,
     Int64,
     LooseStr,
+    OptFlexDatetime,
     OutDatetime,
     OzonRequest,
     OzonResponse,
@@ -21,14 +21,6 @@ from reference_backend.schemas import (
 
 GroupState = ci_enum("All", "New", "Delivering", "Checkout", "Arbitration", "Approved",
                      "Rejected")
-
-
-def _unset_date(value: Any) -> Any:
-    """``0001-01-01T00:00:00Z`` (some clients' "unset") is no filter."""
-    return None if isinstance(value, str) and value.strip().startswith("0001-01-01") else value
-
-
-OptDate = Annotated[FlexDatetime | None, BeforeValidator(_unset_date)]
 
 
 def _signed_money(value: Any) -> Any:
@@ -44,8 +36,8 @@ BackWay = Annotated[DecimalText, BeforeValidator(_signed_money)]
 
 
 class CreatedAt(OzonRequest):
-    from_: OptDate = Field(default=None, alias="from")
-    to: OptDate = None
+    from_: OptFlexDatetime = Field(default=None, alias="from")
+    to: OptFlexDatetime = None
 
 
 class ListFilter(OzonRequest):
