@@ -17,17 +17,21 @@ StocksWrite = Annotated[SellerIdentity, require(G.STOCKS, A.WRITE)]
 PostingsRead = Annotated[SellerIdentity, require(G.POSTINGS, A.READ)]
 PostingsWrite = Annotated[SellerIdentity, require(G.POSTINGS, A.WRITE)]
 ReturnsRead = Annotated[SellerIdentity, require(G.RETURNS, A.READ)]
+ReturnsWrite = Annotated[SellerIdentity, require(G.RETURNS, A.WRITE)]
+FinanceRead = Annotated[SellerIdentity, require(G.FINANCE, A.READ)]
 AnalyticsRead = Annotated[SellerIdentity, require(G.ANALYTICS, A.READ)]
 RolesRead = Annotated[SellerIdentity, require(G.ROLES, A.READ)]
 
 __all__ = [
     "AnalyticsRead",
     "DbDep",
+    "FinanceRead",
     "PostingsRead",
     "PostingsWrite",
     "ProductsRead",
     "ProductsWrite",
     "ReturnsRead",
+    "ReturnsWrite",
     "RolesRead",
     "StocksRead",
     "StocksWrite",

@@ -41,6 +41,7 @@ class RouteGroup(StrEnum):
     POSTINGS = "postings"
     RETURNS = "returns"
     ANALYTICS = "analytics"
+    FINANCE = "finance"
     PLANNING = "planning"
     ROLES = "roles"
     PROFILE = "profile"
@@ -62,12 +63,16 @@ GROUPS: Mapping[RouteGroup, GroupInfo] = {
     RouteGroup.STOCKS: GroupInfo("Stocks", "stock updates and stock info"),
     RouteGroup.POSTINGS: GroupInfo(
         "Posting FBS",
-        "FBS postings: lists, get, ship, labels, cancel, arbitration, delivery statuses",
+        "FBS postings: lists, get, ship, labels, cancel, arbitration, delivery statuses, "
+        "hand-over acts",
     ),
     RouteGroup.RETURNS: GroupInfo(
-        "Returns", "returns list, receiving, write-off, refunds, exchanges"
+        "Returns", "returns list, receiving, write-off, refunds, exchanges, return requests"
     ),
     RouteGroup.ANALYTICS: GroupInfo("Analytics", "analytics data and stock on warehouses"),
+    RouteGroup.FINANCE: GroupInfo(
+        "Finance", "transactions, their totals and the realization report"
+    ),
     RouteGroup.PLANNING: GroupInfo(
         "Stock planning", "warning levels, low-stock alerts, replenishment suggestions"
     ),
@@ -91,7 +96,7 @@ PERMISSIONS: Mapping[Role, Mapping[RouteGroup, frozenset[Action]]] = {
     Role.OWNER: {group: _RW for group in RouteGroup},
     Role.SALES: {
         G.WAREHOUSES: _R, G.PRODUCTS: _RW, G.STOCKS: _R, G.POSTINGS: _R, G.RETURNS: _R,
-        G.ANALYTICS: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
+        G.ANALYTICS: _R, G.FINANCE: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
     },
     Role.CUSTOMER_SERVICE: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _R, G.POSTINGS: _RW, G.RETURNS: _RW,
@@ -103,7 +108,7 @@ PERMISSIONS: Mapping[Role, Mapping[RouteGroup, frozenset[Action]]] = {
     },
     Role.ANALYST: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _R, G.POSTINGS: _R, G.RETURNS: _R,
-        G.ANALYTICS: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
+        G.ANALYTICS: _R, G.FINANCE: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
     },
 }
 

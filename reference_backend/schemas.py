@@ -136,6 +136,19 @@ def _parse_datetime(value: Any) -> Any:
 FlexDatetime = Annotated[datetime, BeforeValidator(_parse_datetime)]
 
 
+def _zero_date_is_absent(value: Any) -> Any:
+    return None if isinstance(value, str) and value.strip().startswith("0001-01-01") else value
+
+
+#: Optional request datetime; ``0001-01-01T00:00:00Z`` (some clients' "unset") means absent.
+OptFlexDatetime = Annotated[FlexDatetime | None, BeforeValidator(_zero_date_is_absent)]
+
+
+def blank_is_absent(value: Any) -> Any:
+    """A validator: ``""`` (some clients' "unset" for an optional string) means absent."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 def _parse_day(value: Any) -> Any:
     if isinstance(value, str) and len(value.strip()) == 10:
         try:

@@ -604,3 +604,74 @@ class WebhookDelivery(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# =========================================================================== hand-over documents
+
+
+class Act(Base):
+    """A carriage: the hand-over act of a warehouse's assembled postings for one departure
+    (``/v2/posting/fbs/act/create`` -> ``id``), with its waybill and container labels."""
+
+    __tablename__ = "acts"
+    __table_args__ = (Index("ix_acts_seller_created", "seller_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    #: the method the act was made for (None: made for the whole warehouse)
+    delivery_method_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_methods.id"))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.warehouse_id"))
+    departure_date: Mapped[datetime] = mapped_column(UtcDateTime())
+    containers_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: postings of the method not assembled yet when the act was made (the next carriage)
+    next_carriage: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _created()
+
+
+class ActPosting(Base):
+    """A posting handed over with an act (a posting is in at most one act)."""
+
+    __tablename__ = "act_postings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    act_id: Mapped[int] = mapped_column(ForeignKey("acts.id", ondelete="CASCADE"), index=True)
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), unique=True)
+
+
+# =========================================================================== rFBS return requests
+
+
+class ReturnRequest(Base):
+    """A buyer's return request for a posting line that the seller decides (Ozon's rFBS
+    returns, ``return_id``): its state, the decision and the money returned."""
+
+    __tablename__ = "return_requests"
+    __table_args__ = (Index("ix_return_requests_seller_id_id", "seller_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id"), index=True)
+    posting_number: Mapped[str] = mapped_column(String(40))
+    order_number: Mapped[str] = mapped_column(String(30))
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.warehouse_id"))
+    product_id: Mapped[int] = mapped_column(BigInteger)
+    sku: Mapped[int] = mapped_column(BigInteger)
+    offer_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(500))
+    quantity: Mapped[int] = mapped_column(Integer)
+    price: Mapped[str] = mapped_column(String(40))  # per unit, as the posting sold it
+    currency_code: Mapped[str] = mapped_column(String(3), default="RUB")
+    reason_id: Mapped[int] = mapped_column(Integer)  # returns.rfbs.service.RETURN_REASONS
+    return_method_id: Mapped[int] = mapped_column(Integer, default=1)
+    comment: Mapped[str] = mapped_column(String(1000), default="")
+    #: NewRequest -> ItemOnTheWay -> ItemReceived -> MoneyReturned | Compensated | Rejected
+    state: Mapped[str] = mapped_column(String(30), default="NewRequest")
+    return_method_description: Mapped[str] = mapped_column(String(500), default="")
+    rejection_reason_id: Mapped[int | None] = mapped_column(Integer)
+    rejection_comment: Mapped[str] = mapped_column(String(1000), default="")
+    disposition: Mapped[str | None] = mapped_column(String(20))  # restock | write_off
+    refund_amount: Mapped[str | None] = mapped_column(String(40))  # money for the goods
+    back_way_amount: Mapped[str | None] = mapped_column(String(40))  # the buyer's shipping
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

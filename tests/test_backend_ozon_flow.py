@@ -44,6 +44,10 @@ from ozonapi.seller.schemas import returns as rt  # noqa: E402
 from ozonapi.seller.schemas import rfbs_delivery as rd  # noqa: E402
 from ozonapi.seller.schemas import warehouses as wh  # noqa: E402
 from ozonapi.seller.schemas.fbs.v3__posting_fbs_get import PostingFBSGetRequestWith  # noqa: E402
+from ozonapi.seller.schemas.products.base import (  # noqa: E402
+    ProductAttribute,
+    ProductAttributeValue,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -143,7 +147,13 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
         currency_code="RUB",
         new_description_category_id=None,
         images=[],
-        attributes=[],
+        attributes=[  # the required ones of "Кофе в зернах" (/v1/description-category/attribute)
+            ProductAttribute(id=85, values=[ProductAttributeValue(
+                dictionary_value_id=971034861, value="Lavazza")]),
+            ProductAttribute(id=8229, values=[ProductAttributeValue(
+                dictionary_value_id=91565, value="Кофе в зернах")]),
+            ProductAttribute(id=7217, values=[ProductAttributeValue(value="250")]),
+        ],
     )
     task = await api.product_import(
         pr.ProductImportRequest(

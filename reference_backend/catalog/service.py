@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from reference_backend import pagination
 from reference_backend.catalog import schemas as P
+from reference_backend.catalog.categories.catalogue import catalogue
+from reference_backend.catalog.categories.validation import attribute_errors
 from reference_backend.domain_errors import NotFound
 from reference_backend.ids import sku_base_for
 from reference_backend.tables import (
@@ -67,7 +69,7 @@ def item_errors(item: P.ImportItem) -> list[P.ImportError_]:
         err("old_price", "INVALID_OLD_PRICE", "old_price must be greater than price")
     if item.vat is not None and item.vat not in P.VAT_RATES:
         err("vat", "INVALID_VAT", f"vat must be one of {P.VAT_HELP}")
-    return errors
+    return errors + attribute_errors(catalogue(), item)
 
 
 def import_products(session: Session, *, seller_id: int, items: Sequence[P.ImportItem],

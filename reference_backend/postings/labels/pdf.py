@@ -28,11 +28,13 @@ class LabelData:
     products: Sequence[tuple[str, int]] = field(default_factory=tuple)  # (offer_id, qty)
 
 
-def _barcode(value: str, width: float) -> Code128:
-    bar = Code128(value, barHeight=22 * mm, barWidth=0.45 * mm, humanReadable=False, quiet=True)
-    while bar.width > width and bar.barWidth > 0.2 * mm:  # fit long numbers on the page
+def code128_fitting(value: str, width: float, bar_height: float = 22 * mm) -> Code128:
+    """A Code128 of ``value`` narrowed until it fits ``width`` (long numbers on small pages)."""
+    bar = Code128(value, barHeight=bar_height, barWidth=0.45 * mm, humanReadable=False, quiet=True)
+    while bar.width > width and bar.barWidth > 0.2 * mm:
         bar = Code128(
-            value, barHeight=22 * mm, barWidth=bar.barWidth * 0.9, humanReadable=False, quiet=True
+            value, barHeight=bar_height, barWidth=bar.barWidth * 0.9, humanReadable=False,
+            quiet=True,
         )
     return bar
 
@@ -46,7 +48,7 @@ def _page(canvas: Canvas, label: LabelData) -> None:
     if label.shipment_date is not None:
         stamp = label.shipment_date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         canvas.drawRightString(width - MARGIN, y, stamp)
-    bar = _barcode(label.posting_number, width - 2 * MARGIN)
+    bar = code128_fitting(label.posting_number, width - 2 * MARGIN)
     y -= bar.height + 4 * mm
     bar.drawOn(canvas, (width - bar.width) / 2, y)
     y -= 7 * mm
@@ -59,15 +61,15 @@ def _page(canvas: Canvas, label: LabelData) -> None:
         f"Delivery: {label.delivery_method}",
     ):
         y -= 4.5 * mm
-        canvas.drawString(MARGIN, y, _latin(text)[:60])
+        canvas.drawString(MARGIN, y, latin(text)[:60])
     y -= 2 * mm
     for offer_id, quantity in list(label.products)[:8]:
         y -= 4 * mm
-        canvas.drawString(MARGIN, y, _latin(f"{offer_id} x {quantity}")[:60])
+        canvas.drawString(MARGIN, y, latin(f"{offer_id} x {quantity}")[:60])
     canvas.showPage()
 
 
-def _latin(text: str) -> str:
+def latin(text: str) -> str:
     """The built-in PDF fonts have no Cyrillic: keep ASCII, mark the rest."""
     return text.encode("ascii", "replace").decode("ascii")
 

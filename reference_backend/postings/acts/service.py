@@ -1,0 +1,217 @@
+"""Acts (carriages): forming one from a delivery method's assembled postings, and reading it
+back as Ozon's status, list and posting shapes or as documents. Keyword-only functions over a
+SQLAlchemy session; no HTTP here.
+
+An act takes every posting of the delivery method (or, as the 2026 docs allow, of the
+warehouse) that is assembled (``awaiting_deliver``) and in no act yet; postings of the same
+method still awaiting packaging are left for the next carriage. Acts are formed at once
+(``check-status`` answers ``ready``); an act is ``formed`` until all its postings have left
+the warehouse, then ``received``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, time
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from reference_backend.domain_errors import Conflict, InvalidInput, NotFound
+from reference_backend.postings.acts import schemas as A
+from reference_backend.postings.acts.documents import ActSheet, SheetLine
+from reference_backend.postings.service import price_text
+from reference_backend.tables import (
+    Act,
+    ActPosting,
+    DeliveryMethod,
+    Posting,
+    PostingItem,
+    Product,
+    Seller,
+    Warehouse,
+    utcnow,
+)
+from simulator.lifecycle import PostingStatus
+
+ST = PostingStatus
+NO_CONTAINERS = "Trying set ContainersCount to not HasEntrustedAcceptance company"
+
+
+def barcode_text(act_id: int) -> str:
+    """The hand-over barcode value (Ozon's ``%303%<n>`` form)."""
+    return f"%303%{act_id}"
+
+
+def _scope(session: Session, seller_id: int, method_or_warehouse: int
+           ) -> tuple[Warehouse, DeliveryMethod | None]:
+    """The warehouse (and the method) a ``delivery_method_id`` names, else 404."""
+    method = session.scalar(select(DeliveryMethod).where(
+        DeliveryMethod.id == method_or_warehouse, DeliveryMethod.seller_id == seller_id))
+    warehouse_id = method.warehouse_id if method else method_or_warehouse
+    warehouse = session.scalar(select(Warehouse).where(
+        Warehouse.warehouse_id == warehouse_id, Warehouse.seller_id == seller_id))
+    if warehouse is None:
+        raise NotFound(f"DELIVERY_METHOD_NOT_FOUND: no delivery method or warehouse "
+                       f"{method_or_warehouse}", code="DELIVERY_METHOD_NOT_FOUND")
+    return warehouse, method
+
+
+def _postings_of(seller_id: int, warehouse: Warehouse, method: DeliveryMethod | None,
+                 status: PostingStatus):  # type: ignore[no-untyped-def]
+    query = select(Posting).where(Posting.seller_id == seller_id, Posting.status == status.value,
+                                  Posting.id.not_in(select(ActPosting.posting_id)))
+    if method is not None:
+        return query.where(Posting.delivery_method_id == method.id)
+    return query.where(Posting.warehouse_id == warehouse.warehouse_id)
+
+
+def create_act(
+    session: Session, *, seller_id: int, delivery_method_id: int,
+    departure_date: datetime | None = None, containers_count: int = 0,
+    now: datetime | None = None,
+) -> Act:
+    """Form the act of every assembled posting of the method not yet in an act.
+
+    404 ``DELIVERY_METHOD_NOT_FOUND``; 409 ``no_postings`` when nothing is assembled; 400 for
+    cargo places at a warehouse without trusted acceptance.
+    """
+    now = now or utcnow()
+    warehouse, method = _scope(session, seller_id, delivery_method_id)
+    if containers_count and not warehouse.has_entrusted_acceptance:
+        raise InvalidInput(NO_CONTAINERS, code="NO_ENTRUSTED_ACCEPTANCE")
+    ready = list(session.scalars(
+        _postings_of(seller_id, warehouse, method, ST.AWAITING_DELIVER)
+        .order_by(Posting.id).with_for_update()))
+    if not ready:
+        raise Conflict(f"no_postings: no assembled (awaiting_deliver) postings of delivery "
+                       f"method {delivery_method_id} are waiting for an act", code="NO_POSTINGS")
+    later = session.scalars(_postings_of(seller_id, warehouse, method, ST.AWAITING_PACKAGING)
+                            .order_by(Posting.id)).all()
+    act = Act(seller_id=seller_id, delivery_method_id=method.id if method else None,
+              warehouse_id=warehouse.warehouse_id, containers_count=containers_count,
+              departure_date=departure_date or datetime.combine(now.date(), time(), now.tzinfo),
+              next_carriage=[p.posting_number for p in later], created_at=now)
+    session.add(act)
+    session.flush()
+    session.add_all(ActPosting(act_id=act.id, posting_id=p.id) for p in ready)
+    session.flush()
+    return act
+
+
+def get_act(session: Session, *, seller_id: int, act_id: int) -> Act:
+    act = session.get(Act, act_id)
+    if act is None or act.seller_id != seller_id:
+        raise NotFound(f"act {act_id} not found", code="ACT_NOT_FOUND")
+    return act
+
+
+def postings_of_act(session: Session, act_id: int) -> list[Posting]:
+    return list(session.scalars(
+        select(Posting).join(ActPosting, ActPosting.posting_id == Posting.id)
+        .where(ActPosting.act_id == act_id).order_by(Posting.id)))
+
+
+def act_status(session: Session, *, seller_id: int, act_id: int) -> A.ActStatusResult:
+    act = get_act(session, seller_id=seller_id, act_id=act_id)
+    return A.ActStatusResult(
+        status="ready",
+        added_to_act=[p.posting_number for p in postings_of_act(session, act.id)],
+        removed_from_act=list(act.next_carriage or []),
+        has_postings_for_next_carriage=bool(act.next_carriage),
+    )
+
+
+def _state(postings: Sequence[Posting]) -> str:
+    """``received`` once every posting has left the warehouse, ``formed`` before."""
+    gone = all(p.shipped_at is not None or p.status == ST.CANCELLED.value for p in postings)
+    return "received" if postings and gone else "formed"
+
+
+def act_list(session: Session, *, seller_id: int, f: A.ActListFilter, limit: int
+             ) -> list[A.ActListItem]:
+    """Acts created in ``[date_from, date_to]`` (a bare ``date_to`` counts its whole day)."""
+    until = f.date_to
+    if until.time() == time() and until.tzinfo is not None:
+        until = until.replace(hour=23, minute=59, second=59, microsecond=999999)
+    acts = session.scalars(
+        select(Act).where(Act.seller_id == seller_id, Act.created_at >= f.date_from,
+                          Act.created_at <= until).order_by(Act.id)).all()
+    methods = {m.id: m for m in session.scalars(select(DeliveryMethod).where(
+        DeliveryMethod.id.in_({a.delivery_method_id for a in acts if a.delivery_method_id})))}
+    items = []
+    for act in acts:
+        method = methods.get(act.delivery_method_id or -1)
+        integration = method.tpl_integration_type if method else "ozon"
+        if f.integration_type and integration != f.integration_type:
+            continue
+        postings = postings_of_act(session, act.id)
+        status = _state(postings)
+        if f.status and status not in f.status:
+            continue
+        changed = max([act.created_at, *(p.status_changed_at for p in postings)])
+        items.append(A.ActListItem(
+            id=act.id, delivery_method_id=act.delivery_method_id or act.warehouse_id,
+            delivery_method_name=method.name if method else "", integration_type=integration,
+            containers_count=act.containers_count, status=status,
+            departure_date=act.departure_date.strftime("%Y-%m-%d"),
+            created_at=act.created_at, updated_at=changed,
+            has_postings_for_next_carriage=bool(act.next_carriage),
+            related_docs=A.RelatedDocs(act_of_acceptance=A.RelatedDoc(
+                created_at=act.created_at,
+                document_status="ACCEPTED_BY_CARGO_PLACES" if status == "received"
+                else "FORMED")),
+        ))
+        if len(items) == limit:
+            break
+    return items
+
+
+def _items(session: Session, postings: Sequence[Posting]) -> dict[int, list[PostingItem]]:
+    items: dict[int, list[PostingItem]] = {p.id: [] for p in postings}
+    if items:
+        for item in session.scalars(select(PostingItem).where(
+                PostingItem.posting_id.in_(list(items))).order_by(PostingItem.id)):
+            if item.quantity > 0:
+                items[item.posting_id].append(item)
+    return items
+
+
+def act_postings(session: Session, *, seller_id: int, act_id: int) -> list[A.ActPostingItem]:
+    act = get_act(session, seller_id=seller_id, act_id=act_id)
+    postings = postings_of_act(session, act.id)
+    items = _items(session, postings)
+    return [
+        A.ActPostingItem(
+            id=act.id, posting_number=p.posting_number, status=p.status,
+            multi_box_qty=max(p.multi_box_qty, 1), created_at=p.created_at,
+            updated_at=p.status_changed_at,
+            products=[A.ActProduct(name=i.name, offer_id=i.offer_id, price=price_text(i.price),
+                                   quantity=i.quantity, sku=i.sku) for i in items[p.id]],
+        )
+        for p in postings
+    ]
+
+
+def act_sheet(session: Session, *, seller_id: int, act_id: int) -> ActSheet:
+    """What the act's documents show."""
+    act = get_act(session, seller_id=seller_id, act_id=act_id)
+    postings = postings_of_act(session, act.id)
+    items = _items(session, postings)
+    weights = dict(session.execute(select(Product.product_id, Product.weight).where(
+        Product.product_id.in_({i.product_id for rows in items.values() for i in rows}))).all())
+    warehouse = session.get(Warehouse, act.warehouse_id)
+    method = session.get(DeliveryMethod, act.delivery_method_id) if act.delivery_method_id else None
+    seller = session.get(Seller, seller_id)
+    return ActSheet(
+        act_id=act.id, barcode=barcode_text(act.id), seller=seller.name if seller else "",
+        warehouse=warehouse.name if warehouse else "",
+        delivery_method=method.name if method else "",
+        departure=act.departure_date, created_at=act.created_at,
+        containers=act.containers_count or len(postings),
+        lines=[SheetLine(
+            posting_number=p.posting_number, boxes=max(p.multi_box_qty, 1),
+            products=[(i.offer_id, i.quantity) for i in items[p.id]],
+            weight_g=sum(weights.get(i.product_id, 0) * i.quantity for i in items[p.id]))
+            for p in postings],
+    )
