@@ -456,6 +456,8 @@ class PostingItem(Base):
     cancelled_quantity: Mapped[int] = mapped_column(Integer, default=0)
     price: Mapped[str] = mapped_column(String(40))
     currency_code: Mapped[str] = mapped_column(String(3), default="RUB")
+    #: The promotion whose action price the line sold at (None: the product's own price).
+    action_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Package(Base):
@@ -675,3 +677,127 @@ class ReturnRequest(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+# =========================================================================== promotions
+
+
+class Action(Base):
+    """A platform promotion (Ozon action) with its dates and discount rule.
+
+    ``seller_id`` None: open to every seller; else one seller's (e.g. seeded from its
+    scenario's promotion calendar). ``sku_groups`` (empty: all) says which products are
+    candidates; the action price may not exceed ``price * (1 - discount_value / 100)``.
+    """
+
+    __tablename__ = "actions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seller_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sellers.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    action_type: Mapped[str] = mapped_column(String(40), default="DISCOUNT")
+    date_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    date_end: Mapped[datetime] = mapped_column(UtcDateTime())
+    freeze_date: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    discount_type: Mapped[str] = mapped_column(String(40), default="PERCENT")
+    discount_value: Mapped[float] = mapped_column(Float, default=0.0)
+    order_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    is_voucher_action: Mapped[bool] = mapped_column(Boolean, default=False)
+    with_targeting: Mapped[bool] = mapped_column(Boolean, default=False)
+    sku_groups: Mapped[list[Any]] = mapped_column(default=list)
+    #: The scenario's demand multiplier on the groups while the action runs (1: none).
+    demand_multiplier: Mapped[float] = mapped_column(Float, default=1.0)
+    created_at: Mapped[datetime] = _created()
+
+
+class ActionProduct(Base):
+    """A seller's product taking part in an action, at its action price."""
+
+    __tablename__ = "action_products"
+    __table_args__ = (UniqueConstraint("action_id", "product_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.product_id", ondelete="CASCADE"), index=True
+    )
+    action_price: Mapped[str] = mapped_column(String(40))
+    stock: Mapped[int] = mapped_column(Integer, default=0)  # 0: not set
+    add_mode: Mapped[str] = mapped_column(String(20), default="MANUAL")
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DiscountTask(Base):
+    """A buyer's request for a lower price on a product, decided by the seller."""
+
+    __tablename__ = "discount_tasks"
+    __table_args__ = (Index("ix_discount_tasks_seller_status", "seller_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.product_id", ondelete="CASCADE"), index=True
+    )
+    sku: Mapped[int] = mapped_column(BigInteger)
+    offer_id: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(30), default="NEW")
+    customer_name: Mapped[str] = mapped_column(String(200), default="")
+    user_comment: Mapped[str] = mapped_column(String(1000), default="")
+    seller_comment: Mapped[str] = mapped_column(String(1000), default="")
+    original_price: Mapped[str] = mapped_column(String(40))
+    requested_price: Mapped[str] = mapped_column(String(40))
+    approved_price: Mapped[str | None] = mapped_column(String(40))
+    requested_quantity_min: Mapped[int] = mapped_column(Integer, default=1)
+    requested_quantity_max: Mapped[int] = mapped_column(Integer, default=1)
+    approved_quantity_min: Mapped[int] = mapped_column(Integer, default=0)
+    approved_quantity_max: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _created()
+    end_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    edited_till: Mapped[datetime] = mapped_column(UtcDateTime())
+    moderated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+# =========================================================================== buyer chats
+
+
+class Chat(Base):
+    """The chat between a posting's buyer and its seller (one per posting)."""
+
+    __tablename__ = "chats"
+    __table_args__ = (Index("ix_chats_seller_id", "seller_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(36), unique=True)  # Ozon's chat id (a UUID)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    posting_id: Mapped[int] = mapped_column(
+        ForeignKey("postings.id", ondelete="CASCADE"), unique=True
+    )
+    posting_number: Mapped[str] = mapped_column(String(40))
+    order_number: Mapped[str] = mapped_column(String(30))
+    sku: Mapped[int] = mapped_column(BigInteger, default=0)  # the posting's first product
+    status: Mapped[str] = mapped_column(String(20), default="Opened")
+    created_at: Mapped[datetime] = _created()
+
+
+class ChatMessage(Base):
+    """A message of a chat: text, or a stored file (``file_name`` set)."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (Index("ix_chat_messages_chat_id", "chat_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    chat_id: Mapped[int] = mapped_column(ForeignKey("chats.id", ondelete="CASCADE"))
+    author: Mapped[str] = mapped_column(String(20))  # Customer | Seller
+    author_id: Mapped[str] = mapped_column(String(40), default="")
+    text: Mapped[str] = mapped_column(Text, default="")
+    file_name: Mapped[str | None] = mapped_column(String(300))
+    file_content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    is_image: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Read by the other side (the seller for a buyer's message, and the other way round).
+    is_read: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = _created()

@@ -43,6 +43,7 @@ from reference_backend.db import Database
 from reference_backend.domain_errors import Conflict, DomainError
 from reference_backend.orders.plan import Candidate, OrderPlan, allocate, plan_order
 from reference_backend.orders.sql import json_text, postgres_orders
+from reference_backend.promotions.pricing import ACTION_NOW_SQL, PRICE_NOW_SQL
 from reference_backend.warehouses.network import SellerNetwork
 
 
@@ -115,12 +116,13 @@ class _Statements:
         order_ids = ("SELECT json_agg(nextval(pg_get_serial_sequence('orders', 'id'))) "
                      "FROM generate_series(1, %s)")
         columns = ("seller_id", "sku", "warehouse_id", "available", "product_id", "offer_id",
-                   "name", "price", "currency_code")  # a seller's Candidate
+                   "name", "price", "currency_code", "action_id")  # a seller's Candidate
         stock = (
             f"SELECT coalesce(json_agg(json_build_array({', '.join(f'x.{c}' for c in columns)})"
             "), '[]') FROM (SELECT s.seller_id, s.sku, s.warehouse_id, "
             "s.present - s.reserved AS available, p.product_id, p.offer_id, p.name, "
-            "p.price, p.currency_code FROM stock s "
+            f"{PRICE_NOW_SQL} AS price, p.currency_code, {ACTION_NOW_SQL} AS action_id "
+            "FROM stock s "
             "JOIN products p ON p.product_id = s.product_id "
             "JOIN json_to_recordset(%s) AS w(seller_id bigint, sku bigint) "
             "ON s.seller_id = w.seller_id AND s.sku = w.sku ORDER BY s.warehouse_id, s.sku{}) x")

@@ -26,9 +26,9 @@ MAX_LINES = 100
 MAX_QUANTITY = 100_000
 AWAITING_PACKAGING = PostingStatus.AWAITING_PACKAGING.value
 
-#: A candidate stock row: sku, warehouse_id, available, product_id, offer_id, name, price,
-#: currency_code.
-Candidate = tuple[int, int, int, int, str, str, str, str]
+#: A candidate stock row: sku, warehouse_id, available, product_id, offer_id, name, price
+#: (the action price while a promotion runs), currency_code, action_id (or None).
+Candidate = tuple[int, int, int, int, str, str, str, str, int | None]
 
 
 @dataclass(slots=True)
@@ -107,7 +107,8 @@ def plan_order(
             p = products[sku]
             items.append({"posting_number": posting_number, "product_id": p[3], "sku": sku,
                           "offer_id": p[4], "name": p[5], "quantity": quantity,
-                          "cancelled_quantity": 0, "price": p[6], "currency_code": p[7]})
+                          "cancelled_quantity": 0, "price": p[6], "currency_code": p[7],
+                          "action_id": p[8]})
             products_out.append({"sku": sku, "offer_id": p[4], "name": p[5],
                                  "quantity": quantity, "price": p[6], "currency_code": p[7]})
         answer.append({"posting_number": posting_number, "warehouse_id": wh,

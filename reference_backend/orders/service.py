@@ -48,6 +48,7 @@ from reference_backend.orders.plan import (
     plan_order,
 )
 from reference_backend.orders.sql import fast_orders
+from reference_backend.promotions.pricing import action_now, price_now
 from reference_backend.raw_rows import driver_cursor
 from reference_backend.stock import rows as stock
 from reference_backend.tables import (
@@ -74,7 +75,7 @@ __all__ = ["MAX_LINES", "MAX_QUANTITY", "OrderOutcome", "place_order", "place_or
 _S, _P = Stock.__table__, Product.__table__
 _CANDIDATES = (
     select(_S.c.sku, _S.c.warehouse_id, _S.c.present - _S.c.reserved, _P.c.product_id,
-           _P.c.offer_id, _P.c.name, _P.c.price, _P.c.currency_code)
+           _P.c.offer_id, _P.c.name, price_now(_P), _P.c.currency_code, action_now(_P))
     .join(_P, _P.c.product_id == _S.c.product_id)
     .where(_S.c.seller_id == bindparam("seller_id"),
            _S.c.sku.in_(bindparam("skus", expanding=True)))

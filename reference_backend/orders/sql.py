@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
 from reference_backend.orders.plan import Candidate, OrderPlan
+from reference_backend.promotions.pricing import ACTION_NOW_SQL, PRICE_NOW_SQL
 from reference_backend.tables import IdempotencyKey, Order, OutboxEvent, Posting, PostingItem
 
 _ORDERS, _POSTINGS, _ITEMS = Order.__table__, Posting.__table__, PostingItem.__table__
@@ -115,7 +116,8 @@ def _sorted_moves(moves: list[tuple[int, int, int]]) -> list[tuple[int, int, int
 
 _CANDIDATE_COLUMNS = (
     "s.sku, s.warehouse_id, s.present - s.reserved, p.product_id, p.offer_id, p.name, "
-    "p.price, p.currency_code FROM stock s JOIN products p ON p.product_id = s.product_id "
+    f"{PRICE_NOW_SQL}, p.currency_code, {ACTION_NOW_SQL} "
+    "FROM stock s JOIN products p ON p.product_id = s.product_id "
     "WHERE s.seller_id = {ph} AND s.sku {skus}"
 )
 _RESERVE = ("UPDATE stock SET reserved = reserved + ?, updated_at = ? "
