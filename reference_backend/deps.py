@@ -21,15 +21,23 @@ ReturnsWrite = Annotated[SellerIdentity, require(G.RETURNS, A.WRITE)]
 FinanceRead = Annotated[SellerIdentity, require(G.FINANCE, A.READ)]
 AnalyticsRead = Annotated[SellerIdentity, require(G.ANALYTICS, A.READ)]
 RolesRead = Annotated[SellerIdentity, require(G.ROLES, A.READ)]
+PromotionsRead = Annotated[SellerIdentity, require(G.PROMOTIONS, A.READ)]
+PromotionsWrite = Annotated[SellerIdentity, require(G.PROMOTIONS, A.WRITE)]
+ChatsRead = Annotated[SellerIdentity, require(G.CHATS, A.READ)]
+ChatsWrite = Annotated[SellerIdentity, require(G.CHATS, A.WRITE)]
 
 __all__ = [
     "AnalyticsRead",
+    "ChatsRead",
+    "ChatsWrite",
     "DbDep",
     "FinanceRead",
     "PostingsRead",
     "PostingsWrite",
     "ProductsRead",
     "ProductsWrite",
+    "PromotionsRead",
+    "PromotionsWrite",
     "ReturnsRead",
     "ReturnsWrite",
     "RolesRead",

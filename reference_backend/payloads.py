@@ -24,6 +24,8 @@ class MessageType(StrEnum):
     NEW_POSTING = "TYPE_NEW_POSTING"
     STATE_CHANGED = "TYPE_STATE_CHANGED"
     POSTING_CANCELLED = "TYPE_POSTING_CANCELLED"
+    NEW_MESSAGE = "TYPE_NEW_MESSAGE"  # a buyer wrote in a chat (reference_backend.chats)
+    MESSAGE_READ = "TYPE_MESSAGE_READ"  # a buyer read the seller's messages
 
 
 S = PostingStatus

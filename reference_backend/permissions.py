@@ -42,6 +42,8 @@ class RouteGroup(StrEnum):
     RETURNS = "returns"
     ANALYTICS = "analytics"
     FINANCE = "finance"
+    PROMOTIONS = "promotions"
+    CHATS = "chats"
     PLANNING = "planning"
     ROLES = "roles"
     PROFILE = "profile"
@@ -73,6 +75,10 @@ GROUPS: Mapping[RouteGroup, GroupInfo] = {
     RouteGroup.FINANCE: GroupInfo(
         "Finance", "transactions, their totals and the realization report"
     ),
+    RouteGroup.PROMOTIONS: GroupInfo(
+        "Promos", "promotions: candidates, joining and leaving, buyers' discount requests"
+    ),
+    RouteGroup.CHATS: GroupInfo("Chat", "buyer chats: lists, history, messages, files, read marks"),
     RouteGroup.PLANNING: GroupInfo(
         "Stock planning", "warning levels, low-stock alerts, replenishment suggestions"
     ),
@@ -96,11 +102,12 @@ PERMISSIONS: Mapping[Role, Mapping[RouteGroup, frozenset[Action]]] = {
     Role.OWNER: {group: _RW for group in RouteGroup},
     Role.SALES: {
         G.WAREHOUSES: _R, G.PRODUCTS: _RW, G.STOCKS: _R, G.POSTINGS: _R, G.RETURNS: _R,
-        G.ANALYTICS: _R, G.FINANCE: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
+        G.ANALYTICS: _R, G.FINANCE: _R, G.PROMOTIONS: _RW, G.CHATS: _R, G.PLANNING: _R,
+        G.ROLES: _R, G.PROFILE: _RW,
     },
     Role.CUSTOMER_SERVICE: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _R, G.POSTINGS: _RW, G.RETURNS: _RW,
-        G.ROLES: _R, G.PROFILE: _RW,
+        G.PROMOTIONS: _R, G.CHATS: _RW, G.ROLES: _R, G.PROFILE: _RW,
     },
     Role.WAREHOUSE: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _RW, G.POSTINGS: _RW, G.RETURNS: _RW,
@@ -108,7 +115,8 @@ PERMISSIONS: Mapping[Role, Mapping[RouteGroup, frozenset[Action]]] = {
     },
     Role.ANALYST: {
         G.WAREHOUSES: _R, G.PRODUCTS: _R, G.STOCKS: _R, G.POSTINGS: _R, G.RETURNS: _R,
-        G.ANALYTICS: _R, G.FINANCE: _R, G.PLANNING: _R, G.ROLES: _R, G.PROFILE: _RW,
+        G.ANALYTICS: _R, G.FINANCE: _R, G.PROMOTIONS: _R, G.PLANNING: _R, G.ROLES: _R,
+        G.PROFILE: _RW,
     },
 }
 

@@ -38,9 +38,12 @@ class PendingEvent:
     client_id: str = ""
 
     def wire_payload(self) -> dict[str, Any]:
-        """The payload as sent: ``seller_id`` is the seller's Ozon id (its ``Client-Id``)."""
-        if "seller_id" in self.payload and self.client_id.isdigit():
-            return {**self.payload, "seller_id": int(self.client_id)}
+        """The payload as sent: ``seller_id`` is the seller's Ozon id (its ``Client-Id``), a
+        number, or a string where the payload has one (chat events, as Ozon's examples)."""
+        seller_id = self.payload.get("seller_id")
+        if seller_id is not None and self.client_id.isdigit():
+            wire = self.client_id if isinstance(seller_id, str) else int(self.client_id)
+            return {**self.payload, "seller_id": wire}
         return self.payload
 
 

@@ -23,12 +23,14 @@ SENT_TYPES: dict[str, str] = {
     MessageType.NEW_POSTING.value: "Новое отправление (new posting)",
     MessageType.STATE_CHANGED.value: "Изменение статуса отправления (posting status change)",
     MessageType.POSTING_CANCELLED.value: "Отмена отправления (posting cancelled)",
+    MessageType.NEW_MESSAGE.value: "Новое сообщение в чате (new chat message)",
+    MessageType.MESSAGE_READ.value: "Сообщение прочитано (chat message read)",
 }
 #: Other documented Ozon types a client may subscribe to (accepted, never sent here).
 OTHER_OZON_TYPES = frozenset({
     "TYPE_CUTOFF_DATE_CHANGED", "TYPE_DELIVERY_DATE_CHANGED", "TYPE_CREATE_OR_UPDATE_ITEM",
     "TYPE_CREATE_ITEM", "TYPE_UPDATE_ITEM", "TYPE_STOCKS_CHANGED", "TYPE_PRICE_INDEX_CHANGED",
-    "TYPE_NEW_MESSAGE", "TYPE_UPDATE_MESSAGE", "TYPE_MESSAGE_READ", "TYPE_CHAT_CLOSED",
+    "TYPE_UPDATE_MESSAGE", "TYPE_CHAT_CLOSED",
     "TYPE_DESCRIPTION_CATEGORY_TREE_CHANGED", "TYPE_POSTING_SHIPPED",
 })
 

@@ -3,7 +3,8 @@
 Seeding builds the scenario's world for the seller: warehouses (scenario nodes) with one
 delivery method each, the route table the allocation policy reads, the catalogue with its
 prices (fixed by ``catalogue.seed``), initial stock by the scenario's rules and warning
-lines. The seller takes the scenario's allocation and replenishment policies.
+lines, and its promotion calendar as the seller's actions. The seller takes the scenario's
+allocation and replenishment policies.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from reference_backend import ids
 from reference_backend.domain_errors import AlreadyExists, InvalidInput
 from reference_backend.permissions import Role
+from reference_backend.promotions.service import seed_calendar
 from reference_backend.security import generate_api_key, hash_api_key, key_hint
 from reference_backend.sellers.world import (
     build_catalogue,
@@ -207,6 +209,7 @@ def seed_scenario(
     for start in range(0, len(stock_rows), _CHUNK):
         session.execute(insert(Stock), stock_rows[start:start + _CHUNK])
     session.flush()
+    seed_calendar(session, seller_id=seller.id, scenario=scenario)
     creds.warehouses = wh_ids
     creds.sku_count = catalogue.count
     return creds
