@@ -15,7 +15,8 @@ from reference_backend.schemas import (
 )
 
 #: Dimensions this server can group by; others are a 400.
-#: ``warehouse`` and ``status`` (posting status) are Peakline additions.
+#: ``warehouse``, ``status`` (posting status) and ``action`` (the promotion a line sold in,
+#: ``0`` for none) are Peakline additions.
 DIMENSIONS = (
     "unknownDimension",
     "sku",
@@ -26,6 +27,7 @@ DIMENSIONS = (
     "year",
     "warehouse",
     "status",
+    "action",
 )
 #: Metrics this server computes; the Premium-only ones not modelled answer 0; ``postings``
 #: (distinct postings) is a Peakline addition.

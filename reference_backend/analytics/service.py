@@ -4,7 +4,8 @@ warehouse or posting status, over the postings placed in the period (UTC days).
 Every metric of a row belongs to the orders placed in that row's period: ``revenue`` and
 ``ordered_units`` count what was ordered (cancelled units included), ``cancellations``,
 ``delivered_units`` and ``returns`` what became of those units, ``postings`` the distinct
-postings. Premium-only traffic metrics are not modelled and answer 0.
+postings. Grouped by ``action``, the lines sold at a promotion's price are apart from the
+rest. Premium-only traffic metrics are not modelled and answer 0.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from reference_backend.analytics import schemas as A
 from reference_backend.domain_errors import InvalidInput
-from reference_backend.tables import Posting, PostingItem, Return, Warehouse
+from reference_backend.tables import Action, Posting, PostingItem, Return, Warehouse
 
 MAX_DAYS = 366
 
@@ -42,6 +43,8 @@ class Fact:
     cancelled: int
     delivered: int
     returned: int
+    action_id: int = 0
+    action: str = ""
 
 
 def _dim_value(dim: str, f: Fact) -> tuple[str, str]:
@@ -62,6 +65,8 @@ def _dim_value(dim: str, f: Fact) -> tuple[str, str]:
         return str(f.warehouse_id), f.warehouse
     if dim == "status":
         return f.status, f.status
+    if dim == "action":
+        return str(f.action_id), f.action or "no promotion"
     return "", ""
 
 
@@ -120,6 +125,9 @@ def facts(session: Session, *, seller_id: int, date_from: date, date_to: date) -
         .tuples()
         .all()
     )
+    titles = dict(session.execute(
+        select(Action.id, Action.title).where(
+            or_(Action.seller_id.is_(None), Action.seller_id == seller_id))).tuples().all())
     query = (
         select(
             Posting.id,
@@ -132,12 +140,14 @@ def facts(session: Session, *, seller_id: int, date_from: date, date_to: date) -
             PostingItem.price,
             PostingItem.quantity,
             PostingItem.cancelled_quantity,
+            PostingItem.action_id,
         )
         .join(PostingItem, PostingItem.posting_id == Posting.id)
         .where(*in_period)
         .execution_options(yield_per=2000)
     )
-    for pid, at, status, wh, sku, product_id, name, price, qty, cancelled in session.execute(query):
+    for (pid, at, status, wh, sku, product_id, name, price, qty, cancelled,
+         action_id) in session.execute(query):
         try:
             unit = float(Decimal(price or "0"))
         except InvalidOperation:
@@ -156,6 +166,8 @@ def facts(session: Session, *, seller_id: int, date_from: date, date_to: date) -
             cancelled=cancelled + (qty if status == "cancelled" else 0),
             delivered=qty if status == "delivered" else 0,
             returned=returned.pop((pid, sku), 0),
+            action_id=action_id or 0,
+            action=titles.get(action_id or 0, ""),
         )
 
 
