@@ -30,6 +30,8 @@ from loadtests.shape import ScenarioShape  # noqa: F401  (Locust picks the shape
 from loadtests.world import OUTCOMES, Catalogue, WorkQueues, World, world_option
 
 ORDERS = "/marketplace/v1/orders"
+#: Share of a buyer's ``ask_seller`` turns that write to the seller (buyer chats).
+CHAT_GATE = 0.1
 DAY = timedelta(days=1)
 
 _world: World | None = None
@@ -207,6 +209,7 @@ class Buyer(PeaklineUser):
     def on_start(self) -> None:
         super().on_start()
         self.recent_orders: list[str] = []
+        self.recent_postings: list[str] = []
         dem = self.world.scenario.demand
         # cancel_order runs a quarter as often as place_order: gate it at 4 x the share so
         # about that share of orders is cancelled (at least 2 %, so every path is exercised)
@@ -257,6 +260,8 @@ class Buyer(PeaklineUser):
                 self.recent_orders = [*self.recent_orders[-9:], data["order_number"]]
                 for posting in data.get("postings", []):
                     _queues.offer_to_ship(posting)
+                    self.recent_postings = [*self.recent_postings[-9:],
+                                            posting["posting_number"]]
                 return data
             if resp.status_code == 409 and "OUT_OF_STOCK" in (resp.text or ""):
                 OUTCOMES["orders_out_of_stock"] += 1
@@ -300,6 +305,23 @@ class Buyer(PeaklineUser):
             elif resp.status_code == 409:
                 OUTCOMES["returns_refused"] += 1
                 resp.success()
+            else:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+
+
+    @task(1)
+    def ask_seller(self) -> None:
+        """Now and then a buyer writes to the seller about a recent posting (buyer chats)."""
+        if not self.recent_postings or self.rng.random() > CHAT_GATE:
+            return
+        number = self.rng.choice(self.recent_postings)
+        with self.client.post(f"/marketplace/v1/postings/{number}/chat/messages",
+                              json={"text": "Когда привезёте заказ?"},
+                              headers=self.world.platform_headers,
+                              name="POST /marketplace/v1/postings/{posting_number}/chat/messages",
+                              catch_response=True) as resp:
+            if resp.status_code == 201:
+                OUTCOMES["chat_messages_from_buyers"] += 1
             else:
                 resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
 
@@ -485,6 +507,21 @@ class CustomerService(PeaklineUser):
                 resp.success()
             else:
                 resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+
+    @task(2)
+    def answer_chats(self) -> None:
+        """Read the chats with unread buyer messages, answer and mark them read."""
+        page = self.seller_post("/v3/chat/list", {"filter": {"unread_only": True}, "limit": 10},
+                                "customer_service")
+        for item in (page or {}).get("chats", [])[:3]:
+            chat_id = item["chat"]["chat_id"]
+            self.seller_post("/v3/chat/history", {"chat_id": chat_id, "limit": 20},
+                             "customer_service")
+            if self.seller_post("/v1/chat/send/message",
+                                {"chat_id": chat_id, "text": "Заказ в пути, спасибо!"},
+                                "customer_service") is not None:
+                OUTCOMES["chat_answers"] += 1
+            self.seller_post("/v2/chat/read", {"chat_id": chat_id}, "customer_service")
 
     @task(2)
     def returns_list(self) -> None:

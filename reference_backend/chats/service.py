@@ -15,8 +15,9 @@ import mimetypes
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import Session
 
 from reference_backend import outbox
@@ -107,7 +108,7 @@ class ChatStats:
     unread: int
 
 
-def _unread_customer() -> object:
+def _unread_customer() -> Any:
     return (ChatMessage.author == CUSTOMER) & ChatMessage.is_read.is_(False)
 
 
@@ -127,16 +128,22 @@ def stats(session: Session, chat_ids: list[int]) -> dict[int, ChatStats]:
     return out
 
 
-def chats(session: Session, *, seller_id: int, status: str, unread_only: bool,
-          after: int | None, offset: int, limit: int) -> tuple[list[Chat], int]:
-    """A page of the seller's chats (by id, after ``after``), fetched with ``limit + 1``, and
-    the number of the seller's unread buyer messages over all chats."""
-    query = select(Chat).where(Chat.seller_id == seller_id)
+def _filtered(query: Select[Any], *, seller_id: int, status: str, unread_only: bool
+              ) -> Select[Any]:
+    query = query.where(Chat.seller_id == seller_id)
     if status != "All":
         query = query.where(Chat.status == status)
     if unread_only:
         query = query.where(select(ChatMessage.id).where(
             ChatMessage.chat_id == Chat.id, _unread_customer()).exists())
+    return query
+
+
+def chats(session: Session, *, seller_id: int, status: str, unread_only: bool,
+          after: int | None, offset: int, limit: int) -> tuple[list[Chat], int]:
+    """A page of the seller's chats (by id, after ``after``), fetched with ``limit + 1``, and
+    the number of the seller's unread buyer messages over all chats."""
+    query = _filtered(select(Chat), seller_id=seller_id, status=status, unread_only=unread_only)
     if after is not None:
         query = query.where(Chat.id > after)
     rows = list(session.execute(
@@ -148,12 +155,8 @@ def chats(session: Session, *, seller_id: int, status: str, unread_only: bool,
 
 
 def count_chats(session: Session, *, seller_id: int, status: str, unread_only: bool) -> int:
-    query = select(func.count()).select_from(Chat).where(Chat.seller_id == seller_id)
-    if status != "All":
-        query = query.where(Chat.status == status)
-    if unread_only:
-        query = query.where(select(ChatMessage.id).where(
-            ChatMessage.chat_id == Chat.id, _unread_customer()).exists())
+    query = _filtered(select(func.count()).select_from(Chat), seller_id=seller_id,
+                      status=status, unread_only=unread_only)
     return session.execute(query).scalar_one()
 
 
