@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reference_backend.settings import Settings
@@ -128,6 +129,14 @@ class Database:
         to hand to a worker thread after awaiting something first)."""
         with self.session() as session:
             return service(session, **kwargs)
+
+    def write_racing(self, service: Callable[..., T], /, **kwargs: Any) -> T:
+        """:meth:`write`, run once more when a concurrent transaction inserted the same unique
+        row first (``IntegrityError``): the second run finds that row and updates it."""
+        try:
+            return self.write(service, **kwargs)
+        except IntegrityError:
+            return self.write(service, **kwargs)
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:

@@ -397,3 +397,73 @@ def test_buyer_chat_through_public_client(world) -> None:  # noqa: PLR0915
     (was_read,) = _wait_for(receiver, "TYPE_MESSAGE_READ", 1)
     assert was_read["chat_id"] == chat_id
     assert was_read["last_read_message_id"] == seen["messages"][-1]["message_id"]
+
+
+def test_freeze_date_only_lets_prices_fall(world) -> None:
+    base_url, creds, _ = world
+    now = datetime.now(UTC)
+    freeze = now + timedelta(seconds=1.5)
+    r = httpx.post(f"{base_url}/marketplace/v1/actions", headers=platform_headers(creds),
+                   timeout=10, json={"title": "frozen soon", "client_id": creds["client_id"],
+                                     "date_start": (now - timedelta(hours=1)).isoformat(),
+                                     "date_end": (now + timedelta(days=1)).isoformat(),
+                                     "freeze_date": freeze.isoformat()})
+    assert r.status_code == 201, r.text
+    action_id = r.json()["id"]
+    with httpx.Client(base_url=base_url, headers=seller_headers(creds), timeout=10) as c:
+        first, second = c.post("/v1/actions/candidates", json={
+            "action_id": action_id, "limit": 2}).json()["result"]["products"]
+
+        def join(product: dict, price: float, stock: int = 0) -> dict:
+            return c.post("/v1/actions/products/activate", json={"action_id": action_id,
+                          "products": [{"product_id": product["id"], "action_price": price,
+                                        "stock": stock}]}).json()["result"]
+
+        assert join(first, first["price"] - 10, stock=3)["product_ids"] == [first["id"]]
+        time.sleep(max(0.0, (freeze - datetime.now(UTC)).total_seconds()) + 0.1)
+        assert "frozen" in join(second, second["price"] - 10)["rejected"][0]["reason"]
+        assert "frozen" in join(first, first["price"] - 5, stock=3)["rejected"][0]["reason"]
+        assert "frozen" in join(first, first["price"] - 20, stock=2)["rejected"][0]["reason"]
+        assert join(first, first["price"] - 20, stock=4)["product_ids"] == [first["id"]]
+        left = c.post("/v1/actions/products/deactivate", json={
+            "action_id": action_id, "product_ids": [first["id"]]}).json()["result"]
+        assert left["product_ids"] == [] and "frozen" in left["rejected"][0]["reason"]
+        products = c.post("/v1/actions/products", json={"action_id": action_id}).json()
+        assert [(p["id"], p["action_price"], p["stock"]) for p in products["result"]["products"]
+                ] == [(first["id"], first["price"] - 20, 4)]
+
+
+def test_concurrent_writers_share_one_chat_and_one_action_row(world) -> None:
+    base_url, creds, _ = world
+    posting = _order(base_url, creds, creds["sku_base"] + 2)["postings"][0]["posting_number"]
+    now = datetime.now(UTC)
+    action_id = httpx.post(f"{base_url}/marketplace/v1/actions", headers=platform_headers(creds),
+                           timeout=10, json={"title": "race", "client_id": creds["client_id"],
+                                             "date_start": (now - timedelta(hours=1)).isoformat(),
+                                             "date_end": (now + timedelta(days=1)).isoformat()}
+                           ).json()["id"]
+
+    async def burst() -> tuple[list[httpx.Response], list[httpx.Response]]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=20) as c:
+            product = (await c.post("/v1/actions/candidates", headers=seller_headers(creds),
+                                    json={"action_id": action_id, "limit": 1})
+                       ).json()["result"]["products"][0]
+            messages = [c.post(f"/marketplace/v1/postings/{posting}/chat/messages",
+                               headers=platform_headers(creds), json={"text": f"#{i}"})
+                        for i in range(6)]
+            joins = [c.post("/v1/actions/products/activate", headers=seller_headers(creds),
+                            json={"action_id": action_id, "products": [
+                                {"product_id": product["id"], "action_price": product["price"]}]})
+                     for _ in range(6)]
+            return await asyncio.gather(*messages), await asyncio.gather(*joins)
+
+    messages, joins = asyncio.run(burst())
+    assert [r.status_code for r in messages] == [201] * 6, [r.text for r in messages]
+    assert len({r.json()["chat_id"] for r in messages}) == 1
+    assert [r.status_code for r in joins] == [200] * 6, [r.text for r in joins]
+    with httpx.Client(base_url=base_url, headers=seller_headers(creds), timeout=10) as c:
+        joined = c.post("/v1/actions/products", json={"action_id": action_id}).json()["result"]
+        assert joined["total"] == 1
+        history = c.post("/v3/chat/history", json={"chat_id": messages[0].json()["chat_id"],
+                                                   "limit": 100}).json()
+        assert sorted(m["data"][0] for m in history["messages"]) == [f"#{i}" for i in range(6)]

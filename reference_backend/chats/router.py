@@ -161,10 +161,9 @@ def chat_read(body: C.ReadRequest, seller: ChatsWrite, db: DbDep) -> C.ReadRespo
 @router.post("/v1/chat/start", response_model=C.StartResponse)
 def chat_start(body: C.StartRequest, seller: ChatsWrite, db: DbDep) -> C.StartResponse:
     """The posting's chat with its buyer; calling it again returns the same chat (unconfirmed)."""
-    with db.session() as session:
-        chat = service.start(session, seller_id=seller.seller_id,
-                             posting_number=body.posting_number)
-        return C.StartResponse(result=C.StartResult(chat_id=chat.chat_id))
+    chat = db.write_racing(service.start, seller_id=seller.seller_id,
+                           posting_number=body.posting_number)
+    return C.StartResponse(result=C.StartResult(chat_id=chat.chat_id))
 
 
 @router.get(FILE_PATH + "{message_id}", response_class=Response, tags=["peakline"])

@@ -66,11 +66,10 @@ class BuyerChatOut(BaseModel):
 def buyer_message(posting_number: PostingNumber, body: BuyerMessageIn, platform: PlatformAuth,
                   db: DbDep) -> BuyerMessageOut:
     """The buyer writes to the seller about the posting (opens the chat on first use)."""
-    with db.session() as session:
-        chat, message = service.buyer_message(session, posting_number=posting_number,
-                                              text=body.text, buyer_id=body.buyer_id)
-        return BuyerMessageOut(chat_id=chat.chat_id, posting_number=chat.posting_number,
-                               message_id=str(service.wire_id(message.id)))
+    chat, message = db.write_racing(service.buyer_message, posting_number=posting_number,
+                                    text=body.text, buyer_id=body.buyer_id)
+    return BuyerMessageOut(chat_id=chat.chat_id, posting_number=chat.posting_number,
+                           message_id=str(service.wire_id(message.id)))
 
 
 @router.post("/postings/{posting_number}/chat/read", response_model=BuyerReadOut)

@@ -88,10 +88,9 @@ def products_v2(body: P.ProductsPageV2Request, seller: PromotionsRead, db: DbDep
 def activate(body: P.ActivateRequest, seller: PromotionsWrite, db: DbDep) -> P.ChangeResponse:
     """Join products at an action price (at most the action's maximum; ``stock`` 0 = not set);
     per-product rejections with HTTP 200."""
-    with db.session() as session:
-        change = service.join(session, seller_id=seller.seller_id, action_id=body.action_id,
-                              items=[(i.product_id, i.action_price, i.stock)
-                                     for i in body.products])
+    change = db.write_racing(service.join, seller_id=seller.seller_id, action_id=body.action_id,
+                             items=[(i.product_id, i.action_price, i.stock)
+                                    for i in body.products])
     return P.ChangeResponse(result=P.ChangeResult(product_ids=change.accepted,
                                                   rejected=change.rejected))
 
@@ -111,10 +110,9 @@ def deactivate(body: P.DeactivateRequest, seller: PromotionsWrite, db: DbDep
 def update(body: P.UpdateRequest, seller: PromotionsWrite, db: DbDep) -> P.UpdateResponse:
     """Join or re-price (2026), ``action_price`` being the maximum price; above the action's
     limit the product leaves the action (the boosting tiers are not modelled)."""
-    with db.session() as session:
-        change = service.join(session, seller_id=seller.seller_id, action_id=body.action_id,
-                              items=[(i.product_id, i.action_price.amount, i.stock)
-                                     for i in body.products], remove_above_max=True)
+    change = db.write_racing(service.join, seller_id=seller.seller_id, action_id=body.action_id,
+                             items=[(i.product_id, i.action_price.amount, i.stock)
+                                    for i in body.products], remove_above_max=True)
     return P.UpdateResponse(active_product_ids=[str(i) for i in change.accepted],
                             deactivated_product_ids=[str(i) for i in change.removed],
                             rejected=change.rejected)
