@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field
 from reference_backend.schemas import (
     Bool,
     Count,
+    Id64,
     LooseStr,
     OutDatetime,
     OzonRequest,
@@ -22,7 +23,7 @@ def _blank_is_absent(value: object) -> object:
 
 
 #: A message id in a request: a number or a numeric string; ``""`` and ``0`` mean absent.
-MessageId = Annotated[Count | None, BeforeValidator(_blank_is_absent)]
+MessageId = Annotated[Id64 | None, BeforeValidator(_blank_is_absent)]
 ChatId = Annotated[str, Field(min_length=1, max_length=100)]
 Direction = ci_enum("Forward", "Backward")
 

@@ -191,7 +191,7 @@ class TasksRequest(OzonRequest):
 class TasksV2Request(OzonRequest):
     status: ci_enum("ALL", "NEW", "APPROVED", "DECLINED") = "ALL"  # type: ignore[valid-type]
     limit: Count = MAX_TASKS_LIMIT
-    last_id: Count = 0
+    last_id: Id64 = 0
 
 
 class Task(OzonResponse):
