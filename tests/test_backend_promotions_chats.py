@@ -467,3 +467,41 @@ def test_concurrent_writers_share_one_chat_and_one_action_row(world) -> None:
         history = c.post("/v3/chat/history", json={"chat_id": messages[0].json()["chat_id"],
                                                    "limit": 100}).json()
         assert sorted(m["data"][0] for m in history["messages"]) == [f"#{i}" for i in range(6)]
+
+
+def test_back_dated_orders_sell_at_the_prices_of_their_time(tmp_path) -> None:
+    """A replayed history's order (placed inside a caller's session, back-dated) takes the
+    action price only when its own time falls inside the action's dates."""
+    from sqlalchemy import select
+
+    from reference_backend.db import Database
+    from reference_backend.orders.service import place_order_in
+    from reference_backend.promotions import service as promotions
+    from reference_backend.tables import ActionProduct, Product
+
+    url, creds = seeded_sqlite(tmp_path)
+    db = Database(url)
+    start = datetime(2026, 11, 27, 3, tzinfo=UTC)
+    sku = creds["sku_base"] + 4
+    try:
+        with db.session() as session:
+            product = session.execute(select(Product).where(Product.sku == sku)).scalar_one()
+            action = promotions.create_action(
+                session, seller_id=creds["seller_id"], title="past", date_start=start,
+                date_end=start + timedelta(days=1), discount_value=10)
+            session.flush()
+            session.add(ActionProduct(
+                action_id=action.id, seller_id=creds["seller_id"],
+                product_id=product.product_id, action_price="99.50"))
+            session.flush()
+
+            def price(at: datetime) -> str:
+                body = place_order_in(session, seller_id=creds["seller_id"], region="R-MSK",
+                                      lines=[(sku, 1)], now=at)
+                return body["postings"][0]["products"][0]["price"]
+
+            assert price(start + timedelta(hours=5)) == "99.50"
+            assert price(start - timedelta(hours=1)) == product.price
+            assert price(start + timedelta(days=2)) == product.price
+    finally:
+        db.dispose()

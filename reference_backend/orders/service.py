@@ -48,7 +48,7 @@ from reference_backend.orders.plan import (
     plan_order,
 )
 from reference_backend.orders.sql import fast_orders
-from reference_backend.promotions.pricing import action_now, price_now
+from reference_backend.promotions.pricing import action_at, price_at
 from reference_backend.raw_rows import driver_cursor
 from reference_backend.stock import rows as stock
 from reference_backend.tables import (
@@ -75,7 +75,8 @@ __all__ = ["MAX_LINES", "MAX_QUANTITY", "OrderOutcome", "place_order", "place_or
 _S, _P = Stock.__table__, Product.__table__
 _CANDIDATES = (
     select(_S.c.sku, _S.c.warehouse_id, _S.c.present - _S.c.reserved, _P.c.product_id,
-           _P.c.offer_id, _P.c.name, price_now(_P), _P.c.currency_code, action_now(_P))
+           _P.c.offer_id, _P.c.name, price_at(_P, bindparam("at")), _P.c.currency_code,
+           action_at(_P, bindparam("at")))
     .join(_P, _P.c.product_id == _S.c.product_id)
     .where(_S.c.seller_id == bindparam("seller_id"),
            _S.c.sku.in_(bindparam("skus", expanding=True)))
@@ -338,7 +339,8 @@ def _allocate_and_write(
     """The portable writer: SQLAlchemy Core statements, any dialect, caller's transaction."""
     seller_id, policy_name, policy_params = seller
     rows: list[Candidate] = [tuple(r) for r in conn.execute(  # type: ignore[misc]
-        _CANDIDATES, {"seller_id": seller_id, "skus": sorted({sku for sku, _ in lines})})]
+        _CANDIDATES, {"seller_id": seller_id, "skus": sorted({sku for sku, _ in lines}),
+                      "at": now})]
     network = NETWORKS.get(conn, seller_id)
     by_wh, products = allocate(policy=allocation_policy(policy_name, policy_params),
                                network=network, region=region, lines=lines, rows=rows)

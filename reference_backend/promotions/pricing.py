@@ -4,8 +4,9 @@ else its own price, and the action that set it.
 Both are correlated subqueries over ``action_products`` (indexed by product), put into the
 buyer order's candidate-stock read itself, so a promotion costs the order hot path no extra
 statement. :data:`PRICE_NOW_SQL` / :data:`ACTION_NOW_SQL` are for the driver-level
-statements (the products table aliased ``p``); :func:`price_now` / :func:`action_now` are
-the same in SQLAlchemy Core for the portable writer.
+statements (the products table aliased ``p``; "now" is the statement's time, the order's);
+:func:`price_at` / :func:`action_at` are the same in SQLAlchemy Core for the portable writer,
+at a given time (a back-dated order of a replayed history sells at the prices of its day).
 """
 
 from __future__ import annotations
@@ -26,24 +27,23 @@ ACTION_NOW_SQL = f"(SELECT ap.action_id {_RUNNING})"
 _AP, _A = ActionProduct.__table__, Action.__table__
 
 
-def _running(column: ColumnElement, products: Table) -> ColumnElement:
-    now = func.current_timestamp()
+def _running(column: ColumnElement, products: Table, at: ColumnElement) -> ColumnElement:
     return (
         select(column)
         .select_from(_AP.join(_A, _A.c.id == _AP.c.action_id))
-        .where(_AP.c.product_id == products.c.product_id, _A.c.date_start <= now,
-               _A.c.date_end > now)
+        .where(_AP.c.product_id == products.c.product_id, _A.c.date_start <= at,
+               _A.c.date_end > at)
         .order_by(cast(_AP.c.action_price, Numeric), _AP.c.action_id)
         .limit(1)
         .scalar_subquery()
     )
 
 
-def price_now(products: Table) -> ColumnElement:
-    """:data:`PRICE_NOW_SQL` for the ``products`` table in a Core query."""
-    return func.coalesce(_running(_AP.c.action_price, products), products.c.price)
+def price_at(products: Table, at: ColumnElement) -> ColumnElement:
+    """:data:`PRICE_NOW_SQL` at time ``at`` for the ``products`` table in a Core query."""
+    return func.coalesce(_running(_AP.c.action_price, products, at), products.c.price)
 
 
-def action_now(products: Table) -> ColumnElement:
-    """:data:`ACTION_NOW_SQL` for the ``products`` table in a Core query."""
-    return _running(_AP.c.action_id, products)
+def action_at(products: Table, at: ColumnElement) -> ColumnElement:
+    """:data:`ACTION_NOW_SQL` at time ``at`` for the ``products`` table in a Core query."""
+    return _running(_AP.c.action_id, products, at)
