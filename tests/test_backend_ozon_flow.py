@@ -434,17 +434,24 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
     delivered = await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=big))
     assert delivered.result.status == "delivered" and delivered.result.tracking_number == "TRK-0001"
 
-    # --- arbitration, and awaiting-delivery the lifecycle refuses --------------------------
+    # --- a dispute on a handed-over posting, and back to awaiting_deliver (§2.4) ------------
     arb = await api.posting_fbs_arbitration(
         fbs.PostingFBSArbitrationRequest(posting_number=[second])
     )
     assert arb.result is True
-    with pytest.raises(APIConflictError):
+    disputed = await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=second))
+    assert disputed.result.status == "arbitration"
+    assert "awaiting_delivery" in disputed.result.available_actions
+    back = await api.posting_fbs_awaiting_delivery(
+        fbs.PostingFBSAwaitingDeliveryRequest(posting_number=[second])
+    )
+    assert back.result is True
+    with pytest.raises(APIConflictError):  # no longer disputed
         await api.posting_fbs_awaiting_delivery(
             fbs.PostingFBSAwaitingDeliveryRequest(posting_number=[second])
         )
     still = await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=second))
-    assert still.result.status == "arbitration"
+    assert still.result.status == "awaiting_deliver"
 
     # --- a return of the delivered posting -------------------------------------------------
     back = httpx.post(

@@ -1,0 +1,147 @@
+"""The wire defects public clients found (issue 22), over HTTP against a real uvicorn on SQLite
+and PostgreSQL.
+
+``ozon-seller`` (strict dataclasses; it hard-codes Ozon's base URL, patched here as the
+compatibility notes say) reads the posting with its financial data, the legacy FBS returns
+list and the raw label PDF; the rest is plain HTTP as the Ozon docs describe it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.backend_support import (
+    fresh_postgres_url,
+    platform_headers,
+    postgres_admin_url,
+    running_server,
+    seed_smoke,
+    seeded_sqlite,
+    seller_headers,
+)
+
+ozon_seller = pytest.importorskip("ozon_seller")
+
+from ozon_seller import posting_fbs_get  # noqa: E402
+from ozon_seller.common import credentials, request_api  # noqa: E402
+
+
+@dataclass
+class Seller:
+    base_url: str
+    creds: dict[str, Any]
+
+    @property
+    def sku0(self) -> int:
+        return self.creds["sku_base"]
+
+    def post(self, path: str, body: Any, **headers: str) -> httpx.Response:
+        return httpx.post(self.base_url + path, json=body, timeout=30,
+                          headers={**seller_headers(self.creds), **headers})
+
+    def ok(self, path: str, body: Any) -> Any:
+        response = self.post(path, body)
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        return response.json()
+
+    def posting(self, number: str) -> dict[str, Any]:
+        return self.ok("/v3/posting/fbs/get", {"posting_number": number})["result"]
+
+    def order(self, lines: list[tuple[int, int]]) -> list[str]:
+        """A buyer order (marketplace endpoint); its posting numbers."""
+        response = httpx.post(
+            f"{self.base_url}/marketplace/v1/orders",
+            json={"client_id": self.creds["client_id"], "region": "R-MSK",
+                  "lines": [{"sku": s, "quantity": q} for s, q in lines]},
+            headers={**platform_headers(self.creds), "Idempotency-Key": uuid.uuid4().hex},
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return [p["posting_number"] for p in response.json()["postings"]]
+
+    def ship(self, number: str, packages: list[list[tuple[int, int]]]) -> list[str]:
+        body = {"posting_number": number, "packages": [
+            {"products": [{"product_id": p, "quantity": q} for p, q in pkg]} for pkg in packages]}
+        return self.ok("/v4/posting/fbs/ship", body)["result"]
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def seller(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           ) -> Iterator[Seller]:
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url, creds = seeded_sqlite(tmp_path_factory.mktemp("client_defects"))
+        else:
+            if not postgres_admin_url():
+                pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+            url = stack.enter_context(fresh_postgres_url())
+            creds = seed_smoke(url)
+        yield Seller(stack.enter_context(running_server(url)), creds)
+
+
+@pytest.fixture
+def strict_client(seller: Seller, monkeypatch: pytest.MonkeyPatch) -> credentials.Credentials:
+    """``ozon-seller`` pointed at the server (it has no base-URL option)."""
+    monkeypatch.setattr(request_api, "_API_BASE_URL", seller.base_url)
+    return credentials.Credentials(seller.creds["client_id"], seller.creds["api_key"])
+
+
+def _refused(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"code", "message", "details"}
+    return body["message"]
+
+
+# --------------------------------------------------------------------------- §2.4 disputes
+
+
+def test_disputes_only_after_hand_over_and_back_to_awaiting_deliver(seller: Seller) -> None:
+    [number] = seller.order([(seller.sku0 + 2, 1)])
+    fresh = seller.posting(number)
+    assert fresh["status"] == "awaiting_packaging"
+    assert "arbitration" not in fresh["available_actions"]
+    # before hand-over: neither a dispute nor awaiting-delivery moves it
+    _refused(seller.post("/v2/posting/fbs/arbitration", {"posting_number": [number]}), 409)
+    message = _refused(
+        seller.post("/v2/posting/fbs/awaiting-delivery", {"posting_number": [number]}), 409)
+    assert "arbitration" in message
+    assert seller.posting(number)["status"] == "awaiting_packaging"
+
+    seller.ship(number, [[(seller.sku0 + 2, 1)]])
+    handed_over = seller.posting(number)
+    assert "arbitration" in handed_over["available_actions"]
+    assert seller.ok("/v2/posting/fbs/arbitration", {"posting_number": [number]}) == {
+        "result": True}
+    disputed = seller.posting(number)
+    assert disputed["status"] == "arbitration"
+    assert "awaiting_delivery" in disputed["available_actions"]
+    assert seller.ok("/v2/posting/fbs/awaiting-delivery", {"posting_number": [number]}) == {
+        "result": True}
+    assert seller.posting(number)["status"] == "awaiting_deliver"
+
+
+# --------------------------------------------------------------------------- §5.3 picking
+
+
+def test_financial_data_picking_moment_is_a_datetime(
+    seller: Seller, strict_client: credentials.Credentials
+) -> None:
+    [number] = seller.order([(seller.sku0 + 3, 2)])
+    answer = posting_fbs_get.get_posting_fbs_data(strict_client, posting_fbs_get.PostingFBSData(
+        posting_number=number,
+        with_=posting_fbs_get.PostingAdditionalFields(financial_data=True)))
+    posting = seller.posting(number)
+    [product] = answer.result.financial_data.products
+    # no picking service is charged; the moment is when the posting went into processing
+    assert product.picking.amount == 0 and product.picking.tag == ""
+    assert product.picking.moment.isoformat().startswith(posting["in_process_at"][:19])
