@@ -9,6 +9,7 @@ list and the raw label PDF; the rest is plain HTTP as the Ozon docs describe it.
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,3 +146,27 @@ def test_financial_data_picking_moment_is_a_datetime(
     # no picking service is charged; the moment is when the posting went into processing
     assert product.picking.amount == 0 and product.picking.tag == ""
     assert product.picking.moment.isoformat().startswith(posting["in_process_at"][:19])
+
+
+# --------------------------------------------------------------------------- §1.4 numbers
+
+POSTING_NUMBER = re.compile(r"^\d{8,10}-\d{4}-\d+$")
+
+
+def test_split_postings_are_numbered_after_the_order(seller: Seller) -> None:
+    a, b = seller.sku0 + 4, seller.sku0 + 5
+    [first] = seller.order([(a, 3), (b, 1)])
+    order_number = seller.posting(first)["order_number"]
+    # partial assembly: one unit goes to a new posting of the order
+    part = seller.ok("/v4/posting/fbs/ship/package", {
+        "posting_number": first, "products": [{"product_id": a, "quantity": 1}]})["result"]
+    assert part == f"{order_number}-2"
+    # the rest shipped in three packages: two more postings, the order's next numbers
+    shipped = seller.ship(first, [[(a, 1)], [(a, 1)], [(b, 1)]])
+    assert shipped == [first, f"{order_number}-3", f"{order_number}-4"]
+    for number in [part, *shipped]:
+        assert POSTING_NUMBER.match(number), number
+        posting = seller.posting(number)
+        assert posting["order_number"] == order_number
+        assert posting["parent_posting_number"] == ("" if number == first else first)
+    assert seller.ship(part, [[(a, 1)]]) == [part]
