@@ -8,6 +8,7 @@ list and the raw label PDF; the rest is plain HTTP as the Ozon docs describe it.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import re
 import uuid
@@ -30,7 +31,7 @@ from tests.backend_support import (
 
 ozon_seller = pytest.importorskip("ozon_seller")
 
-from ozon_seller import posting_fbs_get  # noqa: E402
+from ozon_seller import posting_fbs_get, posting_fbs_package_label  # noqa: E402
 from ozon_seller.common import credentials, request_api  # noqa: E402
 
 
@@ -170,3 +171,24 @@ def test_split_postings_are_numbered_after_the_order(seller: Seller) -> None:
         assert posting["order_number"] == order_number
         assert posting["parent_posting_number"] == ("" if number == first else first)
     assert seller.ship(part, [[(a, 1)]]) == [part]
+
+
+# --------------------------------------------------------------------------- §5.8 labels
+
+
+def test_label_form_follows_the_accept_header(
+    seller: Seller, strict_client: credentials.Credentials
+) -> None:
+    [number] = seller.order([(seller.sku0 + 6, 1)])
+    seller.ship(number, [[(seller.sku0 + 6, 1)]])
+    # a client that hands the raw bytes on (it sends Accept: */*) gets the documented PDF
+    pdf = posting_fbs_package_label.get_posting_fbs_package_label(
+        strict_client, posting_fbs_package_label.FBSPackageData(posting_number=[number]))
+    assert pdf.startswith(b"%PDF")
+    # a client generated from the OpenAPI document asks for JSON: the wrapper, same file
+    wrapped = seller.post("/v2/posting/fbs/package-label", {"posting_number": [number]},
+                          Accept="application/json")
+    assert wrapped.headers["content-type"] == "application/json"
+    body = wrapped.json()
+    assert body["content_type"] == "application/pdf" and body["file_name"].endswith(".pdf")
+    assert base64.b64decode(body["file_content"]).startswith(b"%PDF")
