@@ -31,7 +31,7 @@ from tests.backend_support import (
 
 ozon_seller = pytest.importorskip("ozon_seller")
 
-from ozon_seller import posting_fbs_get, posting_fbs_package_label  # noqa: E402
+from ozon_seller import posting_fbs_get, posting_fbs_package_label, returns_fbs  # noqa: E402
 from ozon_seller.common import credentials, request_api  # noqa: E402
 
 
@@ -192,3 +192,52 @@ def test_label_form_follows_the_accept_header(
     body = wrapped.json()
     assert body["content_type"] == "application/pdf" and body["file_name"].endswith(".pdf")
     assert base64.b64decode(body["file_content"]).startswith(b"%PDF")
+
+
+# --------------------------------------------------------------------------- §10 legacy returns
+
+
+def _delivered_and_returned(seller: Seller, sku: int, quantity: int) -> str:
+    [number] = seller.order([(sku, quantity)])
+    seller.ship(number, [[(sku, quantity)]])
+    for event in ("sorting_accepted", "delivered"):
+        response = httpx.post(f"{seller.base_url}/marketplace/v1/logistics/events",
+                              json={"posting_number": number, "event": event},
+                              headers=platform_headers(seller.creds), timeout=30)
+        assert response.status_code == 200, response.text
+    response = httpx.post(f"{seller.base_url}/marketplace/v1/postings/{number}/return",
+                          json={"reason": "не подошёл"}, headers=platform_headers(seller.creds),
+                          timeout=30)
+    assert response.status_code == 201, response.text
+    return number
+
+
+def test_legacy_fbs_returns_as_clients_call_it(
+    seller: Seller, strict_client: credentials.Credentials
+) -> None:
+    returned = _delivered_and_returned(seller, seller.sku0 + 7, 2)
+    other = _delivered_and_returned(seller, seller.sku0 + 8, 1)
+
+    def page(**filter_: Any) -> returns_fbs.GetReturnsCompanyFBSResponseResult:
+        return returns_fbs.get_returns_company_fbs(
+            strict_client, returns_fbs.PaginatedGetReturnsCompanyFBSFilter(
+                filter=returns_fbs.GetReturnsCompanyFBSFilter(**filter_), offset=0, limit=10),
+        ).result
+
+    everything = page()
+    assert {returned, other} <= {r.posting_number for r in everything.returns}
+    assert everything.count == len(everything.returns)
+    mine = page(posting_number=[returned])  # a list, as the client sends it
+    [item] = mine.returns
+    assert mine.count == 1
+    assert (item.posting_number, item.sku, item.quantity) == (returned, seller.sku0 + 7, 2)
+    assert item.return_reason_name == "не подошёл" and item.status == "MovingToSeller"
+    assert item.price > 0 and item.product_name
+    assert page(posting_number=[returned, other]).count == 2
+    assert page(status="MovingToSeller", posting_number=[returned]).count == 1
+    assert page(status="ReceivedBySeller", posting_number=[returned]).count == 0
+    assert page(product_offer_id="no-such-offer").count == 0
+    # the old single-string form still answers, and junk is an Ozon 400 that changes nothing
+    single = seller.ok("/v2/returns/company/fbs", {"filter": {"posting_number": returned}})
+    assert [r["posting_number"] for r in single["result"]["returns"]] == [returned]
+    _refused(seller.post("/v2/returns/company/fbs", {"filter": {"posting_number": [{}]}}), 400)
