@@ -11,14 +11,21 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
+from reference_backend.db import Database
+from reference_backend.migrations import downgrade, upgrade
+from reference_backend.tables import ApiKey
 from tests.backend_support import (
     fresh_postgres_url,
     platform_headers,
@@ -39,6 +46,7 @@ from ozon_seller.common import credentials, request_api  # noqa: E402
 class Seller:
     base_url: str
     creds: dict[str, Any]
+    db_url: str
 
     @property
     def sku0(self) -> int:
@@ -87,7 +95,7 @@ def seller(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
                 pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
             url = stack.enter_context(fresh_postgres_url())
             creds = seed_smoke(url)
-        yield Seller(stack.enter_context(running_server(url)), creds)
+        yield Seller(stack.enter_context(running_server(url)), creds, url)
 
 
 @pytest.fixture
@@ -241,3 +249,53 @@ def test_legacy_fbs_returns_as_clients_call_it(
     single = seller.ok("/v2/returns/company/fbs", {"filter": {"posting_number": returned}})
     assert [r["posting_number"] for r in single["result"]["returns"]] == [returned]
     _refused(seller.post("/v2/returns/company/fbs", {"filter": {"posting_number": [{}]}}), 400)
+
+
+# --------------------------------------------------------------------------- §8.3 key expiry
+
+
+def test_api_keys_expire(seller: Seller) -> None:
+    now = datetime.now(UTC)
+    seeded = datetime.fromisoformat(seller.ok("/v1/roles", {})["expires_at"])
+    assert timedelta(days=364) < seeded - now < timedelta(days=366)  # the default lifetime
+
+    owner = seller_headers(seller.creds)
+    me = httpx.get(f"{seller.base_url}/peakline/v1/accounts/me", headers=owner).json()["id"]
+    keys = f"{seller.base_url}/peakline/v1/accounts/{me}/api-keys"
+    past = httpx.post(keys, headers=owner, json={"expires_at": "2020-01-01T00:00:00Z"})
+    assert past.status_code == 400 and "expires_at" in past.json()["message"]
+    at = (now + timedelta(hours=1)).replace(microsecond=0, tzinfo=None)  # naive: UTC
+    issued = httpx.post(keys, headers=owner, json={"name": "short", "expires_at": at.isoformat()})
+    assert issued.status_code == 201, issued.text
+    key = {"Client-Id": seller.creds["client_id"], "Api-Key": issued.json()["api_key"]}
+    roles = httpx.post(f"{seller.base_url}/v1/roles", headers=key, json={})
+    assert datetime.fromisoformat(roles.json()["expires_at"]) == at.replace(tzinfo=UTC)
+
+    db = Database(seller.db_url)
+    try:  # the hour passes
+        with db.session() as session:
+            session.execute(update(ApiKey).where(ApiKey.id == issued.json()["id"])
+                            .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    finally:
+        db.dispose()
+    expired = httpx.post(f"{seller.base_url}/v1/roles", headers=key, json={})
+    assert _refused(expired, 401).startswith("Api-key is deactivated")
+    assert expired.json()["code"] == 16
+    assert seller.post("/v1/roles", {}).status_code == 200  # the owner's key still works
+
+
+def test_keys_issued_before_keys_expired_get_a_year(tmp_path: Path) -> None:
+    """Migration 0003: a key with no expiry expires a year after it was issued (and the
+    migrations rebuild tables on SQLite without cascading deletes to their children)."""
+    url, creds = seeded_sqlite(tmp_path)
+    downgrade(url, "0002")
+    with sqlite3.connect(tmp_path / "peakline.db") as conn:
+        conn.execute("UPDATE api_keys SET expires_at = NULL")
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.session() as session:
+            keys = session.scalars(select(ApiKey)).all()
+            assert keys and all(k.expires_at - k.created_at == timedelta(days=365) for k in keys)
+    finally:
+        db.dispose()

@@ -5,6 +5,7 @@ administration of sub-accounts and their API keys. Thin: parse, authorise, call
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Request
@@ -210,12 +211,16 @@ def list_keys(account_id: Id, who: OwnerRead, db: DbDep) -> s.KeysOut:
 
 
 @router.post("/{account_id}/api-keys", response_model=s.NewKeyOut, status_code=201)
-def issue_key(account_id: Id, body: s.KeyIn, who: Owner, db: DbDep) -> s.NewKeyOut:
-    """Issue a key for the account; ``api_key`` in this answer is the only copy."""
+def issue_key(
+    account_id: Id, body: s.KeyIn, who: Owner, db: DbDep, request: Request
+) -> s.NewKeyOut:
+    """Issue a key for the account, expiring at ``expires_at`` (default: in
+    ``PEAKLINE_API_KEY_LIFETIME_DAYS``); ``api_key`` in this answer is the only copy."""
+    lifetime = timedelta(days=request.app.state.settings.api_key_lifetime_days)
     with db.session() as session:
         key, plaintext = service.issue_key(
             session, seller_id=who.seller_id, account_id=account_id, name=body.name,
-            expires_at=body.expires_at,
+            expires_at=body.expires_at, lifetime=lifetime,
         )
         return s.NewKeyOut(**s.KeyOut.of(key).model_dump(), api_key=plaintext,
                            client_id=who.client_id)
