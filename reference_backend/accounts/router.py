@@ -40,7 +40,8 @@ BAD_SIGN_IN = "email, password or one-time code is wrong"
 # --- sign-in (no authentication) ------------------------------------------------------------
 
 
-def _guard(app: FastAPI) -> SignInGuard:
+def sign_in_guard(app: FastAPI) -> SignInGuard:
+    """The process's admission of sign-ins (and of password-reset requests)."""
     guard = getattr(app.state, "sign_in_guard", None)
     if guard is None:
         config = sign_in_settings()
@@ -60,7 +61,7 @@ async def sign_in(body: s.SignInIn, request: Request, db: DbDep) -> s.SignInOut:
     (:mod:`reference_backend.accounts.guard`).
     """
     ip = request.client.host if request.client else ""
-    guard = _guard(request.app)
+    guard = sign_in_guard(request.app)
     guard.admit_address(ip)
     async with guard.hashing_slot():
         out = await run_in_threadpool(

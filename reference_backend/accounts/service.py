@@ -73,7 +73,8 @@ def _sub_account_role(role: str) -> Role:
     return parsed
 
 
-def _strong(password: str) -> str:
+def checked_password(password: str) -> str:
+    """``password`` if it is strong enough, else :class:`InvalidInput` ``WEAK_PASSWORD``."""
     try:
         security.check_password_strength(password)
     except security.WeakPassword as exc:
@@ -111,7 +112,7 @@ def create_sub_account(
         email=_email_free(session, email, seller_id=seller_id),
         name=name.strip(),
         role=_sub_account_role(role).value,
-        password_hash=security.hash_password(_strong(password)),
+        password_hash=security.hash_password(checked_password(password)),
         disabled=False,
         totp_enabled=False,
         failed_signins=0,
@@ -276,7 +277,7 @@ def set_password(
             raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
     elif account.password_hash and not via_session:
         raise Forbidden("give current_password to change a password", code="WRONG_PASSWORD")
-    account.password_hash = security.hash_password(_strong(new_password))
+    account.password_hash = security.hash_password(checked_password(new_password))
 
 
 def set_email(session: Session, *, account: Account, email: str) -> None:
