@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
 from reference_backend.db import Database
-from reference_backend.migrations import downgrade, upgrade
+from reference_backend.migrations import alembic_config, downgrade, upgrade
 from reference_backend.tables import ApiKey
 from tests.backend_support import (
     fresh_postgres_url,
@@ -288,7 +289,8 @@ def test_keys_issued_before_keys_expired_get_a_year(tmp_path: Path) -> None:
     """Migration 0003: a key with no expiry expires a year after it was issued (and the
     migrations rebuild tables on SQLite without cascading deletes to their children)."""
     url, creds = seeded_sqlite(tmp_path)
-    downgrade(url, "0002")
+    before = ScriptDirectory.from_config(alembic_config(url)).get_revision("0003").down_revision
+    downgrade(url, before)
     with sqlite3.connect(tmp_path / "peakline.db") as conn:
         conn.execute("UPDATE api_keys SET expires_at = NULL")
     upgrade(url)
