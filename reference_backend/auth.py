@@ -96,7 +96,7 @@ def authenticate_seller(db: Database, client_id: str | None, api_key: str | None
     if row is None or not hmac.compare_digest(row[7], client_id):
         raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
     key_id, revoked_at, expires_at, account_id, role, disabled, seller_id, seller_client = row
-    if revoked_at is not None or disabled or (expires_at is not None and expires_at <= utcnow()):
+    if revoked_at is not None or disabled or expires_at <= utcnow():
         raise ApiError(401, DEACTIVATED_KEY, code="UNAUTHENTICATED")
     return SellerIdentity(seller_id, seller_client, account_id, Role(role), key_id)
 

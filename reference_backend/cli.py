@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import tempfile
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -286,7 +287,9 @@ def seller_owner_key(
     database = Database(settings.database_url, settings)
     try:
         with database.session() as session:
-            key_id, plaintext = issue_owner_key(session, client_id=client_id)
+            key_id, plaintext = issue_owner_key(
+                session, client_id=client_id,
+                lifetime=timedelta(days=settings.api_key_lifetime_days))
     except DomainError as exc:
         raise bad_input(exc.message) from None
     finally:

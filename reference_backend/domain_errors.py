@@ -3,7 +3,7 @@
 Each error has a machine-readable ``code`` (e.g. ``OUT_OF_STOCK``), a human ``message`` and
 ``details`` (a list of JSON-able dicts). The ``kind`` says what sort of failure it is; the
 HTTP layer turns kinds into statuses (invalid 400, unauthenticated 401, forbidden 403,
-not_found 404, conflict 409, mismatch 422, unavailable 503).
+not_found 404, conflict 409, gone 410, mismatch 422, unavailable 503).
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ class Forbidden(DomainError):
 class NotFound(DomainError):
     kind = "not_found"
     default_code = "NOT_FOUND"
+
+
+class Gone(DomainError):
+    """Something that existed and no longer works (a used or expired link)."""
+
+    kind = "gone"
+    default_code = "GONE"
 
 
 class Conflict(DomainError):

@@ -33,20 +33,21 @@ PEAKLINE_PREFIXES = ("/marketplace/", "/peakline/")
 #: HTTP status -> gRPC code (spec §1.5: 3 InvalidArgument, 5 NotFound, 7 PermissionDenied,
 #: 6 AlreadyExists/Conflict, 13 Internal; plus 16 Unauthenticated, 8 ResourceExhausted...).
 GRPC_CODE = {
-    400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 413: 3, 415: 3, 422: 3,
+    400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 409: 6, 410: 9, 413: 3, 415: 3, 422: 3,
     429: 8, 500: 13, 501: 12, 503: 14, 504: 4,
 }
 
 #: Domain error kind -> HTTP status.
 KIND_STATUS = {
     "invalid": 400, "unauthenticated": 401, "forbidden": 403, "not_found": 404,
-    "conflict": 409, "mismatch": 422, "unavailable": 503,
+    "conflict": 409, "gone": 410, "mismatch": 422, "unavailable": 503,
 }
 
 #: Default machine codes of Peakline bodies by status.
 STATUS_CODE_NAME = {
     400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-    404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "TOO_LARGE",
+    404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 410: "GONE",
+    413: "TOO_LARGE",
     422: "UNPROCESSABLE", 429: "TOO_MANY_REQUESTS", 500: "INTERNAL", 503: "UNAVAILABLE",
 }
 

@@ -1,7 +1,8 @@
 """Ozon-shaped identifiers: order and posting numbers, warehouse/delivery ids, client ids.
 
 ``order_number`` is a pure function of ``order_id`` (so it needs no second write), shaped
-like Ozon's ``57195475-0050``; postings are ``<order_number>-<n>`` and packages
+like Ozon's ``57195475-0050``; postings are ``<order_number>-<n>`` (those split off at
+assembly too, with the order's next free ``n``: Ozon Seller API §1.4) and packages
 ``<posting_number>-<k>``.
 """
 
@@ -42,6 +43,12 @@ def package_number_for(posting_number: str, index: int) -> str:
 def order_number_of_posting(posting_number: str) -> str | None:
     match = _POSTING_NUMBER.match(posting_number.strip())
     return match.group(1) if match else None
+
+
+def posting_index_of(posting_number: str) -> int | None:
+    """``n`` of ``<order_number>-<n>`` (None when the text is not a posting number)."""
+    match = _POSTING_NUMBER.match(posting_number.strip())
+    return int(match.group(2)) if match else None
 
 
 def client_id_for(seller_id: int) -> str:

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
         "unset: no quota)")
     ozon_rate_limit_storage: str = "async+memory://"
 
+    #: A new API key expires this many days after it is issued unless its issuer sets
+    #: ``expires_at`` (an expired key is refused like a revoked one; ``/v1/roles`` shows when).
+    api_key_lifetime_days: int = Field(default=365, ge=1, le=3650)
+
     # secrets
     secret_key: str = Field(default="", description="server secret (sessions); empty = random")
     platform_key: str = Field(

@@ -148,7 +148,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))  # non-secret hint for listings
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = _created()
-    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())  # every key expires
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
@@ -461,7 +461,8 @@ class PostingItem(Base):
 
 
 class Package(Base):
-    """A shipped package of a posting, with its own posting number (``<posting>-<k>``)."""
+    """A shipped package of a posting, numbered ``<posting>-1`` (``position``: its place in
+    the shipment that split the posting)."""
 
     __tablename__ = "packages"
 
@@ -801,3 +802,21 @@ class ChatMessage(Base):
     #: Read by the other side (the seller for a buyer's message, and the other way round).
     is_read: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = _created()
+
+
+# =========================================================================== password reset
+
+
+class PasswordResetToken(Base):
+    """A single-use, expiring password-reset link sent by email: only its SHA-256 is kept."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -27,12 +27,15 @@ S = PostingStatus
 #: Statuses an order can end in; nothing leaves them.
 FINAL_STATUSES: frozenset[PostingStatus] = frozenset({S.DELIVERED, S.CANCELLED, S.NOT_ACCEPTED})
 
-#: The one table of legal moves (from -> allowed targets).
+#: The one table of legal moves (from -> allowed targets). A dispute (``arbitration``) is
+#: opened on a posting handed over for delivery but not yet scanned in at the sorting centre
+#: (``awaiting_deliver``), never before assembly; it ends in ``awaiting_deliver`` again
+#: (Ozon's awaiting-delivery method), ``delivered`` or ``cancelled`` (Ozon Seller API §2.4).
 ALLOWED_TRANSITIONS: dict[PostingStatus, frozenset[PostingStatus]] = {
-    S.AWAITING_PACKAGING: frozenset({S.AWAITING_DELIVER, S.CANCELLED, S.ARBITRATION}),
+    S.AWAITING_PACKAGING: frozenset({S.AWAITING_DELIVER, S.CANCELLED}),
     S.AWAITING_DELIVER: frozenset({S.DELIVERING, S.CANCELLED, S.ARBITRATION}),
-    S.DELIVERING: frozenset({S.DELIVERED, S.NOT_ACCEPTED, S.ARBITRATION}),
-    S.ARBITRATION: frozenset({S.DELIVERED, S.CANCELLED}),
+    S.DELIVERING: frozenset({S.DELIVERED, S.NOT_ACCEPTED}),
+    S.ARBITRATION: frozenset({S.AWAITING_DELIVER, S.DELIVERED, S.CANCELLED}),
     S.DELIVERED: frozenset(),
     S.CANCELLED: frozenset(),
     S.NOT_ACCEPTED: frozenset(),

@@ -50,6 +50,8 @@ PUBLIC_PATHS = {
     "/health": "liveness",
     "/metrics": "Prometheus scrape",
     f"{ACC}/sign-in": "people sign in here",
+    f"{ACC}/password-reset": "people who forgot a password ask for a link here",
+    f"{ACC}/password-reset/{{token}}": "the emailed link (the token)",
     "/peakline/v1/package-labels/{task_id}/{token}.pdf": "signed label URL (the token)",
 }
 PUBLIC_PREFIXES = ("/marketplace/",)  # platform key (Bearer), not seller keys

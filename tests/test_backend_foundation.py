@@ -7,6 +7,8 @@ import sqlite3
 from typing import Annotated
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
@@ -40,6 +42,8 @@ def _check_schema(url: str) -> None:
     try:
         names = set(inspect(db.engine).get_table_names())
         assert set(Base.metadata.tables) <= names
+        with db.engine.connect() as conn:  # the migrations build exactly what the models say
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         with db.session() as session:
             reasons = session.execute(text("SELECT count(*) FROM cancel_reasons")).scalar()
         assert reasons >= 7

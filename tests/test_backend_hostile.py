@@ -37,7 +37,8 @@ HOSTILE_INTS = (2**31, 2**63)
 HOSTILE_CLIENT_ID = "²"  # str.isdigit() accepts it; int() does not (sent as Latin-1 b"\xb2")
 METHODS = ("get", "post", "put", "patch", "delete")
 #: Routes that read no seller key (the marketplace's take a platform key).
-NO_SELLER_KEY = ("/health", "/peakline/v1/accounts/sign-in", "/marketplace/")
+NO_SELLER_KEY = ("/health", "/peakline/v1/accounts/sign-in", "/peakline/v1/accounts/password-reset",
+                 "/marketplace/")
 
 
 class Requests:

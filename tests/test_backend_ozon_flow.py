@@ -2,8 +2,10 @@
 
 A real uvicorn serves the backend on 127.0.0.1 (SQLite); ``ozonapi-async`` (strict pydantic
 response models) drives every method it has, pointed at the server only by ``base_url``;
-``ozon-sdk`` covers the label methods ozonapi lacks (v3 create, v2 get). Buyer orders come
-through the marketplace endpoint. Each step checks what the client parsed, and the state.
+``ozon-sdk`` covers the label methods ozonapi lacks (v3 create, v2 get); the label PDF's JSON
+form, which ozonapi parses without asking for it, is fetched with ``Accept: application/json``.
+Buyer orders come through the marketplace endpoint. Each step checks what the client parsed,
+and the state.
 """
 
 from __future__ import annotations
@@ -338,13 +340,16 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
     child = await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=second))
     assert child.result.parent_posting_number == big
 
-    # --- label PDF (this client takes the JSON wrapper) ------------------------------------
-    label = await api.posting_fbs_package_label(
-        fbs.PostingFBSPackageLabelRequest(posting_number=shipped.result)
+    # --- label PDF: the documented raw PDF, or the JSON wrapper when Accept asks for JSON ---
+    # (ozonapi parses the wrapper but sends ``Accept: */*``, so it gets the PDF: plain HTTP)
+    label = httpx.post(
+        f"{base_url}/v2/posting/fbs/package-label",
+        json={"posting_number": shipped.result},
+        headers={"Client-Id": creds["client_id"], "Api-Key": creds["api_key"],
+                 "Accept": "application/json"},
     )
-    text = pdf_text(base64.b64decode(label.file_content))
+    text = pdf_text(base64.b64decode(label.json()["file_content"]))
     assert big in text and second in text
-    # raw HTTP: the documented raw PDF body
     raw = httpx.post(
         f"{base_url}/v2/posting/fbs/package-label",
         json={"posting_number": [big]},
@@ -353,7 +358,8 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
     assert raw.headers["content-type"].startswith("application/pdf") and big in pdf_text(
         raw.content
     )
-    # not assembled yet -> the whole request is refused
+    # not assembled yet -> the whole request is refused (an Ozon error body, which ozonapi
+    # parses whatever the Accept)
     with pytest.raises(APIClientError):
         await api.posting_fbs_package_label(
             fbs.PostingFBSPackageLabelRequest(posting_number=[singles[0]])
@@ -434,17 +440,24 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
     delivered = await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=big))
     assert delivered.result.status == "delivered" and delivered.result.tracking_number == "TRK-0001"
 
-    # --- arbitration, and awaiting-delivery the lifecycle refuses --------------------------
+    # --- a dispute on a handed-over posting, and back to awaiting_deliver (§2.4) ------------
     arb = await api.posting_fbs_arbitration(
         fbs.PostingFBSArbitrationRequest(posting_number=[second])
     )
     assert arb.result is True
-    with pytest.raises(APIConflictError):
+    disputed = await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=second))
+    assert disputed.result.status == "arbitration"
+    assert "awaiting_delivery" in disputed.result.available_actions
+    back = await api.posting_fbs_awaiting_delivery(
+        fbs.PostingFBSAwaitingDeliveryRequest(posting_number=[second])
+    )
+    assert back.result is True
+    with pytest.raises(APIConflictError):  # no longer disputed
         await api.posting_fbs_awaiting_delivery(
             fbs.PostingFBSAwaitingDeliveryRequest(posting_number=[second])
         )
     still = await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=second))
-    assert still.result.status == "arbitration"
+    assert still.result.status == "awaiting_deliver"
 
     # --- a return of the delivered posting -------------------------------------------------
     back = httpx.post(
@@ -507,7 +520,7 @@ async def _steps(api: SellerAPI, base_url: str, creds: dict) -> None:  # noqa: P
             products=[asm.PostingFBSShipPackageProduct(product_id=str(coffee_sku), quantity=1)],
         )
     )
-    assert split.result == f"{whole}-2"
+    assert split.result == whole.rsplit("-", 1)[0] + "-2"  # <order_number>-<n> (§1.4)
     parts = [
         (await api.posting_fbs_get(fbs.PostingFBSGetRequest(posting_number=n))).result
         for n in (whole, split.result)

@@ -169,3 +169,13 @@ def test_available_actions_follow_the_lifecycle(status: PostingStatus) -> None:
     assert ("arbitration" in actions) == can_transition(status, PostingStatus.ARBITRATION)
     assert ("ship" in actions) == (status is PostingStatus.AWAITING_PACKAGING)
     assert not actions if is_final(status) else "set_track_number" in actions
+
+
+def test_a_dispute_is_offered_only_after_hand_over() -> None:
+    """§2.4: arbitration for a posting handed over (``awaiting_deliver``), never before
+    assembly; awaiting-delivery only for a disputed posting."""
+    def offering(action: str) -> set[PostingStatus]:
+        return {s for s in PostingStatus if action in available_actions(s)}
+
+    assert offering("arbitration") == {PostingStatus.AWAITING_DELIVER}
+    assert offering("awaiting_delivery") == {PostingStatus.ARBITRATION}

@@ -7,6 +7,7 @@ ends (§1.7) and the Ozon error body (§1.5). Schemathesis: tests/test_backend_o
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -455,7 +456,7 @@ def test_ship_mismatch_is_refused_and_changes_nothing(world: World) -> None:
             "products": [{"product_id": str(world.sku0 + 6), "quantity": 1, "exemplarsIds": []}],
         },
     )["result"]
-    assert part == f"{number}-2"
+    assert part == number.rsplit("-", 1)[0] + "-2"  # <order_number>-<n> (§1.4)
     shipped = world.ok(
         "/v3/posting/fbs/ship",
         {
@@ -487,21 +488,27 @@ def test_label_format_negotiation(world: World) -> None:
             "packages": [{"products": [{"product_id": world.sku0 + 7, "quantity": 1}]}],
         },
     )
-    raw = world.post("/v2/posting/fbs/package-label", {"posting_number": [number]})
-    assert raw.status_code == 200 and raw.headers["content-type"] == "application/pdf"
-    assert raw.content.startswith(b"%PDF")
-    wrapped = world.ok(
-        "/v2/posting/fbs/package-label",
-        {"posting_number": [number]},
-        headers={"User-Agent": "Python/3.11 aiohttp/3.13.1"},
-    )
-    assert set(wrapped) == {"content_type", "file_name", "file_content"}
-    forced = world.post(
-        "/v2/posting/fbs/package-label",
-        {"posting_number": [number]},
-        headers={"User-Agent": "aiohttp", "Accept": "application/pdf"},
-    )
-    assert forced.headers["content-type"] == "application/pdf"
+    def label(accept: str | None, agent: str = "python-httpx") -> Any:
+        headers = {"User-Agent": agent, **({"Accept": accept} if accept is not None else {})}
+        response = world.post("/v2/posting/fbs/package-label", {"posting_number": [number]},
+                              headers=headers)
+        assert response.status_code == 200, response.text
+        return response
+
+    # the documented raw PDF unless Accept prefers JSON; the user agent plays no part
+    for accept in (None, "*/*", "application/pdf", "application/json, application/pdf",
+                   "application/json;q=0.5, application/*", "text/html"):
+        raw = label(accept, agent="Python/3.11 aiohttp/3.13.1")
+        assert raw.headers["content-type"] == "application/pdf", accept
+        assert raw.content.startswith(b"%PDF")
+    for accept in ("application/json", "application/json, text/plain, */*",
+                   "application/pdf;q=0.2, application/json"):
+        wrapped = label(accept)
+        assert wrapped.headers["content-type"] == "application/json", accept
+        body = wrapped.json()
+        assert set(body) == {"content_type", "file_name", "file_content"}
+        assert body["content_type"] == "application/pdf"
+        assert base64.b64decode(body["file_content"]).startswith(b"%PDF")
 
 
 def test_newer_reason_lists_and_legacy_returns(world: World) -> None:

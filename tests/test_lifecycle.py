@@ -21,8 +21,8 @@ DRAWN = {
     ("awaiting_packaging", "awaiting_deliver"), ("awaiting_deliver", "delivering"),
     ("delivering", "delivered"), ("awaiting_packaging", "cancelled"),
     ("awaiting_deliver", "cancelled"), ("delivering", "not_accepted"),
-    ("awaiting_packaging", "arbitration"), ("awaiting_deliver", "arbitration"),
-    ("delivering", "arbitration"), ("arbitration", "delivered"), ("arbitration", "cancelled"),
+    ("awaiting_deliver", "arbitration"), ("arbitration", "awaiting_deliver"),
+    ("arbitration", "delivered"), ("arbitration", "cancelled"),
 }
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from pydantic import Field
+from sqlalchemy import select
 
 from reference_backend.auth import route_permissions
 from reference_backend.deps import DbDep, RolesRead
 from reference_backend.permissions import RouteSpec, ozon_roles
-from reference_backend.schemas import OptOutDatetime, OzonResponse
+from reference_backend.schemas import OutDatetime, OzonResponse
 from reference_backend.tables import ApiKey
 
 router = APIRouter(tags=["Ozon: API key"])
@@ -20,7 +21,7 @@ class RoleEntry(OzonResponse):
 
 
 class RolesResponse(OzonResponse):
-    expires_at: OptOutDatetime = None
+    expires_at: OutDatetime
     roles: list[RoleEntry] = Field(default_factory=list)
 
 
@@ -34,10 +35,11 @@ def _routes(request: Request) -> list[RouteSpec]:
 
 @router.post("/v1/roles", response_model=RolesResponse)
 def roles(seller: RolesRead, db: DbDep, request: Request) -> RolesResponse:
-    """Each route group the key's role may use, with the method paths it may call."""
+    """Each route group the key's role may use, with the method paths it may call, and when
+    the key expires."""
     with db.read_session() as session:
-        key = session.get(ApiKey, seller.api_key_id)
-        expires_at = key.expires_at if key is not None else None
+        expires_at = session.scalar(
+            select(ApiKey.expires_at).where(ApiKey.id == seller.api_key_id))
     entries = ozon_roles(seller.role, _routes(request))
     return RolesResponse(
         expires_at=expires_at, roles=[RoleEntry.model_validate(e) for e in entries]

@@ -5,6 +5,7 @@ administration of sub-accounts and their API keys. Thin: parse, authorise, call
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path, Request
@@ -39,7 +40,8 @@ BAD_SIGN_IN = "email, password or one-time code is wrong"
 # --- sign-in (no authentication) ------------------------------------------------------------
 
 
-def _guard(app: FastAPI) -> SignInGuard:
+def sign_in_guard(app: FastAPI) -> SignInGuard:
+    """The process's admission of sign-ins (and of password-reset requests)."""
     guard = getattr(app.state, "sign_in_guard", None)
     if guard is None:
         config = sign_in_settings()
@@ -59,7 +61,7 @@ async def sign_in(body: s.SignInIn, request: Request, db: DbDep) -> s.SignInOut:
     (:mod:`reference_backend.accounts.guard`).
     """
     ip = request.client.host if request.client else ""
-    guard = _guard(request.app)
+    guard = sign_in_guard(request.app)
     guard.admit_address(ip)
     async with guard.hashing_slot():
         out = await run_in_threadpool(
@@ -210,12 +212,16 @@ def list_keys(account_id: Id, who: OwnerRead, db: DbDep) -> s.KeysOut:
 
 
 @router.post("/{account_id}/api-keys", response_model=s.NewKeyOut, status_code=201)
-def issue_key(account_id: Id, body: s.KeyIn, who: Owner, db: DbDep) -> s.NewKeyOut:
-    """Issue a key for the account; ``api_key`` in this answer is the only copy."""
+def issue_key(
+    account_id: Id, body: s.KeyIn, who: Owner, db: DbDep, request: Request
+) -> s.NewKeyOut:
+    """Issue a key for the account, expiring at ``expires_at`` (default: in
+    ``PEAKLINE_API_KEY_LIFETIME_DAYS``); ``api_key`` in this answer is the only copy."""
+    lifetime = timedelta(days=request.app.state.settings.api_key_lifetime_days)
     with db.session() as session:
         key, plaintext = service.issue_key(
             session, seller_id=who.seller_id, account_id=account_id, name=body.name,
-            expires_at=body.expires_at,
+            expires_at=body.expires_at, lifetime=lifetime,
         )
         return s.NewKeyOut(**s.KeyOut.of(key).model_dump(), api_key=plaintext,
                            client_id=who.client_id)

@@ -48,7 +48,9 @@ class TotpConfirmIn(_In):
 
 class KeyIn(_In):
     name: str = Field(default="", max_length=200)
-    expires_at: datetime | None = None
+    expires_at: datetime | None = Field(
+        default=None, description="when the key stops working (UTC when no offset is given); "
+        "default: PEAKLINE_API_KEY_LIFETIME_DAYS from now")
 
 
 class PolicyIn(_In):
@@ -81,7 +83,7 @@ class KeyOut(BaseModel):
     name: str
     prefix: str = Field(description="non-secret hint of the key")
     created_at: datetime
-    expires_at: datetime | None
+    expires_at: datetime
     revoked_at: datetime | None
     active: bool
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -73,7 +73,8 @@ def _sub_account_role(role: str) -> Role:
     return parsed
 
 
-def _strong(password: str) -> str:
+def checked_password(password: str) -> str:
+    """``password`` if it is strong enough, else :class:`InvalidInput` ``WEAK_PASSWORD``."""
     try:
         security.check_password_strength(password)
     except security.WeakPassword as exc:
@@ -111,7 +112,7 @@ def create_sub_account(
         email=_email_free(session, email, seller_id=seller_id),
         name=name.strip(),
         role=_sub_account_role(role).value,
-        password_hash=security.hash_password(_strong(password)),
+        password_hash=security.hash_password(checked_password(password)),
         disabled=False,
         totp_enabled=False,
         failed_signins=0,
@@ -171,10 +172,12 @@ def issue_key(
     *,
     seller_id: int,
     account_id: int,
+    lifetime: timedelta,
     name: str = "",
     expires_at: datetime | None = None,
 ) -> tuple[ApiKey, str]:
-    """A new key for the account: the row and the plaintext key (returned only now)."""
+    """A new key for the account: the row and the plaintext key (returned only now). It
+    expires at ``expires_at`` (UTC when naive), or ``lifetime`` from now."""
     account = get_account(session, seller_id=seller_id, account_id=account_id)
     if account.disabled:
         raise Conflict("the account is disabled", code="ACCOUNT_DISABLED")
@@ -184,7 +187,12 @@ def issue_key(
     if len(live) >= MAX_KEYS_PER_ACCOUNT:
         raise Conflict(f"an account has at most {MAX_KEYS_PER_ACCOUNT} active keys",
                        code="TOO_MANY_KEYS")
-    if expires_at is not None and expires_at <= utcnow():
+    now = utcnow()
+    if expires_at is None:
+        expires_at = now + lifetime
+    elif expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if expires_at <= now:
         raise InvalidInput("expires_at is in the past", code="INVALID_EXPIRY",
                            details=[{"field": "expires_at", "problem": "must be in the future"}])
     plaintext = security.generate_api_key()
@@ -238,12 +246,11 @@ def _owner_keeps_no_key(session: Session, key: ApiKey) -> bool:
     others = session.scalar(
         select(func.count()).select_from(ApiKey).where(
             ApiKey.account_id == key.account_id, ApiKey.id != key.id,
-            ApiKey.revoked_at.is_(None),
-            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > now)))
+            ApiKey.revoked_at.is_(None), ApiKey.expires_at > now))
     return not others
 
 
-def issue_owner_key(session: Session, *, client_id: str) -> tuple[int, str]:
+def issue_owner_key(session: Session, *, client_id: str, lifetime: timedelta) -> tuple[int, str]:
     """A new key for the owner of the seller ``client_id`` (operators' recovery, CLI only)."""
     owner = session.scalar(
         select(Account).join(Seller, Seller.id == Account.seller_id)
@@ -252,7 +259,7 @@ def issue_owner_key(session: Session, *, client_id: str) -> tuple[int, str]:
     if owner is None:
         raise NotFound(f"no seller with Client-Id {client_id}", code="SELLER_NOT_FOUND")
     key, plaintext = issue_key(session, seller_id=owner.seller_id, account_id=owner.id,
-                               name="owner key (peakline seller owner-key)")
+                               lifetime=lifetime, name="owner key (peakline seller owner-key)")
     return key.id, plaintext
 
 
@@ -270,7 +277,7 @@ def set_password(
             raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
     elif account.password_hash and not via_session:
         raise Forbidden("give current_password to change a password", code="WRONG_PASSWORD")
-    account.password_hash = security.hash_password(_strong(new_password))
+    account.password_hash = security.hash_password(checked_password(new_password))
 
 
 def set_email(session: Session, *, account: Account, email: str) -> None:

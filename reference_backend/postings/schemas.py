@@ -326,9 +326,12 @@ def zero_services() -> dict[str, float]:
 
 
 class Picking(OzonResponse):
+    """A picking charge: Peakline charges none (``amount`` 0, no ``tag``); ``moment``, which
+    strict clients require as a datetime, is when the posting went into processing."""
+
     amount: float = 0
     tag: str = ""
-    moment: OptOutDatetime = None
+    moment: OutDatetime
 
 
 class FinancialProduct(OzonResponse):
@@ -345,7 +348,7 @@ class FinancialProduct(OzonResponse):
     total_discount_value: float = 0
     client_price: str = ""
     item_services: dict[str, float] = Field(default_factory=zero_services)
-    picking: Picking | None = Field(default_factory=Picking)
+    picking: Picking
 
 
 class FinancialData(OzonResponse):

@@ -271,6 +271,7 @@ def _financial(b: PostingBundle) -> S.FinancialData:
                 product_id=item.product_id,
                 quantity=item.quantity,
                 client_price=price_text(item.price, 2),
+                picking=S.Picking(moment=b.posting.in_process_at),
             )
         )
     return S.FinancialData(products=products)

@@ -26,7 +26,8 @@ def returns_list(
 def returns_company_fbs(
     body: R.LegacyReturnsRequest, seller: ReturnsRead, db: DbDep
 ) -> R.LegacyReturnsResponse:
-    """Legacy FBS returns list (offset paging, ``count`` of all matching)."""
+    """Legacy FBS returns list as clients call it (``filter.posting_number`` a list; offset
+    paging, ``count`` of all that match)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     with db.read_session() as session:
         result = service.legacy_returns(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field
 
 from reference_backend.schemas import (
     Count,
@@ -10,6 +12,7 @@ from reference_backend.schemas import (
     Id64,
     LooseStr,
     OptOutDatetime,
+    OutDatetime,
     OzonRequest,
     OzonResponse,
     ci_enum,
@@ -137,8 +140,24 @@ class ReturnsListResponse(OzonResponse):
     has_next: bool = False
 
 
+def _one_or_many(value: Any) -> Any:
+    """A single value where the legacy method's clients send a list (or the reverse)."""
+    return [value] if value is not None and not isinstance(value, list) else value
+
+
 class LegacyReturnsFilter(OzonRequest):
-    posting_number: LooseStr | None = None
+    """The legacy filter as clients send it: ``posting_number`` and the time ranges are lists
+    (a single value is taken too)."""
+
+    accepted_from_customer_moment: Annotated[
+        list[TimeWindow], BeforeValidator(_one_or_many)] = Field(default_factory=list)
+    last_free_waiting_day: Annotated[
+        list[TimeWindow], BeforeValidator(_one_or_many)] = Field(default_factory=list)
+    order_id: Id64 | None = None
+    posting_number: Annotated[list[LooseStr], BeforeValidator(_one_or_many)] = Field(
+        default_factory=list, max_length=1000)
+    product_name: str | None = None
+    product_offer_id: LooseStr | None = None
     status: str | None = None
 
 
@@ -149,7 +168,11 @@ class LegacyReturnsRequest(OzonRequest):
 
 
 class LegacyReturn(OzonResponse):
+    """Every key the legacy method's clients read (Peakline keeps no storage charges, return
+    places or clearing ids: those are zero)."""
+
     id: int
+    clearing_id: int = 0
     posting_number: str
     order_id: int
     product_id: int
@@ -157,10 +180,23 @@ class LegacyReturn(OzonResponse):
     product_name: str
     quantity: int
     price: float
+    price_without_commission: float
+    commission: float = 0
+    commission_percent: float = 0
+    picking_amount: float = 0
     status: str
+    is_moving: bool
+    is_opened: bool = False
+    place_id: int
+    moving_to_place_name: str
     return_reason_name: str = ""
+    return_date: OutDatetime
+    accepted_from_customer_moment: OutDatetime
+    last_free_waiting_day: OptOutDatetime = None
+    waiting_for_seller_date_time: OptOutDatetime = None
+    waiting_for_seller_days: int = 0
     returned_to_seller_date_time: OptOutDatetime = None
-    accepted_from_customer_moment: OptOutDatetime = None
+    returns_keeping_cost: float = 0
 
 
 class LegacyReturnsResult(OzonResponse):

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, false, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from reference_backend.returns import schemas as R
@@ -29,17 +30,21 @@ def _price(text: str | None) -> float:
         return 0.0
 
 
+def _within(column: InstrumentedAttribute[datetime], window: R.TimeWindow) -> Any:
+    """``column`` inside ``window`` (either end may be open)."""
+    return and_(
+        true(),
+        *([column >= window.time_from] if window.time_from is not None else []),
+        *([column <= window.time_to] if window.time_to is not None else []),
+    )
+
+
 def _window(
     query: Select[tuple[Return]],
     column: InstrumentedAttribute[datetime],
     window: R.TimeWindow | None,
 ) -> Select[tuple[Return]]:
-    if window is not None:
-        if window.time_from is not None:
-            query = query.where(column >= window.time_from)
-        if window.time_to is not None:
-            query = query.where(column <= window.time_to)
-    return query
+    return query if window is None else query.where(_within(column, window))
 
 
 def _filtered(seller_id: int, f: R.ReturnsFilter) -> Select[tuple[Return]]:
@@ -136,30 +141,53 @@ def returns_list(
 def legacy_returns(
     session: Session, *, seller_id: int, req: R.LegacyReturnsRequest, limit: int
 ) -> R.LegacyReturnsResult:
+    """The legacy list: offset paging in id order, ``count`` of all that match.
+
+    Peakline keeps no free-storage deadline, so a ``last_free_waiting_day`` filter matches
+    no return (each answers it as null).
+    """
+    f = req.filter
     query = select(Return).where(Return.seller_id == seller_id)
-    if req.filter.posting_number:
-        query = query.where(Return.posting_number == req.filter.posting_number)
-    if req.filter.status:
-        query = query.where(Return.status == req.filter.status)
+    if f.posting_number:
+        query = query.where(Return.posting_number.in_(f.posting_number))
+    if f.accepted_from_customer_moment:
+        query = query.where(
+            or_(*(_within(Return.created_at, w) for w in f.accepted_from_customer_moment)))
+    if f.last_free_waiting_day:
+        query = query.where(false())
+    if f.order_id is not None:
+        query = query.where(Return.order_id == f.order_id)
+    if f.product_name:
+        query = query.where(Return.name.icontains(f.product_name, autoescape=True))
+    if f.product_offer_id:
+        query = query.where(Return.offer_id == f.product_offer_id)
+    if f.status:
+        query = query.where(Return.status == f.status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Return.id).offset(req.offset).limit(limit))
-    return R.LegacyReturnsResult(
-        returns=[
-            R.LegacyReturn(
-                id=r.id,
-                posting_number=r.posting_number,
-                order_id=r.order_id,
-                product_id=r.product_id,
-                sku=r.sku,
-                product_name=r.name,
-                quantity=r.quantity,
-                price=_price(r.price),
-                status=r.status,
-                return_reason_name=r.reason,
-                returned_to_seller_date_time=r.processed_at,
-                accepted_from_customer_moment=r.created_at,
-            )
-            for r in rows
-        ],
-        count=int(total),
+    rows = list(session.scalars(query.order_by(Return.id).offset(req.offset).limit(limit)))
+    places = _places(session, rows)
+    return R.LegacyReturnsResult(returns=[_legacy_item(r, places) for r in rows],
+                                 count=int(total))
+
+
+def _legacy_item(r: Return, places: dict[int, str]) -> R.LegacyReturn:
+    price = _price(r.price)
+    return R.LegacyReturn(
+        id=r.id,
+        posting_number=r.posting_number,
+        order_id=r.order_id,
+        product_id=r.product_id,
+        sku=r.sku,
+        product_name=r.name,
+        quantity=r.quantity,
+        price=price,
+        price_without_commission=price,
+        status=r.status,
+        is_moving=r.status == "MovingToSeller",
+        place_id=r.warehouse_id,
+        moving_to_place_name=places.get(r.warehouse_id, ""),
+        return_reason_name=r.reason,
+        return_date=r.created_at,
+        accepted_from_customer_moment=r.created_at,
+        returned_to_seller_date_time=r.processed_at,
     )

@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from reference_backend import ids
+from reference_backend.accounts.service import issue_key
 from reference_backend.domain_errors import AlreadyExists, InvalidInput
 from reference_backend.permissions import Role
 from reference_backend.promotions.service import seed_calendar
-from reference_backend.security import generate_api_key, hash_api_key, key_hint
+from reference_backend.security import hash_api_key
 from reference_backend.sellers.world import (
     build_catalogue,
     capacity_per_hour,
@@ -31,7 +33,6 @@ from reference_backend.sellers.world import (
 from reference_backend.settings import Settings
 from reference_backend.tables import (
     Account,
-    ApiKey,
     DeliveryMethod,
     PlatformKey,
     Product,
@@ -70,14 +71,6 @@ def _check_policies(allocation: str, a_params: dict, replenishment: str, r_param
         replenishment_policies.create(replenishment, r_params)
     except (KeyError, ValueError, TypeError) as exc:
         raise InvalidInput(f"bad policy choice: {exc}") from None
-
-
-def issue_api_key(session: Session, *, seller_id: int, account_id: int, name: str = "") -> str:
-    """A new API key for an account; returns the key (shown once, stored as a hash)."""
-    key = generate_api_key()
-    session.add(ApiKey(seller_id=seller_id, account_id=account_id, key_hash=hash_api_key(key),
-                       prefix=key_hint(key)[:16], name=name))
-    return key
 
 
 def issue_platform_key(session: Session, *, name: str = "") -> str:
@@ -123,7 +116,8 @@ def create_seller(
     owner = Account(seller_id=seller.id, email=owner_email, name="owner", role=Role.OWNER.value)
     session.add(owner)
     session.flush()
-    api_key = issue_api_key(session, seller_id=seller.id, account_id=owner.id, name="owner")
+    _, api_key = issue_key(session, seller_id=seller.id, account_id=owner.id, name="owner",
+                           lifetime=timedelta(days=settings.api_key_lifetime_days))
     platform_key = issue_platform_key(session, name=f"seed:{name}")
     session.flush()
     return SellerCredentials(

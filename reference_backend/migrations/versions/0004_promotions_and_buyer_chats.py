@@ -2,7 +2,7 @@
 """promotions (actions, their products, buyers' discount requests) and buyer chats
 
 Revision ID: 0004
-Revises: 0005
+Revises: 0003
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0005'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

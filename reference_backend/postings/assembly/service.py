@@ -1,9 +1,10 @@
 """Assembly: ship a posting into packages, and partial assembly.
 
 Shipping N packages splits the posting Ozon's way: the first package keeps the posting's
-number, each further package becomes a posting ``<posting>-<k>`` (``parent_posting_number``
-set) with its share of the items; every resulting posting then moves to
-``awaiting_deliver`` through the lifecycle, and a ``packages`` row records each shipment.
+number, each further package becomes a posting of the same order numbered
+``<order_number>-<n>`` with the order's next free ``n`` (§1.4; ``parent_posting_number`` set)
+with its share of the items; every resulting posting then moves to ``awaiting_deliver``
+through the lifecycle, and a ``packages`` row ``<posting>-1`` records each one's package.
 The reservation is per (SKU, warehouse), so a split moves no stock.
 """
 
@@ -15,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reference_backend.domain_errors import InvalidInput
-from reference_backend.ids import package_number_for
+from reference_backend.ids import package_number_for, posting_index_of, posting_number_for
 from reference_backend.postings import schemas as S
 from reference_backend.postings import transitions
 from reference_backend.postings.service import PostingBundle, bundles_for, find_posting
-from reference_backend.tables import Package, Posting, PostingItem, utcnow
+from reference_backend.tables import Order, Package, Posting, PostingItem, utcnow
 from simulator.lifecycle import PostingStatus
 
 ST = PostingStatus
@@ -49,15 +50,14 @@ def _split_request(
     return out
 
 
-def _next_child_index(session: Session, posting: Posting) -> int:
-    prefix = posting.posting_number + "-"
+def _free_posting_index(session: Session, posting: Posting) -> int:
+    """The order's next free posting ``n``; the order row is locked so that concurrent
+    splits of its postings take turns."""
+    session.execute(select(Order.id).where(Order.id == posting.order_id).with_for_update())
     numbers = session.scalars(
-        select(Posting.posting_number).where(
-            Posting.order_id == posting.order_id, Posting.posting_number.startswith(prefix)
-        )
+        select(Posting.posting_number).where(Posting.order_id == posting.order_id)
     )
-    used = [int(n[len(prefix) :]) for n in numbers if n[len(prefix) :].isdigit()]
-    return max(used, default=1) + 1
+    return max((posting_index_of(n) or 0 for n in numbers), default=0) + 1
 
 
 def _child(posting: Posting, number: str) -> Posting:
@@ -136,9 +136,9 @@ def ship(session: Session, *, seller_id: int, req: S.ShipRequest) -> list[Postin
             details=wrong,
         )
     resulting = [posting]
-    index = _next_child_index(session, posting)
+    index = _free_posting_index(session, posting) if len(shares) > 1 else 0
     for share in shares[1:]:
-        child = _child(posting, package_number_for(posting.posting_number, index))
+        child = _child(posting, posting_number_for(posting.order_number, index))
         index += 1
         session.add(child)
         session.flush()
@@ -152,9 +152,7 @@ def ship(session: Session, *, seller_id: int, req: S.ShipRequest) -> list[Postin
         session.add(
             Package(
                 posting_id=target.id,
-                package_number=package_number_for(posting.posting_number, position)
-                if position == 1
-                else target.posting_number,
+                package_number=package_number_for(target.posting_number, 1),
                 position=position,
                 products=[
                     {"sku": by_id[item_id].sku, "quantity": qty} for item_id, qty in share.items()
@@ -193,7 +191,7 @@ def ship_package(session: Session, *, seller_id: int, req: S.ShipPackageRequest)
             code="NOTHING_TO_SPLIT",
         )
     child = _child(
-        posting, package_number_for(posting.posting_number, _next_child_index(session, posting))
+        posting, posting_number_for(posting.order_number, _free_posting_index(session, posting))
     )
     session.add(child)
     session.flush()

@@ -8,6 +8,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsRead
@@ -18,35 +20,41 @@ from reference_backend.postings.labels.pdf import label_file_name
 from reference_backend.tables import LabelTask
 
 router = APIRouter(tags=["Ozon: FBS labels"])
+PDF, JSON = "application/pdf", "application/json"
 
 PDF_RESPONSE = {
     200: {
         "content": {
-            "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-            "application/json": {"schema": L.PackageLabelFile.model_json_schema()},
+            PDF: {"schema": {"type": "string", "format": "binary"}},
+            JSON: {"schema": L.PackageLabelFile.model_json_schema()},
         },
-        "description": "The labels as a PDF (or the JSON wrapper for clients that need it)",
+        "description": "The labels as a PDF (the JSON wrapper when Accept asks for JSON)",
     }
 }
 
 
 def wants_json(request: Request) -> bool:
-    """Whether this caller gets the JSON wrapper instead of the raw PDF (see OzonSettings)."""
+    """Whether this caller gets the JSON wrapper instead of the raw PDF: when its ``Accept``
+    header prefers ``application/json`` (a named type beats a wildcard; a tie, ``*/*`` or no
+    header gives the documented PDF), unless ``PEAKLINE_OZON_LABEL_FORMAT`` fixes the form."""
     settings = ozon_settings()
     if settings.label_format != "auto":
         return settings.label_format == "json"
-    accept = request.headers.get("accept", "").lower()
-    if "application/pdf" in accept:
-        return False
-    agent = request.headers.get("user-agent", "").lower()
-    return any(a.lower() in agent for a in settings.json_label_agents)
+    accept = parse_accept_header(request.headers.get("accept"), MIMEAccept)
+    return accept.best_match([PDF, JSON], default=PDF) == JSON
 
 
 @router.post("/v2/posting/fbs/package-label", response_class=Response, responses=PDF_RESPONSE)
 def package_label(
     body: L.PackageLabelRequest, seller: PostingsRead, db: DbDep, request: Request
 ) -> Response:
-    """Labels of up to 20 postings in ``awaiting_deliver`` as one PDF (Code128 of each number)."""
+    """Labels of up to 20 postings in ``awaiting_deliver`` as one PDF (Code128 of each number),
+    or as the JSON wrapper ``{file_content, file_name, content_type}`` when ``Accept`` asks
+    for JSON (clients generated from Ozon's OpenAPI do).
+
+    The raw PDF is what the docs describe; the wrapper is for clients that parse only JSON
+    (§5.8, §10.7).
+    """
     with db.read_session() as session:
         pdf = service.label_pdf(
             session, seller_id=seller.seller_id, numbers=body.posting_number
@@ -59,7 +67,7 @@ def package_label(
         return JSONResponse(wrapper.model_dump())
     return Response(
         pdf,
-        media_type="application/pdf",
+        media_type=PDF,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 

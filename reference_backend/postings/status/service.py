@@ -104,11 +104,30 @@ def reasons_for(
 # --------------------------------------------------------------------------- batch moves
 
 
-def move_all(session: Session, *, seller_id: int, numbers: Sequence[str], target: S) -> None:
-    """Move every posting to ``target`` or none (the first refusal raises)."""
-    postings = [find_posting(session, seller_id, n, lock=True) for n in dict.fromkeys(numbers)]
+def open_disputes(session: Session, *, seller_id: int, numbers: Sequence[str]) -> None:
+    """Every posting to ``arbitration`` or none (the lifecycle allows it only for postings
+    handed over and not yet scanned in: ``awaiting_deliver``)."""
+    for posting in _locked(session, seller_id, numbers):
+        transitions.change_status(session, posting, S.ARBITRATION)
+
+
+def end_disputes(session: Session, *, seller_id: int, numbers: Sequence[str]) -> None:
+    """Every disputed posting back to ``awaiting_deliver``, or none: the method moves only
+    postings in ``arbitration`` (§2.4, §5.10), so an unassembled one is refused too."""
+    postings = _locked(session, seller_id, numbers)
     for posting in postings:
-        transitions.change_status(session, posting, target)
+        if posting.status != S.ARBITRATION.value:
+            raise IllegalStatusChange(
+                f"posting {posting.posting_number} is {posting.status}: only disputed postings "
+                "(arbitration) move to awaiting_deliver",
+                details=[{"posting_number": posting.posting_number, "status": posting.status}],
+            )
+    for posting in postings:
+        transitions.change_status(session, posting, S.AWAITING_DELIVER)
+
+
+def _locked(session: Session, seller_id: int, numbers: Sequence[str]) -> list[Posting]:
+    return [find_posting(session, seller_id, n, lock=True) for n in dict.fromkeys(numbers)]
 
 
 # --------------------------------------------------------------------------- rFBS delivery
