@@ -6,11 +6,39 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.backend_support import platform_headers, seller_headers
+from tests.backend_support import (
+    fresh_postgres_url,
+    platform_headers,
+    postgres_admin_url,
+    running_server,
+    seed_smoke,
+    seeded_sqlite,
+    seller_headers,
+)
+
+#: Module-fixture parameters: every back-office group runs on SQLite and on PostgreSQL.
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextlib.contextmanager
+def seeded_steps(database: str, folder: Path) -> Iterator[Steps]:
+    """A smoke seller on a real server over ``database`` (a SQLite file in ``folder``, or a
+    fresh PostgreSQL database), as :class:`Steps`."""
+    with contextlib.ExitStack() as stack:
+        if database == "sqlite":
+            url, creds = seeded_sqlite(folder)
+        else:
+            if not postgres_admin_url():
+                pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+            url = stack.enter_context(fresh_postgres_url())
+            creds = seed_smoke(url)
+        yield Steps(stack.enter_context(running_server(url)), creds)
 
 
 class Steps:

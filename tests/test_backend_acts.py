@@ -10,21 +10,13 @@ Ozon error body and change nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 from datetime import UTC, datetime, timedelta
 
 import pypdf
 import pytest
 
-from tests.backend_support import (
-    fresh_postgres_url,
-    postgres_admin_url,
-    running_server,
-    seed_smoke,
-    seeded_sqlite,
-)
-from tests.seller_steps import Steps, ozon_client
+from tests.seller_steps import DATABASES, Steps, ozon_client, seeded_steps
 
 pytest.importorskip("ozonapi")
 zxingcpp = pytest.importorskip("zxingcpp")
@@ -33,18 +25,10 @@ from ozonapi.seller.schemas import fbs_delivery as fd  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=DATABASES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url, creds = seeded_sqlite(tmp_path_factory.mktemp("acts"))
-        else:
-            if not postgres_admin_url():
-                pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
-            url = stack.enter_context(fresh_postgres_url())
-            creds = seed_smoke(url)
-        yield Steps(stack.enter_context(running_server(url)), creds)
+    with seeded_steps(request.param, tmp_path_factory.mktemp("acts")) as steps:
+        yield steps
 
 
 def pdf_text(pdf: bytes) -> str:

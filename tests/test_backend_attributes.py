@@ -8,19 +8,11 @@ attributes read back by ``/v4/product/info/attributes`` and the prices set by
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import pytest
 
 from reference_backend.finance.tariffs import Tariffs
-from tests.backend_support import (
-    fresh_postgres_url,
-    postgres_admin_url,
-    running_server,
-    seed_smoke,
-    seeded_sqlite,
-)
-from tests.seller_steps import Steps, ozon_client
+from tests.seller_steps import DATABASES, Steps, ozon_client, seeded_steps
 
 pytest.importorskip("ozonapi")
 
@@ -33,18 +25,10 @@ BRAND, TYPE, WEIGHT, COUNTRY = 85, 8229, 7217, 4389
 LAVAZZA = 971034861
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=DATABASES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url, creds = seeded_sqlite(tmp_path_factory.mktemp("attributes"))
-        else:
-            if not postgres_admin_url():
-                pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
-            url = stack.enter_context(fresh_postgres_url())
-            creds = seed_smoke(url)
-        yield Steps(stack.enter_context(running_server(url)), creds)
+    with seeded_steps(request.param, tmp_path_factory.mktemp("attributes")) as steps:
+        yield steps
 
 
 def attr(attribute_id: int, *values: tuple[int, str]) -> dict:

@@ -9,21 +9,13 @@ those postings' prices and statuses say under the default tariffs.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from reference_backend.finance.tariffs import Tariffs
-from tests.backend_support import (
-    fresh_postgres_url,
-    postgres_admin_url,
-    running_server,
-    seed_smoke,
-    seeded_sqlite,
-)
-from tests.seller_steps import Steps, ozon_client
+from tests.seller_steps import DATABASES, Steps, ozon_client, seeded_steps
 
 pytest.importorskip("ozonapi")
 
@@ -32,18 +24,10 @@ from ozonapi.seller.schemas import finance as fi  # noqa: E402
 T = Tariffs()
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=DATABASES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url, creds = seeded_sqlite(tmp_path_factory.mktemp("finance"))
-        else:
-            if not postgres_admin_url():
-                pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
-            url = stack.enter_context(fresh_postgres_url())
-            creds = seed_smoke(url)
-        yield Steps(stack.enter_context(running_server(url)), creds)
+    with seeded_steps(request.param, tmp_path_factory.mktemp("finance")) as steps:
+        yield steps
 
 
 def worth(posting: dict) -> Decimal:

@@ -8,21 +8,15 @@ written off when defective; finance shows the refund.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
 from tests.backend_support import (
-    fresh_postgres_url,
     platform_headers,
-    postgres_admin_url,
-    running_server,
-    seed_smoke,
-    seeded_sqlite,
     seller_headers,
 )
-from tests.seller_steps import Steps, ozon_client
+from tests.seller_steps import DATABASES, Steps, ozon_client, seeded_steps
 
 pytest.importorskip("ozonapi")
 
@@ -30,18 +24,10 @@ from ozonapi.seller.core.exceptions import APIConflictError  # noqa: E402
 from ozonapi.seller.schemas import returns as rt  # noqa: E402
 
 
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="module", params=DATABASES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with contextlib.ExitStack() as stack:
-        if request.param == "sqlite":
-            url, creds = seeded_sqlite(tmp_path_factory.mktemp("rfbs"))
-        else:
-            if not postgres_admin_url():
-                pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
-            url = stack.enter_context(fresh_postgres_url())
-            creds = seed_smoke(url)
-        yield Steps(stack.enter_context(running_server(url)), creds)
+    with seeded_steps(request.param, tmp_path_factory.mktemp("rfbs")) as steps:
+        yield steps
 
 
 def file(server: Steps, posting: dict, reason_id: int, quantity: int | None = None):
