@@ -29,3 +29,18 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.fixture(scope="session")
 def smoke_path() -> Path:
     return SCENARIOS / "smoke.yaml"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files of the longest tests first (a larger ``timeout`` mark, then ``slow``), so that on
+    two workers (``make test``) they start at once instead of finishing last on one worker."""
+
+    def weight(item: pytest.Item) -> tuple[float, bool]:
+        timeout = item.get_closest_marker("timeout")
+        return (float(timeout.args[0]) if timeout and timeout.args else 0.0,
+                item.get_closest_marker("slow") is not None)
+
+    heaviest: dict[Path, tuple[float, bool]] = {}
+    for item in items:
+        heaviest[item.path] = max(heaviest.get(item.path, (0.0, False)), weight(item))
+    items.sort(key=lambda item: heaviest[item.path], reverse=True)  # stable within a weight

@@ -17,6 +17,8 @@ from simulator.experiment import paired_difference, replication_seeds
 from simulator.model import Simulation, run
 from simulator.scenario import Scenario, parse_scenario
 
+pytestmark = pytest.mark.slow  # a simulated history seeded into a real backend
+
 SMOKE = Path(__file__).resolve().parent.parent / "scenarios" / "smoke.yaml"
 
 

@@ -19,6 +19,8 @@ from peakline.cli import app
 from simulator.scenario import load_scenario
 from tests.backend_support import SMOKE, running_server, seller_headers, sqlite_url
 
+pytestmark = pytest.mark.slow  # a simulated history seeded into a real backend
+
 runner = CliRunner()
 DAYS = 14
 CITIES = {"R-MSK": "Moscow", "R-SPB": "Saint-Petersburg"}  # region ids Ozon would call cities
