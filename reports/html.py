@@ -99,6 +99,8 @@ def fmt(value: Any) -> str:
             return "–"
         if math.isinf(value):
             return "∞"
+        if value.is_integer() and abs(value) < 1e15:  # a count or whole days, not "1.000"
+            return f"{value:,.0f}"
         if value != 0 and abs(value) < 0.01:
             return f"{value:.2e}"
         if abs(value) >= 1000:
