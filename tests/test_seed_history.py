@@ -84,11 +84,12 @@ def test_calibrating_the_seeded_backend_recovers_the_scenario(seeded) -> None:
     assert fitted.catalogue.zipf_exponent == pytest.approx(original.catalogue.zipf_exponent,
                                                            abs=0.1)
     assert d.cancel_probability == pytest.approx(s.cancel_probability, abs=0.01)
-    # ~90 returns: the estimate's 95 % interval is about +-1 point wide here, so the truth
-    # must lie inside it (the 1-point tolerance holds at 28 days, test_calibration_roundtrip)
+    # ~90 returns over 14 days, some not yet made when read: the estimate (the middle of its
+    # 95 % interval, about +-1 point wide here) is held to 1.5 points; the 1-point tolerance
+    # holds at 28 days (test_calibration_roundtrip). A 95 % interval alone misses 1 run in 20.
     low, high = re.search(r"return_probability: .*95 % CI ([\d.]+)%-([\d.]+)%",
                           out.read_text()).groups()
-    assert float(low) / 100 <= s.return_probability <= float(high) / 100
+    assert (float(low) + float(high)) / 200 == pytest.approx(s.return_probability, abs=0.015)
     total = sum(r.weight for r in original.network.regions)
     weights = {r.name: r.weight / 100 for r in fitted.network.regions}
     assert weights["Moscow"] == pytest.approx(13.1 / total, abs=0.02)
