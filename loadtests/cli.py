@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -107,6 +109,24 @@ def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # unwinds the run so every child process is stopped
 
 
+@contextmanager
+def harness_exits(what: str) -> Iterator[None]:
+    """Run a harness (load test, rehearsal): SIGTERM and Ctrl-C stop everything it started
+    (exit 130); a run that could not happen exits 3, naming ``what`` and why."""
+    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    try:
+        yield
+    except HarnessError as exc:
+        err_console.print(f"[bold red]FAIL[/]: the {what} could not run: {exc}",
+                          highlight=False)
+        raise typer.Exit(code=3) from None
+    except KeyboardInterrupt:
+        err_console.print("interrupted; everything started was stopped")
+        raise typer.Exit(code=130) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def loadtest(
     scenario: Path = typer.Argument(..., help="scenario YAML file (demand curve, SLO block)"),
     host: str = typer.Option(None, help="backend base URL; without it the reference backend "
@@ -192,28 +212,18 @@ def loadtest(
         ozon_rate_limits=ozon_rate_limits,
         remote_workers=remote_workers, master_bind=(bind_host, int(bind_port)),
     )
-    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
-        with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                      console=err_console, transient=True) as bar:
-            task = bar.add_task("load test", total=seconds)
+    with harness_exits("load test"), Progress(
+            TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+            console=err_console, transient=True) as bar:
+        task = bar.add_task("load test", total=seconds)
 
-            def progress(elapsed: float, live: dict) -> None:
-                text = "load test"
-                if live:
-                    text += f"  users {live['users']}  {live['rps']:.0f} req/s"
-                bar.update(task, completed=min(elapsed, seconds), description=text)
+        def progress(elapsed: float, live: dict) -> None:
+            text = "load test"
+            if live:
+                text += f"  users {live['users']}  {live['rps']:.0f} req/s"
+            bar.update(task, completed=min(elapsed, seconds), description=text)
 
-            outcome = run_loadtest(cfg, progress, note=lambda m: err_console.print(m))
-    except HarnessError as exc:
-        err_console.print(f"[bold red]FAIL[/]: the load test could not run: {exc}",
-                          highlight=False)
-        raise typer.Exit(code=3) from None
-    except KeyboardInterrupt:
-        err_console.print("interrupted; everything started was stopped")
-        raise typer.Exit(code=130) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+        outcome = run_loadtest(cfg, progress, note=lambda m: err_console.print(m))
     print_outcome(outcome)
     raise typer.Exit(code=0 if outcome.passed else 1)
 

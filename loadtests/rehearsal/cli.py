@@ -6,18 +6,16 @@ threshold, option, fault profile); 3 the rehearsal could not run (backend, integ
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.cli import parse_duration
+from loadtests.cli import harness_exits, parse_duration
 from loadtests.rehearsal.faults import load_fault_profile
 from loadtests.rehearsal.gate import DEFAULTS, parse
 from loadtests.rehearsal.run import (
-    HarnessError,
     RehearsalConfig,
     RehearsalOutcome,
     run_rehearsal,
@@ -120,18 +118,8 @@ def rehearse(
                           integration=integration, speed=float(factor), seed=seed,
                           window=span, db=db, faults=faults,
                           rate_limits=ozon_rate_limits)
-    previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    try:
+    with harness_exits("rehearsal"):
         outcome = run_rehearsal(cfg, note=lambda m: err_console.print(m, highlight=False))
-    except HarnessError as exc:
-        err_console.print(f"[bold red]FAIL[/]: the rehearsal could not run: {exc}",
-                          highlight=False)
-        raise typer.Exit(code=3) from None
-    except KeyboardInterrupt:
-        err_console.print("interrupted; everything started was stopped")
-        raise typer.Exit(code=130) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     print_outcome(outcome)
     raise typer.Exit(code=0 if outcome.passed else 1)
 
@@ -147,10 +135,6 @@ def parse_window(text: str, horizon_minutes: float) -> tuple[float, float]:
         raise ValueError(f"--window {text!r} must lie within the scenario's "
                          f"{horizon_minutes / 60:g} hours, start before end")
     return lo, hi
-
-
-def _raise_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def register(app: typer.Typer) -> None:

@@ -35,6 +35,7 @@ from loadtests.rehearsal.ledger import Ledger
 from loadtests.rehearsal.proxy import RecordingProxy
 from loadtests.rehearsal.traffic import Buyers, Carriers
 from loadtests.results import write_junit
+from loadtests.runner import HarnessError  # the rehearsal could not run: exit 3
 from loadtests.thresholds import ThresholdResult
 from reference_backend.faults import FaultProfile
 from reference_backend.settings import Settings
@@ -43,10 +44,6 @@ from simulator.scenario import Scenario, load_scenario
 
 #: seconds the integration has to send its first request
 STARTUP_S = 60.0
-
-
-class HarnessError(RuntimeError):
-    """The rehearsal could not run (backend, proxy or integration failed): exit 3."""
 
 
 @dataclass(frozen=True)
