@@ -16,6 +16,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     PlainSerializer,
     model_validator,
 )
@@ -62,18 +63,58 @@ def _int_like(value: Any) -> Any:
     return value
 
 
-# (Field before the validator: the OpenAPI document then shows the bounds as JSON Schema's
-# minimum/maximum, not as pydantic's ge/le.)
+#: JSON Schema's name of each bound pydantic documents under its own name, and which of two
+#: values of a bound is the tighter.
+_BOUNDS = {
+    "ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum",
+    "min_length": "minLength", "max_length": "maxLength",
+}
+_TIGHTER = {"minimum": max, "exclusiveMinimum": max, "minLength": max,
+            "maximum": min, "exclusiveMaximum": min, "maxLength": min}
+
+
+class StandardBounds:
+    """Last in a tolerant type: the document shows its bounds as JSON Schema's keywords.
+
+    A type's bounds must follow its ``BeforeValidator``: before it they belong to the inner
+    schema, and a field narrowing them (``x: Count = Field(ge=1)``) silently keeps the type's.
+    After it, pydantic checks the type's and the field's bounds but documents the type's as
+    ``ge``/``le`` extension keys; this renames them to ``minimum``/``maximum``..., keeping
+    the tighter of the type's and the field's. ``limits`` (JSON Schema names) are bounds the
+    type's validator enforces itself, documented the same way.
+    """
+
+    def __init__(self, **limits: int) -> None:
+        self.limits = limits
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        schema = handler(core_schema)
+        given = [(_BOUNDS[key], schema.pop(key)) for key in list(schema) if key in _BOUNDS]
+        for name, value in [*given, *self.limits.items()]:
+            schema[name] = _TIGHTER[name](value, schema[name]) if name in schema else value
+        return schema
+
+
+def _tolerant_int(low: int, high: int) -> Any:
+    """An int in ``[low, high]`` given as a JSON number or a numeric string."""
+    return Annotated[int, BeforeValidator(_int_like), Field(ge=low, le=high), StandardBounds()]
+
+
 #: int64 id: JSON number or numeric string.
-Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX), BeforeValidator(_int_like)]
+Int64 = _tolerant_int(INT64_MIN, INT64_MAX)
 #: Positive int64 id.
-Id64 = Annotated[int, Field(ge=0, le=INT64_MAX), BeforeValidator(_int_like)]
+Id64 = _tolerant_int(0, INT64_MAX)
 #: Positive id stored in an int32 column (cancel reasons).
-Id32 = Annotated[int, Field(ge=0, le=INT32_MAX), BeforeValidator(_int_like)]
+Id32 = _tolerant_int(0, INT32_MAX)
 #: Non-negative count/offset/size that fits a database integer (int32).
-Count = Annotated[int, Field(ge=0, le=INT32_MAX), BeforeValidator(_int_like)]
+Count = _tolerant_int(0, INT32_MAX)
 #: A quantity (int32, positive).
-Quantity = Annotated[int, Field(ge=1, le=INT32_MAX), BeforeValidator(_int_like)]
+Quantity = _tolerant_int(1, INT32_MAX)
+
+
+#: The longest string a tolerant string field takes unless it says otherwise.
+LOOSE_STR_MAX = 2000
 
 
 def _str_like(value: Any) -> Any:
@@ -81,11 +122,14 @@ def _str_like(value: Any) -> Any:
         raise ValueError("expected a string")
     if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, str) and len(value) > LOOSE_STR_MAX:
+        raise ValueError(f"expected at most {LOOSE_STR_MAX} characters")
     return value
 
 
-#: A string that some clients send as a number (offer ids, barcodes, posting numbers).
-LooseStr = Annotated[str, Field(max_length=2000), BeforeValidator(_str_like)]
+#: A string that some clients send as a number (offer ids, barcodes, posting numbers); a field
+#: may narrow its length (``Field(min_length=1, max_length=50)``).
+LooseStr = Annotated[str, BeforeValidator(_str_like), StandardBounds(maxLength=LOOSE_STR_MAX)]
 
 
 def _bool_like(value: Any) -> Any:
