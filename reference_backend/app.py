@@ -26,6 +26,7 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import reference_backend
 from reference_backend.db import Database
@@ -144,6 +145,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
         app.add_middleware(OzonFaults, profile=FaultProfile.model_validate_json(
             settings.ozon_faults))
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
+    if settings.trusted_proxy_list:  # outermost: every part sees the client's address
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     if freeze_gc:
         app.add_middleware(FreezeAfterWarmUp)
 

@@ -132,7 +132,8 @@ def serve(
     app = "reference_backend.app:app_from_env"
     options: dict[str, Any] = dict(
         factory=True, host=host, port=port, workers=workers, access_log=False,
-        log_config=None, timeout_graceful_shutdown=5)
+        log_config=None, timeout_graceful_shutdown=5,
+        proxy_headers=False)  # X-Forwarded-For: only from PEAKLINE_TRUSTED_PROXIES (the app)
     with contextlib.ExitStack() as stack:
         if workers > 1 and MULTIPROCESS_DIR not in os.environ:  # /metrics sums the workers
             os.environ[MULTIPROCESS_DIR] = stack.enter_context(

@@ -7,6 +7,7 @@ Read from the environment: ``DATABASE_URL`` (or ``PEAKLINE_DATABASE_URL``) and
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -103,6 +104,10 @@ class Settings(BaseSettings):
     base_url: str = Field(default="http://127.0.0.1:8000",
                           description="where clients reach this server (printed by seed)")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    trusted_proxies: str = Field(
+        default="", description="reverse proxies (addresses or CIDRs, comma-separated) whose "
+        "X-Forwarded-For names the client, e.g. 10.0.0.0/8,127.0.0.1; empty: the peer is the "
+        "client (a header from anyone else is never believed)")
 
     @field_validator("database_url")
     @classmethod
@@ -117,6 +122,22 @@ class Settings(BaseSettings):
             raise ValueError("a PostgreSQL URL must name its database "
                              "(postgresql://user@host/DATABASE)")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR "
+                                 "(e.g. 10.0.0.0/8)") from None
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """:attr:`trusted_proxies` as a list (empty when none)."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def is_sqlite(self) -> bool:

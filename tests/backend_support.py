@@ -125,7 +125,7 @@ class ServerProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "reference_backend.app:app_from_env", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-             "--no-access-log", "--log-level", "warning"],
+             "--no-access-log", "--log-level", "warning", "--no-proxy-headers"],
             env=full_env, cwd=ROOT, stdout=self._log, stderr=self._log,
         )
 

@@ -10,6 +10,11 @@ hashing work:
 * at most ``concurrent_hashes`` sign-ins run at once and ``max_waiting`` more may wait;
   past that, 429 ``Retry-After: 1`` (the server is busy signing in, not the caller's fault).
 
+The client address is the peer's, or, behind a reverse proxy listed in
+``PEAKLINE_TRUSTED_PROXIES``, the one its ``X-Forwarded-For`` names (uvicorn's
+``ProxyHeadersMiddleware`` in the app; ``peakline serve`` turns uvicorn's own header handling
+off): a header from any other peer is ignored, so it cannot buy a fresh limit.
+
 Guessing one account's password is slowed separately, per (address, email), by the
 exponential backoff of :func:`reference_backend.security.sign_in_gate`: an attacker's
 failures slow the attacker's address, never the owner's.
