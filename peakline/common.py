@@ -9,12 +9,16 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from simulator.scenario import Scenario, ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from simulator.sizing import Workload
 
 console = Console()
 err_console = Console(stderr=True)
@@ -63,26 +67,58 @@ def memory_size(text: str | None) -> int | None:
     return int(float(number) * 1024 ** "BKMGT".index(unit.upper() or "B"))
 
 
-def fits_or_exit(scenario: Scenario, max_memory: int | None, ui: Console | None = None) -> None:
-    """Exit 2 when a run of ``scenario`` would need more memory than ``max_memory``.
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600}
+MAX_MEMORY = typer.Option(None, "--max-memory", help="refuse runs expected to need more "
+                          "memory than this, e.g. 8GB (default: what is available now)")
+MAX_TIME = typer.Option("1h", "--max-time", help="refuse runs expected to take longer than "
+                        "this, e.g. 90m or 3h (estimated from their size)")
 
-    Without ``max_memory`` the limit is what this machine has available now. The run size is
-    said on ``ui`` (default standard error).
-    """
-    from simulator.sizing import available_memory, estimate, human_bytes
 
-    size = estimate(scenario)
+def duration_seconds(text: str) -> float:
+    """``--max-time`` as seconds: ``"90m"``, ``"2h"``, ``"45 s"`` or plain seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise typer.BadParameter(f"{text!r} is not a duration such as 90m or 2h")
+    number, unit = match.groups()
+    return float(number) * _SECONDS[(unit or "s").lower()]
+
+
+def fits_or_exit(name: str, work: Workload, *, max_memory: int | None, max_time: float,
+                 ui: Console | None = None) -> None:
+    """Exit 2 when ``work`` (the runs of scenario ``name``) would need more memory than
+    ``max_memory`` (default: what this machine has available now) or more time than
+    ``max_time`` seconds. Its size is said on ``ui`` (default standard error)."""
+    from simulator.sizing import available_memory, human_bytes, human_seconds
+
+    one = len(work.runs) == 1
+    (ui or err_console).print(f"[dim]run size: {work.runs[0].summary() if one else work.summary()}"
+                              "[/]", highlight=False)
     limit = max_memory if max_memory is not None else available_memory()
-    (ui or err_console).print(f"[dim]run size: {size.summary()}[/]", highlight=False)
-    if limit is None or size.memory_bytes <= limit:
-        return
-    where = "the limit" if max_memory is not None else "this machine has available"
-    need = human_bytes(size.memory_bytes * 1.1)
-    raise bad_input(
-        f"scenario {scenario.name} needs about {human_bytes(size.memory_bytes)} of memory "
-        f"({size.orders:,.0f} orders, {size.pairs:,} SKU-warehouse pairs, {size.run_hours:,g} h) "
-        f"but {where} is {human_bytes(limit)}; make the run smaller (horizon, demand, "
-        f"catalogue) or pass --max-memory {need.replace(' ', '')} to run it anyway")
+    if limit is not None and work.memory_bytes > limit:
+        size = work.runs[0]
+        where = "the limit" if max_memory is not None else "this machine has available"
+        need = human_bytes(work.memory_bytes * 1.1).replace(" ", "")
+        what = (f"({size.orders:,.0f} orders, {size.pairs:,} SKU-warehouse pairs, "
+                f"{size.run_hours:,g} h)" if one else
+                f"({work.at_once} runs at once on --jobs processes, up to "
+                f"{human_bytes(max(r.memory_bytes for r in work.runs))} each)")
+        smaller = "make the run smaller (horizon, demand, catalogue)" if one else \
+            "lower --jobs or make the runs smaller (horizon, demand, catalogue)"
+        raise bad_input(
+            f"scenario {name} needs about {human_bytes(work.memory_bytes)} of memory {what} "
+            f"but {where} is {human_bytes(limit)}; {smaller} or pass --max-memory {need} to run "
+            "it anyway")
+    if work.wall_seconds > max_time:
+        need = human_seconds(work.wall_seconds * 1.2).replace(" ", "").replace(".0", "")
+        what = ("" if one else f" ({len(work.runs):,} runs, {human_seconds(work.cpu_seconds)} of "
+                f"CPU in all, {work.at_once} at once)")
+        smaller = ("make the run smaller (horizon, demand)" if one else
+                   "fewer replications or variants, more --jobs, or smaller runs")
+        raise bad_input(
+            f"scenario {name} would take about {human_seconds(work.wall_seconds)}{what}, "
+            f"longer than the limit of {human_seconds(max_time)}; {smaller}, or pass "
+            f"--max-time {need} to run it anyway")
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -431,6 +431,11 @@ def _run(jobs: list[Job], executor: cf.Executor, progress: bool | Console,
 # --------------------------------------------------------------------------- the planner
 
 
+def planning_runs(reps: int, rounds: int, validate_reps: int | None = None) -> int:
+    """Replications :func:`plan_stock` runs at most: the pilot, every round, the validation."""
+    return PILOT_REPS + (rounds + 1) * reps + (validate_reps or reps)
+
+
 def plan_stock(
     scenario: Scenario,
     *,

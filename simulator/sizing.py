@@ -1,4 +1,4 @@
-"""How big a run of a scenario will be, before it runs: orders, events and memory.
+"""How big a run of a scenario will be, before it runs: orders, events, memory and CPU time.
 
 Orders are the demand curve integrated over the horizon (exact in expectation); lines follow
 from the basket distribution. Scheduled events count the waves of every warehouse, sorting
@@ -7,13 +7,16 @@ count is of the same order (arrivals of parcels add some). Memory is a linear mo
 to measured peak resident memory of runs (orders, order lines, (SKU, warehouse) pairs,
 per-minute capacity curves, result series) and rounded up: it errs on the side of too much,
 by up to about half for large runs. With a demand shock, orders are sized at the shock's
-99th percentile.
+99th percentile. CPU time is a linear model of orders, lines and scheduled events, measured
+on this project's machines (below). An experiment (``compare``, ``plan-stock``) is a
+:class:`Workload`: its replications, so many at once on ``--jobs`` processes.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -36,6 +39,19 @@ BYTES_PER_NODE_BIN = 40  # result series of each working node, per resolution bi
 BYTES_PER_GROUP_MINUTE = 24  # the demand curve's promotion table and its copies
 BYTES_PER_ROUTE = 400  # one (warehouse, region): route tables and the policies' view
 
+# CPU seconds of one replication (``time.process_time`` of building and running the model),
+# fitted on the project's shared 2-core machine on 2026-12-07 (CPU time, steadier than wall
+# time there): smoke 1,803 orders 0.54 s; smoke at 3,000 orders/h 91,652 orders 1.00 s and
+# over 400 h 1,209,349 orders 27.9 s; peak_day 301,896 orders / 9,603 events 9.5 s;
+# peak_season 273,980 orders / 33,633 events over 552 h 21.4 s. Per order (its ~1.6 lines
+# included) about 20 us (more
+# in long runs, whose in-flight state grows); a scheduled event (a wave, a departure, a review)
+# moves every order and stock row it concerns: about 0.4 ms. Within about 2.5x of each run,
+# mostly above it.
+CPU_FIXED_SECONDS = 0.3
+CPU_SECONDS_PER_ORDER = 20e-6
+CPU_SECONDS_PER_EVENT = 0.4e-3
+
 
 @dataclass(frozen=True)
 class RunSize:
@@ -47,11 +63,47 @@ class RunSize:
     run_hours: float  # horizon + drain
     events: float  # scheduled: waves, departures, reviews, day ends
     memory_bytes: float
+    cpu_seconds: float
 
     def summary(self) -> str:
         return (f"~{self.orders:,.0f} orders ({self.lines:,.0f} lines) over {self.run_hours:,g} h; "
                 f"~{self.events:,.0f} scheduled events; {self.pairs:,} SKU-warehouse pairs; "
-                f"~{human_bytes(self.memory_bytes)} of memory")
+                f"~{human_bytes(self.memory_bytes)} of memory; "
+                f"~{human_seconds(self.cpu_seconds)} of CPU")
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The replications a command runs (each one's size) and how many run at once."""
+
+    runs: tuple[RunSize, ...]
+    at_once: int  # processes running replications side by side
+
+    @classmethod
+    def of(cls, runs: Sequence[RunSize], jobs: int) -> Workload:
+        """``runs`` on ``jobs`` processes (never more at once than there are runs)."""
+        return cls(tuple(runs), max(1, min(jobs, len(runs))))
+
+    @property
+    def memory_bytes(self) -> float:
+        """Memory of the largest runs side by side."""
+        return self.at_once * max(run.memory_bytes for run in self.runs)
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(run.cpu_seconds for run in self.runs)
+
+    @property
+    def wall_seconds(self) -> float:
+        """CPU time shared by the processes, at most one core each (of those this machine has)."""
+        return self.cpu_seconds / max(1, min(self.at_once, os.cpu_count() or 1))
+
+    def summary(self) -> str:
+        largest = max(self.runs, key=lambda run: run.memory_bytes)
+        return (f"{len(self.runs):,} runs, {self.at_once} at once, each up to "
+                f"~{largest.orders:,.0f} orders and ~{human_bytes(largest.memory_bytes)}: "
+                f"~{human_bytes(self.memory_bytes)} of memory, "
+                f"~{human_seconds(self.wall_seconds)} ({human_seconds(self.cpu_seconds)} of CPU)")
 
 
 def _mean_count(dist: Constant | ShiftedPoisson) -> float:
@@ -128,8 +180,9 @@ def estimate(scenario: Scenario) -> RunSize:
               + BYTES_PER_NODE_BIN * nodes * run_minutes / clock.resolution_minutes
               + BYTES_PER_GROUP_MINUTE * len(cat.groups) * clock.horizon_minutes
               + BYTES_PER_ROUTE * len(net.warehouses) * len(net.regions))
-    return RunSize(orders, lines, pairs, run_minutes / 60, waves + departures + reviews + days,
-                   memory)
+    events = waves + departures + reviews + days
+    cpu = CPU_FIXED_SECONDS + CPU_SECONDS_PER_ORDER * orders + CPU_SECONDS_PER_EVENT * events
+    return RunSize(orders, lines, pairs, run_minutes / 60, events, memory, cpu)
 
 
 def available_memory() -> int | None:
@@ -145,6 +198,15 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def human_seconds(seconds: float) -> str:
+    """``42`` -> ``"42 s"``, ``300`` -> ``"5.0 min"``, ``7200`` -> ``"2.0 h"``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:,.1f} h"
 
 
 def human_bytes(size: float) -> str:

@@ -14,12 +14,14 @@ import typer
 from typer.testing import CliRunner
 
 from peakline.cli import app
-from peakline.common import memory_size
+from peakline.common import duration_seconds, memory_size
 from simulator.demand import DemandCurve, build_skus, draw_shock
 from simulator.model import Simulation
+from simulator.planning import PILOT_REPS, planning_runs
 from simulator.scenario import load_scenario
 from simulator.sizing import (
     FIXED_BYTES,
+    Workload,
     available_memory,
     estimate,
     expected_orders,
@@ -47,8 +49,9 @@ def test_estimate_is_close_to_a_run(smoke_path) -> None:
 
 
 MEASURE = """
-import json, sys
+import json, sys, time
 from simulator.model import Simulation
+from simulator.planning import PILOT_REPS, planning_runs
 from simulator.scenario import load_scenario
 from simulator.sizing import estimate
 
@@ -56,21 +59,25 @@ def status(key):  # this process's own figures (ru_maxrss would count the forkin
     return int(open("/proc/self/status").read().split(key + ":")[1].split()[0]) * 1024
 
 scenario = load_scenario(sys.argv[1]).with_overrides(**json.loads(sys.argv[2]))
-before = status("VmRSS")
+before, began = status("VmRSS"), time.process_time()
 Simulation(scenario, 1).run()
-used = status("VmHWM") - before
-print(json.dumps({"used": used, "estimate": estimate(scenario).memory_bytes}))
+used, cpu = status("VmHWM") - before, time.process_time() - began
+size = estimate(scenario)
+print(json.dumps({"used": used, "estimate": size.memory_bytes, "cpu": cpu,
+                  "cpu_estimate": size.cpu_seconds}))
 """
 
 
-def test_memory_estimate_covers_a_measured_run(smoke_path) -> None:
-    """Peak resident memory of a ~90,000-order run in a fresh process, against the estimate."""
+def test_memory_and_cpu_estimates_against_a_measured_run(smoke_path) -> None:
+    """Peak resident memory and CPU time of a ~90,000-order run in a fresh process, against
+    the estimates (CPU on a shared machine: a wide band)."""
     changes = {"demand.baseline_orders_per_hour": 3000}
     out = subprocess.run([sys.executable, "-c", MEASURE, str(smoke_path), json.dumps(changes)],
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     figures = json.loads(out.stdout)
     assert figures["used"] <= figures["estimate"] <= 3 * figures["used"], figures
+    assert figures["cpu"] / 2 <= figures["cpu_estimate"] <= 4 * figures["cpu"], figures
 
 
 def test_validate_prints_the_size(smoke_path) -> None:
@@ -156,3 +163,68 @@ def test_memory_allows_for_a_demand_shock(smoke_path) -> None:
     assert np.mean(draws > shock_quantile(shocked)) == pytest.approx(0.01, abs=0.003)
     assert estimate(shocked).orders == pytest.approx(estimate(plain).orders)
     assert estimate(shocked).memory_bytes > 1.5 * estimate(plain).memory_bytes - FIXED_BYTES
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90m", 5400), ("2h", 7200), ("45 s", 45),
+                                               ("1.5h", 5400), ("30", 30), ("10min", 600)])
+def test_durations(text: str, seconds: float) -> None:
+    assert duration_seconds(text) == seconds
+
+
+def test_bad_duration_is_refused() -> None:
+    with pytest.raises(typer.BadParameter, match="not a duration"):
+        duration_seconds("soon")
+
+
+def test_a_workload_runs_jobs_at_once(smoke_path) -> None:
+    size = estimate(load_scenario(smoke_path))
+    work = Workload.of([size] * 10, jobs=4)
+    assert work.at_once == 4 and work.memory_bytes == 4 * size.memory_bytes
+    assert work.cpu_seconds == pytest.approx(10 * size.cpu_seconds)
+    assert Workload.of([size] * 3, jobs=8).at_once == 3  # never more at once than runs
+
+
+def test_validate_prints_the_time(smoke_path) -> None:
+    result = CliRunner().invoke(app, ["validate", str(smoke_path)])
+    assert result.exit_code == 0
+    assert "ofCPUareplication" in _squeezed(result.output)
+
+
+def test_simulate_refuses_a_run_over_the_time_limit(tmp_path, smoke_path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["simulate", str(smoke_path), "--out", str(out),
+                                      "--max-time", "0.01s"])
+    assert result.exit_code == 2, result.output
+    text = _squeezed(result.output)
+    assert "scenariosmokewouldtakeabout" in text and "longerthanthelimitof0s" in text
+    assert "--max-time" in text and not out.exists()
+
+
+def test_compare_counts_the_runs_side_by_side_for_memory(tmp_path, smoke_path) -> None:
+    one = estimate(load_scenario(smoke_path)).memory_bytes
+    limit = f"{1.5 * one / 2**20:.0f}MB"  # one run fits, two at once do not
+    args = ["compare", str(smoke_path), "--allocation", "nearest_with_stock,least_cost",
+            "--reps", "3", "--out", str(tmp_path / "out"), "--max-memory", limit]
+    result = CliRunner().invoke(app, [*args, "--jobs", "2"])
+    assert result.exit_code == 2, result.output
+    text = _squeezed(result.output)
+    assert "2runsatonce" in text and "lower--jobs" in text and "--max-memory" in text
+    # on one process it fits; then the time limit (6 runs) is what refuses it
+    result = CliRunner().invoke(app, [*args, "--jobs", "1", "--max-time", "0.1s"])
+    assert result.exit_code == 2, result.output
+    assert "6runs" in _squeezed(result.output) and not (tmp_path / "out").exists()
+
+
+def test_plan_stock_refuses_a_plan_over_the_time_limit(tmp_path, smoke_path) -> None:
+    size = estimate(load_scenario(smoke_path))
+    runs = planning_runs(reps=5, rounds=2, validate_reps=6)
+    assert runs == PILOT_REPS + 3 * 5 + 6
+    limit = runs * size.cpu_seconds / 2  # half the plan's CPU on one process
+    result = CliRunner().invoke(app, ["plan-stock", str(smoke_path), "--reps", "5", "--rounds",
+                                      "2", "--validate-reps", "6", "--out", str(tmp_path / "out"),
+                                      "--max-time", f"{limit:.3f}s"])
+    assert result.exit_code == 2, result.output
+    text = _squeezed(result.output)
+    assert f"({runs}runs," in text and "--max-time" in text
+    assert not (tmp_path / "out").exists()
+

@@ -15,16 +15,22 @@ import numpy as np
 import typer
 import yaml
 from pydantic import ValidationError
+from rich.console import Console
 from rich.table import Table
 
 from peakline.common import (
     JSON_OUT,
+    MAX_MEMORY,
+    MAX_TIME,
     QUIET,
     bad_input,
     complete_policies,
     console,
     did_you_mean,
+    duration_seconds,
+    fits_or_exit,
     interrupt_says_what_was_written,
+    memory_size,
     policy_help,
     policy_names,
     print_json,
@@ -44,6 +50,7 @@ from simulator.experiment import (
     sweep_variants,
 )
 from simulator.scenario import FORECAST_FIELDS, Scenario
+from simulator.sizing import Workload, estimate, human_seconds
 
 if TYPE_CHECKING:
     from simulator.planning import StockPlan
@@ -130,6 +137,19 @@ def _check_executor(jobs: int, dask: str | None) -> None:
         raise bad_input(f"--dask {dask!r}: expected a scheduler address like tcp://host:8786")
 
 
+def _fits_or_exit(sc: Scenario, work: Workload, dask: str | None, max_memory: str | None,
+                  max_time: str, ui: Console) -> None:
+    """:func:`fits_or_exit` for runs on ``--jobs`` processes here; on a Dask cluster the runs
+    use its machines: only their count and CPU time are said."""
+    if dask is None:
+        fits_or_exit(sc.name, work, max_memory=memory_size(max_memory),
+                     max_time=duration_seconds(max_time), ui=ui)
+    else:
+        ui.print(f"[dim]run size: {len(work.runs):,} runs, {human_seconds(work.cpu_seconds)} of "
+                 "CPU in all (on the Dask cluster: memory and time not checked here)[/]",
+                 highlight=False)
+
+
 def _num(value: float) -> str:
     """Readable in a table: thousands separators for big numbers, 3-4 digits otherwise."""
     if abs(value) >= 1000:
@@ -187,6 +207,8 @@ def compare_command(
     out: Path = typer.Option(None, help="output folder (default: a new "
                              "out/compare-NAME-TIME for every run, NAME the scenario's)"),
     all_kpis: bool = typer.Option(False, "--all-kpis", help="show every KPI in the table"),
+    max_memory: str = MAX_MEMORY,
+    max_time: str = MAX_TIME,
     quiet: bool = QUIET,
     json_out: bool = JSON_OUT,
 ) -> None:
@@ -203,8 +225,11 @@ def compare_command(
     variants = sweep_variants(grid, variants)
     if len(variants) < 2:
         raise bad_input("nothing to compare: give at least two policies or --set values")
-    out = out or fresh_folder(Path("out"), f"compare-{sc.name}")
     ui = ui_console(quiet=quiet, json_out=json_out)
+    sizes = [estimate(variant.scenario(sc)) for variant in variants]
+    _fits_or_exit(sc, Workload.of([size for size in sizes for _ in range(reps)], jobs), dask,
+                  max_memory, max_time, ui)
+    out = out or fresh_folder(Path("out"), f"compare-{sc.name}")
     ui.print(f"[bold]{len(variants)} variants x {reps} replications[/] of {sc.name} "
              f"({'Dask ' + dask if dask else f'{jobs} process(es)'})")
     with interrupt_says_what_was_written(out):
@@ -284,6 +309,8 @@ def plan_stock_command(
                               "reorder points as the seller's warning levels"),
     credentials: Path = typer.Option(None, help="seller credentials JSON for --apply "
                                      "(peakline seed --credentials-out)"),
+    max_memory: str = MAX_MEMORY,
+    max_time: str = MAX_TIME,
 ) -> None:
     """Recommend stock levels per SKU and warehouse that meet a target fill rate.
 
@@ -293,7 +320,7 @@ def plan_stock_command(
     applied then).
     """
     from simulator.apply_plan import ApplyError, apply_plan, read_credentials
-    from simulator.planning import PlanError, plan_stock, plan_verdict
+    from simulator.planning import PlanError, plan_stock, plan_verdict, planning_runs
 
     sc = scenario_or_exit(scenario)
     _check_executor(jobs, dask)
@@ -307,6 +334,8 @@ def plan_stock_command(
         creds = read_credentials(credentials) if credentials is not None else None
     except ApplyError as exc:
         raise bad_input(str(exc)) from None
+    _fits_or_exit(sc, Workload.of([estimate(sc)] * planning_runs(reps, rounds, validate_reps),
+                                  jobs), dask, max_memory, max_time, console)
     out = out or Path("out") / f"plan-{sc.name}"
     with interrupt_says_what_was_written(out):
         with _executor(jobs, dask) as executor:

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from peakline.common import console, scenario_or_exit
-from simulator.sizing import available_memory, estimate, human_bytes
+from simulator.sizing import available_memory, estimate, human_bytes, human_seconds
 
 
 def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) -> None:
@@ -41,6 +41,9 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) ->
         verdict = "fits" if fits else "[bold red]too big: simulate refuses it[/]"
         memory += f" ({human_bytes(available)} available now: {verdict})"
     table.add_row("memory", memory)
+    table.add_row("time", f"about {human_seconds(size.cpu_seconds)} of CPU a replication "
+                  f"(simulate, compare and plan-stock refuse runs over --max-time, 1 h unless "
+                  f"given)")
     console.print(table)
 
 

@@ -12,9 +12,12 @@ from rich.table import Table
 
 from peakline.common import (
     JSON_OUT,
+    MAX_MEMORY,
+    MAX_TIME,
     QUIET,
     bad_input,
     complete_policies,
+    duration_seconds,
     fits_or_exit,
     interrupt_says_what_was_written,
     memory_size,
@@ -27,6 +30,7 @@ from peakline.common import (
 from simulator.metrics import KPI_DOC, RunResult, write_run_files
 from simulator.outcomes import OUTCOMES
 from simulator.scenario import PolicyChoice, Scenario
+from simulator.sizing import Workload, estimate
 
 #: KPIs of the summary table: (name, label, format).
 SUMMARY = [
@@ -200,9 +204,8 @@ def simulate(
     out: Path = typer.Option(None, "--out", help="output directory "
                              "(default out/NAME, NAME the scenario's name)"),
     report: bool = typer.Option(True, "--report/--no-report", help="also write report.html"),
-    max_memory: str = typer.Option(None, "--max-memory", help="refuse a run expected to need "
-                                   "more memory than this, e.g. 8GB (default: what is available "
-                                   "now)"),
+    max_memory: str = MAX_MEMORY,
+    max_time: str = MAX_TIME,
     quiet: bool = QUIET,
     json_out: bool = JSON_OUT,
 ) -> None:
@@ -219,7 +222,8 @@ def simulate(
     alloc = _policy("allocation", allocation, sc)
     repl = _policy("replenishment", replenishment, sc)
     ui = ui_console(quiet=quiet, json_out=json_out)
-    fits_or_exit(sc, memory_size(max_memory), ui)
+    fits_or_exit(sc.name, Workload.of([estimate(sc)], jobs=1), max_memory=memory_size(max_memory),
+                 max_time=duration_seconds(max_time), ui=ui)
     out = out or Path("out") / sc.name
     columns = (TextColumn("[bold]{task.description}"), BarColumn(),
                TextColumn("{task.fields[sim]}"), TimeElapsedColumn())
