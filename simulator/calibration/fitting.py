@@ -10,9 +10,10 @@ history holds too little to fit it.
 * Baskets: shifted Poisson (``1 + Poisson(mean - 1)``; the sample mean is the MLE), checked
   by a chi-square test on the count frequencies.
 * Cancellations: the share of orders whose postings were all cancelled (Wilson interval).
-  Returns: the probability and the gamma delay from hand-over to the return, jointly by
-  maximum likelihood allowing for the returns not yet made when they were read (postings
-  handed over at the end of the period had less time to come back).
+  Returns: the probability and the gamma delay from delivery (from hand-over when the
+  history has no delivery times) to the return, jointly by maximum likelihood allowing for
+  the returns not yet made when they were read (postings delivered at the end of the period
+  had less time to come back; one not yet delivered none).
 * Handling: hours from ``in_process_at`` to ``delivering_date`` per warehouse, lognormal.
 """
 
@@ -214,6 +215,7 @@ class OutcomeFit:
     returned: Share
     return_delay: DelayFit
     handed_over: int
+    return_clock: str = "handed over"  # when the return delay starts: "delivered" if known
 
 
 def fit_outcomes(history: History) -> OutcomeFit:
@@ -232,18 +234,23 @@ def fit_outcomes(history: History) -> OutcomeFit:
                           MIN_HANDED_OVER)
     returns = {r.posting_number: r for r in history.returns
                if r.kind != "Cancellation" and r.posting_number in handed}
-    return_hours = [(r.returned_at - handed[n].delivering_date).total_seconds() / 3600
-                    for n, r in returns.items() if r.returned_at]
+    # the clock starts at delivery when the history has delivery times, else at hand-over
+    from_delivery = any(p.delivered_at for p in handed.values())
+    start = {n: p.delivered_at if from_delivery else p.delivering_date
+             for n, p in handed.items()}
+    return_hours = [(r.returned_at - start[n]).total_seconds() / 3600
+                    for n, r in returns.items() if r.returned_at and start[n]]
     delay = fit_delay(return_hours)
     returned = Share(len(returns), len(handed))
-    if delay.mean is not None:  # a posting handed over late had less time to come back
+    if delay.mean is not None:  # a posting delivered late had less time to come back
         until = history.returns_until or history.to
-        waited = np.array([(until - p.delivering_date).total_seconds() / 3600
-                           for n, p in handed.items() if n not in returns])
+        waited = np.array([(until - start[n]).total_seconds() / 3600 if start[n] else 0.0
+                           for n in handed if n not in returns])
         p, delay = _returns_mle(delay, np.maximum(waited, 0), len(handed))
         returned = Share(len(returns), max(len(returns), round(len(returns) / p)))
     return OutcomeFit(Share(len(cancelled), len(by_order)), fit_delay(cancel_hours),
-                      returned, delay, len(handed))
+                      returned, delay, len(handed),
+                      "delivered" if from_delivery else "handed over")
 
 
 def _returns_mle(delay: DelayFit, waited: np.ndarray, handed: int) -> tuple[float, DelayFit]:

@@ -91,16 +91,20 @@ def _demand(cal: Calibration, horizon_hours: float) -> tuple[dict, list[str]]:
     if cancel_delay:
         section["cancel_delay_hours"] = cancel_delay
     elif out.cancel_delay.hours.size == 0:
-        note = ("cancel_delay_hours: no cancellation times in the history (the Seller API's "
-                "posting lists carry none; a CSV export's cancelled_at does): default kept")
+        note = ("cancel_delay_hours: no cancellation times in the history (no posting field "
+                "carries them; the Seller API's last_changed_status_date filter or a CSV "
+                "export's cancelled_at does): the simulator's default kept")
     notes.append(note)
     section["return_probability"] = _r(out.returned.value, 4)
     notes.append(f"return_probability: {out.returned.hits:,} returns of {out.handed_over:,} "
                  f"postings handed over; {out.returned.value:.2%} by maximum likelihood with "
                  f"the delay, allowing for returns not yet made when read (95 % CI "
                  f"{out.returned.interval()[0]:.2%}-{out.returned.interval()[1]:.2%})")
-    return_delay, note = _delay(out.return_delay, "return_delay_hours (handed over -> return "
-                                                  "created; includes the delivery leg)")
+    return_delay, note = _delay(out.return_delay, (
+        "return_delay_hours (delivered -> return created; delivery times from the finance "
+        "operations)" if out.return_clock == "delivered" else
+        "return_delay_hours (handed over -> return created; includes the delivery leg: the "
+        "history has no delivery times)"))
     if return_delay:
         section["return_delay_hours"] = return_delay
     notes.append(note)
