@@ -86,8 +86,17 @@ def _demand(cal: Calibration, horizon_hours: float) -> tuple[dict, list[str]]:
     notes.append("no forecast block: stock is planned on this demand as written; add "
                  "demand.shock to rehearse a peak that comes bigger or smaller")
     section["cancel_probability"] = _r(out.cancelled.value, 4)
-    notes.append(f"cancel_probability: orders cancelled {_pct(out.cancelled)}")
-    cancel_delay, note = _delay(out.cancel_delay, "cancel_delay_hours (order -> cancelled)")
+    if out.cancel_delay.mean is None:
+        notes.append(f"cancel_probability: orders cancelled {_pct(out.cancelled)}")
+    else:
+        low, high = out.cancelled.interval()
+        notes.append(f"cancel_probability: {out.cancelled.hits:,} of {d.orders:,} orders "
+                     f"cancelled; {out.cancelled.value:.2%} by maximum likelihood with the "
+                     f"delay, allowing for cancellations refused after hand-over (95 % CI "
+                     f"{low:.2%}-{high:.2%})")
+    cancel_delay, note = _delay(out.cancel_delay, "cancel_delay_hours (order -> cancelled; "
+                                "those too late for hand-over are unseen, so the KS distance "
+                                "to the whole law overstates the misfit)")
     if cancel_delay:
         section["cancel_delay_hours"] = cancel_delay
     elif out.cancel_delay.hours.size == 0:
