@@ -246,6 +246,20 @@ class Route(Base):
     cost_per_parcel: Mapped[float] = mapped_column(Float)
 
 
+class BuyerRegion(Base):
+    """Where a buyer region's orders go: the real city and region names a posting reports
+    (``analytics_data.city``/``region``) for the region ``code`` orders are routed by."""
+
+    __tablename__ = "buyer_regions"
+    __table_args__ = (UniqueConstraint("seller_id", "code"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("sellers.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(100))
+    city: Mapped[str] = mapped_column(String(100))
+    region: Mapped[str] = mapped_column(String(100))
+
+
 class DeliveryMethod(Base):
     """A delivery method of a warehouse (Ozon ``delivery_method.id``)."""
 
@@ -409,7 +423,9 @@ class Posting(Base):
     parent_posting_number: Mapped[str] = mapped_column(String(40), default="")
     warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.warehouse_id"), index=True)
     delivery_method_id: Mapped[int | None] = mapped_column(ForeignKey("delivery_methods.id"))
-    region: Mapped[str] = mapped_column(String(100), default="")
+    region: Mapped[str] = mapped_column(String(100), default="")  # routing: the region code
+    buyer_city: Mapped[str] = mapped_column(String(100), default="")  # its real names
+    buyer_region: Mapped[str] = mapped_column(String(100), default="")
     status: Mapped[str] = mapped_column(String(40))
     substatus: Mapped[str] = mapped_column(String(60), default="posting_created")
     previous_substatus: Mapped[str] = mapped_column(String(60), default="")

@@ -11,6 +11,7 @@ import yaml
 from typer.testing import CliRunner
 
 from peakline.cli import app
+from reference_backend.sellers.world import buyer_places
 from simulator.calibration.cities import locate
 from simulator.calibration.fitting import calibrate, fit_catalogue
 from simulator.calibration.history import CalibrationError
@@ -19,6 +20,7 @@ from simulator.scenario import load_scenario, parse_scenario
 from tests.calibration_history import Truth, synthetic_history, write_csv
 
 runner = CliRunner()
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +75,15 @@ def test_city_table_matches_spellings_not_guesses() -> None:
     assert locate("", "Республика Татарстан").name == "Kazan"
     assert locate("Орел").name == "Oryol"
     assert locate("Springfield") is None
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("**/*.yaml")), ids=lambda p: p.name)
+def test_bundled_scenarios_buyer_regions_are_real_places(path) -> None:
+    """The backend names a seeded seller's buyers by their region's city (in Russian, from
+    the table): every bundled scenario's regions have one the table knows, each its own."""
+    places = buyer_places(load_scenario(path))
+    assert all(locate(city) for _, city, _ in places), places
+    assert len({city for _, city, _ in places}) == len(places)
 
 
 def test_written_scenario_validates_comments_its_blocks_and_simulates(fitted) -> None:

@@ -13,9 +13,9 @@ import yaml
 from simulator.calibration.fitting import calibrate
 from simulator.calibration.scenario_writer import scenario_text
 from simulator.calibration.simulated_history import simulated_history
-from simulator.experiment import paired_difference, replication_seeds
-from simulator.model import Simulation, run
+from simulator.model import Simulation
 from simulator.scenario import Scenario, parse_scenario
+from tests.calibration_history import assert_same_headline_kpis
 
 pytestmark = pytest.mark.slow  # a simulated history seeded into a real backend
 
@@ -61,20 +61,5 @@ def test_the_fitted_scenario_recovers_the_original(trip) -> None:
 
 
 def test_simulating_both_on_the_same_seeds_gives_the_same_headline_kpis(trip) -> None:
-    """Fill rates and returns: the paired difference's interval covers 0. Orders demanded:
-    within the baseline's 5 % tolerance. (With common random numbers the paired interval of
-    the order count is a few orders wide, far narrower than the estimation error of a rate
-    fitted to four weeks, ~1 %, so it tests the fit's noise, not its bias.)"""
     s, _, fitted = trip
-    window = {"clock.start": s.clock.start, "clock.horizon_hours": 48, "clock.drain_hours": 24}
-    s, fitted = s.with_overrides(**window), fitted.with_overrides(**window)
-    seeds = replication_seeds(7, 5)
-    ours = [run(fitted, seed).kpis for seed in seeds]
-    theirs = [run(s, seed).kpis for seed in seeds]
-    for kpi in ("order_fill_rate", "line_fill_rate", "returns_requested"):
-        difference = paired_difference([k[kpi] for k in ours], [k[kpi] for k in theirs])
-        assert difference.covers(0), f"{kpi}: {difference.to_dict()}"
-    demanded = paired_difference([k["orders_demanded"] for k in ours],
-                                 [k["orders_demanded"] for k in theirs])
-    baseline = np.mean([k["orders_demanded"] for k in theirs])
-    assert abs(demanded.mean) < 0.05 * baseline, demanded.to_dict()
+    assert_same_headline_kpis(s, fitted)

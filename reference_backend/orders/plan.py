@@ -91,6 +91,7 @@ def plan_order(
     shipment_date = now + deadline
     shipment_iso, now_iso = iso(shipment_date), iso(now)
     postings, items, events, answer = [], [], [], []
+    city, area = network.place(region)
     for n, wh in enumerate(sorted(by_wh), start=1):
         posting_number = ids.posting_number_for(order_number, n)
         info = network.info.get(str(wh))
@@ -98,6 +99,7 @@ def plan_order(
             "posting_number": posting_number, "seller_id": seller_id, "order_id": order_id,
             "order_number": order_number, "warehouse_id": wh,
             "delivery_method_id": info.delivery_method_id if info else None, "region": region,
+            "buyer_city": city, "buyer_region": area,
             "status": AWAITING_PACKAGING, "substatus": "posting_created",
             "in_process_at": now, "shipment_date": shipment_date, "status_changed_at": now,
             "created_at": now,

@@ -180,21 +180,26 @@ def apply_logistics_event(
     ``delivering`` when it was just handed over); ``delivered``: ``delivering`` ->
     ``delivered``. Any other starting status is an :class:`IllegalStatusChange`.
     """
-    now = now or utcnow()
-    event = LogisticsEvent(event)
     posting = session.scalar(
         select(Posting).where(Posting.posting_number == posting_number).with_for_update())
     if posting is None:
         raise NotFound(f"posting {posting_number} not found", code="POSTING_NOT_FOUND",
                        details=[{"posting_number": posting_number}])
+    return move_on_logistics_event(session, posting, event, now=now)
+
+
+def move_on_logistics_event(session: Session, posting: Posting, event: LogisticsEvent | str,
+                            *, now: datetime | None = None) -> Posting:
+    """:func:`apply_logistics_event` for a posting already read (and locked)."""
+    event = LogisticsEvent(event)
     moves = _EVENT_MOVES[event].get(S(posting.status))
     if moves is None:
         raise IllegalStatusChange(
-            f"event {event.value} does not apply to posting {posting_number} in status "
-            f"{posting.status}",
-            details=[{"posting_number": posting_number, "status": posting.status,
+            f"event {event.value} does not apply to posting {posting.posting_number} in "
+            f"status {posting.status}",
+            details=[{"posting_number": posting.posting_number, "status": posting.status,
                       "event": event.value}])
     for target in moves:
         substatus = _EVENT_SUBSTATUS[event] if target is moves[-1] else None
-        change_status(session, posting, target, substatus=substatus, now=now)
+        change_status(session, posting, target, substatus=substatus, now=now or utcnow())
     return posting

@@ -249,8 +249,8 @@ def _analytics(b: PostingBundle) -> dict[str, Any]:
     """An ``AnalyticsData``."""
     wh = b.warehouse
     return {
-        "city": b.posting.region or "",
-        "region": b.posting.region or "",
+        "city": b.posting.buyer_city or b.posting.region or "",
+        "region": b.posting.buyer_region or b.posting.region or "",
         "warehouse_id": b.posting.warehouse_id,
         "warehouse": wh.name if wh else "",
         "tpl_provider": b.method.tpl_provider if b.method else "Ozon Логистика",
@@ -406,12 +406,12 @@ def to_barcode_posting(b: PostingBundle) -> S.BarcodePosting:
             for i in b.shipped
         ],
         analytics_data={
-            "city": p.region,
+            "city": p.buyer_city or p.region,
             "delivery_type": "Courier",
             "is_legal": False,
             "is_premium": False,
             "payment_type_group_name": "картой онлайн",
-            "region": p.region,
+            "region": p.buyer_region or p.region,
         },
     )
 

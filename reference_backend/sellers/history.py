@@ -12,6 +12,12 @@ order's first). The period's supplier receipts are added to the stock before the
 (the backend books no back-dated receipt), so it runs short only where the history did; an
 order it still refuses for stock is a lost sale and is skipped, as is any step the backend
 refuses (e.g. a cancellation after shipment), which it checks before changing anything.
+The replay's push notifications are dropped at the end: they are the past, which Ozon does
+not announce.
+
+Speed: an order's postings are read once, when it is placed, and kept until delivered, so
+packing, hand-over and delivery change them without reading them again
+(``benchmarks/history_seeding.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +27,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from reference_backend.domain_errors import DomainError, OutOfStock
 from reference_backend.orders.service import place_order_in
-from reference_backend.postings.buyer import apply_logistics_event, cancel_order, request_return
+from reference_backend.postings.buyer import (
+    LogisticsEvent,
+    cancel_order,
+    move_on_logistics_event,
+    request_return,
+)
 from reference_backend.postings.transitions import change_status
-from reference_backend.tables import Posting, Stock
+from reference_backend.tables import OutboxEvent, Posting, Seller, Stock
 from simulator.calibration.history import History, PostingRecord
 
 #: events at the same moment happen in this order
@@ -64,7 +75,9 @@ def replay_history(session: Session, *, seller_id: int, history: History,
             Stock.seller_id == seller_id, Stock.sku == receipt.sku,
             Stock.warehouse_id == receipt.warehouse_id).values(
                 present=Stock.present + receipt.units))
-    return _Replay(session, seller_id, history).run(progress)
+    report = _Replay(session, seller_id, history).run(progress)
+    session.execute(delete(OutboxEvent).where(OutboxEvent.seller_id == seller_id))
+    return report
 
 
 class _Replay:
@@ -75,6 +88,8 @@ class _Replay:
         for posting in history.postings:
             self.orders[posting.order_number].append(posting)
         self.backend: dict[str, str] = {}  # history's posting number -> backend's
+        self.open: dict[str, Posting] = {}  # backend's posting number -> not yet delivered
+        self.seller = session.get(Seller, seller_id)  # held: each order reads it again
 
     def _events(self) -> list[tuple[datetime, int, str]]:
         """(moment, kind, history's order or posting number) of every event, in order."""
@@ -131,23 +146,28 @@ class _Replay:
         first = body["postings"][0]["posting_number"]
         for posting in postings:
             self.backend[posting.posting_number] = by_warehouse.get(posting.warehouse_id, first)
+        self.open.update((p.posting_number, p) for p in self.session.scalars(
+            select(Posting).where(Posting.order_id == body["order_id"])))
 
     def _posting_event(self, kind: int, number: str, now: datetime) -> None:
+        if kind == _RETURN:
+            if self._apply(request_return, posting_number=number, seller_id=self.seller_id,
+                           now=now):
+                self.report.returns += 1
+            return
+        posting = self.open.get(number)
+        if posting is None:
+            return
         if kind == _PACK:
-            posting = self.session.scalar(
-                select(Posting).where(Posting.posting_number == number))
-            if posting is not None and posting.status == "awaiting_packaging":
+            if posting.status == "awaiting_packaging":
                 self._apply(change_status, posting, "awaiting_deliver", now=now)
         elif kind == _HANDOVER:
-            self._apply(apply_logistics_event, posting_number=number, event="sorting_accepted",
+            self._apply(move_on_logistics_event, posting, LogisticsEvent.SORTING_ACCEPTED,
                         now=now)
         elif kind == _DELIVER:
-            if self._apply(apply_logistics_event, posting_number=number, event="delivered",
-                           now=now):
+            del self.open[number]
+            if self._apply(move_on_logistics_event, posting, LogisticsEvent.DELIVERED, now=now):
                 self.report.delivered += 1
-        elif kind == _RETURN and self._apply(request_return, posting_number=number,
-                                             seller_id=self.seller_id, now=now):
-            self.report.returns += 1
 
     def _apply(self, step: Callable[..., object], *args: object, **kwargs: object) -> bool:
         """``step(session, *args, **kwargs)``; False (nothing changed) when it is refused."""

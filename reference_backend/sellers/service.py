@@ -1,10 +1,11 @@
 """Sellers: create one (owner account, API key, platform key), or seed one from a scenario.
 
 Seeding builds the scenario's world for the seller: warehouses (scenario nodes) with one
-delivery method each, the route table the allocation policy reads, the catalogue with its
-prices (fixed by ``catalogue.seed``), initial stock by the scenario's rules and warning
-lines, and its promotion calendar as the seller's actions. The seller takes the scenario's
-allocation and replenishment policies.
+delivery method each, the route table the allocation policy reads, the buyer regions' real
+city and region names (what their postings report), the catalogue with its prices (fixed
+by ``catalogue.seed``), initial stock by the scenario's rules and warning lines, and its
+promotion calendar as the seller's actions. The seller takes the scenario's allocation and
+replenishment policies.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from reference_backend.promotions.service import seed_calendar
 from reference_backend.security import hash_api_key
 from reference_backend.sellers.world import (
     build_catalogue,
+    buyer_places,
     capacity_per_hour,
     initial_stock,
     route_table,
@@ -33,6 +35,7 @@ from reference_backend.sellers.world import (
 from reference_backend.settings import Settings
 from reference_backend.tables import (
     Account,
+    BuyerRegion,
     DeliveryMethod,
     PlatformKey,
     Product,
@@ -163,6 +166,8 @@ def seed_scenario(
             id=ids.delivery_method_id_for(wh_ids[wh.id]), seller_id=seller.id,
             warehouse_id=wh_ids[wh.id], name=f"Ozon Логистика, {wh.name}",
         ))
+    for code, city, region in buyer_places(scenario):
+        session.add(BuyerRegion(seller_id=seller.id, code=code, city=city, region=region))
     for row in route_table(scenario):
         session.add(Route(seller_id=seller.id, warehouse_id=wh_ids[row.warehouse],
                           region=row.region, transit_hours=row.transit_hours,

@@ -1,4 +1,5 @@
-"""What a seeded seller takes from its scenario: catalogue, initial stock, warning lines, routes.
+"""What a seeded seller takes from its scenario: catalogue, initial stock, warning lines, routes,
+the buyer regions' names.
 
 Pure functions of the scenario (numpy arrays, no database). The catalogue is fixed by
 ``catalogue.seed`` exactly as the simulator draws it, so SKU ``i`` has the same group,
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulator.calibration.cities import locate
 from simulator.demand import DemandCurve, build_skus
 from simulator.network import Network
 from simulator.scenario import Scenario
@@ -90,3 +92,18 @@ def capacity_per_hour(scenario: Scenario) -> dict[str, float]:
             for w in scenario.network.warehouses}
 
 
+
+
+def buyer_places(scenario: Scenario) -> list[tuple[str, str, str]]:
+    """(region code, city, region) of each buyer region, named as Ozon names them in a
+    posting's ``analytics_data``: in Russian from the bundled table of Russian cities (a city
+    that is no region's centre is its own region); a city not in the table keeps the
+    scenario's ``city`` and ``name``."""
+    places = []
+    for region in scenario.network.regions:
+        city = locate(region.city)
+        if city is None:
+            places.append((region.id, region.city, region.name))
+        else:
+            places.append((region.id, city.name_ru, city.region_ru or city.name_ru))
+    return places

@@ -21,7 +21,14 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from reference_backend.tables import DeliveryMethod, Posting, PostingItem, Route, Warehouse
+from reference_backend.tables import (
+    BuyerRegion,
+    DeliveryMethod,
+    Posting,
+    PostingItem,
+    Route,
+    Warehouse,
+)
 from simulator.lifecycle import PostingStatus
 from simulator.policies import allocation_policies, replenishment_policies
 
@@ -75,6 +82,11 @@ class SellerNetwork:
         self.regions = frozenset(r[1] for r in routes)
         self._transit = {(str(r[0]), r[1]): float(r[2]) for r in routes}
         self._cost = {(str(r[0]), r[1]): float(r[3]) for r in routes}
+        #: region code -> (city, region): the real names its postings report
+        self.places: dict[str, tuple[str, str]] = {
+            code: (city, region) for code, city, region in session.execute(
+                select(BuyerRegion.code, BuyerRegion.city, BuyerRegion.region)
+                .where(BuyerRegion.seller_id == seller_id))}
         self._load: dict[str, float] = {}
         self.built_at = time.monotonic()
         self.refresh_load(session)
@@ -92,6 +104,10 @@ class SellerNetwork:
         if not self.has_routes:
             return 0.0 if warehouse in self.info else math.inf
         return self._cost.get((warehouse, region), math.inf)
+
+    def place(self, region: str) -> tuple[str, str]:
+        """The city and region names of buyers in ``region`` (a code without names: itself)."""
+        return self.places.get(region, (region, region))
 
     def load(self, warehouse: str) -> float:
         self.load_asked = True  # (a policy that never asks costs no backlog queries)

@@ -23,6 +23,7 @@ class City:
     name_ru: str
     lat: float
     lon: float
+    region_ru: str = ""  # the region (oblast, republic, krai) it is the centre of
 
     @property
     def slug(self) -> str:
@@ -42,7 +43,8 @@ def _index() -> dict[str, City]:
     cities: dict[str, str] = {}  # region names are the weaker key: cities win
     text = resources.files(__package__).joinpath("russian_cities.csv").read_text("utf-8")
     for row in csv.DictReader(text.splitlines()):
-        city = City(row["city_en"], row["city_ru"], float(row["lat"]), float(row["lon"]))
+        city = City(row["city_en"], row["city_ru"], float(row["lat"]), float(row["lon"]),
+                    row["region_ru"])
         names = [row["city_en"], row["city_ru"], *filter(None, row["aliases"].split(";"))]
         for name in names:
             index[normalise(name)] = city

@@ -8,7 +8,8 @@ Columns (header names, any order; ``,`` or ``;`` separated, UTF-8):
 * optional: ``order_number`` (default: the posting number without its last part),
   ``warehouse_id``, ``warehouse`` (name; placed by the city table unless ``warehouse_lat`` and
   ``warehouse_lon`` are given), ``city``, ``region``, ``delivering_date`` (handed over),
-  ``cancelled_at``, ``returned_at`` (the line was returned then).
+  ``delivered_at`` (return delays then count from delivery), ``cancelled_at``,
+  ``returned_at`` (the line was returned then).
 
 A missing required column, or a value that is not what its column holds, is a
 :class:`CalibrationError` naming the file, the line and the column.
@@ -33,7 +34,8 @@ from simulator.calibration.history import (
 
 REQUIRED = ("posting_number", "in_process_at", "status", "sku", "quantity", "price")
 OPTIONAL = ("order_number", "warehouse_id", "warehouse", "warehouse_lat", "warehouse_lon",
-            "city", "region", "delivering_date", "cancelled_at", "returned_at")
+            "city", "region", "delivering_date", "delivered_at", "cancelled_at",
+            "returned_at")
 
 
 def _time(text: str) -> datetime:
@@ -94,6 +96,7 @@ def read_csv(path: Path, since: datetime | None = None, to: datetime | None = No
             "warehouse": get("warehouse") or "", "city": get("city") or "",
             "region": get("region") or "",
             "delivering_date": get("delivering_date", _time, "an ISO-8601 date-time"),
+            "delivered_at": get("delivered_at", _time, "an ISO-8601 date-time"),
             "cancelled_at": get("cancelled_at", _time, "an ISO-8601 date-time")})
         posting["lines"].append(line)
         returned = get("returned_at", _time, "an ISO-8601 date-time")

@@ -9,10 +9,14 @@ history holds too little to fit it.
   shares are written per SKU.
 * Baskets: shifted Poisson (``1 + Poisson(mean - 1)``; the sample mean is the MLE), checked
   by a chi-square test on the count frequencies.
-* Cancellations: the share of orders whose postings were all cancelled (Wilson interval).
-  Returns: the probability and the gamma delay from hand-over to the return, jointly by
-  maximum likelihood allowing for the returns not yet made when they were read (postings
-  handed over at the end of the period had less time to come back).
+* Cancellations: the share of orders whose postings were all cancelled (Wilson interval);
+  with cancellation times, the probability and the gamma delay jointly by maximum likelihood
+  allowing for the cancellations refused because the order was already handed over (the
+  simulator refuses them too, so its ``cancel_probability`` is the buyers' intent).
+  Returns: the probability and the gamma delay from delivery (from hand-over when the
+  history has no delivery times) to the return, jointly by maximum likelihood allowing for
+  the returns not yet made when they were read (postings delivered at the end of the period
+  had less time to come back; one not yet delivered none).
 * Handling: hours from ``in_process_at`` to ``delivering_date`` per warehouse, lognormal.
 """
 
@@ -214,6 +218,7 @@ class OutcomeFit:
     returned: Share
     return_delay: DelayFit
     handed_over: int
+    return_clock: str = "handed over"  # when the return delay starts: "delivered" if known
 
 
 def fit_outcomes(history: History) -> OutcomeFit:
@@ -222,9 +227,19 @@ def fit_outcomes(history: History) -> OutcomeFit:
         by_order[posting.order_number].append(posting)
     if len(by_order) < MIN_ORDERS:
         raise _too_little("demand.cancel_probability", "orders", len(by_order), MIN_ORDERS)
+    until = history.returns_until or history.to
     cancelled = [ps for ps in by_order.values() if all(p.cancelled for p in ps)]
     cancel_hours = [(p.cancelled_at - p.in_process_at).total_seconds() / 3600
                     for ps in cancelled for p in ps[:1] if p.cancelled_at]
+    cancel_delay = fit_delay(cancel_hours)
+    cancels = Share(len(cancelled), len(by_order))
+    if cancel_delay.mean is not None:  # a cancellation after hand-over is refused
+        windows = np.array([
+            (min([p.delivering_date for p in ps if p.delivering_date] or [until])
+             - min(p.in_process_at for p in ps)).total_seconds() / 3600
+            for ps in by_order.values() if not all(p.cancelled for p in ps)])
+        p, cancel_delay = _cure_mle(cancel_delay, np.maximum(windows, 0), len(by_order))
+        cancels = Share(len(cancelled), max(len(cancelled), round(len(cancelled) / p)))
     handed = {p.posting_number: p for p in history.postings
               if p.delivering_date is not None and not p.cancelled}
     if len(handed) < MIN_HANDED_OVER:
@@ -232,24 +247,28 @@ def fit_outcomes(history: History) -> OutcomeFit:
                           MIN_HANDED_OVER)
     returns = {r.posting_number: r for r in history.returns
                if r.kind != "Cancellation" and r.posting_number in handed}
-    return_hours = [(r.returned_at - handed[n].delivering_date).total_seconds() / 3600
-                    for n, r in returns.items() if r.returned_at]
+    # the clock starts at delivery when the history has delivery times, else at hand-over
+    from_delivery = any(p.delivered_at for p in handed.values())
+    start = {n: p.delivered_at if from_delivery else p.delivering_date
+             for n, p in handed.items()}
+    return_hours = [(r.returned_at - start[n]).total_seconds() / 3600
+                    for n, r in returns.items() if r.returned_at and start[n]]
     delay = fit_delay(return_hours)
     returned = Share(len(returns), len(handed))
-    if delay.mean is not None:  # a posting handed over late had less time to come back
-        until = history.returns_until or history.to
-        waited = np.array([(until - p.delivering_date).total_seconds() / 3600
-                           for n, p in handed.items() if n not in returns])
-        p, delay = _returns_mle(delay, np.maximum(waited, 0), len(handed))
+    if delay.mean is not None:  # a posting delivered late had less time to come back
+        waited = np.array([(until - start[n]).total_seconds() / 3600 if start[n] else 0.0
+                           for n in handed if n not in returns])
+        p, delay = _cure_mle(delay, np.maximum(waited, 0), len(handed))
         returned = Share(len(returns), max(len(returns), round(len(returns) / p)))
-    return OutcomeFit(Share(len(cancelled), len(by_order)), fit_delay(cancel_hours),
-                      returned, delay, len(handed))
+    return OutcomeFit(cancels, cancel_delay, returned, delay, len(handed),
+                      "delivered" if from_delivery else "handed over")
 
 
-def _returns_mle(delay: DelayFit, waited: np.ndarray, handed: int) -> tuple[float, DelayFit]:
-    """Return probability and gamma delay by maximum likelihood, allowing for returns not yet
-    seen: a returned posting contributes ``p f(d)``, one not returned after ``w`` hours
-    ``1 - p F(w)`` (a cure model with censoring)."""
+def _cure_mle(delay: DelayFit, waited: np.ndarray, handed: int) -> tuple[float, DelayFit]:
+    """Probability and gamma delay of an event (a return, a cancellation) by maximum
+    likelihood, allowing for events not seen: one seen after ``d`` hours contributes
+    ``p f(d)``, a case without it after ``w`` hours (waited so far, or until the event could
+    no longer happen) ``1 - p F(w)`` (a cure model with censoring)."""
     d = delay.hours
     shape0, scale0 = (delay.mean / delay.sd) ** 2, delay.sd**2 / delay.mean
 

@@ -38,6 +38,8 @@ from simulator.calibration.history import CalibrationError
 PageHook = Callable[[str, int], None]
 
 MAX_PERIOD = timedelta(days=365)  # the posting list's longest period per request
+MAX_FINANCE_PERIOD = timedelta(days=28)  # transactions: at most a month per request
+DELIVERED_TO_CUSTOMER = "OperationAgentDeliveredToCustomer"
 
 
 class RateLimited(Exception):
@@ -193,6 +195,39 @@ class OzonClient:
             body = {"filter": {"since": _iso(start), "to": _iso(end)}, "sort_dir": "ASC",
                     "with": {"analytics_data": True, "financial_data": True}}
             yield from self._by_cursor("/v4/posting/fbs/list", body, "postings")
+            start = end
+
+    def changed_status(self, since: datetime, to: datetime, status: str,
+                       changed_from: datetime, changed_to: datetime) -> Iterator[dict]:
+        """``/v4/posting/fbs/list`` of the period's postings in ``status`` whose last status
+        change fell in ``[changed_from, changed_to]`` (``last_changed_status_date``)."""
+        body = {"filter": {"since": _iso(since), "to": _iso(to), "statuses": [status],
+                           "last_changed_status_date": {"from": _iso(changed_from),
+                                                        "to": _iso(changed_to)}},
+                "sort_dir": "ASC"}
+        yield from self._by_cursor("/v4/posting/fbs/list", body, "postings")
+
+    def deliveries(self, since: datetime, to: datetime) -> Iterator[dict]:
+        """``/v3/finance/transaction/list`` operations ``OperationAgentDeliveredToCustomer``
+        (a posting delivered to its buyer, at ``operation_date``), a month per request (the
+        method's limit), ``page`` paging."""
+        start = since
+        while start < to:
+            end = min(to, start + MAX_FINANCE_PERIOD)
+            page = 1
+            while True:
+                answer = self.post("/v3/finance/transaction/list", {
+                    "filter": {"date": {"from": _iso(start), "to": _iso(end)},
+                               "operation_type": [DELIVERED_TO_CUSTOMER],
+                               "transaction_type": "orders"},
+                    "page": page, "page_size": 1000})
+                result = answer.get("result") or {}
+                rows = self._page("/v3/finance/transaction/list",
+                                  result.get("operations") or [])
+                yield from rows
+                if not rows or page >= int(result.get("page_count") or 1):
+                    break
+                page += 1
             start = end
 
     def returns(self, since: datetime, to: datetime) -> Iterator[dict]:

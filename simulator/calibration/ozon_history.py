@@ -1,7 +1,19 @@
-"""A seller's :class:`History` read through the Seller API (an :class:`OzonClient`)."""
+"""A seller's :class:`History` read through the Seller API (an :class:`OzonClient`).
+
+Two moments no posting field carries are read from elsewhere in the public API:
+
+* delivered: the finance operation ``OperationAgentDeliveredToCustomer`` of the posting (its
+  ``operation_date``, taken as UTC as Peakline's backend writes it);
+* cancelled: a posting's list filter ``last_changed_status_date`` -- a cancelled posting's
+  last status change is its cancellation. Windows of it are halved (only where cancelled
+  postings are, each starting no earlier than its postings' ``in_process_at``) until each
+  cancellation is known to :data:`CANCEL_RESOLUTION`; its moment is taken as the middle of
+  its window. At most :data:`CANCEL_REQUESTS` requests are spent on it.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +30,8 @@ from simulator.calibration.history import (
 from simulator.calibration.ozon_client import OzonClient
 
 RETURNS_AFTER = timedelta(days=60)  # returns of the period's postings are read this far on
+CANCEL_RESOLUTION = timedelta(minutes=15)
+CANCEL_REQUESTS = 2000
 
 
 def parse_time(value: Any) -> datetime | None:
@@ -99,6 +113,14 @@ def read_history(client: OzonClient, since: datetime, to: datetime, *,
             f"at {client.base_url}: an empty period, nothing to calibrate from")
     numbers = {p.posting_number for p in postings}
     returns_until = min(to + RETURNS_AFTER, datetime.now(UTC))
+    delivered = {op["posting"]["posting_number"]: parse_time(op["operation_date"] + "Z")
+                 for op in client.deliveries(since, returns_until)
+                 if (op.get("posting") or {}).get("posting_number") in numbers
+                 and op.get("operation_date")}
+    cancelled = cancellation_times(client, since, to, returns_until,
+                                   [p for p in postings if p.cancelled])
+    postings = [replace(p, delivered_at=delivered.get(p.posting_number),
+                        cancelled_at=cancelled.get(p.posting_number)) for p in postings]
     returns = [r for r in map(return_record, client.returns(since, returns_until))
                if r.posting_number in numbers]
     warehouses = [warehouse_record(raw) for raw in client.warehouses()]
@@ -111,3 +133,28 @@ def read_history(client: OzonClient, since: datetime, to: datetime, *,
                    postings=postings, returns=returns, warehouses=warehouses,
                    products=products, stocks=stocks, analytics_units=units,
                    returns_until=returns_until)
+
+
+def cancellation_times(client: OzonClient, since: datetime, to: datetime, until: datetime,
+                       cancelled: list[PostingRecord]) -> dict[str, datetime]:
+    """When each cancelled posting of ``[since, to)`` was cancelled (to
+    :data:`CANCEL_RESOLUTION`), by halving windows of ``last_changed_status_date`` up to
+    ``until`` (see the module doc)."""
+    taken = {p.posting_number: p.in_process_at for p in cancelled}
+    found: dict[str, datetime] = {}
+    budget = CANCEL_REQUESTS
+    windows = [(since, until, set(taken))]
+    while windows:
+        start, end, numbers = windows.pop()
+        if not numbers:
+            continue
+        start = max(start, min(taken[n] for n in numbers))
+        if end - start <= CANCEL_RESOLUTION or budget <= 0:
+            found.update(dict.fromkeys(numbers, start + (end - start) / 2))
+            continue
+        middle = start + (end - start) / 2
+        budget -= 1
+        early = {raw["posting_number"] for raw in client.changed_status(
+            since, to, "cancelled", start, middle)} & numbers
+        windows += [(start, middle, early), (middle, end, numbers - early)]
+    return found

@@ -86,21 +86,34 @@ def _demand(cal: Calibration, horizon_hours: float) -> tuple[dict, list[str]]:
     notes.append("no forecast block: stock is planned on this demand as written; add "
                  "demand.shock to rehearse a peak that comes bigger or smaller")
     section["cancel_probability"] = _r(out.cancelled.value, 4)
-    notes.append(f"cancel_probability: orders cancelled {_pct(out.cancelled)}")
-    cancel_delay, note = _delay(out.cancel_delay, "cancel_delay_hours (order -> cancelled)")
+    if out.cancel_delay.mean is None:
+        notes.append(f"cancel_probability: orders cancelled {_pct(out.cancelled)}")
+    else:
+        low, high = out.cancelled.interval()
+        notes.append(f"cancel_probability: {out.cancelled.hits:,} of {d.orders:,} orders "
+                     f"cancelled; {out.cancelled.value:.2%} by maximum likelihood with the "
+                     f"delay, allowing for cancellations refused after hand-over (95 % CI "
+                     f"{low:.2%}-{high:.2%})")
+    cancel_delay, note = _delay(out.cancel_delay, "cancel_delay_hours (order -> cancelled; "
+                                "those too late for hand-over are unseen, so the KS distance "
+                                "to the whole law overstates the misfit)")
     if cancel_delay:
         section["cancel_delay_hours"] = cancel_delay
     elif out.cancel_delay.hours.size == 0:
-        note = ("cancel_delay_hours: no cancellation times in the history (the Seller API's "
-                "posting lists carry none; a CSV export's cancelled_at does): default kept")
+        note = ("cancel_delay_hours: no cancellation times in the history (no posting field "
+                "carries them; the Seller API's last_changed_status_date filter or a CSV "
+                "export's cancelled_at does): the simulator's default kept")
     notes.append(note)
     section["return_probability"] = _r(out.returned.value, 4)
     notes.append(f"return_probability: {out.returned.hits:,} returns of {out.handed_over:,} "
                  f"postings handed over; {out.returned.value:.2%} by maximum likelihood with "
                  f"the delay, allowing for returns not yet made when read (95 % CI "
                  f"{out.returned.interval()[0]:.2%}-{out.returned.interval()[1]:.2%})")
-    return_delay, note = _delay(out.return_delay, "return_delay_hours (handed over -> return "
-                                                  "created; includes the delivery leg)")
+    return_delay, note = _delay(out.return_delay, (
+        "return_delay_hours (delivered -> return created; delivery times from the finance "
+        "operations)" if out.return_clock == "delivered" else
+        "return_delay_hours (handed over -> return created; includes the delivery leg: the "
+        "history has no delivery times)"))
     if return_delay:
         section["return_delay_hours"] = return_delay
     notes.append(note)

@@ -3,9 +3,11 @@
 given a past that its Seller API then reports (``peakline seed --history-days``).
 
 Each posting of the run becomes a record: taken into processing when its order arrived,
-packed, handed over to the first carrier and delivered when the model did so, its final
-status, its lines with the SKU's id and price, the buyer's city and region (the region's
-``city`` and ``id``) and, for a cancelled order, when the buyer cancelled it. Each buyer
+packed (``awaiting_deliver``: the warehouse handed it to dispatch), handed over (loaded on
+the first carrier: ``delivering``, Ozon's ``delivering_date``; the buyer can no longer
+cancel) and delivered when the model did so, its final status, its lines with the SKU's id
+and price, the buyer's city and region (the region's ``city`` and ``id``: the id is what
+the backend routes by) and, for a cancelled order, when the buyer cancelled it. Each buyer
 return requested during the run becomes a return created at that minute; the supplier
 deliveries of the run are its receipts. Model minutes count from ``clock.start`` (Moscow).
 """
@@ -63,9 +65,9 @@ def simulated_history(sim: Simulation, *, sku_id: Callable[[int], int] = lambda 
             warehouse=warehouses[int(p.warehouse[i])].name,
             city=regions[int(arrivals.region[order])].city,
             region=regions[int(arrivals.region[order])].id,
-            delivering_date=at(p.handover[i]),
+            delivering_date=at(p.shipped[i]),
             cancelled_at=at(arrivals.cancel_at[order]) if status == "cancelled" else None,
-            packed_at=at(p.picked[i]), delivered_at=at(p.delivered[i])))
+            packed_at=at(p.handover[i]), delivered_at=at(p.delivered[i])))
     numbers = [record.posting_number for record in postings]
     returned, requested, _ = sim.returns.columns()
     returns = []

@@ -71,6 +71,8 @@ def _child(posting: Posting, number: str) -> Posting:
         warehouse_id=posting.warehouse_id,
         delivery_method_id=posting.delivery_method_id,
         region=posting.region,
+        buyer_city=posting.buyer_city,
+        buyer_region=posting.buyer_region,
         status=ST.AWAITING_PACKAGING.value,
         substatus="posting_created",
         tpl_integration_type=posting.tpl_integration_type,
