@@ -34,6 +34,16 @@ class LogFormat(StrEnum):
         return self is LogFormat.json
 
 
+class Subscription(StrEnum):
+    """``seed --subscription``: the seller's Ozon subscription (buyer chats need Premium Plus
+    or Premium Pro beyond their list)."""
+
+    none = "none"
+    premium = "premium"
+    premium_plus = "premium_plus"
+    premium_pro = "premium_pro"
+
+
 DbOption = Annotated[
     str | None,
     typer.Option("--db", help="database URL (default: DATABASE_URL or sqlite:///./peakline.db)"),
@@ -193,6 +203,9 @@ def seed(
         "--history-days", min=0, help="also N days of trading history, simulated and "
         "replayed with back-dated timestamps")] = 0,
     history_seed: Annotated[int, typer.Option(help="seed of the simulated history")] = 1,
+    subscription: Annotated[Subscription, typer.Option(
+        help="the seller's Ozon subscription: buyer chats beyond their list (history, send, "
+        "read, start) need premium_plus or premium_pro")] = Subscription.premium_plus,
 ) -> None:
     """Create a seller from SCENARIO (warehouses, catalogue, stock, warning lines).
 
@@ -210,7 +223,8 @@ def seed(
     database = Database(settings.database_url, settings)
     try:
         with database.session() as session:
-            creds = seed_scenario(session, scenario=world, settings=settings, name=name)
+            creds = seed_scenario(session, scenario=world, settings=settings, name=name,
+                                  subscription=subscription.value.upper())
             if history_days:
                 _history(session, creds, world, history_days, history_seed)
         database.analyze()  # statistics for the rows just loaded

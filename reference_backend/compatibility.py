@@ -21,12 +21,15 @@ DOC_PATH = Path(__file__).resolve().parent.parent / "docs" / "ozon-compatibility
 
 @dataclass(frozen=True)
 class Method:
-    """One method of the subset: its section, HTTP verb and path, and its standing in the docs."""
+    """One method of the subset: its section, HTTP verb and path, its standing in the docs, and
+    (``unserved``) why the backend deliberately does not serve it (answered 404 like any
+    unknown path)."""
 
     section: str
     path: str
     standing: str = "current"
     verb: str = "POST"
+    unserved: str = ""
 
 
 #: Section titles, in the reference's order.
@@ -50,6 +53,9 @@ OLDER = "older version, still called"
 LEGACY = "legacy, absent from current docs (optional)"
 LEAVING = "scheduled for removal, still called"
 NEW_2026 = "2026 replacement"
+#: Why a legacy method is deliberately left unserved: the reference gives no wire shape to follow.
+NO_SHAPE = ("Deliberately unserved (404): the reference documents no wire shape for it, and a "
+            "guessed body would break the old clients that call it; they get the same data from ")
 
 METHODS: tuple[Method, ...] = (
     Method("3", "/v2/warehouse/list"),
@@ -60,7 +66,7 @@ METHODS: tuple[Method, ...] = (
     Method("4", "/v1/product/import/info"),
     Method("4", "/v3/product/list"),
     Method("4", "/v3/product/info/list"),
-    Method("4", "/v2/product/info", LEGACY),
+    Method("4", "/v2/product/info", LEGACY, unserved=NO_SHAPE + "`/v3/product/info/list`."),
     Method("4", "/v1/product/import/prices"),
     Method("4", "/v2/products/stocks"),
     Method("4", "/v4/product/info/stocks"),
@@ -128,9 +134,10 @@ METHODS: tuple[Method, ...] = (
     Method("12", "/v1/chat/send/file"),
     Method("12", "/v2/chat/read"),
     Method("12", "/v1/chat/start"),
-    Method("12", "/v1/chat/list", LEGACY),
-    Method("12", "/v1/chat/history", LEGACY),
-    Method("12", "/v1/chat/updates", LEGACY),
+    Method("12", "/v1/chat/list", LEGACY, unserved=NO_SHAPE + "`/v3/chat/list`."),
+    Method("12", "/v1/chat/history", LEGACY, unserved=NO_SHAPE + "`/v3/chat/history`."),
+    Method("12", "/v1/chat/updates", LEGACY,
+           unserved=NO_SHAPE + "`/v3/chat/history` and the chat pushes."),
     Method("13", "/v2/returns/rfbs/list"),
     Method("13", "/v2/returns/rfbs/get"),
     Method("13", "/v1/returns/rfbs/action/set"),
@@ -152,15 +159,20 @@ METHODS: tuple[Method, ...] = (
     Method("15", "/v3/finance/transaction/list", LEAVING),
     Method("15", "/v3/finance/transaction/totals", LEAVING),
     Method("15", "/v2/finance/realization"),
-    Method("15", "/v1/finance/realization", LEGACY),
+    Method("15", "/v1/finance/realization", LEGACY, unserved=(
+        "Deliberately unserved (404): the reference names only its request (`date: YYYY-MM`) and "
+        "three of its old field names, from client code (unconfirmed); the same report is "
+        "`/v2/finance/realization`.")),
     Method("16", "/v1/description-category/tree"),
     Method("16", "/v1/description-category/attribute"),
     Method("16", "/v1/description-category/attribute/values"),
     Method("16", "/v1/description-category/attribute/values/search"),
     Method("16", "/v4/product/info/attributes"),
     Method("16", "/v5/product/info/prices"),
-    Method("16", "/v4/product/info/prices", LEGACY),
-    Method("16", "/v1/product/info/prices", LEGACY),
+    Method("16", "/v4/product/info/prices", LEGACY,
+           unserved=NO_SHAPE + "`/v5/product/info/prices`."),
+    Method("16", "/v1/product/info/prices", LEGACY,
+           unserved=NO_SHAPE + "`/v5/product/info/prices`."),
 )
 
 
@@ -204,7 +216,8 @@ def render(openapi: dict[str, Any]) -> str:
         for m in methods:
             key = (m.verb, m.path)
             mark = "yes" if key in served else "no"
-            lines.append(f"| `{m.verb} {m.path}` | {m.standing} | {mark} | {served.get(key, '')} |")
+            note = served.get(key) or m.unserved
+            lines.append(f"| `{m.verb} {m.path}` | {m.standing} | {mark} | {note} |")
         lines.append("")
     extra = sorted(set(served) - catalogued)
     if extra:

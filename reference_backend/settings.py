@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     #: under moderate load orders then gather into fewer, larger batches.
     order_batch_overlap_from: int = Field(default=16, ge=1, le=1000)
 
+    #: An FBS act (``/v2/posting/fbs/act/create``) is being formed this long before
+    #: ``check-status`` says ``ready`` and its documents exist (Ozon forms them asynchronously).
+    act_forming_seconds: float = Field(default=2.0, ge=0, le=3600)
+
     # Ozon's request rate limits (spec §1.6; see reference_backend/rate_limits.py)
     ozon_rate_limits: bool = Field(default=False, description="answer 429 over Ozon's limits")
     ozon_rate_limit_per_second: int = Field(default=50, ge=1, description="per Client-Id")

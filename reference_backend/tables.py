@@ -105,6 +105,10 @@ class Seller(Base):
     supplier_lead_time_days: Mapped[float] = mapped_column(Float, default=3.0)
     supplier_lead_time_sd_days: Mapped[float] = mapped_column(Float, default=1.0)
     require_2fa: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Ozon subscription: ``NONE``, ``PREMIUM``, ``PREMIUM_PLUS`` or ``PREMIUM_PRO`` (buyer
+    #: chats beyond their list need Premium Plus or Pro, §12).
+    subscription: Mapped[str] = mapped_column(String(20), default="PREMIUM_PLUS",
+                                              server_default="PREMIUM_PLUS")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -644,6 +648,8 @@ class Act(Base):
     containers_count: Mapped[int] = mapped_column(Integer, default=0)
     #: postings of the method not assembled yet when the act was made (the next carriage)
     next_carriage: Mapped[list[Any]] = mapped_column(default=list)
+    #: when forming ends (``check-status``: ``in_process`` before, ``ready`` after; None: at once)
+    ready_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = _created()
 
 
@@ -734,7 +740,10 @@ class ActionProduct(Base):
     """A seller's product taking part in an action, at its action price."""
 
     __tablename__ = "action_products"
-    __table_args__ = (UniqueConstraint("action_id", "product_id"),)
+    __table_args__ = (
+        UniqueConstraint("action_id", "product_id"),
+        CheckConstraint("stock = 0 OR sold <= stock", name="sold_within_stock"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     action_id: Mapped[int] = mapped_column(ForeignKey("actions.id", ondelete="CASCADE"))
@@ -744,6 +753,8 @@ class ActionProduct(Base):
     )
     action_price: Mapped[str] = mapped_column(String(40))
     stock: Mapped[int] = mapped_column(Integer, default=0)  # 0: not set
+    #: units sold at the action price (buyer orders while ``stock`` lasts)
+    sold: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     add_mode: Mapped[str] = mapped_column(String(20), default="MANUAL")
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)

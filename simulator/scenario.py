@@ -374,6 +374,8 @@ class Warehouse(Node):
     )
     wave_minutes: WaveMinutes = 30
     pack_minutes: Minutes = Field(default=20, description="from wave release to handover")
+    rfbs: bool = Field(default=False, description="the seller delivers from it itself (Ozon's "
+                       "rFBS); in the backend its buyers file return requests the seller decides")
 
 
 class SortingCentre(Node):

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.backend_support import (
+    SMOKE,
     fresh_postgres_url,
     platform_headers,
     postgres_admin_url,
@@ -27,18 +28,20 @@ DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @contextlib.contextmanager
-def seeded_steps(database: str, folder: Path) -> Iterator[Steps]:
-    """A smoke seller on a real server over ``database`` (a SQLite file in ``folder``, or a
-    fresh PostgreSQL database), as :class:`Steps`."""
+def seeded_steps(database: str, folder: Path, env: dict[str, str] | None = None,
+                 scenario: Path = SMOKE) -> Iterator[Steps]:
+    """A seller of ``scenario`` (the smoke one) on a real server over ``database`` (a SQLite
+    file in ``folder``, or a fresh PostgreSQL database), as :class:`Steps`; ``env``: the
+    server's extra settings."""
     with contextlib.ExitStack() as stack:
         if database == "sqlite":
-            url, creds = seeded_sqlite(folder)
+            url, creds = seeded_sqlite(folder, scenario=scenario)
         else:
             if not postgres_admin_url():
                 pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
             url = stack.enter_context(fresh_postgres_url())
-            creds = seed_smoke(url)
-        yield Steps(stack.enter_context(running_server(url)), creds)
+            creds = seed_smoke(url, scenario=scenario)
+        yield Steps(stack.enter_context(running_server(url, env=env)), creds)
 
 
 class Steps:

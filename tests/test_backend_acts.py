@@ -1,9 +1,11 @@
 """Hand-over documents (§14) against a real uvicorn, through the public ``ozonapi`` client.
 
 Two postings of one delivery method: one assembled, one not. The act takes the assembled one
-and leaves the other for the next carriage; its PDFs carry the posting number (pypdf), its
+and leaves the other for the next carriage; it is ``in_process`` (no documents, 409) until it
+is formed, then ``ready``; its PDFs carry the posting number (pypdf), its
 barcode PNG decodes (zxing-cpp) to the barcode text; a second act has nothing to take (409);
-the act list and its postings follow the posting to ``received``. Bad requests answer the
+the act list and its postings follow the posting to ``received``. When the carrier takes only
+some of an act's postings, the others make an act of mismatch. Bad requests answer the
 Ozon error body and change nothing.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 from datetime import UTC, datetime, timedelta
 
 import pypdf
@@ -27,8 +30,23 @@ from PIL import Image  # noqa: E402
 
 @pytest.fixture(scope="module", params=DATABASES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with seeded_steps(request.param, tmp_path_factory.mktemp("acts")) as steps:
+    with seeded_steps(request.param, tmp_path_factory.mktemp("acts"),
+                      env={"PEAKLINE_ACT_FORMING_SECONDS": str(FORMING)}) as steps:
         yield steps
+
+
+FORMING = 1.5  # seconds an act is being formed
+
+
+def formed(server: Steps, act_id: int) -> dict:
+    """Poll ``check-status`` as clients do until the act is ready; its result."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        result = server.seller("/v2/posting/fbs/act/check-status", {"id": act_id}).json()["result"]
+        if result["status"] != "in_process":
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"act {act_id} still in_process")
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -56,6 +74,13 @@ async def _act_steps(server: Steps, method: int, ready: str, later: str) -> None
             delivery_method_id=method, departure_date="0001-01-01T00:00:00Z",
             containers_count=0))
         act_id = created.result.id
+        status = await api.posting_fbs_act_check_status(
+            fd.PostingFBSActCheckStatusRequest(id=act_id))
+        assert status.result.status == "in_process" and status.result.added_to_act == []
+        early = server.seller("/v2/posting/fbs/act/get-pdf", {"id": act_id})
+        assert early.status_code == 409 and early.json()["code"] == 6, early.text
+        assert "being formed" in early.json()["message"]
+        assert formed(server, act_id)["status"] == "ready"
         status = await api.posting_fbs_act_check_status(
             fd.PostingFBSActCheckStatusRequest(id=act_id))
         assert status.result.status == "ready"
@@ -144,6 +169,33 @@ def test_containers_need_trusted_acceptance_and_change_nothing(server: Steps) ->
     assert refused.status_code == 400 and "HasEntrustedAcceptance" in refused.json()["message"]
     made = server.seller("/v2/posting/fbs/act/create", {"delivery_method_id": method})
     assert made.status_code == 200, made.text
-    status = server.seller("/v2/posting/fbs/act/check-status",
-                           {"id": made.json()["result"]["id"]}).json()["result"]
+    status = formed(server, made.json()["result"]["id"])
     assert posting["posting_number"] in status["added_to_act"]
+
+
+def test_postings_not_handed_over_make_an_act_of_mismatch(server: Steps) -> None:
+    sku = server.creds["sku_base"]
+    taken, left = server.order([(sku, 1)])[0], server.order([(sku, 1)])[0]
+    for posting in (taken, left):
+        server.ship(posting)
+    made = server.seller("/v2/posting/fbs/act/create",
+                         {"delivery_method_id": server.method_of(taken["warehouse_id"])})
+    act_id = made.json()["result"]["id"]
+    digital = server.seller("/v2/posting/fbs/digital/act/check-status", {"id": act_id})
+    assert digital.json() == {"id": act_id, "status": "FORMING"}
+    assert {taken["posting_number"], left["posting_number"]} <= set(
+        formed(server, act_id)["added_to_act"])
+    server.event(taken["posting_number"], "sorting_accepted")  # the carrier takes only one
+
+    digital = server.seller("/v2/posting/fbs/digital/act/check-status", {"id": act_id})
+    assert digital.json()["status"] == "CONFIRMED_WITH_MISMATCH"
+    listed = server.seller("/v2/posting/fbs/act/list", {
+        "filter": {"date_from": "2020-01-01", "date_to": "2100-01-01"}, "limit": 1000})
+    docs = next(a for a in listed.json()["result"] if a["id"] == act_id)["related_docs"]
+    assert docs["act_of_mismatch"]["document_status"] == "NEED_TO_SIGN"
+    assert docs["act_of_acceptance"]["document_status"] == "CONFIRMED_WITH_MISMATCH"
+    pdf = server.seller("/v2/posting/fbs/digital/act/get-pdf",
+                        {"id": act_id, "doc_type": "act_of_mismatch"})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    text = pdf_text(pdf.content)
+    assert left["posting_number"] in text and taken["posting_number"] not in text

@@ -97,6 +97,30 @@ async def _dictionary_steps(server: Steps) -> None:
         assert [(v.id, v.value) for v in types.result] == [(BEANS, "Кофе в зернах")]
 
 
+@pytest.mark.parametrize(("language", "food", "brand", "no_brand", "beans"), [
+    ("EN", "Food", "Brand", "No brand", "Coffee beans"),
+    ("zh_hans", "食品", "品牌", "无品牌", "咖啡豆"),
+    ("TR", "Gıda", "Marka", "Markasız", "Çekirdek kahve"),
+    ("DEFAULT", "Продукты питания", "Бренд", "Нет бренда", "Кофе в зернах"),
+])
+def test_names_follow_the_language(server: Steps, language: str, food: str, brand: str,
+                                   no_brand: str, beans: str) -> None:
+    """Names in the request's ``language`` (§16.1), the same ids in every language."""
+    tree = server.seller("/v1/description-category/tree", {"language": language}).json()
+    top = [(n["description_category_id"], n["category_name"]) for n in tree["result"]]
+    assert (17027484, food) in top
+    ids = {"description_category_id": COFFEE, "type_id": BEANS, "language": language}
+    names = {a["id"]: a["name"] for a in server.seller(
+        "/v1/description-category/attribute", ids).json()["result"]}
+    assert names[BRAND] == brand
+    values = server.seller("/v1/description-category/attribute/values",
+                           {**ids, "attribute_id": BRAND, "limit": 100}).json()["result"]
+    assert no_brand in [v["value"] for v in values] and "Lavazza" in [v["value"] for v in values]
+    found = server.seller("/v1/description-category/attribute/values/search",
+                          {**ids, "attribute_id": TYPE, "value": beans[:4], "limit": 5})
+    assert [(v["id"], v["value"]) for v in found.json()["result"]] == [(BEANS, beans)]
+
+
 def test_import_is_checked_against_the_attributes(server: Steps) -> None:
     without_brand = [a for a in BEANS_OK if a["id"] != BRAND]
     bad_brand = [attr(BRAND, (1, "Nobrand")), *without_brand]

@@ -9,7 +9,7 @@ those postings' prices and statuses say under the default tariffs.
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
@@ -71,7 +71,8 @@ def test_transactions_add_up_to_the_postings(server: Steps) -> None:
 
 async def _check_reports(server: Steps, sold: list[dict], returned: dict, refused: dict,
                          sales: Decimal, refund: Decimal, expected: dict) -> None:
-    period = fi.FinancePeriod(from_="2020-01-01T00:00:00.000Z", to="2100-01-01T00:00:00.000Z")
+    start = datetime.now(UTC) - timedelta(days=1)  # a month at most (§15.1)
+    period = fi.FinancePeriod(from_=start.isoformat(), to=(start + timedelta(days=30)).isoformat())
     async with ozon_client(server.base_url, server.creds) as api:
         listed = await api.finance_transaction_list(fi.FinanceTransactionListRequest(
             filter=fi.FinanceTransactionListFilter(date=period, posting_number="",
@@ -136,6 +137,13 @@ async def _check_reports(server: Steps, sold: list[dict], returned: dict, refuse
     ("/v3/finance/transaction/list",
      {"filter": {"date": {"from": "yesterday"}}, "page": 1, "page_size": 10}),
     ("/v3/finance/transaction/totals", {"transaction_type": "gifts"}),
+    ("/v3/finance/transaction/list", {"filter": {"date": {
+        "from": "2025-01-31T00:00:00Z", "to": "2025-03-01T00:00:00Z"}}, "page": 1,
+        "page_size": 10}),  # a month from the 31st of January ends with February
+    ("/v3/finance/transaction/totals", {"date": {
+        "from": "2025-03-01T00:00:00Z", "to": "2025-02-01T00:00:00Z"}}),
+    ("/v3/finance/transaction/totals", {"date": {"from": "2025-03-01T00:00:00Z"}}),
+    ("/v3/finance/transaction/list", {"page": 1, "page_size": 10}),
     ("/v2/finance/realization", {"month": 13, "year": 2025}),
     ("/v2/finance/realization", {"month": 1, "year": 2999}),
 ])
@@ -148,8 +156,20 @@ def test_bad_finance_requests_get_ozon_errors(server: Steps, path: str, body: di
 def test_tolerated_forms(server: Steps) -> None:
     """A zone-less datetime (the docs' example), nulls and ``ALL`` in any case are accepted."""
     response = server.seller("/v3/finance/transaction/list", {
-        "filter": {"date": {"from": "2019-11-25T10:43:06.51", "to": None},
+        "filter": {"date": {"from": "2019-11-25T10:43:06.51", "to": "2019-12-25T10:43:06"},
                    "operation_type": None, "transaction_type": "ALL"},
         "page": "1", "page_size": 5})
     assert response.status_code == 200, response.text
     assert response.json()["result"]["page_count"] >= 0
+    month = server.seller("/v3/finance/transaction/totals", {"date": {
+        "from": "2025-01-31T00:00:00Z", "to": "2025-02-28T00:00:00Z"}})  # one month exactly
+    assert month.status_code == 200, month.text
+
+
+def test_a_period_over_one_month_is_refused(server: Steps) -> None:
+    """§15.1: at most one month per request; Ozon's error body, code 3 (InvalidArgument)."""
+    response = server.seller("/v3/finance/transaction/list", {"filter": {"date": {
+        "from": "2025-11-01T00:00:00Z", "to": "2025-12-01T00:00:01Z"}}, "page": 1,
+        "page_size": 10})
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == 3 and "one month" in response.json()["message"]

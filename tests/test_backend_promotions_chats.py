@@ -46,6 +46,10 @@ PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 
 
+#: base URL -> database URL of the module's servers (for a setting no route changes)
+DATABASE_URLS: dict[str, str] = {}
+
+
 def _scenario_with_promotion(directory: Path) -> Path:
     world = yaml.safe_load(SMOKE.read_text())
     world["demand"]["peaks"].append(PROMO)
@@ -72,6 +76,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             creds = seed_smoke(url, scenario=scenario)
         server = start_server(url, env=PUSH_ENV)
         stack.callback(server.stop)
+        DATABASE_URLS[server.base_url] = url
         receiver = Receiver().start()
         stack.callback(receiver.stop)
         yield server.base_url, creds, receiver
@@ -505,3 +510,170 @@ def test_back_dated_orders_sell_at_the_prices_of_their_time(tmp_path) -> None:
             assert price(start + timedelta(days=2)) == product.price
     finally:
         db.dispose()
+
+
+# --------------------------------------------------------------------------- backlog of issue 22
+
+
+def _joined_action(base_url: str, creds: dict, stock: int) -> tuple[int, dict, int]:
+    """A running action (10 % off, every product) with the best-stocked SKU joined at its
+    maximum price for ``stock`` units: (action id, its candidate row, the SKU)."""
+    now = datetime.now(UTC)
+    sku = creds["sku_base"]  # the most popular SKU: the most units in stock
+    action_id = httpx.post(f"{base_url}/marketplace/v1/actions", headers=platform_headers(creds),
+                           timeout=10, json={"title": f"limited {uuid.uuid4().hex[:6]}",
+                                             "client_id": creds["client_id"], "discount_value": 10,
+                                             "date_start": (now - timedelta(hours=1)).isoformat(),
+                                             "date_end": (now + timedelta(days=1)).isoformat()}
+                           ).json()["id"]
+    with httpx.Client(base_url=base_url, headers=seller_headers(creds), timeout=10) as c:
+        product_id = c.post("/v3/product/info/list", json={"sku": [sku]}).json()["items"][0]["id"]
+        candidates = c.post("/v1/actions/candidates", json={"action_id": action_id, "limit": 1000}
+                            ).json()["result"]["products"]
+        product = next(p for p in candidates if p["id"] == product_id)
+        joined = c.post("/v1/actions/products/activate", json={"action_id": action_id, "products": [
+            {"product_id": product_id, "action_price": product["max_action_price"],
+             "stock": stock}]}).json()["result"]
+        assert joined["product_ids"] == [product_id], joined
+    return action_id, product, sku
+
+
+def test_action_price_only_while_the_action_stock_lasts(world) -> None:
+    """N concurrent one-unit orders against an action stock of k: exactly k sell at the
+    action price, the rest above it (the own price, or another running action's: other tests'
+    actions run too); a line that does not fit in what is left sells without it; the stock
+    cannot drop below the units sold."""
+    base_url, creds, _ = world
+    k, n = 3, 8
+    action_id, product, sku = _joined_action(base_url, creds, stock=k)
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as c:
+            return await asyncio.gather(*[c.post(
+                "/marketplace/v1/orders",
+                headers={**platform_headers(creds), "Idempotency-Key": uuid.uuid4().hex},
+                json={"client_id": creds["client_id"], "region": "R-MSK",
+                      "lines": [{"sku": sku, "quantity": 1}]}) for _ in range(n)])
+
+    placed = asyncio.run(burst())
+    assert [r.status_code for r in placed] == [201] * n, [r.text for r in placed]
+    prices = [float(p["price"]) for r in placed for posting in r.json()["postings"]
+              for p in posting["products"]]
+    action_price = product["max_action_price"]
+    assert prices.count(action_price) == k, prices
+    assert all(p > action_price for p in prices if p != action_price), prices
+
+    with httpx.Client(base_url=base_url, headers=seller_headers(creds), timeout=10) as c:
+        def activate(stock: int) -> dict:
+            return c.post("/v1/actions/products/activate", json={
+                "action_id": action_id, "products": [{
+                    "product_id": product["id"], "action_price": product["max_action_price"],
+                    "stock": stock}]}).json()["result"]
+
+        below = activate(k - 1)  # below the k units sold: refused, nothing changed
+        assert below["product_ids"] == [] and "already sold" in below["rejected"][0]["reason"]
+        assert activate(k + 1)["product_ids"] == [product["id"]]  # one unit left
+    two = _order(base_url, creds, sku, 2)["postings"][0]["products"][0]
+    assert float(two["price"]) > action_price  # 2 units do not fit in the 1 left
+    one = _order(base_url, creds, sku, 1)["postings"][0]["products"][0]
+    assert float(one["price"]) == pytest.approx(action_price)
+    after = _order(base_url, creds, sku, 1)["postings"][0]["products"][0]
+    assert float(after["price"]) > action_price
+
+
+def test_discount_requests_are_seen_and_bought_at_the_approved_price(world) -> None:
+    base_url, creds, _ = world
+    platform = platform_headers(creds)
+    sku = creds["sku_base"] + 4
+
+    def request_discount(price: float) -> int:
+        r = httpx.post(f"{base_url}/marketplace/v1/discount-requests", headers=platform,
+                       timeout=10, json={"client_id": creds["client_id"], "sku": sku,
+                                         "requested_price": price, "quantity_max": 2})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    def buy(task_id: int, quantity: int) -> httpx.Response:
+        return httpx.post(f"{base_url}/marketplace/v1/discount-requests/{task_id}/orders",
+                          headers=platform, timeout=10,
+                          json={"region": "R-MSK", "quantity": quantity})
+
+    with httpx.Client(base_url=base_url, headers=seller_headers(creds), timeout=10) as c:
+        price = float(c.post("/v3/product/info/list", json={"sku": [sku]}).json()["items"][0][
+            "price"])
+        task_id, other = request_discount(round(price * 0.8, 2)), request_discount(price - 1)
+
+        def status(task: int) -> str:
+            rows = c.post("/v1/actions/discounts-task/list",
+                          json={"status": "UNKNOWN", "page": 1, "limit": 1000}).json()["result"]
+            return next(t["status"] for t in rows if t["id"] == task)
+
+        read = c.post("/v2/actions/discounts-task/list", json={"status": "NEW", "limit": 50})
+        assert task_id in [t["id"] for t in read.json()["tasks"]]
+        assert status(task_id) == "SEEN"  # read once: no longer NEW
+        new = c.post("/v1/actions/discounts-task/list", json={"status": "NEW", "page": 1,
+                                                              "limit": 1000}).json()["result"]
+        assert task_id not in [t["id"] for t in new]
+
+        assert buy(task_id, 1).json()["code"] == "DISCOUNT_NOT_APPROVED"  # not decided yet
+        approved = round(price * 0.85, 2)
+        c.post("/v1/actions/discounts-task/approve", json={"tasks": [{
+            "id": task_id, "approved_price": approved, "approved_quantity_min": 1,
+            "approved_quantity_max": 2}]})
+        too_many = buy(task_id, 3)
+        assert too_many.status_code == 400 and too_many.json()["code"] == "QUANTITY_NOT_APPROVED"
+        bought = buy(task_id, 2)
+        assert bought.status_code == 201, bought.text
+        lines = [p for posting in bought.json()["postings"] for p in posting["products"]]
+        assert sum(p["quantity"] for p in lines) == 2
+        assert {float(p["price"]) for p in lines} == {approved}
+        again = buy(task_id, 1)
+        assert again.status_code == 409 and again.json()["code"] == "DISCOUNT_NOT_APPROVED"
+        assert status(task_id) == "PURCHASED"
+        assert buy(other, 1).status_code == 409  # the other buyer has no approved price
+        assert buy(999_999_999, 1).status_code == 404
+    ordinary = _order(base_url, creds, sku)["postings"][0]["products"][0]
+    assert float(ordinary["price"]) == pytest.approx(price)  # everyone else: the own price
+
+
+def test_buyer_chats_need_premium_plus(world) -> None:
+    """Without Premium Plus (or Pro) history, send, read and start are 403 with Ozon's body;
+    the list stays open."""
+    from sqlalchemy import update
+
+    from reference_backend.db import Database
+    from reference_backend.settings import Settings
+    from reference_backend.tables import Seller
+
+    base_url, creds, _ = world
+    url = DATABASE_URLS[base_url]
+    posting = _order(base_url, creds, creds["sku_base"] + 1)["postings"][0]["posting_number"]
+    db = Database(url, Settings(database_url=url))
+
+    def subscribe(plan: str) -> None:
+        with db.session() as session:
+            session.execute(update(Seller).where(Seller.client_id == creds["client_id"])
+                            .values(subscription=plan))
+
+    with httpx.Client(base_url=base_url, headers=seller_headers(creds), timeout=10) as c:
+        chat_id = c.post("/v1/chat/start", json={"posting_number": posting}).json()["result"][
+            "chat_id"]
+        try:
+            subscribe("PREMIUM")
+            for path, body in [("/v1/chat/start", {"posting_number": posting}),
+                               ("/v3/chat/history", {"chat_id": chat_id}),
+                               ("/v2/chat/history", {"chat_id": chat_id, "limit": 5}),
+                               ("/v1/chat/send/message", {"chat_id": chat_id, "text": "Привет"}),
+                               ("/v2/chat/read", {"chat_id": chat_id})]:
+                refused = _ozon_error(c.post(path, json=body), 403)
+                assert refused["code"] == 7 and "Premium Plus" in refused["message"], path
+            assert c.post("/v3/chat/list", json={"limit": 10}).status_code == 200
+            subscribe("PREMIUM_PRO")
+            sent = c.post("/v1/chat/send/message", json={"chat_id": chat_id, "text": "Добрый день"})
+            assert sent.json() == {"result": "success"}
+        finally:
+            subscribe("PREMIUM_PLUS")
+            db.dispose()
+    history = httpx.post(f"{base_url}/v3/chat/history", headers=seller_headers(creds), timeout=10,
+                         json={"chat_id": chat_id}).json()["messages"]
+    assert [m["data"][0] for m in history] == ["Добрый день"]  # nothing sent while refused

@@ -1,18 +1,23 @@
 """Return requests the seller decides (§13) against a real uvicorn: a buyer files one through
-the marketplace, the seller decides it through ``ozonapi`` (the v2 methods and
-``action/set``). Each decision is allowed only in its state (409 otherwise, nothing
-changed); the refund follows the posting's price; a received item goes back to stock, or is
-written off when defective; finance shows the refund.
+the marketplace for a posting of an rFBS warehouse (the smoke scenario with its warehouses
+made rFBS; an FBS posting is refused), the seller decides it through ``ozonapi`` (the v2
+methods and ``action/set``). Each decision is allowed only in its state (409 otherwise,
+nothing changed); the refund follows the posting's price; a received item goes back to
+stock, or is written off when defective; finance shows the refund. The older buyer-return
+route and return requests share one cap on the units that can come back.
 """
 
 from __future__ import annotations
 
 import asyncio
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.backend_support import (
+    SMOKE,
     platform_headers,
     seller_headers,
 )
@@ -24,9 +29,21 @@ from ozonapi.seller.core.exceptions import APIConflictError  # noqa: E402
 from ozonapi.seller.schemas import returns as rt  # noqa: E402
 
 
+def rfbs_scenario(folder: Path) -> Path:
+    """The smoke scenario with its Moscow warehouse rFBS (the seller delivers; R-MSK's orders
+    go there), St Petersburg's FBS."""
+    world = yaml.safe_load(SMOKE.read_text(encoding="utf-8"))
+    for warehouse in world["network"]["warehouses"]:
+        warehouse["rfbs"] = warehouse["id"] == "WH-MSK"
+    path = folder / "smoke_rfbs.yaml"
+    path.write_text(yaml.safe_dump(world, allow_unicode=True), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module", params=DATABASES)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with seeded_steps(request.param, tmp_path_factory.mktemp("rfbs")) as steps:
+    folder = tmp_path_factory.mktemp("rfbs")
+    with seeded_steps(request.param, folder, scenario=rfbs_scenario(folder)) as steps:
         yield steps
 
 
@@ -180,3 +197,38 @@ def test_buyer_filing_is_checked(server: Steps) -> None:
     assert server.seller("/v2/returns/rfbs/list", {
         "limit": 50, "filter": {"posting_number": posting["posting_number"]}}).json() == {
         "returns": []}
+
+
+def old_route_return(server: Steps, posting: dict, quantity: int):
+    line = posting["products"][0]
+    return server.http.post(
+        f"/marketplace/v1/postings/{posting['posting_number']}/return",
+        json={"lines": [{"sku": line["sku"], "quantity": quantity}], "reason": "брак"},
+        headers=platform_headers(server.creds))
+
+
+def test_fbs_postings_take_no_return_requests(server: Steps) -> None:
+    posting = server.order([(server.creds["sku_base"] + 3, 1)], region="R-SPB")[0]
+    server.deliver(posting)
+    refused = file(server, posting, reason_id=3)
+    assert refused.status_code == 409 and refused.json()["code"] == "NOT_RFBS", refused.text
+    assert server.seller("/v2/returns/rfbs/list", {
+        "limit": 50, "filter": {"posting_number": posting["posting_number"]}}).json() == {
+        "returns": []}
+    assert old_route_return(server, posting, 1).status_code == 201  # Ozon's own return route
+
+
+def test_both_return_routes_share_one_cap(server: Steps) -> None:
+    """A unit asked back by a return request cannot come back through the older route, and
+    the other way round."""
+    posting = delivered(server, 3)
+    assert file(server, posting, reason_id=3, quantity=1).status_code == 201
+    over = old_route_return(server, posting, 3)
+    assert over.status_code == 409 and over.json()["code"] == "RETURN_EXCEEDS_DELIVERED"
+    assert over.json()["details"][0]["returnable"] == 2
+    assert old_route_return(server, posting, 2).status_code == 201
+    again = file(server, posting, reason_id=3)
+    assert again.status_code == 409 and again.json()["code"] == "RETURN_EXCEEDS_DELIVERED"
+    filed = server.seller("/v2/returns/rfbs/list", {
+        "limit": 50, "filter": {"posting_number": posting["posting_number"]}}).json()
+    assert len(filed["returns"]) == 1

@@ -5,6 +5,8 @@ Message ids on the wire are :data:`MESSAGE_ID_BASE` + the row id (numbers of Ozo
 messages are the buyer's messages not yet marked by ``/v2/chat/read``. The seller may write
 while the posting is open and until :data:`WINDOW_AFTER_END` after delivery or cancellation,
 then only within :data:`REPLY_WINDOW` of the buyer's last message (Ozon's FBS rules).
+History, send, read and start need a Premium Plus or Premium Pro subscription (§12; the
+seller's ``subscription``); the lists do not.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.orm import Session
 
 from reference_backend import outbox
-from reference_backend.domain_errors import Conflict, InvalidInput, NotFound
+from reference_backend.domain_errors import Conflict, Forbidden, InvalidInput, NotFound
 from reference_backend.payloads import MessageType, push_time
-from reference_backend.tables import Chat, ChatMessage, Posting, PostingItem, utcnow
+from reference_backend.tables import Chat, ChatMessage, Posting, PostingItem, Seller, utcnow
 
 MESSAGE_ID_BASE = 3_000_000_000_000_000_000
 CHAT_TYPE = "Buyer_Seller"
@@ -33,6 +35,8 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 IMAGE_TYPES = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp"})
 WINDOW_AFTER_END = timedelta(hours=72)
 REPLY_WINDOW = timedelta(hours=48)
+#: Subscriptions (``sellers.subscription``) that open buyer chats beyond their list (§12).
+CHAT_PLANS = ("PREMIUM_PLUS", "PREMIUM_PRO")
 
 
 def wire_id(message_id: int) -> int:
@@ -49,7 +53,19 @@ def row_id(wire: int | None) -> int | None:
 # --------------------------------------------------------------------------- chats
 
 
+def require_chat_plan(session: Session, seller_id: int) -> None:
+    """403 (Ozon's body, code 7) unless the seller subscribes to Premium Plus or Pro; the
+    docs do not give Ozon's answer without one (§12, unconfirmed)."""
+    plan = session.scalar(select(Seller.subscription).where(Seller.id == seller_id))
+    if plan not in CHAT_PLANS:
+        raise Forbidden("chats with buyers (history, send, read, start) need a Premium Plus or "
+                        f"Premium Pro subscription; this seller has {plan or 'none'}",
+                        code="PREMIUM_PLUS_REQUIRED")
+
+
 def get_chat(session: Session, *, seller_id: int, chat_id: str) -> Chat:
+    """The seller's chat (history, send, read: refused without a chat plan)."""
+    require_chat_plan(session, seller_id)
     chat = session.execute(select(Chat).where(
         Chat.chat_id == chat_id, Chat.seller_id == seller_id)).scalar_one_or_none()
     if chat is None:
@@ -91,6 +107,7 @@ def start(session: Session, *, seller_id: int, posting_number: str) -> Chat:
 
     FBS rule: until 72 hours after delivery (or cancellation), else :class:`Conflict`.
     """
+    require_chat_plan(session, seller_id)
     posting = _posting(session, posting_number, seller_id)
     ended = _ended_at(posting)
     existing = session.execute(

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from reference_backend.domain_errors import NotFound
+from reference_backend.domain_errors import InvalidInput, NotFound
 from reference_backend.finance import operations as ops
 from reference_backend.finance import schemas as F
 from reference_backend.finance.operations import Kind, Line, Operation, Source
@@ -146,10 +146,35 @@ def _wire(op: Operation) -> F.Operation:
     )
 
 
+def one_month_later(at: datetime) -> datetime:
+    """The same moment a calendar month later (the 31st of January: the end of February)."""
+    year, month = divmod(at.year * 12 + at.month, 12)
+    day = min(at.day, calendar.monthrange(year, month + 1)[1])
+    return at.replace(year=year, month=month + 1, day=day)
+
+
+def check_period(period: F.Period, posting_number: str | None) -> None:
+    """Ozon answers at most one month per request (docs, §15.1): a longer period, an end
+    before its start, or no period at all without a posting number is refused (400)."""
+    since, until = period.from_, period.to
+    if since is None and until is None and posting_number:
+        return  # one posting's operations, whenever they happened
+    if since is None or until is None:
+        raise InvalidInput("date.from and date.to are required (at most one month apart) "
+                           "unless posting_number is given", code="INVALID_PERIOD")
+    if until < since:
+        raise InvalidInput("date.to is before date.from", code="INVALID_PERIOD")
+    if until > one_month_later(since):
+        raise InvalidInput(
+            f"the period {since.isoformat()} .. {until.isoformat()} is longer than one month; "
+            "request at most one month at a time", code="INVALID_PERIOD")
+
+
 def transaction_list(session: Session, *, seller_id: int, req: F.TransactionListRequest,
                      tariffs: Tariffs) -> F.TransactionListResult:
-    """A page of the period's operations (``page`` is 1-based)."""
+    """A page of the period's operations (``page`` is 1-based; at most one month)."""
     f = req.filter
+    check_period(f.date, f.posting_number)
     found = _selected(operations(session, seller_id=seller_id, tariffs=tariffs,
                                  since=f.date.from_, until=f.date.to,
                                  posting_number=f.posting_number),
@@ -164,6 +189,7 @@ def totals(session: Session, *, seller_id: int, req: F.TotalsRequest, tariffs: T
            ) -> F.Totals:
     """The period's operations in Ozon's buckets; the buckets add up to the operations' sum:
     sales and their logistics, every commission, and returns with their logistics."""
+    check_period(req.date, req.posting_number)
     found = _selected(operations(session, seller_id=seller_id, tariffs=tariffs,
                                  since=req.date.from_, until=req.date.to,
                                  posting_number=req.posting_number), (), req.transaction_type)

@@ -3,7 +3,8 @@
 Platform key (``Authorization: Bearer``). An action names a seller (``client_id``) or none
 (open to every seller); its ``sku_groups`` (none: all) say which products may join it.
 ``GET /actions`` answers with the promotion calendar as the simulator describes it (groups
-and demand multiplier), for calibration.
+and demand multiplier), for calibration. A buyer whose discount request the seller approved
+orders at the approved price through ``/discount-requests/{id}/orders``.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from reference_backend.auth import DbDep, PlatformAuth
 from reference_backend.domain_errors import NotFound
-from reference_backend.marketplace.schemas import ERRORS, Body, ClientId, Sku
+from reference_backend.marketplace.schemas import ERRORS, Body, ClientId, OrderOut, Sku
 from reference_backend.promotions import service
 from reference_backend.schemas import FlexDatetime, iso_utc
 from reference_backend.tables import Action, Seller
@@ -86,6 +87,13 @@ class DiscountRequestOut(BaseModel):
     requested_price: str
 
 
+class DiscountOrderIn(Body):
+    """The buyer's order at the approved price: the region and how many units."""
+
+    region: str = Field(min_length=1, max_length=100, description="scenario region id")
+    quantity: int = Field(ge=1, le=100_000)
+
+
 def _seller_id(session: Session, client_id: str) -> int:
     seller_id = session.execute(
         select(Seller.id).where(Seller.client_id == client_id)).scalar_one_or_none()
@@ -145,3 +153,16 @@ def request_discount(body: DiscountRequestIn, platform: PlatformAuth, db: DbDep
             comment=body.comment)
         return DiscountRequestOut(id=task.id, status=task.status, sku=task.sku,
                                   requested_price=task.requested_price)
+
+
+@router.post("/discount-requests/{request_id}/orders", status_code=201,
+             response_model=OrderOut)
+def order_at_approved_price(
+    request_id: Annotated[int, Path(ge=1, le=2**63 - 1)], body: DiscountOrderIn,
+    platform: PlatformAuth, db: DbDep,
+) -> dict:
+    """The request's buyer orders its SKU at the approved price (the approved quantities,
+    until ``end_at``, once); the answer is the order, as ``/orders`` answers it."""
+    with db.session() as session:
+        return service.purchase(session, task_id=request_id, region=body.region,
+                                quantity=body.quantity)

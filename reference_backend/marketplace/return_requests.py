@@ -1,6 +1,6 @@
 """``/marketplace/v1/postings/{posting_number}/return-requests``: a buyer files a return
-request that the seller decides (Ozon's rFBS returns, §13; Peakline accepts one for any
-delivered posting). Platform key."""
+request that the seller decides (Ozon's rFBS returns, §13: only for delivered postings of
+the seller's rFBS warehouses). Platform key."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def file_return_request(
     posting_number: Annotated[str, Path(max_length=40)], body: ReturnRequestFiling,
     platform: PlatformAuth, db: DbDep,
 ) -> ReturnRequestFiled:
-    """A buyer's return request for a delivered posting line; the seller decides it."""
+    """A buyer's return request for a delivered rFBS posting line; the seller decides it."""
     with db.session() as session:
         request = service.file_request(
             session, posting_number=posting_number, sku=body.sku, quantity=body.quantity,

@@ -43,7 +43,7 @@ from reference_backend.db import Database
 from reference_backend.domain_errors import Conflict, DomainError
 from reference_backend.orders.plan import Candidate, OrderPlan, allocate, plan_order
 from reference_backend.orders.sql import json_text, postgres_orders
-from reference_backend.promotions.pricing import ACTION_NOW_SQL, PRICE_NOW_SQL
+from reference_backend.promotions.pricing import ACTION_NOW_SQL, LEFT_NOW_SQL, PRICE_NOW_SQL
 from reference_backend.warehouses.network import SellerNetwork
 
 
@@ -116,13 +116,14 @@ class _Statements:
         order_ids = ("SELECT json_agg(nextval(pg_get_serial_sequence('orders', 'id'))) "
                      "FROM generate_series(1, %s)")
         columns = ("seller_id", "sku", "warehouse_id", "available", "product_id", "offer_id",
-                   "name", "price", "currency_code", "action_id")  # a seller's Candidate
+                   "name", "price", "currency_code", "action_id", "base_price",
+                   "action_left")  # a seller's Candidate
         stock = (
             f"SELECT coalesce(json_agg(json_build_array({', '.join(f'x.{c}' for c in columns)})"
             "), '[]') FROM (SELECT s.seller_id, s.sku, s.warehouse_id, "
             "s.present - s.reserved AS available, p.product_id, p.offer_id, p.name, "
-            f"{PRICE_NOW_SQL} AS price, p.currency_code, {ACTION_NOW_SQL} AS action_id "
-            "FROM stock s "
+            f"{PRICE_NOW_SQL} AS price, p.currency_code, {ACTION_NOW_SQL} AS action_id, "
+            f"p.price AS base_price, {LEFT_NOW_SQL} AS action_left FROM stock s "
             "JOIN products p ON p.product_id = s.product_id "
             "JOIN json_to_recordset(%s) AS w(seller_id bigint, sku bigint) "
             "ON s.seller_id = w.seller_id AND s.sku = w.sku ORDER BY s.warehouse_id, s.sku{}) x")
@@ -137,8 +138,9 @@ class _Statements:
             f"FROM {orders.recordset().replace('AS r(', 'AS r(id bigint, ')})")
         insert_keys = (f"k AS (INSERT INTO idempotency_keys ({keys.quoted}) "
                        f"SELECT {keys.quoted} FROM {keys.recordset()})")
-        #: round trip 2: orders, postings, items, events, unguarded reservations (an
-        #: oversell violates reserved_within_present and aborts it all) and keys
+        #: round trip 2: orders, postings, items, events, unguarded reservations and action
+        #: units (an oversell violates reserved_within_present or sold_within_stock and
+        #: aborts it all) and keys
         self.write = (f"WITH {insert_orders}, {fast.write_ctes(guarded=False)}, "
                       f"{insert_keys} SELECT 1")
 
@@ -216,7 +218,8 @@ class OrderBatcher:
                     async with conn.transaction():
                         return await self._attempt(conn, batch, lock=True)
             except psycopg.errors.CheckViolation as exc:  # stock moved since the read
-                if "reserved_within_present" not in (exc.diag.constraint_name or ""):
+                name = exc.diag.constraint_name or ""
+                if "reserved_within_present" not in name and "sold_within_stock" not in name:
                     raise
                 lock = True  # again, reading the rows under lock: it cannot happen twice
                 self._ran_again("stock_moved")
@@ -273,11 +276,15 @@ class OrderBatcher:
             "seller_id": r.seller_id, "region": r.region, "created_at": r.now,
             "replaces_return_id": None})} for r, p in plans])
         merged = OrderPlan([], [], [], [], {})
+        taken: dict[tuple[int, int], int] = {}
         for _, plan in plans:
             merged.postings += plan.postings
             merged.items += plan.items
             merged.events += plan.events
             merged.moves += plan.moves
+            for action_id, product_id, quantity in plan.action_moves:
+                taken[(action_id, product_id)] = taken.get((action_id, product_id), 0) + quantity
+        merged.action_moves = [(a, p, q) for (a, p), q in taken.items()]  # one update per row
         rows = fast.write_rows(merged, max(r.now for r, _ in plans))
         keys = json_text([fast.keys.full({
             "scope": r.scope, "key": r.key, "body_hash": r.body_hash, "status_code": 201,
@@ -292,15 +299,17 @@ class OrderBatcher:
                                    rows=available.candidates(request))
         plan = plan_order(seller_id=request.seller_id, order_id=order_id,
                           region=request.region, by_wh=by_wh, products=products,
-                          network=request.network, now=request.now, deadline=request.deadline)
+                          network=request.network, now=request.now, deadline=request.deadline,
+                          action_taken=available.action_taken)
         available.take(request.seller_id, plan.moves)
         return plan
 
 
 class _Available:
-    """The stock rows of a batch, less what its earlier orders took."""
+    """The stock rows of a batch, less what its earlier orders took (stock and action units)."""
 
     def __init__(self, rows: list[tuple[Any, ...]]) -> None:
+        self.action_taken: dict[tuple[int, int], int] = {}  # (action, product) -> units
         self.cells: dict[tuple[int, int, int], list[Any]] = {}  # (seller, sku, warehouse)
         self.by_sku: dict[tuple[int, int], list[list[Any]]] = {}
         for seller_id, *candidate in rows:

@@ -11,12 +11,13 @@ the driver-level hot path) write exactly these rows.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from reference_backend import ids, outbox, payloads
 from reference_backend.domain_errors import InvalidInput, OutOfStock
+from reference_backend.promotions.pricing import ActionMove, settle
 from reference_backend.warehouses.network import SellerNetwork
 from simulator.lifecycle import PostingStatus
 from simulator.policies import Allocation, OrderLine, OrderRequest, Refusal
@@ -27,8 +28,9 @@ MAX_QUANTITY = 100_000
 AWAITING_PACKAGING = PostingStatus.AWAITING_PACKAGING.value
 
 #: A candidate stock row: sku, warehouse_id, available, product_id, offer_id, name, price
-#: (the action price while a promotion runs), currency_code, action_id (or None).
-Candidate = tuple[int, int, int, int, str, str, str, str, int | None]
+#: (the action price while a promotion runs), currency_code, action_id (or None), the
+#: product's own price, the action's units left (None: no limit or no action).
+Candidate = tuple[int, int, int, int, str, str, str, str, int | None, str, int | None]
 
 
 @dataclass(slots=True)
@@ -40,6 +42,8 @@ class OrderPlan:
     events: list[dict[str, Any]]
     moves: list[tuple[int, int, int]]  # (sku, warehouse_id, quantity) to reserve
     body: dict[str, Any]
+    #: units sold at a limited action's price, to add to its ``sold`` (guarded)
+    action_moves: list[ActionMove] = field(default_factory=list)
 
 
 def check_lines(lines: list[tuple[int, int]]) -> None:
@@ -85,8 +89,18 @@ def allocate(
 def plan_order(
     *, seller_id: int, order_id: int, region: str, by_wh: dict[int, dict[int, int]],
     products: dict[int, Candidate], network: SellerNetwork, now: datetime, deadline: timedelta,
+    action_taken: dict[tuple[int, int], int] | None = None,
 ) -> OrderPlan:
-    """Postings (by warehouse id order), items, events, moves and the answer of an order."""
+    """Postings (by warehouse id order), items, events, moves and the answer of an order.
+
+    Action prices hold while the action's units last (:func:`~reference_backend.promotions.
+    pricing.settle`; ``action_taken``: units taken by earlier orders of the same batch).
+    """
+    units: dict[int, int] = defaultdict(int)
+    for per_sku in by_wh.values():
+        for sku, quantity in per_sku.items():
+            units[sku] += quantity
+    products, action_moves = settle(units, products, action_taken)
     order_number = ids.order_number_for(order_id)
     shipment_date = now + deadline
     shipment_iso, now_iso = iso(shipment_date), iso(now)
@@ -125,7 +139,7 @@ def plan_order(
     moves = [(sku, wh, q) for wh, per_sku in by_wh.items() for sku, q in per_sku.items()]
     body = {"order_id": order_id, "order_number": order_number, "region": region,
             "created_at": now_iso, "postings": answer}
-    return OrderPlan(postings, items, events, moves, body)
+    return OrderPlan(postings, items, events, moves, body, action_moves)
 
 
 def iso(at: datetime) -> str:

@@ -48,10 +48,11 @@ from reference_backend.orders.plan import (
     plan_order,
 )
 from reference_backend.orders.sql import fast_orders
-from reference_backend.promotions.pricing import action_at, price_at
+from reference_backend.promotions.pricing import action_at, left_at, price_at
 from reference_backend.raw_rows import driver_cursor
 from reference_backend.stock import rows as stock
 from reference_backend.tables import (
+    ActionProduct,
     IdempotencyKey,
     Order,
     OutboxEvent,
@@ -76,7 +77,7 @@ _S, _P = Stock.__table__, Product.__table__
 _CANDIDATES = (
     select(_S.c.sku, _S.c.warehouse_id, _S.c.present - _S.c.reserved, _P.c.product_id,
            _P.c.offer_id, _P.c.name, price_at(_P, bindparam("at")), _P.c.currency_code,
-           action_at(_P, bindparam("at")))
+           action_at(_P, bindparam("at")), _P.c.price, left_at(_P, bindparam("at")))
     .join(_P, _P.c.product_id == _S.c.product_id)
     .where(_S.c.seller_id == bindparam("seller_id"),
            _S.c.sku.in_(bindparam("skus", expanding=True)))
@@ -86,6 +87,12 @@ _INSERT_POSTING = insert(Posting.__table__).returning(Posting.__table__.c.id)
 _INSERT_ITEMS = insert(PostingItem.__table__)
 _INSERT_EVENTS = insert(OutboxEvent.__table__)
 _K = IdempotencyKey.__table__
+_AP = ActionProduct.__table__
+_SELL_AT_ACTION = (
+    _AP.update()
+    .where(_AP.c.action_id == bindparam("a"), _AP.c.product_id == bindparam("p"),
+           _AP.c.sold + bindparam("q") <= _AP.c.stock)
+    .values(sold=_AP.c.sold + bindparam("q")))
 _SELLER = select(Seller.__table__.c.id, Seller.__table__.c.allocation_policy,
                  Seller.__table__.c.allocation_params).where(
     Seller.__table__.c.client_id == bindparam("client_id"))
@@ -270,8 +277,10 @@ def place_order_in(
     now: datetime | None = None,
     deadline: timedelta = timedelta(hours=24),
     replaces_return_id: int | None = None,
+    prices: dict[int, str] | None = None,
 ) -> dict[str, Any]:
-    """Place an order inside the caller's transaction (e.g. an exchange's replacement).
+    """Place an order inside the caller's transaction (e.g. an exchange's replacement);
+    ``prices``: SKUs sold at a price of their own (a buyer's approved discount), no action.
 
     A lost race raises :class:`OutOfStock` here (the caller's transaction must roll back).
     """
@@ -284,7 +293,8 @@ def place_order_in(
                                    seller=(seller.id, seller.allocation_policy,
                                            seller.allocation_params),
                                    region=region, lines=lines, now=now or utcnow(),
-                                   deadline=deadline, replaces_return_id=replaces_return_id)
+                                   deadline=deadline, replaces_return_id=replaces_return_id,
+                                   prices=prices)
     except _LostRace:
         raise OutOfStock("stock changed concurrently; retry") from None
 
@@ -335,6 +345,7 @@ def _seller_by_client_id(conn: Connection, client_id: str) -> tuple | None:
 def _allocate_and_write(
     conn: Connection, *, seller: tuple, region: str, lines: list[tuple[int, int]],
     now: datetime, deadline: timedelta, replaces_return_id: int | None,
+    prices: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     """The portable writer: SQLAlchemy Core statements, any dialect, caller's transaction."""
     seller_id, policy_name, policy_params = seller
@@ -344,6 +355,9 @@ def _allocate_and_write(
     network = NETWORKS.get(conn, seller_id)
     by_wh, products = allocate(policy=allocation_policy(policy_name, policy_params),
                                network=network, region=region, lines=lines, rows=rows)
+    for sku, price in (prices or {}).items():  # (Candidate: price at 6, action at 8 and 10)
+        row = products[sku]
+        products[sku] = (*row[:6], price, row[7], None, row[9], None)
     order_id = conn.execute(
         _INSERT_ORDER, {"seller_id": seller_id, "region": region, "created_at": now,
                         "replaces_return_id": replaces_return_id}
@@ -359,4 +373,8 @@ def _allocate_and_write(
     # Reserve last: the guarded UPDATEs take the stock row locks, held until commit
     if not stock.reserve(conn, plan.moves):
         raise _LostRace()
+    for action_id, product_id, quantity in plan.action_moves:  # units at action prices
+        if conn.execute(_SELL_AT_ACTION, {"a": action_id, "p": product_id,
+                                          "q": quantity}).rowcount != 1:
+            raise _LostRace()
     return plan.body

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, Table
 from sqlalchemy.engine import Dialect
 
 from reference_backend.orders.plan import Candidate, OrderPlan
-from reference_backend.promotions.pricing import ACTION_NOW_SQL, PRICE_NOW_SQL
+from reference_backend.promotions.pricing import ACTION_NOW_SQL, LEFT_NOW_SQL, PRICE_NOW_SQL
 from reference_backend.tables import IdempotencyKey, Order, OutboxEvent, Posting, PostingItem
 
 _ORDERS, _POSTINGS, _ITEMS = Order.__table__, Posting.__table__, PostingItem.__table__
@@ -116,12 +116,15 @@ def _sorted_moves(moves: list[tuple[int, int, int]]) -> list[tuple[int, int, int
 
 _CANDIDATE_COLUMNS = (
     "s.sku, s.warehouse_id, s.present - s.reserved, p.product_id, p.offer_id, p.name, "
-    f"{PRICE_NOW_SQL}, p.currency_code, {ACTION_NOW_SQL} "
+    f"{PRICE_NOW_SQL}, p.currency_code, {ACTION_NOW_SQL}, p.price, {LEFT_NOW_SQL} "
     "FROM stock s JOIN products p ON p.product_id = s.product_id "
     "WHERE s.seller_id = {ph} AND s.sku {skus}"
 )
 _RESERVE = ("UPDATE stock SET reserved = reserved + ?, updated_at = ? "
             "WHERE sku = ? AND warehouse_id = ? AND present - reserved >= ?")
+#: units sold at a limited action's price (guarded like the reservations)
+_SELL_AT_ACTION = ("UPDATE action_products SET sold = sold + ? WHERE action_id = ? "
+                   "AND product_id = ? AND sold + ? <= stock")
 
 
 class _Postgres(FastOrders):
@@ -143,17 +146,20 @@ class _Postgres(FastOrders):
             f"RETURNING id), o AS (INSERT INTO orders ({o.quoted}) SELECT {casts_o} FROM k "
             f"RETURNING id) SELECT o.id, k.id, "
             f"{candidates.replace('FROM stock', 'FROM o, k, stock')}")
-        counts = " SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM r)"
+        counts = (" SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM r), "
+                  "(SELECT count(*) FROM a)")
         self.sql_write = f"WITH {self.write_ctes(guarded=True)}{counts}"
         self.sql_write_key = (
             f"WITH {self.write_ctes(guarded=True)}, k AS (UPDATE idempotency_keys SET "
             "status_code = 201, response = %s::json WHERE id = %s)" + counts)
 
     def write_ctes(self, *, guarded: bool) -> str:
-        """Postings, items, events and reservations: the CTEs ``p, i, e, r`` of a statement.
+        """Postings, items, events, reservations and units sold at action prices: the CTEs
+        ``p, i, e, r, a`` of a statement.
 
-        Unguarded, the reservations rely on the ``reserved_within_present`` check: an
-        oversell aborts the statement (for callers that let the database refuse it).
+        Unguarded, the reservations rely on the ``reserved_within_present`` check (and the
+        action units on ``sold_within_stock``): an oversell aborts the statement (for
+        callers that let the database refuse it).
         """
         p, i, e = self.postings, self.items, self.events
         item_cols = ", ".join(f'i."{n}"' for n in i.names if n != "posting_id")
@@ -176,7 +182,11 @@ class _Postgres(FastOrders):
             "ORDER BY s.warehouse_id, s.sku FOR UPDATE OF s), "
             "r AS (UPDATE stock s SET reserved = s.reserved + l.q, updated_at = %s "
             "FROM l WHERE s.id = l.id"
-            + (" AND s.present - s.reserved >= l.q" if guarded else "") + " RETURNING 1)")
+            + (" AND s.present - s.reserved >= l.q" if guarded else "") + " RETURNING 1), "
+            "a AS (UPDATE action_products ap SET sold = ap.sold + m.q "
+            "FROM json_to_recordset(%s) AS m(action_id bigint, product_id bigint, q integer) "
+            "WHERE ap.action_id = m.action_id AND ap.product_id = m.product_id"
+            + (" AND ap.sold + m.q <= ap.stock" if guarded else "") + " RETURNING 1)")
 
     def _items_recordset(self) -> str:
         i = self.items
@@ -196,13 +206,16 @@ class _Postgres(FastOrders):
         return rows[0][0], rows[0][1], [r[2:] for r in rows]
 
     def write_rows(self, plan: OrderPlan, now: datetime) -> tuple[Any, ...]:
-        """The parameters of :meth:`write_ctes`: postings, items, events, moves, stamp."""
+        """The parameters of :meth:`write_ctes`: postings, items, events, moves, stamp and
+        action units."""
         moves = _sorted_moves(plan.moves)
         return (
             _json_rows(self.postings, plan.postings),
             _json_rows(self.items, plan.items),  # extra key posting_number: the join
             _json_rows(self.events, plan.events),
-            json_text([{"sku": sku, "wh": wh, "q": q} for sku, wh, q in moves]), now)
+            json_text([{"sku": sku, "wh": wh, "q": q} for sku, wh, q in moves]), now,
+            json_text([{"action_id": a, "product_id": p, "q": q}
+                       for a, p, q in plan.action_moves]))
 
     def write(self, cur: Any, plan: OrderPlan, key_id: int | None, now: datetime) -> bool:
         rows = self.write_rows(plan, now)
@@ -210,10 +223,10 @@ class _Postgres(FastOrders):
             cur.execute(self.sql_write, rows)
         else:
             cur.execute(self.sql_write_key, (*rows, json_text(plan.body), key_id))
-        postings, reserved = cur.fetchone()
+        postings, reserved, sold = cur.fetchone()
         if postings != len(plan.postings):
             raise RuntimeError("posting insert count mismatch")
-        return reserved == len(_sorted_moves(plan.moves))
+        return reserved == len(_sorted_moves(plan.moves)) and sold == len(plan.action_moves)
 
 
 def json_text(value: Any) -> str:
@@ -272,7 +285,12 @@ class _Sqlite(FastOrders):
         # reserve last (one writer at a time on SQLite, but the same order as PostgreSQL)
         params = [(q, self.dt_proc(now), sku, wh, q) for sku, wh, q in _sorted_moves(plan.moves)]
         cur.executemany(self.sql_reserve, params)
-        return cur.rowcount == len(params)
+        if cur.rowcount != len(params):
+            return False
+        if plan.action_moves:
+            cur.executemany(_SELL_AT_ACTION, [(q, a, p, q) for a, p, q in plan.action_moves])
+            return cur.rowcount == len(plan.action_moves)
+        return True
 
 
 _BUILT: dict[tuple[str, str], FastOrders] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reference_backend import ids
@@ -24,6 +24,7 @@ from reference_backend.postings.transitions import (
     change_status,
     items_of,
 )
+from reference_backend.returns.units import returned_units
 from reference_backend.tables import Order, Posting, Return, utcnow
 from simulator.lifecycle import PostingStatus
 
@@ -76,14 +77,6 @@ def cancel_order(
     return postings
 
 
-def _returned_so_far(session: Session, posting_id: int) -> dict[int, int]:
-    return dict(session.execute(
-        select(Return.sku, func.coalesce(func.sum(Return.quantity), 0))
-        .where(Return.posting_id == posting_id, Return.type == "ClientReturn")
-        .group_by(Return.sku)
-    ).all())
-
-
 def request_return(
     session: Session,
     *,
@@ -96,7 +89,7 @@ def request_return(
     """A buyer returns delivered units (all of them when ``lines`` is None).
 
     The posting must be ``delivered`` (:class:`IllegalStatusChange` otherwise), and no more
-    units can come back than were delivered.
+    units can come back than were delivered, counting those asked back by return requests.
     """
     now = now or utcnow()
     query = select(Posting).where(Posting.posting_number == posting_number).with_for_update()
@@ -112,7 +105,7 @@ def request_return(
             "returned", code="NOT_DELIVERED",
             details=[{"posting_number": posting_number, "status": posting.status}])
     items = {item.sku: item for item in items_of(session, posting.id)}
-    done = _returned_so_far(session, posting.id)
+    done = returned_units(session, posting.id)  # this route's returns and return requests
     wanted = lines if lines is not None else [
         (sku, item.quantity - done.get(sku, 0)) for sku, item in items.items()]
     wanted = [(sku, q) for sku, q in wanted if q > 0 or lines is not None]

@@ -132,32 +132,36 @@ def deactivate_v2(body: P.DeactivateRequest, seller: PromotionsWrite, db: DbDep
 @router.post("/v1/actions/discounts-task/list", response_model=P.TasksResponse)
 def tasks(body: P.TasksRequest, seller: PromotionsRead, db: DbDep) -> P.TasksResponse:
     """Buyers' discount requests, ``page`` 1-based; ``UNKNOWN`` (sent by some clients by
-    default) lists every status (unconfirmed)."""
+    default) lists every status (unconfirmed); ``NEW`` requests read become ``SEEN``."""
     limit = pagination.resolve_limit(body.limit, default=50, maximum=MAX_PAGE)
     statuses = None if body.status == "UNKNOWN" else (body.status,)
-    with db.read_session() as session:
+    with db.session() as session:
         rows = service.tasks(session, seller_id=seller.seller_id, statuses=statuses,
                              after_id=0, offset=max(0, body.page - 1) * limit, limit=limit)
-        return P.TasksResponse(result=[service.task_v1(t) for t in rows])
+        answer = P.TasksResponse(result=[service.task_v1(t) for t in rows])
+        service.mark_seen(session, rows)
+        return answer
 
 
 @router.post("/v2/actions/discounts-task/list", response_model=P.TasksV2Response)
 def tasks_v2(body: P.TasksV2Request, seller: PromotionsRead, db: DbDep) -> P.TasksV2Response:
     """The 2026 beta list, paged after ``last_id`` (a request id; paging unconfirmed), limit one
-    of 5, 10, 15, 20, 30, 50."""
+    of 5, 10, 15, 20, 30, 50; ``NEW`` requests read become ``SEEN``."""
     if body.limit not in V2_TASK_LIMITS:
         raise pagination.BadPage(f"limit must be one of {', '.join(map(str, V2_TASK_LIMITS))}")
     statuses = {"ALL": None, "NEW": ("NEW", "SEEN"),
                 "APPROVED": ("APPROVED", "PARTLY_APPROVED"),
                 "DECLINED": ("DECLINED", "AUTO_DECLINED", "DECLINED_BY_USER")}[body.status]
     now = utcnow()
-    with db.read_session() as session:
+    with db.session() as session:
         rows = service.tasks(session, seller_id=seller.seller_id, statuses=statuses,
                              after_id=body.last_id, offset=0, limit=body.limit)
         names = dict(session.execute(select(Product.product_id, Product.name).where(
             Product.product_id.in_([t.product_id for t in rows]))).tuples().all())
-        return P.TasksV2Response(
+        answer = P.TasksV2Response(
             tasks=[service.task_v2(t, names.get(t.product_id, ""), now) for t in rows])
+        service.mark_seen(session, rows)
+        return answer
 
 
 @router.post("/v1/actions/discounts-task/approve", response_model=P.DecisionResponse)

@@ -2,7 +2,8 @@
 
 An action's *candidates* are the seller's products of its SKU groups (all groups when it
 names none) not yet in it; its *products* are those the seller joined, each at an action
-price no higher than the action's maximum (``price * (1 - discount_value / 100)``). After
+price no higher than the action's maximum (``price * (1 - discount_value / 100)``) and, with
+a ``stock``, for that many units (buyers pay the ordinary price once they are sold). After
 the freeze date a product may only get a lower price and more units, and stays in. Per-item
 problems are answered as rejections (HTTP 200, §1.5), never by failing the whole call.
 """
@@ -15,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import Select, delete, func, or_, select
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from reference_backend.domain_errors import InvalidInput, NotFound
+from reference_backend.domain_errors import Conflict, InvalidInput, NotFound
 from reference_backend.promotions import schemas as P
 from reference_backend.tables import Action, ActionProduct, DiscountTask, Product, utcnow
 
@@ -252,6 +253,8 @@ def _join_refusal(action: Action, eligible: dict[int, str], row: ActionProduct |
     highest = max_action_price(action, money(eligible[pid]))
     if price > highest:
         return f"{ABOVE_MAX} {highest:g}"
+    if row is not None and 0 < stock < row.sold:
+        return f"stock below the {row.sold} units already sold at the action price"
     if frozen and row is None:
         return "the action is frozen: no new products"
     if frozen and row is not None and (price > money(row.action_price) or stock < row.stock):
@@ -362,6 +365,53 @@ def tasks(session: Session, *, seller_id: int, statuses: tuple[str, ...] | None,
         query.order_by(DiscountTask.id).offset(offset).limit(limit)).scalars())
 
 
+def mark_seen(session: Session, tasks_read: list[DiscountTask]) -> None:
+    """The seller has read these requests: ``NEW`` ones become ``SEEN`` (the list answers
+    them as they were when read). Ozon documents the status, not when it is set: our
+    reading."""
+    ids = [t.id for t in tasks_read if t.status == "NEW"]
+    if ids:
+        session.execute(update(DiscountTask).where(DiscountTask.id.in_(ids),
+                                                   DiscountTask.status == "NEW")
+                        .values(status="SEEN"))
+
+
+#: A decided request the buyer can still buy with (once).
+BUYABLE = ("APPROVED", "PARTLY_APPROVED")
+
+
+def purchase(session: Session, *, task_id: int, region: str, quantity: int) -> dict[str, Any]:
+    """The buyer of an approved request orders its SKU at the approved price: within the
+    approved quantities, until the request's ``end_at``, once (then ``PURCHASED``).
+
+    The order is placed in this transaction like any other (stock, postings, events); the
+    answer is the order's. 404 unknown request; 409 not approved, already bought or expired;
+    400 a quantity outside the approved range.
+    """
+    from reference_backend.orders.service import place_order_in  # (orders import pricing)
+
+    task = session.execute(select(DiscountTask).where(DiscountTask.id == task_id)
+                           .with_for_update()).scalar_one_or_none()
+    if task is None:
+        raise NotFound(f"discount request {task_id} not found", code="DISCOUNT_REQUEST_NOT_FOUND")
+    if task.status not in BUYABLE:
+        raise Conflict(f"discount request {task_id} is {task.status}: only an approved request "
+                       "can be bought with, once", code="DISCOUNT_NOT_APPROVED")
+    if task.end_at <= utcnow():
+        raise Conflict(f"discount request {task_id} expired at {task.end_at.isoformat()}",
+                       code="DISCOUNT_EXPIRED")
+    if not task.approved_quantity_min <= quantity <= task.approved_quantity_max:
+        raise InvalidInput(f"quantity must be {task.approved_quantity_min}.."
+                           f"{task.approved_quantity_max} (the approved quantities)",
+                           code="QUANTITY_NOT_APPROVED")
+    assert task.approved_price is not None
+    body = place_order_in(session, seller_id=task.seller_id, region=region,
+                          lines=[(task.sku, quantity)], prices={task.sku: task.approved_price})
+    task.status = "PURCHASED"
+    session.flush()
+    return body
+
+
 def _pct(part: float, whole: float) -> float:
     return round(100 * part / whole, 2) if whole > 0 else 0.0
 
@@ -380,6 +430,7 @@ def task_v1(t: DiscountTask) -> P.Task:
         approved_discount=round(original - approved, 2) if approved else 0.0,
         approved_discount_percent=_pct(original - approved, original) if approved else 0.0,
         requested_price_with_fee=requested, approved_price_with_fee=approved,
+        is_purchased=t.status == "PURCHASED",
         requested_quantity_min=t.requested_quantity_min,
         requested_quantity_max=t.requested_quantity_max,
         approved_quantity_min=t.approved_quantity_min,

@@ -131,9 +131,11 @@ def create_seller(
 
 
 def seed_scenario(
-    session: Session, *, scenario: Scenario, settings: Settings, name: str | None = None
+    session: Session, *, scenario: Scenario, settings: Settings, name: str | None = None,
+    subscription: str = "PREMIUM_PLUS",
 ) -> SellerCredentials:
-    """A seller named after the scenario, with the scenario's world (see the module doc).
+    """A seller named after the scenario, with the scenario's world (see the module doc), and
+    its Ozon ``subscription`` (``NONE``, ``PREMIUM``, ``PREMIUM_PLUS``, ``PREMIUM_PRO``).
 
     Seeding a scenario whose seller already exists raises :class:`AlreadyExists`.
     """
@@ -149,6 +151,7 @@ def seed_scenario(
     lead = scenario.stock.supplier_lead_time_days
     seller.supplier_lead_time_days = float(lead.mean)
     seller.supplier_lead_time_sd_days = float(lead.variance) ** 0.5
+    seller.subscription = subscription
 
     capacity = capacity_per_hour(scenario)
     wh_ids: dict[str, int] = {}
@@ -158,7 +161,7 @@ def seed_scenario(
         session.add(Warehouse(
             warehouse_id=warehouse_id, seller_id=seller.id, code=wh.id, name=wh.name,
             city=wh.city, address=f"{wh.city}, {wh.name}", lat=wh.lat, lon=wh.lon,
-            capacity_per_hour=capacity[wh.id],
+            capacity_per_hour=capacity[wh.id], is_rfbs=wh.rfbs,
         ))
     session.flush()
     for wh in scenario.network.warehouses:

@@ -4,6 +4,10 @@ A category node holds categories or product types (leaves); a type's attributes 
 common ones plus those of every category above it, each required or not. Dictionary
 attributes take values from their dictionary; the type attribute (8229) is category
 dependent: its one value for a type is the type itself (``dictionary_value_id = type_id``).
+
+Names are Russian, as Ozon shows them by default; ``names.json`` gives them in English,
+Simplified Chinese and Turkish, the other ``language`` values of §16.1 (a missing name
+stays Russian). Ids are the same in every language.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from importlib import resources
 from typing import Any
 
 TYPE_ATTRIBUTE = 8229
+#: The request's ``language`` -> the names to use (``DEFAULT`` is Russian).
+LANGUAGES = ("RU", "EN", "ZH_HANS", "TR")
+#: Keys of categories.json whose string values are names shown to people.
+_NAMED = frozenset({"category_name", "type_name", "name", "description", "group_name"})
 
 
 @dataclass(frozen=True)
@@ -108,8 +116,26 @@ def parse(data: dict[str, Any]) -> Catalogue:
     return Catalogue(tuple(_wire_node(n) for n in data["tree"]), types, dictionaries)
 
 
-@lru_cache(maxsize=1)
-def catalogue() -> Catalogue:
-    """The bundled catalogue (read once)."""
-    text = resources.files(__package__).joinpath("categories.json").read_text(encoding="utf-8")
-    return parse(json.loads(text))
+def _read(name: str) -> dict[str, Any]:
+    return json.loads(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
+def translated(data: Any, names: dict[str, str], key: str = "") -> Any:
+    """``categories.json`` data with its names (and dictionary values) from ``names``."""
+    if isinstance(data, dict):
+        return {k: translated(v, names, k) for k, v in data.items()}
+    if isinstance(data, list):
+        return [translated(v, names, key) for v in data]
+    if isinstance(data, str) and (key in _NAMED or key.isdigit()):  # dictionaries: "<id>"
+        return names.get(data, data)
+    return data
+
+
+@lru_cache(maxsize=len(LANGUAGES))
+def catalogue(language: str = "RU") -> Catalogue:
+    """The bundled catalogue with names in ``language`` (read once per language; ``DEFAULT``
+    and unknown values: Russian)."""
+    data = _read("categories.json")
+    if language in LANGUAGES[1:]:
+        data = translated(data, _read("names.json")[language])
+    return parse(data)

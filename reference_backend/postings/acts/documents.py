@@ -48,6 +48,8 @@ class ActSheet:
     created_at: datetime
     containers: int
     lines: Sequence[SheetLine]
+    #: postings on the act the carrier did not take at the hand-over (the mismatch)
+    missing: Sequence[str] = ()
 
 
 def _day(at: datetime) -> str:
@@ -142,6 +144,24 @@ def act_pdf(sheet: ActSheet) -> bytes:
     units = sum(_units(line) for line in sheet.lines)
     canvas.drawString(MARGIN, y, f"Total: {len(sheet.lines)} postings, {boxes} boxes, "
                                  f"{units} units")
+    _signatures(canvas, y)
+    canvas.save()
+    return buffer.getvalue()
+
+
+def mismatch_pdf(sheet: ActSheet) -> bytes:
+    """The act of mismatch: the act's postings the carrier did not take at the hand-over."""
+    canvas, buffer = _a4("Act of mismatch", sheet)
+    y = _header(canvas, "Act of mismatch", sheet, [
+        ("Seller", sheet.seller), ("Warehouse", sheet.warehouse),
+        ("Delivery method", sheet.delivery_method), ("Departure", _day(sheet.departure)),
+        ("On the act, not handed over", str(len(sheet.missing))),
+    ])
+    by_number = {line.posting_number: line for line in sheet.lines}
+    rows = [[str(n), number, str(by_number[number].boxes) if number in by_number else "",
+             "not handed over"] for n, number in enumerate(sheet.missing, start=1)]
+    y = _table(canvas, y, [("#", 10 * mm), ("Posting", 60 * mm), ("Boxes", 20 * mm),
+                           ("Finding", 60 * mm)], rows)
     _signatures(canvas, y)
     canvas.save()
     return buffer.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from fastapi import APIRouter
 from fastapi.responses import Response
@@ -43,19 +44,21 @@ def _pdf(db: Database, seller_id: int, act_id: int, render: Callable[[ActSheet],
 
 @router.post("/v2/posting/fbs/act/create", response_model=A.ActCreateResponse)
 def act_create(body: A.ActCreateRequest, seller: PostingsWrite, db: DbDep) -> A.ActCreateResponse:
-    """Form the act of the method's assembled postings; ``delivery_method_id`` may also be a
-    warehouse id (2026 docs)."""
+    """Start forming the act of the method's assembled postings (ready after
+    ``PEAKLINE_ACT_FORMING_SECONDS``); ``delivery_method_id`` may also be a warehouse id (2026
+    docs)."""
     with db.session() as session:
         act = service.create_act(
             session, seller_id=seller.seller_id, delivery_method_id=body.delivery_method_id,
-            departure_date=body.departure_date, containers_count=body.containers_count)
+            departure_date=body.departure_date, containers_count=body.containers_count,
+            forming=timedelta(seconds=db.settings.act_forming_seconds))
         return A.ActCreateResponse(result=A.ActId(id=act.id))
 
 
 @router.post("/v2/posting/fbs/act/check-status", response_model=A.ActStatusResponse)
 def act_check_status(body: A.ActIdRequest, seller: PostingsRead, db: DbDep) -> A.ActStatusResponse:
-    """Acts are formed at once, so always ``ready``, with the postings added and those left
-    for the next carriage."""
+    """``in_process`` while the act is being formed, then ``ready`` with the postings added and
+    those left for the next carriage."""
     with db.read_session() as session:
         result = service.act_status(session, seller_id=seller.seller_id, act_id=body.id)
     return A.ActStatusResponse(result=result)
@@ -78,9 +81,9 @@ def act_container_labels(body: A.ActIdRequest, seller: PostingsRead, db: DbDep) 
 
 @router.post("/v2/posting/fbs/act/get-barcode", response_class=Response, responses=PNG)
 def act_get_barcode(body: A.ActIdRequest, seller: PostingsRead, db: DbDep) -> Response:
-    """The hand-over barcode as a raw PNG (Code128)."""
+    """The hand-over barcode as a raw PNG (Code128; 409 while the act is being formed)."""
     with db.read_session() as session:
-        act = service.get_act(session, seller_id=seller.seller_id, act_id=body.id)
+        act = service.get_act(session, seller_id=seller.seller_id, act_id=body.id, ready=True)
     png = documents.barcode_png(service.barcode_text(act.id))
     return _file(png, "image/png", f"{act.id}_barcode.png")
 
@@ -88,34 +91,38 @@ def act_get_barcode(body: A.ActIdRequest, seller: PostingsRead, db: DbDep) -> Re
 @router.post("/v2/posting/fbs/act/get-barcode/text", response_model=A.BarcodeTextResponse)
 def act_barcode_text(body: A.ActIdRequest, seller: PostingsRead, db: DbDep
                      ) -> A.BarcodeTextResponse:
-    """The hand-over barcode's value (``%303%<act id>``)."""
+    """The hand-over barcode's value (``%303%<act id>``; 409 while the act is being formed)."""
     with db.read_session() as session:
-        act = service.get_act(session, seller_id=seller.seller_id, act_id=body.id)
+        act = service.get_act(session, seller_id=seller.seller_id, act_id=body.id, ready=True)
     return A.BarcodeTextResponse(result=service.barcode_text(act.id))
 
 
 @router.post("/v2/posting/fbs/digital/act/check-status", response_model=A.DigitalStatusResponse)
 def digital_act_check_status(body: A.ActIdRequest, seller: PostingsRead, db: DbDep
                              ) -> A.DigitalStatusResponse:
-    """Switched off by Ozon on 2026-03-22 but still called; every act is ``FORMED`` (no
-    envelope)."""
+    """Switched off by Ozon on 2026-03-22 but still called; ``FORMING``, ``FORMED`` or
+    ``CONFIRMED_WITH_MISMATCH`` (no envelope)."""
     with db.read_session() as session:
-        act = service.get_act(session, seller_id=seller.seller_id, act_id=body.id)
-    return A.DigitalStatusResponse(id=act.id, status="FORMED")
+        status = service.digital_status(session, seller_id=seller.seller_id, act_id=body.id)
+    return A.DigitalStatusResponse(id=body.id, status=status)
 
 
 @router.post("/v2/posting/fbs/digital/act/get-pdf", response_class=Response, responses=PDF)
 def digital_act_get_pdf(body: A.DigitalPdfRequest, seller: PostingsRead, db: DbDep) -> Response:
-    """Switched off by Ozon on 2026-03-22 but still called; the act or the waybill as a raw
-    PDF, 404 for mismatch and excess acts (acceptance finds none)."""
+    """Switched off by Ozon on 2026-03-22 but still called; the act, the waybill or the act
+    of mismatch (postings on the act not handed over) as a raw PDF, 404 for an act without
+    one (and for excess acts: acceptance takes only postings on the act)."""
     if body.doc_type == "waybill":
         return _pdf(db, seller.seller_id, body.id, documents.waybill_pdf,
                     f"{body.id}_waybill.pdf")
     if body.doc_type == "act_of_acceptance":
         return _pdf(db, seller.seller_id, body.id, documents.act_pdf, f"{body.id}.pdf")
-    _sheet(db, seller.seller_id, body.id)  # an unknown act is still a 404 of its own
+    sheet = _sheet(db, seller.seller_id, body.id)  # an unknown act is still a 404 of its own
+    if body.doc_type == "act_of_mismatch" and sheet.missing:
+        return _file(documents.mismatch_pdf(sheet), "application/pdf",
+                     f"{body.id}_act_of_mismatch.pdf")
     raise NotFound(f"act {body.id} has no {body.doc_type}: nothing was found missing or "
-                   "in excess at acceptance", code="DOCUMENT_NOT_FOUND")
+                   "in excess at the hand-over", code="DOCUMENT_NOT_FOUND")
 
 
 @router.post("/v2/posting/fbs/act/list", response_model=A.ActListResponse)

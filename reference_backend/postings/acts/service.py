@@ -4,15 +4,19 @@ SQLAlchemy session; no HTTP here.
 
 An act takes every posting of the delivery method (or, as the 2026 docs allow, of the
 warehouse) that is assembled (``awaiting_deliver``) and in no act yet; postings of the same
-method still awaiting packaging are left for the next carriage. Acts are formed at once
-(``check-status`` answers ``ready``); an act is ``formed`` until all its postings have left
-the warehouse, then ``received``.
+method still awaiting packaging are left for the next carriage. Forming takes a while, as
+on Ozon: ``check-status`` answers ``in_process`` until the act's ``ready_at`` (the act is
+made ``act_forming_seconds`` after the request, a setting), then ``ready``; its documents
+exist only once it is ready (409 before). An act is ``formed`` until all its postings have
+left the warehouse, then ``received``. Once the carrier has taken some of its postings, the
+act's postings still not handed over make an *act of mismatch* (``related_docs``, the
+digital ``act_of_mismatch`` PDF, digital status ``CONFIRMED_WITH_MISMATCH``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -69,7 +73,7 @@ def _postings_of(seller_id: int, warehouse: Warehouse, method: DeliveryMethod | 
 def create_act(
     session: Session, *, seller_id: int, delivery_method_id: int,
     departure_date: datetime | None = None, containers_count: int = 0,
-    now: datetime | None = None,
+    now: datetime | None = None, forming: timedelta = timedelta(0),
 ) -> Act:
     """Form the act of every assembled posting of the method not yet in an act.
 
@@ -91,7 +95,8 @@ def create_act(
     act = Act(seller_id=seller_id, delivery_method_id=method.id if method else None,
               warehouse_id=warehouse.warehouse_id, containers_count=containers_count,
               departure_date=departure_date or datetime.combine(now.date(), time(), now.tzinfo),
-              next_carriage=[p.posting_number for p in later], created_at=now)
+              next_carriage=[p.posting_number for p in later], created_at=now,
+              ready_at=now + forming)
     session.add(act)
     session.flush()
     session.add_all(ActPosting(act_id=act.id, posting_id=p.id) for p in ready)
@@ -99,11 +104,31 @@ def create_act(
     return act
 
 
-def get_act(session: Session, *, seller_id: int, act_id: int) -> Act:
+def get_act(session: Session, *, seller_id: int, act_id: int, ready: bool = False) -> Act:
+    """The seller's act; ``ready``: 409 ``ACT_NOT_READY`` while it is being formed."""
     act = session.get(Act, act_id)
     if act is None or act.seller_id != seller_id:
         raise NotFound(f"act {act_id} not found", code="ACT_NOT_FOUND")
+    if ready and not is_ready(act):
+        raise Conflict(f"act {act_id} is still being formed (check-status: in_process); its "
+                       "documents exist once it is ready", code="ACT_NOT_READY")
     return act
+
+
+def is_ready(act: Act, now: datetime | None = None) -> bool:
+    return act.ready_at is None or act.ready_at <= (now or utcnow())
+
+
+def not_handed_over(postings: Sequence[Posting]) -> list[str]:
+    """The act's postings the carrier left behind: none until it took at least one of them."""
+    if not any(p.shipped_at is not None for p in postings):
+        return []
+    return [p.posting_number for p in postings
+            if p.shipped_at is None and p.status != ST.CANCELLED.value]
+
+
+def _handover_at(postings: Sequence[Posting]) -> datetime:
+    return min(p.shipped_at for p in postings if p.shipped_at is not None)
 
 
 def postings_of_act(session: Session, act_id: int) -> list[Posting]:
@@ -114,6 +139,8 @@ def postings_of_act(session: Session, act_id: int) -> list[Posting]:
 
 def act_status(session: Session, *, seller_id: int, act_id: int) -> A.ActStatusResult:
     act = get_act(session, seller_id=seller_id, act_id=act_id)
+    if not is_ready(act):
+        return A.ActStatusResult(status="in_process", added_to_act=[], removed_from_act=[])
     return A.ActStatusResult(
         status="ready",
         added_to_act=[p.posting_number for p in postings_of_act(session, act.id)],
@@ -122,8 +149,21 @@ def act_status(session: Session, *, seller_id: int, act_id: int) -> A.ActStatusR
     )
 
 
-def _state(postings: Sequence[Posting]) -> str:
-    """``received`` once every posting has left the warehouse, ``formed`` before."""
+def digital_status(session: Session, *, seller_id: int, act_id: int) -> str:
+    """``FORMING``, ``FORMED``, or ``CONFIRMED_WITH_MISMATCH`` once the carrier left some of
+    the act's postings behind (§14.4)."""
+    act = get_act(session, seller_id=seller_id, act_id=act_id)
+    if not is_ready(act):
+        return "FORMING"
+    return "CONFIRMED_WITH_MISMATCH" if not_handed_over(postings_of_act(session, act.id)) \
+        else "FORMED"
+
+
+def _state(act: Act, postings: Sequence[Posting]) -> str:
+    """``in_process`` while forming, ``received`` once every posting has left the warehouse,
+    ``formed`` before."""
+    if not is_ready(act):
+        return "in_process"
     gone = all(p.shipped_at is not None or p.status == ST.CANCELLED.value for p in postings)
     return "received" if postings and gone else "formed"
 
@@ -146,7 +186,7 @@ def act_list(session: Session, *, seller_id: int, f: A.ActListFilter, limit: int
         if f.integration_type and integration != f.integration_type:
             continue
         postings = postings_of_act(session, act.id)
-        status = _state(postings)
+        status = _state(act, postings)
         if f.status and status not in f.status:
             continue
         changed = max([act.created_at, *(p.status_changed_at for p in postings)])
@@ -157,14 +197,25 @@ def act_list(session: Session, *, seller_id: int, f: A.ActListFilter, limit: int
             departure_date=act.departure_date.strftime("%Y-%m-%d"),
             created_at=act.created_at, updated_at=changed,
             has_postings_for_next_carriage=bool(act.next_carriage),
-            related_docs=A.RelatedDocs(act_of_acceptance=A.RelatedDoc(
-                created_at=act.created_at,
-                document_status="ACCEPTED_BY_CARGO_PLACES" if status == "received"
-                else "FORMED")),
+            related_docs=_related_docs(act, status, postings),
         ))
         if len(items) == limit:
             break
     return items
+
+
+def _related_docs(act: Act, status: str, postings: Sequence[Posting]) -> A.RelatedDocs:
+    if status == "in_process":
+        return A.RelatedDocs(act_of_acceptance=A.RelatedDoc(created_at=act.created_at,
+                                                           document_status="FORMING"))
+    missing = not_handed_over(postings)
+    acceptance = ("CONFIRMED_WITH_MISMATCH" if missing
+                  else "ACCEPTED_BY_CARGO_PLACES" if status == "received" else "FORMED")
+    return A.RelatedDocs(
+        act_of_acceptance=A.RelatedDoc(created_at=act.ready_at or act.created_at,
+                                       document_status=acceptance),
+        act_of_mismatch=A.RelatedDoc(created_at=_handover_at(postings),
+                                     document_status="NEED_TO_SIGN") if missing else None)
 
 
 def _items(session: Session, postings: Sequence[Posting]) -> dict[int, list[PostingItem]]:
@@ -194,8 +245,8 @@ def act_postings(session: Session, *, seller_id: int, act_id: int) -> list[A.Act
 
 
 def act_sheet(session: Session, *, seller_id: int, act_id: int) -> ActSheet:
-    """What the act's documents show."""
-    act = get_act(session, seller_id=seller_id, act_id=act_id)
+    """What the act's documents show (409 while it is being formed)."""
+    act = get_act(session, seller_id=seller_id, act_id=act_id, ready=True)
     postings = postings_of_act(session, act.id)
     items = _items(session, postings)
     weights = dict(session.execute(select(Product.product_id, Product.weight).where(
@@ -214,4 +265,5 @@ def act_sheet(session: Session, *, seller_id: int, act_id: int) -> ActSheet:
             products=[(i.offer_id, i.quantity) for i in items[p.id]],
             weight_g=sum(weights.get(i.product_id, 0) * i.quantity for i in items[p.id]))
             for p in postings],
+        missing=not_handed_over(postings),
     )

@@ -22,13 +22,14 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import IntEnum, StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from reference_backend.domain_errors import Conflict, IllegalStatusChange, InvalidInput, NotFound
 from reference_backend.postings.transitions import items_of
+from reference_backend.returns.units import returned_units
 from reference_backend.stock import rows as stock
-from reference_backend.tables import Posting, Return, ReturnRequest, utcnow
+from reference_backend.tables import Posting, ReturnRequest, Warehouse, utcnow
 from simulator.lifecycle import PostingStatus
 
 
@@ -114,20 +115,12 @@ def available_actions(request: ReturnRequest) -> tuple[Action, ...]:
 # --------------------------------------------------------------------------- the buyer
 
 
-def _requested_so_far(session: Session, posting_id: int, sku: int) -> int:
-    requested = session.scalar(select(func.coalesce(func.sum(ReturnRequest.quantity), 0)).where(
-        ReturnRequest.posting_id == posting_id, ReturnRequest.sku == sku,
-        ReturnRequest.state != State.REJECTED.value))
-    returned = session.scalar(select(func.coalesce(func.sum(Return.quantity), 0)).where(
-        Return.posting_id == posting_id, Return.sku == sku, Return.type == "ClientReturn"))
-    return int(requested or 0) + int(returned or 0)
-
-
 def file_request(
     session: Session, *, posting_number: str, sku: int, quantity: int | None = None,
     reason_id: int, comment: str = "", return_method_id: int = 1, now: datetime | None = None,
 ) -> ReturnRequest:
-    """A buyer's request to return ``quantity`` units (all left) of a delivered posting line."""
+    """A buyer's request to return ``quantity`` units (all left) of a delivered rFBS posting
+    line (409 ``NOT_RFBS`` for a posting of an FBS warehouse)."""
     now = now or utcnow()
     if reason_id not in RETURN_REASONS:
         raise InvalidInput(f"reason_id must be one of {sorted(RETURN_REASONS)}",
@@ -143,10 +136,15 @@ def file_request(
         raise IllegalStatusChange(
             f"posting {posting_number} is {posting.status}: only delivered postings can be "
             "returned", code="NOT_DELIVERED")
+    if not session.scalar(select(Warehouse.is_rfbs).where(
+            Warehouse.warehouse_id == posting.warehouse_id)):
+        raise IllegalStatusChange(
+            f"posting {posting_number} was shipped from an FBS warehouse: return requests are "
+            "for rFBS postings (§13); its return goes through Ozon", code="NOT_RFBS")
     item = next((i for i in items_of(session, posting.id) if i.sku == sku), None)
     if item is None:
         raise InvalidInput(f"SKU {sku} is not in posting {posting_number}", code="UNKNOWN_SKU")
-    left = item.quantity - _requested_so_far(session, posting.id, sku)
+    left = item.quantity - returned_units(session, posting.id).get(sku, 0)
     quantity = left if quantity is None else quantity
     if quantity <= 0 or quantity > left:
         raise Conflict(f"only {max(left, 0)} unit(s) of SKU {sku} can still be returned",
