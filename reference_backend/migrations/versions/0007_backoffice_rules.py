@@ -1,8 +1,8 @@
 """the seller's Ozon subscription (buyer chats need Premium Plus); units sold at an action's
 price, never above its stock; when an act is formed
 
-Revision ID: 0006_h22
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_h22"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
