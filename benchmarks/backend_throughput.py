@@ -241,7 +241,8 @@ regions AS (SELECT ARRAY['Москва', 'Санкт-Петербург', 'Ка�
 made AS (
     INSERT INTO orders (id, seller_id, region, created_at)
     SELECT :base + g, :seller, (SELECT names FROM regions)[1 + g % 5],
-           now() - interval '2 days' - interval '1 second' * (:span_s * (:n - g) / :n)
+           now() - interval '2 days'
+           - interval '1 second' * (CAST(:span_s AS float8) * (:n - g) / :n)
     FROM generate_series(1, :n) AS g
     RETURNING id, region, created_at)
 INSERT INTO postings (

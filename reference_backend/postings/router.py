@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from reference_backend import pagination
 from reference_backend.deps import DbDep, PostingsRead
@@ -101,7 +101,7 @@ def _check_period(since: datetime | None, to: datetime | None) -> None:
 
 
 def _v3_page(
-    session: Session,
+    conn: Connection,
     seller_id: int,
     flt: q.PostingFilter,
     body: S.OffsetListRequest,
@@ -109,13 +109,13 @@ def _v3_page(
 ) -> tuple[list[dict[str, Any]], bool]:
     """A v3 page (offset paging): the postings and ``has_next``."""
     bundles, has_next = q.list_offset(
-        session, seller_id, flt, limit=limit, offset=body.offset, desc=body.dir == "desc"
+        conn, seller_id, flt, limit=limit, offset=body.offset, desc=body.dir == "desc"
     )
     return [q.to_v3(b, body.with_) for b in bundles], has_next
 
 
 def _v4_page(
-    session: Session,
+    conn: Connection,
     seller_id: int,
     flt: q.PostingFilter,
     body: S.CursorListRequest,
@@ -123,7 +123,7 @@ def _v4_page(
 ) -> tuple[list[dict[str, Any]], bool, str]:
     """A v4 page (cursor paging): the postings, ``has_next`` and the cursor."""
     bundles, has_next, cursor = q.list_cursor(
-        session, seller_id, flt, limit=limit, cursor=body.cursor, desc=body.sort_dir == "desc"
+        conn, seller_id, flt, limit=limit, cursor=body.cursor, desc=body.sort_dir == "desc"
     )
     return [q.to_v4(b, body.with_) for b in bundles], has_next, cursor
 
@@ -133,9 +133,9 @@ def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead, db: DbDe
     """Postings of the period (offset paging; ``has_next`` says whether to ask again)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    with db.read_session() as session:
+    with db.read_statements() as conn:
         postings, has_next = _v3_page(
-            session, seller.seller_id, _filter_v3(body.filter), body, limit
+            conn, seller.seller_id, _filter_v3(body.filter), body, limit
         )
     return _json({"result": {"postings": postings, "has_next": has_next}})
 
@@ -145,9 +145,9 @@ def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead, db: DbDe
     """Postings of the period (cursor paging; the last page keeps a cursor past the end)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    with db.read_session() as session:
+    with db.read_statements() as conn:
         postings, has_next, cursor = _v4_page(
-            session, seller.seller_id, _filter_v4(body.filter), body, limit
+            conn, seller.seller_id, _filter_v4(body.filter), body, limit
         )
     return _json({"postings": postings, "cursor": cursor, "has_next": has_next})
 
@@ -159,9 +159,9 @@ def unfulfilled_list_v3(
     """Postings still to process (``count`` = all matching, ``postings`` = this page)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     flt = _unfulfilled_v3(body.filter)
-    with db.read_session() as session:
-        postings, _ = _v3_page(session, seller.seller_id, flt, body, limit)
-        total = q.count(session, seller.seller_id, flt)
+    with db.read_statements() as conn:
+        postings, _ = _v3_page(conn, seller.seller_id, flt, body, limit)
+        total = q.count(conn, seller.seller_id, flt)
     return _json({"result": {"postings": postings, "count": total}})
 
 
@@ -172,9 +172,9 @@ def unfulfilled_list_v4(
     """Postings still to process (cursor paging, ``count`` of all matching)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     flt = _unfulfilled_v4(body.filter)
-    with db.read_session() as session:
-        postings, has_next, cursor = _v4_page(session, seller.seller_id, flt, body, limit)
-        total = q.count(session, seller.seller_id, flt)
+    with db.read_statements() as conn:
+        postings, has_next, cursor = _v4_page(conn, seller.seller_id, flt, body, limit)
+        total = q.count(conn, seller.seller_id, flt)
     return _json({"postings": postings, "cursor": cursor, "has_next": has_next, "count": total})
 
 

@@ -1,17 +1,19 @@
 """Posting queries and their Ozon shapes (v3 list/unfulfilled/get, v4, get-by-barcode).
 
-Reads only. A page is one query for the ids of its postings (SQLAlchemy: the filters), then
-its posting rows, their items, warehouses and delivery methods on the driver's cursor
-(:mod:`.raw_rows`), then pure shaping functions.
+Reads only. A list page is one query for the ids of its postings (SQLAlchemy: the filters),
+then two on the driver's cursor (:mod:`.raw_rows`): its posting rows joined with their
+warehouses and delivery methods, and their items; then pure shaping functions that build
+the answer as wire data.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Row, Select, func, or_, select
@@ -20,7 +22,7 @@ from sqlalchemy.orm import Session
 from reference_backend import pagination
 from reference_backend.domain_errors import NotFound
 from reference_backend.postings import schemas as S
-from reference_backend.raw_rows import RowsByKey
+from reference_backend.raw_rows import Joined, RowsByKey
 from reference_backend.schemas import iso_utc
 from reference_backend.tables import DeliveryMethod, Package, Posting, PostingItem, Warehouse
 from simulator.lifecycle import PostingStatus, can_transition, is_final
@@ -63,6 +65,11 @@ _LABELS = [
     "label_download_big",
     "label_download_small",
 ]
+
+
+@functools.cache
+def _actions(status: str) -> tuple[str, ...]:
+    return tuple(available_actions(status))
 
 
 def available_actions(status: str) -> list[str]:
@@ -118,10 +125,27 @@ class PostingBundle:
 class _Readers:
     """A page's reads on the driver's cursor (see :mod:`.raw_rows`), per dialect."""
 
-    postings: RowsByKey
     items: RowsByKey
     warehouses: RowsByKey
     methods: RowsByKey
+    #: postings with their warehouse's name and delivery method (``warehouse_name``,
+    #: ``method_id``, ...): a list page's postings in one statement
+    page: RowsByKey
+
+
+class _WarehouseRef(NamedTuple):
+    warehouse_id: int
+    name: str
+
+
+class _MethodRef(NamedTuple):
+    id: int
+    name: str
+    provider_id: int
+    tpl_provider: str
+
+
+_METHOD_COLUMNS = ("id", "name", "provider_id", "tpl_provider")
 
 
 _READERS: dict[tuple[str, str], _Readers] = {}
@@ -132,12 +156,15 @@ def _readers(conn: Connection) -> _Readers:
     readers = _READERS.get((d.name, d.driver))
     if readers is None:
         readers = _READERS[(d.name, d.driver)] = _Readers(
-            postings=RowsByKey(Posting.__table__, "id", d),
             items=RowsByKey(PostingItem.__table__, "posting_id", d, order_by="id"),
             warehouses=RowsByKey(Warehouse.__table__, "warehouse_id", d,
                                  columns=("warehouse_id", "name")),
-            methods=RowsByKey(DeliveryMethod.__table__, "id", d,
-                              columns=("id", "name", "provider_id", "tpl_provider")),
+            methods=RowsByKey(DeliveryMethod.__table__, "id", d, columns=_METHOD_COLUMNS),
+            page=RowsByKey(Posting.__table__, "id", d, joined=(
+                Joined(Warehouse.__table__, "warehouse_id", "warehouse_id", ("name",),
+                       "warehouse_"),
+                Joined(DeliveryMethod.__table__, "delivery_method_id", "id", _METHOD_COLUMNS,
+                       "method_"))),
         )
     return readers
 
@@ -162,6 +189,27 @@ def _bundle(session: Session, postings: Sequence[Posting | Row[Any]]) -> list[Po
         )
         for p in postings
     ]
+
+
+def _page(conn: Connection, ids: Sequence[int]) -> list[PostingBundle]:
+    """The postings ``ids`` (in that order) with their items, warehouses and delivery
+    methods: two statements."""
+    read = _readers(conn)
+    postings = {p.id: p for p in read.page.fetch(conn, ids)}
+    items: dict[int, list[Any]] = {i: [] for i in ids}
+    for item in read.items.fetch(conn, ids):
+        items[item.posting_id].append(item)
+    bundles = []
+    for i in ids:
+        p = postings.get(i)
+        if p is None:  # (gone since its id was read: a seller deleted meanwhile)
+            continue
+        warehouse = (_WarehouseRef(p.warehouse_id, p.warehouse_name)
+                     if p.warehouse_name is not None else None)
+        method = (_MethodRef(p.method_id, p.method_name, p.method_provider_id,
+                             p.method_tpl_provider) if p.method_id is not None else None)
+        bundles.append(PostingBundle(p, items[i], warehouse, method))
+    return bundles
 
 
 def find_posting(session: Session, seller_id: int, number: str, *, lock: bool = False) -> Posting:
@@ -328,6 +376,7 @@ def _currency(code: str | None) -> str:
 def _common(b: PostingBundle, with_: S.With) -> dict[str, Any]:
     """The keys every posting shape shares, as wire data."""
     p = b.posting
+    shipment_date = iso_utc(p.shipment_date)
     return {
         "posting_number": p.posting_number,
         "order_id": p.order_id,
@@ -335,8 +384,8 @@ def _common(b: PostingBundle, with_: S.With) -> dict[str, Any]:
         "status": p.status,
         "substatus": _substatus(p),
         "in_process_at": iso_utc(p.in_process_at),
-        "shipment_date": iso_utc(p.shipment_date),
-        "shipment_date_without_delay": iso_utc(p.shipment_date),
+        "shipment_date": shipment_date,
+        "shipment_date_without_delay": shipment_date,
         "delivering_date": iso_utc(p.delivering_date),
         "delivery_method": _method_ref(b),
         "tpl_integration_type": p.tpl_integration_type
@@ -345,7 +394,7 @@ def _common(b: PostingBundle, with_: S.With) -> dict[str, Any]:
         "is_express": bool(p.is_express),
         "is_multibox": bool(p.is_multibox),
         "multi_box_qty": p.multi_box_qty or 0,
-        "available_actions": available_actions(p.status),
+        "available_actions": list(_actions(p.status)),
         "cancellation": _cancellation(p),
         "analytics_data": _analytics(b) if with_.analytics_data else None,
         "barcodes": barcodes_of(p).model_dump() if with_.barcodes else None,
@@ -508,28 +557,20 @@ def _where(query: Select[Any], seller_id: int, f: PostingFilter) -> Select[Any]:
     return query
 
 
-def _rows_of(session: Session, page_ids: Select[Any]) -> list[Any]:
-    """Postings of a page picked by id first: the database sorts ids (from an index), not
-    whole rows (SQLite sorted every row of the window: ~30 ms for 20,000 postings). Plain
-    rows, in the order of ``page_ids``: a page is only read."""
-    conn = session.connection()
-    ids = conn.execute(page_ids).scalars().all()
-    by_id = {p.id: p for p in _readers(conn).postings.fetch(conn, ids)}
-    return [by_id[i] for i in ids]
-
-
 def list_offset(
-    session: Session, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
+    conn: Connection, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
 ) -> tuple[list[PostingBundle], bool]:
-    """An offset page (``limit + 1`` rows fetched for ``has_next``)."""
+    """An offset page (``limit + 1`` ids fetched for ``has_next``). The ids first: the
+    database sorts ids (from an index), not whole rows (SQLite sorted every row of the window:
+    ~30 ms for 20,000 postings)."""
     order = Posting.id.desc() if desc else Posting.id.asc()
     ids = _where(select(Posting.id), seller_id, f).order_by(order).offset(offset).limit(limit + 1)
-    page = pagination.offset_page(_rows_of(session, ids), limit)
-    return _bundle(session, page.items), page.has_next
+    page = pagination.offset_page(conn.execute(ids).scalars().all(), limit)
+    return _page(conn, page.items), page.has_next
 
 
 def list_cursor(
-    session: Session, seller_id: int, f: PostingFilter, *, limit: int, cursor: str, desc: bool
+    conn: Connection, seller_id: int, f: PostingFilter, *, limit: int, cursor: str, desc: bool
 ) -> tuple[list[PostingBundle], bool, str]:
     """A keyset page after ``cursor`` (see :mod:`reference_backend.pagination`)."""
     after = pagination.decode_cursor(cursor)
@@ -537,14 +578,13 @@ def list_cursor(
     if after is not None:
         ids = ids.where(Posting.id < after if desc else Posting.id > after)
     ids = ids.order_by(Posting.id.desc() if desc else Posting.id.asc()).limit(limit + 1)
-    rows = _rows_of(session, ids)
-    page = pagination.cursor_page(rows, limit, lambda p: p.id, after)
-    return _bundle(session, page.items), page.has_next, page.cursor
+    page = pagination.cursor_page(conn.execute(ids).scalars().all(), limit, lambda i: i, after)
+    return _page(conn, page.items), page.has_next, page.cursor
 
 
-def count(session: Session, seller_id: int, f: PostingFilter) -> int:
+def count(conn: Connection | Session, seller_id: int, f: PostingFilter) -> int:
     query = _where(select(func.count(Posting.id)), seller_id, f)
-    return int(session.scalar(query) or 0)
+    return int(conn.scalar(query) or 0)
 
 
 def by_barcode(session: Session, seller_id: int, barcode: str) -> PostingBundle:
