@@ -9,7 +9,9 @@ starts ``peakline serve`` on 127.0.0.1 and measures, with the raw-asyncio load g
   constant answer through the same middleware, no database; measured before and after the
   others, the mean is the trivial rate), ``POST /marketplace/v1/orders`` (unique
   Idempotency-Keys, baskets by the scenario's line counts, SKUs drawn by popularity,
-  regions by weight) and ``POST /v3/posting/fbs/list`` (50 newest postings of the day);
+  regions by weight) and the posting lists as integrations poll them, a page of 50 with
+  analytics and financial data: ``/v3/posting/fbs/list`` and ``/v4/...`` (the newest of
+  the last day), ``/v3/posting/fbs/unfulfilled/list`` and ``/v4/...`` (the newest open);
 * a live database under each run: orders are placed for 2 s before the first, and
   ``ANALYZE`` runs before each, as autovacuum would keep the statistics on a live server
   (a plan made while a table was empty -- PostgreSQL's foreign-key checks among them --
@@ -20,17 +22,28 @@ starts ``peakline serve`` on 127.0.0.1 and measures, with the raw-asyncio load g
   time (queueing is not hidden): p50/p95/p99;
 * beside each run, the cores its server's processes and PostgreSQL's kept busy on average
   (how near saturation "70 % of max" really is: a group commit's max depends on its batch
-  sizes, so the two do not scale alike).
+  sizes, so the two do not scale alike), and the rate per core the server used.
 
-A bare FastAPI app (one async endpoint, no middleware, one worker) is measured too, for the
-scale of "a trivial FastAPI endpoint". Prints a table of rates, latencies and ratios to the
-trivial endpoint, then the target verdicts (orders >= 20 % of trivial on PostgreSQL; p99 <
-50 ms at 70 % of the maximum). Everything it starts (servers, load processes, the PostgreSQL
-database) is stopped or dropped at the end. About 4 minutes.
+A bare FastAPI app (one async endpoint, no middleware, one worker) is the scale of "a
+trivial FastAPI endpoint": measured first, and its ``/ping`` again right before and after
+each setup's runs (a shared machine's speed drifts within minutes; each setup is compared
+with the bare runs beside it). Prints a table of rates, latencies and ratios, then the
+target verdicts of issue 20 as shares of bare FastAPI's ``/ping``: Peakline's ``/ping`` >=
+80 %, orders >= 25 % on PostgreSQL and >= 10 % on SQLite, each posting list >= 10 %, p99 <
+50 ms at 70 % of the maximum.
+
+``--history 10000 1000000`` (PostgreSQL) runs each setup once per history size on a fresh
+database holding that many postings of the past year (delivered or cancelled, one or two
+lines, generated in SQL in seconds), the later ones at the first one's open-loop rates:
+the verdicts compare their p50 and p99 (target: less than 1.5x). ``--explain`` prints the
+plans of a list page's queries. Everything it starts (servers, load processes, the
+PostgreSQL databases) is stopped or dropped at the end. About 6 minutes a setup.
 
     .venv/bin/python benchmarks/backend_throughput.py                  # SQLite, + PG if env set
     .venv/bin/python benchmarks/backend_throughput.py --pg postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python benchmarks/backend_throughput.py --db postgresql --workers 1 --json out.json
+    .venv/bin/python benchmarks/backend_throughput.py --db postgresql --workers 1 \
+        --history 10000 1000000 --endpoints ping orders list unfulfilled-v4 --explain
 """
 
 from __future__ import annotations
