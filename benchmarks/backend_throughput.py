@@ -9,7 +9,9 @@ starts ``peakline serve`` on 127.0.0.1 and measures, with the raw-asyncio load g
   constant answer through the same middleware, no database; measured before and after the
   others, the mean is the trivial rate), ``POST /marketplace/v1/orders`` (unique
   Idempotency-Keys, baskets by the scenario's line counts, SKUs drawn by popularity,
-  regions by weight) and ``POST /v3/posting/fbs/list`` (50 newest postings of the day);
+  regions by weight) and the posting lists as integrations poll them, a page of 50 with
+  analytics and financial data: ``/v3/posting/fbs/list`` and ``/v4/...`` (the newest of
+  the last day), ``/v3/posting/fbs/unfulfilled/list`` and ``/v4/...`` (the newest open);
 * a live database under each run: orders are placed for 2 s before the first, and
   ``ANALYZE`` runs before each, as autovacuum would keep the statistics on a live server
   (a plan made while a table was empty -- PostgreSQL's foreign-key checks among them --
@@ -20,17 +22,28 @@ starts ``peakline serve`` on 127.0.0.1 and measures, with the raw-asyncio load g
   time (queueing is not hidden): p50/p95/p99;
 * beside each run, the cores its server's processes and PostgreSQL's kept busy on average
   (how near saturation "70 % of max" really is: a group commit's max depends on its batch
-  sizes, so the two do not scale alike).
+  sizes, so the two do not scale alike), and the rate per core the server used.
 
-A bare FastAPI app (one async endpoint, no middleware, one worker) is measured too, for the
-scale of "a trivial FastAPI endpoint". Prints a table of rates, latencies and ratios to the
-trivial endpoint, then the target verdicts (orders >= 20 % of trivial on PostgreSQL; p99 <
-50 ms at 70 % of the maximum). Everything it starts (servers, load processes, the PostgreSQL
-database) is stopped or dropped at the end. About 4 minutes.
+A bare FastAPI app (one async endpoint, no middleware, one worker) is the scale of "a
+trivial FastAPI endpoint": measured first, and its ``/ping`` again right before and after
+each setup's runs (a shared machine's speed drifts within minutes; each setup is compared
+with the bare runs beside it). Prints a table of rates, latencies and ratios, then the
+target verdicts of issue 20 as shares of bare FastAPI's ``/ping``: Peakline's ``/ping`` >=
+80 %, orders >= 25 % on PostgreSQL and >= 10 % on SQLite, each posting list >= 10 %, p99 <
+50 ms at 70 % of the maximum.
+
+``--history 10000 1000000`` (PostgreSQL) runs each setup once per history size on a fresh
+database holding that many postings of the past year (delivered or cancelled, one or two
+lines, generated in SQL in seconds), the later ones at the first one's open-loop rates:
+the verdicts compare their p50 and p99 (target: less than 1.5x). ``--explain`` prints the
+plans of a list page's queries. Everything it starts (servers, load processes, the
+PostgreSQL databases) is stopped or dropped at the end. About 6 minutes a setup.
 
     .venv/bin/python benchmarks/backend_throughput.py                  # SQLite, + PG if env set
     .venv/bin/python benchmarks/backend_throughput.py --pg postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python benchmarks/backend_throughput.py --db postgresql --workers 1 --json out.json
+    .venv/bin/python benchmarks/backend_throughput.py --db postgresql --workers 1 \
+        --history 10000 1000000 --endpoints ping orders list unfulfilled-v4 --explain
 """
 
 from __future__ import annotations
@@ -68,9 +81,14 @@ console = Console() if sys.stdout.isatty() else Console(width=150)
 PG_ENV = "PEAKLINE_TEST_DATABASE_URL"
 STOCK_BOOST = 10_000_000
 OPEN_SHARE = 0.70
-TARGET_ORDER_RATIO = 0.20
+#: Targets as shares of bare FastAPI's ``/ping`` rate in the same run (issue 20).
+TARGET_PING_RATIO = 0.80
+TARGET_ORDER_RATIO = {"postgresql": 0.25, "sqlite": 0.10}
+TARGET_LIST_RATIO = 0.10
 TARGET_P99_MS = 50.0
-ENDPOINTS = ("ping", "orders", "list")
+#: Latency with a big history against a small one, at the same rate (PostgreSQL).
+TARGET_HISTORY_GROWTH = 1.5
+ENDPOINTS = ("ping", "orders", "list", "list-v4", "unfulfilled", "unfulfilled-v4")
 P99_SAMPLES = 2_000  # requests an open-loop run measures, at least (up to OPEN_MAX_S)
 OPEN_MAX_S = 15.0
 
@@ -144,16 +162,36 @@ def order_factory(world: World):  # type: ignore[no-untyped-def]
     return make
 
 
-def list_factory(world: World):  # type: ignore[no-untyped-def]
+#: The posting lists measured: endpoint name -> (path, a page of 50 as integrations poll it:
+#: the newest postings of the last day, or the open ones, with analytics and financial data).
+LISTS = {
+    "list": ("/v3/posting/fbs/list", "v3"),
+    "list-v4": ("/v4/posting/fbs/list", "v4"),
+    "unfulfilled": ("/v3/posting/fbs/unfulfilled/list", "v3-open"),
+    "unfulfilled-v4": ("/v4/posting/fbs/unfulfilled/list", "v4-open"),
+}
+
+
+def list_body(kind: str) -> dict[str, Any]:
+    """The request body of one of :data:`LISTS` (a page of 50, newest first)."""
     now = datetime.now(UTC)
-    body = json.dumps({
-        "dir": "desc", "limit": 50, "offset": 0,
-        "filter": {"since": (now - timedelta(days=1)).isoformat(),
-                   "to": (now + timedelta(days=1)).isoformat()},
-        "with": {"analytics_data": False, "financial_data": False},
-    }).encode()
-    data = _request("POST", "/v3/posting/fbs/list", {
-        "Client-Id": world.creds["client_id"], "Api-Key": world.creds["api_key"]}, body)
+    day = {"since": (now - timedelta(days=1)).isoformat(),
+           "to": (now + timedelta(days=1)).isoformat()}
+    with_ = {"analytics_data": True, "financial_data": True}
+    if kind == "v3":
+        return {"dir": "desc", "limit": 50, "offset": 0, "filter": day, "with": with_}
+    if kind == "v4":
+        return {"sort_dir": "desc", "limit": 50, "filter": day, "with": with_}
+    if kind == "v3-open":
+        return {"dir": "desc", "limit": 50, "offset": 0, "filter": {}, "with": with_}
+    return {"sort_dir": "desc", "limit": 50, "filter": {}, "with": with_}
+
+
+def list_factory(world: World, endpoint: str):  # type: ignore[no-untyped-def]
+    path, kind = LISTS[endpoint]
+    data = _request("POST", path, {
+        "Client-Id": world.creds["client_id"], "Api-Key": world.creds["api_key"]},
+        json.dumps(list_body(kind)).encode())
     return lambda _worker: (lambda _i: data)
 
 
@@ -202,6 +240,130 @@ def seed(url: str, scenario: Path, workdir: Path) -> dict[str, Any]:
         conn.execute(update(Stock).values(present=Stock.present + STOCK_BOOST))
     engine.dispose()
     return json.loads(out.read_text())
+
+
+#: Past postings: one a day-and-a-bit older each (spread over HISTORY_DAYS), ending before the
+#: day the lists ask for; 9 in 10 delivered, 1 in 10 cancelled; one or two lines each.
+HISTORY_DAYS = 365
+HISTORY_SQL = """
+WITH methods AS (
+    SELECT row_number() OVER (ORDER BY m.id) - 1 AS k, m.id, m.warehouse_id
+    FROM delivery_methods m WHERE m.seller_id = :seller),
+regions AS (SELECT ARRAY['Москва', 'Санкт-Петербург', 'Казань', 'Новосибирск',
+                         'Екатеринбург'] AS names),
+made AS (
+    INSERT INTO orders (id, seller_id, region, created_at)
+    SELECT :base + g, :seller, (SELECT names FROM regions)[1 + g % 5],
+           now() - interval '2 days'
+           - interval '1 second' * (CAST(:span_s AS float8) * (:n - g) / :n)
+    FROM generate_series(1, :n) AS g
+    RETURNING id, region, created_at)
+INSERT INTO postings (
+    id, posting_number, seller_id, order_id, order_number, parent_posting_number,
+    warehouse_id, delivery_method_id, region, status, substatus, previous_substatus,
+    tpl_integration_type, tracking_number, is_express, is_multibox, multi_box_qty,
+    cancel_reason_id, cancel_reason, cancellation_type, cancellation_initiator,
+    cancelled_after_ship, in_process_at, shipment_date, delivering_date, shipped_at,
+    delivered_at, cancelled_at, status_changed_at, created_at)
+SELECT o.id, o.number || '-1', :seller, o.id, o.number, '', m.warehouse_id, m.id, o.region,
+       CASE WHEN o.cancelled THEN 'cancelled' ELSE 'delivered' END,
+       CASE WHEN o.cancelled THEN 'posting_canceled' ELSE 'posting_delivered' END,
+       '', 'ozon', '', false, false, 0,
+       CASE WHEN o.cancelled THEN 402 ELSE 0 END,
+       CASE WHEN o.cancelled THEN 'Покупатель отменил заказ' ELSE '' END,
+       CASE WHEN o.cancelled THEN 'client' ELSE '' END,
+       CASE WHEN o.cancelled THEN 'Клиент' ELSE '' END, false,
+       o.created_at, o.created_at + interval '1 day',
+       CASE WHEN o.cancelled THEN NULL ELSE o.created_at + interval '1 day' END,
+       CASE WHEN o.cancelled THEN NULL ELSE o.created_at + interval '1 day' END,
+       CASE WHEN o.cancelled THEN NULL ELSE o.created_at + interval '3 days' END,
+       CASE WHEN o.cancelled THEN o.created_at + interval '2 hours' END,
+       o.created_at + CASE WHEN o.cancelled THEN interval '2 hours' ELSE interval '3 days' END,
+       o.created_at
+FROM (SELECT id, region, created_at, id % 10 = 0 AS cancelled,
+             lpad((10000000 + id / 10000)::text, 8, '0') || '-'
+             || lpad((id % 10000)::text, 4, '0') AS number FROM made) AS o
+JOIN methods m ON m.k = o.id % (SELECT count(*) FROM methods)
+"""
+HISTORY_ITEMS_SQL = """
+WITH catalogue AS (
+    SELECT row_number() OVER (ORDER BY product_id) - 1 AS k, product_id, sku, offer_id, name,
+           price, currency_code
+    FROM products WHERE seller_id = :seller)
+INSERT INTO posting_items (posting_id, product_id, sku, offer_id, name, quantity,
+                           cancelled_quantity, price, currency_code)
+SELECT p.id, c.product_id, c.sku, c.offer_id, c.name, 1 + (p.id + line) % 3, 0, c.price,
+       c.currency_code
+FROM postings p
+CROSS JOIN LATERAL generate_series(1, 1 + p.id % 2) AS line
+JOIN catalogue c ON c.k = (p.id * 7919 + line * 104729) % (SELECT count(*) FROM catalogue)
+WHERE p.id > :base
+"""
+
+
+def add_history(url: str, seller_id: int, postings: int) -> float:
+    """``postings`` past postings of ``seller_id`` (PostgreSQL, in two statements), then the
+    id sequences past them and fresh statistics. Returns the seconds it took."""
+    from sqlalchemy import create_engine, text
+
+    from reference_backend.db import normalise_url
+
+    started = time.monotonic()
+    engine = create_engine(normalise_url(url))
+    with engine.begin() as conn:
+        base = max(conn.execute(text("SELECT coalesce(max(id), 0) FROM orders")).scalar_one(),
+                   conn.execute(text("SELECT coalesce(max(id), 0) FROM postings")).scalar_one())
+        params = {"seller": seller_id, "base": base, "n": postings,
+                  "span_s": HISTORY_DAYS * 86_400}
+        conn.execute(text(HISTORY_SQL), params)
+        conn.execute(text(HISTORY_ITEMS_SQL), params)
+        for table in ("orders", "postings"):
+            conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                              f"(SELECT max(id) FROM {table}))"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+    return time.monotonic() - started
+
+
+def explain(url: str, creds: dict[str, Any]) -> None:
+    """The plans (``EXPLAIN ANALYZE``) of a posting page's queries, as the lists run them."""
+    from sqlalchemy import create_engine, func, select, text
+
+    from reference_backend.db import normalise_url
+    from reference_backend.postings import service as q
+    from reference_backend.tables import Posting
+
+    seller, now = creds["seller_id"], datetime.now(UTC)
+    day = q.PostingFilter(since=now - timedelta(days=1), to=now + timedelta(days=1))
+    open_ = q.PostingFilter(statuses=q.DEFAULT_UNFULFILLED)
+    page = Posting.id.desc()
+    queries = {
+        "list (a day, newest 50)": q._where(select(Posting.id), seller, day).order_by(page)
+        .limit(51),
+        "unfulfilled (newest 50)": q._where(select(Posting.id), seller, open_).order_by(page)
+        .limit(51),
+        "unfulfilled count": q._where(select(func.count(Posting.id)), seller, open_),
+    }
+    engine = create_engine(normalise_url(url))
+    with engine.connect() as conn:
+        total = conn.execute(text("SELECT count(*) FROM postings")).scalar_one()
+        ids = conn.execute(queries["list (a day, newest 50)"]).scalars().all()[:50]
+        console.print(f"[bold]Query plans with {total:,} postings[/]", highlight=False)
+        for title, query in queries.items():
+            sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
+            _print_plan(conn, title, sql)
+        _print_plan(conn, "the page's items", "SELECT * FROM posting_items WHERE posting_id = "
+                    f"ANY(ARRAY{list(ids) or [0]}::bigint[]) ORDER BY id")
+    engine.dispose()
+
+
+def _print_plan(conn: Any, title: str, sql: str) -> None:
+    from sqlalchemy import text
+
+    plan = conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF) " + sql)).scalars().all()
+    console.print(f"[bold]{title}[/]\n" + "\n".join(f"  {line}" for line in plan),
+                  highlight=False)
 
 
 def analyze(url: str) -> None:
@@ -284,17 +446,29 @@ class Row:
     result: LoadResult
     target_rate: float | None = None
     cores: tuple[float, float] = (float("nan"), float("nan"))  # server, PostgreSQL
+    history: int = 0  # postings of past days in the database before the run
 
-    def to_dict(self, trivial: float) -> dict[str, Any]:
+    @property
+    def setup(self) -> Setup:
+        return (self.db, self.workers, self.history)
+
+    def to_dict(self, trivial: float, bare: float) -> dict[str, Any]:
         r = self.result
-        return {"db": self.db, "workers": self.workers, "endpoint": self.endpoint,
+        return {"db": self.db, "workers": self.workers, "history": self.history,
+                "endpoint": self.endpoint,
                 "mode": self.mode, "rps": round(r.rate, 1), "target_rps": self.target_rate,
                 "p50_ms": r.percentile_ms(50), "p95_ms": r.percentile_ms(95),
                 "p99_ms": r.percentile_ms(99), "errors": r.errors,
                 "statuses": {str(k): v for k, v in r.statuses.items()},
                 "send_lag_p99_ms": r.lag_ms(99),
                 "server_cores": round(self.cores[0], 2), "postgres_cores": round(self.cores[1], 2),
-                "ratio_to_trivial": round(r.rate / trivial, 4) if trivial else None}
+                "ratio_to_trivial": round(r.rate / trivial, 4) if trivial else None,
+                "ratio_to_bare": round(r.rate / bare, 4) if bare else None}
+
+
+#: (database, workers, history postings): one server's measurements
+Setup = tuple[str, int, int]
+BARE: Setup = ("bare", 1, 0)
 
 
 @dataclass
@@ -342,9 +516,17 @@ def open_seconds(rate: float, at_least: float) -> float:
     return max(at_least, min(OPEN_MAX_S, P99_SAMPLES / rate))
 
 
-def measure(server: Server, factories: dict[str, Any], cfg: Config, db: str, workers: int,
-            endpoints: tuple[str, ...], analyze: Any = None) -> tuple[list[Row], float]:
-    """Closed loop per endpoint (trivial first and last), then open loop at 70 % of each max."""
+def measure(server: Server, factories: dict[str, Any], cfg: Config, setup: Setup,
+            endpoints: tuple[str, ...], analyze: Any = None,
+            rates: dict[str, float] | None = None,
+            bare: Server | None = None) -> tuple[list[Row], float, dict[str, float]]:
+    """Closed loop per endpoint (trivial first and last), then open loop at 70 % of each max
+    (or at ``rates``, the open-loop rates of another run, to compare two at the same rate).
+    With ``bare`` (the bare FastAPI server), its ``/ping`` is measured right before the first
+    and right after the last trivial run too (rows ``bare-ping``): on a shared machine the
+    rates drift within minutes. Returns the rows, the trivial rate and the open-loop rates
+    used."""
+    db, workers, history = setup
     port, meter = server.port, CpuMeter(server.proc.pid)
     rows: list[Row] = []
     maxima: dict[str, float] = {}
@@ -352,7 +534,14 @@ def measure(server: Server, factories: dict[str, Any], cfg: Config, db: str, wor
     order = ["ping", *[e for e in endpoints if e != "ping"]]
     if len(order) > 1:
         order.append("ping")
-    if analyze is not None and ("orders" in endpoints or "list" in endpoints):
+
+    def bare_ping(mode: str) -> None:
+        if bare is None:
+            return
+        res = closed_loop("127.0.0.1", bare.port, ping_factory, connections=cfg.connections,
+                          processes=cfg.clients, warmup_s=cfg.warmup, duration_s=cfg.closed)
+        rows.append(Row(db, workers, "bare-ping", mode, res, history=history))
+    if analyze is not None and len(order) > 1:
         # a live database: orders in it (postings to list) and statistics that know them
         closed_loop("127.0.0.1", port, factories["orders"], connections=cfg.connections,
                     processes=cfg.clients, warmup_s=0, duration_s=2)
@@ -361,37 +550,46 @@ def measure(server: Server, factories: dict[str, Any], cfg: Config, db: str, wor
         if name != "ping" and analyze is not None:
             analyze()
 
+    bare_ping("max")
     for name in order:
         fresh_statistics(name)
         with meter.over() as cores:
             res = closed_loop("127.0.0.1", port, factories[name], connections=cfg.connections,
                               processes=cfg.clients, warmup_s=cfg.warmup,
                               duration_s=cfg.closed)
-        _check(res, name, db, workers, "closed")
+        _check(res, name, setup, "closed")
         if name == "ping":
             pings.append(res.rate)
         rows.append(Row(db, workers, name, "max" if len(pings) < 2 else "max again", res,
-                        cores=(cores[0], cores[1])))
+                        cores=(cores[0], cores[1]), history=history))
         maxima[name] = float(np.mean(pings)) if name == "ping" else res.rate
+    bare_ping("max again")
     trivial = maxima["ping"]
+    used: dict[str, float] = {}
     for name in maxima:
-        rate = OPEN_SHARE * maxima[name]
+        rate = used[name] = (rates or {}).get(name, OPEN_SHARE * maxima[name])
         fresh_statistics(name)
         with meter.over() as cores:
             res = open_loop("127.0.0.1", port, factories[name], rate=rate,
                             processes=cfg.clients, warmup_s=cfg.warmup,
                             duration_s=open_seconds(rate, cfg.open), connections=cfg.connections)
-        _check(res, name, db, workers, "open")
-        rows.append(Row(db, workers, name, f"open@{OPEN_SHARE:.0%}", res, round(rate, 1),
-                        (cores[0], cores[1])))
-    console.print(f"  {db} x{workers}: trivial {pings} req/s; "
+        _check(res, name, setup, "open")
+        mode = f"open@{OPEN_SHARE:.0%}" if rates is None else "open@same"
+        rows.append(Row(db, workers, name, mode, res, round(rate, 1), (cores[0], cores[1]),
+                        history))
+    console.print(f"  {_label(setup)}: trivial {[round(p) for p in pings]} req/s; "
                   + ", ".join(f"{k} {v:.0f}" for k, v in maxima.items()), highlight=False)
-    return rows, trivial
+    return rows, trivial, used
 
 
-def _check(res: LoadResult, name: str, db: str, workers: int, mode: str) -> None:
+def _label(setup: Setup) -> str:
+    db, workers, history = setup
+    return f"{db} x{workers}" + (f" +{history:,} past postings" if history else "")
+
+
+def _check(res: LoadResult, name: str, setup: Setup, mode: str) -> None:
     if res.errors:
-        console.print(f"[yellow]  {db} x{workers} {name} {mode}: {res.errors} errors "
+        console.print(f"[yellow]  {_label(setup)} {name} {mode}: {res.errors} errors "
                       f"{dict(res.statuses)}[/]")
 
 
@@ -402,60 +600,101 @@ def _ms(value: float) -> str:
     return "-" if not np.isfinite(value) else f"{value:.1f}"
 
 
-def report(rows: list[Row], trivial: dict[tuple[str, int], float]) -> list[str]:
-    table = Table(title="Backend throughput (ratios to GET /ping on the same server, same run)")
-    for col in ("db", "workers", "endpoint", "mode", "req/s", "p50 ms", "p95 ms", "p99 ms",
-                "errors", "gen lag p99", "client CPU", "server CPU", "PG CPU", "ratio"):
+def bare_rates(rows: list[Row], trivial: dict[Setup, float]) -> dict[Setup, float]:
+    """Each setup's bare FastAPI ``/ping`` rate: the mean of the bare runs beside its own
+    (``bare-ping`` rows), else the one at the start."""
+    found = {BARE: trivial.get(BARE, 0.0)}
+    for setup in trivial:
+        beside = [r.result.rate for r in rows if r.setup == setup and r.endpoint == "bare-ping"]
+        found[setup] = float(np.mean(beside)) if beside else found[BARE]
+    return found
+
+
+def report(rows: list[Row], trivial: dict[Setup, float]) -> list[str]:
+    bares = bare_rates(rows, trivial)
+    table = Table(title="Backend throughput (ratios to bare FastAPI's GET /ping, same run)")
+    for col in ("db", "workers", "history", "endpoint", "mode", "req/s", "p50 ms", "p95 ms",
+                "p99 ms", "errors", "gen lag p99", "client CPU", "server CPU", "PG CPU",
+                "per server core", "of own /ping", "of bare /ping"):
         table.add_column(col, justify="right" if col not in ("db", "endpoint", "mode") else "left")
     for row in rows:
         r = row.result
-        base = trivial.get((row.db, row.workers), 0.0)
+        base, bare = trivial.get(row.setup, 0.0), bares.get(row.setup, 0.0)
+        per_core = r.rate / row.cores[0] if row.cores[0] > 0 else float("nan")
         rate = f"{r.rate:,.0f}" + (f" / {row.target_rate:,.0f}" if row.target_rate else "")
-        table.add_row(row.db, str(row.workers), row.endpoint, row.mode, rate,
+        table.add_row(row.db, str(row.workers), f"{row.history:,}", row.endpoint, row.mode, rate,
                       _ms(r.percentile_ms(50)), _ms(r.percentile_ms(95)),
                       _ms(r.percentile_ms(99)), str(r.errors),
                       _ms(r.lag_ms(99)) if row.target_rate else "", f"{r.client_cpu:.0%}",
                       f"{row.cores[0]:.2f}",
                       f"{row.cores[1]:.2f}" if row.db == "postgresql" else "",
-                      f"{r.rate / base:.1%}" if base else "")
+                      f"{per_core:,.0f}" if np.isfinite(per_core) else "",
+                      f"{r.rate / base:.1%}" if base else "",
+                      f"{r.rate / bare:.1%}" if bare and row.mode.startswith("max") else "")
     console.print(table)
     console.print("open-loop req/s is 'achieved / scheduled'; latency counts from the scheduled "
                   "send time (a wait for a free connection included); gen lag = how late the "
                   "generator itself took up a scheduled request; client CPU = busiest load "
                   "process, share of one core; server CPU, PG CPU = cores the server's processes "
-                  "and PostgreSQL's kept busy on average.")
+                  "and PostgreSQL's kept busy on average; per server core = req/s per core "
+                  "the server kept busy; bare-ping = bare FastAPI's /ping measured beside "
+                  "(of bare /ping: against their mean); history = postings of past days in "
+                  "the database; 'open@same' runs at the rates of the run with the least "
+                  "history.")
     verdicts = []
-    for (db, workers), base in trivial.items():
-        if db == "bare":
+    for row in rows:
+        bare = bares.get(row.setup, 0.0)
+        if row.db == "bare" or row.endpoint == "bare-ping":
             continue
-        for row in rows:
-            if (row.db, row.workers) != (db, workers) or row.endpoint == "ping":
-                continue
-            if row.mode == "max" and row.endpoint == "orders" and db == "postgresql":
-                ratio = row.result.rate / base
-                verdicts.append(_verdict(ratio >= TARGET_ORDER_RATIO,
-                                         f"{db} x{workers}: orders {ratio:.1%} of trivial "
-                                         f"(target >= {TARGET_ORDER_RATIO:.0%})"))
-            if row.mode != "max":
-                p99 = row.result.percentile_ms(99)
-                verdicts.append(_verdict(p99 < TARGET_P99_MS,
-                                         f"{db} x{workers}: {row.endpoint} p99 {_ms(p99)} ms at "
-                                         f"{OPEN_SHARE:.0%} of max (target < {TARGET_P99_MS:.0f})"))
+        label = f"{_label(row.setup)}: {row.endpoint}"
+        if row.mode == "max" and bare:
+            ratio = row.result.rate / bare
+            target = (TARGET_PING_RATIO if row.endpoint == "ping"
+                      else TARGET_ORDER_RATIO.get(row.db, 0.0) if row.endpoint == "orders"
+                      else TARGET_LIST_RATIO)
+            verdicts.append(_verdict(ratio >= target, f"{label} {ratio:.1%} of bare FastAPI "
+                                     f"/ping (target >= {target:.0%})"))
+        if row.mode.startswith("open"):
+            p99 = row.result.percentile_ms(99)
+            verdicts.append(_verdict(p99 < TARGET_P99_MS,
+                                     f"{label} p99 {_ms(p99)} ms at {row.target_rate:,.0f}/s "
+                                     f"({row.mode}; target < {TARGET_P99_MS:.0f})"))
+    verdicts += _history_verdicts(rows)
     busiest = max(rows, key=lambda r: r.result.client_cpu)
     verdicts.append(_verdict(  # each load process had CPU to spare: it did not cap a rate
         busiest.result.client_cpu < 0.8,
         f"client headroom: busiest load process used {busiest.result.client_cpu:.0%} of a core "
-        f"({busiest.db} x{busiest.workers} {busiest.endpoint} {busiest.mode})"))
+        f"({_label(busiest.setup)} {busiest.endpoint} {busiest.mode})"))
     for row in rows:  # the generator itself keeps the schedule on the trivial endpoint
         if row.endpoint == "ping" and row.target_rate:
             got = row.result.rate / row.target_rate
             verdicts.append(_verdict(got > 0.97 and row.result.lag_ms(99) < 5,
-                                     f"generator check {row.db} x{row.workers}: "
+                                     f"generator check {_label(row.setup)}: "
                                      f"{got:.1%} of the scheduled {row.target_rate:,.0f}/s "
                                      f"sent and answered, lag p99 "
                                      f"{row.result.lag_ms(99):.1f} ms"))
     for line in verdicts:
         console.print(line, highlight=False)
+    return verdicts
+
+
+def _history_verdicts(rows: list[Row]) -> list[str]:
+    """Latency with the most history against the least, same database, workers and rate."""
+    verdicts = []
+    opened = [r for r in rows if r.mode.startswith("open") and r.endpoint != "ping"]
+    for small in opened:
+        for big in opened:
+            if ((big.db, big.workers, big.endpoint) != (small.db, small.workers, small.endpoint)
+                    or big.history <= small.history or big.mode != "open@same"):
+                continue
+            growth = {q: big.result.percentile_ms(q) / small.result.percentile_ms(q)
+                      for q in (50, 99)}
+            worst = max(growth.values())
+            verdicts.append(_verdict(
+                worst < TARGET_HISTORY_GROWTH,
+                f"{big.db} x{big.workers}: {big.endpoint} with {big.history:,} past postings "
+                f"against {small.history:,}, at {big.target_rate:,.0f}/s: p50 x{growth[50]:.2f}, "
+                f"p99 x{growth[99]:.2f} (target < x{TARGET_HISTORY_GROWTH})"))
     return verdicts
 
 
@@ -475,6 +714,13 @@ def main(argv: list[str] | None = None) -> int:
                         default=["sqlite", "postgresql"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--endpoints", nargs="+", choices=ENDPOINTS, default=list(ENDPOINTS))
+    parser.add_argument("--history", nargs="+", type=int, default=[0], metavar="POSTINGS",
+                        help="past postings in the database (PostgreSQL), one fresh database "
+                             "each, e.g. 10000 1000000: the runs after the first run their "
+                             "open loops at the first one's rates, and the verdicts compare "
+                             "their latencies")
+    parser.add_argument("--explain", action="store_true",
+                        help="print the query plans of the posting lists (PostgreSQL)")
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "smoke.yaml",
                         help="seeded world (smoke.yaml; peak_day.yaml for 2,000 SKUs)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds per run, unmeasured")
@@ -492,40 +738,54 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     rows: list[Row] = []
-    trivial: dict[tuple[str, int], float] = {}
-    with tempfile.TemporaryDirectory(prefix="peakline-bench-") as tmp:
+    trivial: dict[Setup, float] = {}
+    with tempfile.TemporaryDirectory(prefix="peakline-bench-") as tmp, \
+            contextlib.ExitStack() as stack:
         workdir = Path(tmp)
-        if not args.no_bare:
+        bare: Server | None = None
+        if not args.no_bare:  # kept serving: measured beside each setup too
             argv_bare = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir",
                          str(ROOT / "benchmarks"), "backend_throughput:bare_app",
                          "--host", "127.0.0.1", "--no-access-log", "--log-level", "warning"]
-            with serving(argv_bare, workdir / "bare.log") as server:
-                got, base = measure(server, {"ping": ping_factory}, cfg, "bare", 1,
-                                    ("ping",))
-                rows += got
-                trivial[("bare", 1)] = base
+            bare = stack.enter_context(serving(argv_bare, workdir / "bare.log"))
+            got, trivial[BARE], _ = measure(bare, {"ping": ping_factory}, cfg, BARE, ("ping",))
+            rows += got
         for db in dbs:
-            ctx = (fresh_postgres(args.pg) if db == "postgresql"
-                   else contextlib.nullcontext(f"sqlite:///{workdir / 'bench.db'}"))
-            with ctx as url:
-                creds = seed(url, args.scenario, workdir)
-                world = World.build(args.scenario, creds)
-                factories = {"ping": ping_factory, "orders": order_factory(world),
-                             "list": list_factory(world)}
-                for workers in args.workers:
-                    serve = [*peakline(), "serve", "--db", url, "--host", "127.0.0.1",
-                             "--workers", str(workers)]
-                    with serving(serve, workdir / f"{db}-{workers}.log") as server:
-                        got, base = measure(server, factories, cfg, db, workers,
-                                            tuple(args.endpoints), lambda: analyze(url))
-                    rows += got
-                    trivial[(db, workers)] = base
+            histories = args.history if db == "postgresql" else [0]
+            if db != "postgresql" and args.history != [0]:
+                console.print("[yellow]--history: PostgreSQL only; SQLite runs without[/]")
+            rates: dict[int, dict[str, float]] = {}  # workers -> the first history's rates
+            for history in histories:
+                ctx = (fresh_postgres(args.pg) if db == "postgresql"
+                       else contextlib.nullcontext(f"sqlite:///{workdir / 'bench.db'}"))
+                with ctx as url:
+                    creds = seed(url, args.scenario, workdir)
+                    if history:
+                        took = add_history(url, creds["seller_id"], history)
+                        console.print(f"  {db}: {history:,} past postings added in {took:.0f} s",
+                                      highlight=False)
+                    world = World.build(args.scenario, creds)
+                    factories = {"ping": ping_factory, "orders": order_factory(world),
+                                 **{name: list_factory(world, name) for name in LISTS}}
+                    for workers in args.workers:
+                        setup = (db, workers, history)
+                        serve = [*peakline(), "serve", "--db", url, "--host", "127.0.0.1",
+                                 "--workers", str(workers)]
+                        with serving(serve, workdir / f"{db}-{workers}-{history}.log") as server:
+                            got, trivial[setup], used = measure(
+                                server, factories, cfg, setup, tuple(args.endpoints),
+                                lambda url=url: analyze(url), rates.get(workers), bare)
+                            rates.setdefault(workers, used)
+                        rows += got
+                    if args.explain and db == "postgresql":
+                        explain(url, creds)
     verdicts = report(rows, trivial)
     console.print(f"benchmark took {time.monotonic() - started:.0f} s", highlight=False)
     if args.json:
         args.json.write_text(json.dumps({
-            "rows": [r.to_dict(trivial.get((r.db, r.workers), 0.0)) for r in rows],
-            "trivial_rps": {f"{d}x{w}": v for (d, w), v in trivial.items()},
+            "rows": [r.to_dict(trivial.get(r.setup, 0.0),
+                               bare_rates(rows, trivial).get(r.setup, 0.0)) for r in rows],
+            "trivial_rps": {_label(k): v for k, v in trivial.items()},
             "verdicts": verdicts}, indent=2, default=float))
     return 0
 

@@ -22,8 +22,6 @@ import anyio.to_thread
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -32,14 +30,9 @@ import reference_backend
 from reference_backend.db import Database
 from reference_backend.errors import install_error_handlers
 from reference_backend.faults import FaultProfile, OzonFaults
-from reference_backend.logging import configure_logging
-from reference_backend.metrics import metrics_endpoint
-from reference_backend.middleware import (
-    CachedRouteMetrics,
-    FreezeAfterWarmUp,
-    JsonBodyMiddleware,
-    RequestIdMiddleware,
-)
+from reference_backend.logging import ACCESS, configure_logging
+from reference_backend.metrics import HttpMetrics, metrics_endpoint
+from reference_backend.middleware import FreezeAfterWarmUp, JsonBodyMiddleware, RequestObserver
 from reference_backend.openapi import install_openapi
 from reference_backend.orders.batch import measure_batches
 from reference_backend.rate_limits import OzonLimits, OzonRateLimits
@@ -111,6 +104,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
             yield
         await db.aclose()
         db.dispose()
+        ACCESS.flush()
 
     app = FastAPI(
         title="Peakline reference backend",
@@ -144,7 +138,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     if settings.ozon_faults:  # outside the rate limits: a faulted request never counts
         app.add_middleware(OzonFaults, profile=FaultProfile.model_validate_json(
             settings.ozon_faults))
-    app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
+    app.add_middleware(RequestObserver, metrics=HttpMetrics(app.state.metrics_registry),
+                       log_requests=settings.log_requests)
     if settings.trusted_proxy_list:  # outermost: every part sees the client's address
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     if freeze_gc:
@@ -169,16 +164,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     for router in routers:
         app.include_router(router)
-
-    Instrumentator(
-        should_group_status_codes=False,
-        excluded_handlers=["/metrics"],
-        registry=app.state.metrics_registry,
-    ).instrument(app)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
-    for middleware in app.user_middleware:  # the same middleware, route lookup cached
-        if middleware.cls is PrometheusInstrumentatorMiddleware:
-            middleware.cls = CachedRouteMetrics
     return app
 
 

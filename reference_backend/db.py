@@ -108,6 +108,7 @@ class Database:
         self._write = sessionmaker(self.engine, expire_on_commit=False)
         self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
         self._read = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -163,6 +164,21 @@ class Database:
     def read_connection(self) -> Iterator[Connection]:
         """A read-only Core transaction (no write lock on SQLite); rolled back at the end."""
         with self._read_engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def read_statements(self) -> Iterator[Connection]:
+        """A Core connection for reads that need no snapshot across their statements.
+
+        On PostgreSQL each statement runs on its own (autocommit): under READ COMMITTED every
+        statement of a transaction takes a fresh snapshot anyway, so a transaction would only
+        add its ``BEGIN`` and ``ROLLBACK`` round trips. On SQLite, :meth:`read_connection`.
+        """
+        if self.is_sqlite:
+            with self.read_connection() as conn:
+                yield conn
+            return
+        with self._autocommit_engine.connect() as conn:
             yield conn
 
     def new_session(self) -> Session:

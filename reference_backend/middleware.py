@@ -1,9 +1,8 @@
-"""Pure ASGI middleware: request ids with an access log line, and tolerant JSON bodies.
+"""Pure ASGI middleware: request ids, metrics and the access log; tolerant JSON bodies.
 
-Also :class:`CachedRouteMetrics`: the Prometheus instrumentator's middleware with its route
-lookup cached (it otherwise flattens and regex-matches the route table on every request),
-and :class:`FreezeAfterWarmUp`, which keeps what warm-up requests build out of full
-garbage collections.
+:class:`RequestObserver` is what a trivial request pays for being observed (one middleware,
+no per-request objects beyond its ``send`` wrapper); :class:`FreezeAfterWarmUp` keeps what
+warm-up requests build out of full garbage collections.
 
 :class:`JsonBodyMiddleware` is the one place that implements spec §1.2 for every route:
 a body is JSON whatever its ``Content-Type`` (or none), and an empty (or ``null``) body is
@@ -15,66 +14,103 @@ also refuses (400) text no database can store, in the body or the query string
 from __future__ import annotations
 
 import gc
+import itertools
 import json
-import logging
 import re
 import time
 import uuid
 from typing import Any
 
-from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
+from prometheus_fastapi_instrumentator.routing import get_route_name
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reference_backend.logging import ACCESS_LOGGER, request_id_var
+from reference_backend.logging import ACCESS, request_id_var
+from reference_backend.metrics import HttpMetrics
 from reference_backend.wire import unstorable_query, unstorable_text
-
-access_log = logging.getLogger(ACCESS_LOGGER)
 
 REQUEST_ID_HEADER = b"x-request-id"
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _JSON_TYPES = (b"application/json", b"application/problem+json")
 
 
-class RequestIdMiddleware:
-    """Takes ``X-Request-Id`` from the request (or makes one), echoes it, logs the request."""
+class RequestObserver:
+    """What every request gets, in one pass: its ``X-Request-Id`` (taken from the request or
+    made, echoed in the answer, set for every log record), the Prometheus request metrics
+    (:class:`~reference_backend.metrics.HttpMetrics`) and an access log line
+    (:data:`~reference_backend.logging.ACCESS`).
 
-    def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
+    The metrics are labelled by route template (``/v1/items/{id}``, or ``none`` for a path
+    no route matches), looked up once per method and path: routes do not change once the
+    app serves (the cache is bounded: paths carry ids). Paths of the ``excluded`` routes
+    (``/metrics``) are not measured.
+    """
+
+    MAX_ROUTES_CACHED = 4096
+
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, log_requests: bool = True,
+                 excluded: tuple[str, ...] = ("/metrics",)) -> None:
         self.app = app
+        self.metrics = metrics
         self.log_requests = log_requests
+        self.excluded = excluded
+        self._routes: dict[tuple[str, str], str | None] = {}  # None: not measured
+        self._id_prefix = uuid.uuid4().hex[:16]
+        self._ids = itertools.count()
+
+    def _handler(self, scope: Scope) -> str | None:
+        key = (scope["method"], scope["path"])
+        try:
+            return self._routes[key]
+        except KeyError:
+            pass
+        template = get_route_name(Request(scope), should_include_root_path=False)
+        name = template or scope["path"]
+        handler = None if any(e in name for e in self.excluded) else template or "none"
+        if len(self._routes) >= self.MAX_ROUTES_CACHED:
+            self._routes.clear()
+        self._routes[key] = handler
+        return handler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"")
-        request_id = incoming.decode("latin-1")[:100] if incoming else uuid.uuid4().hex
-        token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = 500
+        handler = self._handler(scope)
+        incoming, request_bytes = b"", 0
+        for name, value in scope["headers"]:
+            if name == REQUEST_ID_HEADER:
+                incoming = value
+            elif name == b"content-length":
+                request_bytes = int(value) if value.isdigit() else 0
+        request_id = (incoming.decode("latin-1")[:100] if incoming
+                      else f"{self._id_prefix}{next(self._ids):016x}")
+        id_header = (REQUEST_ID_HEADER, request_id.encode("latin-1"))
+        token = request_id_var.set(request_id)
+        status, response_bytes = 500, 0
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_bytes
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", []))
-                headers.append((REQUEST_ID_HEADER, request_id.encode("latin-1")))
+                headers = list(message.get("headers", ()))
+                for name, value in headers:
+                    if name == b"content-length":
+                        response_bytes = int(value)
+                headers.append(id_header)
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            if handler is not None:
+                self.metrics.observe(scope["method"], handler, int(status), request_bytes,
+                                     response_bytes, seconds)
             if self.log_requests:
-                access_log.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "path": scope["path"],
-                        "status": status,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
+                ACCESS.add(scope["method"], scope["path"], status, seconds)
             request_id_var.reset(token)
 
 
@@ -174,33 +210,6 @@ async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(payload)).encode())]})
     await send({"type": "http.response.body", "body": payload})
-
-
-class CachedRouteMetrics(PrometheusInstrumentatorMiddleware):
-    """``prometheus_fastapi_instrumentator``'s middleware, route templates cached by path.
-
-    The library resolves the route template of every request by flattening the app's route
-    table and matching it in order; that cost grows with the routes before the match (a
-    buyer order paid ~0.1 ms). Routes do not change once the app serves, so the answer for
-    a (method, path, root_path) is remembered; the cache is bounded (paths carry ids).
-    """
-
-    MAX_ENTRIES = 4096
-
-    def __init__(self, app: ASGIApp, **kwargs: Any) -> None:
-        super().__init__(app, **kwargs)
-        self._handlers: dict[tuple[str, str, str], tuple[str, bool]] = {}
-
-    def _get_handler(self, request: Request) -> tuple[str, bool]:
-        scope = request.scope
-        key = (scope["method"], scope["path"], scope.get("root_path", ""))
-        found = self._handlers.get(key)
-        if found is None:
-            found = super()._get_handler(request)
-            if len(self._handlers) >= self.MAX_ENTRIES:
-                self._handlers.clear()
-            self._handlers[key] = found
-        return found
 
 
 class FreezeAfterWarmUp:

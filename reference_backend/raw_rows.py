@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table
@@ -33,21 +34,45 @@ def driver_cursor(conn: Connection) -> Iterator[Any]:
         cur.close()
 
 
+@dataclass(frozen=True)
+class Joined:
+    """Columns of another table on each row, by a foreign key (``LEFT JOIN``: ``None`` when it
+    finds no row); named ``<prefix><column>``."""
+
+    table: Table
+    on: str  # the column of the main table
+    key: str  # the column of ``table`` it refers to
+    columns: Sequence[str]
+    prefix: str
+
+
 class RowsByKey:
-    """``SELECT columns FROM table WHERE key IN (...) [ORDER BY ...]`` as named tuples."""
+    """``SELECT columns FROM table [LEFT JOIN ...] WHERE key IN (...) [ORDER BY ...]`` as
+    named tuples."""
 
     def __init__(self, table: Table, key: str, dialect: Dialect, *,
-                 columns: Sequence[str] = (), order_by: str | None = None) -> None:
+                 columns: Sequence[str] = (), order_by: str | None = None,
+                 joined: Sequence[Joined] = ()) -> None:
         cols = [table.c[name] for name in columns] if columns else list(table.columns)
         quote = dialect.identifier_preparer.quote
-        self.row = namedtuple(f"{table.name}_row", [c.name for c in cols])  # type: ignore[misc]
+        names = [c.name for c in cols]
+        selected = [f"t.{quote(c.name)}" for c in cols]
+        joins = []
+        for i, j in enumerate(joined):
+            extra = [j.table.c[name] for name in j.columns]
+            cols += extra
+            names += [j.prefix + c.name for c in extra]
+            selected += [f"j{i}.{quote(c.name)}" for c in extra]
+            joins.append(f" LEFT JOIN {quote(j.table.name)} j{i} "
+                         f"ON j{i}.{quote(j.key)} = t.{quote(j.on)}")
+        self.row = namedtuple(f"{table.name}_row", names)  # type: ignore[misc]
         self.types = [c.type.dialect_impl(dialect) for c in cols]
         self.dialect = dialect
         #: (column index, processor), made from the first answer's column types
         self.procs: list[tuple[int, Any]] | None = None
-        self.head = (f"SELECT {', '.join(quote(c.name) for c in cols)} "
-                     f"FROM {quote(table.name)} WHERE {quote(key)} ")
-        self.tail = f" ORDER BY {quote(order_by)}" if order_by else ""
+        self.head = (f"SELECT {', '.join(selected)} FROM {quote(table.name)} t"
+                     f"{''.join(joins)} WHERE t.{quote(key)} ")
+        self.tail = f" ORDER BY t.{quote(order_by)}" if order_by else ""
         self.any_array = dialect.name == "postgresql"  # one statement text, prepared once
 
     def fetch(self, conn: Connection, keys: Collection[Any]) -> list[Any]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import BaseModel
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from reference_backend import pagination
 from reference_backend.deps import DbDep, PostingsRead
@@ -18,10 +19,10 @@ from reference_backend.postings import service as q
 router = APIRouter(tags=["Ozon: FBS postings"])
 
 
-def _json(model: BaseModel) -> Response:
-    """The model serialised once (the declared ``response_model`` documents it; the lists are
-    hot paths, so the answer is not validated a second time)."""
-    return Response(model.model_dump_json(by_alias=True), media_type="application/json")
+def _json(data: dict[str, Any]) -> Response:
+    """A list page, built as wire data (:func:`.service.to_v3`); the declared
+    ``response_model`` documents it."""
+    return Response(orjson.dumps(data), media_type="application/json")
 
 
 def _window(w: S.DateWindow | None) -> dict:
@@ -100,29 +101,29 @@ def _check_period(since: datetime | None, to: datetime | None) -> None:
 
 
 def _v3_page(
-    session: Session,
+    conn: Connection,
     seller_id: int,
     flt: q.PostingFilter,
     body: S.OffsetListRequest,
     limit: int,
-) -> tuple[list[S.PostingV3], bool]:
+) -> tuple[list[dict[str, Any]], bool]:
     """A v3 page (offset paging): the postings and ``has_next``."""
     bundles, has_next = q.list_offset(
-        session, seller_id, flt, limit=limit, offset=body.offset, desc=body.dir == "desc"
+        conn, seller_id, flt, limit=limit, offset=body.offset, desc=body.dir == "desc"
     )
     return [q.to_v3(b, body.with_) for b in bundles], has_next
 
 
 def _v4_page(
-    session: Session,
+    conn: Connection,
     seller_id: int,
     flt: q.PostingFilter,
     body: S.CursorListRequest,
     limit: int,
-) -> tuple[list[S.PostingV4], bool, str]:
+) -> tuple[list[dict[str, Any]], bool, str]:
     """A v4 page (cursor paging): the postings, ``has_next`` and the cursor."""
     bundles, has_next, cursor = q.list_cursor(
-        session, seller_id, flt, limit=limit, cursor=body.cursor, desc=body.sort_dir == "desc"
+        conn, seller_id, flt, limit=limit, cursor=body.cursor, desc=body.sort_dir == "desc"
     )
     return [q.to_v4(b, body.with_) for b in bundles], has_next, cursor
 
@@ -132,13 +133,11 @@ def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead, db: DbDe
     """Postings of the period (offset paging; ``has_next`` says whether to ask again)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    with db.read_session() as session:
+    with db.read_statements() as conn:
         postings, has_next = _v3_page(
-            session, seller.seller_id, _filter_v3(body.filter), body, limit
+            conn, seller.seller_id, _filter_v3(body.filter), body, limit
         )
-    return _json(
-        S.PostingListV3Response(result=S.PostingListV3Result(postings=postings, has_next=has_next))
-    )
+    return _json({"result": {"postings": postings, "has_next": has_next}})
 
 
 @router.post("/v4/posting/fbs/list", response_model=S.PostingListV4Response)
@@ -146,11 +145,11 @@ def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead, db: DbDe
     """Postings of the period (cursor paging; the last page keeps a cursor past the end)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    with db.read_session() as session:
+    with db.read_statements() as conn:
         postings, has_next, cursor = _v4_page(
-            session, seller.seller_id, _filter_v4(body.filter), body, limit
+            conn, seller.seller_id, _filter_v4(body.filter), body, limit
         )
-    return _json(S.PostingListV4Response(postings=postings, cursor=cursor, has_next=has_next))
+    return _json({"postings": postings, "cursor": cursor, "has_next": has_next})
 
 
 @router.post("/v3/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV3Response)
@@ -160,12 +159,10 @@ def unfulfilled_list_v3(
     """Postings still to process (``count`` = all matching, ``postings`` = this page)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     flt = _unfulfilled_v3(body.filter)
-    with db.read_session() as session:
-        postings, _ = _v3_page(session, seller.seller_id, flt, body, limit)
-        total = q.count(session, seller.seller_id, flt)
-    return _json(
-        S.UnfulfilledListV3Response(result=S.UnfulfilledV3Result(postings=postings, count=total))
-    )
+    with db.read_statements() as conn:
+        postings, _ = _v3_page(conn, seller.seller_id, flt, body, limit)
+        total = q.count(conn, seller.seller_id, flt)
+    return _json({"result": {"postings": postings, "count": total}})
 
 
 @router.post("/v4/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV4Response)
@@ -175,14 +172,10 @@ def unfulfilled_list_v4(
     """Postings still to process (cursor paging, ``count`` of all matching)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     flt = _unfulfilled_v4(body.filter)
-    with db.read_session() as session:
-        postings, has_next, cursor = _v4_page(session, seller.seller_id, flt, body, limit)
-        total = q.count(session, seller.seller_id, flt)
-    return _json(
-        S.UnfulfilledListV4Response(
-            postings=postings, cursor=cursor, has_next=has_next, count=total
-        )
-    )
+    with db.read_statements() as conn:
+        postings, has_next, cursor = _v4_page(conn, seller.seller_id, flt, body, limit)
+        total = q.count(conn, seller.seller_id, flt)
+    return _json({"postings": postings, "cursor": cursor, "has_next": has_next, "count": total})
 
 
 @router.post("/v3/posting/fbs/get", response_model=S.PostingGetResponse)
