@@ -67,9 +67,7 @@ def print_outcome(outcome: RunOutcome) -> None:
         )
     out.print(table)
     if early := outcome.stopped_early:
-        out.print(f"[bold yellow]PARTIAL[/]: {early['why']} after {early['after_s']:.0f} s of "
-                  f"{early['of_s']:.0f} s; the figures cover what was measured until then",
-                  highlight=False)
+        out.print(partial_line(early), highlight=False)
     if outcome.failures:
         out.print("most frequent failures:")
         for f in outcome.failures[:5]:
@@ -232,6 +230,13 @@ def loadtest(
         outcome = run_loadtest(cfg, progress, note=lambda m: err_console.print(m))
     print_outcome(outcome)
     raise typer.Exit(code=exit_code(outcome.stopped_early, outcome.passed, "load test"))
+
+
+def partial_line(stopped_early: dict[str, Any]) -> str:
+    """What a person reads above the figures of a run that was stopped early."""
+    return (f"[bold yellow]PARTIAL[/]: {stopped_early['why']} after "
+            f"{stopped_early['after_s']:.0f} s of {stopped_early['of_s']:.0f} s; the figures "
+            "cover what was measured until then")
 
 
 def exit_code(stopped_early: dict[str, Any] | None, passed: bool, what: str) -> int:

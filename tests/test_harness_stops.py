@@ -36,11 +36,11 @@ def start_peakline(args: list[str], log: Path) -> subprocess.Popen[bytes]:
 def wait_for_text(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float = 90):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if text in log.read_text(errors="replace"):
+        if log.exists() and text in log.read_text(errors="replace"):
             return
-        assert proc.poll() is None, log.read_text(errors="replace")
+        assert proc.poll() is None, proc.args
         time.sleep(0.2)
-    raise AssertionError(f"{text!r} not seen within {timeout_s} s:\n{log.read_text()}")
+    raise AssertionError(f"{text!r} not seen in {log} within {timeout_s} s")
 
 
 def requests_served(base_url: str) -> float:
@@ -140,3 +140,30 @@ def test_ctrl_c_prints_and_writes_the_partial_results_and_exits_130(smoke_path, 
     assert summary["stats"]["total"]["requests"] > 0
     assert (out / "junit.xml").exists() and (out / "report.html").exists()
     assert "Partial" in (out / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_rehearsal_writes_what_was_measured_and_exits_130(smoke_path, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "rehearse.log"
+    integration = f"{sys.executable} examples/reference_integration.py --poll 0.5"
+    proc = start_peakline(["rehearse", str(smoke_path), "--integration", integration,
+                           "--speed", "360", "--window", "10h-14h", "--out", str(out)], log)
+    try:
+        wait_for_text(log, "replaying", proc)
+        wait_for_text(out / "integration.log", "shipped", proc)  # postings are being shipped
+        pressed = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = " ".join(log.read_text().split())
+    assert code == 130, text
+    assert time.monotonic() - pressed < 30
+    assert "PARTIAL: interrupted (Ctrl-C) after" in text and "postings shipped" in text
+    summary = json.loads((out / "summary.json").read_text())
+    early = summary["stopped_early"]
+    assert early["interrupted"] and early["after_s"] < early["of_s"]
+    assert summary["measures"]["shipped"] > 0
+    assert summary["measures"]["orders"] < summary["orders_scheduled"]
+    assert "Partial: interrupted" in (out / "report.html").read_text()

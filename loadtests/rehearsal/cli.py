@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.cli import harness_exits, parse_duration
+from loadtests.cli import exit_code, harness_exits, parse_duration, partial_line
 from loadtests.rehearsal.faults import load_fault_profile
 from loadtests.rehearsal.gate import DEFAULTS, parse
 from loadtests.rehearsal.run import (
@@ -52,6 +52,9 @@ def print_outcome(outcome: RehearsalOutcome) -> None:
     for key, meaning in SHOWN:
         table.add_row(key, _value(key, outcome.measures.get(key)), meaning)
     out.print(table)
+    early = outcome.extra.get("stopped_early")
+    if early:
+        out.print(partial_line(early), highlight=False)
     if faults := outcome.extra.get("faults"):
         out.print("faults injected: " + ", ".join(
             f"{name} {f['injected']} of {f['of']} (stated {f['rate']:.1%})"
@@ -63,11 +66,13 @@ def print_outcome(outcome: RehearsalOutcome) -> None:
         verdicts.add_row(r.threshold.label, r.measured_text + (f" ({r.note})" if r.note else ""),
                          "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]")
     out.print(verdicts)
+    partial = " (on partial results)" if early else ""
     if outcome.passed:
-        out.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held")
+        out.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held{partial}")
     else:
         names = "; ".join(r.threshold.label for r in outcome.results if not r.passed)
-        out.print(f"[bold red]FAIL[/]: threshold(s) breached: {names}", highlight=False)
+        out.print(f"[bold red]FAIL[/]: threshold(s) breached{partial}: {names}",
+                  highlight=False)
     out.print(f"results in {Path(outcome.files['summary_json']).parent}: summary.json, "
               "junit.xml, report.html, integration.log", highlight=False)
 
@@ -121,7 +126,8 @@ def rehearse(
     with harness_exits("rehearsal"):
         outcome = run_rehearsal(cfg, note=lambda m: err_console.print(m, highlight=False))
     print_outcome(outcome)
-    raise typer.Exit(code=0 if outcome.passed else 1)
+    raise typer.Exit(code=exit_code(outcome.extra.get("stopped_early"), outcome.passed,
+                                    "rehearsal"))
 
 
 def parse_window(text: str, horizon_minutes: float) -> tuple[float, float]:

@@ -16,9 +16,10 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,24 +165,30 @@ async def _rehearse(cfg: RehearsalConfig, base: str, credentials: dict[str, Any]
            "OZON_API_KEY": str(credentials["api_key"])}
     integration = ManagedProcess("integration", ["bash", "-c", cfg.integration],
                                  cfg.out_dir / "integration.log", env=env)
-    stop = asyncio.Event()
+    stop, interrupted = asyncio.Event(), asyncio.Event()
     try:
-        integration.start()
-        await _first_request(ledger, integration)
-        ledger.origin = time.monotonic()  # the rehearsal's clock starts now
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            buyers = Buyers(client, stream, credentials, ledger, deadline_s=deadline_s)
-            carriers = Carriers(client, credentials, ledger, seed=cfg.seed,
-                                return_probability=_return_probability(cfg.scenario_path))
-            picking = asyncio.create_task(carriers.run(stop))
-            await _while_alive(buyers.run(), integration)
-            drain = cfg.drain_s if cfg.drain_s is not None else deadline_s + 2
-            await _while_alive(_drained(ledger, drain), integration)
-            ledger.ended_at = ledger.now()
-            stop.set()
-            await picking
-        return ledger, {"carriers": carriers.counts,
-                        "integration_exit_code": integration.poll()}
+        with _interrupts_set(interrupted):
+            integration.start()
+            await _first_request(ledger, integration, interrupted)
+            ledger.origin = time.monotonic()  # the rehearsal's clock starts now
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                buyers = Buyers(client, stream, credentials, ledger, deadline_s=deadline_s)
+                carriers = Carriers(client, credentials, ledger, seed=cfg.seed,
+                                    return_probability=_return_probability(cfg.scenario_path))
+                picking = asyncio.create_task(carriers.run(stop))
+                drain = cfg.drain_s if cfg.drain_s is not None else deadline_s + 2
+                if not await _while_alive(buyers.run(), integration, interrupted):
+                    await _while_alive(_drained(ledger, drain), integration, interrupted)
+                ledger.ended_at = ledger.now()
+                stop.set()
+                await picking
+        extra: dict[str, Any] = {"carriers": carriers.counts,
+                                 "integration_exit_code": integration.poll()}
+        if interrupted.is_set():
+            extra["stopped_early"] = {"why": "interrupted (Ctrl-C)", "interrupted": True,
+                                      "after_s": round(ledger.ended_at, 1),
+                                      "of_s": round(stream.duration_s + drain, 1)}
+        return ledger, extra
     finally:
         stop.set()
         integration.stop()
@@ -207,10 +214,28 @@ def _return_probability(path: Path) -> float:
     return float(load_scenario(path).demand.return_probability)
 
 
-async def _first_request(ledger: Ledger, integration: ManagedProcess) -> None:
+@contextlib.contextmanager
+def _interrupts_set(event: asyncio.Event) -> Iterator[None]:
+    """Ctrl-C and SIGTERM set ``event`` instead of unwinding, so what was measured is kept."""
+    loop = asyncio.get_running_loop()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        loop.add_signal_handler(sig, event.set)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, handler)
+
+
+async def _first_request(ledger: Ledger, integration: ManagedProcess,
+                         interrupted: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + STARTUP_S
     while not ledger.integration["requests"]:
+        if interrupted.is_set():
+            raise KeyboardInterrupt  # nothing measured yet
         if integration.poll() is not None:
             raise HarnessError(f"the integration exited with code {integration.poll()} before "
                                f"its first request:\n{integration.tail()}")
@@ -220,16 +245,24 @@ async def _first_request(ledger: Ledger, integration: ManagedProcess) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _while_alive(work: Any, integration: ManagedProcess) -> None:
-    """Await ``work``; :class:`HarnessError` as soon as the integration dies."""
+async def _while_alive(work: Any, integration: ManagedProcess,
+                      interrupted: asyncio.Event) -> bool:
+    """Await ``work``; :class:`HarnessError` as soon as the integration dies; ``True`` if
+    ``interrupted`` was set first (``work`` is then cancelled)."""
     task = asyncio.ensure_future(work)
     while not task.done():
+        if interrupted.is_set():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return True
         if integration.poll() is not None:
             task.cancel()
             raise HarnessError(f"the integration died (exit code {integration.poll()}) during "
                                f"the rehearsal:\n{integration.tail()}")
         await asyncio.wait([task], timeout=0.2)
     task.result()
+    return False
 
 
 async def _drained(ledger: Ledger, at_most_s: float) -> None:
