@@ -213,7 +213,7 @@ class PushFaults:
             return self.late_s
         return 0.0
 
-    def marks(self, event_id: int) -> list[str]:
-        """The faults a delivery of ``event_id`` carries (``X-Peakline-Fault``)."""
-        return [kind for kind, ids in (("push_late", self.delayed),
-                                       ("push_duplicate", self.doubled)) if event_id in ids]
+    def mark(self, event_id: int) -> str | None:
+        """The fault a delivery of ``event_id`` carries (``X-Peakline-Fault``): ``push_late``
+        or none (the extra copy of a doubled push says ``push_duplicate``)."""
+        return "push_late" if event_id in self.delayed else None

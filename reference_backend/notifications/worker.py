@@ -162,14 +162,15 @@ class OutboxWorker:
 
         async def attempt(ev: outbox.PendingEvent, target: outbox.Target) -> outbox.AttemptResult:
             body = encode_payload(ev.wire_payload())
-            marks = self.faults.marks(ev.id) if self.faults is not None else []
+            mark = self.faults.mark(ev.id) if self.faults is not None else None
+            twice = self.faults is not None and ev.id in self.faults.doubled
             async with gate:
                 outcome = await send(
                     client, url=target.url, secret=target.secret, event_id=str(ev.id),
                     body=body, timeout_s=self.policy.request_timeout_s,
-                    extra_headers={FAULT_HEADER: marks[0]} if marks else None,
+                    extra_headers={FAULT_HEADER: mark} if mark else None,
                 )
-                if outcome.delivered and "push_duplicate" in marks:  # the same push again
+                if outcome.delivered and twice:  # the same push again
                     await send(client, url=target.url, secret=target.secret,
                                event_id=str(ev.id), body=body,
                                timeout_s=self.policy.request_timeout_s,
