@@ -14,6 +14,15 @@ seconds one cycle:
    pair at most once per 30 s, as Ozon allows);
 5. reads new returns (``/v1/returns/list``) and counts them.
 
+With ``--push HOST:PORT`` it also listens for Ozon's push notifications (``POST /``, and
+``GET /health`` answers 200): a ``TYPE_NEW_POSTING`` or ``TYPE_POSTING_CANCELLED`` starts the
+next cycle at once instead of at the next poll, so postings ship sooner. Pushes may come
+late or twice; a push only wakes the loop (cycles run one at a time, and a posting already
+shipped is never shipped again), so a duplicate costs at most one extra listing, and a late
+one is covered by polling. ``--env-file FILE`` reads the connection from a file of
+``KEY=value`` lines (waiting for it to appear) instead of the environment: for a service
+started before ``peakline rehearse --integration-url`` writes its ``ozon.env``.
+
 Shipments go out over ``--connections`` client instances, one request at a time each:
 ``ozonapi-async`` 0.89 closes a client's HTTP session when the first of several concurrent
 requests of one *instance* finishes, failing the others ("Server disconnected"). A 429 or
@@ -22,6 +31,7 @@ next cycle. It runs until SIGTERM/SIGINT and prints one line per cycle that did 
 
     OZON_API_URL=http://127.0.0.1:8000 OZON_CLIENT_ID=... OZON_API_KEY=... \\
         python examples/reference_integration.py --poll 2
+    python examples/reference_integration.py --push 127.0.0.1:8081 --env-file out/ozon.env
 """
 
 from __future__ import annotations
@@ -33,8 +43,12 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from aiohttp import web
 from aiolimiter import AsyncLimiter
 from ozonapi import SellerAPI, SellerAPIConfig
 from ozonapi.seller.core.exceptions import APIError
@@ -120,11 +134,20 @@ class Integration:
         for i in range(0, len(numbers), LABELS_PER_CALL):
             chunk = numbers[i:i + LABELS_PER_CALL]
             try:
-                await self.api.posting_fbs_package_label(
-                    fbs.PostingFBSPackageLabelRequest(posting_number=chunk))
-                done += len(chunk)
+                # Ozon answers this method with the PDF itself; ozonapi-async 0.89's
+                # posting_fbs_package_label parses JSON, so the call goes through the
+                # client's binary path, as its act and label-file methods do
+                label = await self.api._request(  # noqa: SLF001
+                    method="post", api_version="v2", endpoint="posting/fbs/package-label",
+                    payload=fbs.PostingFBSPackageLabelRequest(posting_number=chunk).model_dump(),
+                    response_format="binary")
             except APIError as exc:
                 log(f"labels of {len(chunk)} postings failed: {exc}")
+                continue
+            if label["content"].startswith(b"%PDF"):
+                done += len(chunk)
+            else:
+                log(f"labels of {len(chunk)} postings: the answer is not a PDF")
         return done
 
     async def sync_stock(self, skus: set[int]) -> int:
@@ -170,21 +193,79 @@ class Integration:
         return len(new)
 
 
+class PushInbox:
+    """Ozon's push notifications: each one about postings wakes the next cycle."""
+
+    WAKING = {"TYPE_NEW_POSTING", "TYPE_POSTING_CANCELLED"}
+
+    def __init__(self, wake: asyncio.Event) -> None:
+        self.wake = wake
+        self.seen: set[tuple[str, str, str]] = set()
+        self.counts: Counter[str] = Counter()
+
+    async def receive(self, request: web.Request) -> web.Response:
+        try:
+            push = await request.json()
+        except ValueError:
+            return web.json_response({"error": {"code": "ERROR_PARAMETER_VALUE_MISSED",
+                                                "message": "not JSON", "details": None}},
+                                     status=400)
+        kind = str(push.get("message_type", ""))
+        key = (kind, str(push.get("posting_number", "")),
+               str(push.get("in_process_at") or push.get("changed_state_date") or ""))
+        self.counts["duplicates" if key in self.seen else kind] += 1
+        self.seen.add(key)
+        if kind in self.WAKING:
+            self.wake.set()
+        return web.json_response({"result": True})  # Ozon expects this answer
+
+    async def serve(self, address: str) -> web.AppRunner:
+        host, _, port = address.rpartition(":")
+        app = web.Application()
+        app.router.add_post("/", self.receive)
+        app.router.add_get("/health", lambda _r: web.json_response({"status": "ok"}))
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host or "127.0.0.1", int(port)).start()
+        return runner
+
+
+async def read_env_file(path: Path, stop: asyncio.Event) -> dict[str, str]:
+    """``KEY=value`` lines of ``path``, once it exists and names all three."""
+    wanted = {"OZON_API_URL", "OZON_CLIENT_ID", "OZON_API_KEY"}
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            pairs = dict(line.split("=", 1) for line in path.read_text().splitlines()
+                         if "=" in line)
+            if wanted <= pairs.keys():
+                return pairs
+        await asyncio.sleep(0.2)
+    return {}
+
+
 async def main(args: argparse.Namespace) -> int:
+    stop, wake = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    inbox = PushInbox(wake)
+    pushes = await inbox.serve(args.push) if args.push else None
+    if pushes:
+        log(f"receiving Ozon push notifications on http://{args.push}/")
+    env = dict(os.environ)
+    if args.env_file:
+        log(f"waiting for the connection in {args.env_file}")
+        env.update(await read_env_file(args.env_file, stop))
     try:
         config = SellerAPIConfig(
-            base_url=os.environ["OZON_API_URL"].rstrip("/"),
-            client_id=os.environ["OZON_CLIENT_ID"], api_key=os.environ["OZON_API_KEY"],
+            base_url=env["OZON_API_URL"].rstrip("/"),
+            client_id=env["OZON_CLIENT_ID"], api_key=env["OZON_API_KEY"],
             max_retries=3, retry_min_wait=0.2,
             retry_max_wait=2.0, request_timeout=20)
     except KeyError as exc:
         print(f"set {exc.args[0]} (and OZON_API_URL, OZON_CLIENT_ID, OZON_API_KEY)",
               file=sys.stderr)
         return 2
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     log(f"polling {config.base_url} every {args.poll:g} s")
     try:
         async with contextlib.AsyncExitStack() as stack:
@@ -193,16 +274,31 @@ async def main(args: argparse.Namespace) -> int:
             integration = Integration(apis, restock_below=args.restock_below,
                                       restock_to=args.restock_to, rate=args.rate)
             while not stop.is_set():
+                wake.clear()  # a push arriving during the cycle wakes the next one
                 try:
                     await integration.cycle()
                 except APIError as exc:
                     log(f"cycle failed: {exc}")
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=args.poll)
+                    await asyncio.wait_for(_first(stop.wait(), wake.wait()), timeout=args.poll)
     finally:
         await SellerAPI.shutdown()
-    log(f"stopped after shipping {len(integration.shipped)} postings")
+        if pushes:
+            await pushes.cleanup()
+    counts = ", ".join(f"{k} {v}" for k, v in inbox.counts.items())
+    log(f"stopped after shipping {len(integration.shipped)} postings"
+        + (f"; pushes: {counts}" if counts else ""))
     return 0
+
+
+async def _first(*waits: Any) -> None:
+    """Until the first of ``waits`` is done (the others are cancelled)."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -216,6 +312,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=int, default=30,
                         help="shipments per second at most (Ozon allows 50 requests per "
                         "second per client)")
+    parser.add_argument("--push", metavar="HOST:PORT",
+                        help="listen here for Ozon push notifications (and GET /health)")
+    parser.add_argument("--env-file", type=Path, metavar="FILE",
+                        help="read OZON_API_URL, OZON_CLIENT_ID, OZON_API_KEY from FILE "
+                        "(KEY=value lines; waits for it to appear)")
     return parser.parse_args(argv)
 
 

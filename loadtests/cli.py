@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -65,6 +66,8 @@ def print_outcome(outcome: RunOutcome) -> None:
             end_section=i == len(rows) - 2,
         )
     out.print(table)
+    if early := outcome.stopped_early:
+        out.print(partial_line(early), highlight=False)
     if outcome.failures:
         out.print("most frequent failures:")
         for f in outcome.failures[:5]:
@@ -94,12 +97,13 @@ def print_outcome(outcome: RunOutcome) -> None:
     if counts := outcome.extra.get("outcomes"):
         out.print("outcomes: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
                   highlight=False)
+    partial = " (on partial results)" if outcome.stopped_early else ""
     if outcome.passed:
-        out.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held")
+        out.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held{partial}")
     else:
         names = "; ".join(r.threshold.label for r in outcome.breaches)
-        out.print(f"[bold red]FAIL[/]: {len(outcome.breaches)} threshold(s) breached: {names}",
-                      highlight=False)
+        out.print(f"[bold red]FAIL[/]: {len(outcome.breaches)} threshold(s) breached{partial}: "
+                  f"{names}", highlight=False)
     report = ", report.html" if "report_html" in outcome.files else ""
     out.print(f"results in {Path(outcome.files['summary_json']).parent}: summary.json, "
               f"junit.xml, locust.html{report}, locust_stats.csv", highlight=False)
@@ -225,7 +229,28 @@ def loadtest(
 
         outcome = run_loadtest(cfg, progress, note=lambda m: err_console.print(m))
     print_outcome(outcome)
-    raise typer.Exit(code=0 if outcome.passed else 1)
+    raise typer.Exit(code=exit_code(outcome.stopped_early, outcome.passed, "load test"))
+
+
+def partial_line(stopped_early: dict[str, Any]) -> str:
+    """What a person reads above the figures of a run that was stopped early."""
+    return (f"[bold yellow]PARTIAL[/]: {stopped_early['why']} after "
+            f"{stopped_early['after_s']:.0f} s of {stopped_early['of_s']:.0f} s; the figures "
+            "cover what was measured until then")
+
+
+def exit_code(stopped_early: dict[str, Any] | None, passed: bool, what: str) -> int:
+    """0 pass, 1 breach; a run stopped early: 130 (Ctrl-C), 3 (could not run), said why."""
+    if not stopped_early:
+        return 0 if passed else 1
+    if stopped_early["interrupted"]:
+        err_console.print(f"interrupted: the partial results above were written; "
+                          f"everything the {what} started was stopped")
+        return 130
+    err_console.print(f"[bold red]FAIL[/]: the {what} could not run: {stopped_early['why']} "
+                      f"{stopped_early['after_s']:.0f} s into it; stopped early (partial "
+                      "results above)", highlight=False)
+    return 3
 
 
 def register(app: typer.Typer) -> None:

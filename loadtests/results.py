@@ -146,6 +146,11 @@ class RunOutcome:
         return all(r.passed for r in self.results)
 
     @property
+    def stopped_early(self) -> dict[str, Any] | None:
+        """Why and when the run was stopped before its end (its figures are partial)."""
+        return self.extra.get("stopped_early")
+
+    @property
     def breaches(self) -> list[ThresholdResult]:
         return [r for r in self.results if not r.passed]
 

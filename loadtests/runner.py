@@ -11,8 +11,11 @@ and HTML.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,12 +40,15 @@ from loadtests.results import (
     write_summary_json,
 )
 from loadtests.thresholds import Threshold, evaluate
+from loadtests.watch import BackendWatch, connect_problem
 from simulator.scenario import load_scenario
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 OPEN_LOCUSTFILE = Path(__file__).with_name("open_locustfile.py")
 #: seconds allowed beyond the test duration for Locust to start, connect workers and stop
 LOCUST_GRACE_S = 45.0
+#: seconds Locust has to write its statistics once told to stop early
+STOP_GRACE_S = 20.0
 
 
 ModelKind = Literal["open", "closed"]
@@ -83,6 +89,8 @@ class LoadTestConfig:
     #: open model: seconds after the load at most for the last answers (a request times out
     #: after 20 s, so 25 s leaves none unanswered)
     drain_s: float = 25.0
+    #: the run stops early (could not run) once the backend refused connections this long
+    unreachable_s: float = 5.0
 
     @property
     def locustfile(self) -> Path:
@@ -151,9 +159,24 @@ def _live_figures(history: Path) -> dict[str, Any]:
         return {}
 
 
+@dataclass(frozen=True)
+class LocustRun:
+    """How Locust ended: its exit code, and why the harness stopped it early (if it did)."""
+
+    exit_code: int
+    #: ``None``: it ran its course; otherwise what stopped it (Ctrl-C, the backend gone)
+    stopped_early: str | None = None
+    after_s: float = 0.0
+    interrupted: bool = False
+
+
 def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
-               progress: Progress | None = None, *, grace_s: float = LOCUST_GRACE_S) -> int:
-    """Run Locust (and its workers) to completion within a bound; return the master's exit code."""
+               progress: Progress | None = None, *, grace_s: float = LOCUST_GRACE_S) -> LocustRun:
+    """Run Locust (and its workers) to completion within a bound.
+
+    Ctrl-C (or SIGTERM to this process) and a backend that stopped accepting connections for
+    ``cfg.unreachable_s`` stop Locust early but in order, so it still writes what it
+    measured; a second Ctrl-C while it stops abandons it."""
     log = cfg.out_dir / "locust.log"
     if cfg.remote_workers > 0:
         master_host, master_port = "127.0.0.1", cfg.master_bind[1]
@@ -161,6 +184,7 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
     else:
         master_host, master_port = "127.0.0.1", (free_port() if cfg.workers > 0 else None)
     deadline = time.monotonic() + cfg.locust_seconds + grace_s
+    watch = BackendWatch(host, give_up_s=cfg.unreachable_s)
     with ExitStack() as stack:
         master = stack.enter_context(
             ManagedProcess("locust", locust_argv(cfg, host, credentials, master_port=master_port),
@@ -173,18 +197,41 @@ def run_locust(cfg: LoadTestConfig, host: str, credentials: Path,
                                cfg.out_dir / f"locust_worker_{i + 1}.log")
             )
         started = time.monotonic()
-        while master.poll() is None:
-            if time.monotonic() > deadline:
-                master.stop()
-                raise HarnessError(
-                    f"Locust did not finish within {cfg.duration_s + grace_s:g} s; "
-                    f"stopped it. Last log lines:\n{master.tail()}"
-                )
-            if progress is not None:
-                progress(time.monotonic() - started,
-                         _live_figures(cfg.out_dir / "locust_stats_history.csv"))
-            time.sleep(0.5)
-        return master.wait()
+        try:
+            while master.poll() is None:
+                if time.monotonic() > deadline:
+                    master.stop()
+                    raise HarnessError(
+                        f"Locust did not finish within {cfg.duration_s + grace_s:g} s; "
+                        f"stopped it. Last log lines:\n{master.tail()}"
+                    )
+                if watch.gone():
+                    why = (f"the backend at {host} stopped accepting connections "
+                           f"({watch.problem} for {cfg.unreachable_s:g} s)")
+                    return _stop_in_order(master, why, time.monotonic() - started)
+                if progress is not None:
+                    progress(time.monotonic() - started,
+                             _live_figures(cfg.out_dir / "locust_stats_history.csv"))
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            return _stop_in_order(master, "interrupted (Ctrl-C)", time.monotonic() - started,
+                                  interrupted=True)
+        return LocustRun(master.wait())
+
+
+def _stop_in_order(master: ManagedProcess, why: str, after_s: float, *,
+                   interrupted: bool = False) -> LocustRun:
+    """SIGINT to Locust's master alone: it stops its workers and writes its statistics (a
+    shape test handles SIGINT only: Locust 2.47 installs its SIGTERM handler after the shape
+    ends)."""
+    assert master.proc is not None
+    with contextlib.suppress(ProcessLookupError):
+        master.proc.send_signal(signal.SIGINT)
+    try:
+        code = master.wait(STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        code = master.stop()
+    return LocustRun(code if code is not None else -1, why, round(after_s, 1), interrupted)
 
 
 def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
@@ -237,6 +284,9 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
                 raise HarnessError(str(exc)) from None
             extra["backend"] = {"started": True, "database": db.split(":", 1)[0],
                                 "uvicorn_workers": cfg.backend_workers}
+        if (down := connect_problem(host, timeout_s=5.0)) is not None:
+            raise HarnessError(f"the backend at {host} did not answer ({down}); "
+                               "nothing was sent")
         credentials, roles, problem = accounts.with_role_keys(host, credentials,
                                                               tmp / "credentials_roles.json")
         backend.warm_up(host, json.loads(credentials.read_text(encoding="utf-8")))
@@ -256,12 +306,21 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
         note(f"running Locust against {host} for {cfg.duration_s:g} s "
              f"({load}"
              f"{f', {cfg.workers} workers' if cfg.workers else ''}) ...")
-        exit_code = run_locust(cfg, host, credentials, progress, grace_s=grace)
+        run = run_locust(cfg, host, credentials, progress, grace_s=grace)
+        exit_code = run.exit_code
         phases["locust_s"] = _lap()
     phases["teardown_s"] = _lap()
 
     stats_path = cfg.out_dir / "locust_stats.json"
-    if not stats_path.exists():
+    if run.stopped_early:
+        if not stats_path.exists():  # nothing measured: nothing to report
+            if run.interrupted:
+                raise KeyboardInterrupt
+            raise HarnessError(f"{run.stopped_early}; nothing was measured")
+        extra["stopped_early"] = {"why": run.stopped_early, "after_s": run.after_s,
+                                  "of_s": cfg.duration_s, "interrupted": run.interrupted}
+        note(f"{run.stopped_early} after {run.after_s:.0f} s: writing what was measured ...")
+    elif not stats_path.exists():
         log = (cfg.out_dir / "locust.log").read_text(errors="replace").splitlines()[-25:]
         raise HarnessError(f"Locust exited with code {exit_code} and recorded no statistics:\n"
                            + "\n".join(log))
@@ -270,7 +329,8 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
     if outcomes_path.exists():
         extra["outcomes"] = json.loads(outcomes_path.read_text(encoding="utf-8"))
     latency = None
-    if cfg.model == "open":
+    if cfg.model == "open" and not (run.stopped_early and
+                                    not (cfg.out_dir / "latency_hdr.json").exists()):
         latency, extra["open_model"] = read_open_model(cfg.out_dir / "latency_hdr.json",
                                                        extra.get("outcomes", {}))
     results = evaluate(cfg.thresholds, stats, latency)
@@ -296,7 +356,8 @@ def run_loadtest(cfg: LoadTestConfig, progress: Progress | None = None,
         seconds=summary["seconds"],
         properties={"host": host, "requests": total["requests"], "failures": total["failures"],
                     "rps": f"{total['rps']:.1f}", "p95_ms": total["p95_ms"],
-                    "users": cfg.users, "workers": cfg.workers, "shape": cfg.shape},
+                    "users": cfg.users, "workers": cfg.workers, "shape": cfg.shape,
+                    **({"stopped_early": run.stopped_early} if run.stopped_early else {})},
     )
     if (report := write_html_report(outcome, cfg.out_dir)) is not None:
         outcome.files["report_html"] = str(report)

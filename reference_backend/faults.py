@@ -11,9 +11,15 @@ requests on average where that is how Ozon fails:
 * ``import_fails_later``: ``/v1/product/import/info`` reports an import's items as failed
   (the import itself answered success).
 
-A faulted answer carries ``X-Peakline-Fault: <kind>``, so whoever watches the traffic (the
-rehearsal's proxy) counts the faults beside the results. Draws come from one seeded
-``random.Random`` per process.
+Push notifications go wrong too; :class:`PushFaults` is what the outbox delivery worker asks:
+
+* ``push_late``: a notification (and those of its posting behind it) goes out ``delay_ms``
+  late;
+* ``push_duplicate``: a notification is delivered twice.
+
+A faulted answer or push carries ``X-Peakline-Fault: <kind>``, so whoever watches the traffic
+(the rehearsal's proxy) counts the faults beside the results. Draws come from seeded
+``random.Random`` generators, one per process.
 """
 
 from __future__ import annotations
@@ -53,10 +59,15 @@ class FaultProfile(BaseModel):
     server_errors: Fault | None = None
     throttle_storms: Fault | None = None
     import_fails_later: Fault | None = None
+    push_late: Fault | None = None
+    push_duplicate: Fault | None = None
 
     def kinds(self) -> dict[str, Fault]:
-        return {k: v for k in ("slow", "server_errors", "throttle_storms",
-                               "import_fails_later") if (v := getattr(self, k)) is not None}
+        return {k: v for k in (*REQUEST_KINDS, *PUSH_KINDS) if (v := getattr(self, k)) is not None}
+
+
+REQUEST_KINDS = ("slow", "server_errors", "throttle_storms", "import_fails_later")
+PUSH_KINDS = ("push_late", "push_duplicate")
 
 
 BUILT_IN: dict[str, dict[str, Any]] = {
@@ -65,7 +76,9 @@ BUILT_IN: dict[str, dict[str, Any]] = {
     "black-friday": {"name": "black-friday", "slow": {"rate": 0.2, "delay_ms": 1500},
                      "server_errors": {"rate": 0.03, "burst": 10},
                      "throttle_storms": {"rate": 0.05, "burst": 25},
-                     "import_fails_later": {"rate": 0.1}},
+                     "import_fails_later": {"rate": 0.1},
+                     "push_late": {"rate": 0.1, "delay_ms": 30_000},
+                     "push_duplicate": {"rate": 0.05}},
 }
 
 
@@ -98,7 +111,8 @@ class OzonFaults:
         self.app = app
         rng = random.Random(profile.seed)
         self.profile = profile
-        self.runs = {kind: _Runs(f, rng) for kind, f in profile.kinds().items()}
+        self.runs = {kind: _Runs(f, rng) for kind, f in profile.kinds().items()
+                     if kind in REQUEST_KINDS}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not SELLER_API_PATH.match(scope["path"]):
@@ -164,3 +178,42 @@ def _failed_import(send: Send) -> Send:
         await send({**start, "headers": [*headers, (b"content-length", str(len(raw)).encode())]})
         await send({"type": "http.response.body", "body": raw})
     return rewriting
+
+
+class PushFaults:
+    """Which push notifications go out late or twice: decided once per event, when the
+    outbox worker first finds it due (a retry is not drawn again)."""
+
+    def __init__(self, profile: FaultProfile) -> None:
+        rng = random.Random(f"push-{profile.seed}")
+        self.late_s = profile.push_late.delay_ms / 1000 if profile.push_late else 0.0
+        self._late = _Runs(profile.push_late, rng) if profile.push_late else None
+        self._twice = _Runs(profile.push_duplicate, rng) if profile.push_duplicate else None
+        self._drawn: set[int] = set()
+        self.delayed: set[int] = set()
+        self.doubled: set[int] = set()
+
+    @classmethod
+    def from_json(cls, text: str | None) -> PushFaults | None:
+        """From the ``PEAKLINE_OZON_FAULTS`` profile; ``None`` when it has no push faults."""
+        if not text:
+            return None
+        profile = FaultProfile.model_validate_json(text)
+        return cls(profile) if profile.push_late or profile.push_duplicate else None
+
+    def draw(self, event_id: int) -> float:
+        """Seconds to hold ``event_id`` back (0: send now); the first time it is seen only."""
+        if event_id in self._drawn:
+            return 0.0
+        self._drawn.add(event_id)
+        if self._twice is not None and self._twice.hit():
+            self.doubled.add(event_id)
+        if self._late is not None and self._late.hit():
+            self.delayed.add(event_id)
+            return self.late_s
+        return 0.0
+
+    def mark(self, event_id: int) -> str | None:
+        """The fault a delivery of ``event_id`` carries (``X-Peakline-Fault``): ``push_late``
+        or none (the extra copy of a doubled push says ``push_duplicate``)."""
+        return "push_late" if event_id in self.delayed else None

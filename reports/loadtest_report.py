@@ -176,6 +176,11 @@ def verdict(summary: Mapping[str, Any]) -> Verdict:
                                            f"p99 {ms(total.get('p99_ms'))} ms")
         lines.insert(0, f"{n:,} requests in {seconds:,.0f} s ({n / max(seconds, 1):,.1f} req/s); "
                         f"{failed:,} failed ({percent(failed / n)} %){answered}.")
+    if early := summary.get("stopped_early"):
+        headline = f"Partial: {early['why']} after {early['after_s']:.0f} s. {headline}"
+        lines.insert(0, f"The run was stopped {early['after_s']:.0f} s into its "
+                        f"{early['of_s']:.0f} s; every figure covers only what was measured "
+                        "until then.")
     if problem := summary.get("role_keys_problem"):
         lines.append(f"Before the load, creating the staff's sub-accounts failed: {problem}.")
     lines += [judged(t) for t in thresholds if not t["passed"]]

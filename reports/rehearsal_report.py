@@ -21,6 +21,11 @@ from reports.html import Cell, FigureBlock, TableBlock, fmt, write_page
 def verdict(summary: Mapping[str, Any]) -> str:
     """One sentence a person reads first."""
     m = summary["measures"]
+    if early := summary.get("stopped_early"):
+        return (f"Partial: {early['why']} after {early['after_s']:.0f} s of "
+                f"{early['of_s']:.0f} s; {m['shipped']} of {m['postings']} postings shipped, "
+                f"{m['late_count']} late so far; thresholds on what was measured: "
+                + ("all held" if summary["passed"] else ", ".join(summary["breaches"])))
     if summary["passed"]:
         return (f"PASS: the integration shipped {m['shipped']} of {m['postings']} postings, "
                 f"{m['late_count']} late; every threshold held")

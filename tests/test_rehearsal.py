@@ -107,6 +107,12 @@ def test_a_window_replays_the_simulators_orders_of_those_hours(smoke_path):
     (["--integration", "true", "--speed", "48", "--duration", "1m"], "one of --duration"),
     (["--integration", "true", "--speed", "48", "-T", "late<1%"], "unknown measure"),
     (["--integration", "true", "--speed", "48", "--window", "22h-18h"], "--window"),
+    (["--integration", "true", "--integration-url", "http://127.0.0.1:9/health",
+      "--speed", "48"], "one of --integration"),
+    (["--integration-url", "127.0.0.1:9/health", "--speed", "48"], "not an http(s) URL"),
+    (["--integration", "true", "--push-url", "push", "--speed", "48"], "--push-url"),
+    (["--integration", "true", "--listen", "8080", "--speed", "48"], "not HOST:PORT"),
+    (["--integration", "true", "--credentials", "c.json", "--speed", "48"], "needs --db"),
 ])
 def test_bad_input_exits_2(smoke_path, tmp_path, args, message):
     result = CliRunner().invoke(app, ["rehearse", str(smoke_path), "--out", str(tmp_path),

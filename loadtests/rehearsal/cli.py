@@ -6,13 +6,14 @@ threshold, option, fault profile); 3 the rehearsal could not run (backend, integ
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from loadtests.cli import harness_exits, parse_duration
+from loadtests.cli import exit_code, harness_exits, parse_duration, partial_line
 from loadtests.rehearsal.faults import load_fault_profile
 from loadtests.rehearsal.gate import DEFAULTS, parse
 from loadtests.rehearsal.run import (
@@ -52,10 +53,21 @@ def print_outcome(outcome: RehearsalOutcome) -> None:
     for key, meaning in SHOWN:
         table.add_row(key, _value(key, outcome.measures.get(key)), meaning)
     out.print(table)
+    early = outcome.extra.get("stopped_early")
+    if early:
+        out.print(partial_line(early), highlight=False)
     if faults := outcome.extra.get("faults"):
         out.print("faults injected: " + ", ".join(
-            f"{name} {f['injected']} of {f['of']} (stated {f['rate']:.1%})"
+            f"{name} {f['injected']} of {f['of']} {f.get('of_what', 'requests')} "
+            f"(stated {f['rate']:.1%})"
             for name, f in faults["kinds"].items()), highlight=False)
+    if pushes := outcome.extra.get("pushes"):
+        out.print(f"push notifications: {pushes['sent']} passed on to the integration "
+                  f"({pushes['distinct']} distinct; "
+                  + ", ".join(f"{k} {v}" for k, v in pushes["by_type"].items())
+                  + "); its answers: "
+                  + ", ".join(f"{k} {v}" for k, v in pushes["answers"].items()),
+                  highlight=False)
     verdicts = Table(title="thresholds")
     for col in ("threshold", "measured", "result"):
         verdicts.add_column(col)
@@ -63,19 +75,36 @@ def print_outcome(outcome: RehearsalOutcome) -> None:
         verdicts.add_row(r.threshold.label, r.measured_text + (f" ({r.note})" if r.note else ""),
                          "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]")
     out.print(verdicts)
+    partial = " (on partial results)" if early else ""
     if outcome.passed:
-        out.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held")
+        out.print(f"[bold green]PASS[/]: all {len(outcome.results)} thresholds held{partial}")
     else:
         names = "; ".join(r.threshold.label for r in outcome.results if not r.passed)
-        out.print(f"[bold red]FAIL[/]: threshold(s) breached: {names}", highlight=False)
-    out.print(f"results in {Path(outcome.files['summary_json']).parent}: summary.json, "
-              "junit.xml, report.html, integration.log", highlight=False)
+        out.print(f"[bold red]FAIL[/]: threshold(s) breached{partial}: {names}",
+                  highlight=False)
+    names = ", ".join(Path(f).name for f in outcome.files.values())
+    out.print(f"results in {Path(outcome.files['summary_json']).parent}: {names}",
+              highlight=False)
 
 
 def rehearse(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     integration: str = typer.Option(None, help="shell command that starts the integration "
                                     "(gets OZON_API_URL, OZON_CLIENT_ID, OZON_API_KEY)"),
+    integration_url: str = typer.Option(
+        None, help="instead of --integration: the health URL of an integration already "
+        "running (a container, another host); it reads its connection from ozon.env in the "
+        "output folder (printed too), and the rehearsal starts once the URL answers and the "
+        "integration's first request arrives"),
+    push_url: str = typer.Option(None, help="where the integration receives Ozon push "
+                                 "notifications: registered as the seller's push URL, so "
+                                 "TYPE_NEW_POSTING and the rest reach it"),
+    listen: str = typer.Option("127.0.0.1:0", help="HOST:PORT the Seller API the integration "
+                               "calls listens on (0.0.0.0:PORT for a container or another "
+                               "host; port 0: a free one)"),
+    credentials: Path = typer.Option(None, help="with --db: the JSON `peakline seed "
+                                     "--credentials-out` wrote for a seller seeded before, so "
+                                     "an integration configured once keeps its keys"),
     duration: str = typer.Option(None, help="rehearsal length: the scenario's horizon is "
                                  "compressed into it (e.g. 10m)"),
     speed: float = typer.Option(None, help="scenario seconds per second instead of "
@@ -92,7 +121,7 @@ def rehearse(
     ozon_rate_limits: bool = typer.Option(True, help="the backend throttles like Ozon"),
     ozon_faults: str = typer.Option(None, help="Ozon's bad moments: flaky, black-friday or a "
                                     "YAML fault profile (slow answers, 5xx bursts, 429 storms, "
-                                    "imports that fail later)"),
+                                    "imports that fail later, late and duplicated pushes)"),
 ) -> None:
     """Rehearse a seller's Ozon integration against SCENARIO's peak, and gate on the result.
 
@@ -100,8 +129,18 @@ def rehearse(
     could not run.
     """
     sc = scenario_or_exit(scenario)
-    if not integration or not integration.strip():
-        raise bad_input("give --integration \"COMMAND\" (the command that starts it)")
+    if bool(integration and integration.strip()) == bool(integration_url):
+        raise bad_input("give one of --integration \"COMMAND\" (the command that starts it) "
+                        "and --integration-url URL (the health URL of one already running)")
+    for option, url in (("--integration-url", integration_url), ("--push-url", push_url)):
+        if url is not None and not re.match(r"^https?://[^/\s]+", url):
+            raise bad_input(f"{option} {url!r} is not an http(s) URL")
+    listen_host, _, listen_port = listen.rpartition(":")
+    if not listen_host or not listen_port.isdigit() or not 0 <= int(listen_port) < 65536:
+        raise bad_input(f"--listen {listen!r} is not HOST:PORT")
+    if credentials is not None and (db is None or not credentials.is_file()):
+        raise bad_input("--credentials FILE needs --db URL (the database that seller was "
+                        "seeded in) and an existing file")
     if (duration is None) == (speed is None):
         raise bad_input("give one of --duration (e.g. 10m) and --speed (e.g. 48)")
     try:
@@ -117,11 +156,14 @@ def rehearse(
     cfg = RehearsalConfig(scenario_path=scenario, out_dir=out, thresholds=thresholds,
                           integration=integration, speed=float(factor), seed=seed,
                           window=span, db=db, faults=faults,
-                          rate_limits=ozon_rate_limits)
+                          rate_limits=ozon_rate_limits, integration_url=integration_url,
+                          push_url=push_url, listen=(listen_host, int(listen_port)),
+                          credentials=credentials)
     with harness_exits("rehearsal"):
         outcome = run_rehearsal(cfg, note=lambda m: err_console.print(m, highlight=False))
     print_outcome(outcome)
-    raise typer.Exit(code=0 if outcome.passed else 1)
+    raise typer.Exit(code=exit_code(outcome.extra.get("stopped_early"), outcome.passed,
+                                    "rehearsal"))
 
 
 def parse_window(text: str, horizon_minutes: float) -> tuple[float, float]:

@@ -49,6 +49,10 @@ class Ledger:
     throttled_per_s: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)  # "path: status" of failures
     faults: Counter[str] = field(default_factory=Counter)  # injected, by kind
+    pushes: Counter[str] = field(default_factory=Counter)  # by message type
+    push_events: set[str] = field(default_factory=set)  # distinct pushes (event ids)
+    push_answers: Counter[str] = field(default_factory=Counter)  # the integration's statuses
+    push_faults: set[tuple[str, str]] = field(default_factory=set)  # (event id, fault)
     ended_at: float | None = None
 
     def now(self) -> float:
@@ -79,6 +83,28 @@ class Ledger:
             track = self.postings.get(number)
             if track is not None and track.first_seen_at is None:
                 track.first_seen_at = now
+
+    def pushed(self, payload: dict[str, Any], event_id: str, status: int,
+               fault: str | None) -> None:
+        """A push notification passed on to the integration, and how it answered (after the
+        rehearsal's end, when the integration is being stopped, no longer counted)."""
+        if self.ended_at is not None:
+            return
+        self.pushes[str(payload.get("message_type", "?"))] += 1
+        if event_id:
+            self.push_events.add(event_id)
+        self.push_answers["2xx" if 200 <= status < 300 else str(status or "no answer")] += 1
+        if fault and (event_id, fault) not in self.push_faults:  # once, however often retried
+            self.push_faults.add((event_id, fault))
+            self.faults[fault] += 1
+        if isinstance(number := payload.get("posting_number"), str):
+            self.seen({number})
+
+    def push_report(self) -> dict[str, Any]:
+        """Pushes passed on (copies included), distinct ones, by type and by answer."""
+        return {"sent": sum(self.pushes.values()), "distinct": len(self.push_events),
+                "by_type": dict(self.pushes.most_common()),
+                "answers": dict(self.push_answers.most_common())}
 
     def shipped(self, number: str) -> None:
         track = self.postings.get(number)

@@ -6,6 +6,11 @@ unchanged and its answer comes back unchanged, while the :class:`Ledger` notes t
 shipments (``/v*/posting/fbs/ship``: the posting in the request), labels fetched
 (``.../package-label``), stock items updated (``/v2/products/stocks``) and the faults the
 backend injected (``X-Peakline-Fault``, see ``reference_backend.faults``).
+
+Push notifications take the same road the other way: the seller's webhook is registered as
+this proxy's :data:`PUSH_PATH`, and each push the backend sends there goes on to the
+integration's push URL, noted in the ledger (its type, its posting as first seen, late or
+duplicated pushes the backend made on purpose).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from loadtests.rehearsal.ledger import Ledger
 
 #: hop-by-hop headers a proxy must not forward
+PUSH_PATH = "/peakline-rehearsal/push"
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
         "host", "upgrade", "te", "trailer", "proxy-authorization", "proxy-authenticate"}
 
@@ -45,8 +51,9 @@ def posting_numbers(data: Any) -> set[str]:
 class RecordingProxy:
     """ASGI app forwarding to ``backend`` and recording into ``ledger``."""
 
-    def __init__(self, backend: str, ledger: Ledger) -> None:
+    def __init__(self, backend: str, ledger: Ledger, *, push_target: str | None = None) -> None:
         self.ledger = ledger
+        self.push_target = push_target
         self.client = httpx.AsyncClient(base_url=backend, timeout=60,
                                         limits=httpx.Limits(max_connections=200))
 
@@ -57,6 +64,9 @@ class RecordingProxy:
         body = await request.body()
         path = request.url.path
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP}
+        if path == PUSH_PATH and self.push_target:
+            await (await self._push(body, headers))(scope, receive, send)
+            return
         try:
             answer = await self.client.request(request.method, path, params=request.query_params,
                                                content=body, headers=headers)
@@ -98,6 +108,27 @@ class RecordingProxy:
                                              for r in data.get("result") or [])
         else:
             self.ledger.seen(posting_numbers(data))
+
+    async def _push(self, body: bytes, headers: dict[str, str]) -> Response:
+        """Pass a push on to the integration; the backend retries what is not a 2xx."""
+        assert self.push_target is not None
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = {}
+        try:
+            answer = await self.client.post(self.push_target, content=body, headers=headers,
+                                            timeout=5)
+            status = answer.status_code
+        except httpx.HTTPError:
+            status = 0
+        self.ledger.pushed(data if isinstance(data, dict) else {},
+                           headers.get("x-peakline-event-id", ""), status,
+                           headers.get("x-peakline-fault"))
+        if status == 0:
+            return Response("proxy: the integration's push URL did not answer", 502)
+        return Response(answer.content, status, {"content-type": answer.headers.get(
+            "content-type", "application/json")})
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -103,12 +103,14 @@ async def send(
     event_id: str,
     body: bytes,
     timeout_s: float,
+    extra_headers: dict[str, str] | None = None,
 ) -> Outcome:
     """POST ``body`` to ``url`` signed with ``secret``; delivered only on a 2xx answer."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         **signature_headers(secret, body, event_id=event_id, timestamp=int(time.time())),
+        **(extra_headers or {}),
     }
     started = time.perf_counter()
     try:

@@ -213,6 +213,13 @@ def record_attempts(
     return delivered
 
 
+def postpone(session: Session, *, until: Mapping[int, datetime]) -> None:
+    """Hold events back until the given times (no attempt counted: a late push fault)."""
+    if until:
+        session.execute(update(OutboxEvent),
+                        [{"id": i, "next_attempt_at": at} for i, at in until.items()])
+
+
 def pending_count(session: Session) -> int:
     """Queue depth: events not yet delivered."""
     return int(

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from reference_backend import security
 from reference_backend.accounts.deps import require_person_or_key
 from reference_backend.auth import DbDep, SellerIdentity
+from reference_backend.faults import PushFaults
 from reference_backend.notifications import webhooks
 from reference_backend.notifications.config import PushSettings
 from reference_backend.notifications.worker import OutboxWorker
@@ -40,7 +41,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if not app.state.settings.run_outbox_worker:
         yield
         return
-    worker = OutboxWorker(app.state.db, PushSettings(), registry=app.state.metrics_registry)
+    worker = OutboxWorker(app.state.db, PushSettings(), registry=app.state.metrics_registry,
+                          faults=PushFaults.from_json(app.state.settings.ozon_faults))
     app.state.outbox_worker = worker
     app.state.scrape_time_gauges.append(worker.metrics.queue_depth)
     worker.start()

@@ -20,12 +20,13 @@ import contextlib
 import logging
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from reference_backend.db import Database
+from reference_backend.faults import PushFaults
 from reference_backend.metrics import ScrapeTimeGauge
 from reference_backend.notifications import outbox
 from reference_backend.notifications.config import PushSettings
@@ -34,6 +35,8 @@ from reference_backend.notifications.leader import LeaderLock, leader_lock_for
 from reference_backend.tables import utcnow
 
 log = logging.getLogger("peakline.push")
+#: marks a push a fault profile made late or doubled (``reference_backend.faults``)
+FAULT_HEADER = "X-Peakline-Fault"
 
 
 
@@ -76,8 +79,11 @@ class OutboxWorker:
         *,
         lock: LeaderLock | None = None,
         registry: CollectorRegistry | None = None,
+        faults: PushFaults | None = None,
     ) -> None:
         self.db = db
+        #: late and duplicated pushes on purpose (``reference_backend.faults``), or none
+        self.faults = faults
         self.metrics = PushMetrics(registry, db)
         self.settings = settings or PushSettings()
         self.policy = self.settings.retry_policy()
@@ -148,17 +154,27 @@ class OutboxWorker:
         """
         await asyncio.to_thread(self._close_untargeted)
         events, targets = await asyncio.to_thread(self._load)
+        if self.faults is not None:
+            events = await self._hold_back_late(events, targets)
         if not events:
             return 0
         gate = asyncio.Semaphore(self.settings.concurrency)
 
         async def attempt(ev: outbox.PendingEvent, target: outbox.Target) -> outbox.AttemptResult:
             body = encode_payload(ev.wire_payload())
+            mark = self.faults.mark(ev.id) if self.faults is not None else None
+            twice = self.faults is not None and ev.id in self.faults.doubled
             async with gate:
                 outcome = await send(
                     client, url=target.url, secret=target.secret, event_id=str(ev.id),
                     body=body, timeout_s=self.policy.request_timeout_s,
+                    extra_headers={FAULT_HEADER: mark} if mark else None,
                 )
+                if outcome.delivered and twice:  # the same push again
+                    await send(client, url=target.url, secret=target.secret,
+                               event_id=str(ev.id), body=body,
+                               timeout_s=self.policy.request_timeout_s,
+                               extra_headers={FAULT_HEADER: "push_duplicate"})
             return outbox.AttemptResult(ev.id, target.webhook_id, outcome)
 
         results = await asyncio.gather(
@@ -176,6 +192,22 @@ class OutboxWorker:
         self.stats["delivered"] += ok
         self.stats["failed"] += len(results) - ok
         return len(results)
+
+    async def _hold_back_late(self, events: list[outbox.PendingEvent],
+                              targets: dict[int, list[outbox.Target]]
+                              ) -> list[outbox.PendingEvent]:
+        """The events to send now; those a late-push fault holds back are postponed."""
+        assert self.faults is not None
+        now = utcnow()
+        held = {ev.id: now + timedelta(seconds=late) for ev in events
+                if targets.get(ev.id) and (late := self.faults.draw(ev.id)) > 0}
+        if held:
+            await asyncio.to_thread(self._postpone, held)
+        return [ev for ev in events if ev.id not in held]
+
+    def _postpone(self, until: dict[int, datetime]) -> None:
+        with self.db.session() as session:
+            outbox.postpone(session, until=until)
 
     def _close_untargeted(self) -> int:
         with self.db.read_session() as session:  # cheap check first: no write lock when idle
