@@ -28,6 +28,8 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 import reference_backend
+from reference_backend.console.app import mount_console
+from reference_backend.console.web import PREFIX as CONSOLE_PREFIX
 from reference_backend.db import Database
 from reference_backend.errors import install_error_handlers
 from reference_backend.faults import FaultProfile, OzonFaults
@@ -130,7 +132,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes,
+                       passthrough_prefix=CONSOLE_PREFIX)  # the console's forms stay forms
     app.state.ozon_limits = None
     if settings.ozon_rate_limits:  # before the body is read, after the request id is set
         app.state.ozon_limits = OzonLimits(
@@ -166,6 +169,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     for router in routers:
         app.include_router(router)
+    mount_console(app)
 
     Instrumentator(
         should_group_status_codes=False,
