@@ -296,3 +296,40 @@ def test_form_without_its_csrf_token_is_refused(
     open_page(browser, world, f"/stock?sku={sku}")
     after = warning_input(browser, sku).get_attribute("value")
     assert after == before != "77"
+
+
+def test_product_import_and_a_script_name_shown_as_text(
+    browser: webdriver.Chrome, world: ConsoleWorld, tmp_path: Path
+) -> None:
+    sign_in(browser, world, Role.SALES)
+    open_page(browser, world, "/products")
+    both_languages(browser, world, "14-products")
+    open_page(browser, world, "/products/import")
+    csv_file = tmp_path / "products.csv"
+    csv_file.write_text(
+        "offer_id,name,price,old_price\n"
+        f'XSS-1,"{SCRIPT_NAME}",1290.50,1500\n'
+        "BAD-1,No price,,\n"
+        "SKU-000001,Electronics item 000001 (renamed),990,0\n", encoding="utf-8")
+    browser.find_element(By.NAME, "file").send_keys(str(csv_file))
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#import-form button"))
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#import-results tbody tr")]
+    assert len(rows) == 3
+    assert "imported" in rows[0] and "failed" in rows[1] and "price" in rows[1]
+    assert "imported" in rows[2]
+    shot(browser, "15-product-import-results-en")
+    open_page(browser, world, "/products?q=XSS")
+    name = browser.find_element(By.CSS_SELECTOR, "#products .product-name")
+    assert name.text == SCRIPT_NAME  # the markup shown as text, not run
+    assert browser.execute_script("return document.querySelectorAll('main script').length") == 0
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "XSS-1"))
+    assert browser.find_element(By.CSS_SELECTOR, "dd.product-name").text == SCRIPT_NAME
+    price = browser.find_element(By.NAME, "price")
+    price.clear()
+    price.send_keys("1190")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#price-form button"))
+    assert "The price is saved" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    shot(browser, "16-product-en")
+    listed = httpx.post(world.base_url + "/v3/product/info/list", json={"offer_id": ["XSS-1"]},
+                        headers=seller_headers(world.creds)).json()["items"]
+    assert listed[0]["name"] == SCRIPT_NAME and float(listed[0]["price"]) == 1190

@@ -36,6 +36,9 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
     "/postings": (G.POSTINGS, READ),
     "/postings/{number}": (G.POSTINGS, READ),
     "/postings/{number}/label.pdf": (G.POSTINGS, READ),
+    "/products": (G.PRODUCTS, READ),
+    "/products/{product_id}": (G.PRODUCTS, READ),
+    "/products/import": (G.PRODUCTS, WRITE),
     "/stock": (G.STOCKS, READ),
     "/stock/alerts": (G.PLANNING, READ),
     "/stock/replenishment": (G.PLANNING, READ),
@@ -49,6 +52,8 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/profile/two-factor/confirm": (G.PROFILE, WRITE),
     "/postings/{number}/ship": (G.POSTINGS, WRITE),
     "/postings/{number}/cancel": (G.POSTINGS, WRITE),
+    "/products/{product_id}/price": (G.PRODUCTS, WRITE),
+    "/products/import": (G.PRODUCTS, WRITE),
     "/stock/available": (G.STOCKS, WRITE),
     "/stock/warning-level": (G.PLANNING, WRITE),
     "/stock/plan": (G.PLANNING, READ),
@@ -103,6 +108,11 @@ def people(world: ConsoleWorld) -> Iterator[dict[Role, tuple[httpx.Client, str]]
         client.close()
 
 
+def _url(path: str, posting: str) -> str:
+    """A console URL for ``path``, with a seeded posting and product (ids from 1)."""
+    return "/console" + path.replace("{number}", posting).replace("{product_id}", "1")
+
+
 def _expected(role: Role, permission: tuple[RouteGroup, Action] | None) -> bool:
     return permission is None or is_allowed(role, *permission)
 
@@ -116,8 +126,7 @@ def test_pages_answer_each_role_as_the_permission_table_says(
     for path, permission in PAGES.items():
         if path.endswith("label.pdf"):
             continue  # (a label needs a shipped posting: the browser journey downloads one)
-        url = "/console" + path.replace("{number}", posting)
-        answer = client.get(url)
+        answer = client.get(_url(path, posting))
         allowed = _expected(role, permission)
         assert answer.status_code == (200 if allowed else 403), (role, path, answer.text[:300])
     for section, group in (("/postings", G.POSTINGS), ("/stock", G.STOCKS),
@@ -137,9 +146,9 @@ def test_actions_are_refused_to_roles_without_the_permission(
     for path, permission in ACTIONS.items():
         if _expected(role, permission) or permission is None:
             continue
-        url = "/console" + path.replace("{number}", posting)
-        answer = client.post(url, data={"csrf_token": token, "sku": sku, "warehouse_id": warehouse,
-                                        "available": 0, "warning_level": 7, "reason": 352})
+        answer = client.post(_url(path, posting), data={
+            "csrf_token": token, "sku": sku, "warehouse_id": warehouse, "available": 0,
+            "warning_level": 7, "reason": 352, "price": "1"})
         assert answer.status_code == 403, (role, path, answer.status_code)
         refused += 1
     stock = client.get(f"/console/stock?sku={sku}")
@@ -156,7 +165,7 @@ def test_every_form_post_without_its_csrf_token_is_refused_and_changes_nothing(
     warehouse = next(iter(world.creds["warehouses"].values()))
     before = client.get(f"/console/stock?sku={sku}").text
     for path in ACTIONS:
-        url = "/console" + path.replace("{number}", posting)
+        url = _url(path, posting)
         fields = {"sku": sku, "warehouse_id": warehouse, "available": 0, "warning_level": 99,
                   "reason": 352, "email": "owner@example.com", "password": "x"}
         for sent in ({}, {"csrf_token": "0" * 64}, {"csrf_token": token[:-1]}):

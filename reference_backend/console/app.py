@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from reference_backend.console import account_pages, home, postings, stock
+from reference_backend.console import account_pages, home, postings, products, stock
 from reference_backend.console.session import CsrfRefused
 from reference_backend.console.web import (
     PREFIX,
@@ -27,7 +27,7 @@ from reference_backend.console.web import (
 from reference_backend.domain_errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
-PAGE_MODULES = (account_pages, home, postings, stock)
+PAGE_MODULES = (account_pages, home, postings, products, stock)
 
 
 def create_console(parent: FastAPI) -> FastAPI:

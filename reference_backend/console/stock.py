@@ -90,7 +90,7 @@ def alerts(request: Request, sku: Sku = "", warehouse_id: WarehouseId = "",
 
 def _back(form_next: object) -> str:
     target = str(form_next or "")
-    return target if target.startswith("/stock") else "/stock"
+    return target if target.startswith(("/stock", "/products/")) else "/stock"
 
 
 @pages.post("/stock/available")
