@@ -271,9 +271,10 @@ def test_warehouse_role_cannot_see_analytics_or_accounts(
     assert {"postings", "stock", "returns"} <= shown
     assert not shown & {"analytics", "accounts"}
     assert not browser.find_elements(By.CSS_SELECTOR, ".tile .change")  # no sales figures
-    for path in ("/analytics", "/accounts"):
+    for path in ("/analytics", "/accounts", "/webhooks"):
         open_page(browser, world, path)
-        assert heading(browser) in ("Not allowed", "Not found")
+        assert heading(browser) == "Not allowed"
+        assert "403" in browser.find_element(By.CSS_SELECTOR, ".status-code").text
     open_page(browser, world, "/stock/alerts")
     shot(browser, "12-warehouse-role-en")
 
@@ -333,3 +334,33 @@ def test_product_import_and_a_script_name_shown_as_text(
     listed = httpx.post(world.base_url + "/v3/product/info/list", json={"offer_id": ["XSS-1"]},
                         headers=seller_headers(world.creds)).json()["items"]
     assert listed[0]["name"] == SCRIPT_NAME and float(listed[0]["price"]) == 1190
+
+
+def test_owner_analytics_and_accounts(browser: webdriver.Chrome, world: ConsoleWorld) -> None:
+    world.order([(world.creds["sku_base"] + 40, 3)])
+    sign_in(browser, world, Role.OWNER)
+    open_page(browser, world, "/analytics")
+    assert browser.find_elements(By.CSS_SELECTOR, "figure.chart svg")  # orders were placed
+    both_languages(browser, world, "17-analytics")
+    open_page(browser, world, "/accounts")
+    form = browser.find_element(By.ID, "new-account")
+    form.find_element(By.NAME, "email").send_keys("picker@example.com")
+    form.find_element(By.NAME, "name").send_keys("Picker")
+    form.find_element(By.NAME, "role").send_keys("warehouse")
+    form.find_element(By.NAME, "password").send_keys("Picker-2026 pass")
+    click_and_wait(browser, form.find_element(By.CSS_SELECTOR, "button"))
+    assert "picker@example.com" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    row = browser.find_element(By.XPATH, "//tr[td[text()='picker@example.com']]")
+    row.find_element(By.NAME, "name").send_keys("scanner")
+    click_and_wait(browser, row.find_element(By.XPATH, ".//button[text()='New key']"))
+    key = browser.find_element(By.ID, "api-key").text
+    shot(browser, "18-accounts-new-key-en")
+    open_page(browser, world, "/accounts")
+    assert key not in browser.page_source  # shown once: gone after a reload
+    both_languages(browser, world, "18-accounts")
+    roles = httpx.post(world.base_url + "/v1/roles", json={},
+                       headers={"Client-Id": world.creds["client_id"], "Api-Key": key})
+    names = {r["name"] for r in roles.json()["roles"]}
+    assert "Stocks" in names and "Analytics" not in names  # the warehouse role's key
+    open_page(browser, world, "/webhooks")
+    shot(browser, "19-webhooks-en")

@@ -43,6 +43,9 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/alerts": (G.PLANNING, READ),
     "/stock/replenishment": (G.PLANNING, READ),
     "/stock/plan": (G.PLANNING, READ),
+    "/analytics": (G.ANALYTICS, READ),
+    "/accounts": (G.ACCOUNTS, READ),
+    "/webhooks": (G.WEBHOOKS, READ),
 }
 #: Console form posts -> the permission they need.
 ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
@@ -57,6 +60,14 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/available": (G.STOCKS, WRITE),
     "/stock/warning-level": (G.PLANNING, WRITE),
     "/stock/plan": (G.PLANNING, READ),
+    "/accounts": (G.ACCOUNTS, WRITE),
+    "/accounts/policy": (G.ACCOUNTS, WRITE),
+    "/accounts/{account_id}": (G.ACCOUNTS, WRITE),
+    "/accounts/{account_id}/totp-reset": (G.ACCOUNTS, WRITE),
+    "/accounts/{account_id}/api-keys": (G.ACCOUNTS, WRITE),
+    "/accounts/{account_id}/api-keys/{key_id}/revoke": (G.ACCOUNTS, WRITE),
+    "/webhooks": (G.WEBHOOKS, WRITE),
+    "/webhooks/{webhook_id}/delete": (G.WEBHOOKS, WRITE),
 }
 #: Pages anyone may open (signed in or not).
 PUBLIC = {"/sign-in", "/language/{lang}"}
@@ -110,7 +121,9 @@ def people(world: ConsoleWorld) -> Iterator[dict[Role, tuple[httpx.Client, str]]
 
 def _url(path: str, posting: str) -> str:
     """A console URL for ``path``, with a seeded posting and product (ids from 1)."""
-    return "/console" + path.replace("{number}", posting).replace("{product_id}", "1")
+    for name in ("product_id", "account_id", "key_id", "webhook_id"):
+        path = path.replace("{" + name + "}", "1")
+    return "/console" + path.replace("{number}", posting)
 
 
 def _expected(role: Role, permission: tuple[RouteGroup, Action] | None) -> bool:
@@ -130,7 +143,8 @@ def test_pages_answer_each_role_as_the_permission_table_says(
         allowed = _expected(role, permission)
         assert answer.status_code == (200 if allowed else 403), (role, path, answer.text[:300])
     for section, group in (("/postings", G.POSTINGS), ("/stock", G.STOCKS),
-                           ("/analytics", G.ANALYTICS), ("/accounts", G.ACCOUNTS)):
+                           ("/products", G.PRODUCTS), ("/analytics", G.ANALYTICS),
+                           ("/accounts", G.ACCOUNTS), ("/webhooks", G.WEBHOOKS)):
         shown = f'href="/console{section}" data-section' in navigation
         assert shown == is_allowed(role, group, READ), (role, section)
 

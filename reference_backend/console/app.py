@@ -15,7 +15,15 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
-from reference_backend.console import account_pages, home, postings, products, stock
+from reference_backend.console import (
+    account_pages,
+    accounts,
+    analytics,
+    home,
+    postings,
+    products,
+    stock,
+)
 from reference_backend.console.session import CsrfRefused
 from reference_backend.console.web import (
     PREFIX,
@@ -27,7 +35,7 @@ from reference_backend.console.web import (
 from reference_backend.domain_errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
-PAGE_MODULES = (account_pages, home, postings, products, stock)
+PAGE_MODULES = (account_pages, home, postings, products, stock, analytics, accounts)
 
 
 def create_console(parent: FastAPI) -> FastAPI:
@@ -68,6 +76,7 @@ def create_console(parent: FastAPI) -> FastAPI:
         return render(request, "error.html", {"code": 400}, status=400)
 
     @console.exception_handler(404)
+    @console.exception_handler(405)  # (e.g. the language switch back to a form's answer)
     async def no_page(request: Request, _exc: Exception) -> Response:
         return render(request, "error.html", {"code": 404}, status=404)
 

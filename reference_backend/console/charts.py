@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 560, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 8, 12, 28
+MAX_BAR = 48
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,9 @@ def bar_chart(title: str, unit: str, points: Sequence[tuple[str, float]], *,
     for i, (label, value) in enumerate(points):
         h = plot_h * value / top
         x = LEFT + i * slot
-        chart.bars.append(Bar(round(x + slot * 0.15, 1), round(TOP + plot_h - h, 1),
-                              round(slot * 0.7, 1), round(h, 1), label, value,
+        width = min(slot * 0.7, MAX_BAR)
+        chart.bars.append(Bar(round(x + (slot - width) / 2, 1), round(TOP + plot_h - h, 1),
+                              round(width, 1), round(h, 1), label, value,
                               faded=i < faded_before))
         if i % every == 0:
             chart.x_labels.append((round(x + slot / 2, 1), label))

@@ -57,6 +57,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("/returns", _l("Returns"), RouteGroup.RETURNS),
     Section("/analytics", _l("Analytics"), RouteGroup.ANALYTICS),
     Section("/accounts", _l("Accounts"), RouteGroup.ACCOUNTS),
+    Section("/webhooks", _l("Webhooks"), RouteGroup.WEBHOOKS),
     Section("/profile", _l("My account"), None),
 )
 
