@@ -27,6 +27,8 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import reference_backend
+from reference_backend.console.app import mount_console
+from reference_backend.console.web import PREFIX as CONSOLE_PREFIX
 from reference_backend.db import Database
 from reference_backend.errors import install_error_handlers
 from reference_backend.faults import FaultProfile, OzonFaults
@@ -125,7 +127,8 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes,
+                       passthrough_prefix=CONSOLE_PREFIX)  # the console's forms stay forms
     app.state.ozon_limits = None
     if settings.ozon_rate_limits:  # before the body is read, after the request id is set
         app.state.ozon_limits = OzonLimits(
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     for router in routers:
         app.include_router(router)
+    mount_console(app)
     app.add_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)
     return app
 

@@ -56,7 +56,7 @@ CredentialsOut = Annotated[
 ]
 ShowKeys = Annotated[bool, typer.Option("--show-keys", help="also print the keys")]
 DEFAULT_CREDENTIALS = Path("peakline-credentials.json")
-SECRETS = ("api_key", "platform_key")
+SECRETS = ("api_key", "platform_key", "password")
 
 
 def _settings(db: str | None):  # type: ignore[no-untyped-def]
@@ -313,6 +313,36 @@ def seller_owner_key(
                         "base_url": settings.base_url}, credentials_out, show_keys)
 
 
+def seller_owner_sign_in(
+    client_id: Annotated[str, typer.Argument(help="the seller's Client-Id")],
+    email: Annotated[str, typer.Option(help="the owner's sign-in email")],
+    db: DbOption = None,
+    credentials_out: CredentialsOut = DEFAULT_CREDENTIALS,
+    show_keys: ShowKeys = False,
+) -> None:
+    """Set the seller owner's sign-in email and a new random password (for the web console
+    at /console); the password goes to the credentials file."""
+    from reference_backend.accounts.service import set_owner_sign_in
+    from reference_backend.db import Database
+    from reference_backend.domain_errors import DomainError
+
+    _check_credentials_out(credentials_out)
+    settings = _settings(db)
+    _upgrade(settings.database_url)
+    database = Database(settings.database_url, settings)
+    try:
+        with database.session() as session:
+            owner, password = set_owner_sign_in(session, client_id=client_id, email=email)
+            email = owner.email or email
+    except DomainError as exc:
+        raise bad_input(exc.message) from None
+    finally:
+        database.dispose()
+    _write_credentials({"client_id": client_id, "email": email, "password": password,
+                        "console_url": f"{settings.base_url.rstrip('/')}/console/"},
+                       credentials_out, show_keys)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(seed)
@@ -322,4 +352,5 @@ def register(app: typer.Typer) -> None:
     seller_app = typer.Typer(help="Sellers (tenants).", no_args_is_help=True)
     seller_app.command("create")(seller_create)
     seller_app.command("owner-key")(seller_owner_key)
+    seller_app.command("owner-sign-in")(seller_owner_sign_in)
     app.add_typer(seller_app, name="seller")

@@ -116,14 +116,18 @@ class RequestObserver:
 
 class JsonBodyMiddleware:
     """Makes every body-carrying request JSON: any Content-Type parsed as JSON; empty -> ``{}``;
-    a NUL character or a lone surrogate in any string of the body or query -> 400."""
+    a NUL character or a lone surrogate in any string of the body or query -> 400.
+    Paths under ``passthrough_prefix`` (the web console's HTML forms) are left alone."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 10 * 1024 * 1024) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 10 * 1024 * 1024,
+                 passthrough_prefix: str | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.passthrough = (passthrough_prefix.rstrip("/") + "/") if passthrough_prefix else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+                self.passthrough and (scope["path"] + "/").startswith(self.passthrough)):
             await self.app(scope, receive, send)
             return
         bad = unstorable_query(scope.get("query_string", b""))

@@ -263,6 +263,23 @@ def issue_owner_key(session: Session, *, client_id: str, lifetime: timedelta) ->
     return key.id, plaintext
 
 
+def set_owner_sign_in(session: Session, *, client_id: str, email: str) -> tuple[Account, str]:
+    """Give the owner of seller ``client_id`` a sign-in email and a new random password
+    (operators, CLI only: the first sign-in to the console); returns the password."""
+    owner = session.scalar(
+        select(Account).join(Seller, Seller.id == Account.seller_id)
+        .where(Seller.client_id == client_id.strip(), Account.role == Role.OWNER.value)
+        .order_by(Account.id))
+    if owner is None:
+        raise NotFound(f"no seller with Client-Id {client_id}", code="SELLER_NOT_FOUND")
+    set_email(session, account=owner, email=email)
+    password = security.generate_token(12)
+    owner.password_hash = security.hash_password(checked_password(password))
+    owner.disabled = False
+    revoke_sessions(session, account_id=owner.id)
+    return owner, password
+
+
 # --- people: passwords, TOTP, sessions ------------------------------------------------------
 
 

@@ -1,0 +1,172 @@
+"""Sign-in and sign-out, the language switch, and the caller's own account (2FA set-up).
+
+Sign-in is the API's (:func:`reference_backend.accounts.service.sign_in`, behind the same
+per-address guard): the session it opens goes into the cookie instead of a JSON answer.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Query
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from reference_backend.accounts import service
+from reference_backend.accounts.config import throttle_policy
+from reference_backend.accounts.router import sign_in_guard
+from reference_backend.console.i18n import LANG_COOKIE, LANGUAGES
+from reference_backend.console.session import (
+    checked_form,
+    clear_session_cookie,
+    current_caller,
+    set_session_cookie,
+)
+from reference_backend.console.web import (
+    PREFIX,
+    database,
+    flash,
+    person,
+    redirect,
+    render,
+    translate,
+)
+from reference_backend.domain_errors import DomainError
+from reference_backend.errors import ApiError
+from reference_backend.permissions import Action, RouteGroup
+
+pages = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the console (never another site) is a place to go back to."""
+    if not target:
+        return PREFIX + "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(PREFIX):
+        return PREFIX + "/"
+    return target
+
+
+@pages.get("/sign-in")
+def sign_in_page(request: Request, next: Annotated[str | None, Query()] = None) -> Response:
+    if current_caller(request, database(request)) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render(request, "sign_in.html", {"next": _safe_next(next), "email": ""})
+
+
+@pages.post("/sign-in")
+async def sign_in(request: Request) -> Response:
+    form = await checked_form(request)
+    email = str(form.get("email", ""))
+    target = _safe_next(str(form.get("next", "")))
+    context = {"next": target, "email": email}
+    ip = request.client.host if request.client else ""
+    guard = sign_in_guard(request.app.state.parent)
+    try:
+        guard.admit_address(ip)
+        async with guard.hashing_slot():
+            out = await run_in_threadpool(
+                service.sign_in, database(request), email=email,
+                password=str(form.get("password", "")),
+                code=str(form.get("code", "")).strip() or None, ip=ip, policy=throttle_policy())
+    except ApiError as exc:  # too many sign-ins from this address
+        return render(request, "sign_in.html", {**context, "error": exc.message}, status=429)
+    if out.status == "throttled":
+        wait = max(1, math.ceil(out.retry_after_s))
+        message = translate(request, "Too many failed sign-ins: try again in {seconds} s.")
+        return render(request, "sign_in.html",
+                      {**context, "error": message.format(seconds=wait)}, status=429)
+    if out.status == "totp_needed":
+        return render(request, "sign_in.html", {**context, "need_code": True, "error": translate(
+            request, "Enter the 6-digit code from your authenticator app.")}, status=401)
+    if out.status not in ("ok", "enrol"):
+        return render(request, "sign_in.html", {**context, "error": translate(
+            request, "The email, password or one-time code is wrong.")}, status=401)
+    assert out.token and out.expires_at
+    response = RedirectResponse(
+        target if out.status == "ok" else PREFIX + "/profile/two-factor", status_code=303)
+    set_session_cookie(response, request, out.token, out.expires_at)
+    return response
+
+
+@pages.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    await checked_form(request)
+    caller = current_caller(request, database(request))
+    if caller is not None and caller.session_id is not None:
+        with database(request).session() as session:
+            service.revoke_sessions(session, account_id=caller.identity.account_id,
+                                    only_id=caller.session_id)
+    response = RedirectResponse(PREFIX + "/sign-in", status_code=303)
+    clear_session_cookie(response)
+    return flash(response, translate(request, "You are signed out."))
+
+
+@pages.get("/language/{lang}")
+def switch_language(request: Request, lang: str,
+                    next: Annotated[str | None, Query()] = None) -> Response:
+    """Remember the chosen language (a preference cookie; nothing on the server changes)."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if lang in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, path=PREFIX, max_age=365 * 86400,
+                            samesite="lax", secure=request.url.scheme == "https")
+    return response
+
+
+# --- the caller's own account ---------------------------------------------------------------
+
+
+def _account(request: Request, account_id: int, seller_id: int):  # noqa: ANN202
+    with database(request).read_session() as session:
+        return service.get_account(session, seller_id=seller_id, account_id=account_id)
+
+
+@pages.get("/profile")
+def profile(request: Request) -> Response:
+    caller = person(request, RouteGroup.PROFILE, Action.READ)
+    account = _account(request, caller.identity.account_id, caller.identity.seller_id)
+    return render(request, "profile.html", {"account": account})
+
+
+@pages.get("/profile/two-factor")
+def two_factor(request: Request) -> Response:
+    caller = person(request, RouteGroup.PROFILE, Action.READ, pending_2fa_ok=True)
+    account = _account(request, caller.identity.account_id, caller.identity.seller_id)
+    return render(request, "two_factor.html", {"account": account})
+
+
+@pages.post("/profile/two-factor/start")
+async def two_factor_start(request: Request) -> Response:
+    await checked_form(request)
+    caller = person(request, RouteGroup.PROFILE, Action.WRITE, pending_2fa_ok=True)
+    with database(request).session() as session:
+        account = service.get_account(session, seller_id=caller.identity.seller_id,
+                                      account_id=caller.identity.account_id)
+        try:
+            secret, uri = service.begin_totp(session, account=account)
+        except DomainError as exc:
+            return render(request, "two_factor.html", {"account": account, "error": exc.message},
+                          status=409)
+    return render(request, "two_factor.html",
+                  {"account": account, "secret": secret, "uri": uri})
+
+
+@pages.post("/profile/two-factor/confirm")
+async def two_factor_confirm(request: Request) -> Response:
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.PROFILE, Action.WRITE, pending_2fa_ok=True)
+    with database(request).session() as session:
+        account = service.get_account(session, seller_id=caller.identity.seller_id,
+                                      account_id=caller.identity.account_id)
+        try:
+            service.confirm_totp(session, account=account, code=str(form.get("code", "")),
+                                 session_id=caller.session_id)
+        except DomainError as exc:
+            return render(request, "two_factor.html", {"account": account, "error": exc.message,
+                                                       "retry": True}, status=400)
+    return flash(redirect("/profile"),
+                 translate(request, "Two-factor sign-in is on: sign-in now asks for a code."))

@@ -1,0 +1,204 @@
+"""Orders and postings: the list with filters, a posting's page with its history, and the
+seller's actions on it (ship into packages, print the label PDF, cancel with a reason).
+
+Each action calls the service the Ozon route calls (``/v4/posting/fbs/ship``,
+``/v2/posting/fbs/package-label``, ``/v2/posting/fbs/cancel``) with the same request model,
+so the lifecycle's rules answer exactly as they answer the API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import ValidationError
+from sqlalchemy import select
+from starlette.requests import Request
+from starlette.responses import Response
+
+from reference_backend.console.session import checked_form
+from reference_backend.console.web import (
+    _l,
+    database,
+    flash,
+    may,
+    person,
+    redirect,
+    render,
+    translate,
+    whole_number,
+)
+from reference_backend.domain_errors import DomainError
+from reference_backend.permissions import Action, RouteGroup
+from reference_backend.postings import schemas as S
+from reference_backend.postings import service as postings
+from reference_backend.postings.assembly import service as assembly
+from reference_backend.postings.labels.service import label_pdf
+from reference_backend.postings.status import schemas as C
+from reference_backend.postings.status import service as status_service
+from reference_backend.tables import OutboxEvent, Package, Warehouse
+
+pages = APIRouter()
+PAGE_SIZE = 50
+
+#: Ozon's status names with a label for people (the name itself is always shown too).
+STATUS_LABELS = {
+    "awaiting_registration": _l("Awaiting registration"),
+    "acceptance_in_progress": _l("Acceptance in progress"),
+    "awaiting_approve": _l("Awaiting approval"),
+    "awaiting_packaging": _l("To assemble"),
+    "awaiting_deliver": _l("To hand over"),
+    "arbitration": _l("Dispute (arbitration)"),
+    "client_arbitration": _l("Buyer dispute"),
+    "delivering": _l("Delivering"),
+    "driver_pickup": _l("With the driver"),
+    "delivered": _l("Delivered"),
+    "cancelled": _l("Cancelled"),
+    "not_accepted": _l("Not accepted at sorting"),
+    "sent_by_seller": _l("Sent by the seller"),
+}
+STATUS_TONE = {"awaiting_packaging": "warn", "awaiting_deliver": "info", "delivered": "ok",
+               "cancelled": "bad", "not_accepted": "bad", "arbitration": "bad",
+               "client_arbitration": "bad"}
+
+
+def _day(text: str | None, *, end: bool = False) -> datetime | None:
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return None
+    moment = datetime.combine(day, time.min, tzinfo=UTC)
+    return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
+
+
+def _warehouses(request: Request, seller_id: int) -> list[Warehouse]:
+    with database(request).read_session() as session:
+        return list(session.scalars(select(Warehouse).where(Warehouse.seller_id == seller_id)
+                                    .order_by(Warehouse.name)))
+
+
+@pages.get("/postings")
+def posting_list(
+    request: Request,
+    status: Annotated[str, Query(max_length=40)] = "",
+    warehouse: Annotated[str, Query(alias="warehouse_id", max_length=20)] = "",
+    since: Annotated[str, Query(max_length=10)] = "",
+    to: Annotated[str, Query(max_length=10)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    caller = person(request, RouteGroup.POSTINGS, Action.READ)
+    seller_id = caller.identity.seller_id
+    warehouse_id = whole_number(warehouse)
+    status = status if status in STATUS_LABELS else ""
+    flt = postings.PostingFilter(
+        statuses=(status,) if status else (), since=_day(since), to=_day(to, end=True),
+        warehouse_ids=(warehouse_id,) if warehouse_id else ())
+    with database(request).read_session() as session:
+        bundles, has_next = postings.list_offset(
+            session, seller_id, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, desc=True)
+        total = postings.count(session, seller_id, flt)
+    return render(request, "postings.html", {
+        "bundles": bundles, "has_next": has_next, "page": page, "total": total,
+        "status": status, "warehouse_id": warehouse_id, "since": since, "to": to,
+        "warehouses": _warehouses(request, seller_id), "now": datetime.now(UTC),
+        "statuses": STATUS_LABELS, "tones": STATUS_TONE})
+
+
+def _posting_context(request: Request, seller_id: int, number: str) -> dict:
+    with database(request).read_session() as session:
+        bundle = postings.load_bundle(session, seller_id, number)
+        packages = list(session.scalars(
+            select(Package).where(Package.posting_id == bundle.posting.id)
+            .order_by(Package.position)))
+        events = list(session.scalars(
+            select(OutboxEvent).where(OutboxEvent.posting_number == number,
+                                      OutboxEvent.seller_id == seller_id)
+            .order_by(OutboxEvent.id)))
+        reasons = status_service.seller_reasons(session)
+    return {"b": bundle, "p": bundle.posting, "packages": packages, "events": events,
+            "reasons": reasons, "actions": postings.available_actions(bundle.posting.status),
+            "statuses": STATUS_LABELS, "tones": STATUS_TONE, "now": datetime.now(UTC)}
+
+
+@pages.get("/postings/{number}")
+def posting_page(request: Request, number: str) -> Response:
+    caller = person(request, RouteGroup.POSTINGS, Action.READ)
+    context = _posting_context(request, caller.identity.seller_id, number)
+    context["may_write"] = may(caller, RouteGroup.POSTINGS, Action.WRITE)
+    return render(request, "posting.html", context)
+
+
+def _refused(request: Request, seller_id: int, number: str, message: str) -> Response:
+    context = _posting_context(request, seller_id, number)
+    return render(request, "posting.html", {**context, "may_write": True, "error": message},
+                  status=409)
+
+
+@pages.post("/postings/{number}/ship")
+async def ship(request: Request, number: str) -> Response:
+    """Ship the posting: each line goes into the package chosen for it (``package_<sku>``)."""
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.POSTINGS, Action.WRITE)
+    seller_id = caller.identity.seller_id
+    packages: dict[int, list[dict]] = {}
+    for key, value in form.multi_items():
+        if not key.startswith("package_"):
+            continue
+        try:
+            sku, box, quantity = int(key[8:]), int(str(value)), int(str(form.get(f"qty_{key[8:]}")))
+        except ValueError:
+            return _refused(request, seller_id, number,
+                            translate(request, "Choose a package number for every line."))
+        packages.setdefault(box, []).append({"product_id": sku, "quantity": quantity})
+    try:
+        req = S.ShipRequest.model_validate({
+            "posting_number": number,
+            "packages": [{"products": packages[box]} for box in sorted(packages)]})
+        with database(request).session() as session:
+            shipped = assembly.ship(session, seller_id=seller_id, req=req)
+    except ValidationError:
+        return _refused(request, seller_id, number,
+                        translate(request, "Choose a package number for every line."))
+    except DomainError as exc:
+        return _refused(request, seller_id, number, exc.message)
+    first = shipped[0].posting.posting_number if shipped else number
+    message = translate(request, "Shipped in {count} package(s).").format(count=len(shipped))
+    return flash(redirect(f"/postings/{first}"), message)
+
+
+@pages.get("/postings/{number}/label.pdf")
+def label(request: Request, number: str) -> Response:
+    caller = person(request, RouteGroup.POSTINGS, Action.READ)
+    seller_id = caller.identity.seller_id
+    try:
+        with database(request).read_session() as session:
+            pdf = label_pdf(session, seller_id=seller_id, numbers=[number])
+    except DomainError as exc:
+        if exc.kind == "not_found":
+            raise
+        return _refused(request, seller_id, number, exc.message)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="label-{number}.pdf"'})
+
+
+@pages.post("/postings/{number}/cancel")
+async def cancel(request: Request, number: str) -> Response:
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.POSTINGS, Action.WRITE)
+    seller_id = caller.identity.seller_id
+    try:
+        req = C.CancelRequest.model_validate({
+            "posting_number": number,
+            "cancel_reason_id": int(str(form.get("reason", "0")) or 0),
+            "cancel_reason_message": str(form.get("message", ""))})
+        with database(request).session() as session:
+            status_service.cancel(session, seller_id=seller_id, req=req)
+    except ValueError:  # (pydantic's ValidationError is one)
+        return _refused(request, seller_id, number,
+                        translate(request, "Choose a cancellation reason."))
+    except DomainError as exc:
+        return _refused(request, seller_id, number, exc.message)
+    return flash(redirect(f"/postings/{number}"), translate(request, "The posting is cancelled."))

@@ -1,0 +1,80 @@
+"""A seeded seller with a person of every role, served by a real uvicorn, for the console
+tests: ``console_world(directory)`` -> :class:`ConsoleWorld` (stop it at the end)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from reference_backend.accounts.service import create_sub_account, set_owner_sign_in
+from reference_backend.db import Database
+from reference_backend.permissions import Role
+from reference_backend.settings import Settings
+from tests.backend_support import ServerProcess, platform_headers, seeded_sqlite
+
+PASSWORD = "Peak-season 2026"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class ConsoleWorld:
+    server: ServerProcess
+    creds: dict
+    #: role -> (email, password) of a person with that role
+    people: dict[Role, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def order(self, lines: list[tuple[int, int]], region: str = "R-MSK") -> list[dict]:
+        """A buyer order through the marketplace API; its postings."""
+        response = httpx.post(
+            self.base_url + "/marketplace/v1/orders", timeout=30,
+            json={"client_id": self.creds["client_id"], "region": region,
+                  "lines": [{"sku": s, "quantity": q} for s, q in lines]},
+            headers={**platform_headers(self.creds), "Idempotency-Key": uuid.uuid4().hex})
+        assert response.status_code == 201, response.text
+        return response.json()["postings"]
+
+    def signed_in(self, role: Role) -> tuple[httpx.Client, str]:
+        """An HTTP client signed in to the console as ``role``, and its CSRF token."""
+        client = httpx.Client(base_url=self.base_url, timeout=30)
+        email, password = self.people[role]
+        token = CSRF.search(client.get("/console/sign-in").text).group(1)
+        answer = client.post("/console/sign-in", data={
+            "csrf_token": token, "email": email, "password": password, "next": "/console/"})
+        assert answer.status_code == 303, answer.text
+        return client, CSRF.search(client.get("/console/profile").text).group(1)
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def console_world(directory: Path) -> ConsoleWorld:
+    """The smoke scenario's seller: the owner signs in as ``owner@example.com``, each
+    sub-account role as ``<role>@example.com``, all with :data:`PASSWORD`."""
+    url, creds = seeded_sqlite(directory)
+    database = Database(url, Settings(database_url=url))
+    people: dict[Role, tuple[str, str]] = {}
+    try:
+        with database.session() as session:
+            _, owner_password = set_owner_sign_in(session, client_id=creds["client_id"],
+                                                  email="owner@example.com")
+            people[Role.OWNER] = ("owner@example.com", owner_password)
+            for role in Role:
+                if role is not Role.OWNER:
+                    email = f"{role.value}@example.com"
+                    create_sub_account(session, seller_id=creds["seller_id"], email=email,
+                                       name=role.value.replace("_", " "), role=role.value,
+                                       password=PASSWORD)
+                    people[role] = (email, PASSWORD)
+    finally:
+        database.dispose()
+    server = ServerProcess(url, env={"PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute",
+                                     "PEAKLINE_SIGNIN_FREE_FAILURES": "50"}).wait_ready(120)
+    return ConsoleWorld(server, creds, people)

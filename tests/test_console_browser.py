@@ -1,0 +1,366 @@
+"""The web console in a real browser: headless Chromium driven by Selenium against a real
+uvicorn (one server and one browser for the module).
+
+Journeys: sign-in with TOTP (enrolled in the console); a buyer order to a shipped posting
+with its label downloaded and its barcode decoded; a stock edit under the warning line that
+makes an alert appear; a warehouse-role person who cannot see analytics or accounts; a
+product named ``<script>...`` shown as text; a form whose CSRF token was removed refused.
+Each page is saved as a screenshot in English and Chinese (``out/console-screenshots/``,
+or ``PEAKLINE_SCREENSHOTS``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+
+from reference_backend.permissions import Role
+from tests.backend_support import ROOT, seller_headers
+from tests.console_support import ConsoleWorld, console_world
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SHOTS = Path(os.environ.get("PEAKLINE_SCREENSHOTS", ROOT / "out" / "console-screenshots"))
+SCRIPT_NAME = "<script>alert(1)</script> Kettle"
+
+pytestmark = [
+    pytest.mark.skipif(not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+                       reason="needs chromium and chromedriver (apt-get install chromium "
+                              "chromium-driver)"),
+    pytest.mark.timeout(400),
+]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
+    w = console_world(tmp_path_factory.mktemp("console-browser"))
+    try:
+        yield w
+    finally:
+        w.stop()
+
+
+@pytest.fixture(scope="module")
+def downloads(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("downloads")
+
+
+@pytest.fixture(scope="module")
+def browser(downloads: Path) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--window-size=1280,900", "--lang=en-US"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {
+        "download.default_directory": str(downloads), "download.prompt_for_download": False,
+        "plugins.always_open_pdf_externally": True, "intl.accept_languages": "en-US,en"})
+    driver = webdriver.Chrome(service=webdriver.ChromeService(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    print(f"\nconsole screenshots: {SHOTS}")
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def shot(browser: webdriver.Chrome, name: str) -> None:
+    """Save the whole page (the window grown to the page's height)."""
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(max(height, 700), 3000))
+    browser.save_screenshot(str(SHOTS / f"{name}.png"))
+    browser.set_window_size(1280, 900)
+
+
+def both_languages(browser: webdriver.Chrome, world: ConsoleWorld, name: str) -> None:
+    """Screenshots of the current page in English and Chinese (the switch in the header)."""
+    url = browser.current_url
+    shot(browser, f"{name}-en")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "a[hreflang='zh_Hans']"))
+    assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "zh-Hans"
+    shot(browser, f"{name}-zh")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "a[hreflang='en']"))
+    assert browser.current_url == url
+
+
+def warning_input(browser: webdriver.Chrome, sku: int) -> object:
+    return browser.find_element(
+        By.CSS_SELECTOR, f"tr[data-sku='{sku}'] input[name='warning_level']")
+
+
+def click_and_wait(browser: webdriver.Chrome, element: object) -> None:
+    """Click a link or submit button and wait until the next page has replaced this one."""
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()  # type: ignore[attr-defined]
+
+    def replaced(_driver: object) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:  # stale, or (Chromium) "does not belong to the document"
+            return True
+        return False
+
+    WebDriverWait(browser, 30).until(replaced)
+    WebDriverWait(browser, 30).until(
+        lambda b: b.execute_script("return document.readyState") == "complete")
+
+
+def open_page(browser: webdriver.Chrome, world: ConsoleWorld, path: str) -> None:
+    browser.get(world.base_url + "/console" + path)
+
+
+def sign_in(browser: webdriver.Chrome, world: ConsoleWorld, role: Role,
+            code: str | None = None) -> None:
+    browser.delete_all_cookies()
+    open_page(browser, world, "/sign-in")
+    email, password = world.people[role]
+    browser.find_element(By.NAME, "email").send_keys(email)
+    browser.find_element(By.NAME, "password").send_keys(password)
+    if code:
+        browser.find_element(By.NAME, "code").send_keys(code)
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#sign-in-form button"))
+
+
+def heading(browser: webdriver.Chrome) -> str:
+    return browser.find_element(By.TAG_NAME, "h1").text
+
+
+def sections(browser: webdriver.Chrome) -> set[str]:
+    return {a.get_attribute("data-section")
+            for a in browser.find_elements(By.CSS_SELECTOR, ".sidebar a[data-section]")}
+
+
+# --- journeys -------------------------------------------------------------------------------
+
+
+def test_sign_in_with_totp(browser: webdriver.Chrome, world: ConsoleWorld) -> None:
+    open_page(browser, world, "/")
+    assert "/console/sign-in" in browser.current_url  # signed out: to the sign-in page
+    both_languages(browser, world, "01-sign-in")
+    sign_in(browser, world, Role.CUSTOMER_SERVICE)
+    assert heading(browser) == "Home"
+    open_page(browser, world, "/profile/two-factor")
+    click_and_wait(browser, browser.find_element(
+        By.CSS_SELECTOR, "form[action$='/two-factor/start'] button"))
+    secret = browser.find_element(By.ID, "totp-secret").text
+    shot(browser, "02-two-factor-set-up-en")
+    totp = pyotp.TOTP(secret)
+    browser.find_element(By.NAME, "code").send_keys(totp.at(time.time() - 30))  # last step's
+    confirm = browser.find_element(By.CSS_SELECTOR, "form[action$='/confirm'] button")
+    click_and_wait(browser, confirm)
+    assert "Two-factor sign-in is on" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    click_and_wait(browser, browser.find_element(By.ID, "sign-out"))
+    assert "You are signed out" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+
+    sign_in(browser, world, Role.CUSTOMER_SERVICE)  # the password alone is not enough now
+    assert "6-digit code" in browser.find_element(By.CSS_SELECTOR, ".notice.error").text
+    assert browser.get_cookie("peakline_session") is None
+    shot(browser, "03-sign-in-code-needed-en")
+    sign_in(browser, world, Role.CUSTOMER_SERVICE, code="000000")
+    assert "wrong" in browser.find_element(By.CSS_SELECTOR, ".notice.error").text
+    sign_in(browser, world, Role.CUSTOMER_SERVICE, code=totp.now())
+    assert heading(browser) == "Home"
+    cookie = browser.get_cookie("peakline_session")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert "peakline_session" not in browser.execute_script("return document.cookie")
+
+
+def test_posting_journey_from_buyer_order_to_shipped_with_label(
+    browser: webdriver.Chrome, world: ConsoleWorld, downloads: Path
+) -> None:
+    base = world.creds["sku_base"]
+    [posting] = world.order([(base + 11, 2), (base + 12, 1)], region="R-SPB")[:1]
+    number = posting["posting_number"]
+    sign_in(browser, world, Role.OWNER)
+    both_languages(browser, world, "04-home")
+    open_page(browser, world, "/postings?status=awaiting_packaging")
+    both_languages(browser, world, "05-postings")
+    row = browser.find_element(By.CSS_SELECTOR, f"tr[data-posting='{number}']")
+    assert "awaiting_packaging" in row.text
+    click_and_wait(browser, row.find_element(By.LINK_TEXT, number))
+    assert number in heading(browser)
+    both_languages(browser, world, "06-posting-to-ship")
+    boxes = browser.find_elements(By.CSS_SELECTOR, "#ship-form input[name^='package_']")
+    if len(boxes) > 1:  # split: the second line into a package of its own
+        boxes[1].clear()
+        boxes[1].send_keys("2")
+    click_and_wait(browser, browser.find_element(By.ID, "ship"))
+    notice = browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert f"Shipped in {len(boxes)} package(s)" in notice
+    assert "awaiting_deliver" in browser.find_element(By.ID, "posting-status").text
+    shipped = heading(browser).split()[-1]
+    both_languages(browser, world, "07-posting-shipped")
+    history = browser.find_element(By.ID, "history").text
+    assert "Ordered" in history
+
+    browser.find_element(By.ID, "label").click()
+    pdf_path = downloads / f"label-{shipped}.pdf"
+    deadline = time.monotonic() + 30
+    while not pdf_path.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pdf_path.exists(), list(downloads.iterdir())
+    pdf = pdf_path.read_bytes()
+    assert pdf.startswith(b"%PDF")
+    pdfium = pytest.importorskip("pypdfium2")
+    zxingcpp = pytest.importorskip("zxingcpp")
+    page = pdfium.PdfDocument(pdf)[0]
+    decoded = [r.text for r in zxingcpp.read_barcodes(page.render(scale=3).to_pil())]
+    assert shipped in decoded
+
+
+def test_stock_edit_under_the_warning_line_raises_an_alert(
+    browser: webdriver.Chrome, world: ConsoleWorld
+) -> None:
+    sku = world.creds["sku_base"] + 21
+    sign_in(browser, world, Role.WAREHOUSE)
+    open_page(browser, world, f"/stock/alerts?sku={sku}")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"tr[data-sku='{sku}']")
+    open_page(browser, world, "/stock")
+    both_languages(browser, world, "08-stock")
+    open_page(browser, world, f"/stock?sku={sku}")
+    row = browser.find_elements(By.CSS_SELECTOR, f"tr[data-sku='{sku}']")[0]
+    warehouse = row.get_attribute("data-warehouse")
+    line = row.find_element(By.NAME, "warning_level")
+    line.clear()
+    line.send_keys("5")
+    click_and_wait(browser, line.find_element(By.XPATH, "./following-sibling::button"))
+    assert "Warning line of SKU" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    pair = f"tr[data-sku='{sku}'][data-warehouse='{warehouse}']"
+    row = browser.find_element(By.CSS_SELECTOR, pair)
+    units = row.find_element(By.NAME, "available")
+    units.clear()
+    units.send_keys("2")
+    click_and_wait(browser, units.find_element(By.XPATH, "./following-sibling::button"))
+    assert f"Stock of SKU {sku} set to 2" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    open_page(browser, world, "/stock/alerts")
+    alert = browser.find_element(By.CSS_SELECTOR, pair)
+    assert "under the line" in alert.text
+    both_languages(browser, world, "09-stock-alerts")
+    open_page(browser, world, "/")
+    assert int(browser.find_element(By.ID, "alerts").text.rstrip("+").replace(",", "")) >= 1
+    # the API sees the same alert
+    answer = httpx.get(world.base_url + "/peakline/v1/alerts", params={"sku": sku},
+                       headers=seller_headers(world.creds))
+    assert [i["warehouse_id"] for i in answer.json()["items"]] == [int(warehouse)]
+    for path, name in (("/stock/replenishment", "10-replenishment"), ("/stock/plan", "11-plan")):
+        open_page(browser, world, path)
+        both_languages(browser, world, name)
+
+
+def test_warehouse_role_cannot_see_analytics_or_accounts(
+    browser: webdriver.Chrome, world: ConsoleWorld
+) -> None:
+    sign_in(browser, world, Role.WAREHOUSE)
+    shown = sections(browser)
+    assert {"postings", "stock", "returns"} <= shown
+    assert not shown & {"analytics", "accounts"}
+    assert not browser.find_elements(By.CSS_SELECTOR, ".tile .change")  # no sales figures
+    for path in ("/analytics", "/accounts", "/webhooks"):
+        open_page(browser, world, path)
+        assert heading(browser) == "Not allowed"
+        assert "403" in browser.find_element(By.CSS_SELECTOR, ".status-code").text
+    open_page(browser, world, "/stock/alerts")
+    shot(browser, "12-warehouse-role-en")
+
+
+def test_form_without_its_csrf_token_is_refused(
+    browser: webdriver.Chrome, world: ConsoleWorld
+) -> None:
+    sku = world.creds["sku_base"] + 31
+    sign_in(browser, world, Role.OWNER)
+    open_page(browser, world, f"/stock?sku={sku}")
+    before = warning_input(browser, sku).get_attribute("value")
+    browser.execute_script(
+        "document.querySelectorAll('input[name=csrf_token]').forEach(e => e.remove())")
+    line = warning_input(browser, sku)
+    line.clear()
+    line.send_keys("77")
+    click_and_wait(browser, line.find_element(By.XPATH, "./following-sibling::button"))
+    assert "security token" in browser.find_element(By.TAG_NAME, "main").text
+    shot(browser, "13-csrf-refused-en")
+    open_page(browser, world, f"/stock?sku={sku}")
+    after = warning_input(browser, sku).get_attribute("value")
+    assert after == before != "77"
+
+
+def test_product_import_and_a_script_name_shown_as_text(
+    browser: webdriver.Chrome, world: ConsoleWorld, tmp_path: Path
+) -> None:
+    sign_in(browser, world, Role.SALES)
+    open_page(browser, world, "/products")
+    both_languages(browser, world, "14-products")
+    open_page(browser, world, "/products/import")
+    csv_file = tmp_path / "products.csv"
+    csv_file.write_text(
+        "offer_id,name,price,old_price\n"
+        f'XSS-1,"{SCRIPT_NAME}",1290.50,1500\n'
+        "BAD-1,No price,,\n"
+        "SKU-000001,Electronics item 000001 (renamed),990,0\n", encoding="utf-8")
+    browser.find_element(By.NAME, "file").send_keys(str(csv_file))
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#import-form button"))
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#import-results tbody tr")]
+    assert len(rows) == 3
+    assert "imported" in rows[0] and "failed" in rows[1] and "price" in rows[1]
+    assert "imported" in rows[2]
+    shot(browser, "15-product-import-results-en")
+    open_page(browser, world, "/products?q=XSS")
+    name = browser.find_element(By.CSS_SELECTOR, "#products .product-name")
+    assert name.text == SCRIPT_NAME  # the markup shown as text, not run
+    assert browser.execute_script("return document.querySelectorAll('main script').length") == 0
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "XSS-1"))
+    assert browser.find_element(By.CSS_SELECTOR, "dd.product-name").text == SCRIPT_NAME
+    price = browser.find_element(By.NAME, "price")
+    price.clear()
+    price.send_keys("1190")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#price-form button"))
+    assert "The price is saved" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    shot(browser, "16-product-en")
+    listed = httpx.post(world.base_url + "/v3/product/info/list", json={"offer_id": ["XSS-1"]},
+                        headers=seller_headers(world.creds)).json()["items"]
+    assert listed[0]["name"] == SCRIPT_NAME and float(listed[0]["price"]) == 1190
+
+
+def test_owner_analytics_and_accounts(browser: webdriver.Chrome, world: ConsoleWorld) -> None:
+    world.order([(world.creds["sku_base"] + 40, 3)])
+    sign_in(browser, world, Role.OWNER)
+    open_page(browser, world, "/analytics")
+    assert browser.find_elements(By.CSS_SELECTOR, "figure.chart svg")  # orders were placed
+    both_languages(browser, world, "17-analytics")
+    open_page(browser, world, "/accounts")
+    form = browser.find_element(By.ID, "new-account")
+    form.find_element(By.NAME, "email").send_keys("picker@example.com")
+    form.find_element(By.NAME, "name").send_keys("Picker")
+    form.find_element(By.NAME, "role").send_keys("warehouse")
+    form.find_element(By.NAME, "password").send_keys("Picker-2026 pass")
+    click_and_wait(browser, form.find_element(By.CSS_SELECTOR, "button"))
+    assert "picker@example.com" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    row = browser.find_element(By.XPATH, "//tr[td[text()='picker@example.com']]")
+    row.find_element(By.NAME, "name").send_keys("scanner")
+    click_and_wait(browser, row.find_element(By.XPATH, ".//button[text()='New key']"))
+    key = browser.find_element(By.ID, "api-key").text
+    shot(browser, "18-accounts-new-key-en")
+    open_page(browser, world, "/accounts")
+    assert key not in browser.page_source  # shown once: gone after a reload
+    both_languages(browser, world, "18-accounts")
+    roles = httpx.post(world.base_url + "/v1/roles", json={},
+                       headers={"Client-Id": world.creds["client_id"], "Api-Key": key})
+    names = {r["name"] for r in roles.json()["roles"]}
+    assert "Stocks" in names and "Analytics" not in names  # the warehouse role's key
+    open_page(browser, world, "/webhooks")
+    shot(browser, "19-webhooks-en")
