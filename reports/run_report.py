@@ -73,7 +73,7 @@ def _time_title(result: RunResult) -> str:
     scenario's clock)."""
     if not result.clock_start:
         return "hours from scenario start"
-    return f"time ({result.clock_label})" if result.time_zone else "time (scenario clock)"
+    return f"time ({result.time_zone})" if result.time_zone else "time (scenario clock)"
 
 
 def mark_peaks(fig: go.Figure, result: RunResult, *, label_row: int | None = None) -> None:
@@ -452,7 +452,7 @@ def write_run_report(result: RunResult, path: Path | str) -> Path:
     blocks.append(_kpi_table(result))
     start = f" from {when(result, 0)}" if result.clock_start else ""
     if result.clock_start and result.time_zone:
-        start += f" ({result.clock_label}; every time on this page is on that clock)"
+        start += f" (every time on this page is {result.time_zone} time)"
     subtitle = (f"seed {result.seed} · allocation {result.allocation} · replenishment "
                 f"{result.replenishment} · {result.horizon_hours:g} h{start}, series every "
                 f"{result.resolution_minutes} min")

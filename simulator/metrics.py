@@ -218,11 +218,6 @@ class RunResult:
     clock_start: str = ""
     time_zone: str = ""  # the platform's zone of clock_start and every time axis
 
-    @property
-    def clock_label(self) -> str:
-        """How time axes say which clock they show, e.g. ``"Europe/Moscow time"``."""
-        return f"{self.time_zone} time" if self.time_zone else "hours from start"
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,

@@ -9,6 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from peakline.cli import app
+from reports.run_report import orders_figure
 from simulator.actors.schedule import daily_times
 from simulator.demand import DemandCurve, build_skus, sample_arrivals
 from simulator.model import Simulation, make_streams, run
@@ -96,10 +97,12 @@ def test_platform_zone_everywhere_is_todays_model_draw_for_draw() -> None:
     for kind in ("regions", "warehouses", "sorting_centres", "hubs"):
         for node in spelled["network"][kind]:
             node["time_zone"] = "Europe/Moscow"
-    a = run(parse_scenario(plain), 5).to_dict()
-    b = run(parse_scenario(spelled), 5).to_dict()
+    result = run(parse_scenario(plain), 5)
+    a, b = result.to_dict(), run(parse_scenario(spelled), 5).to_dict()
     assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    # reports say whose clock their times are on
     assert a["time_zone"] == "Europe/Moscow"
+    assert orders_figure(result).layout.xaxis.title.text == "time (Europe/Moscow)"
 
 
 def test_a_bad_zone_names_file_field_and_a_close_name(tmp_path) -> None:
