@@ -62,13 +62,14 @@ class ZonedDemand:
         n_k, n_g, minutes = zone_offsets.size, group_mass.size, mid.size
         group_index = {name: i for i, name in enumerate(group_names)}
         base = np.empty((n_k, minutes))
-        promo = np.ones((n_k, minutes, n_g))
+        zone_states, zone_state_of = [], []  # one clock at a time: one minute-by-group table
         for k, offset in enumerate(zone_offsets.tolist()):
             local = mid + offset
             hour, weekday = calendar(scenario.clock, local)
             base[k] = (demand.baseline_orders_per_hour / 60
                        * np.asarray(demand.hour_of_day)[hour]
                        * np.asarray(demand.day_of_week)[weekday])
+            promo = np.ones((minutes, n_g))
             for peak in demand.peaks:
                 at = local if peak.local_time else mid
                 active = (at >= peak.start_minute) & (at < peak.end_minute)
@@ -76,9 +77,14 @@ class ZonedDemand:
                     base[k, active] *= peak.multiplier
                 else:
                     for name in peak.sku_groups:
-                        promo[k, active, group_index[name]] *= peak.multiplier
-        states, inverse = np.unique(promo.reshape(-1, n_g), axis=0, return_inverse=True)
-        state_of = inverse.reshape(n_k, minutes)
+                        promo[active, group_index[name]] *= peak.multiplier
+            states_k, of_minute = np.unique(promo, axis=0, return_inverse=True)
+            zone_states.append(states_k)
+            zone_state_of.append(of_minute.reshape(-1))
+        states, merged = np.unique(np.concatenate(zone_states), axis=0, return_inverse=True)
+        first = np.cumsum([0] + [len(s) for s in zone_states[:-1]])
+        state_of = np.stack([merged.reshape(-1)[first[k] + zone_state_of[k]]
+                             for k in range(n_k)])
         weights = np.array([r.weight for r in scenario.network.regions])
         factor = np.ones((n_g, weights.size)) if shock is None else shock
         # orders per minute of each region per unit of base rate, in each state: [S, R]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -14,6 +15,7 @@ from simulator.actors.schedule import daily_times
 from simulator.demand import DemandCurve, build_skus, sample_arrivals
 from simulator.model import Simulation, make_streams, run
 from simulator.scenario import Scenario, parse_scenario
+from simulator.sizing import expected_orders
 
 from .model_worlds import smoke_dict
 
@@ -115,3 +117,16 @@ def test_a_bad_zone_names_file_field_and_a_close_name(tmp_path) -> None:
     text = " ".join(result.output.split())
     assert str(path) in result.output.replace("\n", "")
     assert "network.regions[1].time_zone" in text and "'Asia/Vladivostok'" in text
+
+
+def test_the_size_estimate_integrates_the_curve_of_every_clock() -> None:
+    d = smoke_dict()
+    d["network"]["regions"][1]["time_zone"] = "Asia/Vladivostok"
+    d["demand"]["peaks"].append({"name": "local deal", "start_hour": 3, "duration_hours": 2,
+                                 "multiplier": 2, "local_time": True, "sku_groups": ["home"]})
+    scenario = parse_scenario(d)
+    skus = build_skus(scenario.catalogue)
+    exact = DemandCurve(scenario, skus).rate.sum()
+    assert expected_orders(scenario, skus.group_mass()) == pytest.approx(exact, rel=1e-12)
+    plain = DemandCurve(parse_scenario(smoke_dict()), skus).rate.sum()
+    assert abs(exact - plain) > 1  # the clocks do move orders in or out of the horizon
