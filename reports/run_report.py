@@ -69,7 +69,11 @@ def when(result: RunResult, hour: float) -> str:
 
 
 def _time_title(result: RunResult) -> str:
-    return "time (scenario clock)" if result.clock_start else "hours from scenario start"
+    """The time axis says whose clock it shows: the platform's zone (older results: the
+    scenario's clock)."""
+    if not result.clock_start:
+        return "hours from scenario start"
+    return f"time ({result.time_zone})" if result.time_zone else "time (scenario clock)"
 
 
 def mark_peaks(fig: go.Figure, result: RunResult, *, label_row: int | None = None) -> None:
@@ -163,7 +167,9 @@ def headline(result: RunResult) -> CardsBlock:
                       f"{k.get('orders_in_flight', 0):,.0f} in flight at the end"))
     cards.append(Card("total cost", f"{fmt(k.get('total_cost_rub'))} RUB",
                       f"holding {k.get('holding_cost_rub', 0):,.0f}, transport "
-                      f"{k.get('transport_cost_rub', 0):,.0f}, stock-out "
+                      f"{k.get('transport_cost_rub', 0):,.0f}, return trips "
+                      f"{k.get('return_transport_cost_rub', 0):,.0f}, supply "
+                      f"{k.get('supply_cost_rub', 0):,.0f}, stock-out "
                       f"{k.get('stockout_cost_rub', 0):,.0f}"))
     return CardsBlock("headline", "Headline figures", cards)
 
@@ -445,6 +451,8 @@ def write_run_report(result: RunResult, path: Path | str) -> Path:
         blocks.append(table)
     blocks.append(_kpi_table(result))
     start = f" from {when(result, 0)}" if result.clock_start else ""
+    if result.clock_start and result.time_zone:
+        start += f" (every time on this page is {result.time_zone} time)"
     subtitle = (f"seed {result.seed} · allocation {result.allocation} · replenishment "
                 f"{result.replenishment} · {result.horizon_hours:g} h{start}, series every "
                 f"{result.resolution_minutes} min")

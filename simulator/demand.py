@@ -21,6 +21,10 @@ a factor per (SKU group, region) drawn each replication (:func:`draw_shock`), wh
 that group's demand in that region (so regions' shares of the orders and the groups' share of
 their lines shift with it). Without a shock the draws are exactly those of no shock at all.
 
+Regions on their own clocks (a ``time_zone`` other than the platform's) or peaks in local
+time make the rate a sum over groups of regions with one clock each
+(:mod:`simulator.local_demand`), and each order's region depends on its minute.
+
 SKU ``k`` belongs to a group by contiguous blocks of the catalogue in group order (shares);
 its price is log-uniform in the group's range, its weight uniform, its unit cost
 ``price * unit_cost_ratio``; all fixed by ``catalogue.seed``, so they are the same in every
@@ -35,6 +39,7 @@ from datetime import datetime
 
 import numpy as np
 
+from simulator.local_demand import ZonedDemand
 from simulator.scenario import Catalogue, Clock, Demand, Scenario
 
 DAY_MINUTES = 1440
@@ -140,6 +145,12 @@ class DemandCurve:
         demand = demand or scenario.demand
         self.minutes = math.ceil(scenario.clock.horizon_minutes)
         mid = np.arange(self.minutes) + 0.5
+        self.group_mass = skus.group_mass()
+        self.zoned = ZonedDemand.build(scenario, demand, self.group_mass, skus.group_names,
+                                       shock, mid)
+        if self.zoned is not None:
+            self.rate = self.zoned.rate  # orders per minute
+            return
         hour, weekday = calendar(scenario.clock, mid)
         base = (demand.baseline_orders_per_hour / 60 * np.asarray(demand.hour_of_day)[hour]
                 * np.asarray(demand.day_of_week)[weekday])
@@ -153,7 +164,6 @@ class DemandCurve:
             else:
                 for name in peak.sku_groups:
                     promo[active, group_index[name]] *= peak.multiplier
-        self.group_mass = skus.group_mass()
         # distinct promotion states (rows of group multipliers) and the state of each minute
         self.states, self.state_of_minute = np.unique(promo, axis=0, return_inverse=True)
         self.state_of_minute = self.state_of_minute.reshape(-1)
@@ -272,7 +282,9 @@ def sample_arrivals(
     time, minute = time[keep], minute[keep]
     n = time.size
 
-    if curve.shock is None:
+    if curve.zoned is not None:
+        region, states, order_state = curve.zoned.draw_regions(minute, streams["regions"])
+    elif curve.shock is None:
         weights = np.array([r.weight for r in scenario.network.regions])
         cdf = np.cumsum(weights) / weights.sum()
         region = np.minimum(np.searchsorted(cdf, streams["regions"].random(n), side="right"),

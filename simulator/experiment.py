@@ -77,6 +77,8 @@ KPI_DIRECTION: dict[str, int] = {
     "lead_time_p99_hours": -1,
     "holding_cost_rub": -1,
     "transport_cost_rub": -1,
+    "return_transport_cost_rub": -1,
+    "supply_cost_rub": -1,
     "stockout_cost_rub": -1,
     "total_cost_rub": -1,
     "stockout_sku_hours": -1,

@@ -70,9 +70,14 @@ KPI_DOC: dict[str, str] = {
     "(delivered + in flight late + not accepted); not-yet-due orders are left out (0..1)",
     "avg_on_hand_units": "time-average units on hand, all SKUs and warehouses (units)",
     "holding_cost_rub": "on-hand unit-years x unit cost x holding_cost_rate_per_year (RUB)",
-    "transport_cost_rub": "cost per parcel of every lane the counted postings used (RUB)",
+    "transport_cost_rub": "cost per parcel of every lane the counted postings used, plus "
+    "their share of cost_per_truck_rub of the trucks they left on (RUB)",
+    "return_transport_cost_rub": "returns of counted postings x the cost per parcel of their "
+    "route, travelled back (RUB)",
+    "supply_cost_rub": "units ordered from suppliers x the supplier's cost_per_unit_rub on top "
+    "of unit cost (RUB)",
     "stockout_cost_rub": "lost units x (price - unit cost) x stockout_cost_ratio (RUB)",
-    "total_cost_rub": "holding + transport + stock-out cost (RUB)",
+    "total_cost_rub": "holding + transport + return transport + supply + stock-out cost (RUB)",
     "picker_utilisation": "units picked / pick capacity of all warehouses (0..1)",
     "sorting_utilisation": "parcels sorted / sorting capacity (parcel-level centres: busy "
     "sorter time / sorter time) (0..1)",
@@ -211,6 +216,7 @@ class RunResult:
     samples: dict[str, np.ndarray] = field(default_factory=dict)
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     clock_start: str = ""
+    time_zone: str = ""  # the platform's zone of clock_start and every time axis
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,6 +227,7 @@ class RunResult:
             "horizon_hours": self.horizon_hours,
             "resolution_minutes": self.resolution_minutes,
             "clock_start": self.clock_start,
+            "time_zone": self.time_zone,
             "kpis": self.kpis,
             "series_time": self.series_time.tolist(),
             "series": {k: v.tolist() for k, v in self.series.items()},
@@ -239,6 +246,7 @@ class RunResult:
             horizon_hours=data["horizon_hours"],
             resolution_minutes=data["resolution_minutes"],
             clock_start=data.get("clock_start", ""),
+            time_zone=data.get("time_zone", ""),
             kpis=dict(data["kpis"]),
             series_time=np.asarray(data["series_time"], dtype=float),
             series={k: np.asarray(v) for k, v in data["series"].items()},
@@ -363,6 +371,10 @@ def collect(sim: Any) -> RunResult:
 
     returns_requested, _, _ = sim.returns.columns()
     returns_done, returns_done_at = sim.returns.received()
+    back = returns_requested[post_counted[returns_requested]]
+    back_cost = net.cost_per_parcel[p.warehouse[back], sim.world.order_region[p.order[back]]]
+    return_transport = float(back_cost[np.isfinite(back_cost)].sum())
+    supply = sim.replenisher.extra_cost
 
     visits = sim.world.visits
 
@@ -393,8 +405,10 @@ def collect(sim: Any) -> RunResult:
         "avg_on_hand_units": float(stock.area.sum() / span),
         "holding_cost_rub": holding,
         "transport_cost_rub": transport,
+        "return_transport_cost_rub": return_transport,
+        "supply_cost_rub": supply,
         "stockout_cost_rub": stockout_cost,
-        "total_cost_rub": holding + transport + stockout_cost,
+        "total_cost_rub": holding + transport + return_transport + supply + stockout_cost,
         "picker_utilisation": _ratio(pick_used, pick_cap),
         "sorting_utilisation": _ratio(sort_used, sort_cap),
         "truck_utilisation": _ratio(loaded, offered),
@@ -486,7 +500,7 @@ def collect(sim: Any) -> RunResult:
         series_columns=columns,
         samples={"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
                  "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)},
-        tables=tables, clock_start=sc.clock.start,
+        tables=tables, clock_start=sc.clock.start, time_zone=sc.clock.time_zone,
     )
 
 

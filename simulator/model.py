@@ -28,7 +28,7 @@ from simulator.actors.buyers import Buyers
 from simulator.actors.carriers import Carrier
 from simulator.actors.postings import Postings
 from simulator.actors.returns import Returns
-from simulator.actors.schedule import CapacityCurve, shift_rates
+from simulator.actors.schedule import CapacityCurve, dated_rates, shift_rates
 from simulator.actors.sorting import ServerCentre, WaveNode
 from simulator.actors.stock import LedgerStockView, StockLedger
 from simulator.actors.suppliers import Replenisher
@@ -97,10 +97,12 @@ class Simulation:
                                    end=self.end, window=self.window)
 
         faults = net.faults.node
+        offset = [net.offset[node] for node in net.warehouse_nodes]
         self.warehouse_capacity = [
             CapacityCurve.build(clock, minutes, weekly=shift_rates(w.shifts),
-                                faults=faults.get(net.index[w.id], ()))
-            for w in scenario.network.warehouses]
+                                faults=faults.get(net.index[w.id], ()), offset=offset[i],
+                                dated=dated_rates(w.shifts, clock, minutes, offset[i]))
+            for i, w in enumerate(scenario.network.warehouses)]
         mean_per_hour = [float(np.mean(shift_rates(w.shifts))) * 60
                          for w in scenario.network.warehouses]
         self.network_view = LiveNetworkView(net, mean_per_hour)
@@ -134,7 +136,7 @@ class Simulation:
                      cutoffs=[], tolerance_minutes=None, refuse_when_closed=False)
             for h in scenario.network.hubs]
         world.carriers = self.carriers = [Carrier(world, lane) for lane in net.lanes]
-        world.returns = self.returns = Returns(world)
+        world.returns = self.returns = Returns(world, self.skus.group)
         for start, stop, node in net.faults.closures():
             self.env.process(self._closure(start, stop, node))
 
@@ -145,7 +147,7 @@ class Simulation:
         for r, weight in enumerate(weights / weights.sum()):
             share[np.arange(self.skus.count), home[:, r]] += weight
         prior = self.forecast.sku_daily_units()[:, None] * share
-        self.replenisher = Replenisher(world, self.replenishment, prior, home)
+        self.replenisher = Replenisher(world, self.replenishment, prior, home, self.skus.group)
         self.buyers = Buyers(world, self.arrivals, self.allocation,
                              LedgerStockView(self.stock, net.warehouse_ids), self.network_view,
                              self.warehouses, self.replenisher)

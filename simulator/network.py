@@ -7,7 +7,12 @@ route's expected hours add, per lane, the mean wait for the next departure and t
 transit, and per sorting centre or hub on the way, half a wave plus the mean wait for the next
 cut-off. Regions are sinks: no route passes through one.
 
-Faults close a node (``capacity_factor: 0``), cut its capacity, or delay a lane for a window.
+Every node has a clock offset (minutes its local time is ahead of the platform's, see
+:mod:`simulator.zones`): departures, cut-offs and shifts are local times of their node.
+
+Faults close a node (``capacity_factor: 0``), cut its capacity, or delay a lane (one mode of
+a pair, or all) for a window; a node's ``closed_dates`` are closures from local midnight to
+midnight.
 While a node is closed, parcels about to leave for it either take another route (computed on
 demand, avoiding the closed nodes, and cached) or wait, as ``network.on_node_closed`` says.
 
@@ -26,6 +31,7 @@ import networkx as nx
 import numpy as np
 
 from simulator.scenario import Lane, Scenario, hhmm_to_minutes
+from simulator.zones import local_midnight, offset_minutes
 
 REGION, WAREHOUSE, SORTING_CENTRE, HUB = "region", "warehouse", "sorting_centre", "hub"
 DAY_MINUTES = 1440
@@ -51,7 +57,7 @@ class LaneInfo:
     spec: Lane
     departures: tuple[int, ...]  # minutes of the day, sorted; empty = continuous
     expected_minutes: float  # mean wait for a departure + mean transit
-    cost: float
+    cost: float  # per parcel, trucks leaving full (what routing by cost compares)
 
     @property
     def continuous(self) -> bool:
@@ -69,9 +75,11 @@ class FaultWindow:
 class Faults:
     """Fault windows by node and by lane, in model minutes."""
 
-    def __init__(self, scenario: Scenario, node_index: dict[str, int], lane_index: dict) -> None:
+    def __init__(self, scenario: Scenario, node_index: dict[str, int], lane_index: dict,
+                 offsets: Sequence[int]) -> None:
         self.node: dict[int, list[FaultWindow]] = {}
         self.lane: dict[int, list[FaultWindow]] = {}
+        lanes = scenario.network.lanes
         for fault in scenario.faults:
             start = fault.start_hour * 60
             window = FaultWindow(start, start + fault.duration_hours * 60,
@@ -80,7 +88,15 @@ class Faults:
                 self.node.setdefault(node_index[fault.node], []).append(window)
             else:
                 for lane in lane_index[tuple(fault.lane)]:
-                    self.lane.setdefault(lane, []).append(window)
+                    if fault.mode in (None, lanes[lane].mode):
+                        self.lane.setdefault(lane, []).append(window)
+        net, start = scenario.network, scenario.clock.start
+        for node in (*net.warehouses, *net.sorting_centres, *net.hubs):
+            i = node_index[node.id]
+            for day in node.closed_dates:
+                begin = local_midnight(start, offsets[i], day)
+                self.node.setdefault(i, []).append(FaultWindow(begin, begin + DAY_MINUTES,
+                                                               0.0, 0.0))
 
     def capacity_factor(self, node: int, t: float) -> float:
         """Product of the factors of the node's faults active at ``t``."""
@@ -124,6 +140,9 @@ class Network:
         self.warehouse_ids = [w.id for w in net.warehouses]
         self.node_delay = [self._node_delay(node, kind)
                            for node, kind in zip(self.nodes, self.kinds, strict=True)]
+        clock = scenario.clock
+        self.offset = [offset_minutes(node.time_zone, clock.time_zone, clock.start)
+                       for node in self.nodes]
 
         self.lanes: list[LaneInfo] = []
         lane_index: dict[tuple[str, str], list[int]] = {}
@@ -131,10 +150,10 @@ class Network:
             departures = tuple(hhmm_to_minutes(d) for d in lane.departures)
             expected = mean_wait_to_next(departures) + lane.transit_hours.mean * 60
             info = LaneInfo(i, self.index[lane.from_], self.index[lane.to], lane, departures,
-                            expected, lane.cost_per_parcel_rub)
+                            expected, lane.planned_cost_per_parcel)
             self.lanes.append(info)
             lane_index.setdefault((lane.from_, lane.to), []).append(i)
-        self.faults = Faults(scenario, self.index, lane_index)
+        self.faults = Faults(scenario, self.index, lane_index, self.offset)
 
         self.graph = nx.DiGraph()
         for i, (node, kind) in enumerate(zip(self.nodes, self.kinds, strict=False)):

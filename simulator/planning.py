@@ -344,7 +344,7 @@ def current_levels(scenario: Scenario, sku: np.ndarray, warehouse: list[str]
     for i, (k, w) in enumerate(zip(sku.tolist(), warehouse, strict=True)):
         mean = float(replenisher.mean[k, columns[w]])
         state = InventoryState(k, w, 0.0, 0, 0, 0, mean, math.sqrt(mean),
-                               replenisher.lead_mean, replenisher.lead_sd)
+                               float(replenisher.lead_mean[k]), float(replenisher.lead_sd[k]))
         if hasattr(policy, "reorder_levels"):
             s[i], big_s[i] = policy.reorder_levels(state)
         elif hasattr(policy, "order_up_to"):

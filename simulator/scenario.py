@@ -52,6 +52,7 @@ from simulator.quantities import (
     WaveMinutes,
 )
 from simulator.safe_yaml import YamlFileError, read_yaml
+from simulator.zones import PLATFORM_ZONE, check_zone
 
 MAX_COUNTS = {"lines_per_order": 100, "units_per_line": 10_000}  # the most one order can hold
 MAX_ORDERS_PER_HOUR = 1e9  # at the busiest hour, peaks and hour-of-day factors included
@@ -91,7 +92,13 @@ class Clock(Strict):
     """The simulated period: minute 0 is ``start``; series are binned at ``resolution_minutes``."""
 
     start: str = Field(
-        default="2026-11-27T00:00", description="calendar time of minute 0 (local, ISO-8601)"
+        default="2026-11-27T00:00",
+        description="calendar time of minute 0 in the platform's zone (ISO-8601)",
+    )
+    time_zone: str = Field(
+        default=PLATFORM_ZONE,
+        description="the platform's IANA time zone: of start, of *_hour fields and of reports; "
+        "the default zone of every node",
     )
     horizon_hours: PositiveHours
     resolution_minutes: WaveMinutes = 60
@@ -114,7 +121,15 @@ class Clock(Strict):
                                  "2026-11-27T00:00") from None
             if not 1900 <= when.year <= 2200:
                 raise ValueError(f"year {when.year} is outside 1900..2200")
+            if when.tzinfo is not None:
+                raise ValueError(f"{value!r}: give the time without an offset; the zone is "
+                                 "clock.time_zone")
         return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_zone(value)
 
     @property
     def horizon_minutes(self) -> float:
@@ -138,6 +153,11 @@ class Peak(Strict):
     duration_hours: PositiveHours
     multiplier: Multiplier
     sku_groups: list[str] | None = None
+    local_time: bool = Field(
+        default=False,
+        description="start_hour on each region's own clock (a sale opening at local midnight "
+        "everywhere) rather than the platform's",
+    )
 
     @property
     def start_minute(self) -> float:
@@ -257,6 +277,9 @@ class SkuGroup(Strict):
     price_rub: tuple[Rub, Rub] = Field(description="[min, max], sampled log-uniformly")
     unit_cost_ratio: float = Field(default=0.6, gt=0, lt=1, description="unit cost / price")
     weight_kg: tuple[Kg, Kg] = Field(default=(0.2, 2.0), description="[min, max]")
+    return_probability: Probability | None = Field(
+        default=None, description="chance a delivered unit of this group is sent back; "
+        "default demand.return_probability")
 
     @field_validator("price_rub", "weight_kg")
     @classmethod
@@ -329,7 +352,8 @@ class Catalogue(Strict):
 
 
 class Shift(Strict):
-    """A working window of a node each day; ``end`` before ``start`` crosses midnight."""
+    """A working window of a node on some weekdays, or on given dates only (an extra peak
+    shift); local time of the node; ``end`` before ``start`` crosses midnight."""
 
     start: str
     end: str
@@ -337,18 +361,32 @@ class Shift(Strict):
     days: list[Annotated[int, Field(ge=0, le=6)]] = Field(
         default_factory=lambda: list(range(7)), min_length=1, description="0=Monday .. 6=Sunday"
     )
+    dates: list[date] = Field(
+        default_factory=list, max_length=3660,
+        description="run on these dates only (the day the shift starts), instead of days")
 
     @field_validator("start", "end")
     @classmethod
     def _time(cls, value: str) -> str:
         return _check_hhmm([value])[0]
 
-    @field_validator("days")
+    @field_validator("days", "dates")
     @classmethod
-    def _distinct(cls, value: list[int]) -> list[int]:
+    def _distinct(cls, value: list[Any]) -> list[Any]:
         if len(set(value)) != len(value):
             raise ValueError("a day is given twice")
         return sorted(value)
+
+    @model_validator(mode="after")
+    def _days_or_dates(self) -> Shift:
+        if self.dates and self.days != list(range(7)):
+            raise ValueError("dates: give days (every week) or dates (those dates only), "
+                             "not both")
+        return self
+
+    def runs_on(self, day: date) -> bool:
+        """Whether the shift starts on ``day``."""
+        return day in self.dates if self.dates else day.weekday() in self.days
 
 
 class Node(Strict):
@@ -357,6 +395,21 @@ class Node(Strict):
     city: Text
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
+    time_zone: str | None = Field(
+        default=None, description="IANA zone of the node's times of day; default the platform's")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
+
+
+class Facility(Node):
+    """A node with staff: it can close for whole local days (a holiday)."""
+
+    closed_dates: list[date] = Field(
+        default_factory=list, max_length=3660,
+        description="local dates it does not work at all (00:00-24:00), as a node fault")
 
 
 class Region(Node):
@@ -366,7 +419,7 @@ class Region(Node):
     promised_days: PositiveDays = 3
 
 
-class Warehouse(Node):
+class Warehouse(Facility):
     """A fulfilment warehouse: picks and packs units in waves, limited by its shifts."""
 
     shifts: list[Shift] = Field(
@@ -378,7 +431,7 @@ class Warehouse(Node):
                        "rFBS); in the backend its buyers file return requests the seller decides")
 
 
-class SortingCentre(Node):
+class SortingCentre(Facility):
     """Sorts parcels (per hour, in waves) and hands them to line-haul by cut-off times."""
 
     capacity_per_hour: PositivePerHour
@@ -415,21 +468,28 @@ class SortingCentre(Node):
         return self
 
 
-class Hub(Node):
+class Hub(Facility):
     """A last-mile hub (or pickup-point cluster) that delivers to regions."""
 
     capacity_per_hour: PositivePerHour
 
 
 class Lane(Strict):
-    """A directed transport link. Trucks leave at ``departures`` (or continuously if none)."""
+    """A directed transport link. Trucks leave at ``departures`` (local time of ``from``), or
+    parcels go continuously if none. A pair of nodes may have one lane per ``mode``."""
 
     from_: str = Field(alias="from")
     to: str
     mode: Literal["truck", "rail", "air", "van", "courier"] = "truck"
     transit_hours: Distribution
     cost_per_parcel_rub: Rub
-    truck_capacity: PositiveCount = Field(default=2000, description="parcels per departure")
+    truck_capacity: PositiveCount = Field(default=2000, description="parcels per truck")
+    trucks: PositiveCount = Field(
+        default=1, le=10_000,
+        description="trucks at each departure; as many leave as the waiting parcels fill")
+    cost_per_truck_rub: Rub = Field(
+        default=0, description="line-haul cost of each truck that leaves, full or not "
+        "(shared by its parcels), on top of cost_per_parcel_rub")
     departures: list[str] = Field(
         default_factory=list, max_length=1440, description="HH:MM; empty = continuous"
     )
@@ -438,6 +498,20 @@ class Lane(Strict):
     @classmethod
     def _times(cls, value: list[str]) -> list[str]:
         return _check_hhmm(value)
+
+    @model_validator(mode="after")
+    def _trucks_need_departures(self) -> Lane:
+        if not self.departures:
+            for name, default in (("trucks", 1), ("cost_per_truck_rub", 0)):
+                if getattr(self, name) != default:
+                    raise ValueError(f"{name}: trucks run on departures; this lane has none "
+                                     "(continuous)")
+        return self
+
+    @property
+    def planned_cost_per_parcel(self) -> float:
+        """Cost per parcel when trucks leave full: what routing by cost compares."""
+        return self.cost_per_parcel_rub + self.cost_per_truck_rub / self.truck_capacity
 
 
 class Network(Strict):
@@ -460,17 +534,18 @@ class Network(Strict):
         ids = self.node_ids()
         _unique(ids, "node id")
         known = set(ids)
-        first: dict[tuple[str, str], int] = {}
+        first: dict[tuple[str, str, str], int] = {}
         for i, lane in enumerate(self.lanes):
             for end, field in ((lane.from_, "from"), (lane.to, "to")):
                 if end not in known:
                     raise ValueError(f"lanes[{i}].{field}: unknown node {end!r}")
             if lane.from_ == lane.to:
                 raise ValueError(f"lanes[{i}]: a lane from {lane.from_!r} to itself")
-            j = first.setdefault((lane.from_, lane.to), i)
+            j = first.setdefault((lane.from_, lane.to, lane.mode), i)
             if j != i:
-                raise ValueError(f"lanes[{i}]: a second lane from {lane.from_!r} to {lane.to!r} "
-                                 f"(the first is lanes[{j}]); give one lane per pair of nodes")
+                raise ValueError(f"lanes[{i}]: a second {lane.mode} lane from {lane.from_!r} to "
+                                 f"{lane.to!r} (the first is lanes[{j}]); give one lane per "
+                                 "pair of nodes and mode")
         served = self.reached()
         lost = [(i, r.id) for i, r in enumerate(self.regions) if r.id not in served]
         if lost:
@@ -522,6 +597,18 @@ class StockRule(Strict):
         return self
 
 
+class Supplier(Strict):
+    """Who refills some SKU groups: its lead time and what it charges on top of unit cost."""
+
+    name: Text
+    sku_groups: list[str] | None = Field(
+        default=None, description="groups it supplies; all when left out")
+    lead_time_days: Distribution = Field(description="seller's order -> stock at the FC")
+    cost_per_unit_rub: Rub = Field(
+        default=0, description="extra per unit on top of the unit cost (express freight, a "
+        "wholesaler's margin)")
+
+
 class Stock(Strict):
     """Initial stock, warning lines, suppliers and inventory costs."""
 
@@ -536,8 +623,13 @@ class Stock(Strict):
     )
     warning_days_of_cover: Days = 2
     supplier_lead_time_days: Distribution = Field(
-        default_factory=lambda: {"dist": "gamma", "mean": 3.0, "sd": 1.0}
+        default_factory=lambda: {"dist": "gamma", "mean": 3.0, "sd": 1.0},
+        description="lead time of the default supplier (groups no entry of suppliers names)",
     )
+    suppliers: list[Supplier] = Field(
+        default_factory=list, max_length=1000,
+        description="suppliers per SKU group; the replenishment policy's supplier rule picks "
+        "one per group")
     holding_cost_rate_per_year: Factor = Field(
         default=0.25, description="holding cost per unit-year as a fraction of unit cost"
     )
@@ -566,13 +658,22 @@ class PolicyChoice(Strict):
         return value
 
 
+class ReplenishmentChoice(PolicyChoice):
+    """The replenishment policy, and its rule for picking a supplier of each SKU group."""
+
+    supplier: Literal["fastest", "cheapest"] = Field(
+        default="fastest", description="of a group's suppliers: the shortest mean lead time, "
+        "or the lowest cost_per_unit_rub (ties: the other criterion, then list order)")
+
+
 class Policies(Strict):
     """The policies a run uses, checked by building them through the registry."""
 
     allocation: PolicyChoice = Field(
         default_factory=lambda: PolicyChoice(name="nearest_with_stock")
     )
-    replenishment: PolicyChoice = Field(default_factory=lambda: PolicyChoice(name="s_S"))
+    replenishment: ReplenishmentChoice = Field(
+        default_factory=lambda: ReplenishmentChoice(name="s_S"))
 
     @model_validator(mode="after")
     def _buildable(self) -> Policies:
@@ -602,6 +703,9 @@ class Fault(Strict):
     duration_hours: PositiveHours
     node: str | None = None
     lane: tuple[str, str] | None = Field(default=None, description="[from, to]")
+    mode: str | None = Field(
+        default=None, description="of a lane fault: only the lane of this mode (e.g. air); "
+        "default every lane of the pair")
     capacity_factor: Probability = 0.0
     extra_delay_hours: Hours = 0.0
 
@@ -611,6 +715,8 @@ class Fault(Strict):
             raise ValueError("give exactly one of node or lane")
         if self.lane is not None and self.extra_delay_hours == 0:
             raise ValueError("a lane fault needs extra_delay_hours > 0")
+        if self.mode is not None and self.lane is None:
+            raise ValueError("mode: only a lane fault has a mode")
         return self
 
 
@@ -672,6 +778,7 @@ class Scenario(Strict):
         warehouses = {w.id for w in self.network.warehouses}
         nodes = set(self.network.node_ids())
         lanes = {(lane.from_, lane.to) for lane in self.network.lanes}
+        modes = {(lane.from_, lane.to, lane.mode) for lane in self.network.lanes}
         forecast_peaks = (self.forecast and self.forecast.peaks) or []
         for where, peaks in (("demand", self.demand.peaks), ("forecast", forecast_peaks)):
             for i, peak in enumerate(peaks):
@@ -691,6 +798,12 @@ class Scenario(Strict):
                 raise ValueError(f"faults[{i}].node: unknown node {fault.node!r}")
             if fault.lane is not None and tuple(fault.lane) not in lanes:
                 raise ValueError(f"faults[{i}].lane: no lane {list(fault.lane)}")
+            if fault.mode is not None and (*fault.lane, fault.mode) not in modes:
+                raise ValueError(f"faults[{i}].mode: no {fault.mode} lane {list(fault.lane)}")
+        for i, supplier in enumerate(self.stock.suppliers):
+            for group in supplier.sku_groups or []:
+                if group not in groups:
+                    raise ValueError(f"stock.suppliers[{i}].sku_groups: unknown group {group!r}")
         return self
 
     def forecast_demand(self) -> Demand:

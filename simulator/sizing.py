@@ -24,6 +24,7 @@ import numpy as np
 
 from simulator.demand import build_skus, calendar
 from simulator.distributions import Constant, ShiftedPoisson
+from simulator.local_demand import region_offsets
 from simulator.network import HUB_WAVE_MINUTES
 from simulator.policies.base import replenishment_policies
 from simulator.scenario import Scenario
@@ -117,11 +118,22 @@ def expected_orders(scenario: Scenario, group_mass: np.ndarray) -> float:
     """Orders over the horizon: the rate of :class:`~simulator.demand.DemandCurve` integrated,
     without its minute-by-group table (a year of 100 groups is 400 MB): peaks change the rate
     only at their edges, so each stretch between edges is one sum of the hourly-weekly rate
-    times one mix of group multipliers."""
+    times one mix of group multipliers. Regions on other clocks add up by clock (offset),
+    each with its regions' share of the weight."""
+    offsets = region_offsets(scenario)
+    weights = np.array([r.weight for r in scenario.network.regions])
+    return sum(float(weights[offsets == offset].sum() / weights.sum())
+               * _expected_on_clock(scenario, group_mass, int(offset))
+               for offset in np.unique(offsets))
+
+
+def _expected_on_clock(scenario: Scenario, group_mass: np.ndarray, offset: int) -> float:
+    """:func:`expected_orders` of a network whose buyers all keep a clock ``offset`` minutes
+    ahead of the platform's."""
     demand, clock = scenario.demand, scenario.clock
     horizon = clock.horizon_minutes
     minutes = math.ceil(horizon)
-    hour, weekday = calendar(clock, np.arange(minutes) + 0.5)  # a minute counts its middle
+    hour, weekday = calendar(clock, np.arange(minutes) + 0.5 + offset)  # a minute's middle
     base = (demand.baseline_orders_per_hour / 60 * np.asarray(demand.hour_of_day)[hour]
             * np.asarray(demand.day_of_week)[weekday])
     base[-1] *= horizon - (minutes - 1)  # a part-minute at the end counts in part
@@ -130,8 +142,10 @@ def expected_orders(scenario: Scenario, group_mass: np.ndarray) -> float:
     if not peaks:
         return float(cumulative[-1] * group_mass.sum())
     # minutes whose middle lies in [start, end) of each peak: [first, stop)
-    first = np.clip([math.ceil(p.start_minute - 0.5) for p in peaks], 0, minutes)
-    stop = np.clip([math.ceil(p.end_minute - 0.5) for p in peaks], 0, minutes)
+    starts = [p.start_minute - (offset if p.local_time else 0) for p in peaks]
+    ends = [p.end_minute - (offset if p.local_time else 0) for p in peaks]
+    first = np.clip([math.ceil(t - 0.5) for t in starts], 0, minutes)
+    stop = np.clip([math.ceil(t - 0.5) for t in ends], 0, minutes)
     edges = np.unique(np.concatenate([[0, minutes], first, stop]))
     active = (first[None, :] <= edges[:-1, None]) & (edges[:-1, None] < stop[None, :])
     log_mult = np.log([p.multiplier for p in peaks])

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -23,8 +24,6 @@ from reference_backend.domain_errors import Conflict, InvalidInput, NotFound
 from reference_backend.promotions import schemas as P
 from reference_backend.tables import Action, ActionProduct, DiscountTask, Product, utcnow
 
-#: Scenario clock times without an offset are Moscow time, where the marketplace's calendar runs.
-SCENARIO_TZ = timedelta(hours=3)
 ABOVE_MAX = "action price above the action's maximum"
 #: A buyer's discount request is open this long; the seller may change a decision until then.
 TASK_LIFETIME = timedelta(days=3)
@@ -308,9 +307,10 @@ def create_action(session: Session, *, seller_id: int | None, title: str,
 def seed_calendar(session: Session, *, seller_id: int, scenario: Any) -> list[Action]:
     """The scenario's promotions (``demand.peaks`` naming ``sku_groups``) as the seller's
     actions: same name, dates, groups and demand multiplier; the seller joins products."""
+    # the scenario's clock runs in the platform's zone (clock.time_zone, Moscow by default)
     start = datetime.fromisoformat(scenario.clock.start)
     if start.tzinfo is None:
-        start = start.replace(tzinfo=UTC) - SCENARIO_TZ
+        start = start.replace(tzinfo=ZoneInfo(scenario.clock.time_zone)).astimezone(UTC)
     out = []
     for peak in scenario.demand.peaks:
         if not peak.sku_groups:

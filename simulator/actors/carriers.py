@@ -1,14 +1,16 @@
 """Carriers: line-haul trucks on scheduled lanes, couriers on continuous ones.
 
-A :class:`Carrier` serves one lane. Scheduled lanes (``departures``) run one truck at each
-departure time; one cycle is: if the destination is closed, re-route the waiting parcels
-(``on_node_closed: reroute``) or keep them (``wait``); otherwise load up to
-``truck_capacity`` waiting parcels first come first served (parcels cancelled at the
-warehouse dock are dropped), sample the truck's transit time once (plus any lane-fault
-delay), and unload them all at the destination when it arrives. Continuous lanes (no
-departures: couriers, last mile) send every parcel as soon as it is handed over, each with its
-own sampled transit time; while their destination is closed they hold parcels and send them
-when it reopens.
+A :class:`Carrier` serves one lane. Scheduled lanes (``departures``, local time of the lane's
+origin) run up to ``trucks`` trucks at each departure time; one cycle is: if the destination
+is closed, re-route the waiting parcels (``on_node_closed: reroute``) or keep them (``wait``);
+otherwise load up to ``trucks x truck_capacity`` waiting parcels first come first served
+(parcels cancelled at the warehouse dock are dropped) into as few trucks as hold them, sample
+the departure's transit time once (plus any lane-fault delay), and unload them all at the
+destination when it arrives. Each parcel costs ``cost_per_parcel_rub`` plus its share of
+``cost_per_truck_rub`` of the trucks that left (a half-empty truck costs a whole one).
+Continuous lanes (no departures: couriers, last mile) send every parcel as soon as it is
+handed over, each with its own sampled transit time; while their destination is closed they
+hold parcels and send them when it reopens.
 
 Parcels leaving a warehouse move awaiting_deliver -> delivering when loaded.
 """
@@ -20,9 +22,8 @@ import math
 import numpy as np
 
 from simulator.actors.postings import AWAITING_DELIVER, CANCELLED, DELIVERING, RowQueue
-from simulator.actors.schedule import call_at, call_batches_at
+from simulator.actors.schedule import call_at, call_batches_at, daily_times
 from simulator.actors.world import World
-from simulator.demand import DAY_MINUTES, clock_origin
 from simulator.metrics import Tally
 from simulator.network import REGION, WAREHOUSE, LaneInfo
 
@@ -36,6 +37,7 @@ class Carrier:
         self.queue = RowQueue()
         self.parcels = 0  # parcels carried
         self.trucks = Tally()  # scheduled lanes: parcels per truck that left with any
+        self._truck_cost = lane.spec.cost_per_truck_rub
         self._from_warehouse = world.network.kinds[lane.src] == WAREHOUSE
         self._to_region = world.network.kinds[lane.dst] == REGION
         self._rng = world.streams["transit"]
@@ -49,13 +51,16 @@ class Carrier:
     def _alive(self, ids: np.ndarray) -> np.ndarray:
         return self.world.postings.status[ids] != CANCELLED
 
-    def _load(self, ids: np.ndarray, t: float) -> None:
+    def _load(self, ids: np.ndarray, t: float, trucks: int = 0) -> None:
         p = self.world.postings
         if self._from_warehouse:
             leaving = ids[p.status[ids] == AWAITING_DELIVER]
             p.transition(leaving, DELIVERING)
             p.shipped[leaving] = t
-        p.cost[ids] += self.lane.cost
+        cost = self.lane.spec.cost_per_parcel_rub
+        if trucks and self._truck_cost:
+            cost += trucks * self._truck_cost / ids.size
+        p.cost[ids] += cost
         self.parcels += ids.size
 
     def _transit_minutes(self, n: int, t: float) -> np.ndarray:
@@ -69,21 +74,11 @@ class Carrier:
 
     # ------------------------------------------------------------------ scheduled lanes
 
-    def _departure_times(self):
-        _, minute0 = clock_origin(self.world.scenario.clock)
-        day = 0
-        while True:
-            for d in self.lane.departures:
-                t = day * DAY_MINUTES + d - minute0
-                if t >= self.world.end:
-                    return
-                if t >= 0:
-                    yield t
-            day += 1
-
     def _timetable(self):
-        env = self.world.env
-        for t in self._departure_times():
+        world = self.world
+        env = world.env
+        offset = world.network.offset[self.lane.src]
+        for t in daily_times(self.lane.departures, world.scenario.clock, offset, world.end):
             yield env.timeout(t - env.now)
             self._depart(t)
 
@@ -96,11 +91,14 @@ class Carrier:
                 world.dispatch(ids[moved], self.lane.src, t)
                 self.queue.push(ids[~moved])
             return
-        ids, _ = self.queue.take(self.lane.spec.truck_capacity, self._alive)
+        spec = self.lane.spec
+        ids, _ = self.queue.take(spec.trucks * spec.truck_capacity, self._alive)
         if ids.size == 0:
             return
-        self._load(ids, t)
-        self.trucks.add(t, ids.size)
+        trucks = -(-ids.size // spec.truck_capacity)
+        self._load(ids, t, trucks)
+        for k in range(trucks):
+            self.trucks.add(t, min(spec.truck_capacity, ids.size - k * spec.truck_capacity))
         arrival = t + float(self._transit_minutes(1, t)[0])
         times = np.full(ids.size, arrival)
         call_at(world.env, arrival, lambda: world.arrive(ids, times, self.lane.dst))

@@ -1,14 +1,17 @@
 """Buyer returns (reverse logistics): delivered postings sent back and put on the shelf again.
 
 When a parcel is booked delivered, it is returned with probability
-``demand.return_probability``: one draw per posting from the run's own ``returns`` stream, so
-demand, transit and every other input draw the same numbers with or without returns (and
-common random numbers across policies keep working). The buyer hands the return in
-``demand.return_delay_hours`` after delivery (the return request); it travels back to the
-posting's warehouse in the expected hours of the warehouse -> region route (the reverse flow
-rides the same lanes back, consolidated; no queues or trucks are modelled for it), and is put
-back on the shelf as sellable stock at the next whole hour: returns are inspected and put away
-in hourly batches, one event per hour with arrivals, never one per parcel.
+``demand.return_probability`` (with ``return_probability`` on SKU groups: the mean of its
+units' groups' probabilities, so returned units follow each group's rate): one draw per
+posting from the run's own ``returns`` stream, so demand, transit and every other input
+draw the same numbers with or without returns (and common random numbers across policies
+keep working). The buyer hands the return in ``demand.return_delay_hours`` after delivery
+(the return request); it travels back to the posting's warehouse in the expected hours of
+the warehouse -> region route (the reverse flow rides the same lanes back, consolidated; no
+queues or trucks are modelled for it; it costs the route's cost per parcel, the
+``return_transport_cost_rub`` KPI), and is put back on the shelf as sellable stock at the
+next whole hour: returns are inspected and put away in hourly batches, one event per hour
+with arrivals, never one per parcel.
 
 The posting itself stays ``delivered`` (on Ozon a return is a separate object). Returns are rows
 of their own columns -- ``posting``, ``requested`` (minute the buyer handed it in) and
@@ -29,10 +32,14 @@ PUTAWAY_MINUTES = 60  # returns are put back on the shelf in batches at each who
 class Returns:
     """The returns of one run: decisions at delivery, and hourly put-away into stock."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, sku_group: np.ndarray) -> None:
         self.world = world
         demand = world.scenario.demand
-        self.probability = float(demand.return_probability)
+        by_group = np.array([demand.return_probability if g.return_probability is None
+                             else g.return_probability for g in world.scenario.catalogue.groups])
+        self.probability = float(by_group.max())
+        # per SKU when groups differ, else one figure for every posting
+        self._sku_probability = (by_group[sku_group] if np.ptp(by_group) > 0 else None)
         self.delay = demand.return_delay_hours
         self._rng = world.streams["returns"]
         hours = world.network.transit_hours  # [warehouse, region], inf when unreachable
@@ -46,7 +53,7 @@ class Returns:
         """Parcels ``ids`` are delivered at ``times``: decide their returns, schedule put-away."""
         if self.probability <= 0 or ids.size == 0:
             return
-        back = self._rng.random(ids.size) < self.probability
+        back = self._rng.random(ids.size) < self._probabilities(ids)
         if not back.any():
             return
         world = self.world
@@ -75,6 +82,18 @@ class Returns:
                 call_at(world.env, tick, lambda tick=tick: self._put_away(tick))
             else:
                 pending.append(batch)
+
+    def _probabilities(self, ids: np.ndarray) -> np.ndarray | float:
+        """Return probability of each posting: the mean over its units."""
+        if self._sku_probability is None:
+            return self.probability
+        p = self.world.postings
+        lines = p.lines_of(ids)
+        owner = np.repeat(np.arange(ids.size), p.line_count[ids])
+        qty = p.line_qty[lines].astype(float)
+        chance = np.bincount(owner, weights=qty * self._sku_probability[p.line_sku[lines]],
+                             minlength=ids.size)
+        return chance / np.maximum(np.bincount(owner, weights=qty, minlength=ids.size), 1e-12)
 
     def _put_away(self, tick: float) -> None:
         batches = self._pending.pop(tick)

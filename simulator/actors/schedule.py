@@ -1,7 +1,9 @@
 """Capacity over time and batched future events: the clockwork the actors share.
 
-A node's capacity is a rate per model minute (shift calendar x fault factors), kept as a
-cumulative sum so the capacity of any window is two lookups. Future events that carry a batch
+A node's capacity is a rate per model minute (shift calendar in the node's local time, plus
+shifts given by date, x fault factors), kept as a cumulative sum so the capacity of any window
+is two lookups. Times of day of a node (cut-offs, departures) become model times through its
+clock offset (:func:`daily_times`). Future events that carry a batch
 of parcels (a truck's arrival, a wave's handover) are SimPy timeouts with one callback each;
 batches with many distinct times are grouped by the minute (rounded up).
 """
@@ -9,7 +11,7 @@ batches with many distinct times are grouped by the minute (rounded up).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import simpy
@@ -17,6 +19,7 @@ import simpy
 from simulator.demand import DAY_MINUTES, clock_origin
 from simulator.network import FaultWindow
 from simulator.scenario import Clock, Shift, hhmm_to_minutes
+from simulator.zones import local_midnight
 
 WEEK_MINUTES = 7 * DAY_MINUTES
 
@@ -25,17 +28,57 @@ def shift_rates(shifts: Sequence[Shift]) -> np.ndarray:
     """Capacity per minute for each minute of the week (0 = Monday 00:00).
 
     A shift listed for day ``d`` runs from its start that day to its end, crossing midnight
-    into the next day when the end is not after the start (equal times: 24 hours).
+    into the next day when the end is not after the start (equal times: 24 hours). Shifts
+    given by ``dates`` are left out (:func:`dated_rates`).
     """
     week = np.zeros(WEEK_MINUTES)
     for shift in shifts:
-        start, end = hhmm_to_minutes(shift.start), hhmm_to_minutes(shift.end)
-        length = (end - start) % DAY_MINUTES or DAY_MINUTES
+        if shift.dates:
+            continue
+        start, length = _window(shift)
         for day in shift.days:
             first = day * DAY_MINUTES + start
             idx = np.arange(first, first + length) % WEEK_MINUTES
             week[idx] += shift.capacity_per_hour / 60
     return week
+
+
+def _window(shift: Shift) -> tuple[int, int]:
+    """(start minute of the day, length in minutes) of a shift."""
+    start, end = hhmm_to_minutes(shift.start), hhmm_to_minutes(shift.end)
+    return start, (end - start) % DAY_MINUTES or DAY_MINUTES
+
+
+def dated_rates(shifts: Sequence[Shift], clock: Clock, minutes: int,
+                offset: int = 0) -> np.ndarray | None:
+    """Capacity per model minute of the shifts given by ``dates`` on a clock ``offset``
+    minutes ahead of the platform's; None when there are none."""
+    dated = [shift for shift in shifts if shift.dates]
+    if not dated:
+        return None
+    rate = np.zeros(minutes)
+    for shift in dated:
+        start, length = _window(shift)
+        for day in shift.dates:
+            first = round(local_midnight(clock.start, offset, day)) + start
+            rate[max(first, 0):max(min(first + length, minutes), 0)] += shift.capacity_per_hour / 60
+    return rate
+
+
+def daily_times(times_of_day: Sequence[int], clock: Clock, offset: int,
+                end: float) -> Iterator[float]:
+    """Model times in ``[0, end)`` of the local ``times_of_day`` (minutes after midnight,
+    sorted) on a clock ``offset`` minutes ahead of the platform's, in order."""
+    _, minute0 = clock_origin(clock)
+    day = -(-(minute0 + offset) // DAY_MINUTES) - 1  # the local day at minute 0, or before
+    while True:
+        for minute in times_of_day:
+            t = day * DAY_MINUTES + minute - minute0 - offset
+            if t >= end:
+                return
+            if t >= 0:
+                yield t
+        day += 1
 
 
 class CapacityCurve:
@@ -49,12 +92,16 @@ class CapacityCurve:
 
     @classmethod
     def build(cls, clock: Clock, minutes: int, *, weekly: np.ndarray | None = None,
-              per_hour: float | None = None, faults: Sequence[FaultWindow] = ()) -> CapacityCurve:
-        """From a weekly shift pattern or a constant ``per_hour``, times fault factors."""
+              per_hour: float | None = None, faults: Sequence[FaultWindow] = (),
+              offset: int = 0, dated: np.ndarray | None = None) -> CapacityCurve:
+        """From a weekly shift pattern in local time (``offset`` minutes ahead of the
+        platform's) plus ``dated`` shifts, or a constant ``per_hour``; times fault factors."""
         if weekly is not None:
             weekday0, minute0 = clock_origin(clock)
-            absolute = weekday0 * DAY_MINUTES + minute0 + np.arange(minutes)
+            absolute = weekday0 * DAY_MINUTES + minute0 + offset + np.arange(minutes)
             rate = weekly[absolute % WEEK_MINUTES]
+            if dated is not None:
+                rate = rate + dated
         else:
             rate = np.full(minutes, (per_hour or 0.0) / 60)
         for window in faults:

@@ -26,9 +26,8 @@ import heapq
 import numpy as np
 
 from simulator.actors.postings import DELIVERING, NOT_ACCEPTED, RowQueue
-from simulator.actors.schedule import CapacityCurve, call_at, call_batches_at
+from simulator.actors.schedule import CapacityCurve, call_at, call_batches_at, daily_times
 from simulator.actors.world import World
-from simulator.demand import DAY_MINUTES, clock_origin
 from simulator.metrics import Tally
 
 
@@ -104,22 +103,15 @@ class WaveNode:
             call_at(self.world.env, ready, lambda: self.world.dispatch(ids, self.node, ready))
 
     def _cutoffs(self, cutoffs: list[int]):
-        env = self.world.env
-        _, minute0 = clock_origin(self.world.scenario.clock)
-        day = 0
-        while True:
-            for c in cutoffs:
-                t = day * DAY_MINUTES + c - minute0
-                if t < 0:
-                    continue
-                if t >= self.world.end:
-                    return
-                yield env.timeout(t - env.now)
-                ready = [ids for at, ids in self._pool if at <= t]
-                self._pool = [(at, ids) for at, ids in self._pool if at > t]
-                if ready:
-                    self.world.dispatch(np.concatenate(ready), self.node, t)
-            day += 1
+        world = self.world
+        env = world.env
+        offset = world.network.offset[self.node]
+        for t in daily_times(cutoffs, world.scenario.clock, offset, world.end):
+            yield env.timeout(t - env.now)
+            ready = [ids for at, ids in self._pool if at <= t]
+            self._pool = [(at, ids) for at, ids in self._pool if at > t]
+            if ready:
+                world.dispatch(np.concatenate(ready), self.node, t)
 
 
 class ServerCentre:

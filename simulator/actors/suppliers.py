@@ -4,7 +4,11 @@ Under continuous review (the policy's ``review_hours`` is None) the buyers call
 :meth:`Replenisher.review` after every step with the (SKU, warehouse) pairs whose stock the
 step changed; under periodic review a process asks the policy about every pair each
 ``review_hours`` (from minute 0). A positive quantity becomes a purchase order that arrives
-after a lead time sampled from ``stock.supplier_lead_time_days``.
+after a lead time sampled from the supplier of the SKU's group: of the ``stock.suppliers``
+that name the group (or name none), the one the replenishment policy's ``supplier`` rule
+picks (``fastest`` by mean lead time, or ``cheapest`` by ``cost_per_unit_rub``); a group no
+supplier names is refilled by the default one (``stock.supplier_lead_time_days``, no extra
+cost). The policy sees that supplier's lead time (mean, sd) for each pair.
 
 Only pairs the warehouse carries (it started with stock of the SKU, or received some) are
 reviewed. Each day the replenisher records every pair's demand: units allocated there, plus
@@ -24,25 +28,55 @@ import numpy as np
 
 from simulator.actors.schedule import call_batches_at
 from simulator.actors.world import World
+from simulator.distributions import Distribution
 from simulator.policies.base import InventoryState, ReplenishmentPolicy
+from simulator.scenario import Scenario
 
 HISTORY_DAYS = 7
+
+
+def choose_suppliers(scenario: Scenario) -> tuple[list[tuple[Distribution, float]], list[int]]:
+    """The suppliers in use as ``(lead time in days, cost per unit)``, in order of first use,
+    and the index of each SKU group's among them (the replenishment policy's ``supplier``
+    rule; a group no supplier names has the default one)."""
+    stock, rule = scenario.stock, scenario.policies.replenishment.supplier
+    offers = [(s.lead_time_days, s.cost_per_unit_rub) for s in stock.suppliers]
+    offers.append((stock.supplier_lead_time_days, 0.0))  # the default, last
+    default = len(offers) - 1
+    used: list[int] = []
+    chosen: list[int] = []
+    for group in scenario.catalogue.groups:
+        names = [i for i, s in enumerate(stock.suppliers)
+                 if s.sku_groups is None or group.name in s.sku_groups]
+        if rule == "fastest":
+            best = min(names, key=lambda i: (offers[i][0].mean, offers[i][1]), default=default)
+        else:
+            best = min(names, key=lambda i: (offers[i][1], offers[i][0].mean), default=default)
+        if best not in used:
+            used.append(best)
+        chosen.append(used.index(best))
+    return [offers[i] for i in used], chosen
 
 
 class Replenisher:
     """Asks the replenishment policy and runs the purchase orders of all warehouses."""
 
     def __init__(self, world: World, policy: ReplenishmentPolicy, prior_daily: np.ndarray,
-                 home: np.ndarray) -> None:
+                 home: np.ndarray, sku_group: np.ndarray) -> None:
         self.world = world
         self.policy = policy
         self.continuous = policy.review_hours is None
         self.prior = prior_daily  # [sku, warehouse] units/day
         self.home = home  # [sku, region] -> warehouse
         self.warehouse_ids = world.network.warehouse_ids
-        lead = world.scenario.stock.supplier_lead_time_days
-        self.lead = lead
-        self.lead_mean, self.lead_sd = float(lead.mean), float(math.sqrt(lead.variance))
+        suppliers, of_group = choose_suppliers(world.scenario)
+        self.leads = [lead for lead, _ in suppliers]
+        self.supplier = np.asarray(of_group, dtype=np.int64)[sku_group]  # per SKU
+        self.unit_extra = np.array([cost for _, cost in suppliers])
+        self.lead_mean = np.array([float(lead.mean) for lead in self.leads])[self.supplier]
+        self.lead_sd = np.array([float(math.sqrt(lead.variance))
+                                 for lead in self.leads])[self.supplier]
+        self.extra_cost = 0.0  # RUB: units ordered x their supplier's cost_per_unit_rub
         self.history = np.zeros((HISTORY_DAYS, *prior_daily.shape), dtype=np.float32)
         self.days = 0
         self.mean = prior_daily.astype(float)
@@ -109,10 +143,11 @@ class Replenisher:
         else:
             histories = [()] * codes.size
         ask, names = self.policy.order_quantity, self.warehouse_ids
-        hours, lead, lead_sd = t / 60, self.lead_mean, self.lead_sd
+        hours = t / 60
         out_s, out_w, out_q = [], [], []
-        for s, w, on_hand, reserved, on_order, mean, sd, history in zip(
-            s_arr.tolist(), w_arr.tolist(), *(c.tolist() for c in columns), histories,
+        for s, w, on_hand, reserved, on_order, mean, sd, lead, lead_sd, history in zip(
+            s_arr.tolist(), w_arr.tolist(), *(c.tolist() for c in columns),
+            self.lead_mean[s_arr].tolist(), self.lead_sd[s_arr].tolist(), histories,
             strict=True,
         ):
             q = ask(InventoryState(s, names[w], hours, on_hand, reserved, on_order, mean, sd,
@@ -132,7 +167,16 @@ class Replenisher:
         np.add.at(stock.on_order, (skus, whs), qty)
         self.orders += qty.size
         self.units += int(qty.sum())
-        arrive = t + self.lead.sample(self._rng, qty.size) * 1440
+        supplier = self.supplier[skus]
+        self.extra_cost += float((qty * self.unit_extra[supplier]).sum())
+        if len(self.leads) == 1:
+            arrive = t + self.leads[0].sample(self._rng, qty.size) * 1440
+        else:
+            arrive = np.empty(qty.size)
+            for j, lead in enumerate(self.leads):
+                mine = supplier == j
+                if mine.any():
+                    arrive[mine] = t + lead.sample(self._rng, int(mine.sum())) * 1440
         call_batches_at(self.world.env, arrive, np.arange(qty.size),
                         lambda idx, _times: self._receive(skus[idx], whs[idx], qty[idx]))
 

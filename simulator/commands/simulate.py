@@ -49,7 +49,8 @@ SUMMARY = [
     ("warehouse_wait_hours_mean", "mean wait: picking / sorting, h", None),
     ("avg_on_hand_units", "avg on hand, units", "{:,.0f}"),
     ("stockout_sku_hours", "stock-out SKU-hours", "{:,.0f}"),
-    ("total_cost_rub", "total cost, RUB (hold / transport / stock-out)", None),
+    ("total_cost_rub", "total cost, RUB (hold / transport / returns / supply / stock-out)",
+     None),
     ("picker_utilisation", "utilisation: pickers / sorting / trucks", None),
     ("returns_requested", "returns: requested / units restocked / in transit", None),
 ]
@@ -95,8 +96,9 @@ def summary_table(result: RunResult) -> Table:
             value = (f"{k['lead_time_p50_hours']:.1f} / {k['lead_time_p95_hours']:.1f} / "
                      f"{k['lead_time_p99_hours']:.1f}")
         elif name == "total_cost_rub":
-            value = (f"{k['total_cost_rub']:,.0f} ({k['holding_cost_rub']:,.0f} / "
-                     f"{k['transport_cost_rub']:,.0f} / {k['stockout_cost_rub']:,.0f})")
+            parts = ("holding", "transport", "return_transport", "supply", "stockout")
+            value = (f"{k['total_cost_rub']:,.0f} ("
+                     + " / ".join(f"{k.get(f'{p}_cost_rub', 0):,.0f}" for p in parts) + ")")
         elif name == "returns_requested":
             value = (f"{k['returns_requested']:,.0f} / {k['units_returned_to_stock']:,.0f} / "
                      f"{k['returns_in_transit_at_end']:,.0f}")
