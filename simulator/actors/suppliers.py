@@ -24,7 +24,12 @@ import numpy as np
 
 from simulator.actors.schedule import call_batches_at
 from simulator.actors.world import World
-from simulator.policies.base import InventoryState, ReplenishmentPolicy
+from simulator.policies.base import (
+    InventoryBatch,
+    InventoryState,
+    ReplenishmentPolicy,
+    bulk_method,
+)
 
 HISTORY_DAYS = 7
 
@@ -37,9 +42,11 @@ class Replenisher:
         self.world = world
         self.policy = policy
         self.continuous = policy.review_hours is None
+        # the policy's bulk form of order_quantity, if it has one (same decisions)
+        self._bulk = bulk_method(policy, "order_quantities", "order_quantity")
         self.prior = prior_daily  # [sku, warehouse] units/day
         self.home = home  # [sku, region] -> warehouse
-        self.warehouse_ids = world.network.warehouse_ids
+        self.warehouse_ids = tuple(world.network.warehouse_ids)
         lead = world.scenario.stock.supplier_lead_time_days
         self.lead = lead
         self.lead_mean, self.lead_sd = float(lead.mean), float(math.sqrt(lead.variance))
@@ -102,6 +109,14 @@ class Replenisher:
         s_arr, w_arr = codes // n_w, codes % n_w
         columns = [stock.on_hand[s_arr, w_arr], stock.reserved[s_arr, w_arr],
                    stock.on_order[s_arr, w_arr], self.mean[s_arr, w_arr], self.sd[s_arr, w_arr]]
+        if self._bulk is not None:
+            q = np.asarray(self._bulk(InventoryBatch(
+                s_arr, w_arr, self.warehouse_ids, t / 60, *columns, self.lead_mean,
+                self.lead_sd)))
+            chosen = q > 0
+            if chosen.any():
+                self._place(s_arr[chosen], w_arr[chosen], q[chosen].astype(np.int64), t)
+            return
         seen = min(self.days, HISTORY_DAYS)
         if seen:
             histories = [tuple(h) for h in
