@@ -1,13 +1,14 @@
 """Buyers: place the sampled orders through the allocation policy, and cancel some.
 
 One cycle, every ``STEP_MINUTES``: for the orders that arrived during the step, in arrival
-order, ask the allocation policy (one call per order; the policy is Python); reserve what it
-assigns, making one posting per (order, warehouse), and queue the postings at their warehouses.
-A refusal is a lost sale: nothing is reserved. Then orders whose cancel time fell in the step
-are cancelled when all their postings still can be (awaiting_packaging or awaiting_deliver;
-reserved units are released, picked ones go back on the shelf); otherwise the request comes
-too late and is ignored. Last, under continuous review, the replenishment policy sees every
-(SKU, warehouse) whose stock the step changed.
+order, ask the allocation policy (one call per order; the policy is Python; runs of plain
+orders of a policy that states its plain cases are decided in bulk instead, alike); reserve
+what it assigns, making one posting per (order, warehouse), and queue the postings at their
+warehouses. A refusal is a lost sale: nothing is reserved. Then orders whose cancel time fell
+in the step are cancelled when all their postings still can be (awaiting_packaging or
+awaiting_deliver; reserved units are released, picked ones go back on the shelf); otherwise
+the request comes too late and is ignored. Last, under continuous review, the replenishment
+policy sees every (SKU, warehouse) whose stock the step changed.
 
 Postings are created at the end of the step their order arrived in (at most one step after
 the order); the order's own time stays its arrival time.
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from simulator.actors.plain_orders import PlainOrders, PlainRun, supports_plain_orders
 from simulator.actors.postings import (
     AWAITING_DELIVER,
     AWAITING_PACKAGING,
@@ -38,10 +40,48 @@ from simulator.policies.base import (
 )
 
 STEP_MINUTES = 1.0
+PLAIN_MIN_RUN = 8  # a bulk run that decides fewer orders than this is not worth the next try...
+PER_ORDER_RUN = 32  # ...for this many orders, which go to the policy one by one
 
 
 class PolicyError(RuntimeError):
     """A policy returned something the model cannot carry out (e.g. more than available)."""
+
+
+class _Bookings:
+    """Postings a step's allocation made, in order: lists from the per-order path, arrays from
+    runs of plain orders; ``zero``: (sku, warehouse) pairs it left with nothing available."""
+
+    def __init__(self) -> None:
+        self._chunks: list[tuple[np.ndarray, ...]] = []
+        self.zero: list[tuple[int, int]] = []
+        self._lists()
+
+    def _lists(self) -> None:
+        self.p_order: list[int] = []
+        self.p_wh: list[int] = []
+        self.p_lines: list[int] = []
+        self.l_line: list[int] = []
+        self.l_qty: list[int] = []
+
+    def _flush(self) -> None:
+        if self.p_order:
+            self._chunks.append(tuple(np.asarray(c, dtype=np.int64) for c in (
+                self.p_order, self.p_wh, self.p_lines, self.l_line, self.l_qty)))
+            self._lists()
+
+    def add(self, *columns: np.ndarray) -> None:
+        """A run's postings ``order, warehouse, n_lines`` and lines ``line, qty``."""
+        self._flush()
+        self._chunks.append(tuple(c.astype(np.int64, copy=False) for c in columns))
+
+    def arrays(self) -> tuple[np.ndarray, ...]:
+        self._flush()
+        if len(self._chunks) == 1:
+            return self._chunks[0]
+        if not self._chunks:
+            return tuple(np.zeros(0, dtype=np.int64) for _ in range(5))
+        return tuple(np.concatenate(c) for c in zip(*self._chunks, strict=True))
 
 
 class Buyers:
@@ -70,6 +110,10 @@ class Buyers:
         self._lines: dict[int, OrderLine] = {}  # (sku << 20 | qty) -> line
         self._wi = {w: i for i, w in enumerate(world.network.warehouse_ids)}
         self._regions = world.network.region_ids
+        self.plain = (PlainOrders(policy, network_view, list(world.network.warehouse_ids),
+                                  list(self._regions))
+                      if supports_plain_orders(policy) else None)
+        self._plain_after = 0  # orders before this go to the policy one by one
         world.env.process(self._run())
 
     def _run(self):
@@ -100,7 +144,51 @@ class Buyers:
     # ------------------------------------------------------------------ allocation
 
     def _allocate(self, lo: int, hi: int, t: float) -> np.ndarray | None:
-        """Allocate orders ``lo:hi``; return the (sku * W + warehouse) codes they touched."""
+        """Allocate orders ``lo:hi``; return the (sku * W + warehouse) codes they touched.
+
+        Runs of plain orders are decided in bulk (:mod:`simulator.actors.plain_orders`), the
+        others one by one through the policy; after a short run of plain orders the next
+        ``PER_ORDER_RUN`` orders go to the policy directly (both paths decide alike)."""
+        out = _Bookings()
+        k = lo
+        while k < hi:
+            if self.plain is not None and k >= self._plain_after:
+                run = self.plain.decide(self.world.stock.avail, self.arrivals.region,
+                                        self.arrivals.line_start, self.arrivals.sku,
+                                        self.arrivals.qty, k, hi)
+                self._take(run, out)
+                if run.stop - k < PLAIN_MIN_RUN:
+                    self._plain_after = run.stop + 1 + PER_ORDER_RUN
+                k = run.stop
+                if k >= hi:
+                    break
+            stop = hi if self.plain is None else min(hi, max(k + 1, self._plain_after))
+            self._allocate_each(k, stop, out)
+            k = stop
+        order, wh, n_lines, line, qty = out.arrays()
+        if not order.size:
+            return None
+        return self._book(order, wh.astype(np.int16), n_lines, line, qty, out.zero, t)
+
+    def _take(self, run: PlainRun, out: _Bookings) -> None:
+        """Reserve what a run of plain orders took (off ``avail``; booked with the step)."""
+        if not run.order.size:
+            return
+        avail = self.world.stock.avail
+        left = avail[run.pair_wh, run.pair_sku] - run.taken
+        avail[run.pair_wh, run.pair_sku] = left
+        empty = left == 0
+        out.zero.extend(zip(run.pair_sku[empty].tolist(), run.pair_wh[empty].tolist(),
+                            strict=True))
+        units = np.bincount(run.warehouse, weights=np.add.reduceat(
+            run.qty, np.cumsum(run.n_lines) - run.n_lines), minlength=avail.shape[0])
+        backlog = self.network_view.backlog_units
+        for w in np.flatnonzero(units).tolist():
+            backlog[w] += float(units[w])
+        out.add(run.order, run.warehouse, run.n_lines, run.line, run.qty)
+
+    def _allocate_each(self, lo: int, hi: int, out: _Bookings) -> None:
+        """Orders ``lo:hi`` one by one through the policy; reserve off ``avail_rows``."""
         arrivals = self.arrivals
         starts = arrivals.line_start[lo : hi + 1].tolist()
         base = starts[0]
@@ -116,12 +204,8 @@ class Buyers:
         backlog_units = self.network_view.backlog_units
         allocate, stock_view, network_view = (self.policy.allocate, self.stock_view,
                                               self.network_view)
-        p_order: list[int] = []
-        p_wh: list[int] = []
-        p_lines: list[int] = []
-        l_line: list[int] = []
-        l_qty: list[int] = []
-        zero: list[tuple[int, int]] = []
+        p_order, p_wh, p_lines = out.p_order, out.p_wh, out.p_lines
+        l_line, l_qty, zero = out.l_line, out.l_qty, out.zero
         for k in range(hi - lo):
             a, b = starts[k] - base, starts[k + 1] - base
             lines = (order_lines[a],) if b - a == 1 else tuple(order_lines[a:b])
@@ -179,11 +263,6 @@ class Buyers:
                 p_wh.append(w)
                 p_lines.append(len(group))
                 backlog_units[w] += units
-        if not p_order:
-            return None
-        return self._book(np.asarray(p_order), np.asarray(p_wh, dtype=np.int16),
-                          np.asarray(p_lines), np.asarray(l_line), np.asarray(l_qty),
-                          zero, t)
 
     def _line(self, key: int) -> OrderLine:
         line = self._lines[key] = OrderLine(key >> 20, key & 0xFFFFF)

@@ -11,8 +11,10 @@ The ledger also keeps, within the statistics window, the time integral of ``on_h
 average and the holding cost) and the time ``available`` sat at zero (stock-out hours), plus
 level monitors per warehouse (units on hand, SKUs at zero).
 
-The buyers' inner loop reads and writes :attr:`avail_rows` (one Python list per warehouse,
-fast to index); everything else is numpy.
+Available units live in one numpy array ``avail[warehouse, sku]``; :attr:`avail_rows` are
+memoryviews of its rows (one per warehouse), which Python code indexes almost as fast as a
+list: the allocation policies and the buyers' per-order loop read and write those, the buyers'
+bulk path and everything else use the array.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ class StockLedger:
         self.picked = np.zeros_like(self.initial)
         self.restocked = np.zeros_like(self.initial)
         self.returned = np.zeros_like(self.initial)
-        self.avail_rows: list[list[int]] = [col.tolist() for col in self.initial.T]
+        self.avail = self.initial.T.copy()  # [warehouse, sku], C order
+        self.avail_rows: list[memoryview] = [memoryview(row) for row in self.avail]
         self.w0, self.w1 = window
         self.area = np.zeros(self.initial.shape)  # unit-minutes of on_hand in the window
         self.last = np.zeros(self.initial.shape)  # minute of the last on_hand change
@@ -63,7 +66,7 @@ class StockLedger:
 
     @property
     def available(self) -> np.ndarray:
-        return np.array(self.avail_rows, dtype=np.int64).T
+        return self.avail.T.copy()
 
     def _clip(self, t: np.ndarray | float) -> np.ndarray | float:
         return np.clip(t, self.w0, self.w1)

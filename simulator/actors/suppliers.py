@@ -29,7 +29,12 @@ import numpy as np
 from simulator.actors.schedule import call_batches_at
 from simulator.actors.world import World
 from simulator.distributions import Distribution
-from simulator.policies.base import InventoryState, ReplenishmentPolicy
+from simulator.policies.base import (
+    InventoryBatch,
+    InventoryState,
+    ReplenishmentPolicy,
+    bulk_method,
+)
 from simulator.scenario import Scenario
 
 HISTORY_DAYS = 7
@@ -66,6 +71,8 @@ class Replenisher:
         self.world = world
         self.policy = policy
         self.continuous = policy.review_hours is None
+        # the policy's bulk form of order_quantity, if it has one (same decisions)
+        self._bulk = bulk_method(policy, "order_quantities", "order_quantity")
         self.prior = prior_daily  # [sku, warehouse] units/day
         self.home = home  # [sku, region] -> warehouse
         self.warehouse_ids = world.network.warehouse_ids
@@ -136,6 +143,14 @@ class Replenisher:
         s_arr, w_arr = codes // n_w, codes % n_w
         columns = [stock.on_hand[s_arr, w_arr], stock.reserved[s_arr, w_arr],
                    stock.on_order[s_arr, w_arr], self.mean[s_arr, w_arr], self.sd[s_arr, w_arr]]
+        if self._bulk is not None:
+            q = np.asarray(self._bulk(InventoryBatch(
+                s_arr, w_arr, self.warehouse_ids, t / 60, *columns, self.lead_mean[s_arr],
+                self.lead_sd[s_arr])))
+            chosen = q > 0
+            if chosen.any():
+                self._place(s_arr[chosen], w_arr[chosen], q[chosen].astype(np.int64), t)
+            return
         seen = min(self.days, HISTORY_DAYS)
         if seen:
             histories = [tuple(h) for h in

@@ -216,6 +216,15 @@ class NearestWithStock(_RankingCache):
         picks, unserved = _greedy(order, stock, candidates)
         return _result(order, picks, unserved, bool(candidates))
 
+    def preferences(
+        self, region: str, network: NetworkView
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Plain cases (see ``PlainCases``): a line held in full somewhere goes to the nearest
+        such open warehouse."""
+        is_open = network.is_open
+        candidates = tuple(wh for wh in self._ranking(region, network) if is_open(wh))
+        return candidates, candidates
+
 
 @allocation_policies.register
 class Balanced(_RankingCache):
@@ -293,6 +302,15 @@ class LeastCost(_RankingCache):
         picks, unserved = _greedy(order, stock, chosen)
         assert not unserved  # a feasible set covers every SKU in total, splitting allowed
         return Allocation(tuple(picks))
+
+    def preferences(
+        self, region: str, network: NetworkView
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Plain cases (see ``PlainCases``): an order the cheapest open warehouse holds in full
+        goes there whole (no set of two or more costs less, costs being non-negative)."""
+        is_open = network.is_open
+        ranked = tuple(wh for wh, _ in self._ranking(region, network) if is_open(wh))
+        return ranked[:1], ranked
 
     @staticmethod
     def _cheapest_set(
@@ -393,3 +411,12 @@ class SingleWarehouse(_RankingCache):
         if short_overall:  # the open network as a whole lacks stock for these lines
             return Refusal(RefusalReason.OUT_OF_STOCK, tuple(short_overall))
         return Refusal(RefusalReason.NOT_IN_ONE_WAREHOUSE, tuple(best_unserved))
+
+    def preferences(
+        self, region: str, network: NetworkView
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Plain cases (see ``PlainCases``): an order the first open candidate holds in full
+        goes there whole."""
+        is_open = network.is_open
+        candidates = tuple(wh for wh in self._ranking(region, network) if is_open(wh))
+        return candidates[:1], candidates

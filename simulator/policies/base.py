@@ -17,6 +17,8 @@ from enum import StrEnum
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
+import numpy as np
+
 # --------------------------------------------------------------------------- allocation
 
 
@@ -109,6 +111,24 @@ class AllocationPolicy(Protocol):
     ) -> Allocation | Refusal: ...
 
 
+@runtime_checkable
+class PlainCases(Protocol):
+    """An allocation policy that can say in advance what it does with the plain orders of a
+    region, so the simulator decides those in bulk (numpy) and calls ``allocate`` only for
+    the rest. What it says must agree with ``allocate`` exactly.
+
+    ``preferences(region, network)`` returns ``(preferred, usable)``, warehouse ids: when every
+    line of an order from ``region`` is held in full by one of ``preferred``, ``allocate``
+    serves each line in full from the first of ``preferred`` holding it; when some line asks
+    for more than all of ``usable`` hold together, ``allocate`` refuses the order. Both may
+    depend on which warehouses are open, not on stock or load.
+    """
+
+    def preferences(
+        self, region: str, network: NetworkView
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]: ...
+
+
 class MappingStock:
     """A StockView over a mapping ``{(sku, warehouse): available units}`` (missing = 0).
 
@@ -188,6 +208,29 @@ class InventoryState:
         return self.on_hand - self.reserved + self.on_order
 
 
+@dataclass(frozen=True)
+class InventoryBatch:
+    """Many ``InventoryState`` side by side (arrays, one entry per (SKU, warehouse) pair;
+    ``warehouse`` indexes ``warehouses``), for policies that decide in bulk. Recent daily
+    demand is not included: a policy that needs it decides one state at a time."""
+
+    sku: np.ndarray
+    warehouse: np.ndarray
+    warehouses: tuple[str, ...]
+    time_hours: float
+    on_hand: np.ndarray
+    reserved: np.ndarray
+    on_order: np.ndarray
+    mean_daily_demand: np.ndarray
+    sd_daily_demand: np.ndarray
+    lead_time_days: np.ndarray  # of each pair's supplier
+    lead_time_sd_days: np.ndarray
+
+    @property
+    def inventory_position(self) -> np.ndarray:
+        return self.on_hand - self.reserved + self.on_order
+
+
 @runtime_checkable
 class ReplenishmentPolicy(Protocol):
     """Decides how many units of a SKU a warehouse orders from its supplier now.
@@ -200,6 +243,18 @@ class ReplenishmentPolicy(Protocol):
     review_hours: float | None
 
     def order_quantity(self, state: InventoryState) -> int: ...
+
+
+def bulk_method(policy: Any, bulk: str, single: str) -> Callable[..., Any] | None:
+    """``policy.<bulk>`` (a bulk form of the decision ``<single>``: ``order_quantities`` of
+    ``order_quantity``, ``preferences`` of ``allocate``) when the class that defines it also
+    defines ``<single>``; None otherwise, so a subclass overriding only the one-by-one
+    decision keeps being asked one by one."""
+    owner = {name: next((c for c in type(policy).__mro__ if name in vars(c)), None)
+             for name in (bulk, single)}
+    if owner[bulk] is None or owner[bulk] is not owner[single]:
+        return None
+    return getattr(policy, bulk)
 
 
 # --------------------------------------------------------------------------- registry

@@ -18,7 +18,9 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from simulator.policies.base import InventoryState, replenishment_policies
+import numpy as np
+
+from simulator.policies.base import InventoryBatch, InventoryState, replenishment_policies
 from simulator.policies.levels import exponential_smoothing, safety_factor
 
 __all__ = ["BaseStock", "ForecastDriven", "PeriodicReview", "RQ", "SS"]
@@ -41,6 +43,11 @@ def _review(what: str, review_hours: Any) -> float | None:
 def _units(days: float, state: InventoryState) -> int:
     """Days of mean daily demand as whole units (rounded up; a hair of float noise ignored)."""
     return max(0, math.ceil(days * state.mean_daily_demand - 1e-9))
+
+
+def _units_of(days: float, batch: InventoryBatch) -> np.ndarray:
+    """``_units`` of every state of a batch."""
+    return np.maximum(0, np.ceil(days * batch.mean_daily_demand - 1e-9)).astype(np.int64)
 
 
 def _whole(what: str, value: Any) -> int:
@@ -92,8 +99,39 @@ def _level_table(policy: str, levels: Any) -> LevelTable:
     return table
 
 
+class _LevelIndex:
+    """A level table as sorted pair codes (``sku * W + warehouse column``), for bulk lookups."""
+
+    def __init__(self, table: LevelTable, warehouses: tuple[str, ...]) -> None:
+        column = {w: i for i, w in enumerate(warehouses)}
+        known = [(sku * len(warehouses) + column[w], rop, out)
+                 for (sku, w), (rop, out) in table.items() if w in column]
+        known.sort()
+        self.warehouses = warehouses
+        self.codes = np.array([k for k, _, _ in known], dtype=np.int64)
+        self.reorder_point = np.array([r for _, r, _ in known], dtype=np.int64)
+        self.order_up_to = np.array([o for _, _, o in known], dtype=np.int64)
+
+    def lookup(self, batch: InventoryBatch) -> tuple[np.ndarray, np.ndarray]:
+        """Index into the table per state, and whether the pair has levels there."""
+        codes = batch.sku.astype(np.int64) * len(self.warehouses) + batch.warehouse
+        at = np.minimum(np.searchsorted(self.codes, codes), max(self.codes.size - 1, 0))
+        found = (self.codes[at] == codes) if self.codes.size else np.zeros(codes.size, bool)
+        return at, found
+
+
 class _Policy:
     """Shared repr and an explicit parameter record."""
+
+    levels: LevelTable  # policies with absolute levels per pair (s_S, base_stock)
+    _index: _LevelIndex | None = None
+
+    def _levels(self, batch: InventoryBatch) -> tuple[np.ndarray, np.ndarray, _LevelIndex]:
+        """The level table's entries for a batch: (index, has levels, table)."""
+        if self._index is None or self._index.warehouses != batch.warehouses:
+            self._index = _LevelIndex(self.levels, batch.warehouses)
+        at, found = self._index.lookup(batch)
+        return at, found, self._index
 
     name: ClassVar[str]
     review_hours: float | None = None
@@ -156,6 +194,16 @@ class SS(_Policy):
         position = state.inventory_position
         return big_s - position if position <= s and position < big_s else 0
 
+    def order_quantities(self, batch: InventoryBatch) -> np.ndarray:
+        """``order_quantity`` of every state of a batch."""
+        at, fixed, table = self._levels(batch)
+        s = np.where(fixed, table.reorder_point[at] if fixed.any() else 0,
+                     _units_of(self.s_days, batch))
+        big_s = np.where(fixed, table.order_up_to[at] if fixed.any() else 0,
+                         _units_of(self.S_days, batch))
+        position = batch.inventory_position
+        return np.where((position <= s) & (position < big_s), big_s - position, 0)
+
 
 @replenishment_policies.register
 class RQ(_Policy):
@@ -206,6 +254,15 @@ class RQ(_Policy):
             return 0
         return ((r - position) // q + 1) * q
 
+    def order_quantities(self, batch: InventoryBatch) -> np.ndarray:
+        """``order_quantity`` of every state of a batch."""
+        r = _units_of(self.r_days, batch)
+        q = (np.full(r.size, self.Q_units, dtype=np.int64) if self.Q_units is not None
+             else _units_of(self.Q_days or 0.0, batch))
+        position = batch.inventory_position
+        order = (position <= r) & (q > 0)
+        return np.where(order, ((r - position) // np.maximum(q, 1) + 1) * q, 0)
+
 
 @replenishment_policies.register
 class BaseStock(_Policy):
@@ -239,6 +296,13 @@ class BaseStock(_Policy):
     def order_quantity(self, state: InventoryState) -> int:
         return max(0, self.order_up_to(state) - state.inventory_position)
 
+    def order_quantities(self, batch: InventoryBatch) -> np.ndarray:
+        """``order_quantity`` of every state of a batch."""
+        at, fixed, table = self._levels(batch)
+        level = np.where(fixed, table.order_up_to[at] if fixed.any() else 0,
+                         _units_of(self.level_days, batch))
+        return np.maximum(0, level - batch.inventory_position)
+
 
 @replenishment_policies.register
 class PeriodicReview(_Policy):
@@ -258,6 +322,10 @@ class PeriodicReview(_Policy):
 
     def order_quantity(self, state: InventoryState) -> int:
         return max(0, self.order_up_to(state) - state.inventory_position)
+
+    def order_quantities(self, batch: InventoryBatch) -> np.ndarray:
+        """``order_quantity`` of every state of a batch."""
+        return np.maximum(0, _units_of(self.S_days, batch) - batch.inventory_position)
 
 
 @replenishment_policies.register
