@@ -153,8 +153,7 @@ def test_readme_examples_run_as_written(tmp_path):
     for block in blocks:
         script += [f"echo \"### README line {block.line} at $(date +%T)\" >&2",
                    block.script(port, run)]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-               PEAKLINE_README_TEST="1")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     env.pop("DATABASE_URL", None)
     log = tmp_path / "readme-test.log"
     with log.open("w") as out:  # a file, not a pipe: background servers keep theirs open
@@ -167,4 +166,6 @@ def test_readme_examples_run_as_written(tmp_path):
                 os.killpg(proc.pid, signal.SIGTERM)
     drop_databases_of_run(run)
     output = log.read_text(errors="replace")
-    assert proc.returncode == 0, f"a README example failed:\n{output[-6000:]}"
+    servers = "".join(f"\n--- {p.name} (last lines) ---\n{p.read_text(errors='replace')[-3000:]}"
+                      for p in sorted(tmp_path.glob("*.log")) if p != log)
+    assert proc.returncode == 0, f"a README example failed:\n{output[-6000:]}{servers}"
