@@ -98,7 +98,8 @@ def posting_list(
         warehouse_ids=(warehouse_id,) if warehouse_id else ())
     with database(request).read_session() as session:
         bundles, has_next = postings.list_offset(
-            session.connection(), seller_id, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, desc=True)
+            session.connection(), seller_id, flt, limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE, desc=True)
         total = postings.count(session, seller_id, flt)
     return render(request, "postings.html", {
         "bundles": bundles, "has_next": has_next, "page": page, "total": total,
