@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -109,6 +110,13 @@ def test_platform_zone_everywhere_is_todays_model_draw_for_draw() -> None:
 
 def test_a_bad_zone_names_file_field_and_a_close_name(tmp_path) -> None:
     d = smoke_dict()
+    d["network"]["regions"][1]["time_zone"] = "Asia/Vladivostok"
+    path = tmp_path / "zoned.yaml"
+    path.write_text(yaml.safe_dump(d), encoding="utf-8")
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0
+    text = re.sub(r"[│\s]+", " ", result.output)  # the table's cells, read as one text
+    assert "clocks 2 zones; nodes by local time vs the platform's: 6 at +0 h, 1 at +7 h" in text
     d["network"]["regions"][1]["time_zone"] = "Asia/Vladivostock"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(d), encoding="utf-8")

@@ -75,7 +75,7 @@ class Replenisher:
         self._bulk = bulk_method(policy, "order_quantities", "order_quantity")
         self.prior = prior_daily  # [sku, warehouse] units/day
         self.home = home  # [sku, region] -> warehouse
-        self.warehouse_ids = world.network.warehouse_ids
+        self.warehouse_ids = tuple(world.network.warehouse_ids)
         suppliers, of_group = choose_suppliers(world.scenario)
         self.leads = [lead for lead, _ in suppliers]
         self.supplier = np.asarray(of_group, dtype=np.int64)[sku_group]  # per SKU

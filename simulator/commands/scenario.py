@@ -9,7 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from peakline.common import console, scenario_or_exit
+from simulator.scenario import Scenario
 from simulator.sizing import available_memory, estimate, human_bytes, human_seconds
+from simulator.zones import offset_minutes
 
 
 def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) -> None:
@@ -17,7 +19,9 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) ->
     sc = scenario_or_exit(scenario)
     net = sc.network
     table = Table(title=f"scenario {sc.name}", show_header=False)
-    table.add_row("horizon", f"{sc.clock.horizon_hours:g} h from {sc.clock.start}")
+    table.add_row("horizon", f"{sc.clock.horizon_hours:g} h from {sc.clock.start} "
+                  f"({sc.clock.time_zone})")
+    table.add_row("clocks", _clocks(sc))
     table.add_row("baseline demand", f"{sc.demand.baseline_orders_per_hour:g} orders/h")
     table.add_row("peaks", escape(", ".join(p.name for p in sc.demand.peaks)) or "none")
     catalogue = sc.catalogue
@@ -45,6 +49,21 @@ def validate(scenario: Path = typer.Argument(..., help="scenario YAML file")) ->
                   f"(simulate, compare and plan-stock refuse runs over --max-time, 1 h unless "
                   f"given)")
     console.print(table)
+
+
+def _clocks(sc: Scenario) -> str:
+    """``"3 zones; nodes by local time vs the platform's: 30 at +0 h, 12 at +2 h, ..."``"""
+    net, clock = sc.network, sc.clock
+    nodes = (*net.regions, *net.warehouses, *net.sorting_centres, *net.hubs)
+    zones = {n.time_zone or clock.time_zone for n in nodes}
+    if zones == {clock.time_zone}:
+        return "every node on the platform's clock"
+    count: dict[int, int] = {}
+    for node in nodes:
+        offset = offset_minutes(node.time_zone, clock.time_zone, clock.start)
+        count[offset] = count.get(offset, 0) + 1
+    spread = ", ".join(f"{n} at {m / 60:+g} h" for m, n in sorted(count.items()))
+    return f"{len(zones)} zones; nodes by local time vs the platform's: {spread}"
 
 
 def register(app: typer.Typer) -> None:
