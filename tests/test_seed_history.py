@@ -21,7 +21,8 @@ from simulator.scenario import load_scenario
 from tests.backend_support import SMOKE, running_server, seller_headers, sqlite_url
 from tests.calibration_history import assert_same_headline_kpis
 
-pytestmark = pytest.mark.slow  # a simulated history seeded into a real backend
+# a simulated history seeded into a real backend: ~40 s of CPU, minutes on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 runner = CliRunner()
 DAYS = 28
