@@ -108,8 +108,9 @@ def test_delays_are_fitted_from_the_moments_the_seller_api_gives(calibrated) -> 
     assert "return_delay_hours (delivered -> return created" in text
     assert d.return_delay_hours.mean == pytest.approx(s.return_delay_hours.mean, rel=0.15)
     assert re.search(r"cancel_delay_hours \(order -> cancelled.*gamma fitted to", text)
-    # ~60 cancellations, located to 15 min; those refused after hand-over are allowed for
-    assert d.cancel_delay_hours.mean == pytest.approx(s.cancel_delay_hours.mean, rel=0.35)
+    # ~55 cancellations, located to 15 min, those refused after hand-over allowed for: over
+    # 12 history seeds the fitted mean strayed -25 % to +42 % (seed 1: +6 % here)
+    assert d.cancel_delay_hours.mean == pytest.approx(s.cancel_delay_hours.mean, rel=0.5)
 
 
 def test_the_calibrated_scenario_gives_the_same_headline_kpis(calibrated) -> None:
