@@ -17,7 +17,7 @@ from simulator.model import Simulation
 from simulator.scenario import Scenario, parse_scenario
 from tests.calibration_history import assert_same_headline_kpis
 
-pytestmark = pytest.mark.slow  # a simulated history seeded into a real backend
+pytestmark = pytest.mark.slow  # four weeks simulated, calibrated, and ten short runs
 
 SMOKE = Path(__file__).resolve().parent.parent / "scenarios" / "smoke.yaml"
 

@@ -21,7 +21,8 @@ from simulator.scenario import load_scenario
 from tests.backend_support import SMOKE, running_server, seller_headers, sqlite_url
 from tests.calibration_history import assert_same_headline_kpis
 
-pytestmark = pytest.mark.slow  # a simulated history seeded into a real backend
+# a simulated history seeded into a real backend: ~40 s of CPU, minutes on a busy machine
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 runner = CliRunner()
 DAYS = 28
@@ -107,8 +108,9 @@ def test_delays_are_fitted_from_the_moments_the_seller_api_gives(calibrated) -> 
     assert "return_delay_hours (delivered -> return created" in text
     assert d.return_delay_hours.mean == pytest.approx(s.return_delay_hours.mean, rel=0.15)
     assert re.search(r"cancel_delay_hours \(order -> cancelled.*gamma fitted to", text)
-    # ~60 cancellations, located to 15 min; those refused after hand-over are allowed for
-    assert d.cancel_delay_hours.mean == pytest.approx(s.cancel_delay_hours.mean, rel=0.35)
+    # ~55 cancellations, located to 15 min, those refused after hand-over allowed for: over
+    # 12 history seeds the fitted mean strayed -25 % to +42 % (seed 1: +6 % here)
+    assert d.cancel_delay_hours.mean == pytest.approx(s.cancel_delay_hours.mean, rel=0.5)
 
 
 def test_the_calibrated_scenario_gives_the_same_headline_kpis(calibrated) -> None:

@@ -53,13 +53,19 @@ def fit_table(cal: Calibration) -> TableBlock:
         row(name, f"shifted Poisson mean {fit.mean:.3f}", f"chi-square p={fit.chi2_p:.2f}",
             fit.chi2_p >= 0.05, "fits", "shifted Poisson rejected (the mean is still right)")
     low, high = o.cancelled.interval()
-    row("cancellations", f"{o.cancelled.value:.2%} of {o.cancelled.of:,} orders",
+    row("cancellations", f"{o.cancelled.value:.2%} of {cal.demand.orders:,} orders",
         f"95 % CI {low:.2%}-{high:.2%}", None, "a share: its interval says how sure", "")
+    if o.cancel_delay.mean is not None:
+        row("cancellation delay", f"gamma mean {o.cancel_delay.mean:.2f} h sd "
+            f"{o.cancel_delay.sd:.2f} h", f"KS D={o.cancel_delay.ks_distance:.3f}", None,
+            "those too late for hand-over are unseen: the KS distance overstates the misfit",
+            "")
     low, high = o.returned.interval()
-    row("returns", f"{o.returned.value:.2%} of {o.returned.of:,} postings handed over",
+    row("returns", f"{o.returned.value:.2%} of {o.handed_over:,} postings handed over",
         f"95 % CI {low:.2%}-{high:.2%}", None, "a share: its interval says how sure", "")
     if o.return_delay.mean is not None:
-        row("return delay", f"gamma mean {o.return_delay.mean:.1f} h sd {o.return_delay.sd:.1f} h",
+        row(f"return delay (from {'delivery' if o.return_clock == 'delivered' else 'hand-over'})",
+            f"gamma mean {o.return_delay.mean:.1f} h sd {o.return_delay.sd:.1f} h",
             f"KS D={o.return_delay.ks_distance:.3f}", o.return_delay.ks_distance < 0.1,
             "fits", "gamma is a rough fit")
     names = {w.warehouse_id: w.name for w in cal.history.warehouses}
