@@ -76,14 +76,14 @@ def test_a_dead_port_exits_3_at_once(smoke_path, tmp_path):
     creds.write_text('{"client_id": "1", "api_key": "k"}')
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "peakline", "loadtest", str(smoke_path), "--duration", "60s",
+        [sys.executable, "-m", "peakline", "loadtest", str(smoke_path), "--duration", "10m",
          "--host", f"http://127.0.0.1:{free_port()}", "--credentials", str(creds),
          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
         timeout=60, check=False)
     assert done.returncode == 3, done.stdout + done.stderr
     said = " ".join(done.stderr.split())
     assert "could not run" in said and "connection refused" in said and "nothing was sent" in said
-    assert time.monotonic() - started < 30  # not the 60 s the test was to last
+    assert time.monotonic() - started < 120  # not the 10 minutes the test was to last
 
 
 @pytest.mark.slow
