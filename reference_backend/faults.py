@@ -9,7 +9,11 @@ requests on average where that is how Ozon fails:
 * ``server_errors``: a 503 with Ozon's error body, in bursts;
 * ``throttle_storms``: 429s beyond the published limits, in bursts;
 * ``import_fails_later``: ``/v1/product/import/info`` reports an import's items as failed
-  (the import itself answered success).
+  (the import itself answered success);
+* ``serial``: a backend at capacity: the requests it hits (buyers' orders included) pass a
+  gate one at a time, each holding it ``delay_ms``, so at most ``1000 / delay_ms`` of them
+  a second get through and the rest queue (a deterministic single server, M/D/1 under
+  Poisson arrivals).
 
 Push notifications go wrong too; :class:`PushFaults` is what the outbox delivery worker asks:
 
@@ -59,6 +63,7 @@ class FaultProfile(BaseModel):
     server_errors: Fault | None = None
     throttle_storms: Fault | None = None
     import_fails_later: Fault | None = None
+    serial: Fault | None = None
     push_late: Fault | None = None
     push_duplicate: Fault | None = None
 
@@ -66,7 +71,9 @@ class FaultProfile(BaseModel):
         return {k: v for k in (*REQUEST_KINDS, *PUSH_KINDS) if (v := getattr(self, k)) is not None}
 
 
-REQUEST_KINDS = ("slow", "server_errors", "throttle_storms", "import_fails_later")
+REQUEST_KINDS = ("slow", "server_errors", "throttle_storms", "import_fails_later", "serial")
+#: paths a fault never touches (health checks, metrics scrapes)
+UNTOUCHED = frozenset({"/health", "/metrics", "/ping"})
 PUSH_KINDS = ("push_late", "push_duplicate")
 
 
@@ -113,9 +120,17 @@ class OzonFaults:
         self.profile = profile
         self.runs = {kind: _Runs(f, rng) for kind, f in profile.kinds().items()
                      if kind in REQUEST_KINDS}
+        self.gate = asyncio.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not SELLER_API_PATH.match(scope["path"]):
+        if scope["type"] != "http" or scope["path"] in UNTOUCHED:
+            await self.app(scope, receive, send)
+            return
+        if "serial" in self.runs and self.runs["serial"].hit():
+            async with self.gate:  # one at a time: the queue forms here
+                await asyncio.sleep(self.profile.serial.delay_ms / 1000)  # type: ignore[union-attr]
+            send = _marked(send, "serial")
+        if not SELLER_API_PATH.match(scope["path"]):
             await self.app(scope, receive, send)
             return
         for kind in ("server_errors", "throttle_storms"):

@@ -85,12 +85,27 @@ def _faults(summary: Mapping[str, Any]) -> TableBlock | None:
     if not faults:
         return None
     rows = [[Cell(name, "text"), Cell(f"{f['rate']:.1%}"), Cell(fmt(f["injected"])),
-             Cell(fmt(f["of"])), Cell(f"{f['share']:.1%}")]
+             Cell(f"{fmt(f['of'])} {f.get('of_what', 'requests')}"), Cell(f"{f['share']:.1%}")]
             for name, f in faults.get("kinds", {}).items()]
     return TableBlock("faults-table", f"Faults injected ({faults.get('profile', '')})",
-                      ["fault", "stated rate", "injected", "of requests", "share"], rows,
-                      note="Shares of the integration's requests; bursts make short runs "
-                           "uneven, and import_fails_later only hits import-info answers.")
+                      ["fault", "stated rate", "injected", "of", "share"], rows,
+                      note="Shares of the integration's requests (push faults: of the distinct "
+                           "push notifications); bursts make short runs uneven, and "
+                           "import_fails_later only hits import-info answers.")
+
+
+def _pushes(summary: Mapping[str, Any]) -> TableBlock | None:
+    pushes = summary.get("pushes")
+    if not pushes:
+        return None
+    rows = [[Cell(kind, "text"), Cell(fmt(n))] for kind, n in pushes["by_type"].items()]
+    rows += [[Cell(answer if answer == "no answer" else f"answered {answer}", "text"),
+              Cell(fmt(n))]
+             for answer, n in pushes["answers"].items()]
+    return TableBlock("pushes-table", "Push notifications passed on to the integration",
+                      ["", "pushes"], rows,
+                      note=f"{pushes['sent']} sent, {pushes['distinct']} distinct "
+                           "(copies of doubled pushes included in the counts by type)")
 
 
 def write_rehearsal_report(summary: Mapping[str, Any], path: Path | str) -> Path:
@@ -105,6 +120,8 @@ def write_rehearsal_report(summary: Mapping[str, Any], path: Path | str) -> Path
     ]
     if (faults := _faults(summary)) is not None:
         blocks.insert(1, faults)
+    if (pushes := _pushes(summary)) is not None:
+        blocks.append(pushes)
     meta = [("scenario", str(summary["scenario"])), ("seed", str(summary["seed"])),
             ("speed", f"{summary['speed']:g}x"),
             ("shipment deadline", f"{summary.get('deadline_s', 0):.0f} s")]

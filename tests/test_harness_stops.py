@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -33,7 +32,7 @@ def start_peakline(args: list[str], log: Path) -> subprocess.Popen[bytes]:
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def wait_for_text(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float = 90):
+def wait_for_text(log: Path, text: str, proc: subprocess.Popen[bytes], timeout_s: float = 240):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if log.exists() and text in log.read_text(errors="replace"):
@@ -76,14 +75,14 @@ def test_a_dead_port_exits_3_at_once(smoke_path, tmp_path):
     creds.write_text('{"client_id": "1", "api_key": "k"}')
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "peakline", "loadtest", str(smoke_path), "--duration", "60s",
+        [sys.executable, "-m", "peakline", "loadtest", str(smoke_path), "--duration", "10m",
          "--host", f"http://127.0.0.1:{free_port()}", "--credentials", str(creds),
          "--out", str(tmp_path / "out")], cwd=ROOT, capture_output=True, text=True,
         timeout=60, check=False)
     assert done.returncode == 3, done.stdout + done.stderr
     said = " ".join(done.stderr.split())
     assert "could not run" in said and "connection refused" in said and "nothing was sent" in said
-    assert time.monotonic() - started < 30  # not the 60 s the test was to last
+    assert time.monotonic() - started < 120  # not the 10 minutes the test was to last
 
 
 @pytest.mark.slow
@@ -118,17 +117,22 @@ def test_a_backend_killed_mid_run_stops_the_load_test_with_exit_3(smoke_path, tm
 
 @pytest.mark.slow
 def test_ctrl_c_prints_and_writes_the_partial_results_and_exits_130(smoke_path, tmp_path):
+    url, creds = seeded_sqlite(tmp_path)
+    credentials = tmp_path / "creds.json"
+    credentials.write_text(json.dumps(creds))
+    server = start_server(url)
     out, log = tmp_path / "out", tmp_path / "loadtest.log"
-    proc = start_peakline(["loadtest", str(smoke_path), "--duration", "120s",
+    proc = start_peakline(["loadtest", str(smoke_path), "--host", server.base_url,
+                           "--credentials", str(credentials), "--duration", "120s",
                            "--out", str(out)], log)
     try:
         wait_for_text(log, "running Locust", proc)
-        host = re.search(r"running Locust against (\S+)", log.read_text())[1]
-        wait_for_requests(host, 5)
+        wait_for_requests(server.base_url, 5)
         pressed = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends the foreground group
         code = proc.wait(60)
     finally:
+        server.stop()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     text = " ".join(log.read_text().split())
@@ -138,6 +142,7 @@ def test_ctrl_c_prints_and_writes_the_partial_results_and_exits_130(smoke_path, 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["stopped_early"]["interrupted"] is True
     assert summary["stats"]["total"]["requests"] > 0
+    assert summary["open_model"]["sent"] < summary["open_model"]["scheduled"]
     assert (out / "junit.xml").exists() and (out / "report.html").exists()
     assert "Partial" in (out / "report.html").read_text()
 

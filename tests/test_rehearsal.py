@@ -121,7 +121,7 @@ def test_bad_input_exits_2(smoke_path, tmp_path, args, message):
     assert message in " ".join(result.output.split())
 
 
-def rehearse(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+def rehearse(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "160"}
     return subprocess.run([sys.executable, "-m", "peakline", "rehearse", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=timeout, check=False)

@@ -8,6 +8,9 @@ A file holds a ``reference_backend.faults.FaultProfile``::
     server_errors: {rate: 0.02, burst: 5}     # 2 % of requests answered 503, in runs of 5
     throttle_storms: {rate: 0.05, burst: 20}  # 5 % answered 429 beyond the limits
     import_fails_later: {rate: 0.1}           # 10 % of import-info answers say "failed"
+    push_late: {rate: 0.1, delay_ms: 30000}   # 10 % of push notifications 30 s late
+    push_duplicate: {rate: 0.05}              # 5 % of push notifications sent twice
+    serial: {rate: 1.0, delay_ms: 100}        # a backend at capacity: 10 requests/s, queued
 """
 
 from __future__ import annotations
