@@ -14,7 +14,12 @@ from reference_backend.accounts.service import create_sub_account, set_owner_sig
 from reference_backend.db import Database
 from reference_backend.permissions import Role
 from reference_backend.settings import Settings
-from tests.backend_support import ServerProcess, platform_headers, seeded_sqlite
+from tests.backend_support import (
+    ServerProcess,
+    platform_headers,
+    seeded_sqlite,
+    seller_headers,
+)
 
 PASSWORD = "Peak-season 2026"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,6 +31,31 @@ class ConsoleWorld:
     creds: dict
     #: role -> (email, password) of a person with that role
     people: dict[Role, tuple[str, str]] = field(default_factory=dict)
+    chat_id: str = ""  # a buyer chat, once a test starts one
+
+    def returned(self, sku: int) -> str:
+        """A posting of one unit of ``sku`` shipped, delivered and returned by the buyer."""
+        [posting] = self.order([(sku, 1)])
+        number = posting["posting_number"]
+        api, platform = seller_headers(self.creds), platform_headers(self.creds)
+        calls = [("/v4/posting/fbs/ship", api, {"posting_number": number, "packages": [
+                     {"products": [{"product_id": sku, "quantity": 1}]}]}),
+                 ("/marketplace/v1/logistics/events", platform,
+                  {"posting_number": number, "event": "sorting_accepted"}),
+                 ("/marketplace/v1/logistics/events", platform,
+                  {"posting_number": number, "event": "delivered"}),
+                 (f"/marketplace/v1/postings/{number}/return", platform, {"reason": "too small"})]
+        for path, headers, body in calls:
+            answer = httpx.post(self.base_url + path, json=body, headers=headers, timeout=30)
+            assert answer.status_code in (200, 201), (path, answer.text)
+        return number
+
+    def start_chat(self, posting_number: str) -> str:
+        answer = httpx.post(self.base_url + "/v1/chat/start", headers=seller_headers(self.creds),
+                            json={"posting_number": posting_number}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        self.chat_id = answer.json()["result"]["chat_id"]
+        return self.chat_id
 
     @property
     def base_url(self) -> str:

@@ -364,3 +364,31 @@ def test_owner_analytics_and_accounts(browser: webdriver.Chrome, world: ConsoleW
     assert "Stocks" in names and "Analytics" not in names  # the warehouse role's key
     open_page(browser, world, "/webhooks")
     shot(browser, "19-webhooks-en")
+
+
+def test_returns_and_buyer_chats(browser: webdriver.Chrome, world: ConsoleWorld) -> None:
+    number = world.returned(world.creds["sku_base"] + 45)
+    chat_id = world.start_chat(number)
+    sign_in(browser, world, Role.WAREHOUSE)
+    open_page(browser, world, "/returns?status=MovingToSeller")
+    row = browser.find_element(By.XPATH, f"//tr[td/a[text()='{number}']]")
+    click_and_wait(browser, row.find_element(By.XPATH, ".//button[@value='restock']"))
+    assert "refund" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    row = browser.find_element(By.XPATH, f"//tr[td/a[text()='{number}']]")
+    assert "ReceivedBySeller" in row.text
+    both_languages(browser, world, "20-returns")
+    assert "chats" not in sections(browser)  # the warehouse role has no chats
+    sign_in(browser, world, Role.SALES)  # sales may read chats, not write
+    open_page(browser, world, f"/chats/{chat_id}")
+    assert not browser.find_elements(By.ID, "reply")
+    sign_in(browser, world, Role.OWNER)
+    open_page(browser, world, "/chats")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, number))
+    browser.find_element(By.NAME, "text").send_keys("Здравствуйте! 您好 <b>thanks</b>")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#reply button"))
+    assert "Message sent" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    mine = browser.find_elements(By.CSS_SELECTOR, ".message.mine .text")
+    assert mine[-1].text == "Здравствуйте! 您好 <b>thanks</b>"
+    both_languages(browser, world, "21-chat")
+    open_page(browser, world, "/promotions")
+    both_languages(browser, world, "22-promotions")

@@ -43,6 +43,10 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/alerts": (G.PLANNING, READ),
     "/stock/replenishment": (G.PLANNING, READ),
     "/stock/plan": (G.PLANNING, READ),
+    "/returns": (G.RETURNS, READ),
+    "/promotions": (G.PROMOTIONS, READ),
+    "/chats": (G.CHATS, READ),
+    "/chats/{chat_id}": (G.CHATS, READ),
     "/analytics": (G.ANALYTICS, READ),
     "/accounts": (G.ACCOUNTS, READ),
     "/webhooks": (G.WEBHOOKS, READ),
@@ -60,6 +64,8 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/available": (G.STOCKS, WRITE),
     "/stock/warning-level": (G.PLANNING, WRITE),
     "/stock/plan": (G.PLANNING, READ),
+    "/returns/{return_id}": (G.RETURNS, WRITE),
+    "/chats/{chat_id}": (G.CHATS, WRITE),
     "/accounts": (G.ACCOUNTS, WRITE),
     "/accounts/policy": (G.ACCOUNTS, WRITE),
     "/accounts/{account_id}": (G.ACCOUNTS, WRITE),
@@ -106,7 +112,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
 
 @pytest.fixture(scope="module")
 def posting(world: ConsoleWorld) -> str:
+    """A posting to assemble, with a buyer chat."""
     [first, *_] = world.order([(world.creds["sku_base"] + 1, 1)])
+    world.start_chat(first["posting_number"])
     return first["posting_number"]
 
 
@@ -119,11 +127,11 @@ def people(world: ConsoleWorld) -> Iterator[dict[Role, tuple[httpx.Client, str]]
         client.close()
 
 
-def _url(path: str, posting: str) -> str:
+def _url(path: str, posting: str, chat_id: str = "none") -> str:
     """A console URL for ``path``, with a seeded posting and product (ids from 1)."""
-    for name in ("product_id", "account_id", "key_id", "webhook_id"):
+    for name in ("product_id", "account_id", "key_id", "webhook_id", "return_id"):
         path = path.replace("{" + name + "}", "1")
-    return "/console" + path.replace("{number}", posting)
+    return "/console" + path.replace("{number}", posting).replace("{chat_id}", chat_id)
 
 
 def _expected(role: Role, permission: tuple[RouteGroup, Action] | None) -> bool:
@@ -132,14 +140,14 @@ def _expected(role: Role, permission: tuple[RouteGroup, Action] | None) -> bool:
 
 @pytest.mark.parametrize("role", list(Role))
 def test_pages_answer_each_role_as_the_permission_table_says(
-    people: dict, posting: str, role: Role
+    world: ConsoleWorld, people: dict, posting: str, role: Role
 ) -> None:
     client, _ = people[role]
     navigation = client.get("/console/").text
     for path, permission in PAGES.items():
         if path.endswith("label.pdf"):
             continue  # (a label needs a shipped posting: the browser journey downloads one)
-        answer = client.get(_url(path, posting))
+        answer = client.get(_url(path, posting, world.chat_id))
         allowed = _expected(role, permission)
         assert answer.status_code == (200 if allowed else 403), (role, path, answer.text[:300])
     for section, group in (("/postings", G.POSTINGS), ("/stock", G.STOCKS),

@@ -55,6 +55,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("/stock", _l("Stock"), RouteGroup.STOCKS),
     Section("/products", _l("Products"), RouteGroup.PRODUCTS),
     Section("/returns", _l("Returns"), RouteGroup.RETURNS),
+    Section("/promotions", _l("Promotions"), RouteGroup.PROMOTIONS),
+    Section("/chats", _l("Buyer chats"), RouteGroup.CHATS),
     Section("/analytics", _l("Analytics"), RouteGroup.ANALYTICS),
     Section("/accounts", _l("Accounts"), RouteGroup.ACCOUNTS),
     Section("/webhooks", _l("Webhooks"), RouteGroup.WEBHOOKS),
