@@ -16,6 +16,7 @@ from reference_backend.permissions import Role
 from reference_backend.settings import Settings
 from tests.backend_support import (
     ServerProcess,
+    free_port,
     platform_headers,
     seeded_sqlite,
     seller_headers,
@@ -85,9 +86,10 @@ class ConsoleWorld:
         self.server.stop()
 
 
-def console_world(directory: Path) -> ConsoleWorld:
+def console_world(directory: Path, env: dict[str, str] | None = None) -> ConsoleWorld:
     """The smoke scenario's seller: the owner signs in as ``owner@example.com``, each
-    sub-account role as ``<role>@example.com``, all with :data:`PASSWORD`."""
+    sub-account role as ``<role>@example.com``, all with :data:`PASSWORD`; ``env`` goes to
+    the server."""
     url, creds = seeded_sqlite(directory)
     database = Database(url, Settings(database_url=url))
     people: dict[Role, tuple[str, str]] = {}
@@ -105,6 +107,8 @@ def console_world(directory: Path) -> ConsoleWorld:
                     people[role] = (email, PASSWORD)
     finally:
         database.dispose()
-    server = ServerProcess(url, env={"PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute",
-                                     "PEAKLINE_SIGNIN_FREE_FAILURES": "50"}).wait_ready(120)
+    port = free_port()
+    server = ServerProcess(url, port=port, env={
+        "PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute", "PEAKLINE_SIGNIN_FREE_FAILURES": "50",
+        "PEAKLINE_BASE_URL": f"http://127.0.0.1:{port}", **(env or {})}).wait_ready(120)
     return ConsoleWorld(server, creds, people)

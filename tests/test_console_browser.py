@@ -12,9 +12,12 @@ or ``PEAKLINE_SCREENSHOTS``).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -22,9 +25,10 @@ import pyotp
 import pytest
 
 from reference_backend.permissions import Role
-from tests.backend_support import ROOT, seller_headers
+from tests.backend_support import ROOT, free_port, seller_headers
 from tests.console_support import ConsoleWorld, console_world
 
+aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -43,9 +47,34 @@ pytestmark = [
 ]
 
 
+class Inbox:
+    """A real SMTP server's handler (aiosmtpd): keeps every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content,  # type: ignore[attr-defined]
+                                                policy=policy.default))
+        return "250 OK"
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
-    w = console_world(tmp_path_factory.mktemp("console-browser"))
+def inbox() -> Iterator[Inbox]:
+    handler = Inbox()
+    smtp = aiosmtpd.Controller(handler, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    handler.port = smtp.port  # type: ignore[attr-defined]
+    try:
+        yield handler
+    finally:
+        smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, inbox: Inbox) -> Iterator[ConsoleWorld]:
+    w = console_world(tmp_path_factory.mktemp("console-browser"), env={
+        "PEAKLINE_SMTP_URL": f"smtp://127.0.0.1:{inbox.port}"})  # type: ignore[attr-defined]
     try:
         yield w
     finally:
@@ -392,3 +421,31 @@ def test_returns_and_buyer_chats(browser: webdriver.Chrome, world: ConsoleWorld)
     both_languages(browser, world, "21-chat")
     open_page(browser, world, "/promotions")
     both_languages(browser, world, "22-promotions")
+
+
+def test_forgotten_password_by_email(
+    browser: webdriver.Chrome, world: ConsoleWorld, inbox: Inbox
+) -> None:
+    browser.delete_all_cookies()
+    open_page(browser, world, "/sign-in")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Forgotten password?"))
+    browser.find_element(By.NAME, "email").send_keys("analyst@example.com")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#forgot-form button"))
+    assert "on its way" in browser.find_element(By.ID, "reset-sent").text
+    shot(browser, "23-forgotten-password-en")
+    deadline = time.monotonic() + 30
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [mail] = inbox.messages
+    assert mail["To"] == "analyst@example.com"
+    link = re.search(r"https?://\S+/password-reset/\S+", mail.get_content()).group(0)
+    browser.get(link)
+    new = "Analyst-new 2026"
+    browser.find_element(By.ID, "p1").send_keys(new)
+    browser.find_element(By.ID, "p2").send_keys(new)
+    browser.find_element(By.CSS_SELECTOR, "#reset button").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: "password is set" in b.find_element(By.ID, "outcome").text)
+    world.people[Role.ANALYST] = ("analyst@example.com", new)
+    sign_in(browser, world, Role.ANALYST)
+    assert heading(browser) == "Home"

@@ -55,6 +55,7 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
 ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/sign-in": None,
     "/sign-out": None,
+    "/forgot-password": None,
     "/profile/two-factor/start": (G.PROFILE, WRITE),
     "/profile/two-factor/confirm": (G.PROFILE, WRITE),
     "/postings/{number}/ship": (G.POSTINGS, WRITE),
@@ -76,7 +77,7 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/webhooks/{webhook_id}/delete": (G.WEBHOOKS, WRITE),
 }
 #: Pages anyone may open (signed in or not).
-PUBLIC = {"/sign-in", "/language/{lang}"}
+PUBLIC = {"/sign-in", "/language/{lang}", "/forgot-password"}
 
 
 def console_routes(directory: Path) -> dict[str, set[str]]:

@@ -11,12 +11,14 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from reference_backend.accounts import service
 from reference_backend.accounts.config import throttle_policy
+from reference_backend.accounts.password_reset import service as password_reset
 from reference_backend.accounts.router import sign_in_guard
 from reference_backend.console.i18n import LANG_COOKIE, LANGUAGES
 from reference_backend.console.session import (
@@ -90,6 +92,30 @@ async def sign_in(request: Request) -> Response:
     response = RedirectResponse(
         target if out.status == "ok" else PREFIX + "/profile/two-factor", status_code=303)
     set_session_cookie(response, request, out.token, out.expires_at)
+    return response
+
+
+@pages.get("/forgot-password")
+def forgot_password_page(request: Request) -> Response:
+    return render(request, "forgot_password.html", {})
+
+
+@pages.post("/forgot-password")
+async def forgot_password(request: Request) -> Response:
+    """Mail a reset link as ``POST /peakline/v1/accounts/password-reset`` does: the same
+    answer whether or not an account uses the email, the mail sent after it."""
+    form = await checked_form(request)
+    email = str(form.get("email", "")).strip()[:320]
+    try:
+        sign_in_guard(request.app.state.parent).admit_address(
+            request.client.host if request.client else "")
+    except ApiError as exc:
+        return render(request, "forgot_password.html", {"error": exc.message}, status=429)
+    response = render(request, "forgot_password.html", {"sent": True})
+    if email:
+        response.background = BackgroundTask(
+            password_reset.send_links, database(request), email=email,
+            base_url=request.app.state.settings.base_url)
     return response
 
 

@@ -96,9 +96,10 @@ def posting_list(
     flt = postings.PostingFilter(
         statuses=(status,) if status else (), since=_day(since), to=_day(to, end=True),
         warehouse_ids=(warehouse_id,) if warehouse_id else ())
-    with database(request).read_session() as session:
+    with database(request).read_session() as session:  # (one snapshot: page and count)
         bundles, has_next = postings.list_offset(
-            session.connection(), seller_id, flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, desc=True)
+            session.connection(), seller_id, flt, limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE, desc=True)
         total = postings.count(session, seller_id, flt)
     return render(request, "postings.html", {
         "bundles": bundles, "has_next": has_next, "page": page, "total": total,
