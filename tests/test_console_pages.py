@@ -151,6 +151,7 @@ def test_pages_answer_each_role_as_the_permission_table_says(
         answer = client.get(_url(path, posting, world.chat_id))
         allowed = _expected(role, permission)
         assert answer.status_code == (200 if allowed else 403), (role, path, answer.text[:300])
+        assert "<script" not in answer.text  # light pages: no script at all (limit: 300 KB)
     for section, group in (("/postings", G.POSTINGS), ("/stock", G.STOCKS),
                            ("/products", G.PRODUCTS), ("/analytics", G.ANALYTICS),
                            ("/accounts", G.ACCOUNTS), ("/webhooks", G.WEBHOOKS)):
