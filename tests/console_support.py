@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ import httpx
 from reference_backend.accounts.service import create_sub_account, set_owner_sign_in
 from reference_backend.db import Database
 from reference_backend.permissions import Role
+from reference_backend.promotions.service import create_action
 from reference_backend.settings import Settings
 from tests.backend_support import (
     ServerProcess,
@@ -33,6 +35,7 @@ class ConsoleWorld:
     #: role -> (email, password) of a person with that role
     people: dict[Role, tuple[str, str]] = field(default_factory=dict)
     chat_id: str = ""  # a buyer chat, once a test starts one
+    action_id: int = 0  # a promotion of this seller (10 % off, running for 30 days)
 
     def returned(self, sku: int) -> str:
         """A posting of one unit of ``sku`` shipped, delivered and returned by the buyer."""
@@ -87,9 +90,9 @@ class ConsoleWorld:
 
 
 def console_world(directory: Path, env: dict[str, str] | None = None) -> ConsoleWorld:
-    """The smoke scenario's seller: the owner signs in as ``owner@example.com``, each
-    sub-account role as ``<role>@example.com``, all with :data:`PASSWORD`; ``env`` goes to
-    the server."""
+    """The smoke scenario's seller with a running promotion: the owner signs in as
+    ``owner@example.com``, each sub-account role as ``<role>@example.com``, all with
+    :data:`PASSWORD`; ``env`` goes to the server."""
     url, creds = seeded_sqlite(directory)
     database = Database(url, Settings(database_url=url))
     people: dict[Role, tuple[str, str]] = {}
@@ -105,10 +108,15 @@ def console_world(directory: Path, env: dict[str, str] | None = None) -> Console
                                        name=role.value.replace("_", " "), role=role.value,
                                        password=PASSWORD)
                     people[role] = (email, PASSWORD)
+            now = datetime.now(UTC)
+            action = create_action(session, seller_id=creds["seller_id"], title="Winter sale",
+                                   date_start=now - timedelta(days=1),
+                                   date_end=now + timedelta(days=30), discount_value=10.0)
+            action_id = action.id
     finally:
         database.dispose()
     port = free_port()
     server = ServerProcess(url, port=port, env={
         "PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute", "PEAKLINE_SIGNIN_FREE_FAILURES": "50",
         "PEAKLINE_BASE_URL": f"http://127.0.0.1:{port}", **(env or {})}).wait_ready(120)
-    return ConsoleWorld(server, creds, people)
+    return ConsoleWorld(server, creds, people, action_id=action_id)

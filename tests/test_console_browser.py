@@ -421,6 +421,16 @@ def test_returns_and_buyer_chats(browser: webdriver.Chrome, world: ConsoleWorld)
     both_languages(browser, world, "21-chat")
     open_page(browser, world, "/promotions")
     both_languages(browser, world, "22-promotions")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Winter sale"))
+    candidate = browser.find_elements(By.CSS_SELECTOR, "#candidates tr[data-product]")[0]
+    product_id = candidate.get_attribute("data-product")
+    click_and_wait(browser, candidate.find_element(By.XPATH, ".//button[@value='join']"))
+    assert "The promotion is updated" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert browser.find_elements(By.CSS_SELECTOR, f"#joined tr[data-product='{product_id}']")
+    both_languages(browser, world, "23-promotion")
+    joined = httpx.post(world.base_url + "/v1/actions/products", headers=seller_headers(
+        world.creds), json={"action_id": world.action_id, "limit": 10}).json()
+    assert [p["id"] for p in joined["result"]["products"]] == [int(product_id)]
 
 
 def test_forgotten_password_by_email(
@@ -432,7 +442,7 @@ def test_forgotten_password_by_email(
     browser.find_element(By.NAME, "email").send_keys("analyst@example.com")
     click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#forgot-form button"))
     assert "on its way" in browser.find_element(By.ID, "reset-sent").text
-    shot(browser, "23-forgotten-password-en")
+    shot(browser, "24-forgotten-password-en")
     deadline = time.monotonic() + 30
     while not inbox.messages and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -45,6 +45,7 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/plan": (G.PLANNING, READ),
     "/returns": (G.RETURNS, READ),
     "/promotions": (G.PROMOTIONS, READ),
+    "/promotions/{action_id}": (G.PROMOTIONS, READ),
     "/chats": (G.CHATS, READ),
     "/chats/{chat_id}": (G.CHATS, READ),
     "/analytics": (G.ANALYTICS, READ),
@@ -67,6 +68,7 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/plan": (G.PLANNING, READ),
     "/returns/{return_id}": (G.RETURNS, WRITE),
     "/chats/{chat_id}": (G.CHATS, WRITE),
+    "/promotions/{action_id}": (G.PROMOTIONS, WRITE),
     "/accounts": (G.ACCOUNTS, WRITE),
     "/accounts/policy": (G.ACCOUNTS, WRITE),
     "/accounts/{account_id}": (G.ACCOUNTS, WRITE),
@@ -128,11 +130,13 @@ def people(world: ConsoleWorld) -> Iterator[dict[Role, tuple[httpx.Client, str]]
         client.close()
 
 
-def _url(path: str, posting: str, chat_id: str = "none") -> str:
-    """A console URL for ``path``, with a seeded posting and product (ids from 1)."""
+def _url(path: str, posting: str, world: ConsoleWorld) -> str:
+    """A console URL for ``path``: the world's posting, chat and promotion, and the first
+    seeded product (ids from 1)."""
     for name in ("product_id", "account_id", "key_id", "webhook_id", "return_id"):
         path = path.replace("{" + name + "}", "1")
-    return "/console" + path.replace("{number}", posting).replace("{chat_id}", chat_id)
+    return "/console" + path.replace("{number}", posting).replace(
+        "{chat_id}", world.chat_id).replace("{action_id}", str(world.action_id))
 
 
 def _expected(role: Role, permission: tuple[RouteGroup, Action] | None) -> bool:
@@ -148,7 +152,7 @@ def test_pages_answer_each_role_as_the_permission_table_says(
     for path, permission in PAGES.items():
         if path.endswith("label.pdf"):
             continue  # (a label needs a shipped posting: the browser journey downloads one)
-        answer = client.get(_url(path, posting, world.chat_id))
+        answer = client.get(_url(path, posting, world))
         allowed = _expected(role, permission)
         assert answer.status_code == (200 if allowed else 403), (role, path, answer.text[:300])
         assert "<script" not in answer.text  # light pages: no script at all (limit: 300 KB)
@@ -170,7 +174,7 @@ def test_actions_are_refused_to_roles_without_the_permission(
     for path, permission in ACTIONS.items():
         if _expected(role, permission) or permission is None:
             continue
-        answer = client.post(_url(path, posting), data={
+        answer = client.post(_url(path, posting, world), data={
             "csrf_token": token, "sku": sku, "warehouse_id": warehouse, "available": 0,
             "warning_level": 7, "reason": 352, "price": "1"})
         assert answer.status_code == 403, (role, path, answer.status_code)
@@ -189,7 +193,7 @@ def test_every_form_post_without_its_csrf_token_is_refused_and_changes_nothing(
     warehouse = next(iter(world.creds["warehouses"].values()))
     before = client.get(f"/console/stock?sku={sku}").text
     for path in ACTIONS:
-        url = _url(path, posting)
+        url = _url(path, posting, world)
         fields = {"sku": sku, "warehouse_id": warehouse, "available": 0, "warning_level": 99,
                   "reason": 352, "email": "owner@example.com", "password": "x"}
         for sent in ({}, {"csrf_token": "0" * 64}, {"csrf_token": token[:-1]}):
