@@ -20,6 +20,7 @@ from tests.backend_support import (
     ServerProcess,
     free_port,
     platform_headers,
+    seed_smoke,
     seeded_sqlite,
     seller_headers,
 )
@@ -89,11 +90,16 @@ class ConsoleWorld:
         self.server.stop()
 
 
-def console_world(directory: Path, env: dict[str, str] | None = None) -> ConsoleWorld:
+def console_world(directory: Path, env: dict[str, str] | None = None,
+                  database_url: str | None = None) -> ConsoleWorld:
     """The smoke scenario's seller with a running promotion: the owner signs in as
     ``owner@example.com``, each sub-account role as ``<role>@example.com``, all with
-    :data:`PASSWORD`; ``env`` goes to the server."""
-    url, creds = seeded_sqlite(directory)
+    :data:`PASSWORD`; ``env`` goes to the server. SQLite in ``directory`` unless
+    ``database_url`` (an empty database) is given."""
+    if database_url:
+        url, creds = database_url, seed_smoke(database_url)
+    else:
+        url, creds = seeded_sqlite(directory)
     database = Database(url, Settings(database_url=url))
     people: dict[Role, tuple[str, str]] = {}
     try:

@@ -23,6 +23,7 @@ from reference_backend.app import create_app
 from reference_backend.console import i18n
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
 from reference_backend.settings import Settings
+from tests.backend_support import fresh_postgres_url, postgres_admin_url
 from tests.console_support import ConsoleWorld, console_world
 
 G, READ, WRITE = RouteGroup, Action.READ, Action.WRITE
@@ -244,6 +245,40 @@ def test_language_follows_the_browser_and_the_switch(world: ConsoleWorld) -> Non
     switched = httpx.get(world.base_url + "/console/sign-in", cookies={"peakline_lang": "en"},
                          headers={"Accept-Language": "zh-CN"})
     assert "Sign in" in switched.text
+
+
+@pytest.mark.postgres
+def test_console_on_postgresql(tmp_path: Path) -> None:
+    """The owner's pages and a ship, a stock edit and an alert on PostgreSQL."""
+    if not postgres_admin_url():
+        pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+    with fresh_postgres_url() as url:
+        world = console_world(tmp_path, database_url=url)
+        try:
+            [posting] = world.order([(world.creds["sku_base"] + 2, 1)])
+            number = posting["posting_number"]
+            world.start_chat(number)
+            client, token = world.signed_in(Role.OWNER)
+            for path in PAGES:
+                if not path.endswith(".pdf"):
+                    answer = client.get(_url(path, number, world))
+                    assert answer.status_code == 200, (path, answer.text[:300])
+            sku = world.creds["sku_base"] + 2
+            shipped = client.post(f"/console/postings/{number}/ship", data={
+                "csrf_token": token, f"package_{sku}": "1", f"qty_{sku}": "1"})
+            assert shipped.status_code == 303
+            label = client.get(shipped.headers["location"] + "/label.pdf")
+            assert label.content.startswith(b"%PDF")
+            warehouse = posting["warehouse_id"]
+            for path, field, value in (("warning-level", "warning_level", 9),
+                                       ("available", "available", 3)):
+                edited = client.post(f"/console/stock/{path}", data={
+                    "csrf_token": token, "sku": sku, "warehouse_id": warehouse, field: value})
+                assert edited.status_code == 303
+            alerts = client.get(f"/console/stock/alerts?sku={sku}").text
+            assert f'data-sku="{sku}" data-warehouse="{warehouse}"' in alerts
+        finally:
+            world.stop()
 
 
 # --- the message catalogues -----------------------------------------------------------------
