@@ -11,6 +11,7 @@ or ``PEAKLINE_SCREENSHOTS``).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -189,6 +190,12 @@ def test_sign_in_with_totp(browser: webdriver.Chrome, world: ConsoleWorld) -> No
         By.CSS_SELECTOR, "form[action$='/two-factor/start'] button"))
     secret = browser.find_element(By.ID, "totp-secret").text
     shot(browser, "02-two-factor-set-up-en")
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    qr = Image.open(io.BytesIO(browser.find_element(By.ID, "totp-qr").screenshot_as_png))
+    [scanned] = [r.text for r in zxingcpp.read_barcodes(qr)]
+    assert scanned.startswith("otpauth://totp/") and f"secret={secret}" in scanned
     totp = pyotp.TOTP(secret)
     browser.find_element(By.NAME, "code").send_keys(totp.at(time.time() - 30))  # last step's
     confirm = browser.find_element(By.CSS_SELECTOR, "form[action$='/confirm'] button")
