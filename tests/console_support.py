@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -13,8 +14,16 @@ import httpx
 from reference_backend.accounts.service import create_sub_account, set_owner_sign_in
 from reference_backend.db import Database
 from reference_backend.permissions import Role
+from reference_backend.promotions.service import create_action
 from reference_backend.settings import Settings
-from tests.backend_support import ServerProcess, platform_headers, seeded_sqlite
+from tests.backend_support import (
+    ServerProcess,
+    free_port,
+    platform_headers,
+    seed_smoke,
+    seeded_sqlite,
+    seller_headers,
+)
 
 PASSWORD = "Peak-season 2026"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -26,6 +35,32 @@ class ConsoleWorld:
     creds: dict
     #: role -> (email, password) of a person with that role
     people: dict[Role, tuple[str, str]] = field(default_factory=dict)
+    chat_id: str = ""  # a buyer chat, once a test starts one
+    action_id: int = 0  # a promotion of this seller (10 % off, running for 30 days)
+
+    def returned(self, sku: int) -> str:
+        """A posting of one unit of ``sku`` shipped, delivered and returned by the buyer."""
+        [posting] = self.order([(sku, 1)])
+        number = posting["posting_number"]
+        api, platform = seller_headers(self.creds), platform_headers(self.creds)
+        calls = [("/v4/posting/fbs/ship", api, {"posting_number": number, "packages": [
+                     {"products": [{"product_id": sku, "quantity": 1}]}]}),
+                 ("/marketplace/v1/logistics/events", platform,
+                  {"posting_number": number, "event": "sorting_accepted"}),
+                 ("/marketplace/v1/logistics/events", platform,
+                  {"posting_number": number, "event": "delivered"}),
+                 (f"/marketplace/v1/postings/{number}/return", platform, {"reason": "too small"})]
+        for path, headers, body in calls:
+            answer = httpx.post(self.base_url + path, json=body, headers=headers, timeout=30)
+            assert answer.status_code in (200, 201), (path, answer.text)
+        return number
+
+    def start_chat(self, posting_number: str) -> str:
+        answer = httpx.post(self.base_url + "/v1/chat/start", headers=seller_headers(self.creds),
+                            json={"posting_number": posting_number}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        self.chat_id = answer.json()["result"]["chat_id"]
+        return self.chat_id
 
     @property
     def base_url(self) -> str:
@@ -55,10 +90,16 @@ class ConsoleWorld:
         self.server.stop()
 
 
-def console_world(directory: Path) -> ConsoleWorld:
-    """The smoke scenario's seller: the owner signs in as ``owner@example.com``, each
-    sub-account role as ``<role>@example.com``, all with :data:`PASSWORD`."""
-    url, creds = seeded_sqlite(directory)
+def console_world(directory: Path, env: dict[str, str] | None = None,
+                  database_url: str | None = None) -> ConsoleWorld:
+    """The smoke scenario's seller with a running promotion: the owner signs in as
+    ``owner@example.com``, each sub-account role as ``<role>@example.com``, all with
+    :data:`PASSWORD`; ``env`` goes to the server. SQLite in ``directory`` unless
+    ``database_url`` (an empty database) is given."""
+    if database_url:
+        url, creds = database_url, seed_smoke(database_url)
+    else:
+        url, creds = seeded_sqlite(directory)
     database = Database(url, Settings(database_url=url))
     people: dict[Role, tuple[str, str]] = {}
     try:
@@ -73,8 +114,15 @@ def console_world(directory: Path) -> ConsoleWorld:
                                        name=role.value.replace("_", " "), role=role.value,
                                        password=PASSWORD)
                     people[role] = (email, PASSWORD)
+            now = datetime.now(UTC)
+            action = create_action(session, seller_id=creds["seller_id"], title="Winter sale",
+                                   date_start=now - timedelta(days=1),
+                                   date_end=now + timedelta(days=30), discount_value=10.0)
+            action_id = action.id
     finally:
         database.dispose()
-    server = ServerProcess(url, env={"PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute",
-                                     "PEAKLINE_SIGNIN_FREE_FAILURES": "50"}).wait_ready(120)
-    return ConsoleWorld(server, creds, people)
+    port = free_port()
+    server = ServerProcess(url, port=port, env={
+        "PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute", "PEAKLINE_SIGNIN_FREE_FAILURES": "50",
+        "PEAKLINE_BASE_URL": f"http://127.0.0.1:{port}", **(env or {})}).wait_ready(120)
+    return ConsoleWorld(server, creds, people, action_id=action_id)

@@ -11,10 +11,14 @@ or ``PEAKLINE_SCREENSHOTS``).
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
@@ -22,9 +26,10 @@ import pyotp
 import pytest
 
 from reference_backend.permissions import Role
-from tests.backend_support import ROOT, seller_headers
+from tests.backend_support import ROOT, free_port, seller_headers
 from tests.console_support import ConsoleWorld, console_world
 
+aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -43,9 +48,34 @@ pytestmark = [
 ]
 
 
+class Inbox:
+    """A real SMTP server's handler (aiosmtpd): keeps every message."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content,  # type: ignore[attr-defined]
+                                                policy=policy.default))
+        return "250 OK"
+
+
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
-    w = console_world(tmp_path_factory.mktemp("console-browser"))
+def inbox() -> Iterator[Inbox]:
+    handler = Inbox()
+    smtp = aiosmtpd.Controller(handler, hostname="127.0.0.1", port=free_port())
+    smtp.start()
+    handler.port = smtp.port  # type: ignore[attr-defined]
+    try:
+        yield handler
+    finally:
+        smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, inbox: Inbox) -> Iterator[ConsoleWorld]:
+    w = console_world(tmp_path_factory.mktemp("console-browser"), env={
+        "PEAKLINE_SMTP_URL": f"smtp://127.0.0.1:{inbox.port}"})  # type: ignore[attr-defined]
     try:
         yield w
     finally:
@@ -160,6 +190,12 @@ def test_sign_in_with_totp(browser: webdriver.Chrome, world: ConsoleWorld) -> No
         By.CSS_SELECTOR, "form[action$='/two-factor/start'] button"))
     secret = browser.find_element(By.ID, "totp-secret").text
     shot(browser, "02-two-factor-set-up-en")
+    zxingcpp = pytest.importorskip("zxingcpp")
+    from PIL import Image
+
+    qr = Image.open(io.BytesIO(browser.find_element(By.ID, "totp-qr").screenshot_as_png))
+    [scanned] = [r.text for r in zxingcpp.read_barcodes(qr)]
+    assert scanned.startswith("otpauth://totp/") and f"secret={secret}" in scanned
     totp = pyotp.TOTP(secret)
     browser.find_element(By.NAME, "code").send_keys(totp.at(time.time() - 30))  # last step's
     confirm = browser.find_element(By.CSS_SELECTOR, "form[action$='/confirm'] button")
@@ -364,3 +400,69 @@ def test_owner_analytics_and_accounts(browser: webdriver.Chrome, world: ConsoleW
     assert "Stocks" in names and "Analytics" not in names  # the warehouse role's key
     open_page(browser, world, "/webhooks")
     shot(browser, "19-webhooks-en")
+
+
+def test_returns_and_buyer_chats(browser: webdriver.Chrome, world: ConsoleWorld) -> None:
+    number = world.returned(world.creds["sku_base"] + 45)
+    chat_id = world.start_chat(number)
+    sign_in(browser, world, Role.WAREHOUSE)
+    open_page(browser, world, "/returns?status=MovingToSeller")
+    row = browser.find_element(By.XPATH, f"//tr[td/a[text()='{number}']]")
+    click_and_wait(browser, row.find_element(By.XPATH, ".//button[@value='restock']"))
+    assert "refund" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    row = browser.find_element(By.XPATH, f"//tr[td/a[text()='{number}']]")
+    assert "ReceivedBySeller" in row.text
+    both_languages(browser, world, "20-returns")
+    assert "chats" not in sections(browser)  # the warehouse role has no chats
+    sign_in(browser, world, Role.SALES)  # sales may read chats, not write
+    open_page(browser, world, f"/chats/{chat_id}")
+    assert not browser.find_elements(By.ID, "reply")
+    sign_in(browser, world, Role.OWNER)
+    open_page(browser, world, "/chats")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, number))
+    browser.find_element(By.NAME, "text").send_keys("Здравствуйте! 您好 <b>thanks</b>")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#reply button"))
+    assert "Message sent" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    mine = browser.find_elements(By.CSS_SELECTOR, ".message.mine .text")
+    assert mine[-1].text == "Здравствуйте! 您好 <b>thanks</b>"
+    both_languages(browser, world, "21-chat")
+    open_page(browser, world, "/promotions")
+    both_languages(browser, world, "22-promotions")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Winter sale"))
+    candidate = browser.find_elements(By.CSS_SELECTOR, "#candidates tr[data-product]")[0]
+    product_id = candidate.get_attribute("data-product")
+    click_and_wait(browser, candidate.find_element(By.XPATH, ".//button[@value='join']"))
+    assert "The promotion is updated" in browser.find_element(By.CSS_SELECTOR, ".notice").text
+    assert browser.find_elements(By.CSS_SELECTOR, f"#joined tr[data-product='{product_id}']")
+    both_languages(browser, world, "23-promotion")
+    joined = httpx.post(world.base_url + "/v1/actions/products", headers=seller_headers(
+        world.creds), json={"action_id": world.action_id, "limit": 10}).json()
+    assert [p["id"] for p in joined["result"]["products"]] == [int(product_id)]
+
+
+def test_forgotten_password_by_email(
+    browser: webdriver.Chrome, world: ConsoleWorld, inbox: Inbox
+) -> None:
+    browser.delete_all_cookies()
+    open_page(browser, world, "/sign-in")
+    click_and_wait(browser, browser.find_element(By.LINK_TEXT, "Forgotten password?"))
+    browser.find_element(By.NAME, "email").send_keys("analyst@example.com")
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#forgot-form button"))
+    assert "on its way" in browser.find_element(By.ID, "reset-sent").text
+    shot(browser, "24-forgotten-password-en")
+    deadline = time.monotonic() + 30
+    while not inbox.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    [mail] = inbox.messages
+    assert mail["To"] == "analyst@example.com"
+    link = re.search(r"https?://\S+/password-reset/\S+", mail.get_content()).group(0)
+    browser.get(link)
+    new = "Analyst-new 2026"
+    browser.find_element(By.ID, "p1").send_keys(new)
+    browser.find_element(By.ID, "p2").send_keys(new)
+    browser.find_element(By.CSS_SELECTOR, "#reset button").click()
+    WebDriverWait(browser, 20).until(
+        lambda b: "password is set" in b.find_element(By.ID, "outcome").text)
+    world.people[Role.ANALYST] = ("analyst@example.com", new)
+    sign_in(browser, world, Role.ANALYST)
+    assert heading(browser) == "Home"

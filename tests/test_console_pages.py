@@ -23,6 +23,7 @@ from reference_backend.app import create_app
 from reference_backend.console import i18n
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
 from reference_backend.settings import Settings
+from tests.backend_support import fresh_postgres_url, postgres_admin_url
 from tests.console_support import ConsoleWorld, console_world
 
 G, READ, WRITE = RouteGroup, Action.READ, Action.WRITE
@@ -43,6 +44,11 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/alerts": (G.PLANNING, READ),
     "/stock/replenishment": (G.PLANNING, READ),
     "/stock/plan": (G.PLANNING, READ),
+    "/returns": (G.RETURNS, READ),
+    "/promotions": (G.PROMOTIONS, READ),
+    "/promotions/{action_id}": (G.PROMOTIONS, READ),
+    "/chats": (G.CHATS, READ),
+    "/chats/{chat_id}": (G.CHATS, READ),
     "/analytics": (G.ANALYTICS, READ),
     "/accounts": (G.ACCOUNTS, READ),
     "/webhooks": (G.WEBHOOKS, READ),
@@ -51,6 +57,7 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
 ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/sign-in": None,
     "/sign-out": None,
+    "/forgot-password": None,
     "/profile/two-factor/start": (G.PROFILE, WRITE),
     "/profile/two-factor/confirm": (G.PROFILE, WRITE),
     "/postings/{number}/ship": (G.POSTINGS, WRITE),
@@ -60,6 +67,9 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/available": (G.STOCKS, WRITE),
     "/stock/warning-level": (G.PLANNING, WRITE),
     "/stock/plan": (G.PLANNING, READ),
+    "/returns/{return_id}": (G.RETURNS, WRITE),
+    "/chats/{chat_id}": (G.CHATS, WRITE),
+    "/promotions/{action_id}": (G.PROMOTIONS, WRITE),
     "/accounts": (G.ACCOUNTS, WRITE),
     "/accounts/policy": (G.ACCOUNTS, WRITE),
     "/accounts/{account_id}": (G.ACCOUNTS, WRITE),
@@ -70,7 +80,7 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/webhooks/{webhook_id}/delete": (G.WEBHOOKS, WRITE),
 }
 #: Pages anyone may open (signed in or not).
-PUBLIC = {"/sign-in", "/language/{lang}"}
+PUBLIC = {"/sign-in", "/language/{lang}", "/forgot-password"}
 
 
 def console_routes(directory: Path) -> dict[str, set[str]]:
@@ -106,7 +116,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
 
 @pytest.fixture(scope="module")
 def posting(world: ConsoleWorld) -> str:
+    """A posting to assemble, with a buyer chat."""
     [first, *_] = world.order([(world.creds["sku_base"] + 1, 1)])
+    world.start_chat(first["posting_number"])
     return first["posting_number"]
 
 
@@ -119,11 +131,13 @@ def people(world: ConsoleWorld) -> Iterator[dict[Role, tuple[httpx.Client, str]]
         client.close()
 
 
-def _url(path: str, posting: str) -> str:
-    """A console URL for ``path``, with a seeded posting and product (ids from 1)."""
-    for name in ("product_id", "account_id", "key_id", "webhook_id"):
+def _url(path: str, posting: str, world: ConsoleWorld) -> str:
+    """A console URL for ``path``: the world's posting, chat and promotion, and the first
+    seeded product (ids from 1)."""
+    for name in ("product_id", "account_id", "key_id", "webhook_id", "return_id"):
         path = path.replace("{" + name + "}", "1")
-    return "/console" + path.replace("{number}", posting)
+    return "/console" + path.replace("{number}", posting).replace(
+        "{chat_id}", world.chat_id).replace("{action_id}", str(world.action_id))
 
 
 def _expected(role: Role, permission: tuple[RouteGroup, Action] | None) -> bool:
@@ -132,16 +146,17 @@ def _expected(role: Role, permission: tuple[RouteGroup, Action] | None) -> bool:
 
 @pytest.mark.parametrize("role", list(Role))
 def test_pages_answer_each_role_as_the_permission_table_says(
-    people: dict, posting: str, role: Role
+    world: ConsoleWorld, people: dict, posting: str, role: Role
 ) -> None:
     client, _ = people[role]
     navigation = client.get("/console/").text
     for path, permission in PAGES.items():
         if path.endswith("label.pdf"):
             continue  # (a label needs a shipped posting: the browser journey downloads one)
-        answer = client.get(_url(path, posting))
+        answer = client.get(_url(path, posting, world))
         allowed = _expected(role, permission)
         assert answer.status_code == (200 if allowed else 403), (role, path, answer.text[:300])
+        assert "<script" not in answer.text  # light pages: no script at all (limit: 300 KB)
     for section, group in (("/postings", G.POSTINGS), ("/stock", G.STOCKS),
                            ("/products", G.PRODUCTS), ("/analytics", G.ANALYTICS),
                            ("/accounts", G.ACCOUNTS), ("/webhooks", G.WEBHOOKS)):
@@ -160,7 +175,7 @@ def test_actions_are_refused_to_roles_without_the_permission(
     for path, permission in ACTIONS.items():
         if _expected(role, permission) or permission is None:
             continue
-        answer = client.post(_url(path, posting), data={
+        answer = client.post(_url(path, posting, world), data={
             "csrf_token": token, "sku": sku, "warehouse_id": warehouse, "available": 0,
             "warning_level": 7, "reason": 352, "price": "1"})
         assert answer.status_code == 403, (role, path, answer.status_code)
@@ -179,7 +194,7 @@ def test_every_form_post_without_its_csrf_token_is_refused_and_changes_nothing(
     warehouse = next(iter(world.creds["warehouses"].values()))
     before = client.get(f"/console/stock?sku={sku}").text
     for path in ACTIONS:
-        url = _url(path, posting)
+        url = _url(path, posting, world)
         fields = {"sku": sku, "warehouse_id": warehouse, "available": 0, "warning_level": 99,
                   "reason": 352, "email": "owner@example.com", "password": "x"}
         for sent in ({}, {"csrf_token": "0" * 64}, {"csrf_token": token[:-1]}):
@@ -230,6 +245,40 @@ def test_language_follows_the_browser_and_the_switch(world: ConsoleWorld) -> Non
     switched = httpx.get(world.base_url + "/console/sign-in", cookies={"peakline_lang": "en"},
                          headers={"Accept-Language": "zh-CN"})
     assert "Sign in" in switched.text
+
+
+@pytest.mark.postgres
+def test_console_on_postgresql(tmp_path: Path) -> None:
+    """The owner's pages and a ship, a stock edit and an alert on PostgreSQL."""
+    if not postgres_admin_url():
+        pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+    with fresh_postgres_url() as url:
+        world = console_world(tmp_path, database_url=url)
+        try:
+            [posting] = world.order([(world.creds["sku_base"] + 2, 1)])
+            number = posting["posting_number"]
+            world.start_chat(number)
+            client, token = world.signed_in(Role.OWNER)
+            for path in PAGES:
+                if not path.endswith(".pdf"):
+                    answer = client.get(_url(path, number, world))
+                    assert answer.status_code == 200, (path, answer.text[:300])
+            sku = world.creds["sku_base"] + 2
+            shipped = client.post(f"/console/postings/{number}/ship", data={
+                "csrf_token": token, f"package_{sku}": "1", f"qty_{sku}": "1"})
+            assert shipped.status_code == 303
+            label = client.get(shipped.headers["location"] + "/label.pdf")
+            assert label.content.startswith(b"%PDF")
+            warehouse = posting["warehouse_id"]
+            for path, field, value in (("warning-level", "warning_level", 9),
+                                       ("available", "available", 3)):
+                edited = client.post(f"/console/stock/{path}", data={
+                    "csrf_token": token, "sku": sku, "warehouse_id": warehouse, field: value})
+                assert edited.status_code == 303
+            alerts = client.get(f"/console/stock/alerts?sku={sku}").text
+            assert f'data-sku="{sku}" data-warehouse="{warehouse}"' in alerts
+        finally:
+            world.stop()
 
 
 # --- the message catalogues -----------------------------------------------------------------

@@ -250,14 +250,20 @@ def _owner_keeps_no_key(session: Session, key: ApiKey) -> bool:
     return not others
 
 
-def issue_owner_key(session: Session, *, client_id: str, lifetime: timedelta) -> tuple[int, str]:
-    """A new key for the owner of the seller ``client_id`` (operators' recovery, CLI only)."""
+def owner_of(session: Session, *, client_id: str) -> Account:
+    """The owner account of seller ``client_id`` (NotFound for an unknown seller)."""
     owner = session.scalar(
         select(Account).join(Seller, Seller.id == Account.seller_id)
         .where(Seller.client_id == client_id.strip(), Account.role == Role.OWNER.value)
         .order_by(Account.id))
     if owner is None:
         raise NotFound(f"no seller with Client-Id {client_id}", code="SELLER_NOT_FOUND")
+    return owner
+
+
+def issue_owner_key(session: Session, *, client_id: str, lifetime: timedelta) -> tuple[int, str]:
+    """A new key for the owner of the seller ``client_id`` (operators' recovery, CLI only)."""
+    owner = owner_of(session, client_id=client_id)
     key, plaintext = issue_key(session, seller_id=owner.seller_id, account_id=owner.id,
                                lifetime=lifetime, name="owner key (peakline seller owner-key)")
     return key.id, plaintext
@@ -266,12 +272,7 @@ def issue_owner_key(session: Session, *, client_id: str, lifetime: timedelta) ->
 def set_owner_sign_in(session: Session, *, client_id: str, email: str) -> tuple[Account, str]:
     """Give the owner of seller ``client_id`` a sign-in email and a new random password
     (operators, CLI only: the first sign-in to the console); returns the password."""
-    owner = session.scalar(
-        select(Account).join(Seller, Seller.id == Account.seller_id)
-        .where(Seller.client_id == client_id.strip(), Account.role == Role.OWNER.value)
-        .order_by(Account.id))
-    if owner is None:
-        raise NotFound(f"no seller with Client-Id {client_id}", code="SELLER_NOT_FOUND")
+    owner = owner_of(session, client_id=client_id)
     set_email(session, account=owner, email=email)
     password = security.generate_token(12)
     owner.password_hash = security.hash_password(checked_password(password))

@@ -6,17 +6,23 @@ per-address guard): the session it opens goes into the cookie instead of a JSON 
 
 from __future__ import annotations
 
+import base64
 import math
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query
+from reportlab.graphics import renderSVG
+from reportlab.graphics.barcode.qr import QrCodeWidget
+from reportlab.graphics.shapes import Drawing
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from reference_backend.accounts import service
 from reference_backend.accounts.config import throttle_policy
+from reference_backend.accounts.password_reset import service as password_reset
 from reference_backend.accounts.router import sign_in_guard
 from reference_backend.console.i18n import LANG_COOKIE, LANGUAGES
 from reference_backend.console.session import (
@@ -93,6 +99,30 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
+@pages.get("/forgot-password")
+def forgot_password_page(request: Request) -> Response:
+    return render(request, "forgot_password.html", {})
+
+
+@pages.post("/forgot-password")
+async def forgot_password(request: Request) -> Response:
+    """Mail a reset link as ``POST /peakline/v1/accounts/password-reset`` does: the same
+    answer whether or not an account uses the email, the mail sent after it."""
+    form = await checked_form(request)
+    email = str(form.get("email", "")).strip()[:320]
+    try:
+        sign_in_guard(request.app.state.parent).admit_address(
+            request.client.host if request.client else "")
+    except ApiError as exc:
+        return render(request, "forgot_password.html", {"error": exc.message}, status=429)
+    response = render(request, "forgot_password.html", {"sent": True})
+    if email:
+        response.background = BackgroundTask(
+            password_reset.send_links, database(request), email=email,
+            base_url=request.app.state.settings.base_url)
+    return response
+
+
 @pages.post("/sign-out")
 async def sign_out(request: Request) -> Response:
     await checked_form(request)
@@ -152,7 +182,19 @@ async def two_factor_start(request: Request) -> Response:
             return render(request, "two_factor.html", {"account": account, "error": exc.message},
                           status=409)
     return render(request, "two_factor.html",
-                  {"account": account, "secret": secret, "uri": uri})
+                  {"account": account, "secret": secret, "uri": uri, "qr": qr_svg(uri)})
+
+
+def qr_svg(text: str, size: int = 180) -> str:
+    """``text`` as a QR code, an SVG ``data:`` URI (reportlab's encoder; no script, no file:
+    an image, so the page's CSP, which refuses inline styles, does not apply inside it)."""
+    widget = QrCodeWidget(text)
+    left, bottom, right, top = widget.getBounds()
+    drawing = Drawing(size, size, transform=[size / (right - left), 0, 0,
+                                             size / (top - bottom), 0, 0])
+    drawing.add(widget)
+    svg = renderSVG.drawToString(drawing).encode()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
 
 
 @pages.post("/profile/two-factor/confirm")

@@ -19,9 +19,11 @@ from reference_backend.console import (
     account_pages,
     accounts,
     analytics,
+    buyers,
     home,
     postings,
     products,
+    returns,
     stock,
 )
 from reference_backend.console.session import CsrfRefused
@@ -35,7 +37,8 @@ from reference_backend.console.web import (
 from reference_backend.domain_errors import NotFound
 
 STATIC = Path(__file__).parent / "static"
-PAGE_MODULES = (account_pages, home, postings, products, stock, analytics, accounts)
+PAGE_MODULES = (account_pages, home, postings, products, stock, returns, buyers, analytics,
+                accounts)
 
 
 def create_console(parent: FastAPI) -> FastAPI:

@@ -26,6 +26,7 @@ from reference_backend.console.web import (
     person,
     redirect,
     render,
+    seller_warehouses,
     translate,
     whole_number,
 )
@@ -37,7 +38,7 @@ from reference_backend.postings.assembly import service as assembly
 from reference_backend.postings.labels.service import label_pdf
 from reference_backend.postings.status import schemas as C
 from reference_backend.postings.status import service as status_service
-from reference_backend.tables import OutboxEvent, Package, Warehouse
+from reference_backend.tables import OutboxEvent, Package
 
 pages = APIRouter()
 PAGE_SIZE = 50
@@ -74,12 +75,6 @@ def _day(text: str | None, *, end: bool = False) -> datetime | None:
     return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
 
 
-def _warehouses(request: Request, seller_id: int) -> list[Warehouse]:
-    with database(request).read_session() as session:
-        return list(session.scalars(select(Warehouse).where(Warehouse.seller_id == seller_id)
-                                    .order_by(Warehouse.name)))
-
-
 @pages.get("/postings")
 def posting_list(
     request: Request,
@@ -96,7 +91,7 @@ def posting_list(
     flt = postings.PostingFilter(
         statuses=(status,) if status else (), since=_day(since), to=_day(to, end=True),
         warehouse_ids=(warehouse_id,) if warehouse_id else ())
-    with database(request).read_session() as session:
+    with database(request).read_session() as session:  # (one snapshot: page and count)
         bundles, has_next = postings.list_offset(
             session.connection(), seller_id, flt, limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE, desc=True)
@@ -104,7 +99,7 @@ def posting_list(
     return render(request, "postings.html", {
         "bundles": bundles, "has_next": has_next, "page": page, "total": total,
         "status": status, "warehouse_id": warehouse_id, "since": since, "to": to,
-        "warehouses": _warehouses(request, seller_id), "now": datetime.now(UTC),
+        "warehouses": seller_warehouses(request, seller_id), "now": datetime.now(UTC),
         "statuses": STATUS_LABELS, "tones": STATUS_TONE})
 
 

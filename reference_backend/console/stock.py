@@ -29,6 +29,7 @@ from reference_backend.console.web import (
     person,
     redirect,
     render,
+    seller_warehouses,
     translate,
     whole_number,
 )
@@ -45,12 +46,6 @@ PLAN_ROWS_MAX = 100_000
 NOT_UNITS = _l("Enter a whole number of units, 0 or more.")
 
 
-def _warehouses(request: Request, seller_id: int) -> list[Warehouse]:
-    with database(request).read_session() as session:
-        return list(session.scalars(select(Warehouse).where(Warehouse.seller_id == seller_id)
-                                    .order_by(Warehouse.name)))
-
-
 def _levels_page(request: Request, *, alerts: bool, sku: int | None, warehouse_id: int | None,
                  page: int) -> Response:
     caller = person(request, RouteGroup.PLANNING if alerts else RouteGroup.STOCKS, Action.READ)
@@ -63,7 +58,7 @@ def _levels_page(request: Request, *, alerts: bool, sku: int | None, warehouse_i
     return render(request, "stock.html", {
         "rows": rows[:PAGE_SIZE], "has_next": len(rows) > PAGE_SIZE, "page": page,
         "alerts": alerts, "sku": sku or "", "warehouse_id": warehouse_id,
-        "warehouses": _warehouses(request, seller_id),
+        "warehouses": seller_warehouses(request, seller_id),
         "may_stock": may(caller, RouteGroup.STOCKS, Action.WRITE),
         "may_plan": may(caller, RouteGroup.PLANNING, Action.WRITE),
         "may_plan_read": may(caller, RouteGroup.PLANNING, Action.READ)})
@@ -93,22 +88,48 @@ def _back(form_next: object) -> str:
     return target if target.startswith(("/stock", "/products/")) else "/stock"
 
 
+@dataclass(frozen=True)
+class PairEdit:
+    """A posted number of units for one (SKU, warehouse), and where to go back to."""
+
+    sku: int
+    warehouse_id: int
+    units: int
+    back: str
+
+
+class BadUnits(Exception):
+    """A stock form's number is not a whole number, 0 or more (``back``: where it came from)."""
+
+    def __init__(self, back: str) -> None:
+        self.back = back
+
+
+async def pair_edit(request: Request, group: RouteGroup, field: str) -> tuple[int, PairEdit]:
+    """The seller and the edit a stock form posts; :class:`BadUnits` when a number is not a
+    whole number, 0 or more (CSRF and the permission are checked first)."""
+    form = await checked_form(request)
+    caller = person(request, group, Action.WRITE)
+    sku, warehouse_id, units = (whole_number(form.get(k)) for k in ("sku", "warehouse_id", field))
+    back = _back(form.get("next"))
+    if sku is None or warehouse_id is None or units is None:
+        raise BadUnits(back)
+    return caller.identity.seller_id, PairEdit(sku, warehouse_id, units, back)
+
+
 @pages.post("/stock/available")
 async def set_available(request: Request) -> Response:
     """Set the units available for sale at one warehouse (``/v2/products/stocks``)."""
-    form = await checked_form(request)
-    caller = person(request, RouteGroup.STOCKS, Action.WRITE)
-    sku, warehouse_id, units = (whole_number(form.get(k))
-                                for k in ("sku", "warehouse_id", "available"))
-    back = _back(form.get("next"))
-    if sku is None or warehouse_id is None or units is None or units < 0:
-        return flash(redirect(back), translate(request, NOT_UNITS), "error")
+    try:
+        seller_id, edit = await pair_edit(request, RouteGroup.STOCKS, "available")
+    except BadUnits as exc:
+        return flash(redirect(exc.back), translate(request, NOT_UNITS), "error")
+    sku, warehouse_id, units, back = edit.sku, edit.warehouse_id, edit.units, edit.back
     with database(request).read_session() as session:
-        row = stock.get_row(session, seller_id=caller.identity.seller_id, sku=sku,
-                            warehouse_id=warehouse_id)
+        row = stock.get_row(session, seller_id=seller_id, sku=sku, warehouse_id=warehouse_id)
     item = P.StockItem(product_id=row.product_id, warehouse_id=warehouse_id, stock=units)
     with database(request).session() as session:
-        [result] = update_stocks(session, seller_id=caller.identity.seller_id, items=[item])
+        [result] = update_stocks(session, seller_id=seller_id, items=[item])
     if result.errors:
         return flash(redirect(back), "; ".join(e.message for e in result.errors), "error")
     return flash(redirect(back), translate(request, "Stock of SKU {sku} set to {units}.").format(
@@ -118,17 +139,15 @@ async def set_available(request: Request) -> Response:
 @pages.post("/stock/warning-level")
 async def set_warning_level(request: Request) -> Response:
     """Set the low-stock warning line of one (SKU, warehouse)."""
-    form = await checked_form(request)
-    caller = person(request, RouteGroup.PLANNING, Action.WRITE)
-    sku, warehouse_id, level = (whole_number(form.get(k))
-                                for k in ("sku", "warehouse_id", "warning_level"))
-    back = _back(form.get("next"))
-    if sku is None or warehouse_id is None or level is None:
-        return flash(redirect(back), translate(request, NOT_UNITS), "error")
+    try:
+        seller_id, edit = await pair_edit(request, RouteGroup.PLANNING, "warning_level")
+    except BadUnits as exc:
+        return flash(redirect(exc.back), translate(request, NOT_UNITS), "error")
+    sku, level, back = edit.sku, edit.units, edit.back
     try:
         with database(request).session() as session:
-            stock.set_warning_level(session, seller_id=caller.identity.seller_id, sku=sku,
-                                    warehouse_id=warehouse_id, warning_level=level)
+            stock.set_warning_level(session, seller_id=seller_id, sku=sku,
+                                    warehouse_id=edit.warehouse_id, warning_level=level)
     except DomainError as exc:
         return flash(redirect(back), exc.message, "error")
     return flash(redirect(back), translate(
@@ -150,7 +169,7 @@ def replenishment_page(request: Request, page: Page = 1,
         "items": items[:PAGE_SIZE], "has_next": len(items) > PAGE_SIZE, "page": page,
         "only_positive": only_positive,
         "names": {w.warehouse_id: w.name
-                  for w in _warehouses(request, caller.identity.seller_id)}})
+                  for w in seller_warehouses(request, caller.identity.seller_id)}})
 
 
 # --- a plan-stock plan next to today's levels -----------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
@@ -29,6 +30,7 @@ from reference_backend.console.session import (
 )
 from reference_backend.db import Database
 from reference_backend.permissions import Action, RouteGroup, is_allowed
+from reference_backend.tables import Warehouse
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLASH_COOKIE = "peakline_flash"
@@ -55,6 +57,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("/stock", _l("Stock"), RouteGroup.STOCKS),
     Section("/products", _l("Products"), RouteGroup.PRODUCTS),
     Section("/returns", _l("Returns"), RouteGroup.RETURNS),
+    Section("/promotions", _l("Promotions"), RouteGroup.PROMOTIONS),
+    Section("/chats", _l("Buyer chats"), RouteGroup.CHATS),
     Section("/analytics", _l("Analytics"), RouteGroup.ANALYTICS),
     Section("/accounts", _l("Accounts"), RouteGroup.ACCOUNTS),
     Section("/webhooks", _l("Webhooks"), RouteGroup.WEBHOOKS),
@@ -90,6 +94,13 @@ def person(request: Request, group: RouteGroup | None = None,
     if group is not None and not is_allowed(caller.identity.role, group, action):
         raise Denied()
     return caller
+
+
+def seller_warehouses(request: Request, seller_id: int) -> list[Warehouse]:
+    """The seller's warehouses by name (for filters and labels)."""
+    with database(request).read_session() as session:
+        return list(session.scalars(select(Warehouse).where(Warehouse.seller_id == seller_id)
+                                    .order_by(Warehouse.name)))
 
 
 def may(caller: Caller | None, group: RouteGroup, action: Action = Action.READ) -> bool:
