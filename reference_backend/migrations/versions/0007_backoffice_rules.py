@@ -33,7 +33,7 @@ def downgrade() -> None:
     with op.batch_alter_table("acts") as batch_op:
         batch_op.drop_column("ready_at")
     with op.batch_alter_table("action_products") as batch_op:
-        batch_op.drop_constraint("ck_action_products_sold_within_stock", type_="check")
+        batch_op.drop_constraint(op.f("ck_action_products_sold_within_stock"), type_="check")
         batch_op.drop_column("sold")
     with op.batch_alter_table("sellers") as batch_op:
         batch_op.drop_column("subscription")
