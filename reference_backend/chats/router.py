@@ -1,6 +1,8 @@
 """Buyer chats (§12): lists v2 and v3, history v2 and v3, send message/file, read, start; and
-the seller's download of a chat file (``/peakline/v1``). The legacy ``/v1/chat/list``,
-``/v1/chat/history`` and ``/v1/chat/updates`` are not served (404, as every unserved method).
+the seller's download of a chat file (``/peakline/v1``). History, send, read and start need
+a Premium Plus or Pro subscription (the seller's ``subscription``; 403 with Ozon's body
+otherwise). The legacy ``/v1/chat/list``, ``/v1/chat/history`` and ``/v1/chat/updates`` are
+not served (404, as every unserved method).
 """
 
 from __future__ import annotations
@@ -104,8 +106,9 @@ def _history(body: C.HistoryRequest | C.HistoryV2Request, seller_id: int, db: Db
 @router.post("/v3/chat/history", response_model=C.HistoryResponse)
 def chat_history(body: C.HistoryRequest, seller: ChatsRead, db: DbDep, request: Request
                  ) -> C.HistoryResponse:
-    """Messages from ``from_message_id`` (included; default the newest), ``Backward`` (default,
-    newest first) or ``Forward``; message ids as numeric strings."""
+    """Premium Plus or Pro (else 403): messages from ``from_message_id`` (included; default the
+    newest), ``Backward`` (default, newest first) or ``Forward``; message ids as numeric
+    strings."""
     rows, has_next, chat = _history(body, seller.seller_id, db, body.filter.message_ids)
     base = str(request.base_url)
     return C.HistoryResponse(has_next=has_next, messages=[_message(m, chat, base) for m in rows])
@@ -114,8 +117,8 @@ def chat_history(body: C.HistoryRequest, seller: ChatsRead, db: DbDep, request: 
 @router.post("/v2/chat/history", response_model=C.HistoryV2Response)
 def chat_history_v2(body: C.HistoryV2Request, seller: ChatsRead, db: DbDep, request: Request
                     ) -> C.HistoryV2Response:
-    """Switched off by Ozon in 2025 but still called; ``messageId`` and ``message_id`` both sent
-    (the spec's schema and example disagree)."""
+    """Switched off by Ozon in 2025 but still called; Premium Plus or Pro (else 403);
+    ``messageId`` and ``message_id`` both sent (the spec's schema and example disagree)."""
     rows, has_next, chat = _history(body, seller.seller_id, db)
     base = str(request.base_url)
     messages = []
@@ -129,7 +132,8 @@ def chat_history_v2(body: C.HistoryV2Request, seller: ChatsRead, db: DbDep, requ
 
 @router.post("/v1/chat/send/message", response_model=C.SendResponse)
 def send_message(body: C.SendMessageRequest, seller: ChatsWrite, db: DbDep) -> C.SendResponse:
-    """Plain text, 1-1000 characters; outside the messaging window 409 (code unconfirmed)."""
+    """Premium Plus or Pro (else 403): plain text, 1-1000 characters; outside the messaging
+    window 409 (code unconfirmed)."""
     with db.session() as session:
         service.seller_message(session, seller_id=seller.seller_id, chat_id=body.chat_id,
                                author_id=seller.client_id, text=body.text)
@@ -138,8 +142,8 @@ def send_message(body: C.SendMessageRequest, seller: ChatsWrite, db: DbDep) -> C
 
 @router.post("/v1/chat/send/file", response_model=C.SendResponse)
 def send_file(body: C.SendFileRequest, seller: ChatsWrite, db: DbDep) -> C.SendResponse:
-    """A file (name with extension, base64 content) stored with the chat, at most 5 MiB (Ozon
-    documents no limit)."""
+    """Premium Plus or Pro (else 403): a file (name with extension, base64 content) stored with
+    the chat, at most 5 MiB (Ozon documents no limit)."""
     with db.session() as session:
         service.seller_message(session, seller_id=seller.seller_id, chat_id=body.chat_id,
                                author_id=seller.client_id,
@@ -149,8 +153,8 @@ def send_file(body: C.SendFileRequest, seller: ChatsWrite, db: DbDep) -> C.SendR
 
 @router.post("/v2/chat/read", response_model=C.ReadResponse)
 def chat_read(body: C.ReadRequest, seller: ChatsWrite, db: DbDep) -> C.ReadResponse:
-    """Marks the buyer's messages up to ``from_message_id`` read (absent or ``0`` meaning all,
-    our reading); answers how many stay unread."""
+    """Premium Plus or Pro (else 403): marks the buyer's messages up to ``from_message_id`` read
+    (absent or ``0`` meaning all, our reading); answers how many stay unread."""
     with db.session() as session:
         chat = service.get_chat(session, seller_id=seller.seller_id, chat_id=body.chat_id)
         _, left = service.mark_read(session, chat=chat, reader=service.SELLER,
@@ -160,7 +164,8 @@ def chat_read(body: C.ReadRequest, seller: ChatsWrite, db: DbDep) -> C.ReadRespo
 
 @router.post("/v1/chat/start", response_model=C.StartResponse)
 def chat_start(body: C.StartRequest, seller: ChatsWrite, db: DbDep) -> C.StartResponse:
-    """The posting's chat with its buyer; calling it again returns the same chat (unconfirmed)."""
+    """Premium Plus or Pro (else 403): the posting's chat with its buyer; calling it again
+    returns the same chat (unconfirmed)."""
     chat = db.write_racing(service.start, seller_id=seller.seller_id,
                            posting_number=body.posting_number)
     return C.StartResponse(result=C.StartResult(chat_id=chat.chat_id))
