@@ -106,9 +106,8 @@ def _history(body: C.HistoryRequest | C.HistoryV2Request, seller_id: int, db: Db
 @router.post("/v3/chat/history", response_model=C.HistoryResponse)
 def chat_history(body: C.HistoryRequest, seller: ChatsRead, db: DbDep, request: Request
                  ) -> C.HistoryResponse:
-    """Premium Plus or Pro (else 403): messages from ``from_message_id`` (included; default the
-    newest), ``Backward`` (default, newest first) or ``Forward``; message ids as numeric
-    strings."""
+    """Messages from ``from_message_id`` (included; default the newest), ``Backward`` (default,
+    newest first) or ``Forward``, ids as numeric strings; Premium Plus or Pro (else 403)."""
     rows, has_next, chat = _history(body, seller.seller_id, db, body.filter.message_ids)
     base = str(request.base_url)
     return C.HistoryResponse(has_next=has_next, messages=[_message(m, chat, base) for m in rows])
@@ -132,8 +131,8 @@ def chat_history_v2(body: C.HistoryV2Request, seller: ChatsRead, db: DbDep, requ
 
 @router.post("/v1/chat/send/message", response_model=C.SendResponse)
 def send_message(body: C.SendMessageRequest, seller: ChatsWrite, db: DbDep) -> C.SendResponse:
-    """Premium Plus or Pro (else 403): plain text, 1-1000 characters; outside the messaging
-    window 409 (code unconfirmed)."""
+    """Plain text, 1-1000 characters; outside the messaging window 409 (code unconfirmed);
+    Premium Plus or Pro (else 403)."""
     with db.session() as session:
         service.seller_message(session, seller_id=seller.seller_id, chat_id=body.chat_id,
                                author_id=seller.client_id, text=body.text)
@@ -142,8 +141,8 @@ def send_message(body: C.SendMessageRequest, seller: ChatsWrite, db: DbDep) -> C
 
 @router.post("/v1/chat/send/file", response_model=C.SendResponse)
 def send_file(body: C.SendFileRequest, seller: ChatsWrite, db: DbDep) -> C.SendResponse:
-    """Premium Plus or Pro (else 403): a file (name with extension, base64 content) stored with
-    the chat, at most 5 MiB (Ozon documents no limit)."""
+    """A file (name with extension, base64 content) stored with the chat, at most 5 MiB (Ozon
+    documents no limit); Premium Plus or Pro (else 403)."""
     with db.session() as session:
         service.seller_message(session, seller_id=seller.seller_id, chat_id=body.chat_id,
                                author_id=seller.client_id,
@@ -153,8 +152,8 @@ def send_file(body: C.SendFileRequest, seller: ChatsWrite, db: DbDep) -> C.SendR
 
 @router.post("/v2/chat/read", response_model=C.ReadResponse)
 def chat_read(body: C.ReadRequest, seller: ChatsWrite, db: DbDep) -> C.ReadResponse:
-    """Premium Plus or Pro (else 403): marks the buyer's messages up to ``from_message_id`` read
-    (absent or ``0`` meaning all, our reading); answers how many stay unread."""
+    """Marks the buyer's messages up to ``from_message_id`` read (absent or ``0`` meaning all,
+    our reading), answers how many stay unread; Premium Plus or Pro (else 403)."""
     with db.session() as session:
         chat = service.get_chat(session, seller_id=seller.seller_id, chat_id=body.chat_id)
         _, left = service.mark_read(session, chat=chat, reader=service.SELLER,
@@ -164,8 +163,8 @@ def chat_read(body: C.ReadRequest, seller: ChatsWrite, db: DbDep) -> C.ReadRespo
 
 @router.post("/v1/chat/start", response_model=C.StartResponse)
 def chat_start(body: C.StartRequest, seller: ChatsWrite, db: DbDep) -> C.StartResponse:
-    """Premium Plus or Pro (else 403): the posting's chat with its buyer; calling it again
-    returns the same chat (unconfirmed)."""
+    """The posting's chat with its buyer (the same one when called again, unconfirmed); Premium
+    Plus or Pro (else 403)."""
     chat = db.write_racing(service.start, seller_id=seller.seller_id,
                            posting_number=body.posting_number)
     return C.StartResponse(result=C.StartResult(chat_id=chat.chat_id))
