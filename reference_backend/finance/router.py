@@ -16,7 +16,8 @@ router = APIRouter(tags=["Ozon: finance"])
 def transaction_list(body: F.TransactionListRequest, seller: FinanceRead, db: DbDep
                      ) -> F.TransactionListResponse:
     """Accruals derived from the postings (sales, commissions, logistics, refunds), one row per
-    operation, paged by ``page``/``page_size``."""
+    operation, paged by ``page``/``page_size``, at most one month per request (400 otherwise;
+    no period only with a ``posting_number``)."""
     with db.read_session() as session:
         result = service.transaction_list(session, seller_id=seller.seller_id, req=body,
                                           tariffs=tariffs())
@@ -25,8 +26,8 @@ def transaction_list(body: F.TransactionListRequest, seller: FinanceRead, db: Db
 
 @router.post("/v3/finance/transaction/totals", response_model=F.TotalsResponse)
 def transaction_totals(body: F.TotalsRequest, seller: FinanceRead, db: DbDep) -> F.TotalsResponse:
-    """The period's operations summed into Ozon's buckets (their mapping is undocumented; ours
-    is in the service)."""
+    """The period's operations (at most one month) summed into Ozon's buckets (their mapping is
+    undocumented; ours is in the service)."""
     with db.read_session() as session:
         result = service.totals(session, seller_id=seller.seller_id, req=body, tariffs=tariffs())
     return F.TotalsResponse(result=result)
