@@ -37,6 +37,7 @@ class ConsoleWorld:
     people: dict[Role, tuple[str, str]] = field(default_factory=dict)
     chat_id: str = ""  # a buyer chat, once a test starts one
     action_id: int = 0  # a promotion of this seller (10 % off, running for 30 days)
+    database_url: str = ""
 
     def returned(self, sku: int) -> str:
         """A posting of one unit of ``sku`` shipped, delivered and returned by the buyer."""
@@ -125,4 +126,4 @@ def console_world(directory: Path, env: dict[str, str] | None = None,
     server = ServerProcess(url, port=port, env={
         "PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute", "PEAKLINE_SIGNIN_FREE_FAILURES": "50",
         "PEAKLINE_BASE_URL": f"http://127.0.0.1:{port}", **(env or {})}).wait_ready(120)
-    return ConsoleWorld(server, creds, people, action_id=action_id)
+    return ConsoleWorld(server, creds, people, action_id=action_id, database_url=url)

@@ -17,12 +17,15 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import update
 from starlette.routing import Mount
 
 from reference_backend.app import create_app
 from reference_backend.console import i18n
+from reference_backend.db import Database
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
 from reference_backend.settings import Settings
+from reference_backend.tables import Seller
 from tests.backend_support import fresh_postgres_url, postgres_admin_url
 from tests.console_support import ConsoleWorld, console_world
 
@@ -210,6 +213,28 @@ def test_every_form_post_without_its_csrf_token_is_refused_and_changes_nothing(
     answer = client.post("/console/stock/warning-level", data={
         "csrf_token": other_token, "sku": sku, "warehouse_id": warehouse, "warning_level": 99})
     assert answer.status_code == 403
+
+
+def test_a_service_refusal_is_a_page_with_its_reason(
+    world: ConsoleWorld, people: dict, posting: str
+) -> None:
+    """A seller without Premium Plus: the chat page answers 403 with the service's reason
+    (as the API does), not a server error; the list stays open."""
+    client, _ = people[Role.OWNER]
+    database = Database(world.database_url, Settings(database_url=world.database_url))
+    try:
+        with database.session() as session:
+            session.execute(update(Seller).where(Seller.id == world.creds["seller_id"])
+                            .values(subscription="NONE"))
+        answer = client.get(_url("/chats/{chat_id}", posting, world))
+        assert answer.status_code == 403, answer.text[:300]
+        assert "Premium Plus" in answer.text and "Nothing was changed" in answer.text
+        assert client.get("/console/chats").status_code == 200
+    finally:
+        with database.session() as session:
+            session.execute(update(Seller).where(Seller.id == world.creds["seller_id"])
+                            .values(subscription="PREMIUM_PLUS"))
+        database.dispose()
 
 
 def test_session_cookie_is_httponly_and_samesite(world: ConsoleWorld) -> None:

@@ -34,7 +34,8 @@ from reference_backend.console.web import (
     SignInNeeded,
     render,
 )
-from reference_backend.domain_errors import NotFound
+from reference_backend.domain_errors import DomainError, NotFound
+from reference_backend.errors import KIND_STATUS
 
 STATIC = Path(__file__).parent / "static"
 PAGE_MODULES = (account_pages, home, postings, products, stock, returns, buyers, analytics,
@@ -73,6 +74,13 @@ def create_console(parent: FastAPI) -> FastAPI:
     @console.exception_handler(NotFound)
     async def not_found(request: Request, _exc: Exception) -> Response:
         return render(request, "error.html", {"code": 404}, status=404)
+
+    @console.exception_handler(DomainError)  # any other refusal of a service: its message
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, DomainError)
+        status = KIND_STATUS.get(exc.kind, 400)
+        return render(request, "error.html", {"code": status, "message": exc.message},
+                      status=status)
 
     @console.exception_handler(RequestValidationError)
     async def bad_request(request: Request, _exc: Exception) -> Response:
