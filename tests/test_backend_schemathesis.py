@@ -107,6 +107,7 @@ def _database(kind: str, tmp_path: Path) -> Iterator[tuple[str, dict]]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # (a loaded machine; the long local run passes --timeout)
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_schemathesis_all_checks_and_stateful(kind: str, tmp_path: Path) -> None:
     with _database(kind, tmp_path) as (url, creds):
