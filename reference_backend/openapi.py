@@ -5,16 +5,26 @@ parameter; this server answers validation errors with 400 and the Ozon (``rpcSta
 Peakline error body (:mod:`reference_backend.errors`). :func:`install_openapi` makes the
 document say so: the 422s of FastAPI's shape are replaced by a 400, and every operation
 documents its other errors (401, 403, 404, 409, 429, 503...) as ``default`` with the same body.
+
+The keys a route takes are read from the request, not declared as parameters (see
+:func:`reference_backend.auth.authenticated_seller`); the document names them as security
+schemes, found from each route's dependencies: a seller key (``Client-Id`` + ``Api-Key``), a
+person's session (``Authorization: Bearer``, account routes) or a platform key (``Bearer``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, iter_route_contexts
 
+from reference_backend.accounts.deps import caller
+from reference_backend.auth import authenticated_platform, authenticated_seller
 from reference_backend.errors import is_peakline_path
+from reference_backend.wire import INT64_MAX, INT64_MIN
 
 OZON_ERROR = "OzonError"
 PEAKLINE_ERROR = "PeaklineError"
@@ -43,6 +53,24 @@ ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     },
 }
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "ClientId": {"type": "apiKey", "in": "header", "name": "Client-Id",
+                 "description": "the seller's Client-Id (sent with Api-Key)"},
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "Api-Key",
+               "description": "a seller API key (sent with Client-Id)"},
+    "Session": {"type": "http", "scheme": "bearer",
+                "description": "a person's session token from POST /peakline/v1/accounts/sign-in"},
+    "PlatformKey": {"type": "http", "scheme": "bearer",
+                    "description": "a marketplace platform key (peakline seed prints it)"},
+}
+SELLER_KEY = {"ClientId": [], "ApiKey": []}
+#: The dependency that reads a route's keys -> the document's ``security`` of the route.
+_SECURITY_OF = {
+    authenticated_seller: [SELLER_KEY],
+    caller: [SELLER_KEY, {"Session": []}],
+    authenticated_platform: [{"PlatformKey": []}],
+}
+_CONVERTOR = re.compile(r"\{(\w+):\w+\}")  # "{account_id:int}" -> "{account_id}"
 _FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
 _METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
@@ -80,15 +108,88 @@ def describe_errors(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def route_security(app: FastAPI) -> dict[tuple[str, str], list[dict[str, list]]]:
+    """``(path, method) -> security requirements`` of every route that reads a key."""
+    found: dict[tuple[str, str], list[dict[str, list]]] = {}
+
+    def walk(dependant: Any) -> list[dict[str, list]] | None:
+        if dependant.call in _SECURITY_OF:
+            return _SECURITY_OF[dependant.call]
+        return next(filter(None, map(walk, dependant.dependencies)), None)
+
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and (security := walk(route.dependant)) is not None:
+            path = _CONVERTOR.sub(r"{\1}", context.path or route.path)  # as documented
+            for method in route.methods:
+                found[(path, method.lower())] = security
+    return found
+
+
+def describe_security(document: dict[str, Any], app: FastAPI) -> dict[str, Any]:
+    """``document`` with the keys each operation takes (changed in place, and returned)."""
+    for (path, method), security in route_security(app).items():
+        operation = document.get("paths", {}).get(path, {}).get(method)
+        if operation is not None:
+            operation["security"] = security
+    document.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    return document
+
+
+_BOUND_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def exact_integer_bounds(node: Any) -> Any:
+    """Integer bounds as integers (changed in place, and returned).
+
+    FastAPI's document model holds ``minimum``/``maximum`` as floats: ``2**63 - 1`` became
+    ``9.223372036854776e18``, which is ``2**63``, a value no int64 column holds. An integer
+    schema's float bound is written back as the integer, the int64 range's ends exactly.
+    """
+    if isinstance(node, dict):
+        if node.get("type") == "integer":
+            for key in _BOUND_KEYS:
+                if isinstance(node.get(key), float):
+                    node[key] = min(max(int(node[key]), INT64_MIN), INT64_MAX)
+        for value in node.values():
+            exact_integer_bounds(value)
+    elif isinstance(node, list):
+        for value in node:
+            exact_integer_bounds(value)
+    return node
+
+
+def optional_bodies(document: dict[str, Any]) -> dict[str, Any]:
+    """A body whose model requires nothing is optional and may be ``null`` (changed in place,
+    and returned): the server reads an absent, empty or ``null`` body as ``{}``
+    (``middleware.JsonBodyMiddleware``)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    for item in document.get("paths", {}).values():
+        for method, operation in item.items():
+            body = operation.get("requestBody") if method in _METHODS else None
+            if not body:
+                continue
+            schema = body.get("content", {}).get("application/json", {}).get("schema", {})
+            ref = schema.get("$ref", "")
+            model = schemas.get(ref.rpartition("/")[2], {}) if ref else schema
+            if model.get("type") == "object" and not model.get("required"):
+                body["required"] = False
+                body["content"]["application/json"]["schema"] = {"anyOf": [schema,
+                                                                           {"type": "null"}]}
+    return document
+
+
 def install_openapi(app: FastAPI) -> None:
     """Serve ``app``'s document with :func:`describe_errors` applied (built once)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = describe_errors(get_openapi(
+            document = get_openapi(
                 title=app.title, version=app.version, openapi_version=app.openapi_version,
                 description=app.description, routes=app.routes, tags=app.openapi_tags,
-                servers=app.servers))
+                servers=app.servers)
+            app.openapi_schema = exact_integer_bounds(optional_bodies(
+                describe_security(describe_errors(document), app)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ default, so a service fills only what it knows.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     PlainSerializer,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -30,10 +32,28 @@ def _drop_nulls(data: Any) -> Any:
     return data
 
 
+def _optional_may_be_null(schema: dict[str, Any]) -> None:
+    """JSON Schema of a request model: an optional property may be ``null`` (it is absent)."""
+    required = set(schema.get("required", ()))
+    for name, prop in schema.get("properties", {}).items():
+        if name in required or prop.get("type") == "null":
+            continue
+        if "anyOf" in prop:
+            if {"type": "null"} not in prop["anyOf"]:
+                prop["anyOf"].append({"type": "null"})
+            continue
+        meta = {k: prop.pop(k) for k in ("title", "description", "default", "examples")
+                if k in prop}
+        inner = dict(prop)
+        prop.clear()
+        prop.update(anyOf=[inner, {"type": "null"}], **meta)
+
+
 class OzonRequest(BaseModel):
     """Base of every request body: unknown keys ignored, ``null`` treated as absent."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True,
+                              json_schema_extra=_optional_may_be_null)
 
     @model_validator(mode="before")
     @classmethod
@@ -101,6 +121,13 @@ def _tolerant_int(low: int, high: int) -> Any:
     return Annotated[int, BeforeValidator(_int_like), Field(ge=low, le=high), StandardBounds()]
 
 
+def not_a_boolean(value: Any) -> Any:
+    """A validator: a number field refuses ``true``/``false`` (pydantic would read 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    return value
+
+
 #: int64 id: JSON number or numeric string.
 Int64 = _tolerant_int(INT64_MIN, INT64_MAX)
 #: Positive int64 id.
@@ -127,9 +154,21 @@ def _str_like(value: Any) -> Any:
     return value
 
 
+class OrNumber:
+    """Last in a string type whose validator takes a JSON number too: the document says so."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        text = handler(core_schema)
+        meta = {k: text.pop(k) for k in ("title", "description", "default", "examples")
+                if k in text}
+        return {"anyOf": [text, {"type": "number"}], **meta}
+
+
 #: A string that some clients send as a number (offer ids, barcodes, posting numbers); a field
 #: may narrow its length (``Field(min_length=1, max_length=50)``).
-LooseStr = Annotated[str, BeforeValidator(_str_like), StandardBounds(maxLength=LOOSE_STR_MAX)]
+LooseStr = Annotated[str, BeforeValidator(_str_like), StandardBounds(maxLength=LOOSE_STR_MAX),
+                     OrNumber()]
 
 
 def _bool_like(value: Any) -> Any:
@@ -141,6 +180,13 @@ def _bool_like(value: Any) -> Any:
 Bool = Annotated[bool, BeforeValidator(_bool_like)]
 
 
+def ci_pattern(values: tuple[str, ...] | list[str], *, blank: bool = False) -> str:
+    """A JSON Schema pattern of ``values`` in any letter case, spaces around (or blank)."""
+    cases = "|".join("".join(f"[{c.upper()}{c.lower()}]" if c.upper() != c.lower()
+                             else re.escape(c) for c in value) for value in values)
+    return rf"^\s*(?:{cases}){'?' if blank else ''}\s*$"
+
+
 def ci_enum(*values: str) -> Any:
     """A string type accepting ``values`` in any letter case, normalised to the listed spelling."""
     canonical = {v.lower(): v for v in values}
@@ -150,7 +196,10 @@ def ci_enum(*values: str) -> Any:
             raise ValueError(f"must be one of {', '.join(values)} (any case)")
         return canonical[value.strip().lower()]
 
-    return Annotated[str, BeforeValidator(check)]
+    # documented as what it takes: any letter case, spaces around (not an enum of spellings)
+    schema = {"type": "string", "pattern": ci_pattern(values),
+              "description": f"one of {', '.join(values)} (any letter case)"}
+    return Annotated[str, BeforeValidator(check), WithJsonSchema(schema)]
 
 
 def _parse_datetime(value: Any) -> Any:

@@ -38,6 +38,7 @@ SIGNIN_ENV = {
     "PEAKLINE_SIGNIN_BASE_DELAY_S": "4",
     "PEAKLINE_SIGNIN_MAX_DELAY_S": "4",
     "PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute",
+    "PEAKLINE_TRUSTED_PROXIES": "127.0.0.1",  # X-Forwarded-For names the client
     "PEAKLINE_RUN_OUTBOX_WORKER": "false",
 }
 
@@ -100,7 +101,7 @@ def _sign_in(
     env: Env, email: str, password: str = PASSWORD, code: str | None = None,
     address: str = "192.0.2.1",
 ) -> httpx.Response:
-    """A sign-in from ``address`` (uvicorn takes X-Forwarded-For from 127.0.0.1)."""
+    """A sign-in from ``address`` (the server trusts X-Forwarded-For from 127.0.0.1)."""
     body = {"email": email, "password": password}
     if code is not None:
         body["totp_code"] = code

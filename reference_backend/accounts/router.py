@@ -175,7 +175,7 @@ def set_policy(body: s.PolicyIn, who: Owner, db: DbDep) -> s.PolicyOut:
         return s.PolicyOut(require_2fa=seller.require_2fa)
 
 
-@router.get("/{account_id}", response_model=s.AccountOut)
+@router.get("/{account_id:int}", response_model=s.AccountOut)
 def get_account(account_id: Id, who: OwnerRead, db: DbDep) -> s.AccountOut:
     with db.read_session() as session:
         return s.AccountOut.of(
@@ -183,7 +183,7 @@ def get_account(account_id: Id, who: OwnerRead, db: DbDep) -> s.AccountOut:
         )
 
 
-@router.patch("/{account_id}", response_model=s.AccountOut)
+@router.patch("/{account_id:int}", response_model=s.AccountOut)
 def update_account(account_id: Id, body: s.AccountPatch, who: Owner, db: DbDep) -> s.AccountOut:
     """Change a sub-account's role or name, or disable it (its keys stop working at once)."""
     with db.session() as session:
@@ -194,7 +194,7 @@ def update_account(account_id: Id, body: s.AccountPatch, who: Owner, db: DbDep) 
         return s.AccountOut.of(account)
 
 
-@router.post("/{account_id}/totp/reset", response_model=s.AccountOut)
+@router.post("/{account_id:int}/totp/reset", response_model=s.AccountOut)
 def reset_totp(account_id: Id, who: Owner, db: DbDep) -> s.AccountOut:
     """Clear a sub-account's 2FA (lost phone); it enrols again at its next sign-in."""
     with db.session() as session:
@@ -203,7 +203,7 @@ def reset_totp(account_id: Id, who: Owner, db: DbDep) -> s.AccountOut:
         )
 
 
-@router.get("/{account_id}/api-keys", response_model=s.KeysOut)
+@router.get("/{account_id:int}/api-keys", response_model=s.KeysOut)
 def list_keys(account_id: Id, who: OwnerRead, db: DbDep) -> s.KeysOut:
     """The account's keys (hints only: a key itself is never shown again)."""
     with db.read_session() as session:
@@ -211,7 +211,7 @@ def list_keys(account_id: Id, who: OwnerRead, db: DbDep) -> s.KeysOut:
         return s.KeysOut(api_keys=[s.KeyOut.of(k) for k in keys])
 
 
-@router.post("/{account_id}/api-keys", response_model=s.NewKeyOut, status_code=201)
+@router.post("/{account_id:int}/api-keys", response_model=s.NewKeyOut, status_code=201)
 def issue_key(
     account_id: Id, body: s.KeyIn, who: Owner, db: DbDep, request: Request
 ) -> s.NewKeyOut:
@@ -227,7 +227,7 @@ def issue_key(
                            client_id=who.client_id)
 
 
-@router.delete("/{account_id}/api-keys/{key_id}", response_model=s.KeyOut)
+@router.delete("/{account_id:int}/api-keys/{key_id}", response_model=s.KeyOut)
 def revoke_key(account_id: Id, key_id: Id, who: Owner, db: DbDep) -> s.KeyOut:
     """Revoke a key: the next request with it is refused (401)."""
     with db.session() as session:

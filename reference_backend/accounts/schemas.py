@@ -54,7 +54,7 @@ class KeyIn(_In):
 
 
 class PolicyIn(_In):
-    require_2fa: bool
+    require_2fa: bool = Field(strict=True)  # true or false, not 0/1
 
 
 class AccountOut(BaseModel):

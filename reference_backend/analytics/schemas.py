@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from reference_backend.schemas import (
@@ -76,7 +78,7 @@ class AnalyticsDataRequest(OzonRequest):
     metrics: list[Metric] = Field(min_length=1, max_length=MAX_METRICS)  # type: ignore[valid-type]
     filters: list[AnalyticsFilter] = Field(default_factory=list, max_length=50)
     sort: list[AnalyticsSort] = Field(default_factory=list, max_length=20)
-    limit: Count = 1000
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
     offset: Count = 0
 
 
@@ -101,7 +103,7 @@ class AnalyticsDataResponse(OzonResponse):
 
 
 class StockOnWarehousesRequest(OzonRequest):
-    limit: Count = 100
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 100
     offset: Count = 0
     warehouse_type: ci_enum("ALL", "EXPRESS_DARK_STORE", "NOT_EXPRESS_DARK_STORE") = "ALL"  # type: ignore[valid-type]
 

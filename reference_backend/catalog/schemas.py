@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from reference_backend.schemas import (
     Bool,
@@ -45,7 +45,10 @@ def _decimal_text(value: Any) -> Any:
 
 
 #: Money/rate in a request: ``"279.00"``, ``"279"``, ``279`` -> Decimal (``""`` -> None).
-DecimalText = Annotated[Decimal | None, BeforeValidator(_decimal_text)]
+DecimalText = Annotated[Decimal | None, BeforeValidator(_decimal_text), WithJsonSchema({"anyOf": [
+    {"type": "string", "pattern": r"^\s*\+?(?:\d{1,12}(?:[.,]\d*)?|[.,]\d+)?\s*$",
+     "description": 'a decimal number, e.g. "279.00" (blank: absent)'},
+    {"type": "number", "minimum": 0, "maximum": 1e12}, {"type": "null"}]})]
 
 Visibility = ci_enum(
     "ALL",
@@ -188,7 +191,7 @@ class ProductListFilter(OzonRequest):
 class ProductListRequest(OzonRequest):
     filter: ProductListFilter = Field(default_factory=ProductListFilter)
     last_id: LooseStr = ""
-    limit: Count = 1000
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
 
 
 class Quant(OzonResponse):
@@ -433,7 +436,7 @@ class InfoStocksFilter(ProductListFilter):
 class InfoStocksRequest(OzonRequest):
     filter: InfoStocksFilter = Field(default_factory=InfoStocksFilter)
     cursor: str = ""
-    limit: Count = 1000
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
 
 
 class InfoStock(OzonResponse):
@@ -466,7 +469,7 @@ class StocksByWarehouseV1Request(OzonRequest):
 
 
 class StocksByWarehouseV2Request(StocksByWarehouseV1Request):
-    limit: Count = 100
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 100
     cursor: str = ""
 
 

@@ -35,13 +35,13 @@ class ChatFilter(OzonRequest):
 
 class ChatListRequest(OzonRequest):
     filter: ChatFilter = Field(default_factory=ChatFilter)
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None  # (router.MAX_LIMIT)
     cursor: str | None = None
 
 
 class ChatListV2Request(OzonRequest):
     filter: ChatFilter = Field(default_factory=ChatFilter)
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None  # (router.MAX_LIMIT)
     offset: Count = 0
 
 
@@ -93,7 +93,7 @@ class HistoryRequest(OzonRequest):
     chat_id: ChatId
     direction: Direction = "Backward"  # type: ignore[valid-type]
     from_message_id: MessageId = None
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None  # (router.MAX_LIMIT)
     filter: HistoryFilter = Field(default_factory=HistoryFilter)
 
 
@@ -101,7 +101,7 @@ class HistoryV2Request(OzonRequest):
     chat_id: ChatId
     direction: Direction = "Backward"  # type: ignore[valid-type]
     from_message_id: MessageId = None
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None  # (router.MAX_LIMIT)
 
 
 class User(OzonResponse):

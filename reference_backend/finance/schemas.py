@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from reference_backend.schemas import (
     Count,
@@ -14,14 +14,18 @@ from reference_backend.schemas import (
     OzonResponse,
     blank_is_absent,
     ci_enum,
+    ci_pattern,
 )
 
 TRANSACTION_TYPES = ("all", "orders", "returns", "services", "compensation", "transferDelivery",
                      "other")
 
 
-TransactionType = Annotated[
-    ci_enum(*TRANSACTION_TYPES) | None, BeforeValidator(blank_is_absent)]  # type: ignore[misc]
+TransactionType = Annotated[  # (blank: absent; documented so)
+    ci_enum(*TRANSACTION_TYPES) | None, BeforeValidator(blank_is_absent),  # type: ignore[misc]
+    WithJsonSchema({"anyOf": [{"type": "string", "pattern": ci_pattern(TRANSACTION_TYPES,
+                                                                       blank=True)},
+                              {"type": "null"}]})]
 PostingNumber = Annotated[LooseStr | None, BeforeValidator(blank_is_absent)]
 
 

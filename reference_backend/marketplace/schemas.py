@@ -144,7 +144,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 class WarningLevelIn(Body):
     sku: Sku
     warehouse_id: WarehouseId
-    warning_level: int = Field(ge=0, le=2**31 - 1)
+    warning_level: int = Field(ge=0, le=2**31 - 1, strict=True)  # (not a boolean)
 
 
 class WarningLevelsIn(Body):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -73,7 +73,7 @@ class OffsetListRequest(OzonRequest):
 
     filter: OzonRequest = Field(default_factory=OzonRequest)
     dir: SortDir = "asc"  # type: ignore[valid-type]
-    limit: Count = 1000
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
     offset: Count = 0
     with_: With = Field(default_factory=With, alias="with")
 
@@ -83,7 +83,7 @@ class CursorListRequest(OzonRequest):
 
     filter: OzonRequest = Field(default_factory=OzonRequest)
     cursor: str = ""
-    limit: Count = 100
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 100
     sort_dir: SortDir = "asc"  # type: ignore[valid-type]
     translit: Bool = False
     with_: With = Field(default_factory=With, alias="with")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from reference_backend.schemas import (
     Count,
@@ -16,13 +16,16 @@ from reference_backend.schemas import (
     OutDatetime,
     OzonRequest,
     OzonResponse,
+    StandardBounds,
     ci_enum,
     iso_utc,
+    not_a_boolean,
 )
 
 MAX_ITEMS = 1000
 #: A money amount in a request: a non-negative number (or a numeric string).
-Amount = Annotated[float, Field(ge=0, le=1e12)]
+Amount = Annotated[float, BeforeValidator(not_a_boolean), Field(ge=0, le=1e12),
+                 StandardBounds()]
 
 # --------------------------------------------------------------------------- actions
 
@@ -55,14 +58,14 @@ class ProductsPageRequest(OzonRequest):
     """v1 candidates/products: ``offset`` (what clients send) or ``last_id`` (the docs)."""
 
     action_id: Id64
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None
     offset: Count | None = None
     last_id: LooseStr | None = None
 
 
 class ProductsPageV2Request(OzonRequest):
     action_id: Id64
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None
     last_id: LooseStr | None = None
 
 
@@ -185,7 +188,7 @@ class TasksRequest(OzonRequest):
 
     status: ci_enum("UNKNOWN", *TASK_STATUSES) = "UNKNOWN"  # type: ignore[valid-type]
     page: Count = 1
-    limit: Count = MAX_TASKS_LIMIT
+    limit: Annotated[Count, Field(ge=1, le=1000)] = MAX_TASKS_LIMIT
 
 
 class TasksV2Request(OzonRequest):

@@ -43,7 +43,7 @@ class ReturnsFilter(OzonRequest):
 
 class ReturnsListRequest(OzonRequest):
     filter: ReturnsFilter = Field(default_factory=ReturnsFilter)
-    limit: Count = MAX_RETURNS_LIMIT
+    limit: Annotated[Count, Field(ge=1, le=500)] = MAX_RETURNS_LIMIT
     last_id: Count = 0
 
 
@@ -163,7 +163,7 @@ class LegacyReturnsFilter(OzonRequest):
 
 class LegacyReturnsRequest(OzonRequest):
     filter: LegacyReturnsFilter = Field(default_factory=LegacyReturnsFilter)
-    limit: Count = 1000
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
     offset: Count = 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from pydantic import Field
 
@@ -25,13 +26,13 @@ class WarehouseListV1With(OzonRequest):
 
 
 class WarehouseListV1Request(OzonRequest):
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None
     offset: Count = 0
     with_: WarehouseListV1With | None = Field(default=None, alias="with")
 
 
 class WarehouseListV2Request(OzonRequest):
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None
     cursor: str = ""
     warehouse_ids: list[Id64] = Field(default_factory=list, max_length=1000)
 
@@ -46,7 +47,7 @@ class DeliveryMethodV1Filter(OzonRequest):
 
 
 class DeliveryMethodListV1Request(OzonRequest):
-    limit: Count = 50
+    limit: Annotated[Count, Field(ge=1, le=50)] = 50
     offset: Count = 0
     filter: DeliveryMethodV1Filter = Field(default_factory=DeliveryMethodV1Filter)
 
@@ -59,7 +60,7 @@ class DeliveryMethodV2Filter(OzonRequest):
 
 
 class DeliveryMethodListV2Request(OzonRequest):
-    limit: Count | None = None
+    limit: Annotated[Count, Field(ge=1, le=1000)] | None = None
     cursor: str = ""
     sort_dir: ci_enum("ASC", "DESC") = "ASC"  # type: ignore[valid-type]
     filter: DeliveryMethodV2Filter = Field(default_factory=DeliveryMethodV2Filter)

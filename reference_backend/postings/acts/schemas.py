@@ -96,7 +96,7 @@ class ActListFilter(OzonRequest):
 
 class ActListRequest(OzonRequest):
     filter: ActListFilter
-    limit: Count = 50
+    limit: Annotated[Count, Field(ge=1, le=1000)] = 50
 
 
 class RelatedDoc(OzonResponse):
