@@ -660,10 +660,11 @@ def report(rows: list[Row], trivial: dict[Setup, float]) -> list[str]:
             target = (TARGET_PING_RATIO if row.endpoint == "ping"
                       else TARGET_ORDER_RATIO.get(row.db, 0.0) if row.endpoint == "orders"
                       else TARGET_LIST_RATIO)
-            per_core = (row.result.rate / row.cores[0]) / bares_per_core.get(row.setup, 0.0)
+            bare_core = bares_per_core.get(row.setup, 0.0)
+            per_core = (f"; per server core {row.result.rate / row.cores[0] / bare_core:.1%} "
+                        "of bare's" if row.cores[0] > 0 and bare_core > 0 else "")
             verdicts.append(_verdict(ratio >= target, f"{label} {ratio:.1%} of bare FastAPI "
-                                     f"/ping (target >= {target:.0%}); per server core "
-                                     f"{per_core:.1%} of bare's"))
+                                     f"/ping (target >= {target:.0%}){per_core}"))
         if row.mode.startswith("open"):
             p99 = row.result.percentile_ms(99)
             verdicts.append(_verdict(p99 < TARGET_P99_MS,
