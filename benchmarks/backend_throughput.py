@@ -538,9 +538,12 @@ def measure(server: Server, factories: dict[str, Any], cfg: Config, setup: Setup
     def bare_ping(mode: str) -> None:
         if bare is None:
             return
-        res = closed_loop("127.0.0.1", bare.port, ping_factory, connections=cfg.connections,
-                          processes=cfg.clients, warmup_s=cfg.warmup, duration_s=cfg.closed)
-        rows.append(Row(db, workers, "bare-ping", mode, res, history=history))
+        with CpuMeter(bare.proc.pid).over() as cores:
+            res = closed_loop("127.0.0.1", bare.port, ping_factory,
+                              connections=cfg.connections, processes=cfg.clients,
+                              warmup_s=cfg.warmup, duration_s=cfg.closed)
+        rows.append(Row(db, workers, "bare-ping", mode, res, cores=(cores[0], cores[1]),
+                        history=history))
     if analyze is not None and len(order) > 1:
         # a live database: orders in it (postings to list) and statistics that know them
         closed_loop("127.0.0.1", port, factories["orders"], connections=cfg.connections,
@@ -600,18 +603,23 @@ def _ms(value: float) -> str:
     return "-" if not np.isfinite(value) else f"{value:.1f}"
 
 
-def bare_rates(rows: list[Row], trivial: dict[Setup, float]) -> dict[Setup, float]:
-    """Each setup's bare FastAPI ``/ping`` rate: the mean of the bare runs beside its own
-    (``bare-ping`` rows), else the one at the start."""
-    found = {BARE: trivial.get(BARE, 0.0)}
+def bare_rates(rows: list[Row], trivial: dict[Setup, float],
+               per_core: bool = False) -> dict[Setup, float]:
+    """Each setup's bare FastAPI ``/ping`` rate (or rate per server core): the mean of the
+    bare runs beside its own (``bare-ping`` rows), else the one at the start."""
+    def rate(row: Row) -> float:
+        return row.result.rate / row.cores[0] if per_core else row.result.rate
+
+    first = [rate(r) for r in rows if r.setup == BARE and r.mode == "max"]
+    found = {BARE: first[0] if first else 0.0}
     for setup in trivial:
-        beside = [r.result.rate for r in rows if r.setup == setup and r.endpoint == "bare-ping"]
+        beside = [rate(r) for r in rows if r.setup == setup and r.endpoint == "bare-ping"]
         found[setup] = float(np.mean(beside)) if beside else found[BARE]
     return found
 
 
 def report(rows: list[Row], trivial: dict[Setup, float]) -> list[str]:
-    bares = bare_rates(rows, trivial)
+    bares, bares_per_core = bare_rates(rows, trivial), bare_rates(rows, trivial, per_core=True)
     table = Table(title="Backend throughput (ratios to bare FastAPI's GET /ping, same run)")
     for col in ("db", "workers", "history", "endpoint", "mode", "req/s", "p50 ms", "p95 ms",
                 "p99 ms", "errors", "gen lag p99", "client CPU", "server CPU", "PG CPU",
@@ -652,8 +660,11 @@ def report(rows: list[Row], trivial: dict[Setup, float]) -> list[str]:
             target = (TARGET_PING_RATIO if row.endpoint == "ping"
                       else TARGET_ORDER_RATIO.get(row.db, 0.0) if row.endpoint == "orders"
                       else TARGET_LIST_RATIO)
+            bare_core = bares_per_core.get(row.setup, 0.0)
+            per_core = (f"; per server core {row.result.rate / row.cores[0] / bare_core:.1%} "
+                        "of bare's" if row.cores[0] > 0 and bare_core > 0 else "")
             verdicts.append(_verdict(ratio >= target, f"{label} {ratio:.1%} of bare FastAPI "
-                                     f"/ping (target >= {target:.0%})"))
+                                     f"/ping (target >= {target:.0%}){per_core}"))
         if row.mode.startswith("open"):
             p99 = row.result.percentile_ms(99)
             verdicts.append(_verdict(p99 < TARGET_P99_MS,

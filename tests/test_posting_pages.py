@@ -37,7 +37,9 @@ def bundles(draw: st.DrawFn) -> q.PostingBundle:
         cancellation_type=draw(st.sampled_from(["seller", "buyer", "client", "odd", "", None])),
         cancel_reason_id=draw(st.none() | st.integers(0, 999)), cancel_reason=draw(text),
         cancelled_after_ship=draw(st.booleans()), cancellation_initiator=draw(text),
-        region=draw(st.none() | text), parent_posting_number=draw(st.none() | text))
+        region=draw(st.none() | text), buyer_city=draw(st.none() | text),
+        buyer_region=draw(st.none() | text),
+        parent_posting_number=draw(st.none() | text))
     items = [SimpleNamespace(posting_id=posting.id, name=draw(text), offer_id=draw(text),
                              sku=draw(ids), quantity=draw(st.integers(0, 500)),
                              price=draw(prices), product_id=draw(ids),

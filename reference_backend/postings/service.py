@@ -239,6 +239,7 @@ def load_bundle(session: Session, seller_id: int, number: str) -> PostingBundle:
 # --------------------------------------------------------------------------- shaping
 
 
+@functools.lru_cache(maxsize=8192)  # (a catalogue's prices repeat on every page)
 def price_text(value: str | None, places: int = 6) -> str:
     try:
         return f"{Decimal(value or '0'):.{places}f}"
@@ -349,10 +350,15 @@ class _Charge:
     client_price: str
 
 
+@functools.lru_cache(maxsize=8192)
+def _unit_price(value: str | None) -> float:
+    return float(Decimal(value or "0"))
+
+
 def _charges(b: PostingBundle) -> list[_Charge]:
     charges = []
     for item in b.items:
-        price = float(Decimal(item.price or "0"))
+        price = _unit_price(item.price)
         charges.append(_Charge(_currency(item.currency_code), price,
                                round(price * item.quantity, 2), item.product_id,
                                item.quantity, price_text(item.price, 2)))
