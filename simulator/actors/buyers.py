@@ -331,9 +331,10 @@ class Buyers:
             give_back(p.line_sku[lines], p.line_qty[lines], line_wh, t)
         waiting = ids[unpicked]
         if waiting.size:  # they leave the warehouses' backlogs (rows stay queued, skipped)
-            wh = p.warehouse[waiting]
-            count = np.bincount(wh, minlength=len(self.warehouses))
-            units = np.bincount(wh, weights=p.units[waiting], minlength=len(self.warehouses))
-            for w in np.flatnonzero(count).tolist():
-                self.warehouses[w].forget(waiting[wh == w], float(units[w]), t)
+            self.world.visits.leave(waiting, t, served=False)
+            units = np.bincount(p.warehouse[waiting], weights=p.units[waiting],
+                                minlength=len(self.warehouses))
+            backlog = self.network_view.backlog_units
+            for w in np.flatnonzero(units).tolist():
+                backlog[w] -= float(units[w])
         p.transition(ids, CANCELLED)

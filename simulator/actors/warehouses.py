@@ -44,11 +44,6 @@ class Warehouse:
         the buyers do both for all warehouses at once)."""
         self.queue.push(ids)
 
-    def forget(self, ids: np.ndarray, units: float, t: float) -> None:
-        """Waiting postings ``ids`` were cancelled (they stay in the queue and are skipped)."""
-        self.world.visits.leave(ids, t, served=False)
-        self.view.backlog_units[self.index] -= units
-
     def _waves(self):
         env = self.world.env
         wave = self.spec.wave_minutes
