@@ -7,7 +7,9 @@ of the process that ran it (each run is a fresh subprocess). Then the naive base
 same orders -- one SimPy process per order, ``simpy.Resource`` pickers and sorters, the same
 allocation and replenishment policy objects called per order -- and the speed ratio. With
 ``--scale`` runs the peak day scaled to about 1M and 5M orders (demand and every capacity
-multiplied alike).
+multiplied alike). Each figure is set against its target (issue 20), and the peak day's
+rate against a pure-Python heap of server-free times through one FIFO stage (the ceiling of
+any per-customer Python model, per stage).
 
     .venv/bin/python benchmarks/sim_throughput.py              # peak day + naive baseline
     .venv/bin/python benchmarks/sim_throughput.py --scale 1e6 5e6
@@ -31,6 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator.scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
+
+TARGET_RATE = 100_000  # orders per CPU second on the peak day, every KPI on
+TARGET_RATIO = 30  # x the naive model's CPU time
+LARGE_CPU_SECONDS, LARGE_PEAK_MIB = 50, 2048  # a 5M-order day
 
 # --------------------------------------------------------------------------- scenarios
 
@@ -202,6 +208,26 @@ def run_naive(scenario: Scenario, seed: int) -> dict[str, Any]:
             "cpu": time.process_time() - cpu, "kpis": kpis}
 
 
+# --------------------------------------------------------------------------- the ceiling
+
+
+def heap_ceiling(n: int = 1_000_000, servers: int = 10, seed: int = 1) -> float:
+    """Customers per CPU second through one FIFO stage of ``servers`` servers in pure Python
+    (a heap of the times each server is free): what any per-customer Python model is bounded
+    by, per stage it models."""
+    import heapq
+
+    rng = np.random.default_rng(seed)
+    arrivals = np.cumsum(rng.exponential(1.0, n)).tolist()
+    service = rng.exponential(servers * 0.9, n).tolist()
+    cpu = time.process_time()
+    free = [0.0] * servers
+    for a, s in zip(arrivals, service, strict=True):
+        start = a if a > free[0] else free[0]
+        heapq.heapreplace(free, start + s)
+    return n / (time.process_time() - cpu)
+
+
 # --------------------------------------------------------------------------- harness
 
 
@@ -240,15 +266,27 @@ def main() -> None:
     print(f"scenario {base.name}: about {expected_orders(base):,.0f} orders")
     batched = measure("batched")
     print(line("batched model (all KPIs)", batched))
+    rate = batched["orders"] / batched["cpu"]
+    ceiling = heap_ceiling()
+    print(f"ceiling: a pure-Python heap, one FIFO stage: {ceiling:,.0f} customers/s cpu "
+          f"(the batched model runs each order through a warehouse, 1-2 sorting centres, a "
+          f"hub and 2-4 lanes at {rate / ceiling:.2f}x that rate)")
+    print(f"target >= {TARGET_RATE:,} orders/s cpu: {'met' if rate >= TARGET_RATE else 'NOT met'}")
     if not args.no_naive:
         naive = measure("naive")
         print(line("naive: a SimPy process per order", naive))
-        print(f"speed-up batched / naive: {naive['cpu'] / batched['cpu']:.1f}x CPU time, "
-              f"{naive['wall'] / batched['wall']:.1f}x wall time")
+        ratio = naive["cpu"] / batched["cpu"]
+        print(f"speed-up batched / naive: {ratio:.1f}x CPU time, "
+              f"{naive['wall'] / batched['wall']:.1f}x wall time; target >= {TARGET_RATIO}x: "
+              f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}")
     for target in args.scale:
         factor = target / expected_orders(base)
         r = measure("batched", factor)
         print(line(f"batched, peak day x{factor:.2f}", r))
+        if target >= 5e6:
+            ok = r["cpu"] < LARGE_CPU_SECONDS and r["peak_mib"] < LARGE_PEAK_MIB
+            print(f"target for a 5M-order day: < {LARGE_CPU_SECONDS} s cpu and < "
+                  f"{LARGE_PEAK_MIB / 1024:g} GiB: {'met' if ok else 'NOT met'}")
 
 
 if __name__ == "__main__":

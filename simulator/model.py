@@ -89,7 +89,9 @@ class Simulation:
         initial = initial_stock(scenario, self.skus.group, self.skus.group_names,
                                 self.forecast.sku_daily_units())
         self.stock = StockLedger(initial, self.window)
-        self.postings = Postings(capacity=int(self.arrivals.count * 1.05) + 64)
+        # room for ~1.2 postings an order (some split over warehouses) and their lines
+        self.postings = Postings(capacity=int(self.arrivals.count * 1.25) + 64,
+                                 line_capacity=int(self.arrivals.sku.size * 1.1) + 64)
         self.env = simpy.Environment()
         self.world = world = World(env=self.env, scenario=scenario, network=net,
                                    streams=self.streams, postings=self.postings,

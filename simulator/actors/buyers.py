@@ -27,7 +27,6 @@ from simulator.actors.postings import (
     AWAITING_PACKAGING,
     CANCELLED,
 )
-from simulator.actors.stock import aggregate
 from simulator.actors.world import World
 from simulator.demand import Arrivals
 from simulator.policies.base import (
@@ -111,9 +110,10 @@ class Buyers:
         self._wi = {w: i for i, w in enumerate(world.network.warehouse_ids)}
         self._regions = world.network.region_ids
         self.plain = (PlainOrders(policy, network_view, list(world.network.warehouse_ids),
-                                  list(self._regions))
+                                  list(self._regions), world.stock.avail.shape[1])
                       if supports_plain_orders(policy) else None)
         self._plain_after = 0  # orders before this go to the policy one by one
+        self._wh_nodes = np.asarray(world.network.warehouse_nodes)
         world.env.process(self._run())
 
     def _run(self):
@@ -175,13 +175,12 @@ class Buyers:
         if not run.order.size:
             return
         avail = self.world.stock.avail
-        left = avail[run.pair_wh, run.pair_sku] - run.taken
-        avail[run.pair_wh, run.pair_sku] = left
-        empty = left == 0
-        out.zero.extend(zip(run.pair_sku[empty].tolist(), run.pair_wh[empty].tolist(),
-                            strict=True))
-        units = np.bincount(run.warehouse, weights=np.add.reduceat(
-            run.qty, np.cumsum(run.n_lines) - run.n_lines), minlength=avail.shape[0])
+        n_s = avail.shape[1]
+        flat = avail.reshape(-1)
+        np.subtract.at(flat, run.pair, run.qty)
+        empty = np.unique(run.pair[flat[run.pair] == 0])
+        out.zero.extend(zip((empty % n_s).tolist(), (empty // n_s).tolist(), strict=True))
+        units = np.bincount(run.pair // n_s, weights=run.qty, minlength=avail.shape[0])
         backlog = self.network_view.backlog_units
         for w in np.flatnonzero(units).tolist():
             backlog[w] += float(units[w])
@@ -271,8 +270,7 @@ class Buyers:
     def _book(self, order, wh, n_lines, line, qty, zero, t) -> np.ndarray:
         """Vectorised bookkeeping of one step's postings."""
         world, arrivals = self.world, self.arrivals
-        lines, added = aggregate(line, qty)  # a line split over warehouses appears twice
-        self.filled[lines] += added.astype(np.int64)
+        np.add.at(self.filled, line, qty)  # a line split over warehouses appears twice
         if np.any(self.filled[line] > arrivals.qty[line]):
             raise PolicyError(f"{self.policy.name}: allocated more than an order line asked")
         sku = arrivals.sku[line]
@@ -288,15 +286,14 @@ class Buyers:
         stock.reserve_batch(sku, line_wh, qty)
         if zero:
             stock.reserved_to_zero(zero, t)
-        units = world.postings.units[ids]
-        if np.all(wh == wh[0]):
-            self.warehouses[int(wh[0])].accept(ids, float(units.sum()), t)
-        else:
-            for w in np.unique(wh).tolist():
-                sel = wh == w
-                self.warehouses[w].accept(ids[sel], float(units[sel].sum()), t)
-        codes = sku.astype(np.int64) * stock.n_warehouses + line_wh
-        return codes if codes.size == 1 else np.unique(codes)
+        by_wh = np.argsort(wh, kind="stable")
+        sorted_wh = wh[by_wh]
+        cuts = np.flatnonzero(np.concatenate(([True], sorted_wh[1:] != sorted_wh[:-1])))
+        world.visits.join(self._wh_nodes[sorted_wh], ids[by_wh], t)  # one visit log call
+        for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), ids.size], strict=True):
+            self.warehouses[int(sorted_wh[a])].accept(ids[by_wh[a:b]])
+        codes = np.unique(sku.astype(np.int64) * stock.n_warehouses + line_wh)
+        return codes
 
     # ------------------------------------------------------------------ cancellations
 
@@ -334,9 +331,10 @@ class Buyers:
             give_back(p.line_sku[lines], p.line_qty[lines], line_wh, t)
         waiting = ids[unpicked]
         if waiting.size:  # they leave the warehouses' backlogs (rows stay queued, skipped)
-            wh = p.warehouse[waiting]
-            count = np.bincount(wh, minlength=len(self.warehouses))
-            units = np.bincount(wh, weights=p.units[waiting], minlength=len(self.warehouses))
-            for w in np.flatnonzero(count).tolist():
-                self.warehouses[w].forget(waiting[wh == w], float(units[w]), t)
+            self.world.visits.leave(waiting, t, served=False)
+            units = np.bincount(p.warehouse[waiting], weights=p.units[waiting],
+                                minlength=len(self.warehouses))
+            backlog = self.network_view.backlog_units
+            for w in np.flatnonzero(units).tolist():
+                backlog[w] -= float(units[w])
         p.transition(ids, CANCELLED)

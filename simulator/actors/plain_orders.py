@@ -31,8 +31,8 @@ class PlainRun:
 
     Postings of the run in the order the per-order path makes them (by order, then by the
     warehouse's first line): ``order``, ``warehouse``, ``n_lines``; their lines: ``line``
-    (index into the arrivals' lines) and ``qty``. ``taken`` is what the run took per
-    ``(warehouse, sku)`` pair (``pair_wh``, ``pair_sku``).
+    (index into the arrivals' lines), ``qty`` and ``pair`` (``warehouse * n_skus + sku``, the
+    stock it takes from).
     """
 
     stop: int
@@ -41,21 +41,20 @@ class PlainRun:
     n_lines: np.ndarray
     line: np.ndarray
     qty: np.ndarray
-    pair_wh: np.ndarray
-    pair_sku: np.ndarray
-    taken: np.ndarray
+    pair: np.ndarray
 
 
 class PlainOrders:
     """Bulk decisions for one policy over one network view (warehouses in stock-column order)."""
 
     def __init__(self, policy: PlainCases, view: NetworkView, warehouse_ids: list[str],
-                 region_ids: list[str]) -> None:
+                 region_ids: list[str], n_skus: int) -> None:
         self.policy = policy
         self.view = view
         self.warehouse_ids = warehouse_ids
         self.region_ids = region_ids
         self._tables: tuple[tuple[bool, ...], np.ndarray, np.ndarray] | None = None
+        self._totals = np.zeros(len(warehouse_ids) * n_skus, dtype=np.int64)  # kept all zero
 
     def _region_tables(self) -> tuple[np.ndarray, np.ndarray]:
         """``preferred[region, k]`` (warehouse column, -1 padding) and ``usable[region, w]``,
@@ -79,53 +78,66 @@ class PlainOrders:
         now; the arrays are the arrivals' (orders' regions and line offsets, lines' SKU and
         quantity)."""
         preferred, usable = self._region_tables()
+        n_s = avail.shape[1]
+        flat = avail.reshape(-1)
         a, b = int(line_start[lo]), int(line_start[hi])
         starts = line_start[lo : hi + 1] - a
         counts = np.diff(starts)
         order_of_line = np.repeat(np.arange(hi - lo), counts)
         s, q = sku[a:b].astype(np.int64), qty[a:b].astype(np.int64)
         r = region[lo:hi][order_of_line]
-        # refused: some line asks for more than all usable warehouses hold together
-        stock = avail.T[s]  # [line, warehouse]
-        short = (stock * usable[r]).sum(axis=1) < q
-        refused = np.zeros(hi - lo, dtype=bool)
-        refused[order_of_line[short]] = True
-        live = ~refused[order_of_line]
-        # each live line: the first preferred warehouse holding it in full now
+        lines = np.arange(s.size)
+        # each line: the first preferred warehouse holding it in full now
         cand = preferred[r]
-        held = np.take_along_axis(stock, np.maximum(cand, 0), axis=1)
-        holds = (cand >= 0) & (held >= q[:, None])
-        target = cand[np.arange(s.size), np.argmax(holds, axis=1)]
-        found = holds.any(axis=1)
-        # running sum of what the live lines take of each (warehouse, SKU), in line order
-        key = np.where(found, target, 0) * avail.shape[1] + s
-        take = np.where(live & found, q, 0)
-        by_key = np.argsort(key, kind="stable")
-        k_sorted, running = key[by_key], np.cumsum(take[by_key])
-        first = np.flatnonzero(np.concatenate(([True], k_sorted[1:] != k_sorted[:-1])))
-        group_start = np.repeat(running[first] - take[by_key][first], np.diff(
-            np.append(first, k_sorted.size)))
-        cum = np.empty_like(running)
-        cum[by_key] = running - group_start
-        fits = found & (cum <= avail.reshape(-1)[key])
+        holds = (flat[np.maximum(cand, 0) * n_s + s[:, None]] >= q[:, None]) & (cand >= 0)
+        first = np.argmax(holds, axis=1)
+        found = holds[lines, first]
+        target = cand[lines, first]
+        pair = np.where(found, target, 0) * n_s + s
+        live = np.ones(hi - lo, dtype=bool)
+        if not found.all():  # refused: a line asks for more than all usable warehouses hold
+            missing = np.flatnonzero(~found)
+            held = (avail[:, s[missing]].T * usable[r[missing]]).sum(axis=1)
+            live[order_of_line[missing[held < q[missing]]]] = False
+        take = np.where(found & live[order_of_line], q, 0)
+        # the running sum of what lines take of a pair never exceeds the stock when their
+        # total does not; otherwise it is checked line by line
+        totals = self._totals
+        np.add.at(totals, pair, take)
+        fits = found & (totals[pair] <= flat[pair])
+        totals[pair] = 0
+        if not fits.all():
+            fits = found & (_running_sum(pair, take) <= flat[pair])
         bad = np.zeros(hi - lo, dtype=bool)
-        bad[order_of_line[live & ~fits]] = True
+        bad[order_of_line[~fits]] = True
+        bad &= live
         stop = int(np.argmax(bad)) if bad.any() else hi - lo
         # the run's postings: its live lines grouped by (order, warehouse), first line first
-        sel = np.flatnonzero(live & (order_of_line < stop))
-        n_w, n_s = avail.shape
+        if stop == hi - lo and live.all() and np.array_equal(target, target[starts[:-1]][
+                order_of_line]):  # the usual case: one posting per order, lines in order
+            return PlainRun(hi, np.arange(lo, hi), target[starts[:-1]], counts, a + lines, q,
+                            pair)
+        sel = np.flatnonzero(live[order_of_line] & (order_of_line < stop))
         if not sel.size:
             none = np.zeros(0, dtype=np.int64)
-            return PlainRun(lo + stop, none, none, none, none, none, none, none, none)
+            return PlainRun(lo + stop, none, none, none, none, none, none)
+        n_w = avail.shape[0]
         pk = order_of_line[sel] * n_w + target[sel]
         _, first_line, inverse = np.unique(pk, return_index=True, return_inverse=True)
         perm = np.lexsort((sel, sel[first_line][inverse.reshape(-1)]))
-        lines, pk = sel[perm], pk[perm]
+        chosen, pk = sel[perm], pk[perm]
         cuts = np.flatnonzero(np.concatenate(([True], pk[1:] != pk[:-1])))
-        pair, taken = np.unique(key[lines], return_inverse=True)
-        return PlainRun(
-            stop=lo + stop, order=lo + pk[cuts] // n_w, warehouse=pk[cuts] % n_w,
-            n_lines=np.diff(np.append(cuts, lines.size)), line=a + lines, qty=q[lines],
-            pair_wh=pair // n_s, pair_sku=pair % n_s,
-            taken=np.bincount(taken.reshape(-1), weights=q[lines],
-                              minlength=pair.size).astype(np.int64))
+        return PlainRun(lo + stop, lo + pk[cuts] // n_w, pk[cuts] % n_w,
+                        np.diff(np.append(cuts, chosen.size)), a + chosen, q[chosen],
+                        pair[chosen])
+
+
+def _running_sum(key: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """Per entry: the sum of ``amount`` over it and the entries before it with the same key."""
+    by_key = np.argsort(key, kind="stable")
+    k_sorted, running = key[by_key], np.cumsum(amount[by_key])
+    first = np.flatnonzero(np.concatenate(([True], k_sorted[1:] != k_sorted[:-1])))
+    before = running[first] - amount[by_key][first]
+    out = np.empty_like(running)
+    out[by_key] = running - np.repeat(before, np.diff(np.append(first, k_sorted.size)))
+    return out

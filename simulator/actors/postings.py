@@ -49,11 +49,11 @@ class Postings:
     every queue visit keeps its own exact times.
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 1024, line_capacity: int | None = None) -> None:
         self.n = 0
         self.n_lines = 0
         self._cap = max(capacity, 16)
-        self._line_cap = self._cap * 2
+        self._line_cap = max(line_capacity or self._cap * 2, 16)
         for name, dtype in _INT_COLUMNS.items():
             setattr(self, name, np.zeros(self._cap, dtype=dtype))
         for name in _TIME_COLUMNS:
@@ -63,11 +63,16 @@ class Postings:
         self.line_sku = np.zeros(self._line_cap, dtype=np.int32)
         self.line_qty = np.zeros(self._line_cap, dtype=np.int32)
 
+    @property
+    def capacity(self) -> int:
+        """Rows allocated (postings fit without growing)."""
+        return self._cap
+
     # ------------------------------------------------------------------ growth
 
     def _grow(self, rows: int, lines: int) -> None:
         if self.n + rows > self._cap:
-            new = max(self._cap * 2, self.n + rows)
+            new = max(self._cap * 3 // 2, self.n + rows)  # not 2x: a large run is near
             for name in (*_INT_COLUMNS, *_TIME_COLUMNS, "cost"):
                 old = getattr(self, name)
                 fill = np.nan if name in _TIME_COLUMNS else 0
@@ -76,7 +81,7 @@ class Postings:
                 setattr(self, name, grown)
             self._cap = new
         if self.n_lines + lines > self._line_cap:
-            new = max(self._line_cap * 2, self.n_lines + lines)
+            new = max(self._line_cap * 3 // 2, self.n_lines + lines)
             for name in ("line_of", "line_sku", "line_qty"):
                 old = getattr(self, name)
                 grown = np.zeros(new, dtype=old.dtype)

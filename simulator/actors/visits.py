@@ -33,7 +33,7 @@ class VisitLog:
     def _grow(self, k: int) -> None:
         if self.n + k <= self.node.size:
             return
-        size = max(2 * self.node.size, self.n + k)
+        size = max(self.node.size * 3 // 2, self.n + k)
         for name, fill in (("node", 0), ("posting", 0), ("joined", np.nan), ("left", np.nan),
                            ("served", False)):
             old = getattr(self, name)

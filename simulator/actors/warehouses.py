@@ -39,15 +39,10 @@ class Warehouse:
         world.receivers[self.node] = self
         world.env.process(self._waves())
 
-    def accept(self, ids: np.ndarray, units: float, t: float) -> None:
-        """New postings to pick (their stock is already reserved)."""
+    def accept(self, ids: np.ndarray) -> None:
+        """New postings to pick (their stock is already reserved, their queue visits logged:
+        the buyers do both for all warehouses at once)."""
         self.queue.push(ids)
-        self.world.visits.join(self.node, ids, t)
-
-    def forget(self, ids: np.ndarray, units: float, t: float) -> None:
-        """Waiting postings ``ids`` were cancelled (they stay in the queue and are skipped)."""
-        self.world.visits.leave(ids, t, served=False)
-        self.view.backlog_units[self.index] -= units
 
     def _waves(self):
         env = self.world.env

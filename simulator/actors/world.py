@@ -41,7 +41,7 @@ class World:
         self.network = network
         self.streams = streams
         self.postings = postings
-        self.visits = VisitLog(postings, capacity=3 * len(order_region) + 64)
+        self.visits = VisitLog(postings, capacity=3 * postings.capacity + 64)  # ~3 a parcel
         self.stock = stock
         self.order_region = order_region  # region index per order
         self.end = end  # minutes: horizon + drain

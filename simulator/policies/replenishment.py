@@ -128,8 +128,9 @@ class _Policy:
 
     def _levels(self, batch: InventoryBatch) -> tuple[np.ndarray, np.ndarray, _LevelIndex]:
         """The level table's entries for a batch: (index, has levels, table)."""
-        if self._index is None or self._index.warehouses != batch.warehouses:
-            self._index = _LevelIndex(self.levels, batch.warehouses)
+        warehouses = tuple(batch.warehouses)  # (a list compares unequal to the tuple kept)
+        if self._index is None or self._index.warehouses != warehouses:
+            self._index = _LevelIndex(self.levels, warehouses)
         at, found = self._index.lookup(batch)
         return at, found, self._index
 
