@@ -127,6 +127,15 @@ def test_label_pdf_has_scannable_code128_of_each_posting() -> None:
     assert decoded == [[(n, "Code128")] for n in numbers]
 
 
+
+def test_label_prints_russian_names_as_written() -> None:
+    """Warehouses and delivery methods have Russian names: the label's font has Cyrillic
+    (a character it lacks still shows as ``?``, never as a crash)."""
+    pdf = render_labels([LabelData("1-0001-1", warehouse="Шушары",
+                                   delivery_method="Ozon Логистика, Шушары ☃")])
+    text = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
+    assert "Warehouse: Шушары" in text and "Delivery: Ozon Логистика, Шушары ?" in text
+
 AVAILABLE_ACTIONS = set(
     [
         "arbitration",

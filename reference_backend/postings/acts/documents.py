@@ -18,8 +18,9 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
+from reference_backend.fonts import printable
 from reference_backend.postings.labels.pdf import PAGE as LABEL_PAGE
-from reference_backend.postings.labels.pdf import code128_fitting, latin
+from reference_backend.postings.labels.pdf import SANS, SANS_BOLD, code128_fitting
 
 MARGIN = 15 * mm
 ROW = 6 * mm
@@ -70,16 +71,16 @@ def _header(
     """Title, the act's barcode and its key fields; returns the y below them."""
     width, height = A4
     y = height - MARGIN - 6 * mm
-    canvas.setFont("Helvetica-Bold", 15)
-    canvas.drawString(MARGIN, y, latin(f"{title} No. {sheet.act_id}"))
+    canvas.setFont(SANS_BOLD, 15)
+    canvas.drawString(MARGIN, y, printable(f"{title} No. {sheet.act_id}"))
     bar = code128_fitting(sheet.barcode, 70 * mm, bar_height=14 * mm)
     bar.drawOn(canvas, width - MARGIN - bar.width, y - 10 * mm)
-    canvas.setFont("Helvetica", 8)
+    canvas.setFont(SANS, 8)
     canvas.drawRightString(width - MARGIN, y - 14 * mm, sheet.barcode)
-    canvas.setFont("Helvetica", 9)
+    canvas.setFont(SANS, 9)
     for name, value in fields:
         y -= 5.5 * mm
-        canvas.drawString(MARGIN, y, latin(f"{name}: {value}")[:80])
+        canvas.drawString(MARGIN, y, printable(f"{name}: {value}")[:80])
     return y - 8 * mm
 
 
@@ -89,13 +90,13 @@ def _table(canvas: Canvas, y: float, columns: Sequence[tuple[str, float]],
     width, height = A4
 
     def head(at: float) -> float:
-        canvas.setFont("Helvetica-Bold", 9)
+        canvas.setFont(SANS_BOLD, 9)
         x = MARGIN
         for name, col in columns:
             canvas.drawString(x, at, name)
             x += col
         canvas.line(MARGIN, at - 2 * mm, width - MARGIN, at - 2 * mm)
-        canvas.setFont("Helvetica", 9)
+        canvas.setFont(SANS, 9)
         return at - ROW
 
     y = head(y)
@@ -105,7 +106,7 @@ def _table(canvas: Canvas, y: float, columns: Sequence[tuple[str, float]],
             y = head(height - MARGIN - 6 * mm)
         x = MARGIN
         for (_, col), cell in zip(columns, row, strict=True):
-            canvas.drawString(x, y, latin(cell)[: int(col / (1.9 * mm))])
+            canvas.drawString(x, y, printable(cell)[: int(col / (1.9 * mm))])
             x += col
         y -= ROW
     canvas.line(MARGIN, y + ROW - 2 * mm, width - MARGIN, y + ROW - 2 * mm)
@@ -113,7 +114,7 @@ def _table(canvas: Canvas, y: float, columns: Sequence[tuple[str, float]],
 
 
 def _signatures(canvas: Canvas, y: float) -> None:
-    canvas.setFont("Helvetica", 9)
+    canvas.setFont(SANS, 9)
     for who in ("Handed over (seller)", "Accepted (carrier)"):
         y -= 12 * mm
         canvas.drawString(MARGIN, y, f"{who}: ______________________  signature, date")
@@ -139,7 +140,7 @@ def act_pdf(sheet: ActSheet) -> bytes:
     columns = [("#", 10 * mm), ("Posting", 45 * mm), ("Boxes", 16 * mm), ("Units", 16 * mm),
                ("Products", 93 * mm)]
     y = _table(canvas, y, columns, rows)
-    canvas.setFont("Helvetica-Bold", 10)
+    canvas.setFont(SANS_BOLD, 10)
     boxes = sum(line.boxes for line in sheet.lines)
     units = sum(_units(line) for line in sheet.lines)
     canvas.drawString(MARGIN, y, f"Total: {len(sheet.lines)} postings, {boxes} boxes, "
@@ -204,19 +205,19 @@ def container_labels_pdf(sheet: ActSheet) -> bytes:
     for number in range(1, places + 1):
         value = container_barcode(sheet.act_id, number)
         y = height - margin - 5 * mm
-        canvas.setFont("Helvetica-Bold", 9)
+        canvas.setFont(SANS_BOLD, 9)
         canvas.drawString(margin, y, "Peakline cargo place")
         bar = code128_fitting(value, width - 2 * margin)
         y -= bar.height + 4 * mm
         bar.drawOn(canvas, (width - bar.width) / 2, y)
         y -= 7 * mm
-        canvas.setFont("Helvetica-Bold", 13)
+        canvas.setFont(SANS_BOLD, 13)
         canvas.drawCentredString(width / 2, y, value)
-        canvas.setFont("Helvetica", 8)
+        canvas.setFont(SANS, 8)
         for text in (f"Place {number} of {places}", f"Act: {sheet.act_id}",
                      f"Warehouse: {sheet.warehouse}", f"Departure: {_day(sheet.departure)}"):
             y -= 5 * mm
-            canvas.drawString(margin, y, latin(text)[:50])
+            canvas.drawString(margin, y, printable(text)[:50])
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()

@@ -12,8 +12,11 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 
+from reference_backend.fonts import printable, registered
+
 PAGE = (75 * mm, 120 * mm)
 MARGIN = 4 * mm
+SANS, SANS_BOLD = registered()  # Latin and Cyrillic
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,9 @@ def code128_fitting(value: str, width: float, bar_height: float = 22 * mm) -> Co
 def _page(canvas: Canvas, label: LabelData) -> None:
     width, height = PAGE
     y = height - MARGIN - 5 * mm
-    canvas.setFont("Helvetica-Bold", 9)
+    canvas.setFont(SANS_BOLD, 9)
     canvas.drawString(MARGIN, y, "Peakline FBS")
-    canvas.setFont("Helvetica", 7)
+    canvas.setFont(SANS, 7)
     if label.shipment_date is not None:
         stamp = label.shipment_date.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
         canvas.drawRightString(width - MARGIN, y, stamp)
@@ -52,26 +55,21 @@ def _page(canvas: Canvas, label: LabelData) -> None:
     y -= bar.height + 4 * mm
     bar.drawOn(canvas, (width - bar.width) / 2, y)
     y -= 7 * mm
-    canvas.setFont("Helvetica-Bold", 13)
+    canvas.setFont(SANS_BOLD, 13)
     canvas.drawCentredString(width / 2, y, label.posting_number)
-    canvas.setFont("Helvetica", 7)
+    canvas.setFont(SANS, 7)
     for text in (
         f"Order: {label.order_number}",
         f"Warehouse: {label.warehouse}",
         f"Delivery: {label.delivery_method}",
     ):
         y -= 4.5 * mm
-        canvas.drawString(MARGIN, y, latin(text)[:60])
+        canvas.drawString(MARGIN, y, printable(text)[:60])
     y -= 2 * mm
     for offer_id, quantity in list(label.products)[:8]:
         y -= 4 * mm
-        canvas.drawString(MARGIN, y, latin(f"{offer_id} x {quantity}")[:60])
+        canvas.drawString(MARGIN, y, printable(f"{offer_id} x {quantity}")[:60])
     canvas.showPage()
-
-
-def latin(text: str) -> str:
-    """The built-in PDF fonts have no Cyrillic: keep ASCII, mark the rest."""
-    return text.encode("ascii", "replace").decode("ascii")
 
 
 def render_labels(labels: Sequence[LabelData]) -> bytes:
