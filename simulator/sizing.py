@@ -45,10 +45,11 @@ BYTES_PER_ROUTE = 400  # one (warehouse, region): route tables and the policies'
 # time there): smoke 1,803 orders 0.54 s; smoke at 3,000 orders/h 91,652 orders 1.00 s and
 # over 400 h 1,209,349 orders 27.9 s; peak_day 301,896 orders / 9,603 events 9.5 s;
 # peak_season 273,980 orders / 33,633 events over 552 h 21.4 s. Per order (its ~1.6 lines
-# included) about 20 us (more
-# in long runs, whose in-flight state grows); a scheduled event (a wave, a departure, a review)
-# moves every order and stock row it concerns: about 0.4 ms. Within about 2.5x of each run,
-# mostly above it.
+# included) about 20 us (more in long runs, whose in-flight state grows); a scheduled event
+# (a wave, a departure, a review) moves every order and stock row it concerns: about 0.4 ms.
+# Measured again after the bulk allocation/replenishment decisions (same day): smoke 0.47 s,
+# at 3,000/h 0.8-1.0 s and over 400 h 25.7 s, peak_day (291,000 orders) 3.6 s, peak_season
+# 27.3 s: the estimate is 0.7x (peak_season) to 2.9x (peak_day) of a run.
 CPU_FIXED_SECONDS = 0.3
 CPU_SECONDS_PER_ORDER = 20e-6
 CPU_SECONDS_PER_EVENT = 0.4e-3
