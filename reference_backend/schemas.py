@@ -172,12 +172,20 @@ LooseStr = Annotated[str, BeforeValidator(_str_like), StandardBounds(maxLength=L
 
 
 def _bool_like(value: Any) -> Any:
+    """A boolean; 1/0 and the strings true/false/1/0 (any case, spaces around) taken too."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
     if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0"}:
         return value.strip().lower() in {"true", "1"}
-    return value
+    raise ValueError("must be a boolean (true or false; 1, 0 and their strings are taken too)")
 
 
-Bool = Annotated[bool, BeforeValidator(_bool_like)]
+#: A boolean that some clients send as 1/0 or a string; the document says exactly what it takes.
+Bool = Annotated[bool, BeforeValidator(_bool_like), WithJsonSchema({"anyOf": [
+    {"type": "boolean"}, {"type": "integer", "enum": [0, 1]},
+    {"type": "string", "pattern": r"^\s*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)\s*$"}]})]
 
 
 def ci_pattern(values: tuple[str, ...] | list[str], *, blank: bool = False) -> str:
@@ -200,6 +208,15 @@ def ci_enum(*values: str) -> Any:
     schema = {"type": "string", "pattern": ci_pattern(values),
               "description": f"one of {', '.join(values)} (any letter case)"}
     return Annotated[str, BeforeValidator(check), WithJsonSchema(schema)]
+
+
+def ci_enum_or_blank(*values: str) -> Any:
+    """:func:`ci_enum`, or absent: null or a blank string (documented so)."""
+    schema = {"anyOf": [{"type": "string", "pattern": ci_pattern(values, blank=True)},
+                        {"type": "null"}],
+              "description": f"one of {', '.join(values)} (any letter case); blank: not given"}
+    return Annotated[ci_enum(*values) | None, BeforeValidator(blank_is_absent),
+                     WithJsonSchema(schema)]
 
 
 def _parse_datetime(value: Any) -> Any:

@@ -49,9 +49,11 @@ BYTES_PER_ROUTE = 400  # one (warehouse, region): route tables and the policies'
 # (a wave, a departure, a review) moves every order and stock row it concerns: about 0.4 ms.
 # Measured again after the bulk allocation/replenishment decisions (same day): smoke 0.47 s,
 # at 3,000/h 0.8-1.0 s and over 400 h 25.7 s, peak_day (291,000 orders) 3.6 s, peak_season
-# 27.3 s: the estimate is 0.7x (peak_season) to 2.9x (peak_day) of a run.
+# 27.3 s; in the suite smoke at 3,000/h took 0.62 s. Refitted then: 8 us an order (the bulk
+# decisions took most per-order work away), events as before: the estimate is 0.6x
+# (peak_season) to 2.4x (smoke at 3,000/h) of a run.
 CPU_FIXED_SECONDS = 0.3
-CPU_SECONDS_PER_ORDER = 20e-6
+CPU_SECONDS_PER_ORDER = 8e-6
 CPU_SECONDS_PER_EVENT = 0.4e-3
 
 

@@ -43,7 +43,7 @@ def _order_body(creds: dict, sku_offset: int = 0) -> dict:
 def _peakline_serve(url: str, *options: str, env: dict[str, str] | None = None
                     ) -> Iterator[tuple[subprocess.Popen, str]]:
     """``peakline serve`` on a free port, up (``/health`` answers); stopped by SIGTERM. When
-    it does not come up (adaptive wait, up to 60 s) the failure shows what it wrote."""
+    it does not come up (adaptive wait, up to 120 s) the failure shows what it wrote."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "peakline", "serve", "--db", url, "--port", str(port),
@@ -52,7 +52,7 @@ def _peakline_serve(url: str, *options: str, env: dict[str, str] | None = None
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline, pause = time.monotonic() + 60, 0.05
+        deadline, pause = time.monotonic() + 120, 0.05
         while process.poll() is None and time.monotonic() < deadline:
             try:
                 if httpx.get(base + "/health", timeout=2).status_code == 200:
@@ -96,7 +96,7 @@ def _listening_workers(process: subprocess.Popen, port: int) -> list[list[tuple[
 
 
 def _wait_for_listening_workers(process: subprocess.Popen, port: int, count: int) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # (a loaded machine starts workers slowly)
     while len(_listening_workers(process, port)) < count:
         if time.monotonic() > deadline:
             pytest.fail(f"{count} workers did not all listen on port {port}")

@@ -138,7 +138,7 @@ def test_summary_blocks_repeat_commands_that_run():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_readme_examples_run_as_written(tmp_path):
     blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8"))
               if not (b.skip or b.repeated)]
@@ -160,7 +160,7 @@ def test_readme_examples_run_as_written(tmp_path):
         proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(timeout=540)
+            proc.wait(timeout=840)
         finally:
             with contextlib.suppress(ProcessLookupError):  # the script and its servers
                 os.killpg(proc.pid, signal.SIGTERM)

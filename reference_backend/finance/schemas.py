@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field
 
 from reference_backend.schemas import (
     Count,
@@ -13,19 +13,14 @@ from reference_backend.schemas import (
     OzonRequest,
     OzonResponse,
     blank_is_absent,
-    ci_enum,
-    ci_pattern,
+    ci_enum_or_blank,
 )
 
 TRANSACTION_TYPES = ("all", "orders", "returns", "services", "compensation", "transferDelivery",
                      "other")
 
 
-TransactionType = Annotated[  # (blank: absent; documented so)
-    ci_enum(*TRANSACTION_TYPES) | None, BeforeValidator(blank_is_absent),  # type: ignore[misc]
-    WithJsonSchema({"anyOf": [{"type": "string", "pattern": ci_pattern(TRANSACTION_TYPES,
-                                                                       blank=True)},
-                              {"type": "null"}]})]
+TransactionType = ci_enum_or_blank(*TRANSACTION_TYPES)
 PostingNumber = Annotated[LooseStr | None, BeforeValidator(blank_is_absent)]
 
 

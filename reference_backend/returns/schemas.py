@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, GetJsonSchemaHandler
 
 from reference_backend.schemas import (
     Count,
@@ -145,16 +145,26 @@ def _one_or_many(value: Any) -> Any:
     return [value] if value is not None and not isinstance(value, list) else value
 
 
+class _OrOne:
+    """Last in a list type that takes a single item too: the document says so."""
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler
+                                     ) -> dict[str, Any]:
+        many = handler(core_schema)
+        meta = {k: many.pop(k) for k in ("title", "description", "default") if k in many}
+        return {"anyOf": [many, many["items"]], **meta}
+
+
 class LegacyReturnsFilter(OzonRequest):
     """The legacy filter as clients send it: ``posting_number`` and the time ranges are lists
     (a single value is taken too)."""
 
     accepted_from_customer_moment: Annotated[
-        list[TimeWindow], BeforeValidator(_one_or_many)] = Field(default_factory=list)
+        list[TimeWindow], BeforeValidator(_one_or_many), _OrOne()] = Field(default_factory=list)
     last_free_waiting_day: Annotated[
-        list[TimeWindow], BeforeValidator(_one_or_many)] = Field(default_factory=list)
+        list[TimeWindow], BeforeValidator(_one_or_many), _OrOne()] = Field(default_factory=list)
     order_id: Id64 | None = None
-    posting_number: Annotated[list[LooseStr], BeforeValidator(_one_or_many)] = Field(
+    posting_number: Annotated[list[LooseStr], BeforeValidator(_one_or_many), _OrOne()] = Field(
         default_factory=list, max_length=1000)
     product_name: str | None = None
     product_offer_id: LooseStr | None = None

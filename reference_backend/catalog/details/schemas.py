@@ -14,8 +14,8 @@ from reference_backend.schemas import (
     OptOutDatetime,
     OzonRequest,
     OzonResponse,
-    blank_is_absent,
     ci_enum,
+    ci_enum_or_blank,
 )
 
 
@@ -42,8 +42,7 @@ class AttributesRequest(OzonRequest):
     filter: ProductFilter = Field(default_factory=ProductFilter)
     last_id: LooseStr = ""
     limit: Annotated[Count, Field(ge=1, le=1000)] = 1000
-    sort_by: Annotated[ci_enum("sku", "offer_id", "id", "title") | None,  # type: ignore[misc]
-                       BeforeValidator(blank_is_absent)] = None
+    sort_by: ci_enum_or_blank("sku", "offer_id", "id", "title") = None  # type: ignore[valid-type]
     sort_dir: ci_enum("asc", "desc") | None = None  # type: ignore[valid-type]
 
 
