@@ -25,11 +25,11 @@ install: $(DEV)
 demo: $(RUNTIME)
 	$(BIN)/peakline simulate scenarios/peak_day.yaml --seed 1 --out out/demo
 
-# two workers: most tests wait on servers, databases and browsers, so two files at a time
-# keep both cores busy (a file's tests stay together on one worker, in collection order:
-# tests/conftest.py puts the longest first)
+# three workers on two cores: most tests wait on servers, databases and browsers, so three
+# files at a time keep both cores busy (a file's tests stay together on one worker, in
+# collection order: tests/conftest.py puts the longest first)
 test: $(DEV)
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
 
 lint: $(DEV)
 	$(BIN)/ruff check .

@@ -33,7 +33,7 @@ def smoke_path() -> Path:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Files of the longest tests first (a larger ``timeout`` mark, then ``slow``), so that on
-    two workers (``make test``) they start at once instead of finishing last on one worker."""
+    several workers (``make test``) they start at once instead of finishing last on one worker."""
 
     def weight(item: pytest.Item) -> tuple[float, bool]:
         timeout = item.get_closest_marker("timeout")
