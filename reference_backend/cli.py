@@ -107,6 +107,25 @@ def _write_credentials(data: dict, out: Path, show_keys: bool) -> None:
     console.print(f"keys written to {out} (readable by you only)", highlight=False)
 
 
+@contextlib.contextmanager
+def _seller_database(db: str | None, credentials_out: Path):  # type: ignore[no-untyped-def]
+    """Settings and the upgraded database for a command that writes a credentials file: the
+    file is checked before any change, and a refused change exits 2 with its reason."""
+    from reference_backend.db import Database
+    from reference_backend.domain_errors import DomainError
+
+    _check_credentials_out(credentials_out)
+    settings = _settings(db)
+    _upgrade(settings.database_url)
+    database = Database(settings.database_url, settings)
+    try:
+        yield settings, database
+    except DomainError as exc:
+        raise bad_input(exc.message) from None
+    finally:
+        database.dispose()
+
+
 def serve(
     db: DbOption = None,
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
@@ -212,26 +231,16 @@ def seed(
     Its keys go to the credentials file. With `--history-days N` the seller also has N days
     of past orders, postings and returns.
     """
-    from reference_backend.db import Database
-    from reference_backend.domain_errors import DomainError
     from reference_backend.sellers.service import seed_scenario
 
     world = scenario_or_exit(scenario)
-    _check_credentials_out(credentials_out)
-    settings = _settings(db)
-    _upgrade(settings.database_url)
-    database = Database(settings.database_url, settings)
-    try:
+    with _seller_database(db, credentials_out) as (settings, database):
         with database.session() as session:
             creds = seed_scenario(session, scenario=world, settings=settings, name=name,
                                   subscription=subscription.value.upper())
             if history_days:
                 _history(session, creds, world, history_days, history_seed)
         database.analyze()  # statistics for the rows just loaded
-    except DomainError as exc:
-        raise bad_input(exc.message) from None
-    finally:
-        database.dispose()
     _write_credentials(creds.to_dict(), credentials_out, show_keys)
 
 
@@ -266,21 +275,10 @@ def seller_create(
 ) -> None:
     """Create an empty seller (no warehouses or products); its keys go to the credentials
     file."""
-    from reference_backend.db import Database
-    from reference_backend.domain_errors import DomainError
     from reference_backend.sellers.service import create_seller
 
-    _check_credentials_out(credentials_out)
-    settings = _settings(db)
-    _upgrade(settings.database_url)
-    database = Database(settings.database_url, settings)
-    try:
-        with database.session() as session:
-            creds = create_seller(session, name=name, settings=settings)
-    except DomainError as exc:
-        raise bad_input(exc.message) from None
-    finally:
-        database.dispose()
+    with _seller_database(db, credentials_out) as (settings, database):
+        creds = database.write(create_seller, name=name, settings=settings)
     _write_credentials(creds.to_dict(), credentials_out, show_keys)
 
 
@@ -293,22 +291,11 @@ def seller_owner_key(
     """Issue a new API key for the seller's owner (e.g. when its keys are lost); the key goes
     to the credentials file."""
     from reference_backend.accounts.service import issue_owner_key
-    from reference_backend.db import Database
-    from reference_backend.domain_errors import DomainError
 
-    _check_credentials_out(credentials_out)
-    settings = _settings(db)
-    _upgrade(settings.database_url)
-    database = Database(settings.database_url, settings)
-    try:
-        with database.session() as session:
-            key_id, plaintext = issue_owner_key(
-                session, client_id=client_id,
-                lifetime=timedelta(days=settings.api_key_lifetime_days))
-    except DomainError as exc:
-        raise bad_input(exc.message) from None
-    finally:
-        database.dispose()
+    with _seller_database(db, credentials_out) as (settings, database):
+        key_id, plaintext = database.write(
+            issue_owner_key, client_id=client_id,
+            lifetime=timedelta(days=settings.api_key_lifetime_days))
     _write_credentials({"client_id": client_id, "api_key": plaintext, "key_id": key_id,
                         "base_url": settings.base_url}, credentials_out, show_keys)
 
@@ -323,21 +310,11 @@ def seller_owner_sign_in(
     """Set the seller owner's sign-in email and a new random password (for the web console
     at /console); the password goes to the credentials file."""
     from reference_backend.accounts.service import set_owner_sign_in
-    from reference_backend.db import Database
-    from reference_backend.domain_errors import DomainError
 
-    _check_credentials_out(credentials_out)
-    settings = _settings(db)
-    _upgrade(settings.database_url)
-    database = Database(settings.database_url, settings)
-    try:
-        with database.session() as session:
-            owner, password = set_owner_sign_in(session, client_id=client_id, email=email)
-            email = owner.email or email
-    except DomainError as exc:
-        raise bad_input(exc.message) from None
-    finally:
-        database.dispose()
+    with (_seller_database(db, credentials_out) as (settings, database),
+          database.session() as session):
+        owner, password = set_owner_sign_in(session, client_id=client_id, email=email)
+        email = owner.email or email
     _write_credentials({"client_id": client_id, "email": email, "password": password,
                         "console_url": f"{settings.base_url.rstrip('/')}/console/"},
                        credentials_out, show_keys)
