@@ -29,7 +29,7 @@ demo: $(RUNTIME)
 # files at a time keep both cores busy (a file's tests stay together on one worker, in
 # collection order: tests/conftest.py puts the longest first)
 test: $(DEV)
-	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=25
 
 lint: $(DEV)
 	$(BIN)/ruff check .

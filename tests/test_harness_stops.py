@@ -7,6 +7,7 @@ terminal sends on Ctrl-C).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -85,26 +86,35 @@ def test_a_dead_port_exits_3_at_once(smoke_path, tmp_path):
     assert time.monotonic() - started < 120  # not the 10 minutes the test was to last
 
 
-@pytest.mark.slow
-def test_a_backend_killed_mid_run_stops_the_load_test_with_exit_3(smoke_path, tmp_path):
-    url, creds = seeded_sqlite(tmp_path)
-    credentials = tmp_path / "creds.json"
+@contextlib.contextmanager
+def loadtest_of_a_seeded_backend(smoke_path: Path, folder: Path, *args: str):
+    """``peakline loadtest`` of the smoke day against a seeded uvicorn, once Locust is
+    sending: (server, process, log, out); both are stopped afterwards."""
+    url, creds = seeded_sqlite(folder)
+    credentials = folder / "creds.json"
     credentials.write_text(json.dumps(creds))
     server = start_server(url)
-    out, log = tmp_path / "out", tmp_path / "loadtest.log"
+    out, log = folder / "out", folder / "loadtest.log"
     proc = start_peakline(["loadtest", str(smoke_path), "--host", server.base_url,
                            "--credentials", str(credentials), "--duration", "120s",
-                           "--shape", "flat", "--users", "10", "--out", str(out)], log)
+                           "--out", str(out), *args], log)
     try:
         wait_for_text(log, "running Locust", proc)
-        wait_for_requests(server.base_url, 10)
-        server.kill()
-        killed = time.monotonic()
-        code = proc.wait(60)
+        yield server, proc, log, out
     finally:
         server.stop()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_backend_killed_mid_run_stops_the_load_test_with_exit_3(smoke_path, tmp_path):
+    with loadtest_of_a_seeded_backend(smoke_path, tmp_path, "--shape", "flat",
+                                      "--users", "10") as (server, proc, log, out):
+        wait_for_requests(server.base_url, 10)
+        server.kill()
+        killed = time.monotonic()
+        code = proc.wait(60)
     text = " ".join(log.read_text().split())
     assert code == 3, text
     assert time.monotonic() - killed < 40, "ran on after the backend died"
@@ -117,24 +127,11 @@ def test_a_backend_killed_mid_run_stops_the_load_test_with_exit_3(smoke_path, tm
 
 @pytest.mark.slow
 def test_ctrl_c_prints_and_writes_the_partial_results_and_exits_130(smoke_path, tmp_path):
-    url, creds = seeded_sqlite(tmp_path)
-    credentials = tmp_path / "creds.json"
-    credentials.write_text(json.dumps(creds))
-    server = start_server(url)
-    out, log = tmp_path / "out", tmp_path / "loadtest.log"
-    proc = start_peakline(["loadtest", str(smoke_path), "--host", server.base_url,
-                           "--credentials", str(credentials), "--duration", "120s",
-                           "--out", str(out)], log)
-    try:
-        wait_for_text(log, "running Locust", proc)
+    with loadtest_of_a_seeded_backend(smoke_path, tmp_path) as (server, proc, log, out):
         wait_for_requests(server.base_url, 5)
         pressed = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # what the terminal sends the foreground group
         code = proc.wait(60)
-    finally:
-        server.stop()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
     text = " ".join(log.read_text().split())
     assert code == 130, text
     assert time.monotonic() - pressed < 40

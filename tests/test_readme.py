@@ -10,6 +10,11 @@ port, and an HTML comment just above a block can adjust it for the test:
     <!-- readme-test: replace "/shop " "/shop_{run} " -->  ({run}: this run's own token; a
                                               PostgreSQL database so named is dropped after)
     <!-- readme-test: repeated below -->     (a summary: each command is in a later block)
+    <!-- readme-test: apart -->              (needs nothing from the blocks before it: runs in
+                                              a folder of its own, beside the others)
+
+Blocks marked ``apart`` run as scripts of their own, two scripts at a time, so the README's
+long examples (load tests, experiments) do not queue behind each other.
 
 A load test whose gate is breached (exit 1) counts as run: the gate judges the machine. A
 background process a block starts (``peakline serve ... &``) is stopped at the end.
@@ -25,7 +30,9 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +55,7 @@ class Block:
     replacements: list[tuple[str, str]] = field(default_factory=list)
     skip: str | None = None
     repeated: bool = False
+    apart: bool = False
 
     def commands(self) -> list[str]:
         """Its command lines without their trailing comments."""
@@ -103,6 +111,8 @@ def readme_blocks(text: str) -> list[Block]:
                 pending.skip = rest or "skipped"
             elif verb == "repeated":
                 pending.repeated = True
+            elif verb == "apart":
+                pending.apart = True
             elif verb == "replace":
                 old, new = shlex.split(rest)
                 pending.replacements.append((old, new))
@@ -111,7 +121,7 @@ def readme_blocks(text: str) -> list[Block]:
         elif line.strip() == "```sh":
             end = lines.index("```", i + 1)
             blocks.append(Block(i + 1, "\n".join(lines[i + 1:end]), pending.replacements,
-                                pending.skip, pending.repeated))
+                                pending.skip, pending.repeated, pending.apart))
             pending, i = Block(0, ""), end
         elif line.strip() and not line.startswith("<!--"):
             pending = Block(0, "")
@@ -126,6 +136,10 @@ def test_directives_are_parsed():
     first, second = readme_blocks(text)
     assert first.script(9000) == "peakline x --duration 5s" and first.skip is None
     assert second.skip == "(needs hosts)" and second.line == 7
+    a, b, c = readme_blocks("```sh\na\n```\n<!-- readme-test: apart -->\n```sh\nb\n```\n"
+                            "```sh\nc\n```\n")
+    assert b.apart and not (a.apart or c.apart)
+    assert scripts([a, b, c]) == [[a, c], [b]]
 
 
 def test_summary_blocks_repeat_commands_that_run():
@@ -137,17 +151,18 @@ def test_summary_blocks_repeat_commands_that_run():
             assert not missing, f"README line {block.line}: not run in a later block: {missing}"
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(900)
-def test_readme_examples_run_as_written(tmp_path):
-    blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8"))
-              if not (b.skip or b.repeated)]
-    assert blocks, "the README has no sh examples"
+def scripts(blocks: list[Block]) -> list[list[Block]]:
+    """The blocks as scripts: the unmarked ones in order as one, each ``apart`` one alone."""
+    return [[b for b in blocks if not b.apart], *([b] for b in blocks if b.apart)]
+
+
+def run_script(blocks: list[Block], folder: Path, deadline_s: float) -> tuple[int, str]:
+    """``blocks`` as one bash script in ``folder`` (the repository's files linked in): its exit
+    code, and its output with the last lines of the logs its servers wrote there."""
+    folder.mkdir()
     for name in ("scenarios", "loadtests", "benchmarks", "examples", "Makefile", "pyproject.toml"):
-        (tmp_path / name).symlink_to(ROOT / name)
-    (tmp_path / ".venv").symlink_to(Path(sys.executable).parent.parent)
-    if any("postgresql://" in b.text for b in blocks) and not os.environ.get(PG_ENV):
-        pytest.skip(f"the README's PostgreSQL examples need {PG_ENV}")
+        (folder / name).symlink_to(ROOT / name)
+    (folder / ".venv").symlink_to(Path(sys.executable).parent.parent)
     port, run = free_port(), uuid.uuid4().hex[:8]
     script = ["set -euo pipefail", LOADTEST_GATE_MAY_BREACH]
     for block in blocks:
@@ -155,17 +170,35 @@ def test_readme_examples_run_as_written(tmp_path):
                    block.script(port, run)]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     env.pop("DATABASE_URL", None)
-    log = tmp_path / "readme-test.log"
+    log = folder / "readme-test.log"
     with log.open("w") as out:  # a file, not a pipe: background servers keep theirs open
-        proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=tmp_path, env=env,
+        proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=folder, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            proc.wait(timeout=840)
+            proc.wait(timeout=max(1.0, deadline_s - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
         finally:
             with contextlib.suppress(ProcessLookupError):  # the script and its servers
                 os.killpg(proc.pid, signal.SIGTERM)
     drop_databases_of_run(run)
-    output = log.read_text(errors="replace")
     servers = "".join(f"\n--- {p.name} (last lines) ---\n{p.read_text(errors='replace')[-3000:]}"
-                      for p in sorted(tmp_path.glob("*.log")) if p != log)
-    assert proc.returncode == 0, f"a README example failed:\n{output[-6000:]}{servers}"
+                      for p in sorted(folder.glob("*.log")) if p != log)
+    return proc.poll() if proc.poll() is not None else -1, log.read_text(errors="replace") + servers
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_readme_examples_run_as_written(tmp_path):
+    blocks = [b for b in readme_blocks(README.read_text(encoding="utf-8"))
+              if not (b.skip or b.repeated)]
+    assert blocks, "the README has no sh examples"
+    if any("postgresql://" in b.text for b in blocks) and not os.environ.get(PG_ENV):
+        pytest.skip(f"the README's PostgreSQL examples need {PG_ENV}")
+    deadline = time.monotonic() + 840
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = [(part[0].line, pool.submit(run_script, part, tmp_path / f"from-line-{part[0].line}",
+                                           deadline)) for part in scripts(blocks)]
+        failed = [(line, *run.result()) for line, run in runs if run.result()[0] != 0]
+    assert not failed, "".join(f"\nREADME examples from line {line} failed (exit {code}):\n"
+                               f"{output[-6000:]}" for line, code, output in failed)
