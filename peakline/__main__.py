@@ -1,5 +1,5 @@
 """``python -m peakline``: the ``peakline`` command."""
 
-from peakline.cli import app
+from peakline.cli import run
 
-app()
+run()

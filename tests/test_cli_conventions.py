@@ -24,6 +24,7 @@ import typer
 from typer.main import get_command
 from typer.testing import CliRunner
 
+from peakline import cli
 from peakline.cli import app
 from peakline.common import INTERRUPTED, interrupt_says_what_was_written, policy_names
 from simulator.experiment import Job, SerialExecutor, Variant, as_finished
@@ -46,6 +47,22 @@ def test_version_is_the_installed_one() -> None:
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.strip() == f"peakline {importlib.metadata.version('peakline')}"
+
+
+def test_each_command_loads_only_its_own_part() -> None:
+    """``cli.COMMANDS`` names the module of every command the full app has, and ``peakline seed``
+    starts without the parts it does not use (SciPy for calibrate, Locust for load tests)."""
+    full = get_command(app)
+    assert set(full.commands) == set(cli.COMMANDS)
+    for name, module in cli.COMMANDS.items():
+        assert name in get_command(cli.build([module])).commands
+    probe = ("import sys; sys.argv = ['peakline', 'seed', '--help']\n"
+             "from peakline.cli import run\ntry:\n    run()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('scipy.stats', 'locust', 'loadtests.cli') "
+             "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
 
 
 def test_shell_completion_completes_commands_and_policy_names() -> None:
