@@ -156,9 +156,9 @@ def scripts(blocks: list[Block]) -> list[list[Block]]:
     return [[b for b in blocks if not b.apart], *([b] for b in blocks if b.apart)]
 
 
-def run_script(blocks: list[Block], folder: Path, deadline_s: float) -> tuple[int, str]:
+def run_script(blocks: list[Block], folder: Path, deadline_s: float) -> tuple[int | str, str]:
     """``blocks`` as one bash script in ``folder`` (the repository's files linked in): its exit
-    code, and its output with the last lines of the logs its servers wrote there."""
+    code (or "timed out"), and its output with the last lines of its servers' logs."""
     folder.mkdir()
     for name in ("scenarios", "loadtests", "benchmarks", "examples", "Makefile", "pyproject.toml"):
         (folder / name).symlink_to(ROOT / name)
@@ -174,17 +174,19 @@ def run_script(blocks: list[Block], folder: Path, deadline_s: float) -> tuple[in
     with log.open("w") as out:  # a file, not a pipe: background servers keep theirs open
         proc = subprocess.Popen(["bash", "-c", "\n".join(script)], cwd=folder, env=env,
                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        started = time.monotonic()
         try:
-            proc.wait(timeout=max(1.0, deadline_s - time.monotonic()))
+            code: int | str = proc.wait(timeout=max(1.0, deadline_s - started))
         except subprocess.TimeoutExpired:
-            pass
+            code = "timed out"
         finally:
             with contextlib.suppress(ProcessLookupError):  # the script and its servers
                 os.killpg(proc.pid, signal.SIGTERM)
     drop_databases_of_run(run)
     servers = "".join(f"\n--- {p.name} (last lines) ---\n{p.read_text(errors='replace')[-3000:]}"
                       for p in sorted(folder.glob("*.log")) if p != log)
-    return proc.poll() if proc.poll() is not None else -1, log.read_text(errors="replace") + servers
+    took = f"\n(the script ran {time.monotonic() - started:.0f} s)"
+    return code, log.read_text(errors="replace") + servers + took
 
 
 @pytest.mark.slow
