@@ -370,6 +370,8 @@ def test_discount_requests_are_read_approved_and_declined(
         "SEEN"}  # read in the console: SEEN, as the API's list does
     assert f'data-request="{approve}"' not in client.get(
         "/console/discount-requests?status=NEW").text
+    assert f'data-decide="{approve}"' in client.get(
+        "/console/discount-requests?status=waiting").text  # NEW and SEEN
     approve_url = f"/console/discount-requests/{approve}/approve"
     wrong = {"csrf_token": token, "approved_price": "abc", "quantity_min": "1",
              "quantity_max": "2"}

@@ -33,6 +33,7 @@ from reference_backend.tables import Product
 pages = APIRouter()
 PAGE_SIZE = 50
 OPEN = ("NEW", "SEEN")  # the statuses a seller can still decide
+WAITING = "waiting"  # the status filter's value for OPEN (as the v2 list's "NEW")
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
@@ -42,10 +43,10 @@ def request_list(request: Request, status: Annotated[str, Query(max_length=20)] 
     """One page of requests, oldest first; the ``NEW`` ones shown become ``SEEN``."""
     caller = person(request, RouteGroup.PROMOTIONS, Action.READ)
     seller_id = caller.identity.seller_id
-    status = status if status in P.TASK_STATUSES else ""
+    status = status if status in P.TASK_STATUSES or status == WAITING else ""
+    statuses = OPEN if status == WAITING else (status,) if status else None
     with database(request).session() as session:
-        rows = promotions.tasks(session, seller_id=seller_id,
-                                statuses=(status,) if status else None, after_id=0,
+        rows = promotions.tasks(session, seller_id=seller_id, statuses=statuses, after_id=0,
                                 offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
         shown = rows[:PAGE_SIZE]
         tasks = [promotions.task_v1(t) for t in shown]  # as read: before NEW turns SEEN
@@ -58,13 +59,14 @@ def request_list(request: Request, status: Annotated[str, Query(max_length=20)] 
         promotions.mark_seen(session, shown)
     return render(request, "discounts.html", {
         "tasks": tasks, "names": names, "status": status, "statuses": P.TASK_STATUSES,
-        "open": OPEN, "page": page, "has_next": len(rows) > PAGE_SIZE,
+        "open": OPEN, "waiting": WAITING, "page": page, "has_next": len(rows) > PAGE_SIZE,
         "may_write": may(caller, RouteGroup.PROMOTIONS, Action.WRITE)})
 
 
 def _back(form: FormData) -> str:
     status = str(form.get("status", ""))
-    return "/discount-requests" + (f"?status={status}" if status in P.TASK_STATUSES else "")
+    known = status in P.TASK_STATUSES or status == WAITING
+    return "/discount-requests" + (f"?status={status}" if known else "")
 
 
 def _decided(request: Request, form: FormData, decision: P.ApproveItem | P.DeclineItem,

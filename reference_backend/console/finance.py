@@ -75,7 +75,7 @@ def transactions(request: Request, since: Annotated[str, Query(alias="from", max
         "page": page, "buckets": BUCKETS, "names": OPERATION_NAMES,
         "currency": _currency(request, seller_id)}
     if first is None or last is None:
-        context["error"] = translate(request, "Enter the dates as YYYY-MM-DD.")
+        context["period_error"] = translate(request, "Enter the dates as YYYY-MM-DD.")
         return render(request, "finance.html", context, status=400)
     period = {"from": datetime.combine(first, time(), UTC),
               "to": datetime.combine(last, time.max, UTC)}
@@ -89,12 +89,12 @@ def transactions(request: Request, since: Annotated[str, Query(alias="from", max
                                               tariffs=tariffs())
             totals = finance.totals(session, seller_id=seller_id, req=asked, tariffs=tariffs())
     except DomainError as exc:  # (the service's one-month rule)
-        context["error"] = translate(
+        context["period_error"] = translate(
             request, "Choose at most one month, the end not before the start.")
         context["reason"] = exc.message
         return render(request, "finance.html", context, status=400)
     except ValidationError:
-        context["error"] = translate(request, "Enter the dates as YYYY-MM-DD.")
+        context["period_error"] = translate(request, "Enter the dates as YYYY-MM-DD.")
         return render(request, "finance.html", context, status=400)
     values = totals.model_dump()
     return render(request, "finance.html", {
