@@ -26,11 +26,13 @@ from pathlib import Path
 import httpx
 import pyotp
 import pytest
+from sqlalchemy import update
 
 from reference_backend.accounts.service import create_sub_account
 from reference_backend.db import Database
 from reference_backend.permissions import Role
 from reference_backend.settings import Settings
+from reference_backend.tables import Seller
 from tests.backend_support import ROOT, free_port, seller_headers
 from tests.console_support import ConsoleWorld, console_world
 
@@ -490,6 +492,17 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
+def plan(world: ConsoleWorld, subscription: str) -> None:
+    """Set the seller's subscription (which opens buyer chats or not)."""
+    database = Database(world.database_url, Settings(database_url=world.database_url))
+    try:
+        with database.session() as session:
+            session.execute(update(Seller).where(Seller.id == world.creds["seller_id"])
+                            .values(subscription=subscription))
+    finally:
+        database.dispose()
+
+
 def notice(browser: webdriver.Chrome) -> str:
     return browser.find_element(By.CSS_SELECTOR, ".notice").text
 
@@ -551,6 +564,14 @@ def test_discount_requests_finance_chat_files_profile_and_webhooks(
     assert "marked read" in notice(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, ".message.theirs.unread")
     both_languages(browser, world, "30-chat-file")
+    plan(world, "NONE")  # without Premium Plus: why, instead of an error page
+    try:
+        browser.refresh()
+        assert "Premium Plus" in browser.find_element(By.ID, "plan-needed").text
+        assert not browser.find_elements(By.ID, "send-file")
+        both_languages(browser, world, "30-chat-no-subscription")
+    finally:
+        plan(world, "PREMIUM_PLUS")
 
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
