@@ -36,6 +36,7 @@ class ConsoleWorld:
     #: role -> (email, password) of a person with that role
     people: dict[Role, tuple[str, str]] = field(default_factory=dict)
     chat_id: str = ""  # a buyer chat, once a test starts one
+    file_message_id: int = 0  # a file sent in that chat, once a test sends one
     action_id: int = 0  # a promotion of this seller (10 % off, running for 30 days)
     database_url: str = ""
 
@@ -79,13 +80,49 @@ class ConsoleWorld:
 
     def signed_in(self, role: Role) -> tuple[httpx.Client, str]:
         """An HTTP client signed in to the console as ``role``, and its CSRF token."""
+        client, answer = self.sign_in(*self.people[role])
+        assert answer.status_code == 303, answer.text
+        return client, CSRF.search(client.get("/console/profile").text).group(1)
+
+    def sign_in(self, email: str, password: str) -> tuple[httpx.Client, httpx.Response]:
+        """A client that tried to sign in with ``email`` and ``password``, and the answer."""
         client = httpx.Client(base_url=self.base_url, timeout=30)
-        email, password = self.people[role]
         token = CSRF.search(client.get("/console/sign-in").text).group(1)
         answer = client.post("/console/sign-in", data={
             "csrf_token": token, "email": email, "password": password, "next": "/console/"})
-        assert answer.status_code == 303, answer.text
-        return client, CSRF.search(client.get("/console/profile").text).group(1)
+        return client, answer
+
+    def discount_request(self, sku: int, price: float, quantities: tuple[int, int] = (1, 2),
+                         comment: str = "") -> int:
+        """A buyer's discount request on ``sku`` (``NEW``); its id."""
+        answer = httpx.post(self.base_url + "/marketplace/v1/discount-requests", timeout=30,
+                            headers=platform_headers(self.creds), json={
+                                "client_id": self.creds["client_id"], "sku": sku,
+                                "requested_price": price, "quantity_min": quantities[0],
+                                "quantity_max": quantities[1], "customer_name": "Li Wei",
+                                "comment": comment})
+        assert answer.status_code == 201, answer.text
+        return answer.json()["id"]
+
+    def send_file(self, chat_id: str, name: str, content: bytes) -> int:
+        """The seller sends a file through the API; the wire id of its message."""
+        import base64
+
+        headers = seller_headers(self.creds)
+        answer = httpx.post(self.base_url + "/v1/chat/send/file", headers=headers, timeout=30,
+                            json={"chat_id": chat_id, "name": name,
+                                  "base64_content": base64.b64encode(content).decode()})
+        assert answer.status_code == 200, answer.text
+        history = httpx.post(self.base_url + "/v3/chat/history", headers=headers, timeout=30,
+                             json={"chat_id": chat_id, "limit": 1}).json()
+        self.file_message_id = int(history["messages"][0]["message_id"])
+        return self.file_message_id
+
+    def buyer_message(self, posting_number: str, text: str) -> None:
+        answer = httpx.post(
+            f"{self.base_url}/marketplace/v1/postings/{posting_number}/chat/messages",
+            headers=platform_headers(self.creds), json={"text": text}, timeout=30)
+        assert answer.status_code == 201, answer.text
 
     def stop(self) -> None:
         self.server.stop()

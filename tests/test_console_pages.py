@@ -9,7 +9,12 @@ console route missing from the list fails the test, so a new page cannot skip it
 
 from __future__ import annotations
 
+import html
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -20,14 +25,16 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import update
 from starlette.routing import Mount
 
+from reference_backend.accounts.service import create_sub_account
 from reference_backend.app import create_app
 from reference_backend.console import i18n
 from reference_backend.db import Database
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
+from reference_backend.security import verify_signature
 from reference_backend.settings import Settings
 from reference_backend.tables import Seller
-from tests.backend_support import fresh_postgres_url, postgres_admin_url
-from tests.console_support import ConsoleWorld, console_world
+from tests.backend_support import fresh_postgres_url, postgres_admin_url, seller_headers
+from tests.console_support import CSRF, ConsoleWorld, console_world
 
 G, READ, WRITE = RouteGroup, Action.READ, Action.WRITE
 CONSOLE = Path(i18n.__file__).parent
@@ -52,7 +59,11 @@ PAGES: dict[str, tuple[RouteGroup, Action] | None] = {
     "/promotions/{action_id}": (G.PROMOTIONS, READ),
     "/chats": (G.CHATS, READ),
     "/chats/{chat_id}": (G.CHATS, READ),
+    "/chats/{chat_id}/files/{message_id}": (G.CHATS, READ),
+    "/discount-requests": (G.PROMOTIONS, READ),
     "/analytics": (G.ANALYTICS, READ),
+    "/finance": (G.FINANCE, READ),
+    "/finance/realization": (G.FINANCE, READ),
     "/accounts": (G.ACCOUNTS, READ),
     "/webhooks": (G.WEBHOOKS, READ),
 }
@@ -63,6 +74,8 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/forgot-password": None,
     "/profile/two-factor/start": (G.PROFILE, WRITE),
     "/profile/two-factor/confirm": (G.PROFILE, WRITE),
+    "/profile/password": (G.PROFILE, WRITE),
+    "/profile/email": (G.PROFILE, WRITE),
     "/postings/{number}/ship": (G.POSTINGS, WRITE),
     "/postings/{number}/cancel": (G.POSTINGS, WRITE),
     "/products/{product_id}/price": (G.PRODUCTS, WRITE),
@@ -72,7 +85,11 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/stock/plan": (G.PLANNING, READ),
     "/returns/{return_id}": (G.RETURNS, WRITE),
     "/chats/{chat_id}": (G.CHATS, WRITE),
+    "/chats/{chat_id}/file": (G.CHATS, WRITE),
+    "/chats/{chat_id}/read": (G.CHATS, WRITE),
     "/promotions/{action_id}": (G.PROMOTIONS, WRITE),
+    "/discount-requests/{task_id}/approve": (G.PROMOTIONS, WRITE),
+    "/discount-requests/{task_id}/decline": (G.PROMOTIONS, WRITE),
     "/accounts": (G.ACCOUNTS, WRITE),
     "/accounts/policy": (G.ACCOUNTS, WRITE),
     "/accounts/{account_id}": (G.ACCOUNTS, WRITE),
@@ -80,6 +97,8 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/accounts/{account_id}/api-keys": (G.ACCOUNTS, WRITE),
     "/accounts/{account_id}/api-keys/{key_id}/revoke": (G.ACCOUNTS, WRITE),
     "/webhooks": (G.WEBHOOKS, WRITE),
+    "/webhooks/{webhook_id}/rotate-secret": (G.WEBHOOKS, WRITE),
+    "/webhooks/{webhook_id}/ping": (G.WEBHOOKS, WRITE),
     "/webhooks/{webhook_id}/delete": (G.WEBHOOKS, WRITE),
 }
 #: Pages anyone may open (signed in or not).
@@ -110,7 +129,8 @@ def test_every_console_route_has_its_permission_listed(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
-    w = console_world(tmp_path_factory.mktemp("console-pages"))
+    w = console_world(tmp_path_factory.mktemp("console-pages"),
+                      env={"PEAKLINE_PUSH_ALLOW_PRIVATE_TARGETS": "true"})
     try:
         yield w
     finally:
@@ -119,9 +139,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ConsoleWorld]:
 
 @pytest.fixture(scope="module")
 def posting(world: ConsoleWorld) -> str:
-    """A posting to assemble, with a buyer chat."""
+    """A posting to assemble, with a buyer chat holding a file."""
     [first, *_] = world.order([(world.creds["sku_base"] + 1, 1)])
     world.start_chat(first["posting_number"])
+    world.send_file(world.chat_id, "invoice.pdf", b"%PDF-1.4 invoice")
     return first["posting_number"]
 
 
@@ -137,8 +158,9 @@ def people(world: ConsoleWorld) -> Iterator[dict[Role, tuple[httpx.Client, str]]
 def _url(path: str, posting: str, world: ConsoleWorld) -> str:
     """A console URL for ``path``: the world's posting, chat and promotion, and the first
     seeded product (ids from 1)."""
-    for name in ("product_id", "account_id", "key_id", "webhook_id", "return_id"):
+    for name in ("product_id", "account_id", "key_id", "webhook_id", "return_id", "task_id"):
         path = path.replace("{" + name + "}", "1")
+    path = path.replace("{message_id}", str(world.file_message_id))
     return "/console" + path.replace("{number}", posting).replace(
         "{chat_id}", world.chat_id).replace("{action_id}", str(world.action_id))
 
@@ -215,26 +237,33 @@ def test_every_form_post_without_its_csrf_token_is_refused_and_changes_nothing(
     assert answer.status_code == 403
 
 
-def test_a_service_refusal_is_a_page_with_its_reason(
+def test_a_seller_without_a_chat_subscription_is_told_why(
     world: ConsoleWorld, people: dict, posting: str
 ) -> None:
-    """A seller without Premium Plus: the chat page answers 403 with the service's reason
-    (as the API does), not a server error; the list stays open."""
-    client, _ = people[Role.OWNER]
+    """Without Premium Plus the chat page explains the subscription (the API answers 403
+    there) instead of an error page; sending is refused with the service's reason."""
+    client, token = people[Role.OWNER]
     database = Database(world.database_url, Settings(database_url=world.database_url))
+    chat = _url("/chats/{chat_id}", posting, world)
     try:
         with database.session() as session:
             session.execute(update(Seller).where(Seller.id == world.creds["seller_id"])
                             .values(subscription="NONE"))
-        answer = client.get(_url("/chats/{chat_id}", posting, world))
-        assert answer.status_code == 403, answer.text[:300]
-        assert "Premium Plus" in answer.text and "Nothing was changed" in answer.text
-        assert client.get("/console/chats").status_code == 200
+        answer = client.get(chat)
+        assert answer.status_code == 200, answer.text[:300]
+        assert 'id="plan-needed"' in answer.text and "Premium Plus" in answer.text
+        assert "subscription: NONE" in answer.text and 'id="reply"' not in answer.text
+        listed = client.get("/console/chats")
+        assert listed.status_code == 200 and 'id="plan-needed"' in listed.text
+        sent = client.post(chat, data={"csrf_token": token, "text": "hello"})
+        assert sent.status_code == 303
+        assert "this seller has NONE" in client.get(chat).text  # the service's refusal
     finally:
         with database.session() as session:
             session.execute(update(Seller).where(Seller.id == world.creds["seller_id"])
                             .values(subscription="PREMIUM_PLUS"))
         database.dispose()
+    assert 'id="plan-needed"' not in client.get(chat).text
 
 
 def test_session_cookie_is_httponly_and_samesite(world: ConsoleWorld) -> None:
@@ -282,7 +311,7 @@ def test_console_on_postgresql(tmp_path: Path) -> None:
         try:
             [posting] = world.order([(world.creds["sku_base"] + 2, 1)])
             number = posting["posting_number"]
-            world.start_chat(number)
+            world.send_file(world.start_chat(number), "photo.png", b"\x89PNG")
             client, token = world.signed_in(Role.OWNER)
             for path in PAGES:
                 if not path.endswith(".pdf"):
@@ -304,6 +333,233 @@ def test_console_on_postgresql(tmp_path: Path) -> None:
             assert f'data-sku="{sku}" data-warehouse="{warehouse}"' in alerts
         finally:
             world.stop()
+
+
+# --- discount requests, finance, chat files, own account, webhooks --------------------------
+
+
+def _notice(client: httpx.Client, answer: httpx.Response) -> str:
+    """The one-time notice of the page a form post redirected to."""
+    assert answer.status_code == 303, answer.text[:300]
+    page = client.get(answer.headers["location"]).text
+    if 'class="notice' not in page:
+        return ""
+    return html.unescape(page.split('<p class="notice', 1)[1].split("</p>", 1)[0])
+
+
+def _api_tasks(world: ConsoleWorld) -> dict[int, dict]:
+    answer = httpx.post(world.base_url + "/v1/actions/discounts-task/list", json={
+        "status": "UNKNOWN", "limit": 100}, headers=seller_headers(world.creds))
+    return {t["id"]: t for t in answer.json()["result"]}
+
+
+def test_discount_requests_are_read_approved_and_declined(
+    world: ConsoleWorld, people: dict
+) -> None:
+    sku = world.creds["sku_base"] + 3
+    price = float(_api_product(world, sku)["price"])
+    approve, decline, refuse = (world.discount_request(sku, round(price * 0.8, 2), (1, 3),
+                                                       comment=f"please {n}")
+                                for n in range(3))
+    client, token = people[Role.SALES]
+    page = client.get("/console/discount-requests?status=NEW").text
+    for task in (approve, decline, refuse):
+        assert f'data-request="{task}"' in page and f'data-decide="{task}"' in page
+    assert "please 0" in page and "NEW" in page
+    assert {t["status"] for i, t in _api_tasks(world).items() if i in (approve, decline)} == {
+        "SEEN"}  # read in the console: SEEN, as the API's list does
+    assert f'data-request="{approve}"' not in client.get(
+        "/console/discount-requests?status=NEW").text
+    assert f'data-decide="{approve}"' in client.get(
+        "/console/discount-requests?status=waiting").text  # NEW and SEEN
+    approve_url = f"/console/discount-requests/{approve}/approve"
+    wrong = {"csrf_token": token, "approved_price": "abc", "quantity_min": "1",
+             "quantity_max": "2"}
+    assert "Enter the price as a number" in _notice(client, client.post(approve_url, data=wrong))
+    above = {**wrong, "approved_price": f"{price + 1:.2f}"}
+    assert "below the product's price" in _notice(client, client.post(approve_url, data=above))
+    done = client.post(approve_url, data={**wrong, "approved_price": f"{price * 0.85:.2f}",
+                                          "seller_comment": "OK for two"})
+    assert f"Request {approve} approved" in _notice(client, done)
+    declined = client.post(f"/console/discount-requests/{decline}/decline", data={
+        "csrf_token": token, "seller_comment": "price is final"})
+    assert f"Request {decline} declined" in _notice(client, declined)
+    again = client.post(f"/console/discount-requests/{decline}/decline", data={
+        "csrf_token": token})
+    assert "only NEW or SEEN" in _notice(client, again)
+    tasks = _api_tasks(world)
+    assert tasks[approve]["status"] == "PARTLY_APPROVED"  # fewer units than asked
+    assert tasks[approve]["approved_price"] == round(price * 0.85, 2)
+    assert tasks[approve]["approved_quantity_max"] == 2
+    assert tasks[decline]["status"] == "DECLINED"
+    assert tasks[decline]["seller_comment"] == "price is final"
+    assert tasks[refuse]["status"] == "SEEN"
+    analyst, _ = people[Role.ANALYST]  # reads, cannot decide: no forms
+    listed = analyst.get("/console/discount-requests").text
+    assert f'data-request="{refuse}"' in listed and "data-decide=" not in listed
+
+
+def _api_product(world: ConsoleWorld, sku: int) -> dict:
+    answer = httpx.post(world.base_url + "/v3/product/info/list", json={"sku": [sku]},
+                        headers=seller_headers(world.creds))
+    return answer.json()["items"][0]
+
+
+def test_finance_transactions_totals_and_the_realization_report(
+    world: ConsoleWorld, people: dict
+) -> None:
+    sku = world.creds["sku_base"] + 4
+    number = world.returned(sku)  # delivered (a sale), then sent back by the buyer
+    client, _ = people[Role.ANALYST]
+    today = datetime.now(UTC).date()
+    period = {"from": str(today - timedelta(days=1)), "to": str(today)}
+    page = client.get("/console/finance", params=period)
+    assert page.status_code == 200, page.text[:300]
+    assert f'href="/console/postings/{number}"' in page.text
+    totals = httpx.post(world.base_url + "/v3/finance/transaction/totals", json={"date": {
+        "from": f"{period['from']}T00:00:00Z", "to": f"{period['to']}T23:59:59Z"}},
+        headers=seller_headers(world.creds)).json()["result"]
+    assert totals["accruals_for_sale"] > 0
+    sales = page.text.split('data-bucket="accruals_for_sale"')[1].split("</p>")[0]
+    assert f"{totals['accruals_for_sale']:,.2f}" in sales  # the API's figure, as money
+    zh = client.get("/console/finance", params=period, headers={"Accept-Language": "zh-CN"})
+    assert "销售额" in zh.text and f"{totals['accruals_for_sale']:,.2f}" in zh.text
+    too_long = client.get("/console/finance", params={"from": "2026-01-01", "to": "2026-03-01"})
+    assert too_long.status_code == 400 and "at most one month" in too_long.text
+    assert "longer than one month" in too_long.text  # the service's own reason too
+    assert client.get("/console/finance", params={"from": "1 May"}).status_code == 400
+    report = client.get("/console/finance/realization",
+                        params={"month": today.strftime("%Y-%m")})
+    assert report.status_code == 200 and f'data-sku="{sku}"' in report.text
+    later = client.get("/console/finance/realization", params={"month": "2999-01"})
+    assert later.status_code == 404 and "does not exist yet" in later.text
+    assert client.get("/console/finance/realization?month=13-2026").status_code == 400
+
+
+def test_chat_files_and_read_marks(world: ConsoleWorld, people: dict, posting: str) -> None:
+    client, token = people[Role.CUSTOMER_SERVICE]
+    chat = _url("/chats/{chat_id}", posting, world)
+    world.buyer_message(posting, "Where is my parcel?")
+    page = client.get(chat).text
+    assert 'id="unread"' in page and 'class="message theirs unread"' in page
+    marked = client.post(chat + "/read", data={"csrf_token": token})
+    assert "marked read" in _notice(client, marked)
+    page = client.get(chat).text
+    assert 'id="unread"' not in page and "message theirs unread" not in page
+    listed = httpx.post(world.base_url + "/v3/chat/list", json={"limit": 100},
+                        headers=seller_headers(world.creds)).json()["chats"]
+    assert [c["unread_count"] for c in listed if c["chat"]["chat_id"] == world.chat_id] == [0]
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    sent = client.post(chat + "/file", data={"csrf_token": token},
+                       files={"file": ("label photo.png", photo, "image/png")})
+    assert "File sent" in _notice(client, sent)
+    page = client.get(chat).text
+    link = page.split('class="file" href="')[-1].split('"')[0]
+    assert "label photo.png" in page and link.startswith(chat + "/files/")
+    download = client.get(link)
+    assert download.content == photo and "attachment" in download.headers[
+        "content-disposition"]
+    unnamed = client.post(chat + "/file", data={"csrf_token": token},
+                          files={"file": ("noextension", b"data", "text/plain")})
+    assert "file name with an extension" in _notice(client, unnamed)
+    empty = client.post(chat + "/file", data={"csrf_token": token},
+                        files={"file": ("empty.txt", b"", "text/plain")})
+    assert "empty" in _notice(client, empty)
+    other = world.file_message_id - 10**6  # not a file of this chat
+    assert client.get(f"{chat}/files/{max(other, 1)}").status_code == 404
+
+
+def test_own_password_and_email(world: ConsoleWorld) -> None:
+    database = Database(world.database_url, Settings(database_url=world.database_url))
+    try:
+        with database.session() as session:
+            create_sub_account(session, seller_id=world.creds["seller_id"],
+                               email="changer@example.com", name="Changer", role="analyst",
+                               password="First-pass 2026")
+    finally:
+        database.dispose()
+    client, answer = world.sign_in("changer@example.com", "First-pass 2026")
+    other_device, _ = world.sign_in("changer@example.com", "First-pass 2026")
+    token = CSRF.search(client.get("/console/profile").text).group(1)
+
+    def change(current: str, new: str, again: str | None = None) -> httpx.Response:
+        return client.post("/console/profile/password", data={
+            "csrf_token": token, "current_password": current, "new_password": new,
+            "new_password_again": new if again is None else again})
+
+    assert "differ" in change("First-pass 2026", "Second-pass 2026", "Other").text
+    wrong = change("not my password", "Second-pass 2026")
+    assert wrong.status_code == 403 and "current password is wrong" in wrong.text
+    weak = change("First-pass 2026", "aaaaaaaaaaaa")
+    assert weak.status_code == 400 and "too weak" in weak.text and "4 different" in weak.text
+    assert "password is changed" in _notice(client, change("First-pass 2026",
+                                                           "Second-pass 2026"))
+    assert world.sign_in("changer@example.com", "First-pass 2026")[1].status_code == 401
+    assert world.sign_in("changer@example.com", "Second-pass 2026")[1].status_code == 303
+    # the service keeps other sessions (it revokes them on a password reset only)
+    assert other_device.get("/console/profile").status_code == 200
+
+    def email(value: str) -> httpx.Response:
+        return client.post("/console/profile/email", data={"csrf_token": token, "email": value})
+
+    taken = email("owner@example.com")
+    assert taken.status_code == 409 and "Another account of this seller" in taken.text
+    assert email("not an address").status_code == 400
+    assert "changed@example.com" in _notice(client, email(" Changed@Example.com "))
+    assert world.sign_in("changed@example.com", "Second-pass 2026")[1].status_code == 303
+    zh = client.get("/console/profile", headers={"Accept-Language": "zh-CN"}).text
+    assert "修改密码" in zh and "修改登录邮箱" in zh
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    """A webhook receiver answering 200 and keeping what it got."""
+
+    got: list[tuple[dict[str, str], bytes]] = []
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).got.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_webhook_secret_rotation_and_test_ping(world: ConsoleWorld, people: dict) -> None:
+    receiver = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    client, token = people[Role.OWNER]
+    try:
+        url = f"http://127.0.0.1:{receiver.server_address[1]}/hook"
+        added = client.post("/console/webhooks", data={"csrf_token": token, "url": url})
+        first = added.text.split('<code id="secret">')[1].split("<")[0]
+        listed = httpx.get(world.base_url + "/peakline/v1/webhooks",
+                           headers=seller_headers(world.creds)).json()["webhooks"]
+        [hook] = [h["id"] for h in listed if h["url"] == url]
+        rotated = client.post(f"/console/webhooks/{hook}/rotate-secret",
+                              data={"csrf_token": token})
+        secret = rotated.text.split('<code id="secret">')[1].split("<")[0]
+        assert secret != first and "no longer signs" in rotated.text
+        assert secret not in client.get("/console/webhooks").text  # shown once
+        pinged = client.post(f"/console/webhooks/{hook}/ping", data={"csrf_token": token})
+        assert pinged.status_code == 303 and "?ping=" in pinged.headers["location"]
+        deadline = time.monotonic() + 30
+        page = client.get(pinged.headers["location"]).text
+        assert "Test ping sent" in page
+        while "delivered</span> HTTP 200" not in page and time.monotonic() < deadline:
+            assert 'http-equiv="refresh"' in page  # waiting: the page reloads itself
+            time.sleep(0.3)
+            page = client.get(pinged.headers["location"]).text
+        assert "delivered</span> HTTP 200" in page and 'http-equiv="refresh"' not in page
+        pings = [(h, b) for h, b in _Receiver.got if b'"TYPE_PING"' in b]
+        headers, body = pings[-1]
+        assert verify_signature(secret, body, signature=headers["x-peakline-signature"],
+                                event_id=headers["x-peakline-event-id"],
+                                timestamp=headers["x-peakline-timestamp"])
+        client.post(f"/console/webhooks/{hook}/delete", data={"csrf_token": token})
+    finally:
+        receiver.shutdown()
 
 
 # --- the message catalogues -----------------------------------------------------------------

@@ -53,10 +53,20 @@ def row_id(wire: int | None) -> int | None:
 # --------------------------------------------------------------------------- chats
 
 
+def chat_plan(session: Session, seller_id: int) -> str | None:
+    """The seller's subscription (``NONE``, ``PREMIUM``, ... ; None: no such seller)."""
+    return session.scalar(select(Seller.subscription).where(Seller.id == seller_id))
+
+
+def has_chat_plan(session: Session, seller_id: int) -> bool:
+    """Whether the seller's subscription opens chat history, sending and read marks."""
+    return chat_plan(session, seller_id) in CHAT_PLANS
+
+
 def require_chat_plan(session: Session, seller_id: int) -> None:
     """403 (Ozon's body, code 7) unless the seller subscribes to Premium Plus or Pro; the
     docs do not give Ozon's answer without one (§12, unconfirmed)."""
-    plan = session.scalar(select(Seller.subscription).where(Seller.id == seller_id))
+    plan = chat_plan(session, seller_id)
     if plan not in CHAT_PLANS:
         raise Forbidden("chats with buyers (history, send, read, start) need a Premium Plus or "
                         f"Premium Pro subscription; this seller has {plan or 'none'}",

@@ -1,4 +1,5 @@
-"""Sign-in and sign-out, the language switch, and the caller's own account (2FA set-up).
+"""Sign-in and sign-out, the language switch, and the caller's own account (password,
+email, 2FA set-up).
 
 Sign-in is the API's (:func:`reference_backend.accounts.service.sign_in`, behind the same
 per-address guard): the session it opens goes into the cookie instead of a JSON answer.
@@ -20,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
+from reference_backend import security
 from reference_backend.accounts import service
 from reference_backend.accounts.config import throttle_policy
 from reference_backend.accounts.password_reset import service as password_reset
@@ -33,6 +35,7 @@ from reference_backend.console.session import (
 )
 from reference_backend.console.web import (
     PREFIX,
+    _l,
     database,
     flash,
     person,
@@ -155,11 +158,84 @@ def _account(request: Request, account_id: int, seller_id: int):  # noqa: ANN202
         return service.get_account(session, seller_id=seller_id, account_id=account_id)
 
 
-@pages.get("/profile")
-def profile(request: Request) -> Response:
+def _profile_page(request: Request, *, status: int = 200, **extra: object) -> Response:
     caller = person(request, RouteGroup.PROFILE, Action.READ)
     account = _account(request, caller.identity.account_id, caller.identity.seller_id)
-    return render(request, "profile.html", {"account": account})
+    return render(request, "profile.html", {
+        "account": account, "min_length": security.MIN_PASSWORD_LENGTH, **extra}, status=status)
+
+
+@pages.get("/profile")
+def profile(request: Request) -> Response:
+    return _profile_page(request)
+
+
+#: Refusals of the accounts service -> what the profile page says (else the service's text).
+PROFILE_REFUSALS = {
+    "WRONG_PASSWORD": _l("The current password is wrong."),
+    "WEAK_PASSWORD": _l("The new password is too weak: {reason}"),
+    "INVALID_EMAIL": _l("That is not an email address."),
+    "EMAIL_UNAVAILABLE": _l("Another account of this seller uses this email."),
+}
+
+
+def _refusal(request: Request, exc: DomainError) -> str:
+    text = PROFILE_REFUSALS.get(exc.code)
+    return translate(request, text).format(reason=exc.message) if text else exc.message
+
+
+@pages.post("/profile/password")
+async def change_password(request: Request) -> Response:
+    """The caller's new password, as ``POST /peakline/v1/accounts/me/password`` from a
+    session: the current password first, then the password policy; checked behind the
+    sign-in guard (per-address rate, a bounded number of concurrent hashings)."""
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.PROFILE, Action.WRITE)
+    new = str(form.get("new_password", ""))[:1024]
+    if new != str(form.get("new_password_again", ""))[:1024]:
+        return _profile_page(request, status=400, password_error=translate(
+            request, "The two new passwords differ."))
+    guard = sign_in_guard(request.app.state.parent)
+
+    def change() -> None:
+        with database(request).session() as session:
+            account = service.get_account(session, seller_id=caller.identity.seller_id,
+                                          account_id=caller.identity.account_id)
+            service.set_password(session, account=account, new_password=new,
+                                 current_password=str(form.get("current_password", ""))[:1024],
+                                 via_session=True)
+
+    try:
+        guard.admit_address(request.client.host if request.client else "")
+        async with guard.hashing_slot():
+            await run_in_threadpool(change)
+    except ApiError as exc:  # too many attempts from this address
+        return _profile_page(request, status=429, password_error=exc.message)
+    except DomainError as exc:
+        return _profile_page(request, status=400 if exc.kind == "invalid" else 403,
+                             password_error=_refusal(request, exc))
+    return flash(redirect("/profile"), translate(
+        request, "Your password is changed: sign in with the new one next time."))
+
+
+@pages.post("/profile/email")
+async def change_email(request: Request) -> Response:
+    """The caller's sign-in email (``PATCH /peakline/v1/accounts/me``)."""
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.PROFILE, Action.WRITE)
+    try:
+        with database(request).session() as session:
+            account = service.get_account(session, seller_id=caller.identity.seller_id,
+                                          account_id=caller.identity.account_id)
+            service.set_email(session, account=account, email=str(form.get("email", ""))[:400])
+            email = account.email
+    except DomainError as exc:
+        if exc.kind == "not_found":
+            raise
+        return _profile_page(request, status=409 if exc.kind == "conflict" else 400,
+                             email_error=_refusal(request, exc))
+    return flash(redirect("/profile"),
+                 translate(request, "Your sign-in email is now {email}.").format(email=email))
 
 
 @pages.get("/profile/two-factor")

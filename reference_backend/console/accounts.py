@@ -1,6 +1,6 @@
 """The owner's administration: sub-accounts and their roles, API keys (a new key is shown
-once), the 2FA policy, and push webhooks. Every action calls the service of the matching
-``/peakline/v1/accounts`` or ``/peakline/v1/webhooks`` route."""
+once) and the 2FA policy. Every action calls the service of the matching
+``/peakline/v1/accounts`` route (webhooks: :mod:`reference_backend.console.webhooks`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from reference_backend.accounts.service import SUB_ACCOUNT_ROLES
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import database, flash, person, redirect, render, translate
 from reference_backend.domain_errors import DomainError
-from reference_backend.notifications import webhooks
 from reference_backend.permissions import Action, Role, RouteGroup
 from reference_backend.tables import Seller
 
@@ -124,44 +123,3 @@ async def revoke_key(request: Request, account_id: Id, key_id: Id) -> Response:
     except DomainError as exc:
         return _accounts_page(request, error=exc.message, status=409)
     return flash(redirect("/accounts"), translate(request, "The key is revoked."))
-
-
-# --- webhooks -------------------------------------------------------------------------------
-
-
-def _webhooks_page(request: Request, *, status: int = 200, **extra: object) -> Response:
-    caller = person(request, RouteGroup.WEBHOOKS, Action.READ)
-    with database(request).read_session() as session:
-        hooks = webhooks.list_for(session, seller_id=caller.identity.seller_id)
-    return render(request, "webhooks.html", {"hooks": hooks, **extra}, status=status)
-
-
-@pages.get("/webhooks")
-def webhooks_page(request: Request) -> Response:
-    return _webhooks_page(request)
-
-
-@pages.post("/webhooks")
-async def register_webhook(request: Request) -> Response:
-    form = await checked_form(request)
-    caller = person(request, RouteGroup.WEBHOOKS, Action.WRITE)
-    try:
-        url = webhooks.check_url(str(form.get("url", "")))
-        types = webhooks.check_types([])
-        with database(request).session() as session:
-            hook = webhooks.register(session, seller_id=caller.identity.seller_id, url=url,
-                                     types=types)
-            secret = hook.secret
-    except DomainError as exc:
-        return _webhooks_page(request, error=exc.message, status=400)
-    return _webhooks_page(request, new_secret=secret, new_url=url)
-
-
-@pages.post("/webhooks/{webhook_id}/delete")
-async def delete_webhook(request: Request, webhook_id: Id) -> Response:
-    await checked_form(request)
-    caller = person(request, RouteGroup.WEBHOOKS, Action.WRITE)
-    with database(request).session() as session:
-        hook = webhooks.get(session, seller_id=caller.identity.seller_id, webhook_id=webhook_id)
-        session.delete(hook)
-    return flash(redirect("/webhooks"), translate(request, "The webhook is removed."))

@@ -20,11 +20,14 @@ from reference_backend.console import (
     accounts,
     analytics,
     buyers,
+    discounts,
+    finance,
     home,
     postings,
     products,
     returns,
     stock,
+    webhooks,
 )
 from reference_backend.console.session import CsrfRefused
 from reference_backend.console.web import (
@@ -38,8 +41,8 @@ from reference_backend.domain_errors import DomainError, NotFound
 from reference_backend.errors import KIND_STATUS
 
 STATIC = Path(__file__).parent / "static"
-PAGE_MODULES = (account_pages, home, postings, products, stock, returns, buyers, analytics,
-                accounts)
+PAGE_MODULES = (account_pages, home, postings, products, stock, returns, buyers, discounts,
+                analytics, finance, accounts, webhooks)
 
 
 def create_console(parent: FastAPI) -> FastAPI:

@@ -1,13 +1,18 @@
 """Promotions the seller can join (the service of ``/v1/actions``) and buyer chats (the
-services of ``/v3/chat/list``, ``/v3/chat/history`` and ``/v1/chat/send/message``)."""
+services of ``/v3/chat/list``, ``/v3/chat/history``, ``/v1/chat/send/message``,
+``/v1/chat/send/file``, ``/v2/chat/read`` and the chat file download). A seller without a
+Premium Plus or Pro subscription sees why the chat is closed to them instead of an error."""
 
 from __future__ import annotations
 
+import base64
 import math
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,7 +28,7 @@ from reference_backend.console.web import (
     translate,
     whole_number,
 )
-from reference_backend.domain_errors import DomainError
+from reference_backend.domain_errors import DomainError, NotFound
 from reference_backend.permissions import Action, RouteGroup
 from reference_backend.promotions import service as promotions
 from reference_backend.tables import Product
@@ -109,21 +114,47 @@ def chat_list(request: Request, status: Annotated[str, Query(max_length=10)] = "
                                    unread_only=False, after=None,
                                    offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         stats = chats.stats(session, [c.id for c in rows[:PAGE_SIZE]])
+        plan = chats.chat_plan(session, caller.identity.seller_id)
     return render(request, "chats.html", {
         "chats": rows[:PAGE_SIZE], "stats": stats, "unread": unread, "status": status,
-        "page": page, "has_next": len(rows) > PAGE_SIZE})
+        "page": page, "has_next": len(rows) > PAGE_SIZE,
+        "plan": plan, "plan_ok": plan in chats.CHAT_PLANS})
 
 
 @pages.get("/chats/{chat_id}")
 def chat_page(request: Request, chat_id: ChatId) -> Response:
+    """The chat's latest messages; without a chat subscription, the reason instead (the API
+    answers 403 there)."""
     caller = person(request, RouteGroup.CHATS, Action.READ)
+    seller_id = caller.identity.seller_id
     with database(request).read_session() as session:
-        chat = chats.get_chat(session, seller_id=caller.identity.seller_id, chat_id=chat_id)
+        plan = chats.chat_plan(session, seller_id)
+        if plan not in chats.CHAT_PLANS:
+            return render(request, "chat.html", {"chat": None, "plan": plan})
+        chat = chats.get_chat(session, seller_id=seller_id, chat_id=chat_id)
         messages, more = chats.history(session, chat=chat, forward=False, from_id=None,
                                        limit=HISTORY)
+        unread = chats.stats(session, [chat.id])[chat.id].unread
     return render(request, "chat.html", {
-        "chat": chat, "messages": list(reversed(messages)), "more": more,
+        "chat": chat, "messages": list(reversed(messages)), "more": more, "unread": unread,
+        "wire_id": chats.wire_id, "max_mib": chats.MAX_FILE_BYTES // (1024 * 1024),
         "may_write": may(caller, RouteGroup.CHATS, Action.WRITE)})
+
+
+def _sent(request: Request, chat_id: str, seller_id: int, author_id: str, *, text: str = "",
+          file: tuple[str, str] | None = None) -> Response:
+    """Send through the service; its refusal (closed chat, window, file) as a notice."""
+    back = f"/chats/{chat_id}"
+    try:
+        with database(request).session() as session:
+            chats.seller_message(session, seller_id=seller_id, chat_id=chat_id,
+                                 author_id=author_id, text=text, file=file)
+    except DomainError as exc:
+        if exc.kind == "not_found":
+            raise
+        return flash(redirect(back), exc.message, "error")
+    done = translate(request, "File sent.") if file else translate(request, "Message sent.")
+    return flash(redirect(back), done)
 
 
 @pages.post("/chats/{chat_id}")
@@ -134,12 +165,48 @@ async def send(request: Request, chat_id: ChatId) -> Response:
     if not 0 < len(text) <= MESSAGE_MAX:
         message = translate(request, "Write a message of 1 to 1,000 characters.")
         return flash(redirect(f"/chats/{chat_id}"), message, "error")
-    try:
-        with database(request).session() as session:
-            chats.seller_message(session, seller_id=caller.identity.seller_id, chat_id=chat_id,
-                                 author_id=caller.identity.client_id, text=text)
-    except DomainError as exc:
-        if exc.kind == "not_found":
-            raise
-        return flash(redirect(f"/chats/{chat_id}"), exc.message, "error")
-    return flash(redirect(f"/chats/{chat_id}"), translate(request, "Message sent."))
+    return _sent(request, chat_id, caller.identity.seller_id, caller.identity.client_id,
+                 text=text)
+
+
+@pages.post("/chats/{chat_id}/file")
+async def send_file(request: Request, chat_id: ChatId) -> Response:
+    """A file to the buyer (``/v1/chat/send/file``: the service checks name and size)."""
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.CHATS, Action.WRITE)
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return flash(redirect(f"/chats/{chat_id}"), translate(request, "Choose a file to send."),
+                     "error")
+    raw = await upload.read(chats.MAX_FILE_BYTES + 1)  # (one byte more: "too large")
+    return _sent(request, chat_id, caller.identity.seller_id, caller.identity.client_id,
+                 file=(upload.filename, base64.b64encode(raw).decode("ascii")))
+
+
+@pages.post("/chats/{chat_id}/read")
+async def mark_read(request: Request, chat_id: ChatId) -> Response:
+    """Mark every buyer message of the chat read (``/v2/chat/read`` without a message id)."""
+    await checked_form(request)
+    caller = person(request, RouteGroup.CHATS, Action.WRITE)
+    with database(request).session() as session:
+        chat = chats.get_chat(session, seller_id=caller.identity.seller_id, chat_id=chat_id)
+        chats.mark_read(session, chat=chat, reader=chats.SELLER, up_to=None)
+    return flash(redirect(f"/chats/{chat_id}"),
+                 translate(request, "The buyer's messages are marked read."))
+
+
+@pages.get("/chats/{chat_id}/files/{message_id}")
+def chat_file(request: Request, chat_id: ChatId,
+              message_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Response:
+    """A file sent in the chat (the API's ``/peakline/v1/chat/files/{id}``)."""
+    caller = person(request, RouteGroup.CHATS, Action.READ)
+    with database(request).read_session() as session:
+        chat = chats.get_chat(session, seller_id=caller.identity.seller_id, chat_id=chat_id)
+        message = chats.file_message(session, seller_id=caller.identity.seller_id,
+                                     wire=message_id)
+        if message.chat_id != chat.id:
+            raise NotFound("file not found", code="FILE_NOT_FOUND")
+    name = quote(message.file_name or "file")
+    return Response(message.file_content, media_type=chats.content_type(message), headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"})

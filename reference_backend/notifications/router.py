@@ -15,7 +15,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Path
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reference_backend import security
@@ -26,7 +25,7 @@ from reference_backend.notifications import webhooks
 from reference_backend.notifications.config import PushSettings
 from reference_backend.notifications.worker import OutboxWorker
 from reference_backend.permissions import Action, RouteGroup
-from reference_backend.tables import OutboxEvent, Webhook, WebhookDelivery, utcnow
+from reference_backend.tables import Webhook, utcnow
 
 router = APIRouter(prefix="/peakline/v1/webhooks", tags=["webhooks"])
 
@@ -102,22 +101,8 @@ class WebhooksOut(BaseModel):
 
 
 def _stats(session: Session, hook: Webhook) -> tuple[int, int, int, str]:
-    pending = session.scalar(
-        select(func.count()).select_from(OutboxEvent).where(
-            OutboxEvent.seller_id == hook.seller_id,
-            OutboxEvent.delivered_at.is_(None),
-        )
-    ) or 0
-    rows = session.execute(
-        select(WebhookDelivery.delivered_at.is_not(None), WebhookDelivery.attempts,
-               WebhookDelivery.last_error)
-        .where(WebhookDelivery.webhook_id == hook.id)
-        .order_by(WebhookDelivery.updated_at.desc())
-    ).all()
-    ok = sum(1 for done, _, _ in rows if done)
-    failed = sum(attempts - (1 if done else 0) for done, attempts, _ in rows)
-    error = next((e for _, _, e in rows if e), "")
-    return int(pending), ok, failed, error
+    stats = webhooks.delivery_stats(session, hook)
+    return stats.pending_events, stats.delivered, stats.failed_attempts, stats.last_error
 
 
 @router.get("", response_model=WebhooksOut)
@@ -165,8 +150,7 @@ def update_webhook(webhook_id: Id, body: WebhookPatch, who: Writer, db: DbDep) -
 def rotate_secret(webhook_id: Id, who: Writer, db: DbDep) -> NewWebhookOut:
     """A new signing secret; the old one stops at once."""
     with db.session() as session:
-        hook = webhooks.get(session, seller_id=who.seller_id, webhook_id=webhook_id)
-        hook.secret = security.generate_token()
+        hook = webhooks.rotate_secret(session, seller_id=who.seller_id, webhook_id=webhook_id)
         return NewWebhookOut(**WebhookOut.of(hook, _stats(session, hook)).model_dump(),
                              secret=hook.secret)
 

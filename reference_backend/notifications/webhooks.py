@@ -5,6 +5,8 @@ router (``/peakline/v1/webhooks``) and the Ozon notification-settings methods
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -12,9 +14,9 @@ from reference_backend import payloads, security
 from reference_backend.domain_errors import Conflict, InvalidInput, NotFound
 from reference_backend.notifications.config import PushSettings
 from reference_backend.notifications.delivery import BadWebhookUrl, check_webhook_url
-from reference_backend.outbox import add_event
+from reference_backend.outbox import event_row
 from reference_backend.payloads import MessageType
-from reference_backend.tables import Webhook, utcnow
+from reference_backend.tables import OutboxEvent, Webhook, WebhookDelivery, utcnow
 
 MAX_WEBHOOKS = 10
 #: What this backend sends, with the descriptions ``/v1/notification/push-type/list`` shows.
@@ -72,11 +74,69 @@ def list_for(session: Session, *, seller_id: int) -> list[Webhook]:
     ))
 
 
-def ping(session: Session, *, seller_id: int) -> None:
-    """Queue a ``TYPE_PING`` (Ozon sends one when a URL is connected)."""
+def ping(session: Session, *, seller_id: int) -> int:
+    """Queue a ``TYPE_PING`` (Ozon sends one when a URL is connected); its event id."""
     now = utcnow()
-    add_event(session, seller_id=seller_id, payload=payloads.ping(now), posting_number=None,
-              now=now)
+    event = OutboxEvent(**event_row(seller_id=seller_id, payload=payloads.ping(now),
+                                    posting_number=None, now=now))
+    session.add(event)
+    session.flush()
+    return event.id
+
+
+def rotate_secret(session: Session, *, seller_id: int, webhook_id: int) -> Webhook:
+    """A new signing secret (``hook.secret``); the old one stops at once."""
+    hook = get(session, seller_id=seller_id, webhook_id=webhook_id)
+    hook.secret = security.generate_token()
+    hook.updated_at = utcnow()
+    return hook
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """How deliveries to one webhook went."""
+
+    pending_events: int  # events of the seller not yet delivered
+    delivered: int  # events delivered to this URL
+    failed_attempts: int
+    last_error: str
+
+
+def delivery_stats(session: Session, hook: Webhook) -> DeliveryStats:
+    pending = session.scalar(
+        select(func.count()).select_from(OutboxEvent).where(
+            OutboxEvent.seller_id == hook.seller_id,
+            OutboxEvent.delivered_at.is_(None),
+        )
+    ) or 0
+    rows = session.execute(
+        select(WebhookDelivery.delivered_at.is_not(None), WebhookDelivery.attempts,
+               WebhookDelivery.last_error)
+        .where(WebhookDelivery.webhook_id == hook.id)
+        .order_by(WebhookDelivery.updated_at.desc())
+    ).all()
+    ok = sum(1 for done, _, _ in rows if done)
+    failed = sum(attempts - (1 if done else 0) for done, attempts, _ in rows)
+    error = next((e for _, _, e in rows if e), "")
+    return DeliveryStats(int(pending), ok, failed, error)
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """Where the delivery of one event stands."""
+
+    closed: bool  # delivered to every webhook that wanted it (or none wanted it)
+    deliveries: dict[int, WebhookDelivery]  # webhook id -> its record (absent: not tried yet)
+
+
+def event_outcome(session: Session, *, seller_id: int, event_id: int) -> EventOutcome:
+    """The delivery of the seller's event ``event_id`` (e.g. a test ping) to each webhook."""
+    event = session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id,
+                                                     OutboxEvent.seller_id == seller_id))
+    if event is None:
+        raise NotFound(f"event {event_id} not found", code="EVENT_NOT_FOUND")
+    rows = session.scalars(select(WebhookDelivery).where(WebhookDelivery.event_id == event_id))
+    return EventOutcome(event.delivered_at is not None, {row.webhook_id: row for row in rows})
 
 
 def register(session: Session, *, seller_id: int, url: str, types: list[str]) -> Webhook:
