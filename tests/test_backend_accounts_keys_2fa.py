@@ -192,6 +192,17 @@ def test_owner_sets_email_and_password_then_signs_in(env: Env) -> None:
     assert env.client.get(ACC, headers=_bearer(token)).status_code == 200
 
 
+def test_a_changed_password_signs_out_the_other_sessions(env: Env) -> None:
+    email = "changer@seller.example"
+    _sub_account(env, email, role="analyst")
+    here, elsewhere = (_bearer(_sign_in(env, email).json()["token"]) for _ in range(2))
+    r = env.client.post(f"{ACC}/me/password", headers=here,
+                        json={"current_password": PASSWORD, "new_password": "Fresh-pass 2026"})
+    assert r.status_code == 200, r.text
+    assert env.client.get(f"{ACC}/me", headers=here).status_code == 200
+    assert env.client.get(f"{ACC}/me", headers=elsewhere).status_code == 401
+
+
 def test_totp_enrolment_then_sign_in_needs_a_good_code(env: Env) -> None:
     email = "cs-totp@seller.example"
     _sub_account(env, email, role="customer_service")

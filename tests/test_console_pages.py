@@ -496,8 +496,9 @@ def test_own_password_and_email(world: ConsoleWorld) -> None:
                                                            "Second-pass 2026"))
     assert world.sign_in("changer@example.com", "First-pass 2026")[1].status_code == 401
     assert world.sign_in("changer@example.com", "Second-pass 2026")[1].status_code == 303
-    # the service keeps other sessions (it revokes them on a password reset only)
-    assert other_device.get("/console/profile").status_code == 200
+    # whoever knew the old password is signed out; this device stays signed in
+    assert other_device.get("/console/profile").status_code == 303
+    assert client.get("/console/profile").status_code == 200
 
     def email(value: str) -> httpx.Response:
         return client.post("/console/profile/email", data={"csrf_token": token, "email": value})

@@ -118,11 +118,13 @@ def patch_me(body: s.MePatch, who: MeWrite, db: DbDep) -> s.AccountOut:
 
 @router.post("/me/password", response_model=s.OkOut)
 def set_password(body: s.PasswordIn, who: MeWrite, caller: CallerDep, db: DbDep) -> s.OkOut:
-    """Set the caller's password (the current one is needed once a password exists)."""
+    """Set the caller's password (the current one is needed once a password exists); the
+    account's other sessions are signed out."""
     with db.session() as session:
         service.set_password(session, account=_me(session, who), new_password=body.new_password,
                              current_password=body.current_password,
-                             via_session=caller.session_id is not None)
+                             via_session=caller.session_id is not None,
+                             keep_session_id=caller.session_id)
     return s.OkOut()
 
 

@@ -286,16 +286,19 @@ def set_owner_sign_in(session: Session, *, client_id: str, email: str) -> tuple[
 
 def set_password(
     session: Session, *, account: Account, new_password: str, current_password: str | None,
-    via_session: bool,
+    via_session: bool, keep_session_id: int | None = None,
 ) -> None:
     """Set the caller's password. A signed-in person must give the current one; an owner
-    key may set the first password of an account that has none."""
+    key may set the first password of an account that has none. Every session of the
+    account but ``keep_session_id`` (the one changing it) is signed out: whoever knew the
+    old password is no longer signed in."""
     if account.password_hash and (via_session or current_password is not None):
         if not security.verify_password(account.password_hash, current_password or ""):
             raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
     elif account.password_hash and not via_session:
         raise Forbidden("give current_password to change a password", code="WRONG_PASSWORD")
     account.password_hash = security.hash_password(checked_password(new_password))
+    revoke_sessions(session, account_id=account.id, except_id=keep_session_id)
 
 
 def set_email(session: Session, *, account: Account, email: str) -> None:
@@ -341,12 +344,16 @@ def confirm_totp(
         )
 
 
-def revoke_sessions(session: Session, *, account_id: int, only_id: int | None = None) -> None:
+def revoke_sessions(session: Session, *, account_id: int, only_id: int | None = None,
+                    except_id: int | None = None) -> None:
+    """Sign out the account's sessions: all, ``only_id``, or all but ``except_id``."""
     query = update(AuthSession).where(
         AuthSession.account_id == account_id, AuthSession.revoked_at.is_(None)
     )
     if only_id is not None:
         query = query.where(AuthSession.id == only_id)
+    if except_id is not None:
+        query = query.where(AuthSession.id != except_id)
     session.execute(query.values(revoked_at=utcnow()))
 
 

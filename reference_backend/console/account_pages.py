@@ -203,7 +203,7 @@ async def change_password(request: Request) -> Response:
                                           account_id=caller.identity.account_id)
             service.set_password(session, account=account, new_password=new,
                                  current_password=str(form.get("current_password", ""))[:1024],
-                                 via_session=True)
+                                 via_session=True, keep_session_id=caller.session_id)
 
     try:
         guard.admit_address(request.client.host if request.client else "")
