@@ -20,6 +20,7 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reference_backend.console.postings import STATUS_LABELS, STATUS_TONE
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     _l,
@@ -39,7 +40,7 @@ from reference_backend.postings.acts import documents
 from reference_backend.postings.acts import schemas as A
 from reference_backend.postings.acts import service as acts
 from reference_backend.postings.acts.documents import ActSheet
-from reference_backend.tables import DeliveryMethod
+from reference_backend.tables import DeliveryMethod, Warehouse
 
 pages = APIRouter()
 ActId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -61,7 +62,7 @@ DOCUMENTS: dict[str, tuple[Callable[[ActSheet], bytes], str]] = {
 }
 
 
-def _methods(request: Request, seller_id: int) -> list[tuple[object, list[DeliveryMethod]]]:
+def _methods(request: Request, seller_id: int) -> list[tuple[Warehouse, list[DeliveryMethod]]]:
     """(warehouse, its delivery methods) for the seller's warehouses, by name."""
     with database(request).read_session() as session:
         methods = list(session.scalars(select(DeliveryMethod).where(
@@ -76,7 +77,9 @@ def _list_context(request: Request, seller_id: int) -> dict:
                                              "date_to": now})
     with database(request).read_session() as session:
         items = acts.act_list(session, seller_id=seller_id, f=window, limit=LIST_LIMIT)
-    return {"acts": items[::-1], "scopes": _methods(request, seller_id),
+    scopes = _methods(request, seller_id)
+    return {"acts": items[::-1], "scopes": scopes,
+            "warehouses": {w.warehouse_id: w.name for w, _ in scopes},
             "today": now.date().isoformat(), "states": STATES, "tones": STATE_TONE,
             "list_days": LIST_DAYS}
 
@@ -137,7 +140,8 @@ def _act_context(request: Request, seller_id: int, act_id: int) -> dict:
     forming = check.status == "in_process"
     return {"a": summary, "check": check, "postings": on_act, "warehouse": warehouse,
             "forming": forming, "refresh": REFRESH_SECONDS if forming else None,
-            "states": STATES, "tones": STATE_TONE}
+            "states": STATES, "tones": STATE_TONE, "posting_statuses": STATUS_LABELS,
+            "posting_tones": STATUS_TONE}
 
 
 @pages.get("/acts/{act_id}")
