@@ -28,7 +28,12 @@ from reference_backend.db import Database
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
 from reference_backend.settings import Settings
 from reference_backend.tables import Seller
-from tests.backend_support import fresh_postgres_url, postgres_admin_url, seller_headers
+from tests.backend_support import (
+    fresh_postgres_url,
+    platform_headers,
+    postgres_admin_url,
+    seller_headers,
+)
 from tests.console_support import ConsoleWorld, console_world
 
 G, READ, WRITE = RouteGroup, Action.READ, Action.WRITE
@@ -437,7 +442,9 @@ def test_an_act_forms_and_offers_its_documents(world: ConsoleWorld, people: dict
     unknown = client.post("/console/acts", data={"csrf_token": token,
                                                  "delivery_method_id": "999999999"})
     assert unknown.status_code == 404
+    [other] = world.order([(sku, 1)])
     world.ship(posting)
+    world.ship(other)
     formed = client.post("/console/acts", data={
         "csrf_token": token, "delivery_method_id": str(warehouse),
         "departure_date": "2026-12-24", "containers_count": "0"})
@@ -458,15 +465,28 @@ def test_an_act_forms_and_offers_its_documents(world: ConsoleWorld, people: dict
     assert client.get(f"{act_url}/waybill.pdf").content.startswith(b"%PDF")
     assert client.get(f"{act_url}/containers.pdf").content.startswith(b"%PDF")
     assert client.get(f"{act_url}/mismatch.pdf").status_code == 404  # nothing left behind
+    assert 'id="mismatch-pdf"' not in ready
     assert client.get(f"{act_url}/other.pdf").status_code == 404
     assert client.get("/console/acts/999999999").status_code == 404
     listed = client.get("/console/acts").text
     assert f'data-act="{act_id}"' in listed
     api = httpx.post(world.base_url + "/v2/posting/fbs/act/get-postings", json={"id": act_id},
                      headers=seller_headers(world.creds), timeout=30).json()["result"]
-    assert [p["posting_number"] for p in api] == [posting["posting_number"]]
+    assert [p["posting_number"] for p in api] == [posting["posting_number"],
+                                                  other["posting_number"]]
     zh = client.get(act_url, headers={"Accept-Language": "zh-CN"}).text
     assert "运单（PDF）" in zh
+    # the carrier takes the other posting only: this one is missing, an act of mismatch
+    taken = httpx.post(world.base_url + "/marketplace/v1/logistics/events", timeout=30,
+                       headers=platform_headers(world.creds), json={
+                           "posting_number": other["posting_number"],
+                           "event": "sorting_accepted"})
+    assert taken.status_code in (200, 201), taken.text
+    page = client.get(act_url).text
+    assert 'id="mismatch-pdf"' in page
+    mismatch = client.get(f"{act_url}/mismatch.pdf")
+    assert mismatch.status_code == 200 and mismatch.content.startswith(b"%PDF")
+    assert f'filename="{act_id}_act_of_mismatch.pdf"' in mismatch.headers["content-disposition"]
 
 
 @pytest.mark.parametrize(("lang", "value", "currency", "shown"), [
