@@ -470,6 +470,8 @@ def test_an_act_forms_and_offers_its_documents(world: ConsoleWorld, people: dict
     assert client.get("/console/acts/999999999").status_code == 404
     listed = client.get("/console/acts").text
     assert f'data-act="{act_id}"' in listed
+    on_posting = client.get(f"/console/postings/{posting['posting_number']}").text
+    assert f'id="posting-act" href="/console/acts/{act_id}"' in on_posting
     api = httpx.post(world.base_url + "/v2/posting/fbs/act/get-postings", json={"id": act_id},
                      headers=seller_headers(world.creds), timeout=30).json()["result"]
     assert [p["posting_number"] for p in api] == [posting["posting_number"],

@@ -38,6 +38,7 @@ from reference_backend.errors import KIND_STATUS
 from reference_backend.permissions import Action, RouteGroup
 from reference_backend.postings import schemas as S
 from reference_backend.postings import service as postings
+from reference_backend.postings.acts import service as acts
 from reference_backend.postings.assembly import service as assembly
 from reference_backend.postings.labels.service import label_pdf
 from reference_backend.postings.status import schemas as C
@@ -122,12 +123,13 @@ def _posting_context(request: Request, seller_id: int, number: str, boxes: int =
                                       OutboxEvent.seller_id == seller_id)
             .order_by(OutboxEvent.id)))
         reasons = status_service.seller_reasons(session)
+        act_id = acts.act_of_posting(session, bundle.posting.id)
     units = sum(i.quantity for i in bundle.shipped)
     return {"b": bundle, "p": bundle.posting, "packages": packages, "events": events,
             "reasons": reasons, "actions": postings.available_actions(bundle.posting.status),
             "statuses": STATUS_LABELS, "tones": STATUS_TONE, "now": datetime.now(UTC),
             "boxes": max(1, min(boxes, units, MAX_PACKAGES)),
-            "max_boxes": max(1, min(units, MAX_PACKAGES)), "entered": {}}
+            "max_boxes": max(1, min(units, MAX_PACKAGES)), "entered": {}, "act_id": act_id}
 
 
 @pages.get("/postings/{number}")

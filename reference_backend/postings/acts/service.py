@@ -131,6 +131,11 @@ def _handover_at(postings: Sequence[Posting]) -> datetime:
     return min(p.shipped_at for p in postings if p.shipped_at is not None)
 
 
+def act_of_posting(session: Session, posting_id: int) -> int | None:
+    """The id of the act a posting is handed over with, if any (a posting is in at most one)."""
+    return session.scalar(select(ActPosting.act_id).where(ActPosting.posting_id == posting_id))
+
+
 def postings_of_act(session: Session, act_id: int) -> list[Posting]:
     return list(session.scalars(
         select(Posting).join(ActPosting, ActPosting.posting_id == Posting.id)
