@@ -77,6 +77,7 @@ ACTIONS: dict[str, tuple[RouteGroup, Action] | None] = {
     "/postings/{number}/cancel": (G.POSTINGS, WRITE),
     "/postings/{number}/arbitration": (G.POSTINGS, WRITE),
     "/postings/{number}/awaiting-delivery": (G.POSTINGS, WRITE),
+    "/postings/{number}/cancel-units": (G.POSTINGS, WRITE),
     "/acts": (G.POSTINGS, WRITE),
     "/products/{product_id}/price": (G.PRODUCTS, WRITE),
     "/products/import": (G.PRODUCTS, WRITE),
@@ -424,6 +425,32 @@ def test_dispute_opens_and_closes_from_the_posting_page(
     assert _posting_state(world, number)["status"] == "awaiting_deliver"
     sales, _ = people[Role.SALES]  # may read postings, not write: no dispute buttons
     assert 'id="open-dispute"' not in sales.get(f"/console/postings/{number}").text
+
+
+def test_some_units_of_a_line_are_cancelled_with_a_reason(
+    world: ConsoleWorld, people: dict
+) -> None:
+    client, token = people[Role.OWNER]
+    sku = world.creds["sku_base"] + 18
+    [posting] = world.order([(sku, 3)])
+    number = posting["posting_number"]
+    page = client.get(f"/console/postings/{number}").text
+    assert 'id="cancel-units-form"' in page and 'option value="352"' in page  # its reasons
+    for fields in ({f"cancel_{sku}": "1"},  # no reason
+                   {f"cancel_{sku}": "x", "reason": "352"},
+                   {f"cancel_{sku}": "0", "reason": "352"},  # nothing to cancel
+                   {f"cancel_{sku}": "4", "reason": "352"}):  # more than the line holds
+        refused = client.post(f"/console/postings/{number}/cancel-units",
+                              data={"csrf_token": token, **fields})
+        assert refused.status_code == 400, (fields, refused.text[:300])
+        assert 'class="notice error"' in refused.text
+    assert _posting_state(world, number)["products"][0]["quantity"] == 3  # nothing changed
+    done = client.post(f"/console/postings/{number}/cancel-units", data={
+        "csrf_token": token, f"cancel_{sku}": "1", "reason": "352"})
+    assert done.status_code == 303, done.text[:300]
+    after = _posting_state(world, number)
+    assert after["status"] == "awaiting_packaging" and after["products"][0]["quantity"] == 2
+    assert "1 unit(s) cancelled" in client.get(done.headers["location"]).text
 
 
 def test_an_act_forms_and_offers_its_documents(world: ConsoleWorld, people: dict) -> None:

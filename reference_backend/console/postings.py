@@ -122,11 +122,12 @@ def _posting_context(request: Request, seller_id: int, number: str, boxes: int =
             select(OutboxEvent).where(OutboxEvent.posting_number == number,
                                       OutboxEvent.seller_id == seller_id)
             .order_by(OutboxEvent.id)))
-        reasons = status_service.seller_reasons(session)
+        [offered] = status_service.reasons_for(session, seller_id=seller_id, numbers=[number])
         act_id = acts.act_of_posting(session, bundle.posting.id)
     units = sum(i.quantity for i in bundle.shipped)
     return {"b": bundle, "p": bundle.posting, "packages": packages, "events": events,
-            "reasons": reasons, "actions": postings.available_actions(bundle.posting.status),
+            "reasons": offered.reasons,
+            "actions": postings.available_actions(bundle.posting.status),
             "statuses": STATUS_LABELS, "tones": STATUS_TONE, "now": datetime.now(UTC),
             "boxes": max(1, min(boxes, units, MAX_PACKAGES)),
             "max_boxes": max(1, min(units, MAX_PACKAGES)), "entered": {}, "act_id": act_id}
@@ -282,3 +283,36 @@ async def cancel(request: Request, number: str) -> Response:
     except DomainError as exc:
         return _refused(request, seller_id, number, exc.message)
     return flash(redirect(f"/postings/{number}"), translate(request, "The posting is cancelled."))
+
+
+@pages.post("/postings/{number}/cancel-units")
+async def cancel_units(request: Request, number: str) -> Response:
+    """Cancel some units of the lines (``/v2/posting/fbs/product/cancel``): ``cancel_<sku>``."""
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.POSTINGS, Action.WRITE)
+    seller_id = caller.identity.seller_id
+    entered = {key: str(value) for key, value in form.multi_items()
+               if key.startswith("cancel_")}
+    try:
+        items = [{"sku": int(key[7:]), "quantity": int(value.strip() or 0)}
+                 for key, value in entered.items()]
+        req = C.ProductCancelRequest.model_validate({
+            "posting_number": number,
+            "cancel_reason_id": int(str(form.get("reason", "0")) or 0),
+            "cancel_reason_message": str(form.get("message", "")),
+            "items": [i for i in items if i["quantity"]]})
+    except ValueError:  # (pydantic's ValidationError is one)
+        return _refused(request, seller_id, number, translate(
+            request, "Choose a cancellation reason and enter whole numbers of units to "
+                     "cancel (at least one)."), status=400, entered=entered)
+    try:
+        with database(request).session() as session:
+            status_service.cancel_products(session, seller_id=seller_id, req=req)
+    except DomainError as exc:
+        if exc.kind == "not_found":
+            raise
+        return _refused(request, seller_id, number, exc.message,
+                        status=KIND_STATUS.get(exc.kind, 409), entered=entered)
+    count = sum(i.quantity for i in req.items)
+    return flash(redirect(f"/postings/{number}"),
+                 translate(request, "{count} unit(s) cancelled.").format(count=count))
