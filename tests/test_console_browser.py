@@ -281,10 +281,10 @@ def test_posting_journey_from_buyer_order_to_shipped_with_label(
     assert shipped in decoded
 
     # the carrier's hand-over documents: form the act of the warehouse, wait, download
-    open_page(browser, world, "/acts")
+    click_and_wait(browser, browser.find_element(By.ID, "to-acts"))  # from the posting
     both_languages(browser, world, "25-acts")
-    Select(browser.find_element(By.NAME, "delivery_method_id")).select_by_value(
-        str(posting["warehouse_id"]))
+    chosen = Select(browser.find_element(By.NAME, "delivery_method_id")).first_selected_option
+    assert chosen.get_attribute("value") == str(posting["warehouse_id"])
     click_and_wait(browser, browser.find_element(By.ID, "form-act"))
     act_id = heading(browser).split()[-1]
     assert f"Act {act_id} is being formed" in browser.find_element(By.CSS_SELECTOR,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.requests import Request
@@ -32,6 +32,7 @@ from reference_backend.console.web import (
     render,
     seller_warehouses,
     translate,
+    whole_number,
 )
 from reference_backend.domain_errors import DomainError, NotFound
 from reference_backend.errors import KIND_STATUS
@@ -85,10 +86,15 @@ def _list_context(request: Request, seller_id: int) -> dict:
 
 
 @pages.get("/acts")
-def act_list(request: Request) -> Response:
+def act_list(
+    request: Request,
+    warehouse: Annotated[str, Query(alias="warehouse_id", max_length=20)] = "",
+) -> Response:
+    """The form (``warehouse_id``: the warehouse chosen first) and the recent acts."""
     caller = person(request, RouteGroup.POSTINGS, Action.READ)
     context = _list_context(request, caller.identity.seller_id)
     context["may_write"] = may(caller, RouteGroup.POSTINGS, Action.WRITE)
+    context["chosen"] = whole_number(warehouse)
     return render(request, "acts.html", context)
 
 
