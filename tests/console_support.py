@@ -38,6 +38,7 @@ class ConsoleWorld:
     chat_id: str = ""  # a buyer chat, once a test starts one
     file_message_id: int = 0  # a file sent in that chat, once a test sends one
     action_id: int = 0  # a promotion of this seller (10 % off, running for 30 days)
+    act_id: int = 0  # a hand-over act, once a test forms one
     database_url: str = ""
 
     def returned(self, sku: int) -> str:
@@ -56,6 +57,24 @@ class ConsoleWorld:
             answer = httpx.post(self.base_url + path, json=body, headers=headers, timeout=30)
             assert answer.status_code in (200, 201), (path, answer.text)
         return number
+
+    def ship(self, posting: dict) -> None:
+        """Assemble ``posting`` (as :meth:`order` returns it) into one package via the API."""
+        products = [{"product_id": p["sku"], "quantity": p["quantity"]}
+                    for p in posting["products"]]
+        answer = httpx.post(self.base_url + "/v4/posting/fbs/ship", timeout=30, json={
+            "posting_number": posting["posting_number"], "packages": [{"products": products}]},
+            headers=seller_headers(self.creds))
+        assert answer.status_code == 200, answer.text
+
+    def form_act(self, warehouse_id: int) -> int:
+        """An act of the warehouse's assembled postings via the API (it forms for a while)."""
+        answer = httpx.post(self.base_url + "/v2/posting/fbs/act/create", timeout=30,
+                            json={"delivery_method_id": warehouse_id},
+                            headers=seller_headers(self.creds))
+        assert answer.status_code == 200, answer.text
+        self.act_id = answer.json()["result"]["id"]
+        return self.act_id
 
     def start_chat(self, posting_number: str) -> str:
         answer = httpx.post(self.base_url + "/v1/chat/start", headers=seller_headers(self.creds),

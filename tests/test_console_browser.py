@@ -2,11 +2,12 @@
 uvicorn (one server and one browser for the module).
 
 Journeys: sign-in with TOTP (enrolled in the console); a buyer order to a shipped posting
-with its label downloaded and its barcode decoded; a stock edit under the warning line that
-makes an alert appear; a warehouse-role person who cannot see analytics or accounts; a
-product named ``<script>...`` shown as text; a form whose CSRF token was removed refused.
-Each page is saved as a screenshot in English and Chinese (``out/console-screenshots/``,
-or ``PEAKLINE_SCREENSHOTS``).
+(a line split across packages) with its label downloaded and its barcode decoded, the
+carrier's act and waybill formed and downloaded, a dispute opened and closed; a stock edit
+under the warning line that makes an alert appear; a warehouse-role person who cannot see
+analytics or accounts; a product named ``<script>...`` shown as text; a form whose CSRF
+token was removed refused. Each page is saved as a screenshot in English and Chinese
+(``out/console-screenshots/``, or ``PEAKLINE_SCREENSHOTS``).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ aiosmtpd = pytest.importorskip("aiosmtpd.controller")
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -244,13 +246,32 @@ def test_posting_journey_from_buyer_order_to_shipped_with_label(
     click_and_wait(browser, row.find_element(By.LINK_TEXT, number))
     assert number in heading(browser)
     both_languages(browser, world, "06-posting-to-ship")
-    boxes = browser.find_elements(By.CSS_SELECTOR, "#ship-form input[name^='package_']")
-    if len(boxes) > 1:  # split: the second line into a package of its own
-        boxes[1].clear()
-        boxes[1].send_keys("2")
+    lines = [(int(r.get_attribute("data-sku")), int(r.find_elements(By.TAG_NAME, "td")[1].text))
+             for r in browser.find_elements(By.CSS_SELECTOR, "#ship-form tr[data-sku]")]
+    packages = 2 if sum(q for _, q in lines) > 1 else 1
+    if packages == 2:  # two packages: the first line's last unit (or the second line) in #2
+        field = browser.find_element(By.CSS_SELECTOR, "#packages-form input[name='packages']")
+        field.clear()
+        field.send_keys("2")
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#packages-form button"))
+        both_languages(browser, world, "06-posting-split-into-packages")
+        (sku, quantity), moved = lines[0], 1
+        if quantity == 1:
+            (sku, quantity), moved = lines[1], lines[1][1]
+        for attempt in ((quantity - moved, 0), (quantity - moved, moved)):  # a unit left out
+            for box, units in enumerate(attempt, start=1):
+                cell = browser.find_element(By.NAME, f"units_{sku}_{box}")
+                cell.clear()
+                cell.send_keys(str(units))
+            if attempt[1] == 0:
+                click_and_wait(browser, browser.find_element(By.ID, "ship"))
+                error = browser.find_element(By.CSS_SELECTOR, ".notice.error").text
+                assert f"SKU {sku}: {quantity - moved} of {quantity} units" in error
+                assert "awaiting_packaging" in browser.find_element(By.ID, "posting-status").text
+                shot(browser, "06-posting-bad-split-en")
     click_and_wait(browser, browser.find_element(By.ID, "ship"))
     notice = browser.find_element(By.CSS_SELECTOR, ".notice").text
-    assert f"Shipped in {len(boxes)} package(s)" in notice
+    assert f"Shipped in {packages} package(s)" in notice
     assert "awaiting_deliver" in browser.find_element(By.ID, "posting-status").text
     shipped = heading(browser).split()[-1]
     both_languages(browser, world, "07-posting-shipped")
@@ -270,6 +291,38 @@ def test_posting_journey_from_buyer_order_to_shipped_with_label(
     page = pdfium.PdfDocument(pdf)[0]
     decoded = [r.text for r in zxingcpp.read_barcodes(page.render(scale=3).to_pil())]
     assert shipped in decoded
+
+    # the carrier's hand-over documents: form the act of the warehouse, wait, download
+    click_and_wait(browser, browser.find_element(By.ID, "to-acts"))  # from the posting
+    both_languages(browser, world, "25-acts")
+    chosen = Select(browser.find_element(By.NAME, "delivery_method_id")).first_selected_option
+    assert chosen.get_attribute("value") == str(posting["warehouse_id"])
+    click_and_wait(browser, browser.find_element(By.ID, "form-act"))
+    act_id = heading(browser).split()[-1]
+    assert f"Act {act_id} is being formed" in browser.find_element(By.CSS_SELECTOR,
+                                                                  ".notice").text
+    if browser.find_elements(By.ID, "forming"):
+        shot(browser, "26-act-forming-en")
+    WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "act-pdf"))  # refreshed
+    assert "formed" in browser.find_element(By.ID, "act-state").text.lower()
+    both_languages(browser, world, "27-act-ready")
+    for link, name in (("act-pdf", f"{act_id}.pdf"), ("waybill-pdf", f"{act_id}_waybill.pdf")):
+        browser.find_element(By.ID, link).click()
+        document = downloads / name
+        deadline = time.monotonic() + 30
+        while not document.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert document.read_bytes().startswith(b"%PDF"), name
+        text = pdfium.PdfDocument(document.read_bytes())[0].get_textpage().get_text_range()
+        assert shipped in text, (name, text[:400])
+
+    # a dispute: handed over but not scanned in at sorting, then settled
+    open_page(browser, world, f"/postings/{shipped}")
+    click_and_wait(browser, browser.find_element(By.ID, "open-dispute"))
+    assert "arbitration" in browser.find_element(By.ID, "posting-status").text
+    both_languages(browser, world, "28-posting-dispute")
+    click_and_wait(browser, browser.find_element(By.ID, "end-dispute"))
+    assert "awaiting_deliver" in browser.find_element(By.ID, "posting-status").text
 
 
 def test_stock_edit_under_the_warning_line_raises_an_alert(

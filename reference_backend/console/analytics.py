@@ -69,10 +69,12 @@ def analytics(request: Request, since: Annotated[str, Query(max_length=10)] = ""
     return render(request, "analytics.html", {
         "since": first.isoformat(), "to": last.isoformat(),
         "totals": dict(zip(METRICS, totals, strict=True)),
-        "revenue_chart": bar_chart(translate(request, "Revenue by day"), "RUB", revenue),
+        "revenue_chart": bar_chart(translate(request, "Revenue by day"), "RUB", revenue,
+                                   money=True),
         "units_chart": bar_chart(translate(request, "Ordered units by day"),
                                  translate(request, "units"), units),
         "warehouse_chart": bar_chart(
             translate(request, "Revenue by warehouse"), "RUB",
-            [(r.dimensions[0].name, r.metrics[0]) for r in by_warehouse], label_every=1),
+            [(r.dimensions[0].name, r.metrics[0]) for r in by_warehouse], label_every=1,
+            money=True),
         "by_sku": by_sku, "by_warehouse": by_warehouse, "metrics": METRICS})

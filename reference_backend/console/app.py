@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from reference_backend.console import (
     account_pages,
     accounts,
+    acts,
     analytics,
     buyers,
     discounts,
@@ -41,7 +42,7 @@ from reference_backend.domain_errors import DomainError, NotFound
 from reference_backend.errors import KIND_STATUS
 
 STATIC = Path(__file__).parent / "static"
-PAGE_MODULES = (account_pages, home, postings, products, stock, returns, buyers, discounts,
+PAGE_MODULES = (account_pages, home, postings, acts, products, stock, returns, buyers, discounts,
                 analytics, finance, accounts, webhooks)
 
 

@@ -35,6 +35,8 @@ class BarChart:
 
     title: str
     unit: str
+    #: ``unit`` is a currency code: values are shown as money
+    money: bool = False
     bars: list[Bar] = field(default_factory=list)
     ticks: list[Tick] = field(default_factory=list)
     x_labels: list[tuple[float, str]] = field(default_factory=list)
@@ -58,10 +60,10 @@ def _nice_step(top: float, count: int = 4) -> float:
 
 
 def bar_chart(title: str, unit: str, points: Sequence[tuple[str, float]], *,
-              faded_before: int = 0, label_every: int = 0) -> BarChart:
+              faded_before: int = 0, label_every: int = 0, money: bool = False) -> BarChart:
     """A chart of ``points`` (label, value); bars before index ``faded_before`` are drawn
-    lighter (e.g. the previous period next to this one)."""
-    chart = BarChart(title=title, unit=unit)
+    lighter (e.g. the previous period next to this one); ``money``: ``unit`` is a currency."""
+    chart = BarChart(title=title, unit=unit, money=money)
     if not points:
         return chart
     top = max((v for _, v in points), default=0) or 1.0

@@ -76,7 +76,7 @@ def home(request: Request) -> Response:
                 for i, name in ((1, "revenue"), (2, "units"), (3, "orders"))}
             context["revenue_chart"] = bar_chart(
                 translate(request, "Revenue by day, the last 60 days"), "RUB",
-                [(d[0][5:], d[1]) for d in days], faded_before=30)
+                [(d[0][5:], d[1]) for d in days], faded_before=30, money=True)
             context["units_chart"] = bar_chart(
                 translate(request, "Ordered units by day, the last 60 days"),
                 translate(request, "units"), [(d[0][5:], d[2]) for d in days], faded_before=30)

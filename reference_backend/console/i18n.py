@@ -18,7 +18,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_symbol
 from babel.support import Translations
 from starlette.requests import Request
 
@@ -27,6 +27,9 @@ DOMAIN = "console"
 #: The console's languages, the first is the default.
 LANGUAGES = {"en": "English", "zh_Hans": "中文"}
 LANG_COOKIE = "peakline_lang"
+#: Symbols people know where the locale's own symbol is the bare ISO code (CLDR's English
+#: and Chinese write "RUB1,234.00"; the rouble sign is what sellers read on Ozon).
+NARROW_SYMBOLS = {"RUB": "₽", "KZT": "₸", "BYN": "Br", "UAH": "₴"}
 #: Extraction keywords beyond Babel's defaults: ``_l("text")`` marks text translated where
 #: it is shown, ``translate(request, "text")`` translates for a request.
 KEYWORDS = {"_l": None, "translate": (2,)}
@@ -102,6 +105,34 @@ class Formats:
         return format_decimal(Decimal(str(value)), format=pattern, locale=self.locale)
 
     def money(self, value: float | Decimal | str | None, currency: str = "RUB") -> str:
-        if value is None or value == "":
-            return ""
-        return format_currency(Decimal(str(value)), currency or "RUB", locale=self.locale)
+        return money(value, currency, self.locale)
+
+    def currency_symbol(self, currency: str) -> str:
+        return currency_symbol(currency, self.locale)
+
+
+def currency_symbol(currency: str, locale: Locale) -> str:
+    """The sign :func:`money` writes for ``currency`` ("₽" for RUB)."""
+    code = currency.upper()
+    symbol = get_currency_symbol(code, locale=locale)
+    return NARROW_SYMBOLS.get(code, symbol) if symbol == code else symbol
+
+
+def money(value: float | Decimal | str | None, currency: str | None, locale: Locale | str
+          ) -> str:
+    """An amount as people of ``locale`` read it: "₽1,234.50" in English and Chinese,
+    "$12.00", "¥8.00"; the locale's pattern and grouping with a recognisable symbol. Empty
+    for no amount; an amount that is not a number is shown as it is."""
+    if value is None or value == "":
+        return ""
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    if not amount.is_finite():
+        return str(value)
+    code = (currency or "RUB").upper()
+    where = locale if isinstance(locale, Locale) else babel_locale(locale)
+    text = format_currency(amount, code, locale=where)
+    symbol = currency_symbol(code, where)
+    return text.replace(code, symbol) if symbol != code else text

@@ -2,18 +2,21 @@
 seller's actions on it (ship into packages, print the label PDF, cancel with a reason).
 
 Each action calls the service the Ozon route calls (``/v4/posting/fbs/ship``,
-``/v2/posting/fbs/package-label``, ``/v2/posting/fbs/cancel``) with the same request model,
-so the lifecycle's rules answer exactly as they answer the API.
+``/v2/posting/fbs/package-label``, ``/v2/posting/fbs/cancel``, ``/v2/posting/fbs/arbitration``
+and ``/v2/posting/fbs/awaiting-delivery``) with the same request model, so the lifecycle's
+rules answer exactly as they answer the API.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 from sqlalchemy import select
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -31,9 +34,11 @@ from reference_backend.console.web import (
     whole_number,
 )
 from reference_backend.domain_errors import DomainError
+from reference_backend.errors import KIND_STATUS
 from reference_backend.permissions import Action, RouteGroup
 from reference_backend.postings import schemas as S
 from reference_backend.postings import service as postings
+from reference_backend.postings.acts import service as acts
 from reference_backend.postings.assembly import service as assembly
 from reference_backend.postings.labels.service import label_pdf
 from reference_backend.postings.status import schemas as C
@@ -103,7 +108,11 @@ def posting_list(
         "statuses": STATUS_LABELS, "tones": STATUS_TONE})
 
 
-def _posting_context(request: Request, seller_id: int, number: str) -> dict:
+#: The most packages the ship form offers (``/v4/posting/fbs/ship`` takes up to 100).
+MAX_PACKAGES = 20
+
+
+def _posting_context(request: Request, seller_id: int, number: str, boxes: int = 1) -> dict:
     with database(request).read_session() as session:
         bundle = postings.load_bundle(session, seller_id, number)
         packages = list(session.scalars(
@@ -113,56 +122,132 @@ def _posting_context(request: Request, seller_id: int, number: str) -> dict:
             select(OutboxEvent).where(OutboxEvent.posting_number == number,
                                       OutboxEvent.seller_id == seller_id)
             .order_by(OutboxEvent.id)))
-        reasons = status_service.seller_reasons(session)
+        [offered] = status_service.reasons_for(session, seller_id=seller_id, numbers=[number])
+        act_id = acts.act_of_posting(session, bundle.posting.id)
+    units = sum(i.quantity for i in bundle.shipped)
     return {"b": bundle, "p": bundle.posting, "packages": packages, "events": events,
-            "reasons": reasons, "actions": postings.available_actions(bundle.posting.status),
-            "statuses": STATUS_LABELS, "tones": STATUS_TONE, "now": datetime.now(UTC)}
+            "reasons": offered.reasons,
+            "actions": postings.available_actions(bundle.posting.status),
+            "statuses": STATUS_LABELS, "tones": STATUS_TONE, "now": datetime.now(UTC),
+            "boxes": max(1, min(boxes, units, MAX_PACKAGES)),
+            "max_boxes": max(1, min(units, MAX_PACKAGES)), "entered": {}, "act_id": act_id}
 
 
 @pages.get("/postings/{number}")
-def posting_page(request: Request, number: str) -> Response:
+def posting_page(request: Request, number: str,
+                 packages: Annotated[int, Query(ge=1, le=MAX_PACKAGES)] = 1) -> Response:
+    """A posting with its history and actions; ``packages``: columns of the ship form."""
     caller = person(request, RouteGroup.POSTINGS, Action.READ)
-    context = _posting_context(request, caller.identity.seller_id, number)
+    context = _posting_context(request, caller.identity.seller_id, number, packages)
     context["may_write"] = may(caller, RouteGroup.POSTINGS, Action.WRITE)
     return render(request, "posting.html", context)
 
 
-def _refused(request: Request, seller_id: int, number: str, message: str) -> Response:
-    context = _posting_context(request, seller_id, number)
-    return render(request, "posting.html", {**context, "may_write": True, "error": message},
-                  status=409)
+def _refused(request: Request, seller_id: int, number: str, message: str, *,
+             status: int = 409, boxes: int = 1, entered: dict | None = None) -> Response:
+    """The posting's page again with the reason (nothing changed)."""
+    context = _posting_context(request, seller_id, number, boxes)
+    return render(request, "posting.html", {
+        **context, "may_write": True, "error": message, "entered": entered or {}},
+        status=status)
+
+
+class SplitError(ValueError):
+    """The ship form's units are not whole numbers of 0 or more."""
+
+
+def split_packages(form: FormData) -> list[list[dict]]:
+    """The ship form's ``units_<sku>_<package>`` fields as ``/v4/posting/fbs/ship`` packages
+    (blank: 0 units; a package left empty is skipped). Whether they add up to the posting is
+    the ship service's check, as for the API."""
+    boxes: dict[int, list[dict]] = {}
+    for key, value in form.multi_items():
+        if not key.startswith("units_"):
+            continue
+        sku_text, _, box_text = key[6:].partition("_")
+        text = str(value).strip()
+        try:
+            sku, box, quantity = int(sku_text), int(box_text), int(text) if text else 0
+        except ValueError:
+            raise SplitError(key) from None
+        if quantity < 0 or not 1 <= box <= MAX_PACKAGES:
+            raise SplitError(key)
+        if quantity:
+            boxes.setdefault(box, []).append({"product_id": sku, "quantity": quantity})
+    return [boxes[box] for box in sorted(boxes)]
+
+
+def _mismatch(request: Request, details: list[dict]) -> str:
+    """PACKAGES_MISMATCH's details as a sentence for people."""
+    line = translate(request, "SKU {sku}: {placed} of {ordered} units in packages")
+    lines = "; ".join(line.format(sku=d["sku"], placed=d["in_packages"], ordered=d["in_posting"])
+                      for d in details)
+    return translate(request, "Each line's units must all go into packages ({lines}). "
+                              "Nothing was shipped.").format(lines=lines)
 
 
 @pages.post("/postings/{number}/ship")
 async def ship(request: Request, number: str) -> Response:
-    """Ship the posting: each line goes into the package chosen for it (``package_<sku>``)."""
+    """Ship the posting: ``units_<sku>_<n>`` units of each line go into package ``n``; a line
+    may be split across packages (each package beyond the first becomes a posting)."""
     form = await checked_form(request)
     caller = person(request, RouteGroup.POSTINGS, Action.WRITE)
     seller_id = caller.identity.seller_id
-    packages: dict[int, list[dict]] = {}
-    for key, value in form.multi_items():
-        if not key.startswith("package_"):
-            continue
-        try:
-            sku, box, quantity = int(key[8:]), int(str(value)), int(str(form.get(f"qty_{key[8:]}")))
-        except ValueError:
-            return _refused(request, seller_id, number,
-                            translate(request, "Choose a package number for every line."))
-        packages.setdefault(box, []).append({"product_id": sku, "quantity": quantity})
+    boxes = whole_number(form.get("packages", 1)) or 1
+    entered = {key: str(value) for key, value in form.multi_items() if key.startswith("units_")}
+
+    def refused(message: str, status: int = 409) -> Response:
+        return _refused(request, seller_id, number, message, status=status,
+                        boxes=min(boxes, MAX_PACKAGES), entered=entered)
+
     try:
+        packed = split_packages(form)
         req = S.ShipRequest.model_validate({
-            "posting_number": number,
-            "packages": [{"products": packages[box]} for box in sorted(packages)]})
+            "posting_number": number, "packages": [{"products": box} for box in packed]})
+    except (SplitError, ValidationError):
+        return refused(translate(request, "Enter the units of each line in each package as "
+                                          "whole numbers (0 or more); put at least one unit "
+                                          "into a package."), 400)
+    try:
         with database(request).session() as session:
             shipped = assembly.ship(session, seller_id=seller_id, req=req)
-    except ValidationError:
-        return _refused(request, seller_id, number,
-                        translate(request, "Choose a package number for every line."))
     except DomainError as exc:
-        return _refused(request, seller_id, number, exc.message)
+        if exc.code == "PACKAGES_MISMATCH":
+            return refused(_mismatch(request, exc.details), 400)
+        return refused(exc.message, KIND_STATUS.get(exc.kind, 409))
     first = shipped[0].posting.posting_number if shipped else number
     message = translate(request, "Shipped in {count} package(s).").format(count=len(shipped))
     return flash(redirect(f"/postings/{first}"), message)
+
+
+@pages.post("/postings/{number}/arbitration")
+async def open_dispute(request: Request, number: str) -> Response:
+    """Open a dispute (``/v2/posting/fbs/arbitration``): handed over, not scanned in."""
+    return await _dispute(request, number, status_service.open_disputes,
+                          _l("A dispute is open: the posting is in arbitration."))
+
+
+@pages.post("/postings/{number}/awaiting-delivery")
+async def end_dispute(request: Request, number: str) -> Response:
+    """End the dispute (``/v2/posting/fbs/awaiting-delivery``): back to ``awaiting_deliver``."""
+    return await _dispute(request, number, status_service.end_disputes,
+                          _l("The dispute is closed: the posting waits for the carrier again."))
+
+
+async def _dispute(request: Request, number: str, move: Callable[..., None],
+                   done: str) -> Response:
+    await checked_form(request)
+    caller = person(request, RouteGroup.POSTINGS, Action.WRITE)
+    seller_id = caller.identity.seller_id
+    try:
+        with database(request).session() as session:
+            move(session, seller_id=seller_id, numbers=[number])
+    except DomainError as exc:
+        if exc.kind == "not_found":
+            raise
+        return _refused(request, seller_id, number, exc.message,
+                        status=KIND_STATUS.get(exc.kind, 409))
+    return flash(redirect(f"/postings/{number}"), translate(request, done))
 
 
 @pages.get("/postings/{number}/label.pdf")
@@ -198,3 +283,36 @@ async def cancel(request: Request, number: str) -> Response:
     except DomainError as exc:
         return _refused(request, seller_id, number, exc.message)
     return flash(redirect(f"/postings/{number}"), translate(request, "The posting is cancelled."))
+
+
+@pages.post("/postings/{number}/cancel-units")
+async def cancel_units(request: Request, number: str) -> Response:
+    """Cancel some units of the lines (``/v2/posting/fbs/product/cancel``): ``cancel_<sku>``."""
+    form = await checked_form(request)
+    caller = person(request, RouteGroup.POSTINGS, Action.WRITE)
+    seller_id = caller.identity.seller_id
+    entered = {key: str(value) for key, value in form.multi_items()
+               if key.startswith("cancel_")}
+    try:
+        items = [{"sku": int(key[7:]), "quantity": int(value.strip() or 0)}
+                 for key, value in entered.items()]
+        req = C.ProductCancelRequest.model_validate({
+            "posting_number": number,
+            "cancel_reason_id": int(str(form.get("reason", "0")) or 0),
+            "cancel_reason_message": str(form.get("message", "")),
+            "items": [i for i in items if i["quantity"]]})
+    except ValueError:  # (pydantic's ValidationError is one)
+        return _refused(request, seller_id, number, translate(
+            request, "Choose a cancellation reason and enter whole numbers of units to "
+                     "cancel (at least one)."), status=400, entered=entered)
+    try:
+        with database(request).session() as session:
+            status_service.cancel_products(session, seller_id=seller_id, req=req)
+    except DomainError as exc:
+        if exc.kind == "not_found":
+            raise
+        return _refused(request, seller_id, number, exc.message,
+                        status=KIND_STATUS.get(exc.kind, 409), entered=entered)
+    count = sum(i.quantity for i in req.items)
+    return flash(redirect(f"/postings/{number}"),
+                 translate(request, "{count} unit(s) cancelled.").format(count=count))

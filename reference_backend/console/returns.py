@@ -12,7 +12,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reference_backend.console.session import checked_form
-from reference_backend.console.web import database, flash, may, person, redirect, render, translate
+from reference_backend.console.web import (
+    database,
+    flash,
+    may,
+    money,
+    person,
+    redirect,
+    render,
+    translate,
+)
 from reference_backend.domain_errors import DomainError
 from reference_backend.permissions import Action, RouteGroup
 from reference_backend.returns.processing import PENDING, Disposition, process_return
@@ -50,7 +59,7 @@ async def decide(request: Request,
         with database(request).session() as session:
             row = process_return(session, seller_id=caller.identity.seller_id,
                                  return_id=return_id, disposition=disposition)
-            refund = row.refund_amount
+            refund = money(request, row.refund_amount, row.currency_code)
     except ValueError:
         return flash(redirect("/returns"), translate(request, "Choose receive or write off."),
                      "error")

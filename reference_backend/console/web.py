@@ -54,6 +54,7 @@ class Section:
 SECTIONS: tuple[Section, ...] = (
     Section("/", _l("Home"), None),
     Section("/postings", _l("Orders"), RouteGroup.POSTINGS),
+    Section("/acts", _l("Hand-over documents"), RouteGroup.POSTINGS),
     Section("/stock", _l("Stock"), RouteGroup.STOCKS),
     Section("/products", _l("Products"), RouteGroup.PRODUCTS),
     Section("/returns", _l("Returns"), RouteGroup.RETURNS),
@@ -116,7 +117,8 @@ def _environment(lang: str) -> Jinja2Templates:
     env.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     formats = i18n.Formats(lang)
     env.filters.update(datetime=formats.datetime, date=formats.date, number=formats.number,
-                       money=formats.money, urlquote=lambda s: quote(str(s), safe=""))
+                       money=formats.money, currency_symbol=formats.currency_symbol,
+                       urlquote=lambda s: quote(str(s), safe=""))
     env.globals.update(LANGUAGES=i18n.LANGUAGES, CSRF_FIELD=CSRF_FIELD, PREFIX=PREFIX,
                        Action=Action, G=RouteGroup)
     return Jinja2Templates(env=env)
@@ -133,6 +135,11 @@ def templates_for(lang: str) -> Jinja2Templates:
 
 def translate(request: Request, text: str) -> str:
     return i18n.translations(i18n.request_language(request)).gettext(text)
+
+
+def money(request: Request, value: object, currency: str | None = "RUB") -> str:
+    """An amount in the request's language (the ``money`` filter of the templates)."""
+    return i18n.money(value, currency, i18n.request_language(request))  # type: ignore[arg-type]
 
 
 def flash(response: Response, message: str, kind: str = "ok") -> Response:

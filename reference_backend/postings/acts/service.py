@@ -131,6 +131,11 @@ def _handover_at(postings: Sequence[Posting]) -> datetime:
     return min(p.shipped_at for p in postings if p.shipped_at is not None)
 
 
+def act_of_posting(session: Session, posting_id: int) -> int | None:
+    """The id of the act a posting is handed over with, if any (a posting is in at most one)."""
+    return session.scalar(select(ActPosting.act_id).where(ActPosting.posting_id == posting_id))
+
+
 def postings_of_act(session: Session, act_id: int) -> list[Posting]:
     return list(session.scalars(
         select(Posting).join(ActPosting, ActPosting.posting_id == Posting.id)
@@ -185,23 +190,37 @@ def act_list(session: Session, *, seller_id: int, f: A.ActListFilter, limit: int
         integration = method.tpl_integration_type if method else "ozon"
         if f.integration_type and integration != f.integration_type:
             continue
-        postings = postings_of_act(session, act.id)
-        status = _state(act, postings)
-        if f.status and status not in f.status:
+        item = _list_item(session, act, method)
+        if f.status and item.status not in f.status:
             continue
-        changed = max([act.created_at, *(p.status_changed_at for p in postings)])
-        items.append(A.ActListItem(
-            id=act.id, delivery_method_id=act.delivery_method_id or act.warehouse_id,
-            delivery_method_name=method.name if method else "", integration_type=integration,
-            containers_count=act.containers_count, status=status,
-            departure_date=act.departure_date.strftime("%Y-%m-%d"),
-            created_at=act.created_at, updated_at=changed,
-            has_postings_for_next_carriage=bool(act.next_carriage),
-            related_docs=_related_docs(act, status, postings),
-        ))
+        items.append(item)
         if len(items) == limit:
             break
     return items
+
+
+def act_summary(session: Session, *, seller_id: int, act_id: int) -> A.ActListItem:
+    """One act as ``act/list`` shows it (its state and related documents), 404 if unknown."""
+    act = get_act(session, seller_id=seller_id, act_id=act_id)
+    method = session.get(DeliveryMethod, act.delivery_method_id) if act.delivery_method_id \
+        else None
+    return _list_item(session, act, method)
+
+
+def _list_item(session: Session, act: Act, method: DeliveryMethod | None) -> A.ActListItem:
+    postings = postings_of_act(session, act.id)
+    status = _state(act, postings)
+    changed = max([act.created_at, *(p.status_changed_at for p in postings)])
+    return A.ActListItem(
+        id=act.id, delivery_method_id=act.delivery_method_id or act.warehouse_id,
+        delivery_method_name=method.name if method else "",
+        integration_type=method.tpl_integration_type if method else "ozon",
+        containers_count=act.containers_count, status=status,
+        departure_date=act.departure_date.strftime("%Y-%m-%d"),
+        created_at=act.created_at, updated_at=changed,
+        has_postings_for_next_carriage=bool(act.next_carriage),
+        related_docs=_related_docs(act, status, postings),
+    )
 
 
 def _related_docs(act: Act, status: str, postings: Sequence[Posting]) -> A.RelatedDocs:
