@@ -13,6 +13,7 @@ signatures and the sign-in throttling rules.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -28,8 +29,14 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 # --- passwords ------------------------------------------------------------------------------
 
 _HASHER = PasswordHasher()  # argon2id, library defaults (RFC 9106 "low memory" profile)
-#: Verified against when the email is unknown, so both paths cost one argon2 verification.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so both paths cost one argon2
+    verification (made on first use: hashing costs tens of ms at every start otherwise)."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -59,7 +66,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     reveal whether the email exists.
     """
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _HASHER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
