@@ -26,10 +26,10 @@ import numpy as np
 from locust import FastHttpUser, events, task
 from locust.runners import WorkerRunner
 
+from loadtests.open_sender import ORDERS
 from loadtests.shape import ScenarioShape  # noqa: F401  (Locust picks the shape class up)
 from loadtests.world import OUTCOMES, Catalogue, WorkQueues, World, world_option
 
-ORDERS = "/marketplace/v1/orders"
 #: Share of a buyer's ``ask_seller`` turns that write to the seller (buyer chats).
 CHAT_GATE = 0.1
 DAY = timedelta(days=1)

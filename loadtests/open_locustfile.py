@@ -4,7 +4,8 @@
 Locust process runs one :class:`OpenBuyers` user that takes its share of the order stream
 (``loadtests.arrivals``: the orders ``peakline simulate --seed N`` draws, compressed into the
 test's duration; worker ``k`` of ``n`` takes every ``n``-th order from ``k``) and sends each
-order at its time through :class:`loadtests.open_model.Dispatcher`. A request's response
+order at its time through :class:`loadtests.open_model.Dispatcher` and the lean sender of
+``loadtests/open_sender.py``. A request's response
 time in Locust's statistics is counted from its scheduled send time, and every latency also
 goes into an HDR histogram (``loadtests.latency``) that the master merges and writes to
 ``--peakline-latency`` with the send lag of the generator.
@@ -16,18 +17,17 @@ The options, the world (keys, scenario) and the outcome counters are those of
 from __future__ import annotations
 
 import json
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from locust import FastHttpUser, LoadTestShape, events, task
+from locust import LoadTestShape, User, events, task
 from locust.runners import WorkerRunner
 
-from loadtests import locustfile as closed_model  # options, world and outcome counters
-from loadtests.arrivals import OrderStream, order_stream
+from loadtests import locustfile as _closed_model  # noqa: F401  (options, world, outcomes)
+from loadtests.arrivals import order_stream
 from loadtests.latency import Histograms
 from loadtests.open_model import Dispatcher
+from loadtests.open_sender import OrderSender, connections
 from loadtests.world import OUTCOMES, World
 
 LATENCY = Histograms()
@@ -54,10 +54,15 @@ class OpenShape(LoadTestShape):
         return processes, float(processes)
 
 
-class OpenBuyers(FastHttpUser):
-    """Sends this process's share of the scenario's orders on schedule, then idles."""
+class OpenBuyers(User):
+    """Sends this process's share of the scenario's orders on schedule, then idles.
 
-    concurrency = 1000  # connections: a slow backend makes requests queue, never wait to start
+    Through the sender of ``loadtests/open_sender.py`` (keep-alive connections, requests
+    pre-encoded, answers read by I/O callbacks, Locust's statistics fed through its request
+    event), not ``FastHttpUser``'s session: a fraction of the CPU a request, so one process
+    keeps a schedule of thousands a second (``benchmarks/open_generator.py``)."""
+
+    connections = 1000  # a slow backend makes requests queue, never wait to start
     network_timeout = 20.0  # a request unanswered by then fails (the drain waits longer)
     done = False
 
@@ -77,31 +82,15 @@ class OpenBuyers(FastHttpUser):
         index = max(0, self.environment.runner.worker_index) % processes
         share = stream.share(index, processes)
         OUTCOMES["scheduled"] += len(share)
-        Dispatcher(share.send_s, lambda i, due: self._order(world, share, i, due),
-                   lag=SEND_LAG, counts=OUTCOMES).run()
-
-    def _order(self, world: World, stream: OrderStream, i: int, due: float) -> None:
-        sku_base = world.sku_base or 0
-        body = {"client_id": world.seller_client_id,
-                "region": stream.region_ids[int(stream.region[i])],
-                "lines": [{"sku": sku_base + sku, "quantity": qty}
-                          for sku, qty in stream.basket(i)]}
-        headers = {**world.platform_headers, "Idempotency-Key": str(uuid.uuid4())}
-        with self.client.post(closed_model.ORDERS, json=body, headers=headers,
-                              name=f"POST {closed_model.ORDERS}", catch_response=True) as resp:
-            latency = time.perf_counter() - due
-            resp.request_meta["response_time"] = latency * 1000  # from the scheduled time
-            if closed_model.throttled(resp):
-                pass
-            elif resp.status_code in (200, 201):
-                OUTCOMES["orders_created"] += 1
-            elif resp.status_code == 409 and "OUT_OF_STOCK" in (resp.text or ""):
-                OUTCOMES["orders_out_of_stock"] += 1
-                resp.success()
-            else:
-                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
-            OUTCOMES["answered"] += 1
-            LATENCY.record(resp.request_meta["name"], latency)
+        client = connections(self.host, connections=self.connections,
+                             network_timeout_s=self.network_timeout)
+        orders = OrderSender(client, self.environment.events, share,
+                             client_id=world.seller_client_id, headers=world.platform_headers,
+                             sku_base=world.sku_base or 0, latency=LATENCY, outcomes=OUTCOMES)
+        try:
+            Dispatcher(share.send_s, submit=orders, lag=SEND_LAG, counts=OUTCOMES).run()
+        finally:
+            client.close()
 
 
 @events.report_to_master.add_listener
