@@ -51,7 +51,7 @@ def test_a_running_integration_gets_its_connection_and_late_and_doubled_pushes(s
     out, port = tmp_path / "out", free_port()
     profile = tmp_path / "pushes.yaml"
     profile.write_text("name: late and twice\nseed: 3\n"
-                       "push_late: {rate: 0.3, delay_ms: 500}\npush_duplicate: {rate: 0.3}\n")
+                       "push_late: {rate: 0.3, delay_ms: 2000}\npush_duplicate: {rate: 0.3}\n")
     log = tmp_path / "integration.log"
     with log.open("wb") as sink:
         integration = subprocess.Popen(

@@ -54,6 +54,8 @@ class Ledger:
     push_answers: Counter[str] = field(default_factory=Counter)  # the integration's statuses
     push_faults: set[tuple[str, str]] = field(default_factory=set)  # (event id, fault)
     ended_at: float | None = None
+    #: pushes are counted until then: after the rehearsal's end, those still due are waited for
+    pushes_closed: bool = False
 
     def now(self) -> float:
         return time.monotonic() - self.origin
@@ -86,9 +88,10 @@ class Ledger:
 
     def pushed(self, payload: dict[str, Any], event_id: str, status: int,
                fault: str | None) -> None:
-        """A push notification passed on to the integration, and how it answered (after the
-        rehearsal's end, when the integration is being stopped, no longer counted)."""
-        if self.ended_at is not None:
+        """A push notification passed on to the integration, and how it answered; counted
+        until :attr:`pushes_closed` (a push after the rehearsal's end no longer marks its
+        posting seen)."""
+        if self.pushes_closed:
             return
         self.pushes[str(payload.get("message_type", "?"))] += 1
         if event_id:
@@ -97,7 +100,7 @@ class Ledger:
         if fault and (event_id, fault) not in self.push_faults:  # once, however often retried
             self.push_faults.add((event_id, fault))
             self.faults[fault] += 1
-        if isinstance(number := payload.get("posting_number"), str):
+        if self.ended_at is None and isinstance(number := payload.get("posting_number"), str):
             self.seen({number})
 
     def push_report(self) -> dict[str, Any]:

@@ -6,7 +6,8 @@ deadlines compressed by the speed; starts the recording proxy and the integratio
 command with ``OZON_API_URL`` pointing at the proxy, ``OZON_CLIENT_ID``, ``OZON_API_KEY``);
 waits for the integration's first request; sends the scenario's orders on schedule while
 carriers pick up what was shipped; after the last order waits until every posting is
-shipped and labelled, or past its deadline; stops everything it started; and writes
+shipped and labelled, or past its deadline, then for the push notifications still due (so
+late pushes are counted too); stops everything it started; and writes
 ``summary.json``, ``junit.xml`` and ``report.html`` into the output folder.
 """
 
@@ -49,6 +50,10 @@ from simulator.scenario import Scenario, load_scenario
 STARTUP_S = 60.0
 #: the connection the integration needs, as ``KEY=value`` lines, in the output folder
 CONNECTION_FILE = "ozon.env"
+#: after the last order, pushes still due are waited for this long beyond their lateness
+PUSH_MARGIN_S = 5.0
+#: the backend's push queue depth (``/metrics``)
+OUTBOX_PENDING = "peakline_outbox_pending_events"
 
 
 @dataclass(frozen=True)
@@ -212,6 +217,10 @@ async def _rehearse(cfg: RehearsalConfig, base: str, credentials: dict[str, Any]
                 ledger.ended_at = ledger.now()
                 stop.set()
                 await picking
+                if cfg.push_url and not interrupted.is_set():  # count the pushes still due
+                    await _while_alive(_pushes_delivered(client, push_wait_s(cfg.faults)),
+                                       integration, interrupted)
+                ledger.pushes_closed = True
         extra: dict[str, Any] = {"carriers": carriers.counts,
                                  "integration_gone": integration.problem()}
         if interrupted.is_set():
@@ -330,6 +339,35 @@ async def _drained(ledger: Ledger, at_most_s: float) -> None:
     loop = asyncio.get_running_loop()
     until = loop.time() + at_most_s
     while ledger.unfinished and loop.time() < until:
+        await asyncio.sleep(0.2)
+
+
+def push_wait_s(faults: FaultProfile | None) -> float:
+    """How long pushes still due may take after the rehearsal: a late push's lateness, plus
+    :data:`PUSH_MARGIN_S` for the outbox worker's poll and the integration's answer."""
+    late_s = faults.push_late.delay_ms / 1000 if faults is not None and faults.push_late else 0.0
+    return late_s + PUSH_MARGIN_S
+
+
+async def outbox_pending(client: httpx.AsyncClient) -> float | None:
+    """Push notifications the backend has not delivered yet (``None``: unknown)."""
+    try:
+        answer = await client.get("/metrics")
+    except httpx.HTTPError:
+        return None
+    for line in answer.text.splitlines():
+        if line.startswith(OUTBOX_PENDING + " "):
+            with contextlib.suppress(ValueError):
+                return float(line.split()[1])
+    return None
+
+
+async def _pushes_delivered(client: httpx.AsyncClient, at_most_s: float) -> None:
+    """Until the backend's outbox is empty (every push counted, late ones included), or
+    ``at_most_s`` has passed (pushes the integration keeps refusing are retried for hours)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + at_most_s
+    while loop.time() < until and await outbox_pending(client) != 0:
         await asyncio.sleep(0.2)
 
 
