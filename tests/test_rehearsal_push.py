@@ -80,6 +80,7 @@ def test_a_running_integration_gets_its_connection_and_late_and_doubled_pushes(s
     assert m["late_shipments"] == 0 and m["errors"] == 0  # no posting shipped twice
     assert pushes["by_type"]["TYPE_NEW_POSTING"] >= m["postings"]
     assert pushes["answers"] == {"2xx": pushes["sent"]}
+    assert pushes["pending_at_end"] == 0  # every push counted, the late ones too
     assert pushes["sent"] == pushes["distinct"] + kinds["push_duplicate"]["injected"]
     for kind in ("push_late", "push_duplicate"):
         assert kinds[kind]["of"] == pushes["distinct"]

@@ -66,7 +66,9 @@ def print_outcome(outcome: RehearsalOutcome) -> None:
                   f"({pushes['distinct']} distinct; "
                   + ", ".join(f"{k} {v}" for k, v in pushes["by_type"].items())
                   + "); its answers: "
-                  + ", ".join(f"{k} {v}" for k, v in pushes["answers"].items()),
+                  + ", ".join(f"{k} {v}" for k, v in pushes["answers"].items())
+                  + (f"; {pushes['pending_at_end']} not delivered when counted"
+                     if pushes.get("pending_at_end") else ""),
                   highlight=False)
     verdicts = Table(title="thresholds")
     for col in ("threshold", "measured", "result"):

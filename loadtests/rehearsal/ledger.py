@@ -56,6 +56,7 @@ class Ledger:
     ended_at: float | None = None
     #: pushes are counted until then: after the rehearsal's end, those still due are waited for
     pushes_closed: bool = False
+    pushes_pending: int | None = None  # not delivered when counting (None: unknown)
 
     def now(self) -> float:
         return time.monotonic() - self.origin
@@ -104,8 +105,10 @@ class Ledger:
             self.seen({number})
 
     def push_report(self) -> dict[str, Any]:
-        """Pushes passed on (copies included), distinct ones, by type and by answer."""
+        """Pushes passed on (copies included), distinct ones, by type and by answer, and
+        those the backend had not delivered when they were counted."""
         return {"sent": sum(self.pushes.values()), "distinct": len(self.push_events),
+                "pending_at_end": self.pushes_pending,
                 "by_type": dict(self.pushes.most_common()),
                 "answers": dict(self.push_answers.most_common())}
 

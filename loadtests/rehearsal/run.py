@@ -218,7 +218,8 @@ async def _rehearse(cfg: RehearsalConfig, base: str, credentials: dict[str, Any]
                 stop.set()
                 await picking
                 if cfg.push_url and not interrupted.is_set():  # count the pushes still due
-                    await _while_alive(_pushes_delivered(client, push_wait_s(cfg.faults)),
+                    await _while_alive(_pushes_delivered(client, ledger,
+                                                         push_wait_s(cfg.faults)),
                                        integration, interrupted)
                 ledger.pushes_closed = True
         extra: dict[str, Any] = {"carriers": carriers.counts,
@@ -362,13 +363,16 @@ async def outbox_pending(client: httpx.AsyncClient) -> float | None:
     return None
 
 
-async def _pushes_delivered(client: httpx.AsyncClient, at_most_s: float) -> None:
+async def _pushes_delivered(client: httpx.AsyncClient, ledger: Ledger,
+                            at_most_s: float) -> None:
     """Until the backend's outbox is empty (every push counted, late ones included), or
-    ``at_most_s`` has passed (pushes the integration keeps refusing are retried for hours)."""
+    ``at_most_s`` has passed (pushes the integration keeps refusing are retried for hours);
+    the pushes still pending then go into the ledger."""
     loop = asyncio.get_running_loop()
     until = loop.time() + at_most_s
-    while loop.time() < until and await outbox_pending(client) != 0:
+    while (pending := await outbox_pending(client)) != 0 and loop.time() < until:
         await asyncio.sleep(0.2)
+    ledger.pushes_pending = None if pending is None else int(pending)
 
 
 def write_outputs(outcome: RehearsalOutcome, out_dir: Path) -> None:
