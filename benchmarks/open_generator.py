@@ -43,6 +43,7 @@ import uuid  # noqa: E402
 from collections import Counter  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -143,11 +144,12 @@ def _fasthttp_sender(base_url: str, env: Environment, latency: Histograms,
     return send
 
 
-def _send_share(base_url: str, send_s: np.ndarray, origin: float | None = None,
+def _send_share(base_url: str, send_s: np.ndarray,
+                start: Callable[[], float | None] = lambda: None,
                 sender: str = "lean") -> dict[str, object]:
-    """Send ``send_s`` (seconds after ``origin`` on ``time.perf_counter``) from this process
-    with ``sender`` (``lean`` or ``fasthttp``); its histograms (encoded), counts and CPU
-    seconds."""
+    """Send ``send_s`` (seconds after the origin on ``time.perf_counter`` that ``start()``
+    gives once this process is ready; ``None``: now) with ``sender`` (``lean`` or
+    ``fasthttp``); its histograms (encoded), counts and CPU seconds."""
     env = _with_stats()
     lag, latency, counts = Histograms(), Histograms(), Counter[str]()
     client = None
@@ -159,6 +161,7 @@ def _send_share(base_url: str, send_s: np.ndarray, origin: float | None = None,
     else:
         dispatcher = Dispatcher(send_s, _fasthttp_sender(base_url, env, latency, counts),
                                 lag=lag, counts=counts)
+    origin = start()
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
     dispatcher.run(origin)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -170,10 +173,18 @@ def _send_share(base_url: str, send_s: np.ndarray, origin: float | None = None,
             "cpu_s": cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime}
 
 
-def _share_in_child(base_url: str, send_s: np.ndarray, origin: float, sender: str,
+def _share_in_child(base_url: str, send_s: np.ndarray, origin: Any, sender: str,
                     results: mp.Queue) -> None:  # type: ignore[type-arg]
-    """A generator process: its share of the schedule, its figures put on ``results``."""
-    results.put(_send_share(base_url, send_s, origin, sender))
+    """A generator process: says it is ready on ``results``, waits for the shared
+    ``origin``, sends its share of the schedule and puts its figures on ``results``."""
+
+    def start() -> float:
+        results.put("ready")
+        while not origin.value:
+            time.sleep(0.005)
+        return float(origin.value)
+
+    results.put(_send_share(base_url, send_s, start, sender))
 
 
 def measure(base_url: str, rate: float, seconds: float, seed: int = 0,
@@ -187,14 +198,16 @@ def measure(base_url: str, rate: float, seconds: float, seed: int = 0,
         parts = [_send_share(base_url, send_s, sender=sender)]
     else:  # fresh interpreters (gevent and fork do not mix) on one schedule
         spawn = mp.get_context("spawn")
-        results = spawn.Queue()
-        t0 = time.perf_counter() + 5.0 + 2 * processes  # after their start-up
+        results, origin = spawn.Queue(), spawn.Value("d", 0.0)
         children = [spawn.Process(target=_share_in_child,
-                                  args=(base_url, send_s[k::processes], t0, sender,
-                                          results))
+                                  args=(base_url, send_s[k::processes], origin, sender,
+                                        results))
                     for k in range(processes)]
         for child in children:
             child.start()
+        for _ in children:  # all started up (imports, connections' sender built)
+            results.get()
+        t0 = origin.value = time.perf_counter() + 0.2
         parts = [results.get() for _ in children]
         for child in children:
             child.join()
