@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import gevent
 import gevent.socket
+import gevent.ssl
 import orjson
 from geventhttpclient.connectionpool import SSLConnectionPool
 from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse
@@ -355,14 +356,17 @@ class Connections:
 
 class TLSConnections:
     """:class:`Connections` for ``https://``: geventhttpclient's TLS pool, a greenlet per
-    request (TLS on non-blocking sockets read from callbacks is not worth its code here)."""
+    request (TLS on non-blocking sockets read from callbacks is not worth its code here).
+    Certificates are not checked unless ``insecure`` is false, as ``FastHttpUser`` does."""
 
     def __init__(self, base_url: str, *, connections: int = 1000,
-                 connect_timeout_s: float = 10.0, network_timeout_s: float = 20.0) -> None:
+                 connect_timeout_s: float = 10.0, network_timeout_s: float = 20.0,
+                 insecure: bool = True) -> None:
         host, port, self.host, self.prefix = _target(base_url)
-        self.pool = SSLConnectionPool(host, port, host, port, size=connections,
-                                      connection_timeout=connect_timeout_s,
-                                      network_timeout=network_timeout_s)
+        self.pool = SSLConnectionPool(
+            host, port, host, port, size=connections, connection_timeout=connect_timeout_s,
+            network_timeout=network_timeout_s, insecure=insecure,
+            ssl_context_factory=_tls_context(insecure))
 
     def head(self, method: str, path: str, headers: dict[str, str]) -> bytes:
         return encode_head(method, self.host, self.prefix + path, headers)
@@ -390,6 +394,22 @@ class TLSConnections:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _tls_context(insecure: bool) -> Callable[..., gevent.ssl.SSLContext]:
+    """A factory of gevent's TLS client contexts (whether or not ``ssl`` is patched): no
+    certificate checked if ``insecure``, else against ``cafile`` (certifi's by default)."""
+
+    def factory(cafile: str | None = None, **_kw: Any) -> gevent.ssl.SSLContext:
+        context = gevent.ssl.SSLContext(gevent.ssl.PROTOCOL_TLS_CLIENT)
+        if insecure:
+            context.check_hostname = False
+            context.verify_mode = gevent.ssl.CERT_NONE
+        else:
+            context.load_verify_locations(cafile=cafile)
+        return context
+
+    return factory
 
 
 def connections(base_url: str, **kw: Any) -> Connections | TLSConnections:

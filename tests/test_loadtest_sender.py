@@ -4,6 +4,8 @@ statistics, the HDR histograms and the outcome counters."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections import Counter
 
 import gevent
@@ -21,6 +23,8 @@ from loadtests.open_sender import (
     BadAnswer,
     Connections,
     OrderSender,
+    TLSConnections,
+    connections,
     encode_request,
     parse_answer,
 )
@@ -57,13 +61,14 @@ class Server:
     without an answer on ``/drop`` (and on ``/drop-once`` the first time); never answers
     ``/never``."""
 
-    def __init__(self) -> None:
+    def __init__(self, **tls: str) -> None:
         self.connections = 0
         self.requests: list[bytes] = []
         self.dropped = 0
-        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self.handle)
+        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self.handle, **tls)
         self.server.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        scheme = "https" if tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_port}"
 
     def handle(self, sock, _address) -> None:
         self.connections += 1
@@ -205,3 +210,31 @@ def test_orders_go_on_schedule_into_locusts_stats_and_the_histograms(server):
             if line.startswith(b"Idempotency-Key: ")]
     assert len(set(keys)) == n  # one key an order
     assert all(b"X-Test: 1" in r and b"Host: localhost:" in r for r in server.requests)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a key")
+def test_https_goes_through_the_tls_pool_with_its_connections_kept(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    server = Server(keyfile=str(key), certfile=str(cert))
+    conns = connections(server.url, connections=2)
+    try:
+        assert isinstance(conns, TLSConnections)  # self-signed: not checked, as FastHttpUser
+        ok = encode_request(conns.head("POST", "/ok", {}), b"{}")
+        assert send_all(conns, [ok] * 6) == [Answer(200, b"{}")] * 6
+        assert server.connections <= 2 and len(server.requests) == 6
+        [dropped] = send_all(conns, [encode_request(conns.head("POST", "/drop", {}), b"")])
+        assert dropped.status == 0
+    finally:
+        conns.close()
+        server.stop()
+    server = Server(keyfile=str(key), certfile=str(cert))
+    checked = TLSConnections(server.url, insecure=False)
+    try:
+        [refused] = send_all(checked, [ok])
+        assert refused.status == 0 and "CERTIFICATE_VERIFY_FAILED" in str(refused.error)
+    finally:
+        checked.close()
+        server.stop()
