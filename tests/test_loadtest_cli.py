@@ -20,7 +20,9 @@ from simulator.scenario import load_scenario
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def peakline(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+def peakline(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    """``peakline ARGS`` (seeding and starting a backend takes a minute or two on a busy
+    machine: the timeout is for a hang, not for speed)."""
     env = {**os.environ, "COLUMNS": "160"}
     return subprocess.run([sys.executable, "-m", "peakline", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
@@ -140,7 +142,7 @@ def test_open_model_sends_every_order_of_the_stream_across_two_workers(smoke_pat
     out = tmp_path / "out"
     done = peakline("loadtest", str(smoke_path), "--duration", "8s", "--workers", "2",
                     "--out", str(out), "-T", "errors<1%", "-T", "p99<60s", "--no-scenario-slo",
-                    timeout=120)
+                    timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads((out / "summary.json").read_text())
     sent = summary["open_model"]
