@@ -8,9 +8,11 @@ import csv
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from simulator.calibration.cities import locate
 from simulator.calibration.demand_fit import MOSCOW
 from simulator.calibration.history import (
     History,
@@ -51,6 +53,7 @@ class Truth:
     cities: dict[str, float] = field(default_factory=lambda: {
         "Москва": 0.5, "Санкт-Петербург": 0.2, "Kazan": 0.2, "Atlantis": 0.1})
     since: datetime = datetime(2026, 10, 5, tzinfo=MOSCOW)
+    local_time: bool = False  # each city's buyers follow the profiles on their own clock
 
 
 SKU_BASE = 180_550_000
@@ -66,20 +69,27 @@ def synthetic_history(truth: Truth, seed: int = 1) -> History:
     prices = np.round(rng.uniform(100, 5000, truth.sku_count), 2)
     cities, weights = list(truth.cities), np.array(list(truth.cities.values()))
     postings, returns, n = [], [], 0
+    clocks = [ZoneInfo(place.time_zone if (place := locate(c)) else "Europe/Moscow")
+              for c in cities]
     for t in range(truth.days * 24):
         start = truth.since + timedelta(hours=t)
+        peak = truth.peak_multiplier if truth.peak_hours[0] <= t < truth.peak_hours[1] else 1
         rate = (truth.baseline * truth.hour_of_day[start.hour]
-                * truth.day_of_week[start.weekday()])
-        if truth.peak_hours[0] <= t < truth.peak_hours[1]:
-            rate *= truth.peak_multiplier
-        for _ in range(rng.poisson(rate)):
+                * truth.day_of_week[start.weekday()]) * peak
+        buyers = None
+        if truth.local_time:  # per city, by its local hour and weekday
+            local = [start.astimezone(clock) for clock in clocks]
+            rates = truth.baseline * peak * weights * np.array(
+                [truth.hour_of_day[h.hour] * truth.day_of_week[h.weekday()] for h in local])
+            buyers = np.repeat(np.arange(len(cities)), rng.poisson(rates))
+        for k in range(rng.poisson(rate) if buyers is None else len(buyers)):
             n += 1
             at = (start + timedelta(minutes=float(rng.uniform(0, 60)))).astimezone(UTC)
             ranks = rng.choice(truth.sku_count, size=1 + rng.poisson(truth.lines_mean - 1),
                                p=pop)
             lines = tuple(Line(int(skus[r]), int(1 + rng.poisson(truth.units_mean - 1)),
                                float(prices[r])) for r in dict.fromkeys(ranks.tolist()))
-            city = cities[rng.choice(len(cities), p=weights)]
+            city = cities[rng.choice(len(cities), p=weights) if buyers is None else buyers[k]]
             warehouse = WAREHOUSES[int(rng.random() < 0.3)]
             number = f"{10_000_000 + n:08d}-0001"
             cancelled = rng.random() < truth.cancel

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from peakline.cli import app
 from reference_backend.sellers.world import buyer_places
 from simulator.calibration.cities import locate
+from simulator.calibration.demand_fit import MOSCOW
 from simulator.calibration.fitting import calibrate, fit_catalogue
 from simulator.calibration.history import CalibrationError
 from simulator.calibration.scenario_writer import scenario_text
@@ -180,3 +181,26 @@ def test_a_listed_catalogue_gives_real_ids_prices_and_popularity() -> None:
     data["catalogue"]["skus"][2] = {"id": 902}
     zipf = build_skus(parse_scenario(data).catalogue).popularity  # by list position
     assert zipf[0] > zipf[1] > zipf[2]
+
+
+def test_profiles_are_fitted_on_the_buyers_own_clocks(truth) -> None:
+    """Buyers in Moscow, Novosibirsk (+4 h) and Vladivostok (+7 h) who all follow the same
+    profile on their own clocks: the fit recovers that local profile (a Moscow-time histogram
+    of the same orders is smeared), and the written regions carry their time zones."""
+    local = Truth(cities={"Москва": 0.5, "Новосибирск": 0.2, "Владивосток": 0.3},
+                  local_time=True, peak_multiplier=1.0)
+    history = synthetic_history(local, seed=5)
+    cal = calibrate(history)
+    fitted = np.array(cal.demand.hour_of_day)
+    assert np.corrcoef(fitted, local.hour_of_day)[0, 1] > 0.97
+    assert np.max(np.abs(np.array(cal.demand.day_of_week) - local.day_of_week)) < 0.1
+    assert cal.demand.baseline_orders_per_hour == pytest.approx(local.baseline, rel=0.05)
+    moscow_hours = np.bincount([p.in_process_at.astimezone(MOSCOW).hour
+                                for p in history.postings], minlength=24)
+    assert np.corrcoef(moscow_hours, local.hour_of_day)[0, 1] < 0.9  # what a Moscow fit sees
+    written = yaml.safe_load(scenario_text(cal, name="zones"))
+    assert {r["city"]: r["time_zone"] for r in written["network"]["regions"]} == {
+        "Moscow": "Europe/Moscow", "Novosibirsk": "Asia/Novosibirsk",
+        "Vladivostok": "Asia/Vladivostok"}
+    assert {w["time_zone"] for w in written["network"]["warehouses"]} == {"Europe/Moscow"}
+    parse_scenario(written)  # the scenario reads its clocks

@@ -1,10 +1,11 @@
 """Russian cities and regions by name -> coordinates, from the bundled ``russian_cities.csv``.
 
 The table holds ~85 cities (the largest ones and the marketplace's warehouse towns) with their
-English and Russian names, common spellings, and the region each is the centre of. A region's
-name maps to its centre's coordinates (Moscow Oblast to Moscow). Names are matched case- and
-``ё``-insensitively, ignoring a leading "г." / "город" and hyphens; anything else is unknown:
-:func:`locate` returns None and the caller lists the name rather than guessing.
+English and Russian names, common spellings, the region each is the centre of and its time
+zone. A region's name maps to its centre's coordinates (Moscow Oblast to Moscow). Names are
+matched case- and ``ё``-insensitively, ignoring a leading "г." / "город" and hyphens;
+anything else is unknown: :func:`locate` returns None and the caller lists the name rather
+than guessing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class City:
     lat: float
     lon: float
     region_ru: str = ""  # the region (oblast, republic, krai) it is the centre of
+    time_zone: str = "Europe/Moscow"  # IANA name of its clock
 
     @property
     def slug(self) -> str:
@@ -44,7 +46,7 @@ def _index() -> dict[str, City]:
     text = resources.files(__package__).joinpath("russian_cities.csv").read_text("utf-8")
     for row in csv.DictReader(text.splitlines()):
         city = City(row["city_en"], row["city_ru"], float(row["lat"]), float(row["lon"]),
-                    row["region_ru"])
+                    row["region_ru"], row["time_zone"])
         names = [row["city_en"], row["city_ru"], *filter(None, row["aliases"].split(";"))]
         for name in names:
             index[normalise(name)] = city

@@ -66,7 +66,8 @@ def _demand(cal: Calibration, horizon_hours: float) -> tuple[dict, list[str]]:
         f"hourly counts vs fit r={d.correlation:.3f}, dispersion {d.dispersion:.2f} "
         f"(1 = Poisson noise only)",
         *(["; ".join(trend + d.notes)] if trend or d.notes else []),
-        "hour_of_day (Moscow time) and day_of_week: maximum likelihood on the ordinary hours",
+        "hour_of_day and day_of_week in the buyers' local time (their region's time_zone): "
+        "maximum likelihood on the ordinary hours",
     ]
     if d.peaks:
         notes.append("past peaks found (left out of the fit): " + "; ".join(
@@ -169,10 +170,12 @@ def _warehouse_place(w: WarehouseRecord) -> tuple[float, float] | None:
 def _network(cal: Calibration) -> tuple[dict, list[str], dict[int, str]]:
     r = cal.regions
     regions = [{"id": f"r-{city.slug}", "name": city.name, "city": city.name,
-                "lat": city.lat, "lon": city.lon, "weight": _r(100 * share, 2)}
+                "lat": city.lat, "lon": city.lon, "weight": _r(100 * share, 2),
+                "time_zone": city.time_zone}
                for city, share in r.weights.items() if round(100 * share, 2) > 0]
     notes = [f"regions: share of {r.orders:,} orders (%) by the buyer's city or region "
-             f"(analytics_data), placed by the bundled table of Russian cities"]
+             f"(analytics_data), placed by the bundled table of Russian cities, each on its "
+             f"city's clock (time_zone)"]
     if r.unknown:
         notes.append("unknown names, not in the table and left out: " + ", ".join(
             f"{name} {share:.1%}" for name, share in r.unknown.items()))
@@ -188,9 +191,10 @@ def _network(cal: Calibration) -> tuple[dict, list[str], dict[int, str]]:
         median = fit.median_hours if fit else pooled
         capacity = max(1.0, 1.5 * cal.uplift * (fit.busiest_hour_units if fit else 1))
         ids[w.warehouse_id] = f"wh-{w.warehouse_id}"
+        town = nearest(*place)
         warehouses.append({
             "id": ids[w.warehouse_id], "name": w.name or str(w.warehouse_id),
-            "city": nearest(*place).name, "lat": place[0], "lon": place[1],
+            "city": town.name, "lat": place[0], "lon": place[1], "time_zone": town.time_zone,
             "shifts": [{"start": "00:00", "end": "00:00",
                         "capacity_per_hour": math.ceil(capacity)}],
             "wave_minutes": WAVE_MINUTES,
