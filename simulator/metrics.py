@@ -124,28 +124,39 @@ class LevelMonitor:
         self._delta.append(delta)
 
     def add_arrays(self, t: np.ndarray, column: np.ndarray, delta: np.ndarray) -> None:
-        """Many changes at once (times, columns and deltas side by side)."""
-        self._arrays.append((np.asarray(t, dtype=float), np.asarray(column, dtype=np.int64),
-                             np.asarray(delta, dtype=float)))
+        """Many changes at once (times, columns and deltas side by side); columns and deltas
+        keep a compact dtype if they have one (e.g. int16 columns, int8 deltas of +-1)."""
+        column, delta = np.asarray(column), np.asarray(delta)
+        if column.dtype.kind not in "iu":
+            column = column.astype(np.int64)
+        self._arrays.append((np.asarray(t, dtype=float), column, delta))
+
+    def _lists(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.asarray(self._t, dtype=float), np.asarray(self._col, dtype=np.int64),
+                np.asarray(self._delta, dtype=float))
 
     def _changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = np.concatenate([np.asarray(self._t, dtype=float), *(a[0] for a in self._arrays)])
-        col = np.concatenate([np.asarray(self._col, dtype=np.int64),
-                              *(a[1] for a in self._arrays)])
-        delta = np.concatenate([np.asarray(self._delta, dtype=float),
-                                *(a[2] for a in self._arrays)])
-        return t, col, delta
+        chunks = [self._lists(), *self._arrays]
+        t, col, delta = (np.concatenate([c[i] for c in chunks]) for i in range(3))
+        return t, col.astype(np.int64, copy=False), delta.astype(float, copy=False)
 
     def integral(self, points: np.ndarray) -> np.ndarray:
-        """``F[i, c]``: integral of column ``c``'s level from 0 to ``points[i]`` (minutes)."""
+        """``F[i, c]``: integral of column ``c``'s level from 0 to ``points[i]`` (minutes).
+
+        Column by column, gathering each column's changes from every chunk in the order they
+        were added (never all columns' changes at once: backlogs have one per queue visit)."""
         points = np.asarray(points, dtype=float)
-        t, col, delta = self._changes()
+        chunks = [self._lists(), *self._arrays]
         out = np.zeros((len(points), len(self.initial)))
         for c, level0 in enumerate(self.initial):
-            sel = col == c
-            order = np.argsort(t[sel], kind="stable")
-            knots = np.concatenate([[0.0], np.maximum(t[sel][order], 0.0)])
-            levels = level0 + np.concatenate([[0.0], np.cumsum(delta[sel][order])])
+            picked = [(t[col == c], delta[col == c]) for t, col, delta in chunks]
+            t_c = np.concatenate([p[0] for p in picked])
+            delta_c = np.concatenate([p[1] for p in picked]).astype(float, copy=False)
+            del picked
+            order = np.argsort(t_c, kind="stable")
+            knots = np.concatenate([[0.0], np.maximum(t_c[order], 0.0)])
+            levels = level0 + np.concatenate([[0.0], np.cumsum(delta_c[order])])
+            del t_c, delta_c, order
             area = np.concatenate([[0.0], np.cumsum(levels[:-1] * np.diff(knots))])
             k = np.searchsorted(knots, points, side="right") - 1
             out[:, c] = area[k] + levels[k] * (points - knots[k])
@@ -312,22 +323,25 @@ def collect(sim: Any) -> RunResult:
     def per_order(mask: np.ndarray) -> np.ndarray:
         return np.bincount(order_of[mask], minlength=n_orders)
 
-    n_post = buyers.n_postings.astype(np.int64)
+    n_post = buyers.n_postings
     placed = n_post > 0
     final = (status == DELIVERED) | (status == CANCELLED) | (status == NOT_ACCEPTED)
     in_flight = placed & (per_order(~final) > 0)
+    del final
     cancelled = placed & ~in_flight & (per_order(status == CANCELLED) == n_post)
     not_accepted = placed & ~in_flight & ~cancelled & (per_order(status == NOT_ACCEPTED) > 0)
     delivered = placed & ~in_flight & ~cancelled & ~not_accepted
     assert np.all(per_order(status == DELIVERED)[delivered] == n_post[delivered])
 
+    # the latest time of an order's postings (-inf if none has one; fmax skips NaN)
     last_delivery = np.full(n_orders, -np.inf)
-    np.maximum.at(last_delivery, order_of, np.nan_to_num(p.delivered[:n], nan=-np.inf))
+    np.fmax.at(last_delivery, order_of, p.delivered[:n])
     last_handover = np.full(n_orders, -np.inf)
-    np.maximum.at(last_handover, order_of, np.nan_to_num(p.handover[:n], nan=-np.inf))
+    np.fmax.at(last_handover, order_of, p.handover[:n])
     done = delivered & counted
     lead = (last_delivery[done] - arrivals.time[done]) / 60
     cycle = (last_handover[done] - arrivals.time[done]) / 60
+    del last_handover
     promised_days = [r.promised_days for r in sc.network.regions]
     outcomes = Outcomes.of(
         placed=placed, delivered=delivered, in_flight=in_flight, cancelled=cancelled,
@@ -336,15 +350,28 @@ def collect(sim: Any) -> RunResult:
     outcome_counts = outcomes.counts(counted)
 
     # ---------------------------------------------------------------- lines and lost sales
+    # (line arrays are the largest: each is dropped as soon as its figures are taken)
+    n_w = len(net.warehouse_ids)
     line_order = np.repeat(np.arange(n_orders), np.diff(arrivals.line_start))
     line_counted = counted[line_order]
     lost = (arrivals.qty - buyers.filled)[line_counted]
     line_sku = arrivals.sku[line_counted]
     full_line = lost == 0
+    line_fill_rate = _ratio(full_line.sum(), full_line.size)
+    del full_line
     order_short = np.bincount(line_order[line_counted], weights=lost, minlength=n_orders)
+    order_fill_rate = _ratio((order_short[counted] == 0).sum(), counted.sum())
+    del order_short
+    home = sim.home_warehouse[line_sku, arrivals.region[line_order[line_counted]]]
+    del line_order, line_counted
+    lost_pair = np.bincount(line_sku.astype(np.int64) * n_w + home, weights=lost,
+                            minlength=skus.count * n_w)
+    del home
     margin = (skus.price - skus.unit_cost)[line_sku]
     lost_rub = float((lost * skus.price[line_sku]).sum())
     stockout_cost = float((lost * margin).sum() * sc.stock.stockout_cost_ratio)
+    lost_units = float(lost.sum())
+    del margin, lost, line_sku
 
     # ---------------------------------------------------------------- stock and costs
     holding = float((stock.area * skus.unit_cost[:, None]).sum()
@@ -395,9 +422,9 @@ def collect(sim: Any) -> RunResult:
         **{f"orders_{name}": float(outcome_counts[name])
            for name in ("delivered_on_time", "delivered_late", "in_flight_late", "not_yet_due")},
         "postings_created": float(post_counted.sum()),
-        "line_fill_rate": _ratio(full_line.sum(), full_line.size),
-        "order_fill_rate": _ratio((order_short[counted] == 0).sum(), counted.sum()),
-        "lost_sales_units": float(lost.sum()),
+        "line_fill_rate": line_fill_rate,
+        "order_fill_rate": order_fill_rate,
+        "lost_sales_units": lost_units,
         "lost_sales_rub": lost_rub,
         **_percentiles(cycle, "cycle_time"),
         **outcomes.lead_percentiles(counted),
@@ -466,14 +493,14 @@ def collect(sim: Any) -> RunResult:
     for carrier in sim.carriers:
         key = (net.ids[carrier.lane.src], net.ids[carrier.lane.dst])
         flows[key] = flows.get(key, 0) + carrier.parcels
-    n_w = len(wh_ids)
-    lines = p.lines_of(np.flatnonzero(post_counted))
-    line_wh = np.repeat(p.warehouse[:n][post_counted], p.line_count[:n][post_counted])
-    filled_pair = np.bincount(p.line_sku[lines].astype(np.int64) * n_w + line_wh,
-                              weights=p.line_qty[lines], minlength=skus.count * n_w)
-    home = sim.home_warehouse[line_sku, arrivals.region[line_order[line_counted]]]
-    lost_pair = np.bincount(line_sku.astype(np.int64) * n_w + home, weights=lost,
-                            minlength=skus.count * n_w)
+    # the counted postings' lines (a posting's lines are contiguous, in posting order)
+    line_mask = np.repeat(post_counted, p.line_count[:n])
+    line_wh = np.repeat(p.warehouse[:n], p.line_count[:n])[line_mask]
+    keys = p.line_sku[: p.n_lines][line_mask].astype(np.int64) * n_w + line_wh
+    del line_wh
+    filled_pair = np.bincount(keys, weights=p.line_qty[: p.n_lines][line_mask],
+                              minlength=skus.count * n_w)
+    del keys, line_mask
     avg_pair = (stock.area / span).reshape(-1)
     out_pair = (stock.stockout_minutes / 60).reshape(-1)
     rows = []

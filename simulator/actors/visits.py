@@ -67,10 +67,14 @@ class VisitLog:
     def backlog(self, nodes: list[int]) -> LevelMonitor:
         """Parcels queued at each of ``nodes`` over time (one column per node, in order)."""
         monitor = LevelMonitor(np.zeros(len(nodes)))
-        rows = self.rows(nodes)
-        column = np.searchsorted(np.sort(nodes), self.node[rows])
-        column = np.argsort(nodes)[column]
-        left = ~np.isnan(self.left[rows])
-        monitor.add_arrays(self.joined[rows], column, np.ones(rows.size))
-        monitor.add_arrays(self.left[rows][left], column[left], -np.ones(int(left.sum())))
+        node = self.node[: self.n]
+        mine = np.isin(node, nodes)
+        column_of = np.zeros(max(nodes, default=0) + 1,
+                             dtype=np.int16 if len(nodes) < 2**15 else np.int32)
+        column_of[nodes] = np.arange(len(nodes))
+        column = column_of[node[mine]]
+        monitor.add_arrays(self.joined[: self.n][mine], column, np.ones(column.size, np.int8))
+        left = self.left[: self.n][mine]
+        gone = ~np.isnan(left)
+        monitor.add_arrays(left[gone], column[gone], np.full(int(gone.sum()), -1, np.int8))
         return monitor
