@@ -149,15 +149,29 @@ class LevelMonitor:
         chunks = [self._lists(), *self._arrays]
         out = np.zeros((len(points), len(self.initial)))
         for c, level0 in enumerate(self.initial):
-            picked = [(t[col == c], delta[col == c]) for t, col, delta in chunks]
-            t_c = np.concatenate([p[0] for p in picked])
-            delta_c = np.concatenate([p[1] for p in picked]).astype(float, copy=False)
-            del picked
+            masks = [col == c for _, col, _ in chunks]
+            t_c = np.concatenate([t[m] for (t, _, _), m in zip(chunks, masks, strict=True)])
+            delta_c = np.concatenate([d[m] for (_, _, d), m in zip(chunks, masks, strict=True)])
+            del masks
             order = np.argsort(t_c, kind="stable")
-            knots = np.concatenate([[0.0], np.maximum(t_c[order], 0.0)])
-            levels = level0 + np.concatenate([[0.0], np.cumsum(delta_c[order])])
-            del t_c, delta_c, order
-            area = np.concatenate([[0.0], np.cumsum(levels[:-1] * np.diff(knots))])
+            m = order.size
+            # knots: 0, then the change times in order; levels: the level from each knot on;
+            # filled in place (these arrays are as long as the column's changes)
+            knots = np.empty(m + 1)
+            knots[0] = 0.0
+            np.maximum(t_c[order], 0.0, out=knots[1:])
+            del t_c
+            levels = np.empty(m + 1)
+            levels[0] = 0.0
+            np.cumsum(delta_c[order], out=levels[1:])
+            del delta_c, order
+            levels += level0
+            steps = np.diff(knots)
+            steps *= levels[:-1]
+            area = np.empty(m + 1)
+            area[0] = 0.0
+            np.cumsum(steps, out=area[1:])
+            del steps
             k = np.searchsorted(knots, points, side="right") - 1
             out[:, c] = area[k] + levels[k] * (points - knots[k])
         return out
@@ -348,6 +362,13 @@ def collect(sim: Any) -> RunResult:
         not_accepted=not_accepted, ordered_at=arrivals.time, delivered_at=last_delivery,
         promised_minutes=np.array(promised_days)[arrivals.region] * DAY_MINUTES, end=sim.end)
     outcome_counts = outcomes.counts(counted)
+    res = sc.clock.resolution_minutes
+    edges = np.arange(math.ceil(sim.end / res) + 1, dtype=float) * res
+    delivered_series = np.histogram(last_delivery[delivered], edges)[0].astype(float)
+    del last_delivery
+    samples = {"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
+               "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)}
+    del lead
 
     # ---------------------------------------------------------------- lines and lost sales
     # (line arrays are the largest: each is dropped as soon as its figures are taken)
@@ -455,9 +476,9 @@ def collect(sim: Any) -> RunResult:
     missing = set(kpis) ^ set(KPI_DOC)
     assert not missing, f"KPI_DOC and kpis differ: {missing}"
 
+    del cycle
+
     # ---------------------------------------------------------------- series
-    res = sc.clock.resolution_minutes
-    edges = np.arange(math.ceil(sim.end / res) + 1, dtype=float) * res
     wh_ids = list(net.warehouse_ids)
     sc_ids = [c.id for c in sc.network.sorting_centres]
     pick_series = np.column_stack([w.picked_units.per_bin(edges) for w in sim.warehouses])
@@ -473,7 +494,7 @@ def collect(sim: Any) -> RunResult:
         "orders_demanded": np.histogram(arrivals.time, edges)[0].astype(float),
         "orders_placed": np.histogram(arrivals.time[placed], edges)[0].astype(float),
         "demand_expected": sim.curve.expected_orders(edges),
-        "orders_delivered": np.histogram(last_delivery[delivered], edges)[0].astype(float),
+        "orders_delivered": delivered_series,
         "backlog_warehouse": sim.backlog("warehouse").bin_means(edges),
         "backlog_sorting": sim.backlog("sorting_centre").bin_means(edges),
         "backlog_hub": sim.backlog("hub").bin_means(edges),
@@ -525,8 +546,7 @@ def collect(sim: Any) -> RunResult:
         replenishment=sim.replenishment.name, horizon_hours=sc.clock.horizon_hours,
         resolution_minutes=res, kpis=kpis, series_time=edges[:-1] / 60, series=series,
         series_columns=columns,
-        samples={"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
-                 "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)},
+        samples=samples,
         tables=tables, clock_start=sc.clock.start, time_zone=sc.clock.time_zone,
     )
 

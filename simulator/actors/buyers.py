@@ -96,8 +96,8 @@ class Buyers:
         self.network_view = network_view
         self.warehouses = warehouses
         self.replenisher = replenisher
-        self.filled = np.zeros(arrivals.sku.size, dtype=np.int64)  # units allocated per line
-        self.first_posting = np.full(arrivals.count, -1, dtype=np.int64)
+        self.filled = np.zeros(arrivals.sku.size, dtype=np.int32)  # units allocated per line
+        self.first_posting = np.full(arrivals.count, -1, dtype=np.int32)
         self.n_postings = np.zeros(arrivals.count, dtype=np.int16)
         self.processed = 0  # orders allocated so far (a prefix of the arrivals)
         self.cancel_requests = 0

@@ -34,9 +34,10 @@ for _cur, _targets in ALLOWED_TRANSITIONS.items():
     for _target in _targets:
         ALLOWED[STATUS_CODES[_cur], STATUS_CODES[_target]] = True
 
-_INT_COLUMNS = {"order": np.int64, "warehouse": np.int16, "units": np.int32,
+# 32-bit indexes (orders, posting lines, queue visits): up to 2**31 of each
+_INT_COLUMNS = {"order": np.int32, "warehouse": np.int16, "units": np.int32,
                 "status": np.int8, "route": np.int32, "hop": np.int16,
-                "line_start": np.int64, "line_count": np.int32, "visit": np.int64}
+                "line_start": np.int32, "line_count": np.int32, "visit": np.int32}
 _TIME_COLUMNS = ("created", "picked", "handover", "shipped", "delivered", "node_in")
 
 
@@ -59,7 +60,7 @@ class Postings:
         for name in _TIME_COLUMNS:
             setattr(self, name, np.full(self._cap, np.nan))
         self.cost = np.zeros(self._cap)
-        self.line_of = np.zeros(self._line_cap, dtype=np.int64)  # index into the order lines
+        self.line_of = np.zeros(self._line_cap, dtype=np.int32)  # index into the order lines
         self.line_sku = np.zeros(self._line_cap, dtype=np.int32)
         self.line_qty = np.zeros(self._line_cap, dtype=np.int32)
 

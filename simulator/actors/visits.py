@@ -25,7 +25,7 @@ class VisitLog:
         self.postings = postings
         self.n = 0
         self.node = np.zeros(capacity, dtype=np.int32)
-        self.posting = np.zeros(capacity, dtype=np.int64)
+        self.posting = np.zeros(capacity, dtype=np.int32)
         self.joined = np.full(capacity, np.nan)
         self.left = np.full(capacity, np.nan)
         self.served = np.zeros(capacity, dtype=bool)
