@@ -524,14 +524,16 @@ def collect(sim: Any) -> RunResult:
     del keys, line_mask
     avg_pair = (stock.area / span).reshape(-1)
     out_pair = (stock.stockout_minutes / 60).reshape(-1)
-    rows = []
-    for code in np.flatnonzero((filled_pair + lost_pair > 0) | (avg_pair > 0)).tolist():
-        rows.append({"sku": int(sku_id(code // n_w)), "offer_id": offer_id(code // n_w),
-                     "warehouse": wh_ids[code % n_w],
-                     "demand_units": float(filled_pair[code] + lost_pair[code]),
-                     "filled_units": float(filled_pair[code]), "lost_units": float(lost_pair[code]),
-                     "avg_on_hand": round(float(avg_pair[code]), 3),
-                     "stockout_hours": round(float(out_pair[code]), 3)})
+    codes = np.flatnonzero((filled_pair + lost_pair > 0) | (avg_pair > 0))
+    index = (codes // n_w).tolist()
+    rows = [{"sku": sku, "offer_id": offer_id(i), "warehouse": wh_ids[w], "demand_units": demand,
+             "filled_units": filled, "lost_units": lost_units_, "avg_on_hand": round(avg, 3),
+             "stockout_hours": round(out, 3)}
+            for sku, i, w, demand, filled, lost_units_, avg, out in zip(
+                sku_id(codes // n_w).tolist(), index, (codes % n_w).tolist(),
+                (filled_pair[codes] + lost_pair[codes]).tolist(), filled_pair[codes].tolist(),
+                lost_pair[codes].tolist(), avg_pair[codes].tolist(), out_pair[codes].tolist(),
+                strict=True)]
     tables = {
         "nodes": net.node_rows(),
         "flows": [{"from": a, "to": b, "parcels": v} for (a, b), v in flows.items()],

@@ -27,6 +27,7 @@ from simulator.actors.postings import (
     AWAITING_PACKAGING,
     CANCELLED,
 )
+from simulator.actors.stock import aggregate
 from simulator.actors.world import World
 from simulator.demand import Arrivals
 from simulator.policies.base import (
@@ -283,7 +284,8 @@ class Buyers:
         self.first_posting[uniq] = ids[first]
         self.n_postings[uniq] = counts
         stock = world.stock
-        stock.reserve_batch(sku, line_wh, qty)
+        codes, units = aggregate(sku.astype(np.int64) * stock.n_warehouses + line_wh, qty)
+        stock.reserve(codes, units)
         if zero:
             stock.reserved_to_zero(zero, t)
         by_wh = np.argsort(wh, kind="stable")
@@ -292,7 +294,6 @@ class Buyers:
         world.visits.join(self._wh_nodes[sorted_wh], ids[by_wh], t)  # one visit log call
         for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), ids.size], strict=True):
             self.warehouses[int(sorted_wh[a])].accept(ids[by_wh[a:b]])
-        codes = np.unique(sku.astype(np.int64) * stock.n_warehouses + line_wh)
         return codes
 
     # ------------------------------------------------------------------ cancellations
