@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,40 +141,21 @@ class LevelMonitor:
         t, col, delta = (np.concatenate([c[i] for c in chunks]) for i in range(3))
         return t, col.astype(np.int64, copy=False), delta.astype(float, copy=False)
 
-    def integral(self, points: np.ndarray) -> np.ndarray:
-        """``F[i, c]``: integral of column ``c``'s level from 0 to ``points[i]`` (minutes).
-
-        Column by column, gathering each column's changes from every chunk in the order they
-        were added (never all columns' changes at once: backlogs have one per queue visit)."""
-        points = np.asarray(points, dtype=float)
+    def _columns(self) -> Iterator[list[np.ndarray]]:
+        """Each column's ``[change times, deltas]`` in the order they were added (one column
+        at a time: never all columns' changes at once)."""
         chunks = [self._lists(), *self._arrays]
-        out = np.zeros((len(points), len(self.initial)))
-        for c, level0 in enumerate(self.initial):
+        for c in range(len(self.initial)):
             masks = [col == c for _, col, _ in chunks]
-            t_c = np.concatenate([t[m] for (t, _, _), m in zip(chunks, masks, strict=True)])
-            delta_c = np.concatenate([d[m] for (_, _, d), m in zip(chunks, masks, strict=True)])
-            del masks
-            order = np.argsort(t_c, kind="stable")
-            m = order.size
-            # knots: 0, then the change times in order; levels: the level from each knot on;
-            # filled in place (these arrays are as long as the column's changes)
-            knots = np.empty(m + 1)
-            knots[0] = 0.0
-            np.maximum(t_c[order], 0.0, out=knots[1:])
-            del t_c
-            levels = np.empty(m + 1)
-            levels[0] = 0.0
-            np.cumsum(delta_c[order], out=levels[1:])
-            del delta_c, order
-            levels += level0
-            steps = np.diff(knots)
-            steps *= levels[:-1]
-            area = np.empty(m + 1)
-            area[0] = 0.0
-            np.cumsum(steps, out=area[1:])
-            del steps
-            k = np.searchsorted(knots, points, side="right") - 1
-            out[:, c] = area[k] + levels[k] * (points - knots[k])
+            yield [np.concatenate([t[m] for (t, _, _), m in zip(chunks, masks, strict=True)]),
+                   np.concatenate([d[m] for (_, _, d), m in zip(chunks, masks, strict=True)])]
+
+    def integral(self, points: np.ndarray) -> np.ndarray:
+        """``F[i, c]``: integral of column ``c``'s level from 0 to ``points[i]`` (minutes)."""
+        points = np.asarray(points, dtype=float)
+        out = np.zeros((len(points), len(self.initial)))
+        for c, changes in enumerate(self._columns()):
+            out[:, c] = _step_integral(changes, float(self.initial[c]), points)
         return out
 
     def bin_means(self, edges: np.ndarray) -> np.ndarray:
@@ -194,6 +176,35 @@ class LevelMonitor:
         t, col, delta = other._changes()
         merged.add_arrays(t, col + len(self.initial), delta)
         return merged
+
+
+def _step_integral(changes: list[np.ndarray], level0: float, points: np.ndarray) -> np.ndarray:
+    """Integral from 0 to each of ``points`` of the level that starts at ``level0`` and steps
+    by ``changes = [times, deltas]`` (taken out of the list, so they are freed early): the
+    changes sorted by time (stable), the areas summed in that order."""
+    t, delta = changes
+    changes.clear()
+    order = np.argsort(t, kind="stable")
+    m = order.size
+    # knots: 0, then the change times in order; levels: the level from each knot on; filled
+    # in place (these arrays are as long as the column's changes)
+    knots = np.empty(m + 1)
+    knots[0] = 0.0
+    np.maximum(t[order], 0.0, out=knots[1:])
+    del t
+    levels = np.empty(m + 1)
+    levels[0] = 0.0
+    np.cumsum(delta[order], out=levels[1:])
+    del delta, order
+    levels += level0
+    steps = np.diff(knots)
+    steps *= levels[:-1]
+    area = np.empty(m + 1)
+    area[0] = 0.0
+    np.cumsum(steps, out=area[1:])
+    del steps
+    k = np.searchsorted(knots, points, side="right") - 1
+    return area[k] + levels[k] * (points - knots[k])
 
 
 class Tally:
@@ -373,21 +384,20 @@ def collect(sim: Any) -> RunResult:
     # ---------------------------------------------------------------- lines and lost sales
     # (line arrays are the largest: each is dropped as soon as its figures are taken)
     n_w = len(net.warehouse_ids)
-    line_order = np.repeat(np.arange(n_orders), np.diff(arrivals.line_start))
-    line_counted = counted[line_order]
-    lost = (arrivals.qty - buyers.filled)[line_counted]
-    line_sku = arrivals.sku[line_counted]
+    # arrivals are in time order: the counted orders, and so their lines, are a suffix
+    first_line = int(arrivals.line_start[np.searchsorted(arrivals.time, w0, side="left")])
+    lost = arrivals.qty[first_line:] - buyers.filled[first_line:]
+    line_sku = arrivals.sku[first_line:]
     full_line = lost == 0
     line_fill_rate = _ratio(full_line.sum(), full_line.size)
     del full_line
-    order_short = np.bincount(line_order[line_counted], weights=lost, minlength=n_orders)
-    order_fill_rate = _ratio((order_short[counted] == 0).sum(), counted.sum())
-    del order_short
-    home = sim.home_warehouse[line_sku, arrivals.region[line_order[line_counted]]]
-    del line_order, line_counted
-    lost_pair = np.bincount(line_sku.astype(np.int64) * n_w + home, weights=lost,
-                            minlength=skus.count * n_w)
-    del home
+    short = np.flatnonzero(lost)  # lines not served in full (whole units: zeros add nothing)
+    short_order = np.searchsorted(arrivals.line_start, short + first_line, side="right") - 1
+    order_fill_rate = _ratio(counted.sum() - np.unique(short_order).size, counted.sum())
+    home = sim.home_warehouse[line_sku[short], arrivals.region[short_order]]
+    lost_pair = np.bincount(line_sku[short].astype(np.int64) * n_w + home, weights=lost[short],
+                            minlength=skus.count * n_w).astype(float)  # (int if none short)
+    del home, short, short_order
     margin = (skus.price - skus.unit_cost)[line_sku]
     lost_rub = float((lost * skus.price[line_sku]).sum())
     stockout_cost = float((lost * margin).sum() * sc.stock.stockout_cost_ratio)

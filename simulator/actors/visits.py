@@ -11,6 +11,8 @@ the integral of a node's backlog equals the sum of its visits' times in queue.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from simulator.actors.postings import Postings
@@ -66,15 +68,28 @@ class VisitLog:
 
     def backlog(self, nodes: list[int]) -> LevelMonitor:
         """Parcels queued at each of ``nodes`` over time (one column per node, in order)."""
-        monitor = LevelMonitor(np.zeros(len(nodes)))
-        node = self.node[: self.n]
-        mine = np.isin(node, nodes)
-        column_of = np.zeros(max(nodes, default=0) + 1,
-                             dtype=np.int16 if len(nodes) < 2**15 else np.int32)
-        column_of[nodes] = np.arange(len(nodes))
-        column = column_of[node[mine]]
-        monitor.add_arrays(self.joined[: self.n][mine], column, np.ones(column.size, np.int8))
-        left = self.left[: self.n][mine]
-        gone = ~np.isnan(left)
-        monitor.add_arrays(left[gone], column[gone], np.full(int(gone.sum()), -1, np.int8))
-        return monitor
+        return VisitBacklog(self, nodes)
+
+
+class VisitBacklog(LevelMonitor):
+    """The queue length at each of ``nodes`` (a column each), read from the visit log column by
+    column when asked: +1 at each visit's join, -1 at its leave (if it left)."""
+
+    def __init__(self, visits: VisitLog, nodes: list[int]) -> None:
+        super().__init__(np.zeros(len(nodes)))
+        self._visits, self._nodes = visits, list(nodes)
+
+    def _columns(self) -> Iterator[list[np.ndarray]]:
+        v = self._visits
+        node = v.node[: v.n]
+        for nd in self._nodes:
+            rows = np.flatnonzero(node == nd)
+            left = v.left[rows]
+            left = left[~np.isnan(left)]
+            yield [np.concatenate([v.joined[rows], left]),
+                   np.concatenate([np.ones(rows.size, np.int8), np.full(left.size, -1, np.int8)])]
+
+    def _changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts = [(t, np.full(t.size, c), d) for c, (t, d) in enumerate(self._columns())]
+        t, col, delta = (np.concatenate([np.zeros(0), *(p[i] for p in parts)]) for i in range(3))
+        return t, col.astype(np.int64), delta
