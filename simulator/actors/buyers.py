@@ -312,14 +312,22 @@ class Buyers:
             return
         p = self.world.postings
         counts = self.n_postings[orders].astype(np.int64)
-        ids = np.repeat(self.first_posting[orders] - np.concatenate([[0], np.cumsum(counts)[:-1]]),
-                        counts) + np.arange(counts.sum())
+        single = bool((counts == 1).all())  # the usual case: one posting an order
+        if single:
+            ids = self.first_posting[orders].astype(np.int64)
+        else:
+            ids = np.repeat(self.first_posting[orders]
+                            - np.concatenate([[0], np.cumsum(counts)[:-1]]),
+                            counts) + np.arange(counts.sum())
         status = p.status[ids]
         cancellable = (status == AWAITING_PACKAGING) | (status == AWAITING_DELIVER)
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        order_ok = np.minimum.reduceat(cancellable.astype(np.int8), offsets).astype(bool)
+        if single:
+            order_ok = cancellable
+        else:
+            offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            order_ok = np.minimum.reduceat(cancellable.astype(np.int8), offsets).astype(bool)
         self.cancel_too_late += int((~order_ok).sum())
-        ids = ids[np.repeat(order_ok, counts)]
+        ids = ids[order_ok] if single else ids[np.repeat(order_ok, counts)]
         if ids.size == 0:
             return
         unpicked = np.isnan(p.picked[ids])
