@@ -28,18 +28,17 @@ class VisitLog:
         self.n = 0
         self.node = np.zeros(capacity, dtype=np.int32)
         self.posting = np.zeros(capacity, dtype=np.int32)
-        self.joined = np.full(capacity, np.nan)
-        self.left = np.full(capacity, np.nan)
+        self.joined = np.empty(capacity)  # both set row by row as visits are logged
+        self.left = np.empty(capacity)
         self.served = np.zeros(capacity, dtype=bool)
 
     def _grow(self, k: int) -> None:
         if self.n + k <= self.node.size:
             return
         size = max(self.node.size * 3 // 2, self.n + k)
-        for name, fill in (("node", 0), ("posting", 0), ("joined", np.nan), ("left", np.nan),
-                           ("served", False)):
+        for name in ("node", "posting", "joined", "left", "served"):
             old = getattr(self, name)
-            grown = np.full(size, fill, dtype=old.dtype)
+            grown = np.zeros(size, dtype=old.dtype)
             grown[: self.n] = old[: self.n]
             setattr(self, name, grown)
 
@@ -49,6 +48,7 @@ class VisitLog:
         self._grow(k)
         rows = slice(self.n, self.n + k)
         self.node[rows], self.posting[rows], self.joined[rows] = node, ids, times
+        self.left[rows] = np.nan
         self.postings.visit[ids] = np.arange(self.n, self.n + k)
         self.n += k
 
