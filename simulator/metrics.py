@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,31 +125,37 @@ class LevelMonitor:
         self._delta.append(delta)
 
     def add_arrays(self, t: np.ndarray, column: np.ndarray, delta: np.ndarray) -> None:
-        """Many changes at once (times, columns and deltas side by side)."""
-        self._arrays.append((np.asarray(t, dtype=float), np.asarray(column, dtype=np.int64),
-                             np.asarray(delta, dtype=float)))
+        """Many changes at once (times, columns and deltas side by side); columns and deltas
+        keep a compact dtype if they have one (e.g. int16 columns, int8 deltas of +-1)."""
+        column, delta = np.asarray(column), np.asarray(delta)
+        if column.dtype.kind not in "iu":
+            column = column.astype(np.int64)
+        self._arrays.append((np.asarray(t, dtype=float), column, delta))
+
+    def _lists(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return (np.asarray(self._t, dtype=float), np.asarray(self._col, dtype=np.int64),
+                np.asarray(self._delta, dtype=float))
 
     def _changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = np.concatenate([np.asarray(self._t, dtype=float), *(a[0] for a in self._arrays)])
-        col = np.concatenate([np.asarray(self._col, dtype=np.int64),
-                              *(a[1] for a in self._arrays)])
-        delta = np.concatenate([np.asarray(self._delta, dtype=float),
-                                *(a[2] for a in self._arrays)])
-        return t, col, delta
+        chunks = [self._lists(), *self._arrays]
+        t, col, delta = (np.concatenate([c[i] for c in chunks]) for i in range(3))
+        return t, col.astype(np.int64, copy=False), delta.astype(float, copy=False)
+
+    def _columns(self) -> Iterator[list[np.ndarray]]:
+        """Each column's ``[change times, deltas]`` in the order they were added (one column
+        at a time: never all columns' changes at once)."""
+        chunks = [self._lists(), *self._arrays]
+        for c in range(len(self.initial)):
+            masks = [col == c for _, col, _ in chunks]
+            yield [np.concatenate([t[m] for (t, _, _), m in zip(chunks, masks, strict=True)]),
+                   np.concatenate([d[m] for (_, _, d), m in zip(chunks, masks, strict=True)])]
 
     def integral(self, points: np.ndarray) -> np.ndarray:
         """``F[i, c]``: integral of column ``c``'s level from 0 to ``points[i]`` (minutes)."""
         points = np.asarray(points, dtype=float)
-        t, col, delta = self._changes()
         out = np.zeros((len(points), len(self.initial)))
-        for c, level0 in enumerate(self.initial):
-            sel = col == c
-            order = np.argsort(t[sel], kind="stable")
-            knots = np.concatenate([[0.0], np.maximum(t[sel][order], 0.0)])
-            levels = level0 + np.concatenate([[0.0], np.cumsum(delta[sel][order])])
-            area = np.concatenate([[0.0], np.cumsum(levels[:-1] * np.diff(knots))])
-            k = np.searchsorted(knots, points, side="right") - 1
-            out[:, c] = area[k] + levels[k] * (points - knots[k])
+        for c, changes in enumerate(self._columns()):
+            out[:, c] = _step_integral(changes, float(self.initial[c]), points)
         return out
 
     def bin_means(self, edges: np.ndarray) -> np.ndarray:
@@ -169,6 +176,35 @@ class LevelMonitor:
         t, col, delta = other._changes()
         merged.add_arrays(t, col + len(self.initial), delta)
         return merged
+
+
+def _step_integral(changes: list[np.ndarray], level0: float, points: np.ndarray) -> np.ndarray:
+    """Integral from 0 to each of ``points`` of the level that starts at ``level0`` and steps
+    by ``changes = [times, deltas]`` (taken out of the list, so they are freed early): the
+    changes sorted by time (stable), the areas summed in that order."""
+    t, delta = changes
+    changes.clear()
+    order = np.argsort(t, kind="stable")
+    m = order.size
+    # knots: 0, then the change times in order; levels: the level from each knot on; filled
+    # in place (these arrays are as long as the column's changes)
+    knots = np.empty(m + 1)
+    knots[0] = 0.0
+    np.maximum(t[order], 0.0, out=knots[1:])
+    del t
+    levels = np.empty(m + 1)
+    levels[0] = 0.0
+    np.cumsum(delta[order], out=levels[1:])
+    del delta, order
+    levels += level0
+    steps = np.diff(knots)
+    steps *= levels[:-1]
+    area = np.empty(m + 1)
+    area[0] = 0.0
+    np.cumsum(steps, out=area[1:])
+    del steps
+    k = np.searchsorted(knots, points, side="right") - 1
+    return area[k] + levels[k] * (points - knots[k])
 
 
 class Tally:
@@ -312,39 +348,61 @@ def collect(sim: Any) -> RunResult:
     def per_order(mask: np.ndarray) -> np.ndarray:
         return np.bincount(order_of[mask], minlength=n_orders)
 
-    n_post = buyers.n_postings.astype(np.int64)
+    n_post = buyers.n_postings
     placed = n_post > 0
     final = (status == DELIVERED) | (status == CANCELLED) | (status == NOT_ACCEPTED)
     in_flight = placed & (per_order(~final) > 0)
+    del final
     cancelled = placed & ~in_flight & (per_order(status == CANCELLED) == n_post)
     not_accepted = placed & ~in_flight & ~cancelled & (per_order(status == NOT_ACCEPTED) > 0)
     delivered = placed & ~in_flight & ~cancelled & ~not_accepted
     assert np.all(per_order(status == DELIVERED)[delivered] == n_post[delivered])
 
+    # the latest time of an order's postings (-inf if none has one; fmax skips NaN)
     last_delivery = np.full(n_orders, -np.inf)
-    np.maximum.at(last_delivery, order_of, np.nan_to_num(p.delivered[:n], nan=-np.inf))
+    np.fmax.at(last_delivery, order_of, p.delivered[:n])
     last_handover = np.full(n_orders, -np.inf)
-    np.maximum.at(last_handover, order_of, np.nan_to_num(p.handover[:n], nan=-np.inf))
+    np.fmax.at(last_handover, order_of, p.handover[:n])
     done = delivered & counted
     lead = (last_delivery[done] - arrivals.time[done]) / 60
     cycle = (last_handover[done] - arrivals.time[done]) / 60
+    del last_handover
     promised_days = [r.promised_days for r in sc.network.regions]
     outcomes = Outcomes.of(
         placed=placed, delivered=delivered, in_flight=in_flight, cancelled=cancelled,
         not_accepted=not_accepted, ordered_at=arrivals.time, delivered_at=last_delivery,
         promised_minutes=np.array(promised_days)[arrivals.region] * DAY_MINUTES, end=sim.end)
     outcome_counts = outcomes.counts(counted)
+    res = sc.clock.resolution_minutes
+    edges = np.arange(math.ceil(sim.end / res) + 1, dtype=float) * res
+    delivered_series = np.histogram(last_delivery[delivered], edges)[0].astype(float)
+    del last_delivery
+    samples = {"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
+               "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)}
+    del lead
 
     # ---------------------------------------------------------------- lines and lost sales
-    line_order = np.repeat(np.arange(n_orders), np.diff(arrivals.line_start))
-    line_counted = counted[line_order]
-    lost = (arrivals.qty - buyers.filled)[line_counted]
-    line_sku = arrivals.sku[line_counted]
+    # (line arrays are the largest: each is dropped as soon as its figures are taken)
+    n_w = len(net.warehouse_ids)
+    # arrivals are in time order: the counted orders, and so their lines, are a suffix
+    first_line = int(arrivals.line_start[np.searchsorted(arrivals.time, w0, side="left")])
+    lost = arrivals.qty[first_line:] - buyers.filled[first_line:]
+    line_sku = arrivals.sku[first_line:]
     full_line = lost == 0
-    order_short = np.bincount(line_order[line_counted], weights=lost, minlength=n_orders)
+    line_fill_rate = _ratio(full_line.sum(), full_line.size)
+    del full_line
+    short = np.flatnonzero(lost)  # lines not served in full (whole units: zeros add nothing)
+    short_order = np.searchsorted(arrivals.line_start, short + first_line, side="right") - 1
+    order_fill_rate = _ratio(counted.sum() - np.unique(short_order).size, counted.sum())
+    home = sim.home_warehouse[line_sku[short], arrivals.region[short_order]]
+    lost_pair = np.bincount(line_sku[short].astype(np.int64) * n_w + home, weights=lost[short],
+                            minlength=skus.count * n_w).astype(float)  # (int if none short)
+    del home, short, short_order
     margin = (skus.price - skus.unit_cost)[line_sku]
     lost_rub = float((lost * skus.price[line_sku]).sum())
     stockout_cost = float((lost * margin).sum() * sc.stock.stockout_cost_ratio)
+    lost_units = float(lost.sum())
+    del margin, lost, line_sku
 
     # ---------------------------------------------------------------- stock and costs
     holding = float((stock.area * skus.unit_cost[:, None]).sum()
@@ -395,9 +453,9 @@ def collect(sim: Any) -> RunResult:
         **{f"orders_{name}": float(outcome_counts[name])
            for name in ("delivered_on_time", "delivered_late", "in_flight_late", "not_yet_due")},
         "postings_created": float(post_counted.sum()),
-        "line_fill_rate": _ratio(full_line.sum(), full_line.size),
-        "order_fill_rate": _ratio((order_short[counted] == 0).sum(), counted.sum()),
-        "lost_sales_units": float(lost.sum()),
+        "line_fill_rate": line_fill_rate,
+        "order_fill_rate": order_fill_rate,
+        "lost_sales_units": lost_units,
         "lost_sales_rub": lost_rub,
         **_percentiles(cycle, "cycle_time"),
         **outcomes.lead_percentiles(counted),
@@ -428,9 +486,9 @@ def collect(sim: Any) -> RunResult:
     missing = set(kpis) ^ set(KPI_DOC)
     assert not missing, f"KPI_DOC and kpis differ: {missing}"
 
+    del cycle
+
     # ---------------------------------------------------------------- series
-    res = sc.clock.resolution_minutes
-    edges = np.arange(math.ceil(sim.end / res) + 1, dtype=float) * res
     wh_ids = list(net.warehouse_ids)
     sc_ids = [c.id for c in sc.network.sorting_centres]
     pick_series = np.column_stack([w.picked_units.per_bin(edges) for w in sim.warehouses])
@@ -446,7 +504,7 @@ def collect(sim: Any) -> RunResult:
         "orders_demanded": np.histogram(arrivals.time, edges)[0].astype(float),
         "orders_placed": np.histogram(arrivals.time[placed], edges)[0].astype(float),
         "demand_expected": sim.curve.expected_orders(edges),
-        "orders_delivered": np.histogram(last_delivery[delivered], edges)[0].astype(float),
+        "orders_delivered": delivered_series,
         "backlog_warehouse": sim.backlog("warehouse").bin_means(edges),
         "backlog_sorting": sim.backlog("sorting_centre").bin_means(edges),
         "backlog_hub": sim.backlog("hub").bin_means(edges),
@@ -466,24 +524,26 @@ def collect(sim: Any) -> RunResult:
     for carrier in sim.carriers:
         key = (net.ids[carrier.lane.src], net.ids[carrier.lane.dst])
         flows[key] = flows.get(key, 0) + carrier.parcels
-    n_w = len(wh_ids)
-    lines = p.lines_of(np.flatnonzero(post_counted))
-    line_wh = np.repeat(p.warehouse[:n][post_counted], p.line_count[:n][post_counted])
-    filled_pair = np.bincount(p.line_sku[lines].astype(np.int64) * n_w + line_wh,
-                              weights=p.line_qty[lines], minlength=skus.count * n_w)
-    home = sim.home_warehouse[line_sku, arrivals.region[line_order[line_counted]]]
-    lost_pair = np.bincount(line_sku.astype(np.int64) * n_w + home, weights=lost,
-                            minlength=skus.count * n_w)
+    # the counted postings' lines (a posting's lines are contiguous, in posting order)
+    line_mask = np.repeat(post_counted, p.line_count[:n])
+    line_wh = np.repeat(p.warehouse[:n], p.line_count[:n])[line_mask]
+    keys = p.line_sku[: p.n_lines][line_mask].astype(np.int64) * n_w + line_wh
+    del line_wh
+    filled_pair = np.bincount(keys, weights=p.line_qty[: p.n_lines][line_mask],
+                              minlength=skus.count * n_w)
+    del keys, line_mask
     avg_pair = (stock.area / span).reshape(-1)
     out_pair = (stock.stockout_minutes / 60).reshape(-1)
-    rows = []
-    for code in np.flatnonzero((filled_pair + lost_pair > 0) | (avg_pair > 0)).tolist():
-        rows.append({"sku": int(sku_id(code // n_w)), "offer_id": offer_id(code // n_w),
-                     "warehouse": wh_ids[code % n_w],
-                     "demand_units": float(filled_pair[code] + lost_pair[code]),
-                     "filled_units": float(filled_pair[code]), "lost_units": float(lost_pair[code]),
-                     "avg_on_hand": round(float(avg_pair[code]), 3),
-                     "stockout_hours": round(float(out_pair[code]), 3)})
+    codes = np.flatnonzero((filled_pair + lost_pair > 0) | (avg_pair > 0))
+    index = (codes // n_w).tolist()
+    rows = [{"sku": sku, "offer_id": offer_id(i), "warehouse": wh_ids[w], "demand_units": demand,
+             "filled_units": filled, "lost_units": lost_units_, "avg_on_hand": round(avg, 3),
+             "stockout_hours": round(out, 3)}
+            for sku, i, w, demand, filled, lost_units_, avg, out in zip(
+                sku_id(codes // n_w).tolist(), index, (codes % n_w).tolist(),
+                (filled_pair[codes] + lost_pair[codes]).tolist(), filled_pair[codes].tolist(),
+                lost_pair[codes].tolist(), avg_pair[codes].tolist(), out_pair[codes].tolist(),
+                strict=True)]
     tables = {
         "nodes": net.node_rows(),
         "flows": [{"from": a, "to": b, "parcels": v} for (a, b), v in flows.items()],
@@ -498,8 +558,7 @@ def collect(sim: Any) -> RunResult:
         replenishment=sim.replenishment.name, horizon_hours=sc.clock.horizon_hours,
         resolution_minutes=res, kpis=kpis, series_time=edges[:-1] / 60, series=series,
         series_columns=columns,
-        samples={"lead_time_hours": np.round(lead, _SAMPLE_DECIMALS),
-                 "cycle_time_hours": np.round(cycle, _SAMPLE_DECIMALS)},
+        samples=samples,
         tables=tables, clock_start=sc.clock.start, time_zone=sc.clock.time_zone,
     )
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.metrics import RunResult
+from simulator.metrics import LevelMonitor, RunResult
 from simulator.model import Simulation
 from simulator.scenario import ScenarioError, parse_scenario
 
@@ -115,6 +115,27 @@ def test_littles_law_is_an_identity_at_every_node(world: str) -> None:
     if not np.isnan(v.left[rows]).any() and v.served[rows].all():
         area = result.series["backlog_sorting"].sum() * result.resolution_minutes
         assert area == pytest.approx(result.kpis["sorting_wait_hours_mean"] * 60 * rows.size)
+
+
+def test_backlogs_read_from_the_visit_log_equal_a_monitor_of_the_same_changes() -> None:
+    """The visit log's backlogs (read node by node) are, bit for bit, a level monitor fed
+    every visit's +1 at its join and -1 at its leave, in the order they were logged."""
+    sim = Simulation(parse_scenario(continuous(two_centre_world())), 2)
+    sim.run()
+    v = sim.world.visits
+    edges = np.arange(0.0, sim.end + 30, 30.0)
+    for kind in SERIES:
+        nodes = sim.network.nodes_of(kind)
+        plain = LevelMonitor(np.zeros(len(nodes)))
+        rows = v.rows(nodes)
+        column = np.array([nodes.index(n) for n in v.node[rows].tolist()], dtype=np.int64)
+        gone = ~np.isnan(v.left[rows])
+        plain.add_arrays(v.joined[rows], column, np.ones(rows.size))
+        plain.add_arrays(v.left[rows][gone], column[gone], -np.ones(int(gone.sum())))
+        backlog = sim.backlog(kind)
+        assert np.array_equal(backlog.bin_means(edges), plain.bin_means(edges))
+        assert np.array_equal(backlog.mean(0, sim.end), plain.mean(0, sim.end))
+        assert backlog.bin_means(edges).sum() > 0
 
 
 def test_wave_centre_fed_continuously_matches_its_backlog() -> None:

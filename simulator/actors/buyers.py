@@ -27,6 +27,7 @@ from simulator.actors.postings import (
     AWAITING_PACKAGING,
     CANCELLED,
 )
+from simulator.actors.stock import aggregate
 from simulator.actors.world import World
 from simulator.demand import Arrivals
 from simulator.policies.base import (
@@ -96,8 +97,8 @@ class Buyers:
         self.network_view = network_view
         self.warehouses = warehouses
         self.replenisher = replenisher
-        self.filled = np.zeros(arrivals.sku.size, dtype=np.int64)  # units allocated per line
-        self.first_posting = np.full(arrivals.count, -1, dtype=np.int64)
+        self.filled = np.zeros(arrivals.sku.size, dtype=np.int32)  # units allocated per line
+        self.first_posting = np.full(arrivals.count, -1, dtype=np.int32)
         self.n_postings = np.zeros(arrivals.count, dtype=np.int16)
         self.processed = 0  # orders allocated so far (a prefix of the arrivals)
         self.cancel_requests = 0
@@ -283,7 +284,8 @@ class Buyers:
         self.first_posting[uniq] = ids[first]
         self.n_postings[uniq] = counts
         stock = world.stock
-        stock.reserve_batch(sku, line_wh, qty)
+        codes, units = aggregate(sku.astype(np.int64) * stock.n_warehouses + line_wh, qty)
+        stock.reserve(codes, units)
         if zero:
             stock.reserved_to_zero(zero, t)
         by_wh = np.argsort(wh, kind="stable")
@@ -292,7 +294,6 @@ class Buyers:
         world.visits.join(self._wh_nodes[sorted_wh], ids[by_wh], t)  # one visit log call
         for a, b in zip(cuts.tolist(), [*cuts[1:].tolist(), ids.size], strict=True):
             self.warehouses[int(sorted_wh[a])].accept(ids[by_wh[a:b]])
-        codes = np.unique(sku.astype(np.int64) * stock.n_warehouses + line_wh)
         return codes
 
     # ------------------------------------------------------------------ cancellations
@@ -311,14 +312,22 @@ class Buyers:
             return
         p = self.world.postings
         counts = self.n_postings[orders].astype(np.int64)
-        ids = np.repeat(self.first_posting[orders] - np.concatenate([[0], np.cumsum(counts)[:-1]]),
-                        counts) + np.arange(counts.sum())
+        single = bool((counts == 1).all())  # the usual case: one posting an order
+        if single:
+            ids = self.first_posting[orders].astype(np.int64)
+        else:
+            ids = np.repeat(self.first_posting[orders]
+                            - np.concatenate([[0], np.cumsum(counts)[:-1]]),
+                            counts) + np.arange(counts.sum())
         status = p.status[ids]
         cancellable = (status == AWAITING_PACKAGING) | (status == AWAITING_DELIVER)
-        offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        order_ok = np.minimum.reduceat(cancellable.astype(np.int8), offsets).astype(bool)
+        if single:
+            order_ok = cancellable
+        else:
+            offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            order_ok = np.minimum.reduceat(cancellable.astype(np.int8), offsets).astype(bool)
         self.cancel_too_late += int((~order_ok).sum())
-        ids = ids[np.repeat(order_ok, counts)]
+        ids = ids[order_ok] if single else ids[np.repeat(order_ok, counts)]
         if ids.size == 0:
             return
         unpicked = np.isnan(p.picked[ids])

@@ -68,6 +68,9 @@ class Carrier:
         return hours * 60 + self.world.network.faults.lane_delay(self.lane.index, t)
 
     def enqueue(self, ids: np.ndarray, t: float) -> None:
+        if self.lane.continuous and not len(self.queue) and self.lane.dst not in self.world.closed:
+            self._ship(ids[self._alive(ids)], t)  # nothing waiting: straight on, no queue
+            return
         self.queue.push(ids)
         if self.lane.continuous:
             self._send(t)
@@ -110,8 +113,13 @@ class Carrier:
         if self.lane.dst in world.closed:
             return  # held until the destination reopens
         ids, _ = self.queue.take(math.inf, self._alive)
+        self._ship(ids, t)
+
+    def _ship(self, ids: np.ndarray, t: float) -> None:
+        """Send ``ids`` (alive, in queue order) now, each with its own transit time."""
         if ids.size == 0:
             return
+        world = self.world
         self._load(ids, t)
         times = t + self._transit_minutes(ids.size, t)
         if self._to_region:

@@ -34,9 +34,10 @@ for _cur, _targets in ALLOWED_TRANSITIONS.items():
     for _target in _targets:
         ALLOWED[STATUS_CODES[_cur], STATUS_CODES[_target]] = True
 
-_INT_COLUMNS = {"order": np.int64, "warehouse": np.int16, "units": np.int32,
+# 32-bit indexes (orders, posting lines, queue visits): up to 2**31 of each
+_INT_COLUMNS = {"order": np.int32, "warehouse": np.int16, "units": np.int32,
                 "status": np.int8, "route": np.int32, "hop": np.int16,
-                "line_start": np.int64, "line_count": np.int32, "visit": np.int64}
+                "line_start": np.int32, "line_count": np.int32, "visit": np.int32}
 _TIME_COLUMNS = ("created", "picked", "handover", "shipped", "delivered", "node_in")
 
 
@@ -56,10 +57,10 @@ class Postings:
         self._line_cap = max(line_capacity or self._cap * 2, 16)
         for name, dtype in _INT_COLUMNS.items():
             setattr(self, name, np.zeros(self._cap, dtype=dtype))
-        for name in _TIME_COLUMNS:
-            setattr(self, name, np.full(self._cap, np.nan))
+        for name in _TIME_COLUMNS:  # NaN-filled row by row as postings are added, so the
+            setattr(self, name, np.empty(self._cap))  # spare capacity is never touched
         self.cost = np.zeros(self._cap)
-        self.line_of = np.zeros(self._line_cap, dtype=np.int64)  # index into the order lines
+        self.line_of = np.zeros(self._line_cap, dtype=np.int32)  # index into the order lines
         self.line_sku = np.zeros(self._line_cap, dtype=np.int32)
         self.line_qty = np.zeros(self._line_cap, dtype=np.int32)
 
@@ -75,8 +76,7 @@ class Postings:
             new = max(self._cap * 3 // 2, self.n + rows)  # not 2x: a large run is near
             for name in (*_INT_COLUMNS, *_TIME_COLUMNS, "cost"):
                 old = getattr(self, name)
-                fill = np.nan if name in _TIME_COLUMNS else 0
-                grown = np.full(new, fill, dtype=old.dtype)
+                grown = (np.empty if name in _TIME_COLUMNS else np.zeros)(new, dtype=old.dtype)
                 grown[: self.n] = old[: self.n]
                 setattr(self, name, grown)
             self._cap = new
@@ -108,6 +108,8 @@ class Postings:
         self.hop[rs] = 0
         self.visit[rs] = -1
         self.created[rs] = t
+        for name in _TIME_COLUMNS[1:]:
+            getattr(self, name)[rs] = np.nan
         self.n, self.n_lines = self.n + rows, b
         return ids
 

@@ -89,6 +89,9 @@ class WaveNode:
                 self.queue.drop(late)
                 self.world.visits.leave(refused, t, served=False)
                 self._refuse(refused)
+        if not len(self.queue):  # nothing to sort: no carry-over either
+            self._carry = 0.0
+            return
         budget = self.capacity.between(t, t + self.wave) + self._carry
         ids, used = self.queue.take(budget, lambda rows: np.ones(rows.size, dtype=bool))
         self._carry = budget - used if len(self.queue) else 0.0

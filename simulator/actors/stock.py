@@ -163,10 +163,10 @@ class StockLedger:
             self.zero_since[s, w] = t
             self.stockout_level.add(t, w, 1)
 
-    def reserve_batch(self, skus: np.ndarray, warehouses: np.ndarray, qty: np.ndarray) -> None:
-        """Book in ``reserved`` what the buyers' loop already took off ``avail_rows``."""
-        s, ws, q = self._pairs(skus, warehouses, qty)
-        self.reserved[s, ws] += q
+    def reserve(self, codes: np.ndarray, qty: np.ndarray) -> None:
+        """Book in ``reserved`` what the buyers already took off ``avail``: ``qty`` units of
+        each of the unique pairs ``codes`` (``sku * n_warehouses + warehouse``)."""
+        self.reserved.reshape(-1)[codes] += qty
 
     def finish(self, t: float) -> None:
         """Close the integrals at the end of the run."""

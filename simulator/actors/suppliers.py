@@ -38,6 +38,7 @@ from simulator.policies.base import (
 from simulator.scenario import Scenario
 
 HISTORY_DAYS = 7
+DAY_CHUNK = 1 << 17  # postings or orders per chunk of a day's demand record
 
 
 def choose_suppliers(scenario: Scenario) -> tuple[list[tuple[Distribution, float]], list[int]]:
@@ -108,16 +109,25 @@ class Replenisher:
     def _close_day(self) -> None:
         p, buyers, arrivals = self.world.postings, self.buyers, self.buyers.arrivals
         n_s, n_w = self.prior.shape
-        p0, l0, o0 = self._marks
-        wh = np.repeat(p.warehouse[p0 : p.n], p.line_count[p0 : p.n]).astype(np.int64)
-        day = np.bincount(p.line_sku[l0 : p.n_lines] * n_w + wh,
-                          weights=p.line_qty[l0 : p.n_lines], minlength=n_s * n_w).astype(float)
+        p0, _, o0 = self._marks
         o1 = buyers.processed
-        lines = np.arange(arrivals.line_start[o0], arrivals.line_start[o1])
-        lost = arrivals.qty[lines] - buyers.filled[lines]
-        order_of_line = np.repeat(np.arange(o0, o1), np.diff(arrivals.line_start[o0 : o1 + 1]))
-        home = self.home[arrivals.sku[lines], arrivals.region[order_of_line]]
-        day += np.bincount(arrivals.sku[lines] * n_w + home, weights=lost, minlength=n_s * n_w)
+        # units per (sku, warehouse): allocated, plus lost at the SKU's home warehouse; in
+        # chunks of postings and orders (whole units: float sums are exact in any grouping)
+        day = np.zeros(n_s * n_w)
+        for a in range(p0, p.n, DAY_CHUNK):
+            b = min(a + DAY_CHUNK, p.n)
+            la, lb = p.line_start[a], p.line_start[b - 1] + p.line_count[b - 1]
+            wh = np.repeat(p.warehouse[a:b], p.line_count[a:b]).astype(np.int64)
+            day += np.bincount(p.line_sku[la:lb] * n_w + wh, weights=p.line_qty[la:lb],
+                               minlength=n_s * n_w)
+        for a in range(o0, o1, DAY_CHUNK):
+            b = min(a + DAY_CHUNK, o1)
+            lines = np.arange(arrivals.line_start[a], arrivals.line_start[b])
+            lost = arrivals.qty[lines] - buyers.filled[lines]
+            order_of_line = np.repeat(np.arange(a, b), np.diff(arrivals.line_start[a : b + 1]))
+            home = self.home[arrivals.sku[lines], arrivals.region[order_of_line]]
+            day += np.bincount(arrivals.sku[lines] * n_w + home, weights=lost,
+                               minlength=n_s * n_w)
         self._marks = (p.n, p.n_lines, o1)
         self.history = np.roll(self.history, -1, axis=0)
         self.history[-1] = day.reshape(n_s, n_w)

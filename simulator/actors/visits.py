@@ -11,6 +11,8 @@ the integral of a node's backlog equals the sum of its visits' times in queue.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from simulator.actors.postings import Postings
@@ -25,19 +27,18 @@ class VisitLog:
         self.postings = postings
         self.n = 0
         self.node = np.zeros(capacity, dtype=np.int32)
-        self.posting = np.zeros(capacity, dtype=np.int64)
-        self.joined = np.full(capacity, np.nan)
-        self.left = np.full(capacity, np.nan)
+        self.posting = np.zeros(capacity, dtype=np.int32)
+        self.joined = np.empty(capacity)  # both set row by row as visits are logged
+        self.left = np.empty(capacity)
         self.served = np.zeros(capacity, dtype=bool)
 
     def _grow(self, k: int) -> None:
         if self.n + k <= self.node.size:
             return
         size = max(self.node.size * 3 // 2, self.n + k)
-        for name, fill in (("node", 0), ("posting", 0), ("joined", np.nan), ("left", np.nan),
-                           ("served", False)):
+        for name in ("node", "posting", "joined", "left", "served"):
             old = getattr(self, name)
-            grown = np.full(size, fill, dtype=old.dtype)
+            grown = np.zeros(size, dtype=old.dtype)
             grown[: self.n] = old[: self.n]
             setattr(self, name, grown)
 
@@ -47,6 +48,7 @@ class VisitLog:
         self._grow(k)
         rows = slice(self.n, self.n + k)
         self.node[rows], self.posting[rows], self.joined[rows] = node, ids, times
+        self.left[rows] = np.nan
         self.postings.visit[ids] = np.arange(self.n, self.n + k)
         self.n += k
 
@@ -66,11 +68,28 @@ class VisitLog:
 
     def backlog(self, nodes: list[int]) -> LevelMonitor:
         """Parcels queued at each of ``nodes`` over time (one column per node, in order)."""
-        monitor = LevelMonitor(np.zeros(len(nodes)))
-        rows = self.rows(nodes)
-        column = np.searchsorted(np.sort(nodes), self.node[rows])
-        column = np.argsort(nodes)[column]
-        left = ~np.isnan(self.left[rows])
-        monitor.add_arrays(self.joined[rows], column, np.ones(rows.size))
-        monitor.add_arrays(self.left[rows][left], column[left], -np.ones(int(left.sum())))
-        return monitor
+        return VisitBacklog(self, nodes)
+
+
+class VisitBacklog(LevelMonitor):
+    """The queue length at each of ``nodes`` (a column each), read from the visit log column by
+    column when asked: +1 at each visit's join, -1 at its leave (if it left)."""
+
+    def __init__(self, visits: VisitLog, nodes: list[int]) -> None:
+        super().__init__(np.zeros(len(nodes)))
+        self._visits, self._nodes = visits, list(nodes)
+
+    def _columns(self) -> Iterator[list[np.ndarray]]:
+        v = self._visits
+        node = v.node[: v.n]
+        for nd in self._nodes:
+            rows = np.flatnonzero(node == nd)
+            left = v.left[rows]
+            left = left[~np.isnan(left)]
+            yield [np.concatenate([v.joined[rows], left]),
+                   np.concatenate([np.ones(rows.size, np.int8), np.full(left.size, -1, np.int8)])]
+
+    def _changes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        parts = [(t, np.full(t.size, c), d) for c, (t, d) in enumerate(self._columns())]
+        t, col, delta = (np.concatenate([np.zeros(0), *(p[i] for p in parts)]) for i in range(3))
+        return t, col.astype(np.int64), delta

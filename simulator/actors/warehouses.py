@@ -55,6 +55,9 @@ class Warehouse:
         return self.world.postings.status[ids] == AWAITING_PACKAGING
 
     def _release(self, t: float, wave: float) -> None:
+        if not len(self.queue):  # nothing to pick: no carry-over either
+            self._carry = 0.0
+            return
         p = self.world.postings
         budget = self.capacity.between(t, t + wave) + self._carry
         ids, used = self.queue.take(budget, self._alive, lambda rows: p.units[rows])

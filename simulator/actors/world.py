@@ -52,8 +52,6 @@ class World:
         self.closed: set[int] = set()
         self._closures: dict[int, int] = {}
         self.on_close_change: list[Callable[[int, bool], None]] = []
-        self.delivered_ids: list[np.ndarray] = []
-        self.delivered_times: list[np.ndarray] = []
         self.unroutable = 0
         self._route_lane = np.zeros((0, 1), dtype=np.int32)
         self._region_node = np.asarray(network.region_nodes)
@@ -131,22 +129,17 @@ class World:
     def deliver(self, ids: np.ndarray, times: np.ndarray) -> None:
         """Book deliveries at ``times`` (may lie ahead; :meth:`finish_deliveries` settles them)."""
         self.postings.delivered[ids] = times
-        self.delivered_ids.append(ids)
-        self.delivered_times.append(np.broadcast_to(times, ids.shape))
         if self.returns is not None:
             self.returns.book(ids, times)
 
     def finish_deliveries(self, t: float) -> None:
         """Parcels delivered by ``t`` move delivering -> delivered; later ones stay in flight."""
-        if not self.delivered_ids:
-            return
-        ids = np.concatenate(self.delivered_ids)
-        times = np.concatenate(self.delivered_times)
-        done = ids[times <= t]
-        assert np.all(self.postings.status[done] == DELIVERING)
-        self.postings.transition(done, DELIVERED)
-        late = ids[times > t]
-        self.postings.delivered[late] = np.nan
+        p = self.postings
+        times = p.delivered[: p.n]  # booked deliveries (NaN: none)
+        done = np.flatnonzero(times <= t)
+        assert np.all(p.status[done] == DELIVERING)
+        p.transition(done, DELIVERED)
+        times[times > t] = np.nan
 
     # ------------------------------------------------------------------ faults
 
