@@ -328,40 +328,36 @@ def add_history(url: str, seller_id: int, postings: int) -> float:
 
 def explain(url: str, creds: dict[str, Any]) -> None:
     """The plans (``EXPLAIN ANALYZE``) of a posting page's queries, as the lists run them."""
-    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy import create_engine, text
 
     from reference_backend.db import normalise_url
+    from reference_backend.postings import queries
     from reference_backend.postings import service as q
-    from reference_backend.tables import Posting
 
     seller, now = creds["seller_id"], datetime.now(UTC)
     day = q.PostingFilter(since=now - timedelta(days=1), to=now + timedelta(days=1))
     open_ = q.PostingFilter(statuses=q.DEFAULT_UNFULFILLED)
-    page = Posting.id.desc()
-    queries = {
-        "list (a day, newest 50)": q._where(select(Posting.id), seller, day).order_by(page)
-        .limit(51),
-        "unfulfilled (newest 50)": q._where(select(Posting.id), seller, open_).order_by(page)
-        .limit(51),
-        "unfulfilled count": q._where(select(func.count(Posting.id)), seller, open_),
-    }
     engine = create_engine(normalise_url(url))
+    d = engine.dialect
+    statements = {
+        "list (a day, newest 50)": queries.ids_statement(d, seller, day, desc=True, limit=51),
+        "unfulfilled (newest 50)": queries.ids_statement(d, seller, open_, desc=True, limit=51),
+        "unfulfilled count": queries.count_statement(d, seller, open_),
+    }
     with engine.connect() as conn:
         total = conn.execute(text("SELECT count(*) FROM postings")).scalar_one()
-        ids = conn.execute(queries["list (a day, newest 50)"]).scalars().all()[:50]
+        page = statements["list (a day, newest 50)"]
+        ids = [r[0] for r in conn.exec_driver_sql(page.sql, page.params)][:50]
         console.print(f"[bold]Query plans with {total:,} postings[/]", highlight=False)
-        for title, query in queries.items():
-            sql = str(query.compile(engine, compile_kwargs={"literal_binds": True}))
-            _print_plan(conn, title, sql)
+        for title, statement in statements.items():
+            _print_plan(conn, title, statement.sql, statement.params)
         _print_plan(conn, "the page's items", "SELECT * FROM posting_items WHERE posting_id = "
-                    f"ANY(ARRAY{list(ids) or [0]}::bigint[]) ORDER BY id")
+                    "ANY(%s) ORDER BY id", (ids or [0],))
     engine.dispose()
 
 
-def _print_plan(conn: Any, title: str, sql: str) -> None:
-    from sqlalchemy import text
-
-    plan = conn.execute(text("EXPLAIN (ANALYZE, COSTS OFF) " + sql)).scalars().all()
+def _print_plan(conn: Any, title: str, sql: str, params: tuple[Any, ...]) -> None:
+    plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params).scalars().all()
     console.print(f"[bold]{title}[/]\n" + "\n".join(f"  {line}" for line in plan),
                   highlight=False)
 

@@ -20,11 +20,13 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import ORMExecuteState, Session
 from starlette.concurrency import run_in_threadpool
 
 from reference_backend.db import Database
@@ -85,32 +87,116 @@ _SELLER_KEY = (
 
 def authenticate_seller(db: Database, client_id: str | None, api_key: str | None) -> SellerIdentity:
     """Resolve the two headers to an identity or raise :class:`ApiError` (400/401)."""
+    client_id, digest = _checked_headers(client_id, api_key)
+    return _verified(_lookup_key(db, client_id, digest), client_id, digest)
+
+
+def _checked_headers(client_id: str | None, api_key: str | None) -> tuple[str, str]:
+    """The ``Client-Id`` (stripped) and the key's digest; 401/400 for missing or malformed."""
     if not client_id or not api_key:
         raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
     client_id = client_id.strip()
     # (isascii: str.isdigit also accepts digits such as "²" that int() refuses)
     if not (client_id.isascii() and client_id.isdigit()) or int(client_id) <= 0:
         raise ApiError(400, BAD_CLIENT_ID, code="INVALID_ARGUMENT")
+    return client_id, hash_key(api_key)
+
+
+def _lookup_key(db: Database, client_id: str, digest: str) -> _KeyEntry | None:
+    """The key's row as a cache entry (None: no such key for that ``Client-Id``)."""
     with db.read_connection() as conn:  # (Core: no ORM session for one row)
-        row = conn.execute(_SELLER_KEY, {"key_hash": hash_key(api_key)}).first()
+        row = conn.execute(_SELLER_KEY, {"key_hash": digest}).first()
     if row is None or not hmac.compare_digest(row[7], client_id):
-        raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
+        return None
     key_id, revoked_at, expires_at, account_id, role, disabled, seller_id, seller_client = row
-    if revoked_at is not None or disabled or expires_at <= utcnow():
+    identity = SellerIdentity(seller_id, seller_client, account_id, Role(role), key_id)
+    return _KeyEntry(identity, revoked_at is None and not disabled, expires_at,
+                     time.monotonic(), db)
+
+
+def _verified(entry: _KeyEntry | None, client_id: str, digest: str) -> SellerIdentity:
+    """The entry's identity when the key works now (401 otherwise); a found key is cached."""
+    if entry is None:
+        raise ApiError(401, INVALID_KEY, code="UNAUTHENTICATED")
+    _seller_keys[(client_id, digest)] = entry
+    if not entry.active or entry.expires_at <= utcnow():
         raise ApiError(401, DEACTIVATED_KEY, code="UNAUTHENTICATED")
-    return SellerIdentity(seller_id, seller_client, account_id, Role(role), key_id)
+    return entry.identity
 
 
-def authenticated_seller(request: Request) -> SellerIdentity:
+@dataclass(frozen=True, slots=True)
+class _KeyEntry:
+    """A seller key as last read: who it is, whether it was active, until when it is valid."""
+
+    identity: SellerIdentity
+    active: bool  # not revoked, account not disabled
+    expires_at: datetime
+    read_at: float  # time.monotonic()
+    db: Database  # (two apps of one process never share an entry)
+
+
+#: Seller keys are read at most this often per process. A change made through this process
+#: (revoking a key, changing or disabling its account) clears the cache at once
+#: (:func:`forget_seller_keys`); one made by another worker or outside the backend is seen
+#: within this time.
+SELLER_KEY_CACHE_SECONDS = 1.0
+_seller_keys: dict[tuple[str, str], _KeyEntry] = {}
+_MAX_SELLER_KEYS = 10_000
+
+
+def forget_seller_keys() -> None:
+    """Drop every cached seller key (after a key, account or seller changed)."""
+    _seller_keys.clear()
+
+
+_CHANGED = "peakline_seller_keys_changed"
+_KEY_TABLES = frozenset({ApiKey.__tablename__, Account.__tablename__, Seller.__tablename__})
+
+
+@event.listens_for(Session, "after_flush")
+def _keys_flushed(session: Session, _context: Any) -> None:
+    """A flushed key, account or seller clears the cache, and again once committed (a key
+    read meanwhile by another request saw the old row)."""
+    if any(isinstance(o, ApiKey | Account | Seller) for o in (*session.dirty, *session.deleted)):
+        session.info[_CHANGED] = True
+        forget_seller_keys()
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _keys_updated(state: ORMExecuteState) -> None:
+    """The same for ``update(...)`` / ``delete(...)`` statements of those tables."""
+    if (state.is_update or state.is_delete) and getattr(
+            state.statement, "table", None) is not None and (
+            state.statement.table.name in _KEY_TABLES):  # type: ignore[attr-defined]
+        state.session.info[_CHANGED] = True
+        forget_seller_keys()
+
+
+@event.listens_for(Session, "after_commit")
+def _keys_committed(session: Session) -> None:
+    if session.info.pop(_CHANGED, False):
+        forget_seller_keys()
+
+
+async def authenticated_seller(request: Request) -> SellerIdentity:
     """Dependency: the calling seller key, any role (prefer :func:`require`).
 
-    The key headers are read from the request, not declared as ``Header`` parameters (they
-    are not in the OpenAPI document either way): FastAPI's per-request handling of a declared
-    header parameter cost ~0.1 ms each, on every Seller API call.
+    Async: a key read in the last :data:`SELLER_KEY_CACHE_SECONDS` costs no worker-thread
+    hop and no query; otherwise it is read in the thread pool. The key headers are read from
+    the request, not declared as ``Header`` parameters (they are not in the OpenAPI document
+    either way): FastAPI's per-request handling of a declared header parameter cost ~0.1 ms
+    each, on every Seller API call.
     """
     headers = request.headers
-    return authenticate_seller(request.app.state.db, headers.get("client-id"),
-                               headers.get("api-key"))
+    db = request.app.state.db
+    client_id, digest = _checked_headers(headers.get("client-id"), headers.get("api-key"))
+    entry = _seller_keys.get((client_id, digest))
+    if (entry is None or entry.db is not db
+            or time.monotonic() - entry.read_at >= SELLER_KEY_CACHE_SECONDS):
+        if len(_seller_keys) >= _MAX_SELLER_KEYS:
+            _seller_keys.clear()
+        entry = await run_in_threadpool(_lookup_key, db, client_id, digest)
+    return _verified(entry, client_id, digest)
 
 
 SellerAuth = Annotated[SellerIdentity, Depends(authenticated_seller)]

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from reference_backend.settings import Settings
 
@@ -174,8 +175,8 @@ class Database:
         statement of a transaction takes a fresh snapshot anyway, so a transaction would only
         add its ``BEGIN`` and ``ROLLBACK`` round trips. On SQLite, :meth:`read_connection`.
         """
-        if self.is_sqlite:
-            with self.read_connection() as conn:
+        if self.is_sqlite:  # (begun: statements on the driver's cursor share its snapshot)
+            with self.read_connection() as conn, conn.begin():
                 yield conn
             return
         with self._autocommit_engine.connect() as conn:
@@ -206,6 +207,26 @@ class Database:
             await pool.open()
             self._apool, self._apool_loop = pool, loop
         return self._apool
+
+    async def reading(self, sync: Callable[[Connection], T],
+                      on_loop: Callable[[Any], Awaitable[T]]) -> T:
+        """Reads that need no snapshot across their statements (see :meth:`read_statements`),
+        from an async route: ``on_loop(conn)`` on a connection of :meth:`async_pool` when there
+        is one (no worker-thread hop), else ``sync(conn)`` in a worker thread. psycopg's
+        errors become SQLAlchemy's (as the sync path raises them: 503 for a lost database)."""
+        if not self.has_async_pool:
+            def run() -> T:
+                with self.read_statements() as conn:
+                    return sync(conn)
+
+            return await run_in_threadpool(run)
+        import psycopg
+
+        try:
+            async with (await self.async_pool()).connection() as conn:
+                return await on_loop(conn)
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
 
     async def aclose(self) -> None:
         """Close the async pool, if this loop opened one."""

@@ -10,6 +10,7 @@ its rows equal SQLAlchemy's rows field by field.
 
 from __future__ import annotations
 
+import contextlib
 from collections import namedtuple
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -48,11 +49,11 @@ class Joined:
 
 class RowsByKey:
     """``SELECT columns FROM table [LEFT JOIN ...] WHERE key IN (...) [ORDER BY ...]`` as
-    named tuples."""
+    named tuples (``intern``: up to that many rows kept, see :attr:`interned`)."""
 
     def __init__(self, table: Table, key: str, dialect: Dialect, *,
                  columns: Sequence[str] = (), order_by: str | None = None,
-                 joined: Sequence[Joined] = ()) -> None:
+                 joined: Sequence[Joined] = (), intern: int = 0) -> None:
         cols = [table.c[name] for name in columns] if columns else list(table.columns)
         quote = dialect.identifier_preparer.quote
         names = [c.name for c in cols]
@@ -74,26 +75,61 @@ class RowsByKey:
                      f"{''.join(joins)} WHERE t.{quote(key)} ")
         self.tail = f" ORDER BY t.{quote(order_by)}" if order_by else ""
         self.any_array = dialect.name == "postgresql"  # one statement text, prepared once
+        #: ``intern``: the last rows made, by the values the driver gave (oldest first): a
+        #: row read again is the same tuple, not processed again, its values' hashes kept
+        self.interned: dict[Any, Any] | None = {} if intern else None
+        self.intern_size = intern
+
+    def _statement(self, keys: Collection[Any]) -> tuple[str, tuple[Any, ...]]:
+        if self.any_array:
+            return self.head + "= ANY(%s)" + self.tail, (list(keys),)
+        return self.head + f"IN ({', '.join('?' * len(keys))})" + self.tail, tuple(keys)
+
+    def _made(self, rows: list[Any], description: Any) -> list[Any]:
+        if self.procs is None:  # as SQLAlchemy does: by the type the database answers with
+            self.procs = [
+                (i, proc) for i, (kind, column) in enumerate(zip(
+                    self.types, description, strict=True))
+                if (proc := kind.result_processor(self.dialect, column[1]))]
+        if self.interned is None:
+            return [self._one(r) for r in rows]
+        made = []
+        for raw in rows:
+            try:
+                row = self.interned.get(raw)
+            except TypeError:  # (a value that cannot be a key)
+                made.append(self._one(raw))
+                continue
+            if row is None:
+                if len(self.interned) >= self.intern_size:
+                    with contextlib.suppress(KeyError, RuntimeError):  # (worker threads race)
+                        del self.interned[next(iter(self.interned))]
+                row = self.interned[raw] = self._one(raw)
+            made.append(row)
+        return made
+
+    def _one(self, raw: Any) -> Any:
+        if not self.procs:
+            return self.row._make(raw)
+        values = list(raw)
+        for i, proc in self.procs:
+            values[i] = proc(values[i])
+        return self.row._make(values)
 
     def fetch(self, conn: Connection, keys: Collection[Any]) -> list[Any]:
         if not keys:
             return []
-        if self.any_array:
-            sql, params = self.head + "= ANY(%s)" + self.tail, (list(keys),)
-        else:
-            sql, params = self.head + f"IN ({', '.join('?' * len(keys))})" + self.tail, tuple(keys)
+        sql, params = self._statement(keys)
         with driver_cursor(conn) as cur:
             cur.execute(sql, params)
-            rows = cur.fetchall()
-            if self.procs is None:  # as SQLAlchemy does: by the type the database answers with
-                self.procs = [
-                    (i, proc) for i, (kind, column) in enumerate(zip(
-                        self.types, cur.description, strict=True))
-                    if (proc := kind.result_processor(self.dialect, column[1]))]
-        if self.procs:
-            rows = [list(r) for r in rows]
-            for r in rows:
-                for i, proc in self.procs:
-                    r[i] = proc(r[i])
-        make = self.row._make
-        return [make(r) for r in rows]
+            return self._made(cur.fetchall(), cur.description)
+
+    async def afetch(self, conn: Any, keys: Collection[Any]) -> list[Any]:
+        """:meth:`fetch` on a psycopg ``AsyncConnection`` (PostgreSQL; never prepared: see
+        :func:`reference_backend.db.make_engine`)."""
+        if not keys:
+            return []
+        sql, params = self._statement(keys)
+        async with conn.cursor() as cur:
+            await cur.execute(sql, params, prepare=False)
+            return self._made(await cur.fetchall(), cur.description)

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import re
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import select, update
 
+from reference_backend.auth import SELLER_KEY_CACHE_SECONDS
 from reference_backend.db import Database
 from reference_backend.migrations import alembic_config, downgrade, upgrade
 from reference_backend.tables import ApiKey
@@ -279,6 +281,7 @@ def test_api_keys_expire(seller: Seller) -> None:
                             .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     finally:
         db.dispose()
+    time.sleep(SELLER_KEY_CACHE_SECONDS)  # a change made outside the server: seen within that
     expired = httpx.post(f"{seller.base_url}/v1/roles", headers=key, json={})
     assert _refused(expired, 401).startswith("Api-key is deactivated")
     assert expired.json()["code"] == 16

@@ -3,6 +3,7 @@ pydantic models: the bytes must be exactly what the models would write."""
 
 from __future__ import annotations
 
+from collections import namedtuple
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -83,3 +84,31 @@ def test_a_detailed_posting_keeps_the_list_postings_keys(bundle, with_) -> None:
             assert [{k: p[k] for k in value[0]} for p in detail[key]] == value if value else True
         elif key != "prr_option":
             assert detail[key] == value, key
+
+
+def _as_rows(bundle: q.PostingBundle) -> q.PostingBundle:
+    """The bundle with its posting and items as row tuples (as a page reads them)."""
+    def row(name: str, ns: SimpleNamespace) -> tuple:
+        return namedtuple(name, vars(ns))(**vars(ns))  # type: ignore[misc]  # noqa: PYI024
+
+    return q.PostingBundle(row("posting", bundle.posting),  # type: ignore[arg-type]
+                           [row("item", i) for i in bundle.items], bundle.warehouse,
+                           bundle.method)
+
+
+@settings(max_examples=30, deadline=None)
+@given(bundles(), withs, st.sampled_from(S.LIST_FILTER_STATUSES))
+def test_cached_postings_are_the_bytes_of_their_rows_now(bundle, with_, status) -> None:
+    """Kept JSON is keyed by the rows: the same rows give the same bytes, changed rows (a
+    status, an item's quantity) give the changed posting's bytes, never the kept ones."""
+    bundle = _as_rows(bundle)
+    for shape in (q.to_v3, q.to_v4):
+        first = q.wire_postings([bundle], with_, shape)
+        assert orjson.dumps(first) == orjson.dumps([shape(bundle, with_)])
+        assert q.wire_postings([bundle], with_, shape)[0] is first[0]  # kept
+        changed = q.PostingBundle(
+            bundle.posting._replace(status=status),  # type: ignore[union-attr]
+            [i._replace(quantity=i.quantity + 1) for i in bundle.items],
+            bundle.warehouse, bundle.method)
+        again = q.wire_postings([changed], with_, shape)
+        assert orjson.dumps(again) == orjson.dumps([shape(changed, with_)])

@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from reference_backend import pagination
+from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsRead
 from reference_backend.domain_errors import InvalidInput
 from reference_backend.postings import schemas as S
@@ -100,81 +101,91 @@ def _check_period(since: datetime | None, to: datetime | None) -> None:
         raise InvalidInput("filter.since must not be after filter.to")
 
 
-def _v3_page(
-    conn: Connection,
-    seller_id: int,
-    flt: q.PostingFilter,
-    body: S.OffsetListRequest,
-    limit: int,
-) -> tuple[list[dict[str, Any]], bool]:
-    """A v3 page (offset paging): the postings and ``has_next``."""
-    bundles, has_next = q.list_offset(
-        conn, seller_id, flt, limit=limit, offset=body.offset, desc=body.dir == "desc"
-    )
-    return [q.to_v3(b, body.with_) for b in bundles], has_next
+async def _v3_page(
+    db: Database, seller_id: int, flt: q.PostingFilter, body: S.OffsetListRequest, limit: int,
+    *, counted: bool = False,
+) -> tuple[list[orjson.Fragment], bool, int]:
+    """A v3 page (offset paging): the postings, ``has_next`` and (``counted``) how many
+    postings match."""
+    page = {"limit": limit, "offset": body.offset, "desc": body.dir == "desc"}
+
+    def sync(conn: Connection) -> tuple[list[q.PostingBundle], bool, int]:
+        bundles, has_next = q.list_offset(conn, seller_id, flt, **page)
+        return bundles, has_next, q.count(conn, seller_id, flt) if counted else 0
+
+    async def on_loop(conn: Any) -> tuple[list[q.PostingBundle], bool, int]:
+        bundles, has_next = await q.alist_offset(conn, seller_id, flt, **page)
+        return bundles, has_next, await q.acount(conn, seller_id, flt) if counted else 0
+
+    bundles, has_next, total = await db.reading(sync, on_loop)
+    return q.wire_postings(bundles, body.with_, q.to_v3), has_next, total
 
 
-def _v4_page(
-    conn: Connection,
-    seller_id: int,
-    flt: q.PostingFilter,
-    body: S.CursorListRequest,
-    limit: int,
-) -> tuple[list[dict[str, Any]], bool, str]:
-    """A v4 page (cursor paging): the postings, ``has_next`` and the cursor."""
-    bundles, has_next, cursor = q.list_cursor(
-        conn, seller_id, flt, limit=limit, cursor=body.cursor, desc=body.sort_dir == "desc"
-    )
-    return [q.to_v4(b, body.with_) for b in bundles], has_next, cursor
+async def _v4_page(
+    db: Database, seller_id: int, flt: q.PostingFilter, body: S.CursorListRequest, limit: int,
+    *, counted: bool = False,
+) -> tuple[list[orjson.Fragment], bool, str, int]:
+    """A v4 page (cursor paging): the postings, ``has_next``, the cursor and (``counted``)
+    how many postings match."""
+    page = {"limit": limit, "cursor": body.cursor, "desc": body.sort_dir == "desc"}
+
+    def sync(conn: Connection) -> tuple[list[q.PostingBundle], bool, str, int]:
+        bundles, has_next, cursor = q.list_cursor(conn, seller_id, flt, **page)
+        return bundles, has_next, cursor, q.count(conn, seller_id, flt) if counted else 0
+
+    async def on_loop(conn: Any) -> tuple[list[q.PostingBundle], bool, str, int]:
+        bundles, has_next, cursor = await q.alist_cursor(conn, seller_id, flt, **page)
+        return bundles, has_next, cursor, await q.acount(conn, seller_id, flt) if counted else 0
+
+    bundles, has_next, cursor, total = await db.reading(sync, on_loop)
+    return q.wire_postings(bundles, body.with_, q.to_v4), has_next, cursor, total
+
+
+# The lists are async: on PostgreSQL a page is read on the event loop (no worker-thread hop);
+# on SQLite in a worker thread (:meth:`.Database.reading`).
 
 
 @router.post("/v3/posting/fbs/list", response_model=S.PostingListV3Response)
-def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead, db: DbDep) -> Response:
+async def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead,
+                          db: DbDep) -> Response:
     """Postings of the period (offset paging; ``has_next`` says whether to ask again)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    with db.read_statements() as conn:
-        postings, has_next = _v3_page(
-            conn, seller.seller_id, _filter_v3(body.filter), body, limit
-        )
+    postings, has_next, _ = await _v3_page(db, seller.seller_id, _filter_v3(body.filter), body,
+                                           limit)
     return _json({"result": {"postings": postings, "has_next": has_next}})
 
 
 @router.post("/v4/posting/fbs/list", response_model=S.PostingListV4Response)
-def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead, db: DbDep) -> Response:
+async def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead,
+                          db: DbDep) -> Response:
     """Postings of the period (cursor paging; the last page keeps a cursor past the end)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    with db.read_statements() as conn:
-        postings, has_next, cursor = _v4_page(
-            conn, seller.seller_id, _filter_v4(body.filter), body, limit
-        )
+    postings, has_next, cursor, _ = await _v4_page(db, seller.seller_id,
+                                                   _filter_v4(body.filter), body, limit)
     return _json({"postings": postings, "cursor": cursor, "has_next": has_next})
 
 
 @router.post("/v3/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV3Response)
-def unfulfilled_list_v3(
+async def unfulfilled_list_v3(
     body: S.UnfulfilledListV3Request, seller: PostingsRead, db: DbDep
 ) -> Response:
     """Postings still to process (``count`` = all matching, ``postings`` = this page)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
-    flt = _unfulfilled_v3(body.filter)
-    with db.read_statements() as conn:
-        postings, _ = _v3_page(conn, seller.seller_id, flt, body, limit)
-        total = q.count(conn, seller.seller_id, flt)
+    postings, _, total = await _v3_page(db, seller.seller_id, _unfulfilled_v3(body.filter),
+                                        body, limit, counted=True)
     return _json({"result": {"postings": postings, "count": total}})
 
 
 @router.post("/v4/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV4Response)
-def unfulfilled_list_v4(
+async def unfulfilled_list_v4(
     body: S.UnfulfilledListV4Request, seller: PostingsRead, db: DbDep
 ) -> Response:
     """Postings still to process (cursor paging, ``count`` of all matching)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
-    flt = _unfulfilled_v4(body.filter)
-    with db.read_statements() as conn:
-        postings, has_next, cursor = _v4_page(conn, seller.seller_id, flt, body, limit)
-        total = q.count(conn, seller.seller_id, flt)
+    postings, has_next, cursor, total = await _v4_page(
+        db, seller.seller_id, _unfulfilled_v4(body.filter), body, limit, counted=True)
     return _json({"postings": postings, "cursor": cursor, "has_next": has_next, "count": total})
 
 

@@ -1,28 +1,33 @@
 """Posting queries and their Ozon shapes (v3 list/unfulfilled/get, v4, get-by-barcode).
 
-Reads only. A list page is one query for the ids of its postings (SQLAlchemy: the filters),
-then two on the driver's cursor (:mod:`.raw_rows`): its posting rows joined with their
-warehouses and delivery methods, and their items; then pure shaping functions that build
-the answer as wire data.
+Reads only. A list page is three statements on the driver's cursor: the ids of its postings
+(:mod:`.queries`: the filters), its posting rows joined with their warehouses and delivery
+methods, and their items (:mod:`.raw_rows`); then pure shaping functions build the answer as
+wire data. On PostgreSQL the lists run them on the event loop (``alist_offset``, ...: the
+async pool, no worker-thread hop).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
+import orjson
 from pydantic import BaseModel
-from sqlalchemy import Connection, Row, Select, func, or_, select
+from sqlalchemy import Connection, Row, or_, select
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from reference_backend import pagination
 from reference_backend.domain_errors import NotFound
+from reference_backend.postings import queries
 from reference_backend.postings import schemas as S
-from reference_backend.raw_rows import Joined, RowsByKey
+from reference_backend.raw_rows import Joined, RowsByKey, driver_cursor
 from reference_backend.schemas import iso_utc
 from reference_backend.tables import DeliveryMethod, Package, Posting, PostingItem, Warehouse
 from simulator.lifecycle import PostingStatus, can_transition, is_final
@@ -152,11 +157,15 @@ _READERS: dict[tuple[str, str], _Readers] = {}
 
 
 def _readers(conn: Connection) -> _Readers:
-    d = conn.dialect
+    return _readers_for(conn.dialect)
+
+
+def _readers_for(d: Dialect) -> _Readers:
     readers = _READERS.get((d.name, d.driver))
     if readers is None:
         readers = _READERS[(d.name, d.driver)] = _Readers(
-            items=RowsByKey(PostingItem.__table__, "posting_id", d, order_by="id"),
+            items=RowsByKey(PostingItem.__table__, "posting_id", d, order_by="id",
+                            intern=_INTERNED_ROWS),
             warehouses=RowsByKey(Warehouse.__table__, "warehouse_id", d,
                                  columns=("warehouse_id", "name")),
             methods=RowsByKey(DeliveryMethod.__table__, "id", d, columns=_METHOD_COLUMNS),
@@ -164,9 +173,17 @@ def _readers(conn: Connection) -> _Readers:
                 Joined(Warehouse.__table__, "warehouse_id", "warehouse_id", ("name",),
                        "warehouse_"),
                 Joined(DeliveryMethod.__table__, "delivery_method_id", "id", _METHOD_COLUMNS,
-                       "method_"))),
+                       "method_")), intern=_INTERNED_ROWS),
         )
     return readers
+
+
+#: Rows of a page kept per reader (:class:`.RowsByKey`): polled pages read the same rows.
+_INTERNED_ROWS = 8192
+
+
+#: The dialect of :meth:`.Database.async_pool`'s connections (psycopg, as the sync engine's).
+_PG_ASYNC = psycopg_dialect.dialect()
 
 
 def _bundle(session: Session, postings: Sequence[Posting | Row[Any]]) -> list[PostingBundle]:
@@ -195,9 +212,19 @@ def _page(conn: Connection, ids: Sequence[int]) -> list[PostingBundle]:
     """The postings ``ids`` (in that order) with their items, warehouses and delivery
     methods: two statements."""
     read = _readers(conn)
-    postings = {p.id: p for p in read.page.fetch(conn, ids)}
+    return _assembled(ids, read.page.fetch(conn, ids), read.items.fetch(conn, ids))
+
+
+async def _apage(conn: Any, ids: Sequence[int]) -> list[PostingBundle]:
+    """:func:`_page` on a psycopg ``AsyncConnection`` (:meth:`.Database.async_pool`)."""
+    read = _readers_for(_PG_ASYNC)
+    return _assembled(ids, await read.page.afetch(conn, ids), await read.items.afetch(conn, ids))
+
+
+def _assembled(ids: Sequence[int], rows: list[Any], item_rows: list[Any]) -> list[PostingBundle]:
+    postings = {p.id: p for p in rows}
     items: dict[int, list[Any]] = {i: [] for i in ids}
-    for item in read.items.fetch(conn, ids):
+    for item in item_rows:
         items[item.posting_id].append(item)
     bundles = []
     for i in ids:
@@ -424,6 +451,42 @@ def to_v3(b: PostingBundle, with_: S.With) -> dict[str, Any]:
                  financial_data=_financial(b) if with_.financial_data else None)
 
 
+#: Postings' JSON by everything it is made of (see :func:`wire_postings`), oldest first.
+_WIRE: dict[tuple[Any, ...], orjson.Fragment] = {}
+WIRE_CACHE_SIZE = 4096
+
+
+def wire_postings(bundles: Sequence[PostingBundle], with_: S.With,
+                  shape: Callable[[PostingBundle, S.With], dict[str, Any]],
+                  ) -> list[orjson.Fragment]:
+    """``shape(b, with_)`` (:func:`to_v3` or :func:`to_v4`) of each posting, written as JSON
+    (an ``orjson.Fragment``: dumped inside a page, the same bytes as the dict).
+
+    Integrations poll the same pages all day, so each posting's JSON is kept, keyed by the
+    shape, the ``with`` flags and the posting's rows themselves (every column of the posting
+    and of its items, and the warehouse and delivery-method names joined to it; a page's rows
+    are tuples, :mod:`.raw_rows`): a posting whose status, stock lines or anything else
+    changed has another key, so nothing is ever invalidated and nothing stale is written.
+    Rows that cannot be keyed (ORM objects) are shaped each time.
+    """
+    flags = (shape, *vars(with_).values())
+    out = []
+    for b in bundles:
+        key = (flags, type(b.posting), b.posting, *b.items)
+        try:
+            fragment = _WIRE.get(key)
+        except TypeError:  # (not hashable)
+            out.append(orjson.Fragment(orjson.dumps(shape(b, with_))))
+            continue
+        if fragment is None:
+            fragment = orjson.Fragment(orjson.dumps(shape(b, with_)))
+            if len(_WIRE) >= WIRE_CACHE_SIZE:
+                del _WIRE[next(iter(_WIRE))]
+            _WIRE[key] = fragment
+        out.append(fragment)
+    return out
+
+
 def to_detail(b: PostingBundle, with_: S.With) -> S.PostingDetail:
     """``/v3/posting/fbs/get``: the v3 posting with product dimensions and the get-only keys."""
     return S.PostingDetail(
@@ -525,53 +588,15 @@ class PostingFilter:
     delivering_to: datetime | None = None
 
 
-def _where(query: Select[Any], seller_id: int, f: PostingFilter) -> Select[Any]:
-    query = query.where(Posting.seller_id == seller_id)
-    conds = [
-        (f.since, lambda v: Posting.in_process_at >= v),
-        (f.to, lambda v: Posting.in_process_at <= v),
-        (f.order_id, lambda v: Posting.order_id == v),
-        (f.posting_number, lambda v: Posting.posting_number == v),
-        (f.changed_from, lambda v: Posting.status_changed_at >= v),
-        (f.changed_to, lambda v: Posting.status_changed_at <= v),
-        (f.cutoff_from, lambda v: Posting.shipment_date >= v),
-        (f.cutoff_to, lambda v: Posting.shipment_date <= v),
-        (f.delivering_from, lambda v: Posting.delivering_date >= v),
-        (f.delivering_to, lambda v: Posting.delivering_date <= v),
-    ]
-    for value, cond in conds:
-        if value is not None:
-            query = query.where(cond(value))
-    if f.statuses:
-        query = query.where(Posting.status.in_(f.statuses))
-    if f.warehouse_ids:
-        query = query.where(Posting.warehouse_id.in_(f.warehouse_ids))
-    if f.delivery_method_ids:
-        query = query.where(Posting.delivery_method_id.in_(f.delivery_method_ids))
-    if f.provider_ids:
-        methods = select(DeliveryMethod.id).where(DeliveryMethod.provider_id.in_(f.provider_ids))
-        query = query.where(Posting.delivery_method_id.in_(methods))
-    if f.order_numbers:
-        query = query.where(Posting.order_number.in_(f.order_numbers))
-    if f.offer_id is not None or f.sku is not None:
-        items = select(PostingItem.posting_id)
-        if f.offer_id is not None:
-            items = items.where(PostingItem.offer_id == f.offer_id)
-        if f.sku is not None:
-            items = items.where(PostingItem.sku == f.sku)
-        query = query.where(Posting.id.in_(items))
-    return query
-
-
 def list_offset(
     conn: Connection, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
 ) -> tuple[list[PostingBundle], bool]:
     """An offset page (``limit + 1`` ids fetched for ``has_next``). The ids first: the
     database sorts ids (from an index), not whole rows (SQLite sorted every row of the window:
     ~30 ms for 20,000 postings)."""
-    order = Posting.id.desc() if desc else Posting.id.asc()
-    ids = _where(select(Posting.id), seller_id, f).order_by(order).offset(offset).limit(limit + 1)
-    page = pagination.offset_page(conn.execute(ids).scalars().all(), limit)
+    ids = _column(conn, queries.ids_statement(conn.dialect, seller_id, f, desc=desc,
+                                              limit=limit + 1, offset=offset))
+    page = pagination.offset_page(ids, limit)
     return _page(conn, page.items), page.has_next
 
 
@@ -580,17 +605,58 @@ def list_cursor(
 ) -> tuple[list[PostingBundle], bool, str]:
     """A keyset page after ``cursor`` (see :mod:`reference_backend.pagination`)."""
     after = pagination.decode_cursor(cursor)
-    ids = _where(select(Posting.id), seller_id, f)
-    if after is not None:
-        ids = ids.where(Posting.id < after if desc else Posting.id > after)
-    ids = ids.order_by(Posting.id.desc() if desc else Posting.id.asc()).limit(limit + 1)
-    page = pagination.cursor_page(conn.execute(ids).scalars().all(), limit, lambda i: i, after)
+    ids = _column(conn, queries.ids_statement(conn.dialect, seller_id, f, desc=desc,
+                                              limit=limit + 1, after=after))
+    page = pagination.cursor_page(ids, limit, lambda i: i, after)
     return _page(conn, page.items), page.has_next, page.cursor
 
 
 def count(conn: Connection | Session, seller_id: int, f: PostingFilter) -> int:
-    query = _where(select(func.count(Posting.id)), seller_id, f)
-    return int(conn.scalar(query) or 0)
+    if isinstance(conn, Session):
+        conn = conn.connection()
+    return int(_column(conn, queries.count_statement(conn.dialect, seller_id, f))[0] or 0)
+
+
+def _column(conn: Connection, statement: queries.Statement) -> list[Any]:
+    """The first column of ``statement``'s rows, on the driver's cursor."""
+    with driver_cursor(conn) as cur:
+        cur.execute(statement.sql, statement.params)
+        return [row[0] for row in cur.fetchall()]
+
+
+# The same on the event loop (PostgreSQL: :meth:`.Database.async_pool`): no worker-thread hop.
+
+
+async def _acolumn(conn: Any, statement: queries.Statement) -> list[Any]:
+    async with conn.cursor() as cur:
+        await cur.execute(statement.sql, statement.params, prepare=False)
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def alist_offset(
+    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
+) -> tuple[list[PostingBundle], bool]:
+    """:func:`list_offset` on a psycopg ``AsyncConnection``."""
+    ids = await _acolumn(conn, queries.ids_statement(_PG_ASYNC, seller_id, f, desc=desc,
+                                                     limit=limit + 1, offset=offset))
+    page = pagination.offset_page(ids, limit)
+    return await _apage(conn, page.items), page.has_next
+
+
+async def alist_cursor(
+    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, cursor: str, desc: bool
+) -> tuple[list[PostingBundle], bool, str]:
+    """:func:`list_cursor` on a psycopg ``AsyncConnection``."""
+    after = pagination.decode_cursor(cursor)
+    ids = await _acolumn(conn, queries.ids_statement(_PG_ASYNC, seller_id, f, desc=desc,
+                                                     limit=limit + 1, after=after))
+    page = pagination.cursor_page(ids, limit, lambda i: i, after)
+    return await _apage(conn, page.items), page.has_next, page.cursor
+
+
+async def acount(conn: Any, seller_id: int, f: PostingFilter) -> int:
+    """:func:`count` on a psycopg ``AsyncConnection``."""
+    return int((await _acolumn(conn, queries.count_statement(_PG_ASYNC, seller_id, f)))[0] or 0)
 
 
 def by_barcode(session: Session, seller_id: int, barcode: str) -> PostingBundle:
