@@ -124,12 +124,21 @@ class RowsByKey:
             cur.execute(sql, params)
             return self._made(cur.fetchall(), cur.description)
 
-    async def afetch(self, conn: Any, keys: Collection[Any]) -> list[Any]:
-        """:meth:`fetch` on a psycopg ``AsyncConnection`` (PostgreSQL; never prepared: see
-        :func:`reference_backend.db.make_engine`)."""
-        if not keys:
-            return []
-        sql, params = self._statement(keys)
-        async with conn.cursor() as cur:
-            await cur.execute(sql, params, prepare=False)
-            return self._made(await cur.fetchall(), cur.description)
+
+async def afetch_together(conn: Any, *reads: tuple[RowsByKey, Collection[Any]]) -> list[list[Any]]:
+    """Rows of several readers on a psycopg ``AsyncConnection``, in one round trip (a
+    pipeline; never prepared: see :func:`reference_backend.db.make_engine`)."""
+    wanted = [(reader, keys) for reader, keys in reads if keys]
+    cursors = []
+    try:
+        async with conn.pipeline():
+            for reader, keys in wanted:
+                sql, params = reader._statement(keys)
+                cursors.append(cur := conn.cursor())
+                await cur.execute(sql, params, prepare=False)
+        made = iter([reader._made(await cur.fetchall(), cur.description)
+                     for (reader, _), cur in zip(wanted, cursors, strict=True)])
+    finally:
+        for cur in cursors:
+            await cur.close()
+    return [next(made) if keys else [] for _, keys in reads]

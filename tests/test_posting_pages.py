@@ -3,16 +3,29 @@ pydantic models: the bytes must be exactly what the models would write."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 from collections import namedtuple
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import orjson
+import pytest
+from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reference_backend.app import create_app
+from reference_backend.db import Database
 from reference_backend.postings import schemas as S
 from reference_backend.postings import service as q
+from reference_backend.settings import Settings
+from tests.backend_support import (
+    fresh_postgres_url,
+    platform_headers,
+    postgres_admin_url,
+    seed_smoke,
+)
 
 text = st.text(max_size=12)  # any characters: escapes, non-ASCII, controls
 times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1),
@@ -112,3 +125,53 @@ def test_cached_postings_are_the_bytes_of_their_rows_now(bundle, with_, status) 
             bundle.warehouse, bundle.method)
         again = q.wire_postings([changed], with_, shape)
         assert orjson.dumps(again) == orjson.dumps([shape(changed, with_)])
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+def test_pages_read_on_the_event_loop_equal_the_thread_path() -> None:
+    """PostgreSQL lists read on the async pool (pipelined statements) what the sync path
+    reads: the same postings, ``has_next``, cursor and count, for each kind of filter."""
+    if not postgres_admin_url():
+        pytest.skip("PEAKLINE_TEST_DATABASE_URL not set")
+    with fresh_postgres_url() as url:
+        creds = seed_smoke(url)
+        db = Database(url)
+        with TestClient(create_app(Settings(database_url=url))) as client:
+            for i in range(12):
+                line = {"sku": creds["sku_base"] + i % 3, "quantity": 1}
+                assert client.post("/marketplace/v1/orders", json={
+                    "client_id": creds["client_id"], "region": "R-MSK", "lines": [line]},
+                    headers={**platform_headers(creds), "Idempotency-Key": f"k{i}"},
+                ).status_code in (200, 201)
+        seller, with_ = creds["seller_id"], S.With(analytics_data=True, financial_data=True)
+        filters = [q.PostingFilter(), q.PostingFilter(statuses=q.DEFAULT_UNFULFILLED),
+                   q.PostingFilter(statuses=("delivered",)), q.PostingFilter(sku=creds["sku_base"]),
+                   q.PostingFilter(warehouse_ids=(1, 2, 3), provider_ids=(24, 1))]
+
+        async def compare() -> int:
+            pool, seen = await db.async_pool(), 0
+            for f, desc, (limit, offset) in itertools.product(filters, (True, False),
+                                                              ((5, 0), (5, 5))):
+                with db.read_statements() as conn:
+                    page, more = q.list_offset(conn, seller, f, limit=limit, offset=offset,
+                                               desc=desc)
+                    total = q.count(conn, seller, f)
+                    keyset = q.list_cursor(conn, seller, f, limit=limit, cursor="", desc=desc)
+                async with pool.connection() as aconn:
+                    apage, amore, atotal = await q.alist_offset(
+                        aconn, seller, f, limit=limit, offset=offset, desc=desc, counted=True)
+                    akeyset = await q.alist_cursor(aconn, seller, f, limit=limit, cursor="",
+                                                   desc=desc)
+                assert (more, total) == (amore, atotal)
+                assert keyset[1:] == akeyset[1:3]
+                for sync, loop in ((page, apage), (keyset[0], akeyset[0])):
+                    assert [q.to_v4(b, with_) for b in sync] == [q.to_v4(b, with_) for b in loop]
+                seen += len(page)
+            await db.aclose()
+            return seen
+
+        try:
+            assert asyncio.run(compare()) > 20
+        finally:
+            db.dispose()

@@ -114,8 +114,7 @@ async def _v3_page(
         return bundles, has_next, q.count(conn, seller_id, flt) if counted else 0
 
     async def on_loop(conn: Any) -> tuple[list[q.PostingBundle], bool, int]:
-        bundles, has_next = await q.alist_offset(conn, seller_id, flt, **page)
-        return bundles, has_next, await q.acount(conn, seller_id, flt) if counted else 0
+        return await q.alist_offset(conn, seller_id, flt, counted=counted, **page)
 
     bundles, has_next, total = await db.reading(sync, on_loop)
     return q.wire_postings(bundles, body.with_, q.to_v3), has_next, total
@@ -134,8 +133,7 @@ async def _v4_page(
         return bundles, has_next, cursor, q.count(conn, seller_id, flt) if counted else 0
 
     async def on_loop(conn: Any) -> tuple[list[q.PostingBundle], bool, str, int]:
-        bundles, has_next, cursor = await q.alist_cursor(conn, seller_id, flt, **page)
-        return bundles, has_next, cursor, await q.acount(conn, seller_id, flt) if counted else 0
+        return await q.alist_cursor(conn, seller_id, flt, counted=counted, **page)
 
     bundles, has_next, cursor, total = await db.reading(sync, on_loop)
     return q.wire_postings(bundles, body.with_, q.to_v4), has_next, cursor, total

@@ -27,7 +27,7 @@ from reference_backend import pagination
 from reference_backend.domain_errors import NotFound
 from reference_backend.postings import queries
 from reference_backend.postings import schemas as S
-from reference_backend.raw_rows import Joined, RowsByKey, driver_cursor
+from reference_backend.raw_rows import Joined, RowsByKey, afetch_together, driver_cursor
 from reference_backend.schemas import iso_utc
 from reference_backend.tables import DeliveryMethod, Package, Posting, PostingItem, Warehouse
 from simulator.lifecycle import PostingStatus, can_transition, is_final
@@ -216,9 +216,11 @@ def _page(conn: Connection, ids: Sequence[int]) -> list[PostingBundle]:
 
 
 async def _apage(conn: Any, ids: Sequence[int]) -> list[PostingBundle]:
-    """:func:`_page` on a psycopg ``AsyncConnection`` (:meth:`.Database.async_pool`)."""
+    """:func:`_page` on a psycopg ``AsyncConnection`` (:meth:`.Database.async_pool`): its two
+    statements in one round trip."""
     read = _readers_for(_PG_ASYNC)
-    return _assembled(ids, await read.page.afetch(conn, ids), await read.items.afetch(conn, ids))
+    rows, items = await afetch_together(conn, (read.page, ids), (read.items, ids))
+    return _assembled(ids, rows, items)
 
 
 def _assembled(ids: Sequence[int], rows: list[Any], item_rows: list[Any]) -> list[PostingBundle]:
@@ -627,36 +629,52 @@ def _column(conn: Connection, statement: queries.Statement) -> list[Any]:
 # The same on the event loop (PostgreSQL: :meth:`.Database.async_pool`): no worker-thread hop.
 
 
-async def _acolumn(conn: Any, statement: queries.Statement) -> list[Any]:
-    async with conn.cursor() as cur:
-        await cur.execute(statement.sql, statement.params, prepare=False)
-        return [row[0] for row in await cur.fetchall()]
+async def _acolumns(conn: Any, *statements: queries.Statement) -> list[list[Any]]:
+    """The first column of each statement's rows, in one round trip (a psycopg pipeline)."""
+    cursors = []
+    try:
+        async with conn.pipeline():
+            for statement in statements:
+                cursors.append(cur := conn.cursor())
+                await cur.execute(statement.sql, statement.params, prepare=False)
+        return [[row[0] for row in await cur.fetchall()] for cur in cursors]
+    finally:
+        for cur in cursors:
+            await cur.close()
+
+
+async def _acount_too(conn: Any, ids: queries.Statement, seller_id: int, f: PostingFilter,
+                      counted: bool) -> tuple[list[Any], int]:
+    """A page's ids and (``counted``) how many postings match, in one round trip."""
+    if not counted:
+        return (await _acolumns(conn, ids))[0], 0
+    found, total = await _acolumns(conn, ids, queries.count_statement(_PG_ASYNC, seller_id, f))
+    return found, int(total[0] or 0)
 
 
 async def alist_offset(
-    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
-) -> tuple[list[PostingBundle], bool]:
-    """:func:`list_offset` on a psycopg ``AsyncConnection``."""
-    ids = await _acolumn(conn, queries.ids_statement(_PG_ASYNC, seller_id, f, desc=desc,
-                                                     limit=limit + 1, offset=offset))
+    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool,
+    counted: bool = False,
+) -> tuple[list[PostingBundle], bool, int]:
+    """:func:`list_offset` (and, ``counted``, :func:`count`) on a psycopg
+    ``AsyncConnection``: two round trips."""
+    ids, total = await _acount_too(conn, queries.ids_statement(
+        _PG_ASYNC, seller_id, f, desc=desc, limit=limit + 1, offset=offset), seller_id, f, counted)
     page = pagination.offset_page(ids, limit)
-    return await _apage(conn, page.items), page.has_next
+    return await _apage(conn, page.items), page.has_next, total
 
 
 async def alist_cursor(
-    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, cursor: str, desc: bool
-) -> tuple[list[PostingBundle], bool, str]:
-    """:func:`list_cursor` on a psycopg ``AsyncConnection``."""
+    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, cursor: str, desc: bool,
+    counted: bool = False,
+) -> tuple[list[PostingBundle], bool, str, int]:
+    """:func:`list_cursor` (and, ``counted``, :func:`count`) on a psycopg
+    ``AsyncConnection``: two round trips."""
     after = pagination.decode_cursor(cursor)
-    ids = await _acolumn(conn, queries.ids_statement(_PG_ASYNC, seller_id, f, desc=desc,
-                                                     limit=limit + 1, after=after))
+    ids, total = await _acount_too(conn, queries.ids_statement(
+        _PG_ASYNC, seller_id, f, desc=desc, limit=limit + 1, after=after), seller_id, f, counted)
     page = pagination.cursor_page(ids, limit, lambda i: i, after)
-    return await _apage(conn, page.items), page.has_next, page.cursor
-
-
-async def acount(conn: Any, seller_id: int, f: PostingFilter) -> int:
-    """:func:`count` on a psycopg ``AsyncConnection``."""
-    return int((await _acolumn(conn, queries.count_statement(_PG_ASYNC, seller_id, f)))[0] or 0)
+    return await _apage(conn, page.items), page.has_next, page.cursor, total
 
 
 def by_barcode(session: Session, seller_id: int, barcode: str) -> PostingBundle:
