@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import bindparam, event, select
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, object_session
 from starlette.concurrency import run_in_threadpool
 
 from reference_backend.db import Database
@@ -153,13 +153,18 @@ _CHANGED = "peakline_seller_keys_changed"
 _KEY_TABLES = frozenset({ApiKey.__tablename__, Account.__tablename__, Seller.__tablename__})
 
 
-@event.listens_for(Session, "after_flush")
-def _keys_flushed(session: Session, _context: Any) -> None:
-    """A flushed key, account or seller clears the cache, and again once committed (a key
-    read meanwhile by another request saw the old row)."""
-    if any(isinstance(o, ApiKey | Account | Seller) for o in (*session.dirty, *session.deleted)):
+def _key_row_changed(_mapper: Any, _connection: Any, target: Any) -> None:
+    """A key, account or seller updated or deleted in a flush clears the cache, and again
+    once committed (a key read meanwhile by another request saw the old row)."""
+    session = object_session(target)
+    if session is not None:
         session.info[_CHANGED] = True
-        forget_seller_keys()
+    forget_seller_keys()
+
+
+for _model in (ApiKey, Account, Seller):
+    event.listen(_model, "after_update", _key_row_changed)
+    event.listen(_model, "after_delete", _key_row_changed)
 
 
 @event.listens_for(Session, "do_orm_execute")
