@@ -28,7 +28,8 @@ def tradeoff_figure(plan: StockPlan) -> go.Figure:
     fig.add_scatter(
         x=[r["investment_rub"] for r in rounds], y=[r["fill_rate"]["mean"] for r in rounds],
         mode="lines+markers", name="refinement rounds (planning seeds)",
-        text=[f"round {r['round']}" for r in rounds], line={"color": "#adb5bd", "dash": "dot"},
+        text=[f"round {r['round']} ({r.get('model', 'full')} model)" for r in rounds],
+        line={"color": "#adb5bd", "dash": "dot"},
         marker={"size": 11, "color": [_MET if r["meets_target"] else _MISSED for r in rounds]},
         error_y={"type": "data", "symmetric": False,
                  "array": [r["fill_rate"]["high"] - r["fill_rate"]["mean"] for r in rounds],

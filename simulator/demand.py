@@ -33,8 +33,12 @@ replication.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -267,11 +271,72 @@ def _shocked_regions(curve: DemandCurve, minute: np.ndarray, rng: np.random.Gene
     return region, states, promo_state * n_regions + region
 
 
+#: The generators :func:`sample_arrivals` draws from (and no one else does).
+ARRIVAL_STREAMS = ("arrivals", "regions", "baskets", "skus", "cancels")
+_shared: OrderedDict[tuple, tuple[Arrivals, list[dict]]] | None = None  # see shared_demand()
+_shared_size = 2
+
+
+@contextmanager
+def shared_demand(size: int = 2) -> Iterator[None]:
+    """Within this block the process keeps the last ``size`` demand streams it sampled: a
+    run of another variant under the same seed (and the same demand: the scenario but its
+    policies and stock) gets a copy of the same orders instead of sampling them again, and
+    its generators are left where sampling would have left them, so the run is the same."""
+    global _shared, _shared_size
+    outer, _shared = (_shared, _shared_size), OrderedDict()
+    _shared_size = size
+    try:
+        yield
+    finally:
+        _shared, _shared_size = outer
+
+
+def _demand_key(scenario: Scenario, curve: DemandCurve,
+                streams: dict[str, np.random.Generator]) -> tuple:
+    world = scenario.model_dump_json(exclude={"policies", "stock", "name", "description"})
+    digest = hashlib.blake2b(world.encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(curve.rate).tobytes())
+    seeds = []
+    for name in ARRIVAL_STREAMS:
+        seq = streams[name].bit_generator.seed_seq
+        seeds.append((repr(getattr(seq, "entropy", None)), getattr(seq, "spawn_key", None),
+                      repr(streams[name].bit_generator.state)))
+    return digest.hexdigest(), tuple(seeds)
+
+
 def sample_arrivals(
     scenario: Scenario, curve: DemandCurve, streams: dict[str, np.random.Generator]
 ) -> Arrivals:
     """All orders of the horizon, vectorised. ``streams`` has generators named
-    ``arrivals``, ``regions``, ``baskets``, ``skus`` and ``cancels``."""
+    ``arrivals``, ``regions``, ``baskets``, ``skus`` and ``cancels``.
+
+    Inside :func:`shared_demand` the same demand and generator states give a copy of the
+    orders sampled before (the generators end in the same states)."""
+    if _shared is None:
+        return _sample_arrivals(scenario, curve, streams)
+    key = _demand_key(scenario, curve, streams)
+    if key in _shared:
+        arrivals, states = _shared[key]
+        _shared.move_to_end(key)
+        for name, state in zip(ARRIVAL_STREAMS, states, strict=True):
+            streams[name].bit_generator.state = state
+        return _copy(arrivals)
+    arrivals = _sample_arrivals(scenario, curve, streams)
+    _shared[key] = (arrivals, [streams[n].bit_generator.state for n in ARRIVAL_STREAMS])
+    while len(_shared) > _shared_size:
+        _shared.popitem(last=False)
+    return _copy(arrivals)
+
+
+def _copy(arrivals: Arrivals) -> Arrivals:
+    return replace(arrivals, **{f: getattr(arrivals, f).copy() for f in (
+        "time", "region", "line_start", "sku", "qty", "cancel_at")})
+
+
+def _sample_arrivals(
+    scenario: Scenario, curve: DemandCurve, streams: dict[str, np.random.Generator]
+) -> Arrivals:
     demand, cat = scenario.demand, scenario.catalogue
     counts = streams["arrivals"].poisson(curve.rate)
     minute = np.repeat(np.arange(curve.minutes), counts)

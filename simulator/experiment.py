@@ -269,6 +269,16 @@ def run_job(job: Job) -> RunResult:
     return result
 
 
+def run_seed(jobs: Sequence[Job]) -> list[RunResult]:
+    """Runs under one seed (the variants of a comparison) in turn in one process: their
+    demand is sampled once and shared (:func:`simulator.demand.shared_demand`); each result
+    is the one :func:`run_job` gives."""
+    from simulator.demand import shared_demand
+
+    with shared_demand(size=1):
+        return [run_job(job) for job in jobs]
+
+
 # --------------------------------------------------------------------------- executors
 
 
@@ -357,8 +367,10 @@ def run_jobs(
     *,
     progress: bool | Console = False,
     description: str = "replications",
+    share: bool = False,
 ) -> list[RunResult]:
-    """Run every job on ``executor``; results in job order. A rich bar when ``progress``."""
+    """Run every job on ``executor``; results in job order. A rich bar when ``progress``.
+    ``share``: the jobs of one seed go to one worker together (:func:`run_seed`)."""
     console = progress if isinstance(progress, Console) else None
     bar = Progress(
         TextColumn("[bold]{task.description}"),
@@ -372,23 +384,37 @@ def run_jobs(
     results: list[RunResult | None] = [None] * len(jobs)
     with bar:
         task = bar.add_task(description, total=len(jobs))
-        for i, result in as_finished(jobs, executor):
+        for i, result in as_finished(jobs, executor, share=share):
             results[i] = result
             bar.advance(task)
     return results  # type: ignore[return-value]
 
 
-def as_finished(jobs: Sequence[Job], executor: cf.Executor) -> Iterator[tuple[int, RunResult]]:
+def as_finished(jobs: Sequence[Job], executor: cf.Executor, *,
+                share: bool = False) -> Iterator[tuple[int, RunResult]]:
     """``(index, result)`` of each job as it finishes. In-process jobs run one at a time
-    here, so each is reported when done (and Ctrl-C stops at once, not after the rest)."""
-    if isinstance(executor, SerialExecutor):
+    here, so each is reported when done (and Ctrl-C stops at once, not after the rest).
+    With ``share`` the jobs of one seed run together (:func:`run_seed`)."""
+    if share:
+        groups: dict[int, list[int]] = {}
         for i, job in enumerate(jobs):
-            yield i, run_job(job)
+            groups.setdefault(job.seed, []).append(i)
+        tasks = [(run_seed, [jobs[i] for i in members], members) for members in groups.values()]
+    else:
+        tasks = [(run_job, job, [i]) for i, job in enumerate(jobs)]
+
+    def unpack(fn: Callable[..., Any], result: Any) -> list[RunResult]:
+        return result if fn is run_seed else [result]
+
+    if isinstance(executor, SerialExecutor):
+        for fn, arg, members in tasks:
+            yield from zip(members, unpack(fn, fn(arg)), strict=True)
         return
-    futures = {executor.submit(run_job, job): i for i, job in enumerate(jobs)}
+    futures = {executor.submit(fn, arg): (fn, members) for fn, arg, members in tasks}
     try:
         for future in cf.as_completed(futures):
-            yield futures[future], future.result()
+            fn, members = futures[future]
+            yield from zip(members, unpack(fn, future.result()), strict=True)
     except BaseException:  # a failed run or Ctrl-C: do not wait for the queued ones
         for future in futures:
             future.cancel()
@@ -569,8 +595,10 @@ def compare(
     progress: bool | Console = False,
     model: str = MODEL,
     confidence: float = 0.95,
+    share: bool = True,
 ) -> Comparison:
-    """Run every variant on the same ``reps`` seeds (common random numbers)."""
+    """Run every variant on the same ``reps`` seeds (common random numbers); ``share``: the
+    variants of one seed run in one worker and sample its demand once (same results)."""
     if not variants:
         raise ValueError("no variants to compare")
     if reps < 1:
@@ -581,7 +609,8 @@ def compare(
     keep = frozenset(keep)
     jobs = [Job(scenario, v, s, keep, model) for v in variants for s in seeds]
     results = run_jobs(jobs, executor or SerialExecutor(), progress=progress,
-                       description=f"{len(variants)} variants x {reps} reps")
+                       description=f"{len(variants)} variants x {reps} reps",
+                       share=share and len(variants) > 1)
     runs = [results[i * reps:(i + 1) * reps] for i in range(len(variants))]
     return Comparison(scenario.name, list(variants), seeds, runs, confidence, base_seed)
 

@@ -62,12 +62,14 @@ from simulator.experiment import (
 from simulator.metrics import RunResult
 from simulator.policies.levels import lead_time_demand
 from simulator.scenario import Scenario
+from simulator.screening import Screened
 from simulator.sku_ids import index_of_sku, offer_id, sku_id
 
 MARGIN = 0.004  # the analytic start aims this far above the target
 GUARD = 0.001  # a plan is accepted when its fill-rate CI lies this far above the target
 Z_PAIR = 3.0  # a pair's own loss calibration needs this many standard errors of evidence
 PILOT_REPS = 4
+CHECKS = 3  # screened plans checked on the full model at most (inventory-only rounds)
 
 
 class PlanError(ValueError):
@@ -192,6 +194,7 @@ class Evaluation:
     max_demand: np.ndarray  # per pair, the largest demand of any replication
     ever_out: np.ndarray  # per pair: lost units or stock-out hours in some replication
     stockout_hours: np.ndarray  # per pair, mean hours with nothing available
+    per_seed: np.ndarray = field(default_factory=lambda: np.zeros(0))  # fill rate per seed
 
     def to_dict(self) -> dict[str, Any]:
         return {"seeds": self.seeds, "fill_rate": self.fill_rate.to_dict(),
@@ -419,7 +422,22 @@ def _evaluate(results: list[RunResult], index: dict[tuple[int, str], int],
         holding_cost=t_interval([r.kpis.get("holding_cost_rub", math.nan) for r in results],
                                 confidence),
         demand=demand / reps, lost=lost / reps, max_demand=max_demand, ever_out=ever_out,
-        stockout_hours=out_hours / reps,
+        stockout_hours=out_hours / reps, per_seed=np.array(fills, dtype=float),
+    )
+
+
+def _screened(screened: Screened, offset: np.ndarray, seeds: list[int],
+              confidence: float = 0.95) -> Evaluation:
+    """An inventory-model evaluation as the refinement reads it: fill rates per seed moved by
+    the full model's paired ``offset`` (zero until a plan was checked there)."""
+    nothing = t_interval([], confidence)
+    fills = screened.fills + offset
+    return Evaluation(
+        seeds=list(seeds), fill_rate=t_interval(fills, confidence), line_fill_rate=nothing,
+        holding_cost=nothing, demand=screened.demand.mean(axis=0),
+        lost=screened.lost.mean(axis=0), max_demand=screened.demand.max(axis=0),
+        ever_out=screened.out.any(axis=0), stockout_hours=np.zeros(screened.demand.shape[1]),
+        per_seed=fills,
     )
 
 
@@ -431,9 +449,12 @@ def _run(jobs: list[Job], executor: cf.Executor, progress: bool | Console,
 # --------------------------------------------------------------------------- the planner
 
 
-def planning_runs(reps: int, rounds: int, validate_reps: int | None = None) -> int:
-    """Replications :func:`plan_stock` runs at most: the pilot, every round, the validation."""
-    return PILOT_REPS + (rounds + 1) * reps + (validate_reps or reps)
+def planning_runs(reps: int, rounds: int, validate_reps: int | None = None, *,
+                  screen: bool = False) -> int:
+    """Full-model replications :func:`plan_stock` runs at most: the pilot, every round (or,
+    with ``screen``, each check of a screened plan), the validation."""
+    checked = CHECKS if screen else rounds + 1
+    return PILOT_REPS + checked * reps + (validate_reps or reps)
 
 
 def plan_stock(
@@ -448,8 +469,15 @@ def plan_stock(
     executor: cf.Executor | None = None,
     progress: bool | Console = False,
     model: str = MODEL,
+    screen: bool | None = None,
 ) -> StockPlan:
-    """Plan stock levels for ``scenario`` (see the module docstring); validated on fresh seeds."""
+    """Plan stock levels for ``scenario`` (see the module docstring); validated on fresh seeds.
+
+    ``screen``: refine on the inventory model and check candidates on the full model (default
+    when ``model`` is the simulator's); False runs every round on ``model``.
+    """
+    if screen is None:
+        screen = model == MODEL
     if not 0 < target_fill_rate < 1:
         raise PlanError("the target fill rate must be between 0 and 1")
     if policy not in {"s_S", "base_stock"}:
@@ -522,33 +550,34 @@ def plan_stock(
 
     # 3. refinement on common random numbers: calibrate each pair's losses, re-solve
     seeds = replication_seeds(base_seed, reps)
-    best: tuple[float, int, np.ndarray, np.ndarray] | None = None  # cheapest that met
-    fallback: tuple[float, int, np.ndarray, np.ndarray] | None = None  # the best fill rate
     log: list[dict[str, Any]] = []
     lost_sum, predicted_sum = np.zeros(len(sku)), np.zeros(len(sku))
-    for rnd in range(rounds + 1):
+    evidence = 0  # evaluations pooled in lost_sum (all on the same seeds)
+
+    def full_model(s: np.ndarray, big_s: np.ndarray, what: str) -> Evaluation:
         variant = plan_variant(policy, params, sku, wh, s, big_s)
-        results = _run([Job(scenario, variant, seed, tables, model) for seed in seeds],
-                       executor, progress, f"round {rnd}: {len(seeds)} reps")
-        ev = _evaluate(results, index)
-        invest = float((big_s * cost).sum())
-        feasible = ev.fill_rate.low >= target_fill_rate + GUARD
-        if feasible and (best is None or invest < best[0]):
-            best = (invest, rnd, s.copy(), big_s.copy())
-        if fallback is None or ev.fill_rate.mean > fallback[0]:
-            fallback = (ev.fill_rate.mean, rnd, s.copy(), big_s.copy())
-        entry = {"round": rnd, "fill_rate": ev.fill_rate.to_dict(), "investment_rub": invest,
-                 "meets_target": feasible, "analytic_target": tau, "raised": 0, "lowered": 0}
+        return _evaluate(_run([Job(scenario, variant, seed, tables, model) for seed in seeds],
+                              executor, progress, what), index)
+
+    def record(ev: Evaluation, big_s: np.ndarray, how: str) -> dict[str, Any]:
+        entry = {"round": len(log), "fill_rate": ev.fill_rate.to_dict(),
+                 "investment_rub": float((big_s * cost).sum()),
+                 "meets_target": ev.fill_rate.low >= target_fill_rate + GUARD,
+                 "analytic_target": tau, "raised": 0, "lowered": 0, "model": how}
         log.append(entry)
-        if rnd == rounds:
-            break
-        # each pair's simulated losses against the model's prediction (the demand model stays
-        # the pilot's: these seeds are reused every round, fitting their demand would overfit)
-        lost_sum += ev.lost  # pooled over rounds (same seeds: evidence of ``reps`` runs)
-        predicted_sum += cycles * demand.shortage(x)
-        factor = calibrate(lost_sum / (rnd + 1), predicted_sum / (rnd + 1), len(seeds), disp,
+        return entry
+
+    def refine(ev: Evaluation, entry: dict[str, Any]) -> None:
+        """One step: calibrate each pair on its losses, move the model's target by the gap
+        between the fill rate ``ev`` found and the one wanted, re-solve the levels."""
+        nonlocal x, s, big_s, factor, tau, evidence, lost_sum, predicted_sum
+        # each pair's losses against the model's prediction (the demand model stays the
+        # pilot's: these seeds are reused every round, fitting their demand would overfit)
+        evidence += 1
+        lost_sum = lost_sum + ev.lost  # pooled over rounds (same seeds: evidence of ``reps``)
+        predicted_sum = predicted_sum + cycles * demand.shortage(x)
+        factor = calibrate(lost_sum / evidence, predicted_sum / evidence, len(seeds), disp,
                            demand.mean)
-        # the plan's level: move the model's target by the gap between simulated and wanted
         spread = ev.fill_rate.half_width if math.isfinite(ev.fill_rate.half_width) else MARGIN
         wanted = target_fill_rate + GUARD + spread
         # (the model's own target may go below the real one where the model is pessimistic,
@@ -560,9 +589,60 @@ def plan_stock(
         entry["lowered"] = int((new_x < x).sum())
         x = new_x
         s, big_s = levels_of(x, q, m_h)
-    assert fallback is not None
-    chosen = best if best is not None else fallback
-    _, chosen_round, s, big_s = chosen
+
+    if screen:  # candidates on the inventory model, the one to recommend on the full model
+        from simulator.screening import InventoryModel, seed_demand
+
+        inventory = InventoryModel(
+            scenario, list(executor.map(seed_demand, [scenario] * len(seeds), seeds)), sku,
+            np.array([warehouses.index(w) for w in wh]))
+        offset = np.zeros(len(seeds))  # per seed: full model's fill rate - inventory model's
+        best = fallback = None
+        for check in range(CHECKS):
+            candidate: tuple[bool, float, np.ndarray, np.ndarray, np.ndarray] | None = None
+            for rnd in range(rounds + 1):
+                ev = _screened(inventory.evaluate(big_s), offset, seeds)
+                entry = record(ev, big_s, "inventory")
+                # the cheapest that met, else the best fill rate
+                rank = (entry["meets_target"],
+                        -entry["investment_rub"] if entry["meets_target"] else ev.fill_rate.mean)
+                if candidate is None or rank > candidate[:2]:
+                    candidate = (*rank, x.copy(), s.copy(), big_s.copy())
+                if rnd < rounds:
+                    refine(ev, entry)
+            assert candidate is not None
+            x, s, big_s = candidate[2], candidate[3], candidate[4]
+            ev = full_model(s, big_s, f"check {check + 1} on the full model: {len(seeds)} reps")
+            entry = record(ev, big_s, "full")
+            if entry["meets_target"] and (best is None or entry["investment_rub"] < best[0]):
+                best = (entry["investment_rub"], entry["round"], s.copy(), big_s.copy())
+            if fallback is None or ev.fill_rate.mean > fallback[0]:
+                fallback = (ev.fill_rate.mean, entry["round"], s.copy(), big_s.copy())
+            offset = ev.per_seed - inventory.evaluate(big_s).fills
+            slack = ev.fill_rate.low - (target_fill_rate + GUARD)
+            if entry["meets_target"] and slack <= ev.fill_rate.half_width:
+                break  # met, and not by so much that a cheaper plan is worth another check
+            if check < CHECKS - 1:
+                refine(ev, entry)
+        assert fallback is not None
+        met = best is not None
+        _, chosen_round, s, big_s = best if best is not None else fallback
+    else:
+        best: tuple[float, int, np.ndarray, np.ndarray] | None = None  # cheapest that met
+        fallback: tuple[float, int, np.ndarray, np.ndarray] | None = None  # best fill rate
+        for rnd in range(rounds + 1):
+            ev = full_model(s, big_s, f"round {rnd}: {len(seeds)} reps")
+            entry = record(ev, big_s, "full")
+            if entry["meets_target"] and (best is None or entry["investment_rub"] < best[0]):
+                best = (entry["investment_rub"], rnd, s.copy(), big_s.copy())
+            if fallback is None or ev.fill_rate.mean > fallback[0]:
+                fallback = (ev.fill_rate.mean, rnd, s.copy(), big_s.copy())
+            if rnd == rounds:
+                break
+            refine(ev, entry)
+        assert fallback is not None
+        met = best is not None
+        _, chosen_round, s, big_s = best if best is not None else fallback
 
     # 4. validation on fresh seeds
     fresh = replication_seeds(base_seed, validate_reps or reps, stream=1)
@@ -575,5 +655,5 @@ def plan_stock(
         reorder_point=s, order_up_to=big_s, analytic_order_up_to=analytic, unit_cost=cost,
         current_units=current, current_reorder_point=now_s, current_order_up_to=now_big_s,
         pilot_demand=m_h, single_period=single, validation=_evaluate(results, index),
-        chosen_round=chosen_round if best is not None else None, rounds=log,
+        chosen_round=chosen_round if met else None, rounds=log,
     )

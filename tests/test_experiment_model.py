@@ -68,6 +68,11 @@ def test_plan_meets_target_on_fresh_seeds(smoke_path):
                       base_seed=11)
     assert plan.validation.fill_rate.mean >= 0.95
     assert plan.validation.fill_rate.n == 6
+    # rounds on the inventory model, each screened plan checked on the full model, and the
+    # recommended plan is a checked one
+    models = [r["model"] for r in plan.rounds]
+    assert models[:3] == ["inventory", "inventory", "full"]
+    assert plan.chosen_round is not None and models[plan.chosen_round] == "full"
     # the plan is leaner than the scenario's four days of cover
     assert plan.investment_rub < plan.current_investment_rub
 

@@ -281,11 +281,13 @@ def plan_summary_table(plan: StockPlan) -> Table:
 def rounds_table(plan: StockPlan) -> Table:
     """The refinement: each round's fill rate (common seeds), investment and moves."""
     table = Table(title=f"refinement ({plan.metric}, target {plan.target:g})")
-    for col in ("round", "fill rate", "95% CI", "investment RUB", "meets", "raised", "lowered"):
+    for col in ("round", "model", "fill rate", "95% CI", "investment RUB", "meets", "raised",
+                "lowered"):
         table.add_column(col, justify="right")
     for r in plan.rounds:
         f = r["fill_rate"]
-        table.add_row(str(r["round"]), f"{f['mean']:.4f}", f"{f['low']:.4f}–{f['high']:.4f}",
+        table.add_row(str(r["round"]), r.get("model", "full"), f"{f['mean']:.4f}",
+                      f"{f['low']:.4f}–{f['high']:.4f}",
                       f"{r['investment_rub']:,.0f}", "yes" if r["meets_target"] else "no",
                       str(r["raised"]), str(r["lowered"]))
     return table
@@ -309,6 +311,10 @@ def plan_stock_command(
                               "reorder points as the seller's warning levels"),
     credentials: Path = typer.Option(None, help="seller credentials JSON for --apply "
                                      "(peakline seed --credentials-out)"),
+    full_rounds: bool = typer.Option(False, "--full-rounds", help="run every refinement "
+                                     "round on the full model (slower); by default rounds "
+                                     "run on the inventory model and the plan to recommend "
+                                     "is checked on the full model"),
     max_memory: str = MAX_MEMORY,
     max_time: str = MAX_TIME,
 ) -> None:
@@ -334,8 +340,9 @@ def plan_stock_command(
         creds = read_credentials(credentials) if credentials is not None else None
     except ApplyError as exc:
         raise bad_input(str(exc)) from None
-    _fits_or_exit(sc, Workload.of([estimate(sc)] * planning_runs(reps, rounds, validate_reps),
-                                  jobs), dask, max_memory, max_time, console)
+    runs = planning_runs(reps, rounds, validate_reps, screen=not full_rounds)
+    _fits_or_exit(sc, Workload.of([estimate(sc)] * runs, jobs), dask, max_memory, max_time,
+                  console)
     out = out or Path("out") / f"plan-{sc.name}"
     with interrupt_says_what_was_written(out):
         with _executor(jobs, dask) as executor:
@@ -343,7 +350,7 @@ def plan_stock_command(
                 plan = plan_stock(sc, target_fill_rate=target_fill_rate, reps=reps,
                                   rounds=rounds, validate_reps=validate_reps or reps,
                                   policy=policy, base_seed=seed, executor=executor,
-                                  progress=console)
+                                  progress=console, screen=not full_rounds)
             except PlanError as exc:
                 raise bad_input(str(exc)) from None
         from reports.plan_report import write_plan_report
