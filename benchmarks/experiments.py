@@ -14,7 +14,8 @@ full-model replications it ran, the answer, and the ratio old/new. The machine m
 CPU time is the steadier figure, and ``CPU / jobs`` is what the run takes on idle cores.
 
     .venv/bin/python benchmarks/experiments.py                 # both, peak day, --jobs 2
-    .venv/bin/python benchmarks/experiments.py --only compare --reps 4 --scenario scenarios/smoke.yaml
+    .venv/bin/python benchmarks/experiments.py --only compare --reps 4 \
+        --scenario scenarios/smoke.yaml
 """
 
 from __future__ import annotations
