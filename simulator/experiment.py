@@ -10,6 +10,8 @@ opened by :func:`open_executor`. The same seed gives the same result on every ex
 Comparisons use common random numbers: every variant runs the same seeds, so the demand
 stream of replication ``i`` is the same for every variant and differences are paired
 (``d_i = x_i(variant) - x_i(baseline)``), which removes the demand noise shared by both.
+The variants of one seed run together in one worker and sample that demand once
+(:func:`run_seed`).
 Means and differences carry Student-t confidence intervals. A comparison tests every KPI of
 every variant against the baseline at once (~39 KPIs each), so a difference counts as
 significant only when its paired t-test survives Holm's step-down correction over all those

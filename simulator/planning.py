@@ -20,6 +20,13 @@ the peak at the least holding cost.
    them are raised by the missing units; pairs that never ran out in any replication are
    lowered by half of the stock they never needed. The cheapest plan whose fill-rate
    confidence interval lies above the target is kept.
+   On the simulator (the default ``screen``) the rounds run on its inventory part only
+   (:mod:`simulator.screening`: each seed's demand stream sampled once, lines at their home
+   warehouse, ``min(demand, S)`` per pair), and the plan they would recommend is checked on
+   the full model on the same seeds; the per-seed gap between the two moves the next
+   rounds' fill rates, up to ``CHECKS`` checks (another one when the check missed the
+   target, or cleared it by more than its CI's half width). Only checked plans can be
+   recommended.
 4. **Validation** runs exactly that plan (the recommended round's) on fresh seeds (an
    independent seed stream): the achieved fill rate with its confidence interval. When no
    round met the target there is no recommendation: the round with the best fill rate is
