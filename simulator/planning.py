@@ -615,8 +615,11 @@ def plan_stock(
                         -entry["investment_rub"] if entry["meets_target"] else ev.fill_rate.mean)
                 if candidate is None or rank > candidate[:2]:
                     candidate = (*rank, x.copy(), s.copy(), big_s.copy())
-                if rnd < rounds:
-                    refine(ev, entry)
+                if rnd == rounds:
+                    break
+                refine(ev, entry)
+                if not entry["raised"] and not entry["lowered"]:
+                    break  # the levels settled: the next round would be this one again
             assert candidate is not None
             x, s, big_s = candidate[2], candidate[3], candidate[4]
             ev = full_model(s, big_s, f"check {check + 1} on the full model: {len(seeds)} reps")
