@@ -71,7 +71,7 @@ def test_plan_meets_target_on_fresh_seeds(smoke_path):
     # rounds on the inventory model, each screened plan checked on the full model, and the
     # recommended plan is a checked one
     models = [r["model"] for r in plan.rounds]
-    assert models[:3] == ["inventory", "inventory", "full"]
+    assert models[0] == "inventory" and "full" in models
     assert plan.chosen_round is not None and models[plan.chosen_round] == "full"
     # the plan is leaner than the scenario's four days of cover
     assert plan.investment_rub < plan.current_investment_rub
