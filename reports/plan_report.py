@@ -30,7 +30,10 @@ def tradeoff_figure(plan: StockPlan) -> go.Figure:
         mode="lines+markers", name="refinement rounds (planning seeds)",
         text=[f"round {r['round']} ({r.get('model', 'full')} model)" for r in rounds],
         line={"color": "#adb5bd", "dash": "dot"},
-        marker={"size": 11, "color": [_MET if r["meets_target"] else _MISSED for r in rounds]},
+        marker={"size": 11, "color": [_MET if r["meets_target"] else _MISSED for r in rounds],
+                # diamonds: checks on the full model (the rounds between ran on its inventory part)
+                "symbol": ["diamond" if r.get("model", "full") == "full" and any(
+                    q.get("model") == "inventory" for q in rounds) else "circle" for r in rounds]},
         error_y={"type": "data", "symmetric": False,
                  "array": [r["fill_rate"]["high"] - r["fill_rate"]["mean"] for r in rounds],
                  "arrayminus": [r["fill_rate"]["mean"] - r["fill_rate"]["low"] for r in rounds]},
@@ -100,6 +103,10 @@ def write_plan_report(plan: StockPlan, path: Path | str) -> Path:
     note = ("Each round's plan on the same planning seeds (green: its CI cleared the target; "
             "red: it did not); the star is the plan the verdict names, run again on fresh "
             "seeds. Left and up is better: the curve is the price of each step of fill rate.")
+    if any(r.get("model") == "inventory" for r in plan.rounds):
+        note += (" Circles ran on the inventory part of the model (moved by the gap the last "
+                 "check found); diamonds are checks on the full model, and only those can be "
+                 "recommended.")
     blocks = [FigureBlock("plot-tradeoff", "Fill rate against investment", tradeoff_figure(plan),
                           note=note), _pairs_table(plan)]
     outcome = ("no round met it: nothing recommended" if plan.chosen_round is None else
