@@ -25,8 +25,8 @@ the peak at the least holding cost.
    warehouse, ``min(demand, S)`` per pair), and the plan they would recommend is checked on
    the full model on the same seeds; the per-seed gap between the two moves the next
    rounds' fill rates, up to ``CHECKS`` checks (another one when the check missed the
-   target, or cleared it by more than its CI's half width). Only checked plans can be
-   recommended.
+   target, or cleared it by more than its CI's half width and ``CHECK_SLACK``). Only checked
+   plans can be recommended.
 4. **Validation** runs exactly that plan (the recommended round's) on fresh seeds (an
    independent seed stream): the achieved fill rate with its confidence interval. When no
    round met the target there is no recommendation: the round with the best fill rate is
@@ -77,6 +77,7 @@ GUARD = 0.001  # a plan is accepted when its fill-rate CI lies this far above th
 Z_PAIR = 3.0  # a pair's own loss calibration needs this many standard errors of evidence
 PILOT_REPS = 4
 CHECKS = 3  # screened plans checked on the full model at most (inventory-only rounds)
+CHECK_SLACK = 0.0025  # a check that clears the target by no more than this ends the search
 
 
 class PlanError(ValueError):
@@ -630,7 +631,7 @@ def plan_stock(
                 fallback = (ev.fill_rate.mean, entry["round"], s.copy(), big_s.copy())
             offset = ev.per_seed - inventory.evaluate(big_s).fills
             slack = ev.fill_rate.low - (target_fill_rate + GUARD)
-            if entry["meets_target"] and slack <= ev.fill_rate.half_width:
+            if entry["meets_target"] and slack <= max(ev.fill_rate.half_width, CHECK_SLACK):
                 break  # met, and not by so much that a cheaper plan is worth another check
             if check < CHECKS - 1:
                 refine(ev, entry)
