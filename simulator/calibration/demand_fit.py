@@ -108,10 +108,10 @@ def hourly_counts(history: History) -> tuple[list[datetime], dict[int, np.ndarra
     start = history.since.astimezone(MOSCOW).replace(minute=0, second=0, microsecond=0)
     n = int(np.ceil((history.to - start).total_seconds() / 3600))
     hours = [start + timedelta(hours=i) for i in range(n)]
-    ahead = {zone: hours_ahead_of_moscow(zone, history.to)
-             for zone in {zone for _, zone in order_times(history).values()}}
+    orders = order_times(history).values()
+    ahead = {zone: hours_ahead_of_moscow(zone, history.to) for zone in {z for _, z in orders}}
     counts = {offset: np.zeros(n) for offset in sorted(set(ahead.values()))}
-    for moment, zone in order_times(history).values():
+    for moment, zone in orders:
         index = int((moment - start).total_seconds() // 3600)
         if 0 <= index < n:
             counts[ahead[zone]][index] += 1
