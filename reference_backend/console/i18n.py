@@ -95,7 +95,10 @@ class Formats:
     def datetime(self, value: datetime | None, format: str = "medium") -> str:
         return "" if value is None else format_datetime(value, format, locale=self.locale)
 
-    def date(self, value: datetime | None, format: str = "medium") -> str:
+    def date(self, value: datetime | str | None, format: str = "medium") -> str:
+        """A date in the page's language; an ISO string as the API writes one is read first."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value[:10]) if value else None
         return "" if value is None else format_date(value, format, locale=self.locale)
 
     def number(self, value: float | int | Decimal | str | None, places: int = 0) -> str:
