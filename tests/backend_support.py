@@ -176,10 +176,16 @@ def start_server(url: str, **kwargs) -> ServerProcess:
 
 @contextlib.contextmanager
 def running_server(url: str, **kwargs) -> Iterator[str]:
-    """``with running_server(db_url) as base_url: ...`` (real uvicorn, free port)."""
+    """``with running_server(db_url) as base_url: ...`` (real uvicorn, free port). When the
+    body fails, the error carries the server's last output and whether it was still running."""
     server = start_server(url, **kwargs)
     try:
         yield server.base_url
+    except BaseException as exc:
+        state = "running" if server.process.poll() is None else \
+            f"exited with {server.process.returncode}"
+        exc.add_note(f"the server ({state}) wrote:\n{server.output()}")
+        raise
     finally:
         server.stop()
 

@@ -56,8 +56,12 @@ async def _post_all(base_url: str, requests: list[tuple[dict, dict]]) -> list[ht
     The load is spread over several small httpx pools: one AsyncClient with many
     connections spends most of its time in its own pool bookkeeping.
     """
+    # an idle connection is dropped after 1 s here, before uvicorn's 5 s keep-alive closes it
+    # from its side (a request sent on a connection the server is closing meets a ReadError,
+    # as once in CI while this process waited for a core)
     clients = [httpx.AsyncClient(base_url=base_url, timeout=120,
-                                 limits=httpx.Limits(max_connections=PER_CLIENT))
+                                 limits=httpx.Limits(max_connections=PER_CLIENT,
+                                                     keepalive_expiry=1.0))
                for _ in range(CLIENTS)]
     gates = [asyncio.Semaphore(PER_CLIENT) for _ in range(CLIENTS)]
 
