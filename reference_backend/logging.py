@@ -115,7 +115,7 @@ class AccessLog:
         self.pending.append((time.time(), request_id_var.get(), method, path, status, seconds))
         if self._thread is None:
             self._start()
-        elif len(self.pending) == 1:
+        if not self._wake.is_set():  # (set after the writer cleared it: it writes this line)
             self._wake.set()
 
     def _start(self) -> None:

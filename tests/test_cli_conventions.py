@@ -363,8 +363,10 @@ def test_serve_logs_text_on_a_terminal(tmp_path) -> None:
             with contextlib.suppress(httpx.HTTPError):
                 httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
             time.sleep(0.2)
+        live = bytes(said)  # what the person saw while the server ran, not at its exit
     finally:
         _stop(process)
+    assert b"GET /health 200" in live, live.decode(errors="replace")
     text = said.decode(errors="replace")
     assert re.search(r"\d\d:\d\d:\d\d GET /health 200 [\d.]+ ms", text), text
     assert '"level"' not in text
