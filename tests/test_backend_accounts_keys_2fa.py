@@ -203,6 +203,25 @@ def test_a_changed_password_signs_out_the_other_sessions(env: Env) -> None:
     assert env.client.get(f"{ACC}/me", headers=elsewhere).status_code == 401
 
 
+def test_a_new_email_needs_the_current_password(env: Env) -> None:
+    email = "mover@seller.example"
+    account_id = _sub_account(env, email, role="analyst")
+    session = _bearer(_sign_in(env, email).json()["token"])
+    _, key = _key(env, account_id)
+    for who, body in ((session, {}), (session, {"current_password": "not it"}),
+                      (key, {})):
+        r = env.client.patch(f"{ACC}/me", headers=who,
+                             json={"email": "thief@attacker.example", **body})
+        assert r.status_code == 403 and r.json()["code"] == "WRONG_PASSWORD", r.text
+    assert env.client.get(f"{ACC}/me", headers=session).json()["email"] == email
+    r = env.client.patch(f"{ACC}/me", headers=session, json={"name": "Moved"})
+    assert r.status_code == 200 and r.json()["name"] == "Moved"  # a name needs none
+    r = env.client.patch(f"{ACC}/me", headers=key, json={
+        "email": "Moved@Seller.example", "current_password": PASSWORD})
+    assert r.status_code == 200 and r.json()["email"] == "moved@seller.example", r.text
+    assert _sign_in(env, "moved@seller.example").status_code == 200
+
+
 def test_totp_enrolment_then_sign_in_needs_a_good_code(env: Env) -> None:
     email = "cs-totp@seller.example"
     _sub_account(env, email, role="customer_service")

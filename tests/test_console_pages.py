@@ -537,9 +537,13 @@ def test_own_password_and_email(world: ConsoleWorld) -> None:
     assert other_device.get("/console/profile").status_code == 303
     assert client.get("/console/profile").status_code == 200
 
-    def email(value: str) -> httpx.Response:
-        return client.post("/console/profile/email", data={"csrf_token": token, "email": value})
+    def email(value: str, current: str = "Second-pass 2026") -> httpx.Response:
+        return client.post("/console/profile/email", data={
+            "csrf_token": token, "email": value, "current_password": current})
 
+    wrong = email("thief@example.com", "not my password")
+    assert wrong.status_code == 403 and "current password is wrong" in wrong.text
+    assert email("thief@example.com", "").status_code == 403
     taken = email("owner@example.com")
     assert taken.status_code == 409 and "Another account of this seller" in taken.text
     assert email("not an address").status_code == 400

@@ -5,8 +5,9 @@ administration of sub-accounts and their API keys. Thin: parse, authorise, call
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, FastAPI, Path, Request
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +34,8 @@ Enrolling = Annotated[
 ]
 
 Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+T = TypeVar("T")
 
 BAD_SIGN_IN = "email, password or one-time code is wrong"
 
@@ -104,27 +107,55 @@ def get_me(who: Me, db: DbDep) -> s.AccountOut:
         return s.AccountOut.of(_me(session, who))
 
 
-@router.patch("/me", response_model=s.AccountOut)
-def patch_me(body: s.MePatch, who: MeWrite, db: DbDep) -> s.AccountOut:
-    """Set the caller's sign-in email or display name."""
-    with db.session() as session:
-        account = _me(session, who)
-        if body.email is not None:
-            service.set_email(session, account=account, email=body.email)
-        if body.name is not None:
-            account.name = body.name
-        return s.AccountOut.of(account)
+async def guarded_password_check(app: FastAPI, request: Request, change: Callable[[], T]) -> T:
+    """Run ``change`` (which checks a password) behind ``app``'s sign-in guard: the address's
+    sign-in rate and the bounded hashing slots (:class:`ApiError` 429 past them)."""
+    guard = sign_in_guard(app)
+    guard.admit_address(request.client.host if request.client else "")
+    async with guard.hashing_slot():
+        return await run_in_threadpool(change)
 
 
-@router.post("/me/password", response_model=s.OkOut)
-def set_password(body: s.PasswordIn, who: MeWrite, caller: CallerDep, db: DbDep) -> s.OkOut:
+@router.patch("/me", response_model=s.AccountOut, responses={403: {}, 429: {}})
+async def patch_me(
+    body: s.MePatch, who: MeWrite, caller: CallerDep, db: DbDep, request: Request
+) -> s.AccountOut:
+    """Set the caller's display name, or sign-in email: that needs ``current_password`` once
+    the account has a password (403 ``WRONG_PASSWORD``, and the sign-in guard's 429, as for
+    a new password)."""
+
+    def patch() -> s.AccountOut:
+        with db.session() as session:
+            account = _me(session, who)
+            if body.email is not None:
+                service.change_email(session, account=account, email=body.email,
+                                     current_password=body.current_password,
+                                     via_session=caller.session_id is not None)
+            if body.name is not None:
+                account.name = body.name
+            return s.AccountOut.of(account)
+
+    if body.email is None:
+        return await run_in_threadpool(patch)
+    return await guarded_password_check(request.app, request, patch)
+
+
+@router.post("/me/password", response_model=s.OkOut, responses={403: {}, 429: {}})
+async def set_password(
+    body: s.PasswordIn, who: MeWrite, caller: CallerDep, db: DbDep, request: Request
+) -> s.OkOut:
     """Set the caller's password (the current one is needed once a password exists); the
     account's other sessions are signed out."""
-    with db.session() as session:
-        service.set_password(session, account=_me(session, who), new_password=body.new_password,
-                             current_password=body.current_password,
-                             via_session=caller.session_id is not None,
-                             keep_session_id=caller.session_id)
+
+    def change() -> None:
+        with db.session() as session:
+            service.set_password(session, account=_me(session, who),
+                                 new_password=body.new_password,
+                                 current_password=body.current_password,
+                                 via_session=caller.session_id is not None,
+                                 keep_session_id=caller.session_id)
+
+    await guarded_password_check(request.app, request, change)
     return s.OkOut()
 
 

@@ -35,6 +35,9 @@ class AccountPatch(_In):
 class MePatch(_In):
     email: str | None = Field(default=None, min_length=3, max_length=320)
     name: str | None = Field(default=None, max_length=200)
+    current_password: str | None = Field(
+        default=None, max_length=1024,
+        description="needed with email once the account has a password")
 
 
 class PasswordIn(_In):

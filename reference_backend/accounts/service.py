@@ -292,13 +292,35 @@ def set_password(
     key may set the first password of an account that has none. Every session of the
     account but ``keep_session_id`` (the one changing it) is signed out: whoever knew the
     old password is no longer signed in."""
-    if account.password_hash and (via_session or current_password is not None):
-        if not security.verify_password(account.password_hash, current_password or ""):
-            raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
-    elif account.password_hash and not via_session:
-        raise Forbidden("give current_password to change a password", code="WRONG_PASSWORD")
+    check_current_password(account, current_password, via_session=via_session)
     account.password_hash = security.hash_password(checked_password(new_password))
     revoke_sessions(session, account_id=account.id, except_id=keep_session_id)
+
+
+def check_current_password(
+    account: Account, current_password: str | None, *, via_session: bool
+) -> None:
+    """Forbidden ``WRONG_PASSWORD`` unless ``current_password`` is the account's password
+    (an account without one, set up with an owner key, has nothing to check). A signed-in
+    person who leaves it out is simply wrong; a key holder is told to give it."""
+    if not account.password_hash:
+        return
+    if current_password is None and not via_session:
+        raise Forbidden("give current_password to change the sign-in password or email",
+                        code="WRONG_PASSWORD")
+    if not security.verify_password(account.password_hash, current_password or ""):
+        raise Forbidden("the current password is wrong", code="WRONG_PASSWORD")
+
+
+def change_email(
+    session: Session, *, account: Account, email: str, current_password: str | None,
+    via_session: bool,
+) -> None:
+    """The caller's new sign-in email, once the current password is given (as for a new
+    password: whoever holds a session or key alone cannot take the account over by
+    pointing password resets at an address of theirs)."""
+    check_current_password(account, current_password, via_session=via_session)
+    set_email(session, account=account, email=email)
 
 
 def set_email(session: Session, *, account: Account, email: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import math
+from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -16,8 +17,10 @@ from fastapi import APIRouter, Query
 from reportlab.graphics import renderSVG
 from reportlab.graphics.barcode.qr import QrCodeWidget
 from reportlab.graphics.shapes import Drawing
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -25,7 +28,7 @@ from reference_backend import security
 from reference_backend.accounts import service
 from reference_backend.accounts.config import throttle_policy
 from reference_backend.accounts.password_reset import service as password_reset
-from reference_backend.accounts.router import sign_in_guard
+from reference_backend.accounts.router import guarded_password_check, sign_in_guard
 from reference_backend.console.i18n import LANG_COOKIE, LANGUAGES
 from reference_backend.console.session import (
     checked_form,
@@ -46,6 +49,7 @@ from reference_backend.console.web import (
 from reference_backend.domain_errors import DomainError
 from reference_backend.errors import ApiError
 from reference_backend.permissions import Action, RouteGroup
+from reference_backend.tables import Account
 
 pages = APIRouter()
 
@@ -195,47 +199,58 @@ async def change_password(request: Request) -> Response:
     if new != str(form.get("new_password_again", ""))[:1024]:
         return _profile_page(request, status=400, password_error=translate(
             request, "The two new passwords differ."))
-    guard = sign_in_guard(request.app.state.parent)
 
-    def change() -> None:
-        with database(request).session() as session:
-            account = service.get_account(session, seller_id=caller.identity.seller_id,
-                                          account_id=caller.identity.account_id)
-            service.set_password(session, account=account, new_password=new,
-                                 current_password=str(form.get("current_password", ""))[:1024],
-                                 via_session=True, keep_session_id=caller.session_id)
+    def change(session: Session, account: Account, current: str) -> None:
+        service.set_password(session, account=account, new_password=new,
+                             current_password=current, via_session=True,
+                             keep_session_id=caller.session_id)
 
-    try:
-        guard.admit_address(request.client.host if request.client else "")
-        async with guard.hashing_slot():
-            await run_in_threadpool(change)
-    except ApiError as exc:  # too many attempts from this address
-        return _profile_page(request, status=429, password_error=exc.message)
-    except DomainError as exc:
-        return _profile_page(request, status=400 if exc.kind == "invalid" else 403,
-                             password_error=_refusal(request, exc))
-    return flash(redirect("/profile"), translate(
+    refused = await _checked_change(request, caller, form, change, "password_error")
+    return refused or flash(redirect("/profile"), translate(
         request, "Your password is changed: sign in with the new one next time."))
 
 
 @pages.post("/profile/email")
 async def change_email(request: Request) -> Response:
-    """The caller's sign-in email (``PATCH /peakline/v1/accounts/me``)."""
+    """The caller's sign-in email, as ``PATCH /peakline/v1/accounts/me``: the current
+    password first (behind the sign-in guard, as for a new password), then the address."""
     form = await checked_form(request)
     caller = person(request, RouteGroup.PROFILE, Action.WRITE)
-    try:
+    email = str(form.get("email", ""))[:400]
+
+    def change(session: Session, account: Account, current: str) -> None:
+        service.change_email(session, account=account, email=email, current_password=current,
+                             via_session=True)
+
+    refused = await _checked_change(request, caller, form, change, "email_error")
+    return refused or flash(redirect("/profile"), translate(
+        request, "Your sign-in email is now {email}.").format(
+            email=service.normalise_email(email)))
+
+
+async def _checked_change(
+    request: Request, caller: service.Caller, form: FormData,
+    change: Callable[[Session, Account, str], None], error_field: str,
+) -> Response | None:
+    """Apply ``change`` to the caller's account with the form's current password, behind the
+    sign-in guard; the profile page with the refusal (in ``error_field``), or None when done."""
+
+    def run() -> None:
         with database(request).session() as session:
             account = service.get_account(session, seller_id=caller.identity.seller_id,
                                           account_id=caller.identity.account_id)
-            service.set_email(session, account=account, email=str(form.get("email", ""))[:400])
-            email = account.email
+            change(session, account, str(form.get("current_password", ""))[:1024])
+
+    try:
+        await guarded_password_check(request.app.state.parent, request, run)
+    except ApiError as exc:  # too many attempts from this address
+        return _profile_page(request, status=429, **{error_field: exc.message})
     except DomainError as exc:
         if exc.kind == "not_found":
             raise
-        return _profile_page(request, status=409 if exc.kind == "conflict" else 400,
-                             email_error=_refusal(request, exc))
-    return flash(redirect("/profile"),
-                 translate(request, "Your sign-in email is now {email}.").format(email=email))
+        status = {"invalid": 400, "conflict": 409}.get(exc.kind, 403)
+        return _profile_page(request, status=status, **{error_field: _refusal(request, exc)})
+    return None
 
 
 @pages.get("/profile/two-factor")
