@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import reference_backend
+from reference_backend.body_limit import BodyLimit
 from reference_backend.console.app import mount_console
 from reference_backend.console.web import PREFIX as CONSOLE_PREFIX
 from reference_backend.db import Database
@@ -138,6 +139,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
     install_openapi(app)
     app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes,
                        passthrough_prefix=CONSOLE_PREFIX)  # the console's forms stay forms
+    app.add_middleware(BodyLimit)  # outside it: an oversized body is refused unread
     app.state.ozon_limits = None
     if settings.ozon_rate_limits:  # before the body is read, after the request id is set
         app.state.ozon_limits = OzonLimits(

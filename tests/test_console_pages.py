@@ -506,6 +506,27 @@ def test_chat_files_and_read_marks(world: ConsoleWorld, people: dict, posting: s
     assert client.get(f"{chat}/files/{max(other, 1)}").status_code == 404
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["content-length", "chunked"])
+def test_an_oversized_file_is_refused_with_a_page_and_not_stored(
+    world: ConsoleWorld, people: dict, posting: str, stream: bool
+) -> None:
+    client, token = people[Role.CUSTOMER_SERVICE]
+    chat = _url("/chats/{chat_id}", posting, world)
+    files_before = client.get(chat).text.count('class="file"')
+    upload = httpx.Request("POST", world.base_url + chat + "/file", data={"csrf_token": token},
+                           files={"file": ("big.bin", b"\0" * (6 * 2**20), "text/plain")})
+    body = upload.read()
+    content = (body[i:i + 2**16] for i in range(0, len(body), 2**16)) if stream else body
+    for lang, text in (("en", "larger than this page accepts (5.06 MiB)"),
+                       ("zh-CN", "超过了本页面允许的大小（5.06 MiB）")):
+        answer = client.post(chat + "/file", content=content, headers={
+            "Content-Type": upload.headers["Content-Type"], "Accept-Language": lang})
+        assert answer.status_code == 413 and text in answer.text, answer.text[:300]
+        assert 'class="status-code">413' in answer.text
+        content = (body[i:i + 2**16] for i in range(0, len(body), 2**16)) if stream else body
+    assert client.get(chat).text.count('class="file"') == files_before
+
+
 def test_own_password_and_email(world: ConsoleWorld) -> None:
     database = Database(world.database_url, Settings(database_url=world.database_url))
     try:

@@ -205,3 +205,9 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'")
     return response
+
+
+def too_large_page(request: Request, limit: int) -> Response:
+    """The console's answer to a form or file larger than ``limit`` bytes (413): the page
+    says how much is allowed (:mod:`reference_backend.body_limit` refuses it unread)."""
+    return render(request, "error.html", {"code": 413, "limit_mib": limit / 2**20}, status=413)
