@@ -29,8 +29,10 @@ from starlette.routing import Mount
 from reference_backend.accounts.service import create_sub_account
 from reference_backend.app import create_app
 from reference_backend.console import i18n
+from reference_backend.console.postings import MAX_PACKAGES
 from reference_backend.db import Database
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
+from reference_backend.postings import schemas as S
 from reference_backend.security import verify_signature
 from reference_backend.settings import Settings
 from reference_backend.tables import Seller
@@ -676,6 +678,32 @@ def test_ship_splits_a_line_across_packages_and_refuses_a_bad_split(
     child = _posting_state(world, number.rsplit("-", 1)[0] + "-2")  # the order's next number
     assert child["parent_posting_number"] == number and child["status"] == "awaiting_deliver"
     assert sorted((i["sku"], i["quantity"]) for i in child["products"]) == [(one, 1), (two, 1)]
+
+
+def test_ship_form_offers_as_many_packages_as_the_api_a_package_a_row(
+    world: ConsoleWorld, people: dict
+) -> None:
+    assert S.ShipRequest.model_fields["packages"].metadata[-1].max_length == MAX_PACKAGES
+    client, token = people[Role.WAREHOUSE]
+    base = world.creds["sku_base"]
+    [posting] = world.order([(base + 17, 35), (base + 18, 40), (base + 19, 30)])[:1]
+    number, lines = posting["posting_number"], posting["products"]
+    assert sum(line["quantity"] for line in lines) >= 100
+    assert client.get(f"/console/postings/{number}?packages=101").status_code == 400
+    form = client.get(f"/console/postings/{number}?packages=100").text
+    grid = form.split('id="ship-form"')[1].split("</table>")[0]
+    assert 'class="split by-package"' in grid and grid.count("<tr>") == 101  # head + 100
+    assert grid.count("</th>") == 1 + len(lines) + 100  # a column a line, not a package
+    assert f'name="units_{lines[-1]["sku"]}_100"' in grid and "Package 100" in grid
+    units = [line["sku"] for line in lines for _ in range(line["quantity"])]
+    packed: dict[str, int] = {}
+    for n, sku in enumerate(units):  # a unit a package, what is left into the last
+        field = f"units_{sku}_{min(n + 1, 100)}"
+        packed[field] = packed.get(field, 0) + 1
+    shipped = client.post(f"/console/postings/{number}/ship", data={
+        "csrf_token": token, "packages": "100", **packed})
+    assert "Shipped in 100 package(s)" in _notice(client, shipped)
+    assert _posting_state(world, number)["status"] == "awaiting_deliver"
 
 
 def test_dispute_opens_and_closes_from_the_posting_page(

@@ -108,8 +108,9 @@ def posting_list(
         "statuses": STATUS_LABELS, "tones": STATUS_TONE})
 
 
-#: The most packages the ship form offers (``/v4/posting/fbs/ship`` takes up to 100).
-MAX_PACKAGES = 20
+#: The most packages the ship form offers: what ``/v4/posting/fbs/ship`` takes (the form
+#: turns to a package a row once there are more packages than lines, so it stays narrow).
+MAX_PACKAGES = 100
 
 
 def _posting_context(request: Request, seller_id: int, number: str, boxes: int = 1) -> dict:
