@@ -23,11 +23,13 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.routing import APIRoute, iter_route_contexts
-from sqlalchemy import update
+from fastapi.testclient import TestClient
+from sqlalchemy import event, update
 from starlette.routing import Mount
 
 from reference_backend.accounts.service import create_sub_account
 from reference_backend.app import create_app
+from reference_backend.console import acts as console_acts
 from reference_backend.console import i18n
 from reference_backend.console.postings import MAX_PACKAGES
 from reference_backend.db import Database
@@ -686,7 +688,8 @@ def test_ship_form_offers_as_many_packages_as_the_api_a_package_a_row(
     assert S.ShipRequest.model_fields["packages"].metadata[-1].max_length == MAX_PACKAGES
     client, token = people[Role.WAREHOUSE]
     base = world.creds["sku_base"]
-    [posting] = world.order([(base + 17, 35), (base + 18, 40), (base + 19, 30)])[:1]
+    posting = max(world.order([(base + n, 40) for n in range(30, 35)]),
+                  key=lambda p: sum(line["quantity"] for line in p["products"]))
     number, lines = posting["posting_number"], posting["products"]
     assert sum(line["quantity"] for line in lines) >= 100
     assert client.get(f"/console/postings/{number}?packages=101").status_code == 400
@@ -758,6 +761,36 @@ def test_some_units_of_a_line_are_cancelled_with_a_reason(
     after = _posting_state(world, number)
     assert after["status"] == "awaiting_packaging" and after["products"][0]["quantity"] == 2
     assert "1 unit(s) cancelled" in client.get(done.headers["location"]).text
+
+
+def test_acts_are_paged_newest_first_in_a_fixed_number_of_queries(
+    world: ConsoleWorld, people: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(3):  # three acts at least
+        [posting] = world.order([(world.creds["sku_base"] + 36, 1)])
+        world.ship(posting)
+        world.form_act(posting["warehouse_id"])
+    client, _ = people[Role.WAREHOUSE]
+    app = create_app(Settings(database_url=world.database_url, log_requests=False,
+                              run_outbox_worker=False, migrate_on_start=False))
+    statements: list[str] = []
+    event.listen(app.state.db.engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))
+
+    def acts_on(page: int, size: int) -> tuple[list[int], int]:
+        monkeypatch.setattr(console_acts, "PAGE_SIZE", size)
+        statements.clear()
+        listed = local.get("/console/acts", params={"page": page}).text
+        return [int(a) for a in re.findall(r'data-act="(\d+)"', listed)], len(statements)
+
+    with TestClient(app, cookies=dict(client.cookies)) as local:
+        (one, queries_of_one), (three, queries_of_three) = acts_on(1, 1), acts_on(1, 3)
+        assert len(three) == 3 and three == sorted(three, reverse=True) and one == three[:1]
+        assert queries_of_one == queries_of_three  # the postings of all acts in one query
+        second, _ = acts_on(2, 2)
+        assert second == acts_on(1, 4)[0][2:]
+        monkeypatch.setattr(console_acts, "PAGE_SIZE", 2)
+        assert 'rel="next"' in local.get("/console/acts").text
 
 
 def test_an_act_forms_and_offers_its_documents(world: ConsoleWorld, people: dict) -> None:

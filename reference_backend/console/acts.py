@@ -47,9 +47,8 @@ pages = APIRouter()
 ActId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 #: How often the page of an act being formed reloads itself (a meta refresh: no script).
 REFRESH_SECONDS = 2
-#: How far back the list of acts reaches.
-LIST_DAYS = 30
-LIST_LIMIT = 100
+#: Acts a page of the list shows.
+PAGE_SIZE = 50
 #: The act's states (``act/list``) with a label for people (the name is shown too).
 STATES = {"in_process": _l("Being formed"), "formed": _l("Formed"),
           "received": _l("Taken by the carrier")}
@@ -72,27 +71,26 @@ def _methods(request: Request, seller_id: int) -> list[tuple[Warehouse, list[Del
             for w in seller_warehouses(request, seller_id)]
 
 
-def _list_context(request: Request, seller_id: int) -> dict:
-    now = datetime.now(UTC)
-    window = A.ActListFilter.model_validate({"date_from": now - timedelta(days=LIST_DAYS),
-                                             "date_to": now})
-    with database(request).read_session() as session:
-        items = acts.act_list(session, seller_id=seller_id, f=window, limit=LIST_LIMIT)
+def _list_context(request: Request, seller_id: int, page: int = 1) -> dict:
+    with database(request).read_session() as session:  # (one snapshot: page and count)
+        items, total = acts.act_page(session, seller_id=seller_id,
+                                     offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     scopes = _methods(request, seller_id)
-    return {"acts": items[::-1], "scopes": scopes,
-            "warehouses": {w.warehouse_id: w.name for w, _ in scopes},
-            "today": now.date().isoformat(), "states": STATES, "tones": STATE_TONE,
-            "list_days": LIST_DAYS}
+    return {"acts": items, "total": total, "page": page, "has_next": page * PAGE_SIZE < total,
+            "scopes": scopes, "warehouses": {w.warehouse_id: w.name for w, _ in scopes},
+            "today": datetime.now(UTC).date().isoformat(), "states": STATES,
+            "tones": STATE_TONE}
 
 
 @pages.get("/acts")
 def act_list(
     request: Request,
     warehouse: Annotated[str, Query(alias="warehouse_id", max_length=20)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    """The form (``warehouse_id``: the warehouse chosen first) and the recent acts."""
+    """The form (``warehouse_id``: the warehouse chosen first) and the acts, newest first."""
     caller = person(request, RouteGroup.POSTINGS, Action.READ)
-    context = _list_context(request, caller.identity.seller_id)
+    context = _list_context(request, caller.identity.seller_id, page)
     context["may_write"] = may(caller, RouteGroup.POSTINGS, Action.WRITE)
     context["chosen"] = whole_number(warehouse)
     return render(request, "acts.html", context)

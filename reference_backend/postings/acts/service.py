@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from reference_backend.domain_errors import Conflict, InvalidInput, NotFound
@@ -137,9 +137,19 @@ def act_of_posting(session: Session, posting_id: int) -> int | None:
 
 
 def postings_of_act(session: Session, act_id: int) -> list[Posting]:
-    return list(session.scalars(
-        select(Posting).join(ActPosting, ActPosting.posting_id == Posting.id)
-        .where(ActPosting.act_id == act_id).order_by(Posting.id)))
+    return postings_of_acts(session, [act_id])[act_id]
+
+
+def postings_of_acts(session: Session, act_ids: Sequence[int]) -> dict[int, list[Posting]]:
+    """Each act's postings (by id), for all of ``act_ids`` in one query."""
+    by_act: dict[int, list[Posting]] = {act_id: [] for act_id in act_ids}
+    if act_ids:
+        for act_id, posting in session.execute(
+                select(ActPosting.act_id, Posting)
+                .join(Posting, ActPosting.posting_id == Posting.id)
+                .where(ActPosting.act_id.in_(act_ids)).order_by(Posting.id)):
+            by_act[act_id].append(posting)
+    return by_act
 
 
 def act_status(session: Session, *, seller_id: int, act_id: int) -> A.ActStatusResult:
@@ -175,46 +185,74 @@ def _state(act: Act, postings: Sequence[Posting]) -> str:
 
 def act_list(session: Session, *, seller_id: int, f: A.ActListFilter, limit: int
              ) -> list[A.ActListItem]:
-    """Acts created in ``[date_from, date_to]`` (a bare ``date_to`` counts its whole day)."""
+    """Acts created in ``[date_from, date_to]`` (a bare ``date_to`` counts its whole day),
+    oldest first, up to ``limit``; the postings of ``limit`` acts at a time read at once."""
     until = f.date_to
     if until.time() == time() and until.tzinfo is not None:
         until = until.replace(hour=23, minute=59, second=59, microsecond=999999)
     acts = session.scalars(
         select(Act).where(Act.seller_id == seller_id, Act.created_at >= f.date_from,
                           Act.created_at <= until).order_by(Act.id)).all()
-    methods = {m.id: m for m in session.scalars(select(DeliveryMethod).where(
-        DeliveryMethod.id.in_({a.delivery_method_id for a in acts if a.delivery_method_id})))}
-    items = []
-    for act in acts:
-        method = methods.get(act.delivery_method_id or -1)
-        integration = method.tpl_integration_type if method else "ozon"
-        if f.integration_type and integration != f.integration_type:
-            continue
-        item = _list_item(session, act, method)
-        if f.status and item.status not in f.status:
-            continue
-        items.append(item)
-        if len(items) == limit:
+    methods = _methods_of(session, acts)
+    if f.integration_type:
+        acts = [a for a in acts if _integration(methods.get(a.delivery_method_id or -1))
+                == f.integration_type]
+    items: list[A.ActListItem] = []
+    for start in range(0, len(acts), limit):
+        items += [item for item in _list_items(session, acts[start:start + limit], methods)
+                  if not f.status or item.status in f.status]
+        if len(items) >= limit:
             break
-    return items
+    return items[:limit]
+
+
+def act_page(session: Session, *, seller_id: int, offset: int, limit: int
+             ) -> tuple[list[A.ActListItem], int]:
+    """A page of the seller's acts, newest first, as ``act/list`` shows them (three queries
+    whatever the page's size), and how many acts the seller has."""
+    acts = session.scalars(select(Act).where(Act.seller_id == seller_id)
+                           .order_by(Act.id.desc()).offset(offset).limit(limit)).all()
+    total = session.scalar(select(func.count()).select_from(Act)
+                           .where(Act.seller_id == seller_id)) or 0
+    return _list_items(session, acts, _methods_of(session, acts)), total
 
 
 def act_summary(session: Session, *, seller_id: int, act_id: int) -> A.ActListItem:
     """One act as ``act/list`` shows it (its state and related documents), 404 if unknown."""
     act = get_act(session, seller_id=seller_id, act_id=act_id)
-    method = session.get(DeliveryMethod, act.delivery_method_id) if act.delivery_method_id \
-        else None
-    return _list_item(session, act, method)
+    [item] = _list_items(session, [act], _methods_of(session, [act]))
+    return item
 
 
-def _list_item(session: Session, act: Act, method: DeliveryMethod | None) -> A.ActListItem:
-    postings = postings_of_act(session, act.id)
+def _methods_of(session: Session, acts: Sequence[Act]) -> dict[int, DeliveryMethod]:
+    """The delivery methods of ``acts`` by id (one query)."""
+    ids = {a.delivery_method_id for a in acts if a.delivery_method_id}
+    if not ids:
+        return {}
+    return {m.id: m for m in session.scalars(
+        select(DeliveryMethod).where(DeliveryMethod.id.in_(ids)))}
+
+
+def _integration(method: DeliveryMethod | None) -> str:
+    return method.tpl_integration_type if method else "ozon"
+
+
+def _list_items(session: Session, acts: Sequence[Act], methods: dict[int, DeliveryMethod]
+                ) -> list[A.ActListItem]:
+    """``acts`` as ``act/list`` shows them; their postings read in one query."""
+    postings = postings_of_acts(session, [a.id for a in acts])
+    return [_list_item(act, methods.get(act.delivery_method_id or -1), postings[act.id])
+            for act in acts]
+
+
+def _list_item(act: Act, method: DeliveryMethod | None, postings: Sequence[Posting]
+               ) -> A.ActListItem:
     status = _state(act, postings)
     changed = max([act.created_at, *(p.status_changed_at for p in postings)])
     return A.ActListItem(
         id=act.id, delivery_method_id=act.delivery_method_id or act.warehouse_id,
         delivery_method_name=method.name if method else "",
-        integration_type=method.tpl_integration_type if method else "ozon",
+        integration_type=_integration(method),
         containers_count=act.containers_count, status=status,
         departure_date=act.departure_date.strftime("%Y-%m-%d"),
         created_at=act.created_at, updated_at=changed,
