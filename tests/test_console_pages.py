@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -33,6 +34,7 @@ from reference_backend.console import acts as console_acts
 from reference_backend.console import i18n
 from reference_backend.console.postings import MAX_PACKAGES
 from reference_backend.db import Database
+from reference_backend.finance import service as finance_service
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
 from reference_backend.postings import schemas as S
 from reference_backend.security import verify_signature
@@ -477,6 +479,31 @@ def test_finance_transactions_totals_and_the_realization_report(
     assert client.get("/console/finance/realization?month=13-2026").status_code == 400
 
 
+@contextmanager
+def _in_process(world: ConsoleWorld, client: httpx.Client) -> Iterator[TestClient]:
+    """The world's backend in this process (to watch its queries and calls), signed in as
+    ``client`` is."""
+    app = create_app(Settings(database_url=world.database_url, log_requests=False,
+                              run_outbox_worker=False, migrate_on_start=False))
+    with TestClient(app, cookies=dict(client.cookies)) as local:
+        yield local
+
+
+def test_the_finance_page_reads_the_operations_once(
+    world: ConsoleWorld, people: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[dict] = []
+    read = finance_service.operations
+    monkeypatch.setattr(finance_service, "operations",
+                        lambda *args, **kwargs: calls.append(kwargs) or read(*args, **kwargs))
+    today = datetime.now(UTC).date()
+    with _in_process(world, people[Role.ANALYST][0]) as local:
+        page = local.get("/console/finance", params={"from": str(today.replace(day=1)),
+                                                     "to": str(today)})
+    assert page.status_code == 200 and 'data-bucket="accruals_for_sale"' in page.text
+    assert len(calls) == 1
+
+
 def test_chat_files_and_read_marks(world: ConsoleWorld, people: dict, posting: str) -> None:
     client, token = people[Role.CUSTOMER_SERVICE]
     chat = _url("/chats/{chat_id}", posting, world)
@@ -771,11 +798,7 @@ def test_acts_are_paged_newest_first_in_a_fixed_number_of_queries(
         world.ship(posting)
         world.form_act(posting["warehouse_id"])
     client, _ = people[Role.WAREHOUSE]
-    app = create_app(Settings(database_url=world.database_url, log_requests=False,
-                              run_outbox_worker=False, migrate_on_start=False))
     statements: list[str] = []
-    event.listen(app.state.db.engine, "before_cursor_execute",
-                 lambda *args: statements.append(args[2]))
 
     def acts_on(page: int, size: int) -> tuple[list[int], int]:
         monkeypatch.setattr(console_acts, "PAGE_SIZE", size)
@@ -783,7 +806,9 @@ def test_acts_are_paged_newest_first_in_a_fixed_number_of_queries(
         listed = local.get("/console/acts", params={"page": page}).text
         return [int(a) for a in re.findall(r'data-act="(\d+)"', listed)], len(statements)
 
-    with TestClient(app, cookies=dict(client.cookies)) as local:
+    with _in_process(world, client) as local:
+        event.listen(local.app.state.db.engine, "before_cursor_execute",
+                     lambda *args: statements.append(args[2]))
         (one, queries_of_one), (three, queries_of_three) = acts_on(1, 1), acts_on(1, 3)
         assert len(three) == 3 and three == sorted(three, reverse=True) and one == three[:1]
         assert queries_of_one == queries_of_three  # the postings of all acts in one query

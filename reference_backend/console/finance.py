@@ -64,7 +64,8 @@ def transactions(request: Request, since: Annotated[str, Query(alias="from", max
                  until: Annotated[str, Query(alias="to", max_length=10)] = "",
                  type: Annotated[str, Query(max_length=10)] = "all",  # noqa: A002
                  page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
-    """The period's operations and totals: whole days, ``to`` included."""
+    """The period's operations and totals (one reading of them): whole days, ``to``
+    included."""
     caller = person(request, RouteGroup.FINANCE, Action.READ)
     seller_id = caller.identity.seller_id
     today = utcnow().date()
@@ -83,11 +84,9 @@ def transactions(request: Request, since: Annotated[str, Query(alias="from", max
         listed = F.TransactionListRequest.model_validate({
             "filter": {"date": period, "transaction_type": kind}, "page": page,
             "page_size": PAGE_SIZE})
-        asked = F.TotalsRequest.model_validate({"date": period, "transaction_type": kind})
         with database(request).read_session() as session:
-            result = finance.transaction_list(session, seller_id=seller_id, req=listed,
-                                              tariffs=tariffs())
-            totals = finance.totals(session, seller_id=seller_id, req=asked, tariffs=tariffs())
+            result, totals = finance.statement(session, seller_id=seller_id, req=listed,
+                                               tariffs=tariffs())
     except DomainError as exc:  # (the service's one-month rule)
         context["period_error"] = translate(
             request, "Choose at most one month, the end not before the start.")

@@ -170,29 +170,53 @@ def check_period(period: F.Period, posting_number: str | None) -> None:
             "request at most one month at a time", code="INVALID_PERIOD")
 
 
+def _found(session: Session, *, seller_id: int, period: F.Period, posting_number: str | None,
+           kinds: Sequence[str], transaction_type: str | None, tariffs: Tariffs
+           ) -> list[Operation]:
+    """The operations a request selects (its period checked first: at most one month)."""
+    check_period(period, posting_number)
+    return _selected(operations(session, seller_id=seller_id, tariffs=tariffs,
+                                since=period.from_, until=period.to,
+                                posting_number=posting_number), kinds, transaction_type)
+
+
 def transaction_list(session: Session, *, seller_id: int, req: F.TransactionListRequest,
                      tariffs: Tariffs) -> F.TransactionListResult:
     """A page of the period's operations (``page`` is 1-based; at most one month)."""
     f = req.filter
-    check_period(f.date, f.posting_number)
-    found = _selected(operations(session, seller_id=seller_id, tariffs=tariffs,
-                                 since=f.date.from_, until=f.date.to,
-                                 posting_number=f.posting_number),
-                      f.operation_type, f.transaction_type)
+    return _page(_found(session, seller_id=seller_id, period=f.date,
+                        posting_number=f.posting_number, kinds=f.operation_type,
+                        transaction_type=f.transaction_type, tariffs=tariffs), req)
+
+
+def totals(session: Session, *, seller_id: int, req: F.TotalsRequest, tariffs: Tariffs
+           ) -> F.Totals:
+    """The period's operations in Ozon's buckets (see :func:`_totals`)."""
+    return _totals(_found(session, seller_id=seller_id, period=req.date,
+                          posting_number=req.posting_number, kinds=(),
+                          transaction_type=req.transaction_type, tariffs=tariffs))
+
+
+def statement(session: Session, *, seller_id: int, req: F.TransactionListRequest,
+              tariffs: Tariffs) -> tuple[F.TransactionListResult, F.Totals]:
+    """A page of the period's operations and the totals of all it selects, from one reading
+    of the operations (what ``transaction/list`` and ``totals`` answer for the same filter)."""
+    f = req.filter
+    found = _found(session, seller_id=seller_id, period=f.date, posting_number=f.posting_number,
+                   kinds=f.operation_type, transaction_type=f.transaction_type, tariffs=tariffs)
+    return _page(found, req), _totals(found)
+
+
+def _page(found: Sequence[Operation], req: F.TransactionListRequest) -> F.TransactionListResult:
     start = (req.page - 1) * req.page_size
     return F.TransactionListResult(
         operations=[_wire(op) for op in found[start:start + req.page_size]],
         page_count=math.ceil(len(found) / req.page_size), row_count=len(found))
 
 
-def totals(session: Session, *, seller_id: int, req: F.TotalsRequest, tariffs: Tariffs
-           ) -> F.Totals:
-    """The period's operations in Ozon's buckets; the buckets add up to the operations' sum:
-    sales and their logistics, every commission, and returns with their logistics."""
-    check_period(req.date, req.posting_number)
-    found = _selected(operations(session, seller_id=seller_id, tariffs=tariffs,
-                                 since=req.date.from_, until=req.date.to,
-                                 posting_number=req.posting_number), (), req.transaction_type)
+def _totals(found: Sequence[Operation]) -> F.Totals:
+    """Operations in Ozon's buckets; the buckets add up to the operations' sum: sales and
+    their logistics, every commission, and returns with their logistics."""
     buckets: dict[str, Decimal] = defaultdict(Decimal)
     for op in found:
         buckets["sale_commission"] += op.sale_commission
