@@ -9,6 +9,7 @@ console route missing from the list fails the test, so a new page cannot skip it
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 import threading
@@ -28,10 +29,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 from starlette.routing import Mount
 
+import reference_backend
+from reference_backend import domain_errors
 from reference_backend.accounts.service import create_sub_account
 from reference_backend.app import create_app
 from reference_backend.console import acts as console_acts
-from reference_backend.console import i18n
+from reference_backend.console import i18n, refusals
 from reference_backend.console.postings import MAX_PACKAGES
 from reference_backend.db import Database
 from reference_backend.finance import service as finance_service
@@ -470,6 +473,10 @@ def test_finance_transactions_totals_and_the_realization_report(
     too_long = client.get("/console/finance", params={"from": "2026-01-01", "to": "2026-03-01"})
     assert too_long.status_code == 400 and "at most one month" in too_long.text
     assert "longer than one month" in too_long.text  # the service's own reason too
+    too_long_zh = client.get("/console/finance", headers={"Accept-Language": "zh-CN"},
+                             params={"from": "2026-01-01", "to": "2026-03-01"}).text
+    assert "超过一个月；每次最多请求一个月" in too_long_zh  # the service's reason, translated
+    assert "2026-01-01T00:00:00+00:00" in too_long_zh  # with its values
     assert client.get("/console/finance", params={"from": "1 May"}).status_code == 400
     report = client.get("/console/finance/realization",
                         params={"month": today.strftime("%Y-%m")})
@@ -913,6 +920,51 @@ def _used_messages() -> set[str]:
     return {message if isinstance(message, str) else message[0]
             for _, _, message, _, _ in extract_from_dir(
                 CONSOLE, method_map=method_map, options_map=options, keywords=keywords)}
+
+
+#: Code whose refusals the console never shows (the buyer and platform APIs, routers).
+NOT_SHOWN = ("orders", "marketplace", "console", "migrations")
+
+
+def _raised_messages() -> Iterator[tuple[str, str]]:
+    """(where, a message as raised) of every domain error a service raises with a written
+    message: an f-string's values replaced by "7"."""
+    errors = {name for name, value in vars(domain_errors).items()
+              if isinstance(value, type) and issubclass(value, domain_errors.DomainError)}
+
+    def text(node: ast.expr) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(str(p.value) if isinstance(p, ast.Constant) else "7"
+                           for p in node.values)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = text(node.left), text(node.right)
+            return None if left is None or right is None else left + right
+        return None  # (a message made elsewhere, e.g. a library's)
+
+    for path in sorted(Path(reference_backend.__file__).parent.rglob("*.py")):
+        parts = path.relative_to(Path(reference_backend.__file__).parent).parts
+        if parts[0] in NOT_SHOWN or path.name == "router.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id in errors and node.args):
+                message = text(node.args[0])
+                if message is not None:
+                    yield f"{path.name}:{node.lineno}", message
+
+
+def test_every_refusal_of_the_services_has_a_translatable_template() -> None:
+    raised = list(_raised_messages())
+    assert len(raised) > 100
+    unlisted = [(where, m) for where, m in raised if refusals.template_of(m) is None]
+    assert unlisted == [], "list these in reference_backend/console/refusals.py"
+    template, values = refusals.template_of("posting 12-3-1 is delivered: tracking number "
+                                            "can no longer be set")
+    assert values == {"posting_number": "12-3-1", "status": "delivered"}
+    zh = i18n.translations("zh_Hans").gettext(template).format(**values)
+    assert zh == "货件 12-3-1 状态为 delivered：已无法设置运单号"
 
 
 @pytest.mark.parametrize("lang", list(i18n.LANGUAGES))

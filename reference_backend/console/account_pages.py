@@ -30,6 +30,7 @@ from reference_backend.accounts.config import throttle_policy
 from reference_backend.accounts.password_reset import service as password_reset
 from reference_backend.accounts.router import guarded_password_check, sign_in_guard
 from reference_backend.console.i18n import LANG_COOKIE, LANGUAGES
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import (
     checked_form,
     clear_session_cookie,
@@ -174,7 +175,8 @@ def profile(request: Request) -> Response:
     return _profile_page(request)
 
 
-#: Refusals of the accounts service -> what the profile page says (else the service's text).
+#: Refusals of the accounts service -> what the profile page says (else the service's text,
+#: translated).
 PROFILE_REFUSALS = {
     "WRONG_PASSWORD": _l("The current password is wrong."),
     "WEAK_PASSWORD": _l("The new password is too weak: {reason}"),
@@ -185,7 +187,8 @@ PROFILE_REFUSALS = {
 
 def _refusal(request: Request, exc: DomainError) -> str:
     text = PROFILE_REFUSALS.get(exc.code)
-    return translate(request, text).format(reason=exc.message) if text else exc.message
+    reason = refusal(request, exc)
+    return translate(request, text).format(reason=reason) if text else reason
 
 
 @pages.post("/profile/password")
@@ -270,8 +273,8 @@ async def two_factor_start(request: Request) -> Response:
         try:
             secret, uri = service.begin_totp(session, account=account)
         except DomainError as exc:
-            return render(request, "two_factor.html", {"account": account, "error": exc.message},
-                          status=409)
+            return render(request, "two_factor.html",
+                          {"account": account, "error": refusal(request, exc)}, status=409)
     return render(request, "two_factor.html",
                   {"account": account, "secret": secret, "uri": uri, "qr": qr_svg(uri)})
 
@@ -299,7 +302,7 @@ async def two_factor_confirm(request: Request) -> Response:
             service.confirm_totp(session, account=account, code=str(form.get("code", "")),
                                  session_id=caller.session_id)
         except DomainError as exc:
-            return render(request, "two_factor.html", {"account": account, "error": exc.message,
-                                                       "retry": True}, status=400)
+            return render(request, "two_factor.html", {
+                "account": account, "error": refusal(request, exc), "retry": True}, status=400)
     return flash(redirect("/profile"),
                  translate(request, "Two-factor sign-in is on: sign-in now asks for a code."))

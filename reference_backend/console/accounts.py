@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from reference_backend.accounts import service
 from reference_backend.accounts.service import SUB_ACCOUNT_ROLES
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import database, flash, person, redirect, render, translate
 from reference_backend.domain_errors import DomainError
@@ -58,7 +59,7 @@ async def create_account(request: Request) -> Response:
                 password=str(form.get("password", "")))
             email = account.email
     except DomainError as exc:
-        return _accounts_page(request, error=exc.message, status=400)
+        return _accounts_page(request, error=refusal(request, exc), status=400)
     message = translate(request, "Sub-account {email} created.").format(email=email)
     return flash(redirect("/accounts"), message)
 
@@ -84,7 +85,7 @@ async def update_account(request: Request, account_id: Id) -> Response:
                 role=str(form.get("role") or "") or None,
                 disabled=form.get("disabled") == "on")
     except DomainError as exc:
-        return _accounts_page(request, error=exc.message, status=400)
+        return _accounts_page(request, error=refusal(request, exc), status=400)
     return flash(redirect("/accounts"), translate(request, "The account is saved."))
 
 
@@ -107,7 +108,7 @@ async def issue_key(request: Request, account_id: Id) -> Response:
                 session, seller_id=caller.identity.seller_id, account_id=account_id,
                 name=str(form.get("name", ""))[:100], lifetime=lifetime)
     except DomainError as exc:
-        return _accounts_page(request, error=exc.message, status=400)
+        return _accounts_page(request, error=refusal(request, exc), status=400)
     # shown in this answer only: never stored in a cookie or shown again
     return _accounts_page(request, new_key=plaintext, new_key_account=account_id,
                           client_id=caller.identity.client_id)
@@ -121,5 +122,5 @@ async def revoke_key(request: Request, account_id: Id, key_id: Id) -> Response:
             service.revoke_key(session, seller_id=caller.identity.seller_id,
                                account_id=account_id, key_id=key_id)
     except DomainError as exc:
-        return _accounts_page(request, error=exc.message, status=409)
+        return _accounts_page(request, error=refusal(request, exc), status=409)
     return flash(redirect("/accounts"), translate(request, "The key is revoked."))

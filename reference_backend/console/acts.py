@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reference_backend.console.postings import STATUS_LABELS, STATUS_TONE
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     _l,
@@ -120,7 +121,7 @@ async def act_create(request: Request) -> Response:
             act_id = act.id
     except DomainError as exc:
         message = translate(request, "Nothing is assembled there yet: ship postings first.") \
-            if exc.code == "NO_POSTINGS" else exc.message
+            if exc.code == "NO_POSTINGS" else refusal(request, exc)
         return _list_refused(request, seller_id, KIND_STATUS.get(exc.kind, 400), message)
     notice = translate(request, "Act {id} is being formed.").format(id=act_id)
     return flash(redirect(f"/acts/{act_id}"), notice)

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from reference_backend.analytics import schemas as A
 from reference_backend.analytics.service import MAX_DAYS, analytics_data
 from reference_backend.console.charts import bar_chart
+from reference_backend.console.refusals import refusal
 from reference_backend.console.web import database, person, render, translate
 from reference_backend.domain_errors import DomainError
 from reference_backend.permissions import Action, RouteGroup
@@ -60,7 +61,7 @@ def analytics(request: Request, since: Annotated[str, Query(max_length=10)] = ""
         by_sku = _rows(request, seller_id, first, last, "sku", top=TOP)
         by_warehouse = _rows(request, seller_id, first, last, "warehouse")
     except DomainError as exc:  # pragma: no cover - the period is always valid here
-        return render(request, "analytics.html", {"error": exc.message}, status=400)
+        return render(request, "analytics.html", {"error": refusal(request, exc)}, status=400)
     days = [(first + timedelta(days=i)).isoformat() for i in range((last - first).days + 1)]
     zero = [0.0] * len(METRICS)
     revenue = [(d[5:], by_day.get(d, zero)[0]) for d in days]

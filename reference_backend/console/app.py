@@ -30,6 +30,7 @@ from reference_backend.console import (
     stock,
     webhooks,
 )
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import CsrfRefused
 from reference_backend.console.web import (
     PREFIX,
@@ -83,7 +84,7 @@ def create_console(parent: FastAPI) -> FastAPI:
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         status = KIND_STATUS.get(exc.kind, 400)
-        return render(request, "error.html", {"code": status, "message": exc.message},
+        return render(request, "error.html", {"code": status, "message": refusal(request, exc)},
                       status=status)
 
     @console.exception_handler(RequestValidationError)

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reference_backend.chats import service as chats
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     database,
@@ -152,7 +153,7 @@ def _sent(request: Request, chat_id: str, seller_id: int, author_id: str, *, tex
     except DomainError as exc:
         if exc.kind == "not_found":
             raise
-        return flash(redirect(back), exc.message, "error")
+        return flash(redirect(back), refusal(request, exc), "error")
     done = translate(request, "File sent.") if file else translate(request, "Message sent.")
     return flash(redirect(back), done)
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reference_backend.console.refusals import refusal
 from reference_backend.console.web import _l, database, person, render, translate
 from reference_backend.domain_errors import DomainError
 from reference_backend.finance import schemas as F
@@ -90,7 +91,7 @@ def transactions(request: Request, since: Annotated[str, Query(alias="from", max
     except DomainError as exc:  # (the service's one-month rule)
         context["period_error"] = translate(
             request, "Choose at most one month, the end not before the start.")
-        context["reason"] = exc.message
+        context["reason"] = refusal(request, exc)
         return render(request, "finance.html", context, status=400)
     except ValidationError:
         context["period_error"] = translate(request, "Enter the dates as YYYY-MM-DD.")
@@ -132,7 +133,7 @@ def realization(request: Request,
                                          tariffs=tariffs())
     except DomainError as exc:
         message = translate(request, "No report for this month: {reason}")
-        context["error"] = message.format(reason=exc.message)
+        context["error"] = message.format(reason=refusal(request, exc))
         return render(request, "realization.html", context, status=404)
     sold = sum(r.delivery_commission.total for r in report.rows if r.delivery_commission)
     back = sum(r.return_commission.total for r in report.rows if r.return_commission)

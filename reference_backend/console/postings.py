@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     _l,
@@ -215,7 +216,7 @@ async def ship(request: Request, number: str) -> Response:
     except DomainError as exc:
         if exc.code == "PACKAGES_MISMATCH":
             return refused(_mismatch(request, exc.details), 400)
-        return refused(exc.message, KIND_STATUS.get(exc.kind, 409))
+        return refused(refusal(request, exc), KIND_STATUS.get(exc.kind, 409))
     first = shipped[0].posting.posting_number if shipped else number
     message = translate(request, "Shipped in {count} package(s).").format(count=len(shipped))
     return flash(redirect(f"/postings/{first}"), message)
@@ -246,7 +247,7 @@ async def _dispute(request: Request, number: str, move: Callable[..., None],
     except DomainError as exc:
         if exc.kind == "not_found":
             raise
-        return _refused(request, seller_id, number, exc.message,
+        return _refused(request, seller_id, number, refusal(request, exc),
                         status=KIND_STATUS.get(exc.kind, 409))
     return flash(redirect(f"/postings/{number}"), translate(request, done))
 
@@ -261,7 +262,7 @@ def label(request: Request, number: str) -> Response:
     except DomainError as exc:
         if exc.kind == "not_found":
             raise
-        return _refused(request, seller_id, number, exc.message)
+        return _refused(request, seller_id, number, refusal(request, exc))
     return Response(pdf, media_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="label-{number}.pdf"'})
 
@@ -282,7 +283,7 @@ async def cancel(request: Request, number: str) -> Response:
         return _refused(request, seller_id, number,
                         translate(request, "Choose a cancellation reason."))
     except DomainError as exc:
-        return _refused(request, seller_id, number, exc.message)
+        return _refused(request, seller_id, number, refusal(request, exc))
     return flash(redirect(f"/postings/{number}"), translate(request, "The posting is cancelled."))
 
 
@@ -312,7 +313,7 @@ async def cancel_units(request: Request, number: str) -> Response:
     except DomainError as exc:
         if exc.kind == "not_found":
             raise
-        return _refused(request, seller_id, number, exc.message,
+        return _refused(request, seller_id, number, refusal(request, exc),
                         status=KIND_STATUS.get(exc.kind, 409), entered=entered)
     count = sum(i.quantity for i in req.items)
     return flash(redirect(f"/postings/{number}"),

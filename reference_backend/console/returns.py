@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     database,
@@ -66,6 +67,6 @@ async def decide(request: Request,
     except DomainError as exc:
         if exc.kind == "not_found":
             raise
-        return flash(redirect("/returns"), exc.message, "error")
+        return flash(redirect("/returns"), refusal(request, exc), "error")
     message = translate(request, "Return {id} processed; refund {amount}.")
     return flash(redirect("/returns"), message.format(id=return_id, amount=refund))

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reference_backend.catalog import schemas as P
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     _l,
@@ -149,7 +150,7 @@ async def set_warning_level(request: Request) -> Response:
             stock.set_warning_level(session, seller_id=seller_id, sku=sku,
                                     warehouse_id=edit.warehouse_id, warning_level=level)
     except DomainError as exc:
-        return flash(redirect(back), exc.message, "error")
+        return flash(redirect(back), refusal(request, exc), "error")
     return flash(redirect(back), translate(
         request, "Warning line of SKU {sku} set to {units}.").format(sku=sku, units=level))
 
@@ -253,7 +254,7 @@ async def plan_upload(request: Request) -> Response:
                             warning_level=line.reorder_point)
                         applied += 1
         except DomainError as exc:
-            return render(request, "plan.html", {"error": exc.message}, status=400)
+            return render(request, "plan.html", {"error": refusal(request, exc)}, status=400)
         lines = match_plan(request, caller.identity.seller_id, read_plan(text))
     return render(request, "plan.html", {
         "lines": lines[:1000], "count": len(lines), "text": text, "applied": applied,

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
+from reference_backend.console.refusals import refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import database, flash, person, redirect, render, translate
 from reference_backend.domain_errors import DomainError
@@ -66,7 +67,7 @@ async def register_webhook(request: Request) -> Response:
                                      types=types)
             secret = hook.secret
     except DomainError as exc:
-        return _webhooks_page(request, error=exc.message, status=400)
+        return _webhooks_page(request, error=refusal(request, exc), status=400)
     return _webhooks_page(request, new_secret=secret, new_url=url)
 
 
