@@ -668,3 +668,76 @@ def test_discount_requests_finance_chat_files_profile_and_webhooks(
     assert "wrong" in browser.find_element(By.CSS_SELECTOR, ".notice.error").text
     sign_in_as(browser, world, email, new)
     assert heading(browser) == "Home"
+
+
+def switch_language(browser: webdriver.Chrome, lang: str) -> None:
+    """Choose the console's language (its cookie) from the current page."""
+    if browser.find_element(By.TAG_NAME, "html").get_attribute("lang") != lang.replace("_", "-"):
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, f"a[hreflang='{lang}']"))
+
+
+def test_many_packages_paged_acts_big_files_translated_refusals_and_a_new_email(
+    browser: webdriver.Chrome, world: ConsoleWorld, tmp_path: Path
+) -> None:
+    """A posting split into 100 packages (a package a row), the acts a page at a time, a
+    file over the chat's 5 MiB refused with a page before it is stored, a service's refusal
+    in Chinese, and a new sign-in email that needs the current password."""
+    base = world.creds["sku_base"]
+    posting = max(world.order([(base + n, 40) for n in range(32, 37)]),
+                  key=lambda p: sum(line["quantity"] for line in p["products"]))
+    number = posting["posting_number"]
+    sign_in(browser, world, Role.OWNER)
+    open_page(browser, world, f"/postings/{number}?packages=100")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#ship-form table.by-package tbody tr")
+    assert len(rows) == 100 and "Package 100" in rows[-1].get_attribute("textContent")
+    both_languages(browser, world, "40-ship-100-packages")
+
+    [other] = world.order([(base + 38, 1)])
+    world.ship(other)
+    world.form_act(other["warehouse_id"])
+    open_page(browser, world, "/acts")
+    assert browser.find_elements(By.CSS_SELECTOR, "#acts tr[data-act]")
+    both_languages(browser, world, "41-acts-paged")
+
+    open_page(browser, world, "/finance?from=2026-01-01&to=2026-03-31")
+    switch_language(browser, "zh_Hans")
+    assert "超过一个月" in browser.find_element(By.CSS_SELECTOR, ".notice.error").text
+    shot(browser, "42-finance-refusal-translated-zh")
+    switch_language(browser, "en")
+
+    chat_id = world.start_chat(number)
+    big = tmp_path / "scan-of-everything.pdf"
+    big.write_bytes(b"%PDF-1.4 " + b"0" * (6 * 2**20))
+    for lang in ("en", "zh_Hans"):
+        open_page(browser, world, f"/chats/{chat_id}")
+        switch_language(browser, lang)
+        browser.find_element(By.CSS_SELECTOR, "#send-file input[name='file']").send_keys(str(big))
+        click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#send-file button"))
+        assert "413" in browser.find_element(By.CSS_SELECTOR, ".status-code").text
+        shot(browser, f"43-file-too-large-{lang.split('_')[0]}")
+    switch_language(browser, "en")
+    open_page(browser, world, f"/chats/{chat_id}")
+    assert not browser.find_elements(By.CSS_SELECTOR, ".message.mine a.file")  # not stored
+
+    email, password = "mover@example.com", "Move-house 2026"
+    database = Database(world.database_url, Settings(database_url=world.database_url))
+    try:
+        with database.session() as session:
+            create_sub_account(session, seller_id=world.creds["seller_id"], email=email,
+                               name="Mover", role="analyst", password=password)
+    finally:
+        database.dispose()
+    sign_in_as(browser, world, email, password)
+    for lang, current in (("en", "not my password"), ("zh_Hans", "not my password"),
+                          ("en", password)):
+        open_page(browser, world, "/profile")
+        switch_language(browser, lang)
+        form = browser.find_element(By.ID, "email-form")
+        form.find_element(By.NAME, "email").clear()
+        form.find_element(By.NAME, "email").send_keys("moved@example.com")
+        form.find_element(By.NAME, "current_password").send_keys(current)
+        click_and_wait(browser, form.find_element(By.TAG_NAME, "button"))
+        if current != password:
+            shot(browser, f"44-profile-email-wrong-password-{lang.split('_')[0]}")
+    assert "moved@example.com" in notice(browser)
+    both_languages(browser, world, "45-profile-email-changed")
