@@ -31,12 +31,14 @@ from starlette.routing import Mount
 
 import reference_backend
 from reference_backend import domain_errors
+from reference_backend.accounts.guard import SignInGuard
 from reference_backend.accounts.service import create_sub_account
 from reference_backend.app import create_app
 from reference_backend.console import acts as console_acts
 from reference_backend.console import i18n, refusals
 from reference_backend.console.postings import MAX_PACKAGES
 from reference_backend.db import Database
+from reference_backend.errors import ApiError
 from reference_backend.finance import service as finance_service
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
 from reference_backend.postings import schemas as S
@@ -965,6 +967,13 @@ def test_every_refusal_of_the_services_has_a_translatable_template() -> None:
     assert values == {"posting_number": "12-3-1", "status": "delivered"}
     zh = i18n.translations("zh_Hans").gettext(template).format(**values)
     assert zh == "货件 12-3-1 状态为 delivered：已无法设置运单号"
+    guard = SignInGuard(per_address="1/minute", concurrent_hashes=1, max_waiting=0)
+    guard.admit_address("192.0.2.9")
+    with pytest.raises(ApiError) as refused:  # the sign-in guard's 429, shown on pages too
+        guard.admit_address("192.0.2.9")
+    template, values = refusals.template_of(refused.value.message)
+    assert i18n.translations("zh_Hans").gettext(template).format(**values).startswith(
+        "此地址登录次数过多")
 
 
 @pytest.mark.parametrize("lang", list(i18n.LANGUAGES))

@@ -88,7 +88,8 @@ async def sign_in(request: Request) -> Response:
                 password=str(form.get("password", "")),
                 code=str(form.get("code", "")).strip() or None, ip=ip, policy=throttle_policy())
     except ApiError as exc:  # too many sign-ins from this address
-        return render(request, "sign_in.html", {**context, "error": exc.message}, status=429)
+        return render(request, "sign_in.html", {**context, "error": refusal(request, exc)},
+                      status=429)
     if out.status == "throttled":
         wait = max(1, math.ceil(out.retry_after_s))
         message = translate(request, "Too many failed sign-ins: try again in {seconds} s.")
@@ -122,7 +123,8 @@ async def forgot_password(request: Request) -> Response:
         sign_in_guard(request.app.state.parent).admit_address(
             request.client.host if request.client else "")
     except ApiError as exc:
-        return render(request, "forgot_password.html", {"error": exc.message}, status=429)
+        return render(request, "forgot_password.html", {"error": refusal(request, exc)},
+                      status=429)
     response = render(request, "forgot_password.html", {"sent": True})
     if email:
         response.background = BackgroundTask(
@@ -247,7 +249,7 @@ async def _checked_change(
     try:
         await guarded_password_check(request.app.state.parent, request, run)
     except ApiError as exc:  # too many attempts from this address
-        return _profile_page(request, status=429, **{error_field: exc.message})
+        return _profile_page(request, status=429, **{error_field: refusal(request, exc)})
     except DomainError as exc:
         if exc.kind == "not_found":
             raise

@@ -1,6 +1,7 @@
 """The services' refusals in the page's language.
 
-A refusal (a :class:`~reference_backend.domain_errors.DomainError`) carries an English message
+A refusal (a :class:`~reference_backend.domain_errors.DomainError`, or the sign-in guard's
+:class:`~reference_backend.errors.ApiError`) carries an English message
 written where it is raised, often with values in it (ids, dates, statuses). Each message the
 services can raise is listed in :data:`TEMPLATES` (its values as ``{name}`` placeholders),
 marked for extraction into the console's catalogue: :func:`refusal` finds the template a
@@ -18,8 +19,13 @@ from starlette.requests import Request
 
 from reference_backend.console.web import _l, translate
 from reference_backend.domain_errors import DomainError
+from reference_backend.errors import ApiError
 
 TEMPLATES: tuple[str, ...] = (
+    # the sign-in guard's 429s (reference_backend.accounts.guard)
+    _l("too many sign-ins from this address; retry in {wait} s"),
+    _l("the server is busy with other sign-ins; retry in 1 s"),
+    # the services' refusals
     _l("DELIVERY_METHOD_NOT_FOUND: no delivery method or warehouse {method_or_warehouse}"),
     _l("SKU {sku} is not in posting {posting_number}"),
     _l("SKU {sku} not found for this seller"),
@@ -169,7 +175,7 @@ def template_of(message: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
-def refusal(request: Request, exc: DomainError) -> str:
+def refusal(request: Request, exc: DomainError | ApiError) -> str:
     """``exc``'s message in the request's language."""
     found = template_of(exc.message)
     if found is None:
