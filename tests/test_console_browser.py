@@ -741,3 +741,34 @@ def test_many_packages_paged_acts_big_files_translated_refusals_and_a_new_email(
             shot(browser, f"44-profile-email-wrong-password-{lang.split('_')[0]}")
     assert "moved@example.com" in notice(browser)
     both_languages(browser, world, "45-profile-email-changed")
+
+
+def test_a_webhook_url_check_and_import_row_errors_in_chinese(
+    browser: webdriver.Chrome, world: ConsoleWorld, tmp_path: Path
+) -> None:
+    """Messages made at run time (a webhook URL check's reason, a product CSV's per-row
+    errors, from the columns' checks and the catalogue's) read in the page's language."""
+    sign_in(browser, world, Role.OWNER)
+    open_page(browser, world, "/webhooks")
+    switch_language(browser, "zh_Hans")
+    form = browser.find_element(By.ID, "new-webhook")
+    form.find_element(By.NAME, "url").send_keys("ftp://example.com/hook")
+    click_and_wait(browser, form.find_element(By.TAG_NAME, "button"))
+    assert "Webhook 网址必须是以 http:// 或 https:// 开头的完整网址" in \
+        browser.find_element(By.TAG_NAME, "main").text
+    shot(browser, "46-webhook-url-refused-zh")
+
+    csv_file = tmp_path / "products.csv"
+    csv_file.write_text("offer_id,name,price,old_price,weight\n"
+                        "ZH-1,Kettle,abc,,1\n"
+                        "ZH-2,Kettle,100,90,-1\n"
+                        "ZH-3,Kettle,0,,1\n", encoding="utf-8")
+    open_page(browser, world, "/products/import")
+    browser.find_element(By.NAME, "file").send_keys(str(csv_file))
+    click_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "#import-form button"))
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#import-results tbody tr")]
+    assert "price: 应为字符串形式的十进制数" in rows[0]
+    assert "weight: 不能小于 0" in rows[1]
+    assert "price: price（价格）必须是正的十进制数字符串" in rows[2]
+    shot(browser, "47-product-import-errors-zh")
+    switch_language(browser, "en")

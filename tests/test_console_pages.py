@@ -26,7 +26,9 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlalchemy import event, update
+from starlette.requests import Request
 from starlette.routing import Mount
 
 import reference_backend
@@ -34,15 +36,19 @@ from reference_backend import domain_errors
 from reference_backend.accounts.guard import SignInGuard
 from reference_backend.accounts.service import create_sub_account
 from reference_backend.app import create_app
+from reference_backend.catalog import schemas as P
 from reference_backend.console import acts as console_acts
 from reference_backend.console import i18n, refusals
+from reference_backend.console import products as console_products
 from reference_backend.console.postings import MAX_PACKAGES
 from reference_backend.db import Database
 from reference_backend.errors import ApiError
 from reference_backend.finance import service as finance_service
+from reference_backend.notifications.delivery import BadWebhookUrl, check_webhook_url
 from reference_backend.permissions import Action, Role, RouteGroup, is_allowed
 from reference_backend.postings import schemas as S
-from reference_backend.security import verify_signature
+from reference_backend.postings.acts import service as acts_service
+from reference_backend.security import WeakPassword, check_password_strength, verify_signature
 from reference_backend.settings import Settings
 from reference_backend.tables import Seller
 from tests.backend_support import (
@@ -924,40 +930,90 @@ def _used_messages() -> set[str]:
                 CONSOLE, method_map=method_map, options_map=options, keywords=keywords)}
 
 
-#: Code whose refusals the console never shows (the buyer and platform APIs, routers).
-NOT_SHOWN = ("orders", "marketplace", "console", "migrations")
+#: Code whose messages the console never shows (the buyer and platform APIs, routers, the
+#: HTTP error bodies and injected faults).
+NOT_SHOWN = ("orders", "marketplace", "console", "migrations", "errors.py", "faults.py")
+
+
+#: Errors whose text a service turns into a refusal (``str(exc)``), besides domain errors.
+CHECK_ERRORS = {"WeakPassword", "BadWebhookUrl"}
+
+
+class _MessageFinder(ast.NodeVisitor):
+    """The messages a module makes: the first argument of a domain error or a check's error,
+    the ``message`` of a call (an item error) or of a function of the module taking one;
+    each value replaced by "7" (a conditional between two texts gives both), names of texts
+    assigned in the function or the module read as those texts."""
+
+    def __init__(self, tree: ast.Module, errors: set[str]) -> None:
+        self.errors = errors
+        self.takers = {f.name: [a.arg for a in f.args.args].index("message")
+                       for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)
+                       and "message" in [a.arg for a in f.args.args]}
+        self.scopes = [self._texts_assigned(tree.body)]
+        self.found: list[tuple[int, str]] = []
+
+    @staticmethod
+    def _texts_assigned(body: list[ast.stmt]) -> dict[str, ast.expr]:
+        return {node.targets[0].id: node.value
+                for statement in body for node in ast.walk(statement)
+                if isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Constant | ast.JoinedStr)}
+
+    def texts(self, node: ast.expr) -> list[str]:
+        """The texts ``node`` can make ([] when it is made elsewhere, e.g. by a library)."""
+        if isinstance(node, ast.Constant):
+            return [node.value] if isinstance(node.value, str) else []
+        if isinstance(node, ast.Name):
+            assigned = next((s[node.id] for s in reversed(self.scopes) if node.id in s), None)
+            return [] if assigned is None else self.texts(assigned)
+        if isinstance(node, ast.IfExp):
+            return self.texts(node.body) + self.texts(node.orelse)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return [a + b for a in self.texts(node.left) for b in self.texts(node.right)]
+        if isinstance(node, ast.JoinedStr):
+            made = [""]
+            for part in node.values:
+                value = part.value if isinstance(part, ast.FormattedValue) else part
+                options = (self.texts(value) if isinstance(value, ast.Name | ast.IfExp)
+                           or isinstance(part, ast.Constant) else []) or ["7"]
+                made = [m + o for m in made for o in options]
+            return made
+        return []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self.scopes.append(self._texts_assigned(node.body))
+        self.generic_visit(node)
+        self.scopes.pop()
+
+    def visit_Call(self, node: ast.Call) -> None:
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        index = 0 if name in self.errors else self.takers.get(name)
+        given = [k.value for k in node.keywords if k.arg == "message"]
+        if index is not None and len(node.args) > index:
+            given.append(node.args[index])
+        self.found += [(node.lineno, text) for arg in given for text in self.texts(arg)]
+        self.generic_visit(node)
 
 
 def _raised_messages() -> Iterator[tuple[str, str]]:
-    """(where, a message as raised) of every domain error a service raises with a written
-    message: an f-string's values replaced by "7"."""
-    errors = {name for name, value in vars(domain_errors).items()
-              if isinstance(value, type) and issubclass(value, domain_errors.DomainError)}
-
-    def text(node: ast.expr) -> str | None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.JoinedStr):
-            return "".join(str(p.value) if isinstance(p, ast.Constant) else "7"
-                           for p in node.values)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            left, right = text(node.left), text(node.right)
-            return None if left is None or right is None else left + right
-        return None  # (a message made elsewhere, e.g. a library's)
-
+    """(where, a message as made) of every message a service shows: domain errors, the
+    password and webhook URL checks' reasons, per-item errors of imports."""
+    errors = CHECK_ERRORS | {
+        name for name, value in vars(domain_errors).items()
+        if isinstance(value, type) and issubclass(value, domain_errors.DomainError)}
     for path in sorted(Path(reference_backend.__file__).parent.rglob("*.py")):
         parts = path.relative_to(Path(reference_backend.__file__).parent).parts
         if parts[0] in NOT_SHOWN or path.name == "router.py":
             continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id in errors and node.args):
-                message = text(node.args[0])
-                if message is not None:
-                    yield f"{path.name}:{node.lineno}", message
+        tree = ast.parse(path.read_text())
+        finder = _MessageFinder(tree, errors)
+        finder.visit(tree)
+        yield from ((f"{path.name}:{line}", text) for line, text in finder.found)
 
 
-def test_every_refusal_of_the_services_has_a_translatable_template() -> None:
+def test_every_message_the_services_show_has_a_translatable_template() -> None:
     raised = list(_raised_messages())
     assert len(raised) > 100
     unlisted = [(where, m) for where, m in raised if refusals.template_of(m) is None]
@@ -974,6 +1030,62 @@ def test_every_refusal_of_the_services_has_a_translatable_template() -> None:
     template, values = refusals.template_of(refused.value.message)
     assert i18n.translations("zh_Hans").gettext(template).format(**values).startswith(
         "此地址登录次数过多")
+    zh_request = _request("zh-CN")
+    with pytest.raises(WeakPassword) as weak:  # a check's reason (shown on the profile page)
+        check_password_strength("short")
+    assert refusals.in_language(zh_request, str(weak.value)) == "密码至少需要 10 个字符"
+    with pytest.raises(BadWebhookUrl) as bad_url:
+        check_webhook_url("https://user:pw@example.com/hook", allow_private=True)
+    assert refusals.in_language(zh_request, str(bad_url.value)) == \
+        "Webhook 网址中不能包含用户名或密码"
+    assert refusals.in_language(zh_request, acts_service.NO_CONTAINERS).startswith(
+        "该仓库未开通信任验收")
+    assert refusals.in_language(_request("en"), acts_service.NO_CONTAINERS) == \
+        acts_service.NO_CONTAINERS
+
+
+def _request(language: str) -> Request:
+    return Request({"type": "http", "headers": [(b"accept-language", language.encode())]})
+
+
+def test_every_error_of_an_import_row_reads_in_chinese() -> None:
+    """Each validation error a product CSV's columns can give has a Chinese text."""
+    bad = ["x" * 600, "abc", "-1", "1e999", "nan", "9" * 30]  # (a CSV's empty cell is left out)
+    errors = []
+    for column in console_products.IMPORT_COLUMNS:
+        for value in bad:
+            try:
+                P.ImportItem.model_validate({"offer_id": "A-1", "name": "n", "price": "1",
+                                             column: value})
+            except ValidationError as exc:
+                errors += exc.errors()
+    with pytest.raises(ValidationError) as refused:
+        P.ImportItem.model_validate({"name": "n"})
+    errors += refused.value.errors()
+    assert {e["type"] for e in errors} >= {"missing", "value_error", "string_too_long",
+                                           "greater_than_equal", "less_than_equal"}
+    for error in errors:
+        en, zh = (refusals.field_error(_request(lang), error) for lang in ("en", "zh-CN"))
+        assert en.split(": ", 1)[0] == zh.split(": ", 1)[0]  # the field, then why
+        assert en != zh and not re.search(r"[a-z]{4}", zh.split(": ", 1)[1]), (en, zh)
+
+
+def test_import_rows_and_a_webhook_url_refused_in_the_page_language(people: dict) -> None:
+    client, token = people[Role.OWNER]
+    zh = {"Accept-Language": "zh-CN"}
+    refused = client.post("/console/webhooks", headers=zh,
+                          data={"csrf_token": token, "url": "ftp://example.com/hook"})
+    assert refused.status_code == 400
+    assert "Webhook 网址必须是以 http:// 或 https:// 开头的完整网址" in refused.text
+    rows = "offer_id,name,price,weight\nZH-1,a,abc,1\nZH-2,b,10,-1\nZH-3,c,0,1\n"
+    page = client.post("/console/products/import", headers=zh, data={"csrf_token": token},
+                       files={"file": ("p.csv", rows.encode(), "text/csv")}).text
+    for shown in ("price: 应为字符串形式的十进制数", "weight: 不能小于 0",
+                  "price: price（价格）必须是正的十进制数字符串"):
+        assert html.escape(shown, quote=False) in page.replace("&#34;", '"'), shown
+    english = client.post("/console/products/import", data={"csrf_token": token},
+                          files={"file": ("p.csv", rows.encode(), "text/csv")}).text
+    assert "weight: must be at least 0" in english
 
 
 @pytest.mark.parametrize("lang", list(i18n.LANGUAGES))

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from reference_backend.catalog import schemas as P
 from reference_backend.catalog import service as catalog
+from reference_backend.console.refusals import field_error, in_language
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     database,
@@ -114,16 +115,18 @@ async def set_price(request: Request, product_id: ProductId) -> Response:
         [result] = catalog.import_prices(session, seller_id=caller.identity.seller_id,
                                          prices=[item])
     if result.errors:
-        return flash(redirect(back), "; ".join(e.message for e in result.errors), "error")
+        return flash(redirect(back), "; ".join(in_language(request, e.message)
+                                               for e in result.errors), "error")
     return flash(redirect(back), translate(request, "The price is saved."))
 
 
 # --- import from CSV ------------------------------------------------------------------------
 
 
-def read_import(text: str) -> tuple[list[P.ImportItem | None], list[dict]]:
+def read_import(request: Request, text: str) -> tuple[list[P.ImportItem | None], list[dict]]:
     """Each CSV row as an import item (None when the row itself is malformed) and the
-    row's result so far (its line number, offer id and, for a malformed row, why)."""
+    row's result so far (its line number, offer id and, for a malformed row, why, in the
+    request's language)."""
     reader = csv.DictReader(io.StringIO(text))
     missing = {"offer_id", "name", "price"} - set(reader.fieldnames or [])
     if missing:
@@ -140,8 +143,7 @@ def read_import(text: str) -> tuple[list[P.ImportItem | None], list[dict]]:
         except ValidationError as exc:
             items.append(None)
             result["status"] = "failed"
-            result["errors"] = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                                for e in exc.errors()]
+            result["errors"] = [field_error(request, e) for e in exc.errors()]
         results.append(result)
     return items, results
 
@@ -153,7 +155,7 @@ async def import_csv(request: Request) -> Response:
     upload = form.get("file")
     raw = await upload.read() if isinstance(upload, UploadFile) else b""
     try:
-        items, results = read_import(raw.decode("utf-8-sig", "replace"))
+        items, results = read_import(request, raw.decode("utf-8-sig", "replace"))
     except ValueError as exc:
         message = translate(request, "Not a product CSV: the columns {columns} are missing.")
         return render(request, "product_import.html",
@@ -168,8 +170,9 @@ async def import_csv(request: Request) -> Response:
             info = catalog.import_info(session, seller_id=seller_id, task_id=task_id)
         for (index, _), answer in zip(batch, info.items, strict=True):
             results[index]["status"] = answer.status
-            results[index]["errors"] = [f"{e.field}: {e.message}" if e.field else e.message
-                                        for e in answer.errors]
+            results[index]["errors"] = [
+                f"{e.field}: {in_language(request, e.message)}" if e.field
+                else in_language(request, e.message) for e in answer.errors]
     counts = {s: sum(1 for r in results if r["status"] == s)
               for s in ("imported", "skipped", "failed")}
     return render(request, "product_import.html", {"results": results, "counts": counts})

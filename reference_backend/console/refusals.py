@@ -1,13 +1,14 @@
-"""The services' refusals in the page's language.
+"""The services' messages in the page's language.
 
 A refusal (a :class:`~reference_backend.domain_errors.DomainError`, or the sign-in guard's
-:class:`~reference_backend.errors.ApiError`) carries an English message
-written where it is raised, often with values in it (ids, dates, statuses). Each message the
-services can raise is listed in :data:`TEMPLATES` (its values as ``{name}`` placeholders),
-marked for extraction into the console's catalogue: :func:`refusal` finds the template a
-message was made from and gives its translation with the same values. A message not listed
-(one made by a library, e.g. the password policy's) is shown as it is.
-``tests/test_console_pages.py`` checks that every message raised in the services is listed.
+:class:`~reference_backend.errors.ApiError`), a per-item error of an import or a check's
+reason (the password policy's, the webhook URL check's) carries an English message written
+where it is made, often with values in it (ids, dates, statuses). Each such message the
+services can make is listed in :data:`TEMPLATES` (its values as ``{name}`` placeholders),
+marked for extraction into the console's catalogue: :func:`in_language` finds the template a
+message was made from and gives its translation with the same values; a message not listed
+is shown as it is. :func:`field_error` does the same for a form row's validation error.
+``tests/test_console_pages.py`` checks that every message the services make is listed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
+from pydantic_core import ErrorDetails
 from starlette.requests import Request
 
 from reference_backend.console.web import _l, translate
@@ -25,6 +27,47 @@ TEMPLATES: tuple[str, ...] = (
     # the sign-in guard's 429s (reference_backend.accounts.guard)
     _l("too many sign-ins from this address; retry in {wait} s"),
     _l("the server is busy with other sign-ins; retry in 1 s"),
+    # the checks' reasons (reference_backend.security, notifications.delivery)
+    _l("password must have at least {min_length} characters"),
+    _l("password must use at least 4 different characters"),
+    _l("not a valid URL: {problem}"),
+    _l("webhook URL must be an absolute http:// or https:// URL"),
+    _l("webhook URL must not carry credentials"),
+    _l("webhook URL is longer than 2000 characters"),
+    _l("host {host} does not resolve"),
+    _l("host {host} is not a public address"),
+    # per-item errors of product, price and stock imports (catalog/, stock/)
+    _l("attribute {attribute_id} ({attribute}) takes at most {max} value(s)"),
+    _l("attribute {attribute_id} ({attribute}): dictionary_value_id {value_id} is not in its "
+       "dictionary (see /v1/description-category/attribute/values)"),
+    _l("attribute {attribute_id} ({attribute}): value is empty"),
+    _l("attribute {attribute_id} ({attribute}): {value} is not an integer"),
+    _l("attribute {attribute_id} ({attribute}): {value} is not a number"),
+    _l("attribute {attribute_id} does not belong to type {type_id}"),
+    _l("give offer_id or product_id"),
+    _l("name must not be empty"),
+    _l("old_price must be greater than price"),
+    _l("old_price must exceed price (or be 0)"),
+    _l("price must be a positive decimal string"),
+    _l("price must be positive"),
+    _l("product is archived"),
+    _l("product not found"),
+    _l("product not found (give offer_id or product_id)"),
+    _l("products cannot be created in type {type_id} ({type})"),
+    _l("required attribute {attribute_id} ({attribute}) is missing"),
+    _l("the daily limit of products to create or update is reached"),
+    _l("this product's price was set too often (10 an hour)"),
+    _l("this product's stock at this warehouse was set too recently"),
+    _l("type {type_id} is not a product type of description category {category_id} (see "
+       "/v1/description-category/tree)"),
+    _l("vat must be one of {rates}"),
+    # the import columns' own checks (reference_backend.schemas, catalog/schemas.py)
+    _l("expected a decimal number as a string, e.g. \"279.00\""),
+    _l("expected an integer or a numeric string"),
+    _l("expected at most {max_length} characters"),
+    _l("must be a finite non-negative amount below 1e12"),
+    # a plan-stock CSV's unreadable line (console/stock.py)
+    _l("line {number}"),
     # the services' refusals
     _l("DELIVERY_METHOD_NOT_FOUND: no delivery method or warehouse {method_or_warehouse}"),
     _l("SKU {sku} is not in posting {posting_number}"),
@@ -91,6 +134,8 @@ TEMPLATES: tuple[str, ...] = (
     _l("posting {posting_number} in status {status}: items can no longer be cancelled"),
     _l("posting {posting_number} is conditionally delivered and cannot be cancelled"),
     _l("posting {posting_number} is {status}: last mile needs status delivering"),
+    _l("posting {posting_number} is {status}: only a posting awaiting packaging can be partly "
+       "assembled"),
     _l("posting {posting_number} is {status}: only delivered postings can be returned"),
     _l("posting {posting_number} is {status}: only disputed postings (arbitration) move to "
        "awaiting_deliver"),
@@ -149,6 +194,7 @@ TEMPLATES: tuple[str, ...] = (
     _l("warning_level must be >= 0"),
     _l("webhook {webhook_id} not found"),
     _l("{not_ready}: {value} (labels need status awaiting_deliver)"),
+    _l("Trying set ContainersCount to not HasEntrustedAcceptance company"),
 )
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -175,10 +221,37 @@ def template_of(message: str) -> tuple[str, dict[str, str]] | None:
     return None
 
 
-def refusal(request: Request, exc: DomainError | ApiError) -> str:
-    """``exc``'s message in the request's language."""
-    found = template_of(exc.message)
+def in_language(request: Request, message: str) -> str:
+    """``message``, as a service made it, in the request's language."""
+    found = template_of(message)
     if found is None:
-        return exc.message
+        return message
     template, values = found
     return translate(request, template).format(**values)
+
+
+def refusal(request: Request, exc: DomainError | ApiError) -> str:
+    """``exc``'s message in the request's language."""
+    return in_language(request, exc.message)
+
+
+#: A form row's validation errors by their pydantic type (their values from its ``ctx``).
+FIELD_ERRORS = {
+    "missing": _l("required"),
+    "string_too_long": _l("at most {max_length} characters"),
+    "greater_than_equal": _l("must be at least {ge}"),
+    "less_than_equal": _l("must be at most {le}"),
+}
+
+
+def field_error(request: Request, error: ErrorDetails) -> str:
+    """A pydantic validation error in the request's language: its field, then why."""
+    field = ".".join(str(p) for p in error["loc"])
+    ctx = error.get("ctx") or {}
+    if error["type"] == "value_error":
+        why = in_language(request, str(ctx["error"]))
+    elif error["type"] in FIELD_ERRORS:
+        why = translate(request, FIELD_ERRORS[error["type"]]).format(**ctx)
+    else:
+        why = error["msg"]
+    return f"{field}: {why}"

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from reference_backend.catalog import schemas as P
-from reference_backend.console.refusals import refusal
+from reference_backend.console.refusals import in_language, refusal
 from reference_backend.console.session import checked_form
 from reference_backend.console.web import (
     _l,
@@ -132,7 +132,8 @@ async def set_available(request: Request) -> Response:
     with database(request).session() as session:
         [result] = update_stocks(session, seller_id=seller_id, items=[item])
     if result.errors:
-        return flash(redirect(back), "; ".join(e.message for e in result.errors), "error")
+        return flash(redirect(back), "; ".join(in_language(request, e.message)
+                                               for e in result.errors), "error")
     return flash(redirect(back), translate(request, "Stock of SKU {sku} set to {units}.").format(
         sku=sku, units=units))
 
@@ -240,7 +241,8 @@ async def plan_upload(request: Request) -> Response:
     try:
         lines = match_plan(request, caller.identity.seller_id, read_plan(text))
     except PlanFileError as exc:
-        message = translate(request, "Not a plan-stock CSV ({problem}).").format(problem=exc)
+        message = translate(request, "Not a plan-stock CSV ({problem}).").format(
+            problem=in_language(request, str(exc)))
         return render(request, "plan.html", {"error": message}, status=400)
     applied = 0
     if apply:
