@@ -586,8 +586,9 @@ def test_own_password_and_email(world: ConsoleWorld) -> None:
     other_device, _ = world.sign_in("changer@example.com", "First-pass 2026")
     token = CSRF.search(client.get("/console/profile").text).group(1)
 
-    def change(current: str, new: str, again: str | None = None) -> httpx.Response:
-        return client.post("/console/profile/password", data={
+    def change(current: str, new: str, again: str | None = None,
+               lang: str = "en") -> httpx.Response:
+        return client.post("/console/profile/password", headers={"Accept-Language": lang}, data={
             "csrf_token": token, "current_password": current, "new_password": new,
             "new_password_again": new if again is None else again})
 
@@ -596,6 +597,8 @@ def test_own_password_and_email(world: ConsoleWorld) -> None:
     assert wrong.status_code == 403 and "current password is wrong" in wrong.text
     weak = change("First-pass 2026", "aaaaaaaaaaaa")
     assert weak.status_code == 400 and "too weak" in weak.text and "4 different" in weak.text
+    weak_zh = change("First-pass 2026", "aaaaaaaaaaaa", lang="zh-CN")  # the reason too
+    assert "新密码强度不够：密码至少需要使用 4 个不同的字符" in weak_zh.text
     assert "password is changed" in _notice(client, change("First-pass 2026",
                                                            "Second-pass 2026"))
     assert world.sign_in("changer@example.com", "First-pass 2026")[1].status_code == 401
@@ -852,6 +855,9 @@ def test_an_act_forms_and_offers_its_documents(world: ConsoleWorld, people: dict
     [other] = world.order([(sku, 1)])
     world.ship(posting)
     world.ship(other)
+    places = client.post("/console/acts", headers={"Accept-Language": "zh-CN"}, data={
+        "csrf_token": token, "delivery_method_id": str(warehouse), "containers_count": "2"})
+    assert places.status_code == 400 and "该仓库未开通信任验收" in places.text  # (Ozon's text)
     formed = client.post("/console/acts", data={
         "csrf_token": token, "delivery_method_id": str(warehouse),
         "departure_date": "2026-12-24", "containers_count": "0"})
