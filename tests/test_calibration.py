@@ -3,6 +3,7 @@ path, the written scenario validates and simulates, and clear exit-2 errors."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from peakline.cli import app
 from reference_backend.sellers.world import buyer_places
+from simulator.calibration import cities
 from simulator.calibration.cities import locate
 from simulator.calibration.demand_fit import MOSCOW
 from simulator.calibration.fitting import calibrate, fit_catalogue
@@ -76,6 +78,23 @@ def test_city_table_matches_spellings_not_guesses() -> None:
     assert locate("", "Республика Татарстан").name == "Kazan"
     assert locate("Орел").name == "Oryol"
     assert locate("Springfield") is None
+
+
+def test_calibrating_locates_each_order_once(monkeypatch) -> None:
+    """The demand fit (buyers' clocks) and the region fit share one located list of orders."""
+    history = synthetic_history(Truth(days=2), seed=1)
+    calls: list[tuple[str, ...]] = []
+    real = cities.locate
+
+    def counted(*names: str):  # noqa: ANN202
+        calls.append(names)
+        return real(*names)
+
+    for name, module in list(sys.modules.items()):  # wherever it is imported
+        if name.startswith("simulator.calibration") and getattr(module, "locate", None) is real:
+            monkeypatch.setattr(module, "locate", counted)
+    fit = calibrate(history)
+    assert len(calls) == len({p.order_number for p in history.postings}) == fit.regions.orders
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("**/*.yaml")), ids=lambda p: p.name)

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from scipy import stats
 
-from simulator.calibration.cities import locate
-from simulator.calibration.history import CalibrationError, History
+from simulator.calibration.cities import City, locate
+from simulator.calibration.history import CalibrationError, History, PostingRecord
 
 MOSCOW = ZoneInfo("Europe/Moscow")  # scenario clocks are Moscow time; the Seller API's UTC
 MIN_ORDERS = 30
@@ -82,17 +82,31 @@ class DemandFit:
         return float(np.sum((self.observed - expected) ** 2 / expected) / dof)
 
 
-def order_times(history: History) -> dict[str, tuple[datetime, str]]:
-    """When each order was placed (the earliest ``in_process_at`` of its postings) and its
-    buyer's time zone (their city's; Moscow when the city is not in the table)."""
-    first: dict[str, tuple[datetime, str]] = {}
+@dataclass(frozen=True)
+class PlacedOrder:
+    """An order as the fits read it: when it was placed (the earliest ``in_process_at`` of its
+    postings) and where its buyer is, as named on that posting and located in the table."""
+
+    at: datetime
+    city: str
+    region: str
+    place: City | None  # None: neither name is in the table
+
+    @property
+    def time_zone(self) -> str:
+        """The buyer's clock: their city's, Moscow when the city is not in the table."""
+        return self.place.time_zone if self.place else "Europe/Moscow"
+
+
+def placed_orders(history: History) -> list[PlacedOrder]:
+    """Every order of ``history``, its buyer located once."""
+    first: dict[str, PostingRecord] = {}
     for posting in history.postings:
         known = first.get(posting.order_number)
-        if known is None or posting.in_process_at < known[0]:
-            city = locate(posting.city, posting.region)
-            first[posting.order_number] = (posting.in_process_at,
-                                           city.time_zone if city else "Europe/Moscow")
-    return first
+        if known is None or posting.in_process_at < known.in_process_at:
+            first[posting.order_number] = posting
+    return [PlacedOrder(p.in_process_at, p.city, p.region, locate(p.city, p.region))
+            for p in first.values()]
 
 
 def hours_ahead_of_moscow(zone: str, moment: datetime) -> int:
@@ -102,19 +116,20 @@ def hours_ahead_of_moscow(zone: str, moment: datetime) -> int:
     return round(delta.total_seconds() / 3600)
 
 
-def hourly_counts(history: History) -> tuple[list[datetime], dict[int, np.ndarray]]:
-    """Moscow hour bins covering ``[since, to)`` and, per buyers' clock (hours ahead of
-    Moscow), the orders placed in each."""
+def hourly_counts(history: History, orders: list[PlacedOrder]) -> tuple[
+        list[datetime], dict[int, np.ndarray]]:
+    """Moscow hour bins covering ``[since, to)`` of ``history`` and, per buyers' clock (hours
+    ahead of Moscow), the ``orders`` placed in each."""
     start = history.since.astimezone(MOSCOW).replace(minute=0, second=0, microsecond=0)
     n = int(np.ceil((history.to - start).total_seconds() / 3600))
     hours = [start + timedelta(hours=i) for i in range(n)]
-    orders = order_times(history).values()
-    ahead = {zone: hours_ahead_of_moscow(zone, history.to) for zone in {z for _, z in orders}}
+    ahead = {zone: hours_ahead_of_moscow(zone, history.to)
+             for zone in {order.time_zone for order in orders}}
     counts = {offset: np.zeros(n) for offset in sorted(set(ahead.values()))}
-    for moment, zone in orders:
-        index = int((moment - start).total_seconds() // 3600)
+    for order in orders:
+        index = int((order.at - start).total_seconds() // 3600)
         if 0 <= index < n:
-            counts[ahead[zone]][index] += 1
+            counts[ahead[order.time_zone]][index] += 1
     return hours, counts
 
 
@@ -181,9 +196,10 @@ def _expected(bins: Bins, base: float, w_f: np.ndarray, h_f: np.ndarray, d_f: np
     return base * w_f[bins.clock] * h_f[bins.hour] * d_f[bins.weekday] * np.exp(g * bins.weeks)
 
 
-def fit_demand(history: History) -> DemandFit:
-    """Fit the curve; :class:`CalibrationError` when the history is too short or thin."""
-    hours, by_clock = hourly_counts(history)
+def fit_demand(history: History, placed: list[PlacedOrder]) -> DemandFit:
+    """Fit the curve to ``history``'s orders (``placed``: :func:`placed_orders`);
+    :class:`CalibrationError` when the history is too short or thin."""
+    hours, by_clock = hourly_counts(history, placed)
     bins = Bins.of(hours, by_clock)
     counts = bins.pooled(bins.counts)
     orders = int(counts.sum())

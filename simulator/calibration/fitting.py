@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special, stats
 
-from simulator.calibration.cities import City, locate
-from simulator.calibration.demand_fit import DemandFit, fit_demand
+from simulator.calibration.cities import City
+from simulator.calibration.demand_fit import DemandFit, PlacedOrder, fit_demand, placed_orders
 from simulator.calibration.history import CalibrationError, History
 
 MIN_LINES = 30
@@ -296,19 +296,16 @@ class RegionFit:
     orders: int
 
 
-def fit_regions(history: History) -> RegionFit:
-    first: dict[str, tuple[str, str]] = {}
-    for posting in history.postings:
-        first.setdefault(posting.order_number, (posting.city, posting.region))
+def fit_regions(orders: list[PlacedOrder]) -> RegionFit:
     known: Counter[City] = Counter()
     unknown: Counter[str] = Counter()
-    for city, region in first.values():
-        match = locate(city, region)
-        if match:
-            known[match] += 1
+    for order in orders:
+        if order.place:
+            known[order.place] += 1
         else:
-            unknown[" / ".join(dict.fromkeys(filter(None, (city, region)))) or "(blank)"] += 1
-    n = len(first)
+            named = dict.fromkeys(filter(None, (order.city, order.region)))
+            unknown[" / ".join(named) or "(blank)"] += 1
+    n = len(orders)
     if not known:
         names = ", ".join(sorted(unknown)[:10])
         raise CalibrationError(
@@ -381,6 +378,7 @@ class Calibration:
 
 def calibrate(history: History, *, uplift: float = 1.0) -> Calibration:
     """Fit every block (:class:`CalibrationError` names the first that cannot be fitted)."""
-    return Calibration(history, fit_demand(history), fit_catalogue(history),
-                       fit_baskets(history), fit_outcomes(history), fit_regions(history),
+    orders = placed_orders(history)
+    return Calibration(history, fit_demand(history, orders), fit_catalogue(history),
+                       fit_baskets(history), fit_outcomes(history), fit_regions(orders),
                        fit_handling(history), uplift)
