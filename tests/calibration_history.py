@@ -55,6 +55,11 @@ class Truth:
     since: datetime = datetime(2026, 10, 5, tzinfo=MOSCOW)
     local_time: bool = False  # each city's buyers follow the profiles on their own clock
 
+    def rate(self, moment: datetime) -> float:
+        """Orders an hour at ``moment`` on its own clock, peaks aside."""
+        return float(self.baseline * self.hour_of_day[moment.hour]
+                     * self.day_of_week[moment.weekday()])
+
 
 SKU_BASE = 180_550_000
 WAREHOUSES = [WarehouseRecord(22142605386000, "Khorugvino", 56.154, 36.978),
@@ -74,13 +79,11 @@ def synthetic_history(truth: Truth, seed: int = 1) -> History:
     for t in range(truth.days * 24):
         start = truth.since + timedelta(hours=t)
         peak = truth.peak_multiplier if truth.peak_hours[0] <= t < truth.peak_hours[1] else 1
-        rate = (truth.baseline * truth.hour_of_day[start.hour]
-                * truth.day_of_week[start.weekday()]) * peak
+        rate = truth.rate(start) * peak
         buyers = None
         if truth.local_time:  # per city, by its local hour and weekday
             local = [start.astimezone(clock) for clock in clocks]
-            rates = truth.baseline * peak * weights * np.array(
-                [truth.hour_of_day[h.hour] * truth.day_of_week[h.weekday()] for h in local])
+            rates = np.array([truth.rate(moment) for moment in local]) * peak * weights
             buyers = np.repeat(np.arange(len(cities)), rng.poisson(rates))
         for k in range(rng.poisson(rate) if buyers is None else len(buyers)):
             n += 1
