@@ -11,7 +11,13 @@ depend on stored data, the clock or another field, which no schema can say: for 
 ``positive_data_acceptance`` also takes a 400, each with its reason.
 
 The suite runs a small fixed-seed, deterministic sample (``PEAKLINE_SCHEMATHESIS_EXAMPLES``,
-default 1 per operation, fuzzing and stateful phases); a long run locally::
+default 1 per operation, fuzzing and stateful phases). With PostgreSQL at hand (CI) the SQLite
+run takes the stateful phase only: the wire it checks is the same on both databases (the routes,
+schemas and checks lie above the service layer), PostgreSQL is the stricter of the two (typed
+parameters, string lengths), and SQLite keeps its own fuzzing of every operation in process
+(``tests/test_backend_fuzz.py``, ``tests/test_backend_ozon_fuzz.py``: no 5xx, a refusal changes
+nothing) and its hostile values (``tests/test_backend_hostile.py``). A long run locally, every
+phase on both::
 
     PEAKLINE_SCHEMATHESIS_EXAMPLES=15 \\
     PEAKLINE_SCHEMATHESIS_PHASES=examples,coverage,fuzzing,stateful \\
@@ -42,6 +48,8 @@ from tests.backend_support import (
 
 EXAMPLES = int(os.environ.get("PEAKLINE_SCHEMATHESIS_EXAMPLES", "1"))
 PHASES = os.environ.get("PEAKLINE_SCHEMATHESIS_PHASES", "fuzzing,stateful")
+#: the SQLite run's phases when PostgreSQL takes them all (see above)
+BESIDE_POSTGRES = os.environ.get("PEAKLINE_SCHEMATHESIS_PHASES", "stateful")
 
 #: operation -> why a schema-valid request may still get a 400 (Ozon answers such requests
 #: with 400 INVALID_ARGUMENT, and so does this server).
@@ -95,6 +103,11 @@ def config(creds: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def phases(kind: str) -> str:
+    """The phases of the run on ``kind``."""
+    return BESIDE_POSTGRES if kind == "sqlite" and postgres_admin_url() else PHASES
+
+
 @contextlib.contextmanager
 def _database(kind: str, tmp_path: Path) -> Iterator[tuple[str, dict]]:
     if kind == "sqlite":
@@ -107,9 +120,10 @@ def _database(kind: str, tmp_path: Path) -> Iterator[tuple[str, dict]]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)  # (a loaded machine; the long local run passes --timeout)
+@pytest.mark.timeout(600)  # (a loaded machine; the long local run passes --timeout)
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_schemathesis_all_checks_and_stateful(kind: str, tmp_path: Path) -> None:
+    run_phases = phases(kind)
     with _database(kind, tmp_path) as (url, creds):
         server = ServerProcess(url, env={"PEAKLINE_SIGNIN_PER_ADDRESS": "1000/minute"})
         server.wait_ready(timeout=240)  # (a loaded machine starts it slowly)
@@ -126,7 +140,7 @@ def test_schemathesis_all_checks_and_stateful(kind: str, tmp_path: Path) -> None
             out = subprocess.run(
                 [str(Path(sys.executable).parent / "schemathesis"), "--config-file",
                  str(tmp_path / "schemathesis.toml"), "--no-color", "run",
-                 f"{base}/openapi.json", "--checks", "all", "--phases", PHASES,
+                 f"{base}/openapi.json", "--checks", "all", "--phases", run_phases,
                  "--max-examples", str(EXAMPLES), "--seed", "16", "--workers", "1",
                  "--request-timeout", "60", "--report", "json", "--report-dir",
                  str(tmp_path / "report")],
@@ -137,7 +151,9 @@ def test_schemathesis_all_checks_and_stateful(kind: str, tmp_path: Path) -> None
                                  + "\nserver:\n" + server.output())
     report = json.loads(next((tmp_path / "report").glob("*.json")).read_text())
     operations = report["operations"]
-    assert operations["tested"] == operations["total"] >= 140 and not operations["errored"]
+    assert operations["tested"] > 0 and not operations["errored"]
+    if "fuzzing" in run_phases:  # every operation
+        assert operations["tested"] == operations["total"] >= 140
     assert report["complete"] and not report["failures"] and not report["errors"]
-    for phase in PHASES.split(","):
+    for phase in run_phases.split(","):
         assert report["phases"][phase]["status"] == "success", report["phases"]
