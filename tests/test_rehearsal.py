@@ -135,6 +135,7 @@ def test_an_integration_that_dies_exits_3(smoke_path, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # two whole rehearsals (~50 s in CI): tests/conftest.py runs it early
 @pytest.mark.parametrize(("poll", "passes"), [("1", True), ("60", False)])
 def test_the_gate_tells_a_keeping_up_integration_from_a_slow_one(smoke_path, tmp_path, poll,
                                                                  passes):
