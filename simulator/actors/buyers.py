@@ -134,6 +134,7 @@ class Buyers:
             t = max(env.now + STEP_MINUTES, math.ceil(upcoming / STEP_MINUTES) * STEP_MINUTES)
             if t > self.world.end:
                 return
+            self.replenisher.deliveries.seal(t)  # this step sees the deliveries due so far
             yield env.timeout(t - env.now)
             hi = int(np.searchsorted(arrivals.time, t, side="right"))
             touched = self._allocate(self.processed, hi, t) if hi > self.processed else None

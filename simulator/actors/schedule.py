@@ -5,7 +5,9 @@ shifts given by date, x fault factors), kept as a cumulative sum so the capacity
 is two lookups. Times of day of a node (cut-offs, departures) become model times through its
 clock offset (:func:`daily_times`). Future events that carry a batch
 of parcels (a truck's arrival, a wave's handover) are SimPy timeouts with one callback each;
-batches with many distinct times are grouped by the minute (rounded up).
+batches with many distinct times are grouped by the minute (rounded up). Items that many
+calls schedule over a long time (supplier deliveries) share one event per minute
+(:class:`MinuteBatches`).
 """
 
 from __future__ import annotations
@@ -153,3 +155,51 @@ def call_batches_at(env: simpy.Environment, times: np.ndarray, ids: np.ndarray,
     for at, sl in groups:
         batch_ids, batch_times = ids[sl], times[sl]
         call_at(env, at, lambda i=batch_ids, t=batch_times: fn(i, t))
+
+
+class MinuteBatches:
+    """Items due at whole minutes, one SimPy event per minute: ``fn(rows)`` with the rows of
+    every item due then (a 2-D array, one row an item), in the order they were added.
+
+    Items added for a minute whose event is still pending join it, so they happen where the
+    first of them was scheduled in the event order. That is the order one event per
+    :meth:`add` would give as long as no event that reads what the items change was
+    scheduled for that minute in between: whoever schedules such an event calls
+    :meth:`seal` for its minute, and later items get an event of their own after it. Items
+    due at or after ``end`` (when the run stops) are dropped: they would never happen.
+    """
+
+    def __init__(self, env: simpy.Environment, end: float,
+                 fn: Callable[[np.ndarray], None]) -> None:
+        self.env, self.end, self.fn = env, end, fn
+        self._open: dict[float, list[np.ndarray]] = {}
+
+    def add(self, minutes: np.ndarray, rows: np.ndarray) -> None:
+        """Items ``rows[i]`` due at ``minutes[i]`` (whole minutes)."""
+        due = minutes < self.end
+        if not due.all():
+            minutes, rows = minutes[due], rows[due]
+        if minutes.size == 0:
+            return
+        order = np.argsort(minutes, kind="stable")
+        minutes, rows = minutes[order], rows[order]
+        starts = np.flatnonzero(np.concatenate(([True], minutes[1:] != minutes[:-1])))
+        bounds = np.append(starts, minutes.size).tolist()
+        opened = self._open
+        for at, a, b in zip(minutes[starts].tolist(), bounds, bounds[1:], strict=False):
+            batch = opened.get(at)
+            if batch is None:
+                opened[at] = batch = [rows[a:b]]
+                call_at(self.env, at, lambda at=at, batch=batch: self._fire(at, batch))
+            else:
+                batch.append(rows[a:b])
+
+    def seal(self, at: float) -> None:
+        """An event that must see the items of minute ``at`` added so far, and none added
+        later, is scheduled for that minute."""
+        self._open.pop(at, None)
+
+    def _fire(self, at: float, parts: list[np.ndarray]) -> None:
+        if self._open.get(at) is parts:
+            del self._open[at]
+        self.fn(parts[0] if len(parts) == 1 else np.concatenate(parts))

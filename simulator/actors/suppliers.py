@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from simulator.actors.schedule import call_batches_at
+from simulator.actors.schedule import MinuteBatches
 from simulator.actors.world import World
 from simulator.distributions import Distribution
 from simulator.policies.base import (
@@ -94,6 +94,8 @@ class Replenisher:
         self.buyers = None  # set by the model (for the demand records)
         self._marks = (0, 0, 0)  # postings, posting lines, orders already counted
         self._rng = world.streams["suppliers"]
+        # deliveries due in the same minute arrive together (at the first one's turn)
+        self.deliveries = MinuteBatches(world.env, world.end, self._receive)
         world.env.process(self._days())
         if not self.continuous:
             world.env.process(self._periodic(float(policy.review_hours) * 60))
@@ -144,6 +146,7 @@ class Replenisher:
         env = self.world.env
         while env.now < self.world.end:
             self.review(np.flatnonzero(self.world.stock.carried.reshape(-1)), env.now)
+            self.deliveries.seal(env.now + every)
             yield env.timeout(every)
 
     def review(self, codes: np.ndarray, t: float) -> None:
@@ -202,8 +205,8 @@ class Replenisher:
                 mine = supplier == j
                 if mine.any():
                     arrive[mine] = t + lead.sample(self._rng, int(mine.sum())) * 1440
-        call_batches_at(self.world.env, arrive, np.arange(qty.size),
-                        lambda idx, _times: self._receive(skus[idx], whs[idx], qty[idx]))
+        self.deliveries.add(np.ceil(arrive), np.column_stack((skus, whs, qty)))
 
-    def _receive(self, skus: np.ndarray, whs: np.ndarray, qty: np.ndarray) -> None:
-        self.world.stock.receive(skus, qty, whs.astype(np.int64), self.world.env.now)
+    def _receive(self, rows: np.ndarray) -> None:
+        """Deliveries ``(sku, warehouse, units)`` arrive."""
+        self.world.stock.receive(rows[:, 0], rows[:, 2], rows[:, 1], self.world.env.now)
