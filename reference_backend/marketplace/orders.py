@@ -6,7 +6,6 @@ buyers, sorting centres and carriers of every seller.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
 import orjson
@@ -14,7 +13,6 @@ from fastapi import APIRouter, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import StringConstraints, TypeAdapter, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from reference_backend.auth import DbDep, PlatformAuth
 from reference_backend.marketplace.schemas import (
@@ -28,7 +26,7 @@ from reference_backend.marketplace.schemas import (
     ReturnRequestIn,
     ReturnsOut,
 )
-from reference_backend.orders.service import place_order, place_order_async
+from reference_backend.orders.service import place_order_async
 from reference_backend.postings import buyer
 from reference_backend.returns.processing import return_view
 
@@ -73,18 +71,14 @@ def idempotency_key(request: Request) -> str | None:
 async def create_order(body: OrderIn, request: Request, platform: PlatformAuth) -> Response:
     """Place a buyer order: allocate (seller's policy), reserve, split into postings."""
     settings, db = request.app.state.settings, request.app.state.db  # (fewer dependencies)
-    # PostgreSQL: batched with concurrent orders on the event loop; SQLite: one worker-thread
-    # hop. The dependencies are async too (no thread hop for them).
-    lines = [(line.sku, line.quantity) for line in body.lines]
-    common = {"client_id": body.client_id, "region": body.region, "lines": lines,
-              "idempotency_key": idempotency_key(request),
-              "idempotency_scope": f"orders:{platform.key_id}",
-              "shipment_deadline_hours": settings.shipment_deadline_hours}
-    if db.has_async_pool:
-        outcome = await place_order_async(db, **common)
-    else:
-        outcome = await run_in_threadpool(partial(
-            place_order, db, attempts=settings.order_allocation_attempts, **common))
+    # group commit: placed with the orders that arrive at the same time in one transaction
+    # (PostgreSQL: on the event loop; SQLite: in a worker thread). The dependencies are async
+    # too (no thread hop for them).
+    outcome = await place_order_async(
+        db, client_id=body.client_id, region=body.region,
+        lines=[(line.sku, line.quantity) for line in body.lines],
+        idempotency_key=idempotency_key(request), idempotency_scope=f"orders:{platform.key_id}",
+        shipment_deadline_hours=settings.shipment_deadline_hours)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return Response(orjson.dumps(outcome.body), status_code=201, headers=headers,
                     media_type="application/json")

@@ -1,4 +1,9 @@
-"""Group commit for buyer orders on PostgreSQL: orders that arrive together are placed together.
+"""Group commit for buyer orders: orders that arrive together are placed together.
+
+:class:`GroupCommit` queues them; a database without the async pool (SQLite) places each
+batch in one transaction in a worker thread, one batch at a time (:class:`ThreadBatcher`,
+with :func:`~.service.place_orders`: a savepoint per order). The rest of this module is
+PostgreSQL's :class:`OrderBatcher`, on the event loop.
 
 Per event loop, the orders that arrive while a batch is in the database form the next one
 (at most ``max_batch``); a second batch starts beside the running one (up to ``in_flight``)
@@ -32,12 +37,14 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.concurrency import run_in_threadpool
 
 from reference_backend.db import Database
 from reference_backend.domain_errors import Conflict, DomainError
@@ -61,8 +68,6 @@ class OrderRequest:
     body_hash: str
     deadline: timedelta
     now: datetime
-    future: asyncio.Future[Any] = field(init=False, repr=False)  # set by OrderBatcher.place
-    queued_at: float = field(init=False, repr=False)  # time.perf_counter(), by place
 
 
 @dataclass(slots=True)
@@ -145,29 +150,35 @@ class _Statements:
                       f"{insert_keys} SELECT 1")
 
 
-class OrderBatcher:
-    """Queues orders and places them in batches, at most ``in_flight`` in the database."""
+@dataclass(slots=True, eq=False)
+class _Waiting:
+    """A queued order: the request, the future its caller awaits, when it was queued."""
 
-    def __init__(self, db: Database, *, max_batch: int, in_flight: int, overlap_from: int,
-                 attempts: int, metrics: BatchMetrics | None = None) -> None:
-        self.db = db
+    request: Any
+    future: asyncio.Future[Any]
+    queued_at: float  # time.perf_counter()
+
+
+class GroupCommit:
+    """Queues orders and places them in batches, at most ``in_flight`` in the database;
+    :meth:`_run` places one batch (the outcome of each request; none: the next batch)."""
+
+    def __init__(self, *, max_batch: int, in_flight: int, overlap_from: int,
+                 metrics: BatchMetrics | None) -> None:
         self.metrics = metrics
         self.max_batch = max_batch
         self.in_flight = in_flight
         self.overlap_from = overlap_from
-        self.attempts = max(1, attempts)
-        self.sql = _Statements(db)
-        self.pending: list[OrderRequest] = []
+        self.pending: list[_Waiting] = []
         self.loop = asyncio.get_running_loop()
         self.running: set[asyncio.Task[None]] = set()
 
-    async def place(self, request: OrderRequest) -> Placed:
+    async def place(self, request: Any) -> Any:
         """Queue ``request``; its answer, or the refusal it raised, once its batch is done."""
-        request.future = self.loop.create_future()
-        request.queued_at = time.perf_counter()
-        self.pending.append(request)
+        waiting = _Waiting(request, self.loop.create_future(), time.perf_counter())
+        self.pending.append(waiting)
         self._start()
-        return await request.future
+        return await waiting.future
 
     def _start(self) -> None:
         """Send what is queued as new batches: at once when none is running; beside a running
@@ -184,26 +195,56 @@ class OrderBatcher:
         self.running.discard(task)
         self._start()
 
-    async def _settled(self, batch: list[OrderRequest]) -> None:
+    async def _settled(self, batch: list[_Waiting]) -> None:
         """Run the batch; every order gets its outcome (or the batch's error)."""
         started = time.perf_counter()
+        requests = [w.request for w in batch]
         try:
-            outcomes = await self._run(batch)
+            outcomes = await self._run(requests)
         except Exception as exc:  # noqa: BLE001 - every waiting order gets the error
-            outcomes = dict.fromkeys(batch, exc)
+            outcomes = dict.fromkeys(requests, exc)
         if self.metrics is not None:
             self.metrics.orders.observe(len(batch))
-            self.metrics.wait.observe(started - min(r.queued_at for r in batch))
+            self.metrics.wait.observe(started - min(w.queued_at for w in batch))
             self.metrics.duration.observe(time.perf_counter() - started)
-        for request in batch:
-            outcome = outcomes.get(request)
+        for waiting in batch:
+            outcome = outcomes.get(waiting.request)
             if outcome is None:  # a twin of an earlier order in the batch: the next batch
-                self.pending.append(request)
-            elif not request.future.done():  # (done: the client went away; the order stands)
+                self.pending.append(waiting)
+            elif not waiting.future.done():  # (done: the client went away; the order stands)
                 if isinstance(outcome, BaseException):
-                    request.future.set_exception(outcome)
+                    waiting.future.set_exception(outcome)
                 else:
-                    request.future.set_result(outcome)
+                    waiting.future.set_result(outcome)
+
+    async def _run(self, batch: list[Any]) -> dict[Any, Any]:
+        raise NotImplementedError
+
+
+class ThreadBatcher(GroupCommit):
+    """Group commit for a database without the async pool (SQLite): ``place(batch)`` places
+    a batch in one transaction in a worker thread, one batch at a time (one writer)."""
+
+    def __init__(self, place: Callable[[list[Any]], dict[Any, Any]], *, max_batch: int,
+                 metrics: BatchMetrics | None) -> None:
+        super().__init__(max_batch=max_batch, in_flight=1, overlap_from=max_batch,
+                         metrics=metrics)
+        self.place_batch = place
+
+    async def _run(self, batch: list[Any]) -> dict[Any, Any]:
+        return await run_in_threadpool(self.place_batch, batch)
+
+
+class OrderBatcher(GroupCommit):
+    """PostgreSQL's group commit: each batch in two round trips on the async pool."""
+
+    def __init__(self, db: Database, *, max_batch: int, in_flight: int, overlap_from: int,
+                 attempts: int, metrics: BatchMetrics | None = None) -> None:
+        super().__init__(max_batch=max_batch, in_flight=in_flight, overlap_from=overlap_from,
+                         metrics=metrics)
+        self.db = db
+        self.attempts = max(1, attempts)
+        self.sql = _Statements(db)
 
     async def _run(self, batch: list[OrderRequest]) -> dict[OrderRequest, Placed | Exception]:
         import psycopg.errors
@@ -325,7 +366,7 @@ class _Available:
             self.cells[(seller_id, sku, wh)][2] -= quantity
 
 
-_batchers: weakref.WeakKeyDictionary[Database, OrderBatcher] = weakref.WeakKeyDictionary()
+_batchers: weakref.WeakKeyDictionary[Database, GroupCommit] = weakref.WeakKeyDictionary()
 _metrics: weakref.WeakKeyDictionary[Database, BatchMetrics] = weakref.WeakKeyDictionary()
 
 
@@ -334,13 +375,23 @@ def measure_batches(db: Database, registry: CollectorRegistry) -> None:
     _metrics[db] = BatchMetrics(registry)
 
 
-def batcher_for(db: Database) -> OrderBatcher:
-    """The batcher of ``db`` on the running event loop (a test client runs a loop of its own)."""
+def batcher_for(db: Database, place: Callable[[list[Any]], dict[Any, Any]] | None = None
+                ) -> GroupCommit:
+    """The batcher of ``db`` on the running event loop (a test client runs a loop of its own):
+    PostgreSQL's (:class:`OrderBatcher`), or without the async pool one placing batches with
+    ``place`` in a worker thread (:class:`ThreadBatcher`)."""
     batcher = _batchers.get(db)
     if batcher is None or batcher.loop is not asyncio.get_running_loop():
         settings = db.settings
-        batcher = _batchers[db] = OrderBatcher(
-            db, max_batch=settings.order_batch_max, in_flight=settings.order_batches_in_flight,
-            overlap_from=settings.order_batch_overlap_from,
-            attempts=settings.order_allocation_attempts, metrics=_metrics.get(db))
+        if db.has_async_pool:
+            batcher = OrderBatcher(
+                db, max_batch=settings.order_batch_max,
+                in_flight=settings.order_batches_in_flight,
+                overlap_from=settings.order_batch_overlap_from,
+                attempts=settings.order_allocation_attempts, metrics=_metrics.get(db))
+        else:
+            assert place is not None
+            batcher = ThreadBatcher(place, max_batch=settings.order_batch_max,
+                                    metrics=_metrics.get(db))
+        _batchers[db] = batcher
     return batcher
