@@ -458,3 +458,44 @@ def test_rows_read_on_the_driver_cursor_equal_sqlalchemy_rows(world, monkeypatch
         warehouse_ids = conn.execute(select(Warehouse.warehouse_id)).scalars().all()
         assert sorted(r.name for r in names.fetch(conn, warehouse_ids)) == sorted(
             conn.execute(select(Warehouse.name)).scalars().all())
+
+
+def test_orders_arriving_together_commit_together(world: tuple[Database, dict]) -> None:
+    """Without the async pool (SQLite) concurrent orders form batches placed in one
+    transaction each; a refused order writes nothing, its neighbours stand, a twin key is
+    answered from the first order's response and a key reused with another body refused."""
+    db, creds = world
+    if db.has_async_pool:
+        pytest.skip("PostgreSQL batches on the event loop (tests above)")
+    sku = creds["sku_base"]
+    registry = CollectorRegistry()
+    orders_batch.measure_batches(db, registry)
+    before = _counts(db)
+    lines = {"ok": [(sku, 1)], "unknown": [(sku + 10**6, 1)], "twin": [(sku, 1)],
+             "other-body": [(sku, 2)]}
+    keys = {"ok": "k-1", "unknown": "k-2", "twin": "k-1", "other-body": "k-1"}
+    plain = [f"plain-{i}" for i in range(10)]
+
+    async def place(name: str) -> object:
+        try:
+            return await orders.place_order_async(
+                db, client_id=creds["client_id"], region="R-MSK",
+                lines=lines.get(name, [(sku, 1)]), idempotency_key=keys.get(name, name))
+        except Exception as exc:  # noqa: BLE001 - the refusals are the outcome here
+            return exc
+
+    async def run() -> list[object]:
+        return await asyncio.gather(*(place(n) for n in [*lines, *plain]))
+
+    ok, unknown, twin, other_body, *placed = asyncio.run(run())
+    assert isinstance(unknown, InvalidInput)
+    assert isinstance(other_body, IdempotencyMismatch)
+    assert not ok.replayed and twin.replayed and twin.body == ok.body
+    assert all(not p.replayed for p in placed)
+    assert len({p.body["order_id"] for p in [ok, *placed]}) == 11
+    after = _counts(db)
+    assert after["orders"] - before["orders"] == 11  # the refusals left no row behind
+    assert after["idempotency_keys"] - before["idempotency_keys"] == 11
+    batches = registry.get_sample_value("peakline_order_batch_orders_count")
+    assert registry.get_sample_value("peakline_order_batch_orders_sum") == 14
+    assert batches is not None and batches < 14  # they waited for one another
