@@ -59,9 +59,10 @@ class Settings(BaseSettings):
     shipment_deadline_hours: float = Field(default=24.0, gt=0)
     #: Attempts to re-allocate when a concurrent order took the stock between read and reserve.
     order_allocation_attempts: int = Field(default=3, ge=1, le=20)
-    #: PostgreSQL: buyer orders arriving together are placed in one transaction (a batch) of
-    #: at most this many orders, with at most ``order_batches_in_flight`` batches at a time
-    #: per worker process (more overlap means shorter waits, fewer means bigger batches).
+    #: Buyer orders arriving together are placed in one transaction (a batch) of at most
+    #: this many orders, with at most ``order_batches_in_flight`` batches at a time per
+    #: worker process on PostgreSQL, one on SQLite (more overlap means shorter waits, fewer
+    #: means bigger batches).
     order_batch_max: int = Field(default=64, ge=1, le=1000)
     order_batches_in_flight: int = Field(default=2, ge=1, le=16)
     #: A batch starts beside a running one only when this many orders wait (a backlog):
