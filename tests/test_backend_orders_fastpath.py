@@ -499,3 +499,33 @@ def test_orders_arriving_together_commit_together(world: tuple[Database, dict]) 
     batches = registry.get_sample_value("peakline_order_batch_orders_count")
     assert registry.get_sample_value("peakline_order_batch_orders_sum") == 14
     assert batches is not None and batches < 14  # they waited for one another
+
+
+def test_a_cold_seller_cache_is_read_once(world: tuple[Database, dict],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders arriving while the seller cache is cold (or expired) wait for one read of the
+    seller instead of each sending its own (PostgreSQL's event-loop path)."""
+    db, creds = world
+    if not db.has_async_pool:
+        pytest.skip("the event-loop path is PostgreSQL's")
+    reads: list[str] = []
+    read = orders._read_seller
+
+    def counted(db_: Database, client_id: str) -> tuple | None:
+        reads.append(client_id)
+        return read(db_, client_id)
+
+    monkeypatch.setattr(orders, "_read_seller", counted)
+    monkeypatch.setattr(orders, "_sellers", {})
+
+    async def run() -> list[int]:
+        try:
+            placed = await asyncio.gather(*(orders.place_order_async(
+                db, client_id=creds["client_id"], region="R-MSK",
+                lines=[(creds["sku_base"], 1)], idempotency_key=f"cold-{i}") for i in range(8)))
+            return [p.body["order_id"] for p in placed]
+        finally:
+            await db.aclose()
+
+    assert len(set(asyncio.run(run()))) == 8
+    assert reads == [creds["client_id"]]

@@ -20,6 +20,7 @@ replacement) through portable SQLAlchemy Core statements that write the same row
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -295,7 +296,7 @@ async def place_order_async(
     where = database_key(db.engine)
     seller = _cached_seller(where, client_id)
     if seller is None:
-        seller = await run_in_threadpool(_read_seller, db, client_id)
+        seller = await _read_seller_once(db, where, client_id)
     if seller is None:
         raise NotFound(f"seller with client_id {client_id} not found", code="SELLER_NOT_FOUND")
     seller_id, policy_name, policy_params = seller
@@ -321,6 +322,26 @@ async def place_order_async(
 def _read_seller(db: Database, client_id: str) -> tuple | None:
     with db.read_connection() as conn:
         return _seller_by_client_id(conn, client_id)
+
+
+#: the seller reads in flight, per event loop: when the cache expires, the orders arriving
+#: meanwhile wait for one read instead of each sending its own
+_seller_reads: dict[tuple[str, str], asyncio.Task[tuple | None]] = {}
+
+
+def _read_seller_once(db: Database, where: str, client_id: str) -> asyncio.Future[tuple | None]:
+    key, loop = (where, client_id), asyncio.get_running_loop()
+    task = _seller_reads.get(key)
+    if task is None or task.get_loop() is not loop:
+        task = _seller_reads[key] = loop.create_task(
+            run_in_threadpool(_read_seller, db, client_id))
+        task.add_done_callback(partial(_seller_read_done, key))
+    return asyncio.shield(task)
+
+
+def _seller_read_done(key: tuple[str, str], task: asyncio.Task[tuple | None]) -> None:
+    if _seller_reads.get(key) is task:
+        del _seller_reads[key]
 
 
 def place_order_in(
