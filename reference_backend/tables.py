@@ -452,6 +452,11 @@ class Posting(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     status_changed_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     created_at: Mapped[datetime] = _created()
+    #: Changed by the database (triggers, migration 0008) on every write to the posting, its
+    #: lines, its warehouse's name or its delivery method: a list page is known by its
+    #: postings' ids and versions (:mod:`reference_backend.postings.pages`). (The column's
+    #: server default 0 is the migration's, for rows inserted without it.)
+    version: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class PostingItem(Base):

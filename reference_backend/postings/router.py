@@ -8,22 +8,15 @@ from typing import Any
 import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
-from sqlalchemy import Connection
 
 from reference_backend import pagination
-from reference_backend.db import Database
 from reference_backend.deps import DbDep, PostingsRead
 from reference_backend.domain_errors import InvalidInput
+from reference_backend.postings import pages
 from reference_backend.postings import schemas as S
 from reference_backend.postings import service as q
 
 router = APIRouter(tags=["Ozon: FBS postings"])
-
-
-def _json(data: dict[str, Any]) -> Response:
-    """A list page, built as wire data (:func:`.service.to_v3`); the declared
-    ``response_model`` documents it."""
-    return Response(orjson.dumps(data), media_type="application/json")
 
 
 def _window(w: S.DateWindow | None) -> dict:
@@ -101,42 +94,43 @@ def _check_period(since: datetime | None, to: datetime | None) -> None:
         raise InvalidInput("filter.since must not be after filter.to")
 
 
-async def _v3_page(
-    db: Database, seller_id: int, flt: q.PostingFilter, body: S.OffsetListRequest, limit: int,
-    *, counted: bool = False,
-) -> tuple[list[orjson.Fragment], bool, int]:
-    """A v3 page (offset paging): the postings, ``has_next`` and (``counted``) how many
-    postings match."""
-    page = {"limit": limit, "offset": body.offset, "desc": body.dir == "desc"}
-
-    def sync(conn: Connection) -> tuple[list[q.PostingBundle], bool, int]:
-        bundles, has_next = q.list_offset(conn, seller_id, flt, **page)
-        return bundles, has_next, q.count(conn, seller_id, flt) if counted else 0
-
-    async def on_loop(conn: Any) -> tuple[list[q.PostingBundle], bool, int]:
-        return await q.alist_offset(conn, seller_id, flt, counted=counted, **page)
-
-    bundles, has_next, total = await db.reading(sync, on_loop)
-    return q.wire_postings(bundles, body.with_, q.to_v3), has_next, total
+def _list_v3(postings: list[orjson.Fragment], has_next: bool, _cursor: str,
+             _total: int) -> dict[str, Any]:
+    return {"result": {"postings": postings, "has_next": has_next}}
 
 
-async def _v4_page(
-    db: Database, seller_id: int, flt: q.PostingFilter, body: S.CursorListRequest, limit: int,
-    *, counted: bool = False,
-) -> tuple[list[orjson.Fragment], bool, str, int]:
-    """A v4 page (cursor paging): the postings, ``has_next``, the cursor and (``counted``)
-    how many postings match."""
-    page = {"limit": limit, "cursor": body.cursor, "desc": body.sort_dir == "desc"}
+def _list_v4(postings: list[orjson.Fragment], has_next: bool, cursor: str,
+             _total: int) -> dict[str, Any]:
+    return {"postings": postings, "cursor": cursor, "has_next": has_next}
 
-    def sync(conn: Connection) -> tuple[list[q.PostingBundle], bool, str, int]:
-        bundles, has_next, cursor = q.list_cursor(conn, seller_id, flt, **page)
-        return bundles, has_next, cursor, q.count(conn, seller_id, flt) if counted else 0
 
-    async def on_loop(conn: Any) -> tuple[list[q.PostingBundle], bool, str, int]:
-        return await q.alist_cursor(conn, seller_id, flt, counted=counted, **page)
+def _unfulfilled_list_v3(postings: list[orjson.Fragment], _has_next: bool, _cursor: str,
+                         total: int) -> dict[str, Any]:
+    return {"result": {"postings": postings, "count": total}}
 
-    bundles, has_next, cursor, total = await db.reading(sync, on_loop)
-    return q.wire_postings(bundles, body.with_, q.to_v4), has_next, cursor, total
+
+def _unfulfilled_list_v4(postings: list[orjson.Fragment], has_next: bool, cursor: str,
+                         total: int) -> dict[str, Any]:
+    return {"postings": postings, "cursor": cursor, "has_next": has_next, "count": total}
+
+
+def _v3(seller_id: int, flt: q.PostingFilter, body: S.OffsetListRequest, limit: int,
+        envelope: pages.Envelope, *, counted: bool = False) -> pages.PageAsk:
+    """A v3 page (offset paging)."""
+    return pages.PageAsk(seller_id, flt, limit, body.dir == "desc", body.with_, q.to_v3,
+                         envelope, offset=body.offset, counted=counted)
+
+
+def _v4(seller_id: int, flt: q.PostingFilter, body: S.CursorListRequest, limit: int,
+        envelope: pages.Envelope, *, counted: bool = False) -> pages.PageAsk:
+    """A v4 page (cursor paging)."""
+    return pages.PageAsk(seller_id, flt, limit, body.sort_dir == "desc", body.with_, q.to_v4,
+                         envelope, cursor=body.cursor, counted=counted)
+
+
+def _json(body: bytes) -> Response:
+    """A list page's answer (:mod:`.pages`); the declared ``response_model`` documents it."""
+    return Response(body, media_type="application/json")
 
 
 # The lists are async: on PostgreSQL a page is read on the event loop (no worker-thread hop);
@@ -149,9 +143,8 @@ async def posting_list_v3(body: S.PostingListV3Request, seller: PostingsRead,
     """Postings of the period (offset paging; ``has_next`` says whether to ask again)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    postings, has_next, _ = await _v3_page(db, seller.seller_id, _filter_v3(body.filter), body,
-                                           limit)
-    return _json({"result": {"postings": postings, "has_next": has_next}})
+    return _json(await pages.list_page(db, _v3(
+        seller.seller_id, _filter_v3(body.filter), body, limit, _list_v3)))
 
 
 @router.post("/v4/posting/fbs/list", response_model=S.PostingListV4Response)
@@ -160,9 +153,8 @@ async def posting_list_v4(body: S.PostingListV4Request, seller: PostingsRead,
     """Postings of the period (cursor paging; the last page keeps a cursor past the end)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
     _check_period(body.filter.since, body.filter.to)
-    postings, has_next, cursor, _ = await _v4_page(db, seller.seller_id,
-                                                   _filter_v4(body.filter), body, limit)
-    return _json({"postings": postings, "cursor": cursor, "has_next": has_next})
+    return _json(await pages.list_page(db, _v4(
+        seller.seller_id, _filter_v4(body.filter), body, limit, _list_v4)))
 
 
 @router.post("/v3/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV3Response)
@@ -171,9 +163,9 @@ async def unfulfilled_list_v3(
 ) -> Response:
     """Postings still to process (``count`` = all matching, ``postings`` = this page)."""
     limit = pagination.resolve_limit(body.limit, default=1000, maximum=1000)
-    postings, _, total = await _v3_page(db, seller.seller_id, _unfulfilled_v3(body.filter),
-                                        body, limit, counted=True)
-    return _json({"result": {"postings": postings, "count": total}})
+    return _json(await pages.list_page(db, _v3(
+        seller.seller_id, _unfulfilled_v3(body.filter), body, limit, _unfulfilled_list_v3,
+        counted=True)))
 
 
 @router.post("/v4/posting/fbs/unfulfilled/list", response_model=S.UnfulfilledListV4Response)
@@ -182,9 +174,9 @@ async def unfulfilled_list_v4(
 ) -> Response:
     """Postings still to process (cursor paging, ``count`` of all matching)."""
     limit = pagination.resolve_limit(body.limit, default=100, maximum=1000)
-    postings, has_next, cursor, total = await _v4_page(
-        db, seller.seller_id, _unfulfilled_v4(body.filter), body, limit, counted=True)
-    return _json({"postings": postings, "cursor": cursor, "has_next": has_next, "count": total})
+    return _json(await pages.list_page(db, _v4(
+        seller.seller_id, _unfulfilled_v4(body.filter), body, limit, _unfulfilled_list_v4,
+        counted=True)))
 
 
 @router.post("/v3/posting/fbs/get", response_model=S.PostingGetResponse)

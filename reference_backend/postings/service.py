@@ -1,10 +1,9 @@
 """Posting queries and their Ozon shapes (v3 list/unfulfilled/get, v4, get-by-barcode).
 
-Reads only. A list page is three statements on the driver's cursor: the ids of its postings
-(:mod:`.queries`: the filters), its posting rows joined with their warehouses and delivery
-methods, and their items (:mod:`.raw_rows`); then pure shaping functions build the answer as
-wire data. On PostgreSQL the lists run them on the event loop (``alist_offset``, ...: the
-async pool, no worker-thread hop).
+Reads only. A list page (:mod:`.pages`) is read by the ids of its postings; their posting rows
+joined with their warehouses and delivery methods, and their items, are two statements on the
+driver's cursor (:mod:`.raw_rows`; :func:`page_bundles`, on the event loop
+:func:`apage_bundles`); then pure shaping functions build the answer as wire data.
 """
 
 from __future__ import annotations
@@ -23,11 +22,9 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from reference_backend import pagination
 from reference_backend.domain_errors import NotFound
-from reference_backend.postings import queries
 from reference_backend.postings import schemas as S
-from reference_backend.raw_rows import Joined, RowsByKey, afetch_together, driver_cursor
+from reference_backend.raw_rows import Joined, RowsByKey, afetch_together
 from reference_backend.schemas import iso_utc
 from reference_backend.tables import DeliveryMethod, Package, Posting, PostingItem, Warehouse
 from simulator.lifecycle import PostingStatus, can_transition, is_final
@@ -183,7 +180,7 @@ _INTERNED_ROWS = 8192
 
 
 #: The dialect of :meth:`.Database.async_pool`'s connections (psycopg, as the sync engine's).
-_PG_ASYNC = psycopg_dialect.dialect()
+PG_ASYNC = psycopg_dialect.dialect()
 
 
 def _bundle(session: Session, postings: Sequence[Posting | Row[Any]]) -> list[PostingBundle]:
@@ -208,17 +205,17 @@ def _bundle(session: Session, postings: Sequence[Posting | Row[Any]]) -> list[Po
     ]
 
 
-def _page(conn: Connection, ids: Sequence[int]) -> list[PostingBundle]:
+def page_bundles(conn: Connection, ids: Sequence[int]) -> list[PostingBundle]:
     """The postings ``ids`` (in that order) with their items, warehouses and delivery
     methods: two statements."""
     read = _readers(conn)
     return _assembled(ids, read.page.fetch(conn, ids), read.items.fetch(conn, ids))
 
 
-async def _apage(conn: Any, ids: Sequence[int]) -> list[PostingBundle]:
-    """:func:`_page` on a psycopg ``AsyncConnection`` (:meth:`.Database.async_pool`): its two
+async def apage_bundles(conn: Any, ids: Sequence[int]) -> list[PostingBundle]:
+    """:func:`page_bundles` on a psycopg ``AsyncConnection`` (:meth:`.Database.async_pool`): its two
     statements in one round trip."""
-    read = _readers_for(_PG_ASYNC)
+    read = _readers_for(PG_ASYNC)
     rows, items = await afetch_together(conn, (read.page, ids), (read.items, ids))
     return _assembled(ids, rows, items)
 
@@ -588,93 +585,6 @@ class PostingFilter:
     cutoff_to: datetime | None = None
     delivering_from: datetime | None = None
     delivering_to: datetime | None = None
-
-
-def list_offset(
-    conn: Connection, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
-) -> tuple[list[PostingBundle], bool]:
-    """An offset page (``limit + 1`` ids fetched for ``has_next``). The ids first: the
-    database sorts ids (from an index), not whole rows (SQLite sorted every row of the window:
-    ~30 ms for 20,000 postings)."""
-    ids = _column(conn, queries.ids_statement(conn.dialect, seller_id, f, desc=desc,
-                                              limit=limit + 1, offset=offset))
-    page = pagination.offset_page(ids, limit)
-    return _page(conn, page.items), page.has_next
-
-
-def list_cursor(
-    conn: Connection, seller_id: int, f: PostingFilter, *, limit: int, cursor: str, desc: bool
-) -> tuple[list[PostingBundle], bool, str]:
-    """A keyset page after ``cursor`` (see :mod:`reference_backend.pagination`)."""
-    after = pagination.decode_cursor(cursor)
-    ids = _column(conn, queries.ids_statement(conn.dialect, seller_id, f, desc=desc,
-                                              limit=limit + 1, after=after))
-    page = pagination.cursor_page(ids, limit, lambda i: i, after)
-    return _page(conn, page.items), page.has_next, page.cursor
-
-
-def count(conn: Connection | Session, seller_id: int, f: PostingFilter) -> int:
-    if isinstance(conn, Session):
-        conn = conn.connection()
-    return int(_column(conn, queries.count_statement(conn.dialect, seller_id, f))[0] or 0)
-
-
-def _column(conn: Connection, statement: queries.Statement) -> list[Any]:
-    """The first column of ``statement``'s rows, on the driver's cursor."""
-    with driver_cursor(conn) as cur:
-        cur.execute(statement.sql, statement.params)
-        return [row[0] for row in cur.fetchall()]
-
-
-# The same on the event loop (PostgreSQL: :meth:`.Database.async_pool`): no worker-thread hop.
-
-
-async def _acolumns(conn: Any, *statements: queries.Statement) -> list[list[Any]]:
-    """The first column of each statement's rows, in one round trip (a psycopg pipeline)."""
-    cursors = []
-    try:
-        async with conn.pipeline():
-            for statement in statements:
-                cursors.append(cur := conn.cursor())
-                await cur.execute(statement.sql, statement.params, prepare=False)
-        return [[row[0] for row in await cur.fetchall()] for cur in cursors]
-    finally:
-        for cur in cursors:
-            await cur.close()
-
-
-async def _acount_too(conn: Any, ids: queries.Statement, seller_id: int, f: PostingFilter,
-                      counted: bool) -> tuple[list[Any], int]:
-    """A page's ids and (``counted``) how many postings match, in one round trip."""
-    if not counted:
-        return (await _acolumns(conn, ids))[0], 0
-    found, total = await _acolumns(conn, ids, queries.count_statement(_PG_ASYNC, seller_id, f))
-    return found, int(total[0] or 0)
-
-
-async def alist_offset(
-    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool,
-    counted: bool = False,
-) -> tuple[list[PostingBundle], bool, int]:
-    """:func:`list_offset` (and, ``counted``, :func:`count`) on a psycopg
-    ``AsyncConnection``: two round trips."""
-    ids, total = await _acount_too(conn, queries.ids_statement(
-        _PG_ASYNC, seller_id, f, desc=desc, limit=limit + 1, offset=offset), seller_id, f, counted)
-    page = pagination.offset_page(ids, limit)
-    return await _apage(conn, page.items), page.has_next, total
-
-
-async def alist_cursor(
-    conn: Any, seller_id: int, f: PostingFilter, *, limit: int, cursor: str, desc: bool,
-    counted: bool = False,
-) -> tuple[list[PostingBundle], bool, str, int]:
-    """:func:`list_cursor` (and, ``counted``, :func:`count`) on a psycopg
-    ``AsyncConnection``: two round trips."""
-    after = pagination.decode_cursor(cursor)
-    ids, total = await _acount_too(conn, queries.ids_statement(
-        _PG_ASYNC, seller_id, f, desc=desc, limit=limit + 1, after=after), seller_id, f, counted)
-    page = pagination.cursor_page(ids, limit, lambda i: i, after)
-    return await _apage(conn, page.items), page.has_next, page.cursor, total
 
 
 def by_barcode(session: Session, seller_id: int, barcode: str) -> PostingBundle:

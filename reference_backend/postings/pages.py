@@ -1,0 +1,199 @@
+"""Whole posting-list pages kept as the bytes of their answers.
+
+Integrations poll the same pages all day. A page's answer is determined by the route's shape,
+the ``with`` flags, its postings (ids and versions: the database changes a posting's version
+on every write to it, its lines, its warehouse's name or its delivery method; migration 0008)
+and its paging values (``has_next``, the cursor, the count). A list request reads only the ids
+and versions of its page (and the count), and a page already written is answered from here
+with no other read. Nothing is invalidated and nothing stale is served: a changed posting is
+another key. Pages are kept least recently used first out, within a memory bound.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
+
+from reference_backend import pagination
+from reference_backend.db import Database
+from reference_backend.postings import queries
+from reference_backend.postings import schemas as S
+from reference_backend.postings.service import (
+    PG_ASYNC,
+    PostingBundle,
+    PostingFilter,
+    apage_bundles,
+    page_bundles,
+    wire_postings,
+)
+from reference_backend.raw_rows import driver_cursor
+
+#: Bytes of page answers a process keeps (a page of 50 postings with analytics and financial
+#: data is ~100 KiB).
+PAGE_CACHE_BYTES = 32 * 1024 * 1024
+
+
+class PageCache:
+    """Answers by key, least recently used dropped first once over ``max_bytes`` (thread-safe:
+    SQLite pages are read in worker threads)."""
+
+    def __init__(self, max_bytes: int = PAGE_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._pages: OrderedDict[Hashable, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+    def get(self, key: Hashable) -> bytes | None:
+        with self._lock:
+            body = self._pages.get(key)
+            if body is not None:
+                self._pages.move_to_end(key)
+            return body
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self.nbytes = 0
+
+    def put(self, key: Hashable, body: bytes) -> None:
+        if len(body) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self.nbytes -= len(old)
+            self._pages[key] = body
+            self.nbytes += len(body)
+            while self.nbytes > self.max_bytes:
+                _, dropped = self._pages.popitem(last=False)
+                self.nbytes -= len(dropped)
+
+
+#: The process's pages.
+PAGES = PageCache()
+
+
+#: A list's answer around its postings' JSON: ``(postings, has_next, cursor, count)`` -> data.
+Envelope = Callable[[list[orjson.Fragment], bool, str, int], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PageAsk:
+    """A list request: whose postings, which (the filter), which page and how it is written."""
+
+    seller_id: int
+    flt: PostingFilter
+    limit: int
+    desc: bool
+    with_: S.With
+    shape: Callable[[PostingBundle, S.With], dict[str, Any]]  # :func:`.to_v3`, :func:`.to_v4`
+    envelope: Envelope
+    offset: int = 0
+    cursor: str | None = None  # v4 (cursor paging); None: offset paging
+    counted: bool = False
+
+    def statements(self, dialect: Dialect) -> list[queries.Statement]:
+        """The page's ids and versions (``limit + 1`` rows: ``has_next``), then the count."""
+        after = pagination.decode_cursor(self.cursor)
+        ids = queries.ids_statement(dialect, self.seller_id, self.flt, desc=self.desc,
+                                    limit=self.limit + 1, offset=self.offset, after=after)
+        if not self.counted:
+            return [ids]
+        return [ids, queries.count_statement(dialect, self.seller_id, self.flt)]
+
+    def found(self, answers: list[list[Any]]) -> Found:
+        """The page these statements' ``answers`` make."""
+        rows = [tuple(row) for row in answers[0]]
+        total = int(answers[1][0][0] or 0) if self.counted else 0
+        if self.cursor is None:
+            page = pagination.offset_page(rows, self.limit)
+            return Found(self, tuple(page.items), page.has_next, "", total)
+        keyset = pagination.cursor_page(rows, self.limit, lambda row: row[0],
+                                        pagination.decode_cursor(self.cursor))
+        return Found(self, tuple(keyset.items), keyset.has_next, keyset.cursor, total)
+
+
+@dataclass(frozen=True)
+class Found:
+    """A page's postings (``(id, version)`` rows) and paging values: its answer's key."""
+
+    ask: PageAsk
+    rows: tuple[tuple[int, int], ...]
+    has_next: bool
+    cursor: str
+    total: int
+
+    @property
+    def ids(self) -> list[int]:
+        return [row[0] for row in self.rows]
+
+    @property
+    def key(self) -> Hashable:
+        a = self.ask
+        return (a.envelope, a.shape, *vars(a.with_).values(), a.seller_id, self.rows,
+                self.has_next, self.cursor, self.total)
+
+    def written(self, bundles: list[PostingBundle]) -> bytes:
+        """The answer from the postings read (kept when they are the versions found)."""
+        a = self.ask
+        body = orjson.dumps(a.envelope(wire_postings(bundles, a.with_, a.shape), self.has_next,
+                                       self.cursor, self.total))
+        if [(b.posting.id, b.posting.version) for b in bundles] == list(self.rows):
+            PAGES.put(self.key, body)
+        return body
+
+
+def read_page(conn: Connection, ask: PageAsk) -> bytes:
+    """``ask``'s answer (SQLite, or any database in a worker thread)."""
+    found = ask.found([_rows(conn, s) for s in ask.statements(conn.dialect)])
+    body = PAGES.get(found.key)
+    return body if body is not None else found.written(page_bundles(conn, found.ids))
+
+
+async def aread_page(conn: Any, ask: PageAsk) -> bytes:
+    """``ask``'s answer on a psycopg ``AsyncConnection``: one round trip when it is kept, two
+    otherwise."""
+    found = ask.found(await _arows(conn, ask.statements(PG_ASYNC)))
+    body = PAGES.get(found.key)
+    return body if body is not None else found.written(await apage_bundles(conn, found.ids))
+
+
+async def list_page(db: Database, ask: PageAsk) -> bytes:
+    """``ask``'s answer: on PostgreSQL read on the event loop, on SQLite in a worker thread
+    (:meth:`.Database.reading`)."""
+    return await db.reading(lambda conn: read_page(conn, ask),
+                            lambda conn: aread_page(conn, ask))
+
+
+def _rows(conn: Connection, statement: queries.Statement) -> list[Any]:
+    with driver_cursor(conn) as cur:
+        cur.execute(statement.sql, statement.params)
+        return cur.fetchall()
+
+
+async def _arows(conn: Any, statements: list[queries.Statement]) -> list[list[Any]]:
+    """Each statement's rows, in one round trip (a psycopg pipeline when more than one)."""
+    if len(statements) == 1:
+        async with conn.cursor() as cur:
+            await cur.execute(statements[0].sql, statements[0].params, prepare=False)
+            return [await cur.fetchall()]
+    cursors = []
+    try:
+        async with conn.pipeline():
+            for statement in statements:
+                cursors.append(cur := conn.cursor())
+                await cur.execute(statement.sql, statement.params, prepare=False)
+        return [await cur.fetchall() for cur in cursors]
+    finally:
+        for cur in cursors:
+            await cur.close()
