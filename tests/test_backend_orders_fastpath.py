@@ -105,8 +105,9 @@ def _rows(db: Database, body: dict, key: str) -> dict[str, list[dict]]:
         postings = "SELECT id FROM postings WHERE order_id = :o"
         return {
             "orders": select("SELECT * FROM orders WHERE id = :o", o=order_id),
-            "postings": select("SELECT * FROM postings WHERE order_id = :o ORDER BY id",
-                               o=order_id),
+            # (a posting's version counts the statements that wrote it and its lines)
+            "postings": [{k: v for k, v in r.items() if k != "version"} for r in select(
+                "SELECT * FROM postings WHERE order_id = :o ORDER BY id", o=order_id)],
             "items": select(f"SELECT * FROM posting_items WHERE posting_id IN ({postings}) "
                             "ORDER BY sku", o=order_id),
             "events": select("SELECT * FROM outbox_events WHERE posting_number LIKE :n "
