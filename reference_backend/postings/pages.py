@@ -102,19 +102,23 @@ class PageAsk:
     cursor: str | None = None  # v4 (cursor paging); None: offset paging
     counted: bool = False
 
-    def statements(self, dialect: Dialect) -> list[queries.Statement]:
-        """The page's ids and versions (``limit + 1`` rows: ``has_next``), then the count."""
+    def statement(self, dialect: Dialect) -> queries.Statement:
+        """The page's ids and versions (``limit + 1`` rows: ``has_next``), and the count."""
         after = pagination.decode_cursor(self.cursor)
         ids = queries.ids_statement(dialect, self.seller_id, self.flt, desc=self.desc,
                                     limit=self.limit + 1, offset=self.offset, after=after)
         if not self.counted:
-            return [ids]
-        return [ids, queries.count_statement(dialect, self.seller_id, self.flt)]
+            return ids
+        return queries.counted(ids, queries.count_statement(dialect, self.seller_id, self.flt))
 
-    def found(self, answers: list[list[Any]]) -> Found:
-        """The page these statements' ``answers`` make."""
-        rows = [tuple(row) for row in answers[0]]
-        total = int(answers[1][0][0] or 0) if self.counted else 0
+    def found(self, answer: list[Any]) -> Found:
+        """The page this statement's ``answer`` makes."""
+        total = 0
+        if self.counted:
+            total = int(next(row[0] for row in answer if row[1] is None) or 0)
+            answer = sorted((row for row in answer if row[1] is not None),
+                            key=lambda row: row[0], reverse=self.desc)
+        rows = [tuple(row) for row in answer]
         if self.cursor is None:
             page = pagination.offset_page(rows, self.limit)
             return Found(self, tuple(page.items), page.has_next, "", total)
@@ -155,7 +159,10 @@ class Found:
 
 def read_page(conn: Connection, ask: PageAsk) -> bytes:
     """``ask``'s answer (SQLite, or any database in a worker thread)."""
-    found = ask.found([_rows(conn, s) for s in ask.statements(conn.dialect)])
+    statement = ask.statement(conn.dialect)
+    with driver_cursor(conn) as cur:
+        cur.execute(statement.sql, statement.params)
+        found = ask.found(cur.fetchall())
     body = PAGES.get(found.key)
     return body if body is not None else found.written(page_bundles(conn, found.ids))
 
@@ -163,7 +170,10 @@ def read_page(conn: Connection, ask: PageAsk) -> bytes:
 async def aread_page(conn: Any, ask: PageAsk) -> bytes:
     """``ask``'s answer on a psycopg ``AsyncConnection``: one round trip when it is kept, two
     otherwise."""
-    found = ask.found(await _arows(conn, ask.statements(PG_ASYNC)))
+    statement = ask.statement(PG_ASYNC)
+    async with conn.cursor() as cur:
+        await cur.execute(statement.sql, statement.params, prepare=False)
+        found = ask.found(await cur.fetchall())
     body = PAGES.get(found.key)
     return body if body is not None else found.written(await apage_bundles(conn, found.ids))
 
@@ -173,27 +183,3 @@ async def list_page(db: Database, ask: PageAsk) -> bytes:
     (:meth:`.Database.reading`)."""
     return await db.reading(lambda conn: read_page(conn, ask),
                             lambda conn: aread_page(conn, ask))
-
-
-def _rows(conn: Connection, statement: queries.Statement) -> list[Any]:
-    with driver_cursor(conn) as cur:
-        cur.execute(statement.sql, statement.params)
-        return cur.fetchall()
-
-
-async def _arows(conn: Any, statements: list[queries.Statement]) -> list[list[Any]]:
-    """Each statement's rows, in one round trip (a psycopg pipeline when more than one)."""
-    if len(statements) == 1:
-        async with conn.cursor() as cur:
-            await cur.execute(statements[0].sql, statements[0].params, prepare=False)
-            return [await cur.fetchall()]
-    cursors = []
-    try:
-        async with conn.pipeline():
-            for statement in statements:
-                cursors.append(cur := conn.cursor())
-                await cur.execute(statement.sql, statement.params, prepare=False)
-        return [await cur.fetchall() for cur in cursors]
-    finally:
-        for cur in cursors:
-            await cur.close()

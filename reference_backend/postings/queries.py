@@ -136,3 +136,10 @@ def count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> State
     w = _where(dialect, seller_id, f)
     return Statement(f"SELECT count(id) FROM postings WHERE {' AND '.join(w.conds)}",
                      tuple(w.params))
+
+
+def counted(ids: Statement, count: Statement) -> Statement:
+    """``ids`` and ``count`` as one statement (one round trip, no pipeline): first the count
+    as ``(count, NULL)``, then the page's ``(id, version)`` rows (in no promised order)."""
+    return Statement(f"SELECT ({count.sql}), NULL UNION ALL "
+                     f"SELECT id, version FROM ({ids.sql}) AS page", count.params + ids.params)
