@@ -113,8 +113,9 @@ def route_security(app: FastAPI) -> dict[tuple[str, str], list[dict[str, list]]]
     found: dict[tuple[str, str], list[dict[str, list]]] = {}
 
     def walk(dependant: Any) -> list[dict[str, list]] | None:
-        if dependant.call in _SECURITY_OF:
-            return _SECURITY_OF[dependant.call]
+        reads = getattr(dependant.call, "peakline_keys", dependant.call)  # (auth.require)
+        if reads in _SECURITY_OF:
+            return _SECURITY_OF[reads]
         return next(filter(None, map(walk, dependant.dependencies)), None)
 
     for context in iter_route_contexts(app.routes):

@@ -11,10 +11,12 @@ another key. Pages are kept least recently used first out, within a memory bound
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -83,6 +85,8 @@ class PageCache:
 PAGES = PageCache()
 
 
+_first = itemgetter(0)
+
 #: A list's answer around its postings' JSON: ``(postings, has_next, cursor, count)`` -> data.
 Envelope = Callable[[list[orjson.Fragment], bool, str, int], dict[str, Any]]
 
@@ -104,20 +108,16 @@ class PageAsk:
 
     def statement(self, dialect: Dialect) -> queries.Statement:
         """The page's ids and versions (``limit + 1`` rows: ``has_next``), and the count."""
-        after = pagination.decode_cursor(self.cursor)
-        ids = queries.ids_statement(dialect, self.seller_id, self.flt, desc=self.desc,
-                                    limit=self.limit + 1, offset=self.offset, after=after)
-        if not self.counted:
-            return ids
-        return queries.counted(ids, queries.count_statement(dialect, self.seller_id, self.flt))
+        return _statement(dialect, self.seller_id, self.flt, self.desc, self.limit,
+                          self.offset, pagination.decode_cursor(self.cursor), self.counted)
 
     def found(self, answer: list[Any]) -> Found:
         """The page this statement's ``answer`` makes."""
         total = 0
         if self.counted:
             total = int(next(row[0] for row in answer if row[1] is None) or 0)
-            answer = sorted((row for row in answer if row[1] is not None),
-                            key=lambda row: row[0], reverse=self.desc)
+            answer = sorted((row for row in answer if row[1] is not None), key=_first,
+                            reverse=self.desc)
         rows = [tuple(row) for row in answer]
         if self.cursor is None:
             page = pagination.offset_page(rows, self.limit)
@@ -155,6 +155,16 @@ class Found:
         if [(b.posting.id, b.posting.version) for b in bundles] == list(self.rows):
             PAGES.put(self.key, body)
         return body
+
+
+@functools.lru_cache(maxsize=4096)  # (integrations poll the same pages all day)
+def _statement(dialect: Dialect, seller_id: int, flt: PostingFilter, desc: bool, limit: int,
+               offset: int, after: int | None, counted: bool) -> queries.Statement:
+    ids = queries.ids_statement(dialect, seller_id, flt, desc=desc, limit=limit + 1,
+                                offset=offset, after=after)
+    if not counted:
+        return ids
+    return queries.counted(ids, queries.count_statement(dialect, seller_id, flt))
 
 
 def read_page(conn: Connection, ask: PageAsk) -> bytes:
