@@ -22,9 +22,11 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from reference_backend import pagination
 from reference_backend.domain_errors import NotFound
+from reference_backend.postings import queries
 from reference_backend.postings import schemas as S
-from reference_backend.raw_rows import Joined, RowsByKey, afetch_together
+from reference_backend.raw_rows import Joined, RowsByKey, afetch_together, driver_cursor
 from reference_backend.schemas import iso_utc
 from reference_backend.tables import DeliveryMethod, Package, Posting, PostingItem, Warehouse
 from simulator.lifecycle import PostingStatus, can_transition, is_final
@@ -585,6 +587,31 @@ class PostingFilter:
     cutoff_to: datetime | None = None
     delivering_from: datetime | None = None
     delivering_to: datetime | None = None
+
+
+def list_offset(
+    conn: Connection, seller_id: int, f: PostingFilter, *, limit: int, offset: int, desc: bool
+) -> tuple[list[PostingBundle], bool]:
+    """An offset page of postings and its ``has_next`` (the console's list; the API's lists
+    are :mod:`.pages`). The ids first: the database sorts ids (from an index), not whole rows
+    (SQLite sorted every row of the window: ~30 ms for 20,000 postings)."""
+    ids = _column(conn, queries.ids_statement(conn.dialect, seller_id, f, desc=desc,
+                                              limit=limit + 1, offset=offset))
+    page = pagination.offset_page(ids, limit)
+    return page_bundles(conn, page.items), page.has_next
+
+
+def count(conn: Connection | Session, seller_id: int, f: PostingFilter) -> int:
+    if isinstance(conn, Session):
+        conn = conn.connection()
+    return int(_column(conn, queries.count_statement(conn.dialect, seller_id, f))[0] or 0)
+
+
+def _column(conn: Connection, statement: queries.Statement) -> list[Any]:
+    """The first column of ``statement``'s rows, on the driver's cursor."""
+    with driver_cursor(conn) as cur:
+        cur.execute(statement.sql, statement.params)
+        return [row[0] for row in cur.fetchall()]
 
 
 def by_barcode(session: Session, seller_id: int, barcode: str) -> PostingBundle:
