@@ -98,6 +98,9 @@ WRITES = {
                        "(SELECT warehouse_id FROM postings WHERE id = :p)"],
     "delivery method": ["UPDATE delivery_methods SET tpl_provider = 'Other', name = 'New way' "
                         "WHERE id = (SELECT delivery_method_id FROM postings WHERE id = :p)"],
+    "posting and line in one transaction": [
+        "UPDATE postings SET tracking_number = 'TRACK-2' WHERE id = :p",
+        "UPDATE posting_items SET quantity = quantity + 1 WHERE posting_id = :p"],
     "posting deleted": ["DELETE FROM postings WHERE id = :p"],
 }
 

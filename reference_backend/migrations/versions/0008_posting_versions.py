@@ -19,7 +19,10 @@ branch_labels = None
 depends_on = None
 
 #: PostgreSQL: a posting's own update bumps its version in place (BEFORE UPDATE); writes to
-#: lines bump their postings once per statement (transition tables: one UPDATE for a batch).
+#: lines bump their postings once per statement (transition tables: one UPDATE for a batch),
+#: except postings this transaction wrote itself (``xmin``: inserted, or updated and so bumped
+#: already): an order's lines inserted with their new posting cost no UPDATE.
+_NOT_OURS = "AND xmin <> pg_current_xact_id()::xid"
 POSTGRESQL = [
     """CREATE FUNCTION postings_next_version() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -28,17 +31,18 @@ BEGIN
 END $$""",
     """CREATE TRIGGER postings_version BEFORE UPDATE ON postings
 FOR EACH ROW EXECUTE FUNCTION postings_next_version()""",
-    """CREATE FUNCTION posting_items_touch_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+    f"""CREATE FUNCTION posting_items_touch_postings() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         UPDATE postings SET version = version + 1
-        WHERE id IN (SELECT posting_id FROM new_rows);
+        WHERE id IN (SELECT posting_id FROM new_rows) {_NOT_OURS};
     ELSIF TG_OP = 'DELETE' THEN
         UPDATE postings SET version = version + 1
-        WHERE id IN (SELECT posting_id FROM old_rows);
+        WHERE id IN (SELECT posting_id FROM old_rows) {_NOT_OURS};
     ELSE
         UPDATE postings SET version = version + 1
-        WHERE id IN (SELECT posting_id FROM new_rows UNION SELECT posting_id FROM old_rows);
+        WHERE id IN (SELECT posting_id FROM new_rows UNION SELECT posting_id FROM old_rows)
+        {_NOT_OURS};
     END IF;
     RETURN NULL;
 END $$""",
