@@ -4,6 +4,7 @@ shows on the next read of a page, two sellers never share a page, memory stays b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,26 @@ def test_two_sellers_never_share_a_page(world) -> None:
         assert all(b'"posting_number"' in body for body in shown)
         assert not any(b'"posting_number"' in body for body in empty)
         assert _read(client, first) == shown and _read(client, second) == empty
+
+
+@pytest.mark.timeout(300)
+def test_a_posting_id_given_again_is_another_page(world) -> None:
+    """SQLite gives the id of a deleted newest row again: a posting with the same id and
+    version, created later, is not answered with the deleted one's page."""
+    url, first, _ = world
+    db = Database(url)
+    try:
+        with TestClient(create_app(Settings(database_url=url))) as client:
+            before = _read(client, first)
+            with db.engine.begin() as conn:
+                newest = conn.execute(text("SELECT max(id) FROM postings")).scalar_one()
+                conn.execute(text("CREATE TEMPORARY TABLE gone AS "
+                                  "SELECT * FROM postings WHERE id = :p"), {"p": newest})
+                conn.execute(text("UPDATE gone SET tracking_number = 'AGAIN', created_at = :t"),
+                             {"t": datetime.now(UTC) + timedelta(seconds=1)})
+                conn.execute(text("DELETE FROM postings WHERE id = :p"), {"p": newest})
+                conn.execute(text("INSERT INTO postings SELECT * FROM gone"))
+            after = _read(client, first)
+            assert all(b'"AGAIN"' in body for body in after) and after != before
+    finally:
+        db.dispose()

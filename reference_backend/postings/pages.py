@@ -12,7 +12,9 @@ another key. Pages are kept least recently used first out, within a memory bound
 from __future__ import annotations
 
 import functools
+import itertools
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -115,8 +117,8 @@ class PageAsk:
         """The page this statement's ``answer`` makes."""
         total = 0
         if self.counted:
-            total = int(next(row[0] for row in answer if row[1] is None) or 0)
-            answer = sorted((row for row in answer if row[1] is not None), key=_first,
+            total = int(next(row[0] for row in answer if row[2] is None) or 0)
+            answer = sorted((row for row in answer if row[2] is not None), key=_first,
                             reverse=self.desc)
         rows = [tuple(row) for row in answer]
         if self.cursor is None:
@@ -129,10 +131,12 @@ class PageAsk:
 
 @dataclass(frozen=True)
 class Found:
-    """A page's postings (``(id, version)`` rows) and paging values: its answer's key."""
+    """A page's postings and paging values: its answer's key."""
 
     ask: PageAsk
-    rows: tuple[tuple[int, int], ...]
+    #: ``(id, version, created_at)``: a posting id SQLite gives again after a delete is
+    #: another key
+    rows: tuple[tuple[Any, ...], ...]
     has_next: bool
     cursor: str
     total: int
@@ -141,20 +145,33 @@ class Found:
     def ids(self) -> list[int]:
         return [row[0] for row in self.rows]
 
-    @property
-    def key(self) -> Hashable:
+    def key(self, source: int) -> Hashable:
+        """The answer's key in the pages of database ``source`` (:func:`source_of`)."""
         a = self.ask
-        return (a.envelope, a.shape, *vars(a.with_).values(), a.seller_id, self.rows,
+        return (source, a.envelope, a.shape, *vars(a.with_).values(), a.seller_id, self.rows,
                 self.has_next, self.cursor, self.total)
 
-    def written(self, bundles: list[PostingBundle]) -> bytes:
+    def written(self, bundles: list[PostingBundle], source: int) -> bytes:
         """The answer from the postings read (kept when they are the versions found)."""
         a = self.ask
         body = orjson.dumps(a.envelope(wire_postings(bundles, a.with_, a.shape), self.has_next,
                                        self.cursor, self.total))
-        if [(b.posting.id, b.posting.version) for b in bundles] == list(self.rows):
-            PAGES.put(self.key, body)
+        if [(b.posting.id, b.posting.version) for b in bundles] == [r[:2] for r in self.rows]:
+            PAGES.put(self.key(source), body)
         return body
+
+
+_SOURCES: weakref.WeakKeyDictionary[Database, int] = weakref.WeakKeyDictionary()
+_SERIALS = itertools.count(1)
+
+
+def source_of(db: Database) -> int:
+    """A number of ``db`` never given to another :class:`.Database` of this process (pages of
+    two databases, tests' copies of one template, never meet)."""
+    source = _SOURCES.get(db)
+    if source is None:
+        source = _SOURCES[db] = next(_SERIALS)
+    return source
 
 
 @functools.lru_cache(maxsize=4096)  # (integrations poll the same pages all day)
@@ -167,29 +184,31 @@ def _statement(dialect: Dialect, seller_id: int, flt: PostingFilter, desc: bool,
     return queries.counted(ids, queries.count_statement(dialect, seller_id, flt))
 
 
-def read_page(conn: Connection, ask: PageAsk) -> bytes:
+def read_page(conn: Connection, ask: PageAsk, source: int = 0) -> bytes:
     """``ask``'s answer (SQLite, or any database in a worker thread)."""
     statement = ask.statement(conn.dialect)
     with driver_cursor(conn) as cur:
         cur.execute(statement.sql, statement.params)
         found = ask.found(cur.fetchall())
-    body = PAGES.get(found.key)
-    return body if body is not None else found.written(page_bundles(conn, found.ids))
+    body = PAGES.get(found.key(source))
+    return body if body is not None else found.written(page_bundles(conn, found.ids), source)
 
 
-async def aread_page(conn: Any, ask: PageAsk) -> bytes:
+async def aread_page(conn: Any, ask: PageAsk, source: int = 0) -> bytes:
     """``ask``'s answer on a psycopg ``AsyncConnection``: one round trip when it is kept, two
     otherwise."""
     statement = ask.statement(PG_ASYNC)
     async with conn.cursor() as cur:
         await cur.execute(statement.sql, statement.params, prepare=False)
         found = ask.found(await cur.fetchall())
-    body = PAGES.get(found.key)
-    return body if body is not None else found.written(await apage_bundles(conn, found.ids))
+    body = PAGES.get(found.key(source))
+    return body if body is not None else found.written(await apage_bundles(conn, found.ids),
+                                                       source)
 
 
 async def list_page(db: Database, ask: PageAsk) -> bytes:
     """``ask``'s answer: on PostgreSQL read on the event loop, on SQLite in a worker thread
     (:meth:`.Database.reading`)."""
-    return await db.reading(lambda conn: read_page(conn, ask),
-                            lambda conn: aread_page(conn, ask))
+    source = source_of(db)
+    return await db.reading(lambda conn: read_page(conn, ask, source),
+                            lambda conn: aread_page(conn, ask, source))

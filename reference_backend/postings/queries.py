@@ -1,4 +1,4 @@
-"""A posting list's ids-and-versions and count queries as SQL text, for the driver's cursor.
+"""A posting list's page (ids, versions) and count queries as SQL text, for the driver's cursor.
 
 Building the filter as a SQLAlchemy ``Select`` and executing it (cache key, compiled-cache
 lookup, parameter processing) cost more CPU than PostgreSQL spent answering it; a page of
@@ -119,12 +119,13 @@ def _where(dialect: Dialect, seller_id: int, f: PostingFilter) -> _Where:
 
 def ids_statement(dialect: Dialect, seller_id: int, f: PostingFilter, *, desc: bool,
                   limit: int, offset: int = 0, after: int | None = None) -> Statement:
-    """The ids and versions of a page: ``limit`` postings matching ``f`` (after id ``after``,
-    in the page's direction), skipping ``offset``, newest first when ``desc``."""
+    """The ids, versions and creation times of a page: ``limit`` postings matching ``f``
+    (after id ``after``, in the page's direction), skipping ``offset``, newest first when
+    ``desc``."""
     w = _where(dialect, seller_id, f)
     if after is not None:
         w.conds.append(f"id {'<' if desc else '>'} {w.value(P.id, after)}")
-    sql = (f"SELECT id, version FROM postings WHERE {' AND '.join(w.conds)} "
+    sql = (f"SELECT id, version, created_at FROM postings WHERE {' AND '.join(w.conds)} "
            f"ORDER BY id {'DESC' if desc else 'ASC'} LIMIT {int(limit)}")
     if offset:
         sql += f" OFFSET {int(offset)}"
@@ -140,6 +141,7 @@ def count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> State
 
 def counted(ids: Statement, count: Statement) -> Statement:
     """``ids`` and ``count`` as one statement (one round trip, no pipeline): first the count
-    as ``(count, NULL)``, then the page's ``(id, version)`` rows (in no promised order)."""
-    return Statement(f"SELECT ({count.sql}), NULL UNION ALL "
-                     f"SELECT id, version FROM ({ids.sql}) AS page", count.params + ids.params)
+    as ``(count, NULL, NULL)``, then the page's rows (in no promised order)."""
+    return Statement(f"SELECT ({count.sql}), NULL, NULL UNION ALL "
+                     f"SELECT id, version, created_at FROM ({ids.sql}) AS page",
+                     count.params + ids.params)
