@@ -137,7 +137,7 @@ def create_app(settings: Settings | None = None, *, freeze_gc: bool = False) -> 
 
     install_error_handlers(app)
     install_openapi(app)
-    app.add_middleware(JsonBodyMiddleware, max_body_bytes=settings.max_body_bytes,
+    app.add_middleware(JsonBodyMiddleware,
                        passthrough_prefix=CONSOLE_PREFIX)  # the console's forms stay forms
     app.add_middleware(BodyLimit)  # outside it: an oversized body is refused unread
     app.state.ozon_limits = None

@@ -119,10 +119,8 @@ class JsonBodyMiddleware:
     a NUL character or a lone surrogate in any string of the body or query -> 400.
     Paths under ``passthrough_prefix`` (the web console's HTML forms) are left alone."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int = 10 * 1024 * 1024,
-                 passthrough_prefix: str | None = None) -> None:
+    def __init__(self, app: ASGIApp, *, passthrough_prefix: str | None = None) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
         self.passthrough = (passthrough_prefix.rstrip("/") + "/") if passthrough_prefix else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -140,17 +138,12 @@ class JsonBodyMiddleware:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
-        size = 0
         more = True
-        while more:
+        while more:  # bounded by the body limit outside (reference_backend.body_limit)
             message = await receive()
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > self.max_body_bytes:
-                await _too_large(scope, send, self.max_body_bytes)
-                return
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if body.strip() in (b"", b"null"):
@@ -196,10 +189,6 @@ def _unstorable_body(body: bytes) -> tuple[str, str] | None:
 async def _refuse_text(scope: Scope, send: Send, field: str, problem: str) -> None:
     await _refuse(scope, send, 400, f"invalid request: {field}: {problem}", "INVALID_ARGUMENT",
                   [{"field": field, "problem": problem}])
-
-
-async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    await _refuse(scope, send, 413, f"request body larger than {limit} bytes", "TOO_LARGE", [])
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str,

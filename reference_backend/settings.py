@@ -108,7 +108,6 @@ class Settings(BaseSettings):
     run_outbox_worker: bool = True
     base_url: str = Field(default="http://127.0.0.1:8000",
                           description="where clients reach this server (printed by seed)")
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     trusted_proxies: str = Field(
         default="", description="reverse proxies (addresses or CIDRs, comma-separated) whose "
         "X-Forwarded-For names the client, e.g. 10.0.0.0/8,127.0.0.1; empty: the peer is the "
