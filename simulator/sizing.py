@@ -30,8 +30,9 @@ from simulator.policies.base import replenishment_policies
 from simulator.scenario import Scenario
 
 # bytes, fitted on smoke (x1 .. x300 demand, 20,000 .. 1M SKUs, 4,000 h, 1-minute series),
-# peak_day and peak_season
-FIXED_BYTES = 30 * 2**20
+# peak_day and peak_season; the fixed part lowered on 2026-12-07 once supplier deliveries of a
+# minute shared one event (smoke at 3,000 orders/h: 24-26 MB measured, 71 MB estimated)
+FIXED_BYTES = 26 * 2**20
 BYTES_PER_ORDER = 200
 BYTES_PER_LINE = 160
 BYTES_PER_PAIR = 800  # one (SKU, warehouse): stock ledger, demand history, levels
@@ -50,11 +51,13 @@ BYTES_PER_ROUTE = 400  # one (warehouse, region): route tables and the policies'
 # Measured again after the bulk allocation/replenishment decisions (same day): smoke 0.47 s,
 # at 3,000/h 0.8-1.0 s and over 400 h 25.7 s, peak_day (291,000 orders) 3.6 s, peak_season
 # 27.3 s; in the suite smoke at 3,000/h took 0.62 s. Refitted then: 8 us an order (the bulk
-# decisions took most per-order work away), events as before: the estimate is 0.6x
-# (peak_season) to 2.4x (smoke at 3,000/h) of a run.
-CPU_FIXED_SECONDS = 0.3
-CPU_SECONDS_PER_ORDER = 8e-6
-CPU_SECONDS_PER_EVENT = 0.4e-3
+# decisions took most per-order work away), events as before. On an idle machine, after supplier
+# deliveries of a minute shared one event (2026-12-07): smoke 0.21 s, at 3,000/h 0.38 s,
+# peak_day 2.1 s, peak_season 9.4 s (a loaded machine takes about 2x): refitted to 4 us an
+# order and 0.3 ms an event, the estimate is 1.2x (peak_season) to 2.2x (smoke) of an idle run.
+CPU_FIXED_SECONDS = 0.1
+CPU_SECONDS_PER_ORDER = 4e-6
+CPU_SECONDS_PER_EVENT = 0.3e-3
 
 
 @dataclass(frozen=True)
