@@ -41,6 +41,16 @@ class ConsoleWorld:
     act_id: int = 0  # a hand-over act, once a test forms one
     database_url: str = ""
 
+    def add_person(self, email: str, name: str, role: str, password: str) -> None:
+        """A sub-account of this seller, straight in its database."""
+        database = Database(self.database_url, Settings(database_url=self.database_url))
+        try:
+            with database.session() as session:
+                create_sub_account(session, seller_id=self.creds["seller_id"], email=email,
+                                   name=name, role=role, password=password)
+        finally:
+            database.dispose()
+
     def returned(self, sku: int) -> str:
         """A posting of one unit of ``sku`` shipped, delivered and returned by the buyer."""
         [posting] = self.order([(sku, 1)])

@@ -29,7 +29,6 @@ import pyotp
 import pytest
 from sqlalchemy import update
 
-from reference_backend.accounts.service import create_sub_account
 from reference_backend.db import Database
 from reference_backend.permissions import Role
 from reference_backend.settings import Settings
@@ -647,13 +646,7 @@ def test_discount_requests_finance_chat_files_profile_and_webhooks(
         receiver.shutdown()
 
     email, old, new = "buyer-care@example.com", "Care-team 2026", "Care-team 2027!"
-    database = Database(world.database_url, Settings(database_url=world.database_url))
-    try:
-        with database.session() as session:
-            create_sub_account(session, seller_id=world.creds["seller_id"], email=email,
-                               name="Care team", role="customer_service", password=old)
-    finally:
-        database.dispose()
+    world.add_person(email, "Care team", "customer_service", old)
     sign_in_as(browser, world, email, old)
     open_page(browser, world, "/profile")
     both_languages(browser, world, "33-profile")
@@ -720,13 +713,7 @@ def test_many_packages_paged_acts_big_files_translated_refusals_and_a_new_email(
     assert not browser.find_elements(By.CSS_SELECTOR, ".message.mine a.file")  # not stored
 
     email, password = "mover@example.com", "Move-house 2026"
-    database = Database(world.database_url, Settings(database_url=world.database_url))
-    try:
-        with database.session() as session:
-            create_sub_account(session, seller_id=world.creds["seller_id"], email=email,
-                               name="Mover", role="analyst", password=password)
-    finally:
-        database.dispose()
+    world.add_person(email, "Mover", "analyst", password)
     sign_in_as(browser, world, email, password)
     for lang, current in (("en", "not my password"), ("zh_Hans", "not my password"),
                           ("en", password)):

@@ -34,7 +34,6 @@ from starlette.routing import Mount
 import reference_backend
 from reference_backend import domain_errors
 from reference_backend.accounts.guard import SignInGuard
-from reference_backend.accounts.service import create_sub_account
 from reference_backend.app import create_app
 from reference_backend.catalog import schemas as P
 from reference_backend.console import acts as console_acts
@@ -574,14 +573,7 @@ def test_an_oversized_file_is_refused_with_a_page_and_not_stored(
 
 
 def test_own_password_and_email(world: ConsoleWorld) -> None:
-    database = Database(world.database_url, Settings(database_url=world.database_url))
-    try:
-        with database.session() as session:
-            create_sub_account(session, seller_id=world.creds["seller_id"],
-                               email="changer@example.com", name="Changer", role="analyst",
-                               password="First-pass 2026")
-    finally:
-        database.dispose()
+    world.add_person("changer@example.com", "Changer", "analyst", "First-pass 2026")
     client, answer = world.sign_in("changer@example.com", "First-pass 2026")
     other_device, _ = world.sign_in("changer@example.com", "First-pass 2026")
     token = CSRF.search(client.get("/console/profile").text).group(1)
