@@ -137,21 +137,26 @@ def call_at(env: simpy.Environment, at: float, fn: Callable[[], None]) -> None:
     event.callbacks.append(lambda _event: fn())
 
 
+def by_minute(minute: np.ndarray) -> tuple[np.ndarray | None, list[tuple[float, slice]]]:
+    """Whole minutes grouped: the stable order that sorts them (None: one minute, no sorting)
+    and, in that order, each minute with the slice of its items."""
+    if minute.size == 1 or np.all(minute == minute[0]):
+        return None, [(float(minute[0]), slice(None))]
+    order = np.argsort(minute, kind="stable")
+    minute = minute[order]
+    cuts = (np.flatnonzero(np.diff(minute)) + 1).tolist()
+    starts, ends = [0, *cuts], [*cuts, minute.size]
+    return order, [(float(minute[a]), slice(a, b)) for a, b in zip(starts, ends, strict=True)]
+
+
 def call_batches_at(env: simpy.Environment, times: np.ndarray, ids: np.ndarray,
                     fn: Callable[[np.ndarray, np.ndarray], None]) -> None:
     """Call ``fn(ids, times)`` per group of ids whose times round up to the same minute."""
     if ids.size == 0:
         return
-    minute = np.ceil(times)
-    if minute.size == 1 or np.all(minute == minute[0]):
-        groups = [(float(minute[0]), slice(None))]
-    else:
-        order = np.argsort(minute, kind="stable")
-        ids, times, minute = ids[order], times[order], minute[order]
-        cuts = np.flatnonzero(np.diff(minute)) + 1
-        starts = np.concatenate([[0], cuts])
-        ends = np.concatenate([cuts, [minute.size]])
-        groups = [(float(minute[a]), slice(a, b)) for a, b in zip(starts, ends, strict=False)]
+    order, groups = by_minute(np.ceil(times))
+    if order is not None:
+        ids, times = ids[order], times[order]
     for at, sl in groups:
         batch_ids, batch_times = ids[sl], times[sl]
         call_at(env, at, lambda i=batch_ids, t=batch_times: fn(i, t))
@@ -181,18 +186,17 @@ class MinuteBatches:
             minutes, rows = minutes[due], rows[due]
         if minutes.size == 0:
             return
-        order = np.argsort(minutes, kind="stable")
-        minutes, rows = minutes[order], rows[order]
-        starts = np.flatnonzero(np.concatenate(([True], minutes[1:] != minutes[:-1])))
-        bounds = np.append(starts, minutes.size).tolist()
+        order, groups = by_minute(minutes)
+        if order is not None:
+            rows = rows[order]
         opened = self._open
-        for at, a, b in zip(minutes[starts].tolist(), bounds, bounds[1:], strict=False):
+        for at, sl in groups:
             batch = opened.get(at)
             if batch is None:
-                opened[at] = batch = [rows[a:b]]
+                opened[at] = batch = [rows[sl]]
                 call_at(self.env, at, lambda at=at, batch=batch: self._fire(at, batch))
             else:
-                batch.append(rows[a:b])
+                batch.append(rows[sl])
 
     def seal(self, at: float) -> None:
         """An event that must see the items of minute ``at`` added so far, and none added
