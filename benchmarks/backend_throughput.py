@@ -32,12 +32,16 @@ target verdicts of issue 20 as shares of bare FastAPI's ``/ping``: Peakline's ``
 80 %, orders >= 25 % on PostgreSQL and >= 10 % on SQLite, each posting list >= 10 %, p99 <
 50 ms at 70 % of the maximum.
 
-``--history 10000 1000000`` (PostgreSQL) runs each setup once per history size on a fresh
-database holding that many postings of the past year (delivered or cancelled, one or two
-lines, generated in SQL in seconds), the later ones at the first one's open-loop rates:
-the verdicts compare their p50 and p99 (target: less than 1.5x). ``--explain`` prints the
-plans of a list page's queries. Everything it starts (servers, load processes, the
-PostgreSQL databases) is stopped or dropped at the end. About 6 minutes a setup.
+``--history 10000 1000000`` (PostgreSQL) compares fresh databases holding that many postings
+of the past year (delivered or cancelled, one or two lines, generated in SQL in seconds):
+a server on each, all serving at once; the maxima are found on the first, then every
+endpoint runs its open loop at 70 % of that maximum on each server in turn, ``--rounds``
+times (3), the order of the servers reversed every other round, so that a drift of the
+machine's speed (seen here: 1.5x within minutes) falls on both alike. The verdicts compare
+the medians over the rounds of p50 and p99 (target: less than 1.5x); ``/ping``, which no
+history touches, is the control: its ratio is the noise of the comparison. ``--explain``
+prints the plans of a list page's queries. Everything it starts (servers, load processes,
+the PostgreSQL databases) is stopped or dropped at the end. About 6 minutes a setup.
 
     .venv/bin/python benchmarks/backend_throughput.py                  # SQLite, + PG if env set
     .venv/bin/python benchmarks/backend_throughput.py --pg postgresql://postgres@127.0.0.1:5432/test
@@ -50,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -362,6 +367,20 @@ def _print_plan(conn: Any, title: str, sql: str, params: tuple[Any, ...]) -> Non
                   highlight=False)
 
 
+def open_postings(url: str) -> int:
+    """Postings awaiting packaging in the database at ``url``."""
+    from sqlalchemy import create_engine, text
+
+    from reference_backend.db import normalise_url
+
+    engine = create_engine(normalise_url(url))
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM postings "
+                                  "WHERE status = 'awaiting_packaging'")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
 def analyze(url: str) -> None:
     """Planner statistics for tables that grew during the run (on a live server autovacuum
     keeps them; here the orders were placed seconds ago)."""
@@ -592,6 +611,47 @@ def _check(res: LoadResult, name: str, setup: Setup, mode: str) -> None:
                       f"{dict(res.statuses)}[/]")
 
 
+def compare_histories(servers: dict[int, Server], factories: dict[int, dict[str, Any]],
+                      urls: dict[int, str], cfg: Config, db: str, workers: int,
+                      endpoints: tuple[str, ...], rounds: int,
+                      bare: Server | None) -> tuple[list[Row], dict[Setup, float]]:
+    """Maxima on the server with the least history, then each endpoint's open loop at 70 % of
+    its maximum on every server in turn, ``rounds`` times (the servers' order reversed every
+    other round)."""
+    least = min(servers)
+    got, trivial, used = measure(servers[least], factories[least], cfg, (db, workers, least),
+                                 endpoints, functools.partial(analyze, urls[least]), None, bare)
+    rows = list(got)
+    trivials = {(db, workers, least): trivial}
+    order = sorted(servers)
+    for history in order:  # as many open postings on each as the first one's runs left
+        missing = open_postings(urls[least]) - open_postings(urls[history])
+        if missing > 0:
+            rate = used.get("orders", 500.0)
+            open_loop("127.0.0.1", servers[history].port, factories[history]["orders"],
+                      rate=rate, processes=cfg.clients, warmup_s=0,
+                      duration_s=missing / rate, connections=cfg.connections)
+            console.print(f"  {_label((db, workers, history))}: {missing:,} orders placed to "
+                          f"match the open postings of the first", highlight=False)
+    for k in range(rounds):
+        for name, rate in used.items():
+            for history in order if k % 2 == 0 else order[::-1]:
+                setup = (db, workers, history)
+                trivials.setdefault(setup, trivial)
+                if name != "ping":
+                    analyze(urls[history])
+                with CpuMeter(servers[history].proc.pid).over() as cores:
+                    res = open_loop("127.0.0.1", servers[history].port, factories[history][name],
+                                    rate=rate, processes=cfg.clients, warmup_s=cfg.warmup,
+                                    duration_s=open_seconds(rate, cfg.open),
+                                    connections=cfg.connections)
+                _check(res, name, setup, f"round {k + 1}")
+                rows.append(Row(db, workers, name, "open@same", res, round(rate, 1),
+                                (cores[0], cores[1]), history))
+        console.print(f"  {db} x{workers}: round {k + 1} of {rounds} done", highlight=False)
+    return rows, trivials
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -661,7 +721,7 @@ def report(rows: list[Row], trivial: dict[Setup, float]) -> list[str]:
                         "of bare's" if row.cores[0] > 0 and bare_core > 0 else "")
             verdicts.append(_verdict(ratio >= target, f"{label} {ratio:.1%} of bare FastAPI "
                                      f"/ping (target >= {target:.0%}){per_core}"))
-        if row.mode.startswith("open"):
+        if row.mode.startswith("open@") and row.mode != "open@same":  # (rounds: below)
             p99 = row.result.percentile_ms(99)
             verdicts.append(_verdict(p99 < TARGET_P99_MS,
                                      f"{label} p99 {_ms(p99)} ms at {row.target_rate:,.0f}/s "
@@ -673,7 +733,7 @@ def report(rows: list[Row], trivial: dict[Setup, float]) -> list[str]:
         f"client headroom: busiest load process used {busiest.result.client_cpu:.0%} of a core "
         f"({_label(busiest.setup)} {busiest.endpoint} {busiest.mode})"))
     for row in rows:  # the generator itself keeps the schedule on the trivial endpoint
-        if row.endpoint == "ping" and row.target_rate:
+        if row.endpoint == "ping" and row.target_rate and row.mode != "open@same":
             got = row.result.rate / row.target_rate
             verdicts.append(_verdict(got > 0.97 and row.result.lag_ms(99) < 5,
                                      f"generator check {_label(row.setup)}: "
@@ -686,22 +746,32 @@ def report(rows: list[Row], trivial: dict[Setup, float]) -> list[str]:
 
 
 def _history_verdicts(rows: list[Row]) -> list[str]:
-    """Latency with the most history against the least, same database, workers and rate."""
+    """Latency with more history against the least, same database, workers, endpoint and
+    rate: medians over the interleaved rounds (rows ``open@same``)."""
+    rounds: dict[tuple[str, int, str, int], list[LoadResult]] = {}
+    for r in rows:
+        if r.mode == "open@same":
+            rounds.setdefault((r.db, r.workers, r.endpoint, r.history), []).append(r.result)
+
+    def median(results: list[LoadResult], q: float) -> float:
+        return float(np.median([res.percentile_ms(q) for res in results]))
+
     verdicts = []
-    opened = [r for r in rows if r.mode.startswith("open") and r.endpoint != "ping"]
-    for small in opened:
-        for big in opened:
-            if ((big.db, big.workers, big.endpoint) != (small.db, small.workers, small.endpoint)
-                    or big.history <= small.history or big.mode != "open@same"):
-                continue
-            growth = {q: big.result.percentile_ms(q) / small.result.percentile_ms(q)
-                      for q in (50, 99)}
-            worst = max(growth.values())
-            verdicts.append(_verdict(
-                worst < TARGET_HISTORY_GROWTH,
-                f"{big.db} x{big.workers}: {big.endpoint} with {big.history:,} past postings "
-                f"against {small.history:,}, at {big.target_rate:,.0f}/s: p50 x{growth[50]:.2f}, "
-                f"p99 x{growth[99]:.2f} (target < x{TARGET_HISTORY_GROWTH})"))
+    for (db, workers, endpoint, history), big in rounds.items():
+        least = min(h for d, w, e, h in rounds if (d, w, e) == (db, workers, endpoint))
+        if history == least:
+            continue
+        small = rounds[(db, workers, endpoint, least)]
+        growth = {q: median(big, q) / median(small, q) for q in (50, 99)}
+        text = (f"{db} x{workers}: {endpoint} with {history:,} past postings against "
+                f"{least:,}, at the same rate, median of {len(big)} interleaved rounds: "
+                f"p50 {median(small, 50):.1f} -> {median(big, 50):.1f} ms (x{growth[50]:.2f}), "
+                f"p99 {median(small, 99):.1f} -> {median(big, 99):.1f} ms (x{growth[99]:.2f})")
+        if endpoint == "ping":  # no history in its path: the comparison's own noise
+            verdicts.append("[blue]CONTROL[/] " + text)
+        else:
+            verdicts.append(_verdict(max(growth.values()) < TARGET_HISTORY_GROWTH,
+                                     text + f" (target < x{TARGET_HISTORY_GROWTH})"))
     return verdicts
 
 
@@ -723,9 +793,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--endpoints", nargs="+", choices=ENDPOINTS, default=list(ENDPOINTS))
     parser.add_argument("--history", nargs="+", type=int, default=[0], metavar="POSTINGS",
                         help="past postings in the database (PostgreSQL), one fresh database "
-                             "each, e.g. 10000 1000000: the runs after the first run their "
-                             "open loops at the first one's rates, and the verdicts compare "
-                             "their latencies")
+                             "and server each, e.g. 10000 1000000: open loops at the rates of "
+                             "the first, in interleaved rounds; the verdicts compare their "
+                             "latencies")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with two or more --history sizes: interleaved open-loop rounds")
     parser.add_argument("--explain", action="store_true",
                         help="print the query plans of the posting lists (PostgreSQL)")
     parser.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "smoke.yaml",
@@ -758,34 +830,46 @@ def main(argv: list[str] | None = None) -> int:
             got, trivial[BARE], _ = measure(bare, {"ping": ping_factory}, cfg, BARE, ("ping",))
             rows += got
         for db in dbs:
-            histories = args.history if db == "postgresql" else [0]
+            histories = sorted(set(args.history)) if db == "postgresql" else [0]
             if db != "postgresql" and args.history != [0]:
                 console.print("[yellow]--history: PostgreSQL only; SQLite runs without[/]")
-            rates: dict[int, dict[str, float]] = {}  # workers -> the first history's rates
-            for history in histories:
-                ctx = (fresh_postgres(args.pg) if db == "postgresql"
-                       else contextlib.nullcontext(f"sqlite:///{workdir / 'bench.db'}"))
-                with ctx as url:
-                    creds = seed(url, args.scenario, workdir)
-                    if history:
-                        took = add_history(url, creds["seller_id"], history)
-                        console.print(f"  {db}: {history:,} past postings added in {took:.0f} s",
-                                      highlight=False)
-                    world = World.build(args.scenario, creds)
-                    factories = {"ping": ping_factory, "orders": order_factory(world),
-                                 **{name: list_factory(world, name) for name in LISTS}}
-                    for workers in args.workers:
+            worlds: dict[int, tuple[str, dict[str, Any], dict[str, Any]]] = {}
+            for history in histories:  # every database at once: the servers are compared
+                url = stack.enter_context(
+                    fresh_postgres(args.pg) if db == "postgresql"
+                    else contextlib.nullcontext(f"sqlite:///{workdir / 'bench.db'}"))
+                creds = seed(url, args.scenario, workdir)
+                if history:
+                    took = add_history(url, creds["seller_id"], history)
+                    console.print(f"  {db}: {history:,} past postings added in {took:.0f} s",
+                                  highlight=False)
+                world = World.build(args.scenario, creds)
+                worlds[history] = (url, creds, {
+                    "ping": ping_factory, "orders": order_factory(world),
+                    **{name: list_factory(world, name) for name in LISTS}})
+            for workers in args.workers:
+                with contextlib.ExitStack() as servers_up:
+                    servers = {history: servers_up.enter_context(serving(
+                        [*peakline(), "serve", "--db", url, "--host", "127.0.0.1",
+                         "--workers", str(workers)], workdir / f"{db}-{workers}-{history}.log"))
+                        for history, (url, _, _) in worlds.items()}
+                    factories = {h: w[2] for h, w in worlds.items()}
+                    urls = {h: w[0] for h, w in worlds.items()}
+                    if len(servers) == 1:
+                        (history, server), = servers.items()
                         setup = (db, workers, history)
-                        serve = [*peakline(), "serve", "--db", url, "--host", "127.0.0.1",
-                                 "--workers", str(workers)]
-                        with serving(serve, workdir / f"{db}-{workers}-{history}.log") as server:
-                            got, trivial[setup], used = measure(
-                                server, factories, cfg, setup, tuple(args.endpoints),
-                                lambda url=url: analyze(url), rates.get(workers), bare)
-                            rates.setdefault(workers, used)
-                        rows += got
-                    if args.explain and db == "postgresql":
-                        explain(url, creds)
+                        got, trivial[setup], _ = measure(
+                            server, factories[history], cfg, setup, tuple(args.endpoints),
+                            functools.partial(analyze, urls[history]), None, bare)
+                    else:
+                        got, trivials = compare_histories(
+                            servers, factories, urls, cfg, db, workers,
+                            tuple(args.endpoints), args.rounds, bare)
+                        trivial.update(trivials)
+                rows += got
+            if args.explain and db == "postgresql":
+                for url, creds, _ in worlds.values():
+                    explain(url, creds)
     verdicts = report(rows, trivial)
     console.print(f"benchmark took {time.monotonic() - started:.0f} s", highlight=False)
     if args.json:
