@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 
 from reference_backend.auth import DbDep, PlatformAuth
+from reference_backend.lean_route import LeanRoute
 from reference_backend.marketplace.schemas import (
     ERRORS,
     CancelIn,
@@ -62,12 +63,6 @@ def idempotency_key(request: Request) -> str | None:
     return value.strip() or None
 
 
-@router.post(
-    "/orders", status_code=201, response_model=OrderOut,
-    responses={201: {"description": "the order, split into postings per warehouse; a retry "
-                     "with the same Idempotency-Key and body returns the same order"}},
-    openapi_extra={"parameters": [_KEY_PARAMETER]},
-)
 async def create_order(body: OrderIn, request: Request, platform: PlatformAuth) -> Response:
     """Place a buyer order: allocate (seller's policy), reserve, split into postings."""
     settings, db = request.app.state.settings, request.app.state.db  # (fewer dependencies)
@@ -82,6 +77,16 @@ async def create_order(body: OrderIn, request: Request, platform: PlatformAuth) 
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return Response(orjson.dumps(outcome.body), status_code=201, headers=headers,
                     media_type="application/json")
+
+
+# The hottest route: its parameters read by LeanRoute, not by FastAPI's dependency solver
+# (the same answers, errors and OpenAPI document; ~70 us less CPU an order).
+router.add_api_route(
+    "/orders", create_order, methods=["POST"], status_code=201, response_model=OrderOut,
+    responses={201: {"description": "the order, split into postings per warehouse; a retry "
+                     "with the same Idempotency-Key and body returns the same order"}},
+    openapi_extra={"parameters": [_KEY_PARAMETER]}, route_class_override=LeanRoute,
+)
 
 
 @router.post("/orders/{order_number}/cancel", response_model=CancelOut)
