@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from reference_backend.app import create_app
 from reference_backend.lean_route import LeanRoute, lean_handler
-from reference_backend.marketplace.orders import create_order
+from reference_backend.marketplace.order_route import create_order
 from reference_backend.settings import Settings
 from tests.backend_support import platform_headers, seeded_sqlite
 
