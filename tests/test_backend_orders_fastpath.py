@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import hashlib
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from sqlalchemy import select, text
 from reference_backend.db import Database
 from reference_backend.domain_errors import IdempotencyMismatch, InvalidInput, OutOfStock
 from reference_backend.orders import batch as orders_batch
+from reference_backend.orders import plan
 from reference_backend.orders import service as orders
 from reference_backend.orders import sql as orders_sql
 from reference_backend.raw_rows import RowsByKey
@@ -530,3 +532,23 @@ def test_a_cold_seller_cache_is_read_once(world: tuple[Database, dict],
 
     assert len(set(asyncio.run(run()))) == 8
     assert reads == [creds["client_id"]]
+
+
+@pytest.mark.parametrize("region", ["R-MSK", "", "Москва", 'a"b', "a\\b", "a\x7fb", "a\nb",
+                                    "tab\there", "\x00", "\ud800", "emoji \U0001f600", "~ !"])
+def test_request_hash_is_the_digest_of_the_canonical_json(region: str) -> None:
+    """The stored keys' hashes are of ``json.dumps`` text (compact, ASCII-escaped): a request
+    hashes to the same digest whichever encoder wrote it (a retry after an upgrade)."""
+    lines = [(1010000001, 2), (7, 100_000)]
+    for client_id in ("12345", region):
+        canonical = json.dumps({"client_id": client_id, "region": region,
+                                "lines": [[s, q] for s, q in lines]}, separators=(",", ":"))
+        expected = hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
+        assert orders.request_hash(client_id, region, lines) == expected
+
+
+@pytest.mark.parametrize("at", [
+    datetime(2026, 11, 27, 10, 0, 0, 123456, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999999), datetime(999, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)])
+def test_iso_writes_milliseconds_and_z(at: datetime) -> None:
+    assert plan.iso(at) == at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"

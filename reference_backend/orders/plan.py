@@ -143,8 +143,10 @@ def plan_order(
 
 
 def iso(at: datetime) -> str:
-    """``2026-11-27T10:00:00.123Z`` (milliseconds, UTC)."""
-    return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    """``2026-11-27T10:00:00.123Z`` (milliseconds, UTC; ``at`` in UTC or naive)."""
+    if at.year < 1000:  # (strftime writes such a year unpadded)
+        return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+    return at.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"  # (a third less)
 
 
 def _out_of_stock(decision: Any, lines: list[tuple[int, int]], rows: list[Candidate],

@@ -23,12 +23,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -114,10 +116,18 @@ class _LostRace(Exception):
     """A guarded reservation matched fewer rows than asked: stock moved under us."""
 
 
+#: Text both JSON encoders write as it is (printable ASCII but ``"`` and ``\\``).
+_PLAIN = re.compile(r"[ !#-\[\]-~]*")
+
+
 def request_hash(client_id: str, region: str, lines: list[tuple[int, int]]) -> str:
-    canonical = json.dumps({"client_id": client_id, "region": region,
-                            "lines": [[s, q] for s, q in lines]}, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """SHA-256 of the request's canonical JSON (``json.dumps``, compact, ASCII-escaped: the
+    stored keys' hashes are of that text). orjson writes the same text for plain strings, in
+    a third of the time; others take ``json.dumps``."""
+    body = {"client_id": client_id, "region": region, "lines": [[s, q] for s, q in lines]}
+    if _PLAIN.fullmatch(client_id) and _PLAIN.fullmatch(region):
+        return hashlib.sha256(orjson.dumps(body)).hexdigest()
+    return hashlib.sha256(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
 
 
 def _replay(conn: Connection, scope: str, key: str, body_hash: str) -> OrderOutcome | None:
