@@ -14,8 +14,9 @@ shape it accepts, in FastAPI's order and with FastAPI's errors:
 3. the body model's validation (errors located under ``body``, as FastAPI reports them);
 4. the endpoint (async), whose answer is returned as it is (a ``Response``).
 
-A parameter of any other kind is refused when the route is built (``TypeError``), so the
-route cannot silently skip something FastAPI would have read.
+A parameter of any other kind, or ``dependencies=[...]`` on the route or its router, is
+refused when the route is built (``TypeError``), so the route cannot silently skip something
+FastAPI would have read (its router is included in the app without dependencies).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ class LeanRoute(APIRoute):
     """An ``APIRoute`` served by :func:`lean_handler` (see the module docstring)."""
 
     def get_route_handler(self) -> Handler:
+        if self.dependencies:  # (a router's or the route's own ``dependencies=[...]``)
+            raise TypeError(f"{self.path}: a lean route reads its endpoint's parameters "
+                            "only, no dependencies=[...]")
         return lean_handler(self.endpoint)
 
 

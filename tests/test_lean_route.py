@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Annotated
 
 import pytest
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
@@ -139,3 +139,6 @@ def test_parameters_a_lean_route_cannot_read_are_refused():
         with pytest.raises(TypeError):
             lean_handler(endpoint)
     assert callable(lean_handler(fine))
+    router = APIRouter(dependencies=[Depends(_dependency)])
+    with pytest.raises(TypeError):
+        router.add_api_route("/x", fine, methods=["POST"], route_class_override=LeanRoute)
