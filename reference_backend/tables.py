@@ -417,6 +417,9 @@ class Posting(Base):
     __table_args__ = (
         Index("ix_postings_seller_status", "seller_id", "status"),
         Index("ix_postings_seller_in_process_at", "seller_id", "in_process_at"),
+        # a seller's postings by id: SQLite walks a list page's nearest ones (migration 0009,
+        # reference_backend/postings/queries.py)
+        Index("ix_postings_seller_id_id", "seller_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

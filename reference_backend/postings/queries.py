@@ -123,19 +123,73 @@ def ids_statement(dialect: Dialect, seller_id: int, f: PostingFilter, *, desc: b
     (after id ``after``, in the page's direction), skipping ``offset``, newest first when
     ``desc``."""
     w = _where(dialect, seller_id, f)
-    if after is not None:
-        w.conds.append(f"id {'<' if desc else '>'} {w.value(P.id, after)}")
+    _after(w, after, desc)
     order = "DESC" if desc else "ASC"
-    page = (f"FROM postings WHERE {' AND '.join(w.conds)} ORDER BY id {order} "
-            f"LIMIT {int(limit)}" + (f" OFFSET {int(offset)}" if offset else ""))
+    paged = (f"ORDER BY id {order} LIMIT {int(limit)}"
+             + (f" OFFSET {int(offset)}" if offset else ""))
+    page = f"FROM postings WHERE {' AND '.join(w.conds)} {paged}"
     if dialect.name != "sqlite":
         return Statement(f"SELECT id, version, created_at {page}", tuple(w.params))
-    # the page's ids first, from the filter's covering index, then their rows: SQLite would
-    # otherwise read the row of every posting the filter matches (a day's postings for a page
-    # of 50) before sorting them
+    if _pinned(f):
+        return _joined(f"SELECT id {page}", order, tuple(w.params))
+    return _near_first(w, seller_id, after=after, desc=desc, limit=int(limit),
+                       offset=int(offset))
+
+
+def _near_first(w: _Where, seller_id: int, *, after: int | None, desc: bool, limit: int,
+                offset: int) -> Statement:
+    """SQLite: a page found first among the seller's postings nearest its start (a bounded
+    range of :data:`SELLER_IDS`, walked in the page's order until the page is full: a page
+    of rows, not a sort of every id of the filter's window, a day's postings), then by the
+    filter's own indexes only when that range did not hold the whole page. When it did, that
+    is the page: any other match is further by id."""
+    b = _Where(w.dialect)
+    b.conds.append(f"seller_id = {b.value(P.seller_id, seller_id)}")
+    _after(b, after, desc)
+    order, cmp, edge = ("DESC", ">=", -(2**63)) if desc else ("ASC", "<=", 2**63 - 1)
+    where, skip = " AND ".join(w.conds), f" OFFSET {offset}" if offset else ""
+    # bound: the far end of the range (none: the seller has no more postings past the cursor
+    # and the range is all of them); near: the page in the range
+    bound = (f"SELECT id FROM postings INDEXED BY {SELLER_IDS} WHERE {' AND '.join(b.conds)} "
+             f"ORDER BY id {order} LIMIT 1 OFFSET {NEAR_ROWS * (offset + limit) - 1}")
+    near = (f"SELECT id FROM postings INDEXED BY {SELLER_IDS} WHERE {where} AND id {cmp} "
+            f"coalesce((SELECT id FROM bound), {edge}) ORDER BY id {order} LIMIT {limit}{skip}")
+    # the filter's own indexes then (``+id``: not by walking the seller's postings in order);
+    # a LIMIT of 0 skips the whole scan (a WHERE term would be tested on every row). Its page
+    # holds the range's rows (the first of it), hence UNION.
+    rest = (f"SELECT id FROM postings WHERE {where} ORDER BY +id {order} LIMIT CASE WHEN "
+            f"EXISTS (SELECT 1 FROM bound) AND (SELECT count(*) FROM near) < {limit} THEN "
+            f"{limit} ELSE 0 END{skip}")
+    return _joined(f"WITH bound AS MATERIALIZED ({bound}), near AS MATERIALIZED ({near}) "
+                   f"SELECT id FROM near UNION SELECT id FROM ({rest})", order,
+                   (*b.params, *w.params, *w.params))
+
+
+#: SQLite: a page's ids are looked for first among the seller's ``NEAR_ROWS * (offset +
+#: limit)`` postings nearest its start (by id, in its direction, past its cursor).
+NEAR_ROWS = 8
+#: The seller's postings by id (SQLite; migration 0009).
+SELLER_IDS = "ix_postings_seller_id_id"
+
+
+def _after(w: _Where, after: int | None, desc: bool) -> None:
+    """Past a cursor's id, in the page's direction."""
+    if after is not None:
+        w.conds.append(f"id {'<' if desc else '>'} {w.value(P.id, after)}")
+
+
+def _pinned(f: PostingFilter) -> bool:
+    """Whether ``f`` names its postings (an order, a number, a product): their own indexes
+    find them at once."""
+    return bool(f.order_id is not None or f.posting_number is not None or f.order_numbers
+                or f.offer_id is not None or f.sku is not None)
+
+
+def _joined(ids: str, order: str, params: tuple[Any, ...]) -> Statement:
+    """The rows of the ids ``ids`` selects, in the page's ``order``: SQLite finds a page's
+    ids from an index and reads only their rows (not the row of every posting it sorts)."""
     return Statement(f"SELECT p.id, p.version, p.created_at FROM postings AS p "
-                     f"JOIN (SELECT id {page}) AS ids ON ids.id = p.id ORDER BY p.id {order}",
-                     tuple(w.params))
+                     f"JOIN ({ids}) AS ids ON ids.id = p.id ORDER BY p.id {order}", params)
 
 
 def count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> Statement:
