@@ -212,11 +212,13 @@ class Database:
                       on_loop: Callable[[Any], Awaitable[T]]) -> T:
         """Reads that need no snapshot across their statements (see :meth:`read_statements`),
         from an async route: ``on_loop(conn)`` on a connection of :meth:`async_pool` when there
-        is one (no worker-thread hop), else ``sync(conn)`` in a worker thread. psycopg's
-        errors become SQLAlchemy's (as the sync path raises them: 503 for a lost database)."""
+        is one (no worker-thread hop), else ``sync(conn)`` in a worker thread, on a
+        :meth:`read_connection` not begun (statements on the driver's cursor run on their own;
+        ``sync`` begins what needs one snapshot). psycopg's errors become SQLAlchemy's (as the
+        sync path raises them: 503 for a lost database)."""
         if not self.has_async_pool:
             def run() -> T:
-                with self.read_statements() as conn:
+                with self.read_connection() as conn:
                     return sync(conn)
 
             return await run_in_threadpool(run)

@@ -17,6 +17,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -185,13 +186,26 @@ def _statement(dialect: Dialect, seller_id: int, flt: PostingFilter, desc: bool,
 
 
 def read_page(conn: Connection, ask: PageAsk, source: int = 0) -> bytes:
-    """``ask``'s answer (SQLite, or any database in a worker thread)."""
+    """``ask``'s answer (SQLite, or any database in a worker thread). On a connection not
+    begun (:meth:`.Database.reading`), a kept page costs one statement on its own, no
+    ``BEGIN``/``ROLLBACK``; a page not kept is read again in one transaction, its ids and
+    postings in one snapshot."""
     statement = ask.statement(conn.dialect)
+    found = _found(conn, ask, statement)
+    body = PAGES.get(found.key(source))
+    if body is not None:
+        return body
+    with nullcontext() if conn.in_transaction() else conn.begin():
+        found = _found(conn, ask, statement)
+        body = PAGES.get(found.key(source))
+        return body if body is not None else found.written(page_bundles(conn, found.ids),
+                                                           source)
+
+
+def _found(conn: Connection, ask: PageAsk, statement: queries.Statement) -> Found:
     with driver_cursor(conn) as cur:
         cur.execute(statement.sql, statement.params)
-        found = ask.found(cur.fetchall())
-    body = PAGES.get(found.key(source))
-    return body if body is not None else found.written(page_bundles(conn, found.ids), source)
+        return ask.found(cur.fetchall())
 
 
 async def aread_page(conn: Any, ask: PageAsk, source: int = 0) -> bytes:
