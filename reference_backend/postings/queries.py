@@ -130,8 +130,11 @@ def ids_statement(dialect: Dialect, seller_id: int, f: PostingFilter, *, desc: b
     page = f"FROM postings WHERE {' AND '.join(w.conds)} {paged}"
     if dialect.name != "sqlite":
         return Statement(f"SELECT id, version, created_at {page}", tuple(w.params))
-    if _pinned(f):
-        return _joined(f"SELECT id {page}", order, tuple(w.params))
+    if _pinned(f) or (not desc and _starts_late(f)):
+        # ``+id``: by the filter's own indexes, never by walking all the seller's postings
+        # in id order (SQLite's planner may, to save a sort)
+        return _joined(f"SELECT id {page.replace(' ORDER BY id ', ' ORDER BY +id ')}", order,
+                       tuple(w.params))
     return _near_first(w, seller_id, after=after, desc=desc, limit=int(limit),
                        offset=int(offset))
 
@@ -176,6 +179,13 @@ def _after(w: _Where, after: int | None, desc: bool) -> None:
     """Past a cursor's id, in the page's direction."""
     if after is not None:
         w.conds.append(f"id {'<' if desc else '>'} {w.value(P.id, after)}")
+
+
+def _starts_late(f: PostingFilter) -> bool:
+    """Whether ``f`` has a lower bound in time: a page from the oldest then lies past the
+    seller's oldest postings (a range of them would rarely hold it)."""
+    return any(value is not None for value in (f.since, f.changed_from, f.cutoff_from,
+                                               f.delivering_from))
 
 
 def _pinned(f: PostingFilter) -> bool:
