@@ -3,6 +3,7 @@ shows on the next read of a page, two sellers never share a page, memory stays b
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,3 +162,42 @@ def test_a_posting_id_given_again_is_another_page(world) -> None:
             assert all(b'"AGAIN"' in body for body in after) and after != before
     finally:
         db.dispose()
+
+
+@pytest.mark.timeout(300)
+def test_a_kept_sqlite_page_is_found_on_the_event_loop(tmp_path: Path, monkeypatch) -> None:
+    """SQLite: a kept page needs no worker thread (its ids and versions read on the loop's
+    own connection); a page not kept, or a read past the loop's budget, goes to one."""
+    url = sqlite_url(tmp_path)
+    first, _ = _seeded(url)
+    threaded: list[int] = []
+    reading = Database.reading
+
+    async def counted(self, sync, on_loop):  # type: ignore[no-untyped-def]
+        threaded.append(1)
+        return await reading(self, sync, on_loop)
+
+    monkeypatch.setattr(Database, "reading", counted)
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        shown = _read(client, first)
+        assert len(threaded) == len(LISTS)  # written once each
+        assert _read(client, first) == shown and len(threaded) == len(LISTS)
+        db = client.app.state.db
+        with db.engine.begin() as conn:
+            conn.execute(text("UPDATE postings SET tracking_number = 'T' WHERE id = "
+                              "(SELECT max(id) FROM postings)"))
+        changed = _read(client, first)
+        assert changed != shown and len(threaded) == 2 * len(LISTS)
+        assert _read(client, first) == changed and len(threaded) == 2 * len(LISTS)
+
+    async def peeks() -> tuple[object, object]:
+        db = Database(url)
+        try:
+            long = ("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                    "WHERE i < 10000000) SELECT count(*) FROM n")
+            return db.peek("SELECT count(*) FROM postings", ()), db.peek(long, ())
+        finally:
+            db.dispose()
+
+    short, long = asyncio.run(peeks())
+    assert short == [(8,)] and long is None  # interrupted past the budget

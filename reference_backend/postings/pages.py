@@ -221,8 +221,15 @@ async def aread_page(conn: Any, ask: PageAsk, source: int = 0) -> bytes:
 
 
 async def list_page(db: Database, ask: PageAsk) -> bytes:
-    """``ask``'s answer: on PostgreSQL read on the event loop, on SQLite in a worker thread
-    (:meth:`.Database.reading`)."""
+    """``ask``'s answer: on PostgreSQL read on the event loop; on SQLite a kept page found
+    on the event loop (its ids and versions, one bounded statement: :meth:`.Database.peek`),
+    any other in a worker thread (:meth:`.Database.reading`)."""
     source = source_of(db)
+    if db.is_sqlite:
+        statement = ask.statement(db.engine.dialect)
+        rows = db.peek(statement.sql, statement.params)
+        body = None if rows is None else PAGES.get(ask.found(rows).key(source))
+        if body is not None:
+            return body
     return await db.reading(lambda conn: read_page(conn, ask, source),
                             lambda conn: aread_page(conn, ask, source))
