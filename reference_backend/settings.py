@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     #: raise it for slow database round trips (or run more workers).
     worker_threads: int = Field(default=4, ge=1, le=400)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    #: PostgreSQL: seconds between folds of the posting tallies of backends gone
+    #: (reference_backend/postings/tallies.py; also once at start-up).
+    tally_fold_interval_s: float = Field(default=600.0, gt=0)
 
     # policies given to new sellers (a seeded seller takes its scenario's choice instead)
     default_allocation_policy: str = "nearest_with_stock"

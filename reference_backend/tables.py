@@ -415,7 +415,8 @@ class Posting(Base):
 
     __tablename__ = "postings"
     __table_args__ = (
-        Index("ix_postings_seller_status", "seller_id", "status"),
+        # (shipment_date: the earliest and latest of a status are an index probe each)
+        Index("ix_postings_seller_status", "seller_id", "status", "shipment_date"),
         Index("ix_postings_seller_in_process_at", "seller_id", "in_process_at"),
         # a seller's postings by id: SQLite walks a list page's nearest ones (migration 0009,
         # reference_backend/postings/queries.py)
@@ -460,6 +461,24 @@ class Posting(Base):
     #: postings' ids and versions (:mod:`reference_backend.postings.pages`). (The column's
     #: server default 0 is the migration's, for rows inserted without it.)
     version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PostingTally(Base):
+    """How many postings a seller has in a status, warehouse and delivery method (-1: none),
+    kept by the database (triggers on ``postings``, migration 0009): a list's ``count`` is a
+    sum of tallies (:mod:`reference_backend.postings.queries`). On PostgreSQL each backend
+    writes its own rows (``shard``: its pid), so concurrent transactions never share one;
+    :mod:`reference_backend.postings.tallies` folds the rows of backends gone into shard 0."""
+
+    __tablename__ = "posting_tallies"
+
+    seller_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(40), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    delivery_method_id: Mapped[int] = mapped_column(BigInteger, primary_key=True,
+                                                    autoincrement=False)
+    shard: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class PostingItem(Base):

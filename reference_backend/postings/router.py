@@ -15,6 +15,7 @@ from reference_backend.domain_errors import InvalidInput
 from reference_backend.postings import pages
 from reference_backend.postings import schemas as S
 from reference_backend.postings import service as q
+from reference_backend.postings.tallies import lifespan as lifespan  # (run by the app)
 
 router = APIRouter(tags=["Ozon: FBS postings"])
 
