@@ -3,7 +3,8 @@
 Building the filter as a SQLAlchemy ``Select`` and executing it (cache key, compiled-cache
 lookup, parameter processing) cost more CPU than PostgreSQL spent answering it; a page of
 postings is polled all day. :func:`ids_statement` and :func:`count_statement` write the same
-``WHERE`` (:class:`.PostingFilter`) for the dialect's parameter style: PostgreSQL gets one
+``WHERE`` (:class:`.PostingFilter`) for the dialect's parameter style (a count is read from
+the tallies the database keeps, migration 0009, when they answer it): PostgreSQL gets one
 text per set of filters used (lists as ``= ANY(%s)`` arrays), SQLite ``IN (?, ...)``.
 Parameters go through the columns' own bind processing (SQLite's text datetimes).
 """
@@ -217,9 +218,7 @@ def count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> State
     or provider only, or also by a cutoff window that holds the earliest and the latest
     ``shipment_date`` of the seller's postings in ``f``'s statuses (an index probe each,
     in the same statement); otherwise the matching postings counted."""
-    w = _where(dialect, seller_id, f)
-    counted = Statement(f"SELECT count(id) FROM postings WHERE {' AND '.join(w.conds)}",
-                        tuple(w.params))
+    counted = matching_count_statement(dialect, seller_id, f)
     if any(getattr(f, name) not in (None, ()) for name in _UNTALLIED):
         return counted
     tallied = _tallied(dialect, seller_id, f)
@@ -231,6 +230,13 @@ def count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> State
     return Statement(f"SELECT CASE WHEN {covers.sql} THEN ({tallied.sql}) "
                      f"ELSE ({counted.sql}) END",
                      covers.params + tallied.params + counted.params)
+
+
+def matching_count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> Statement:
+    """How many postings match ``f``, counted one by one."""
+    w = _where(dialect, seller_id, f)
+    return Statement(f"SELECT count(id) FROM postings WHERE {' AND '.join(w.conds)}",
+                     tuple(w.params))
 
 
 def _tallied(dialect: Dialect, seller_id: int, f: PostingFilter) -> Statement:
