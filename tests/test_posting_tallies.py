@@ -381,6 +381,8 @@ def _writer(url: str, rounds: int, seed: int, errors: list[BaseException]) -> No
                         {"p": ids[k]})
                 conn.execute(text("UPDATE postings SET status = :s WHERE posting_number = "
                                   ":n"), {"s": rng.choice(STATUSES), "n": f"C-{seed}-{r}-0"})
+            if r % 10 == 9:  # a new backend from here on (the old one's rows to fold)
+                db.engine.dispose()
     except BaseException as exc:  # noqa: BLE001 (reported by the test)
         errors.append(exc)
     finally:
@@ -396,14 +398,27 @@ def test_concurrent_writers_neither_deadlock_nor_lose_counts(seeded) -> None:
                for seed in range(6)]
     for thread in threads:
         thread.start()
+    folds = 0
+    while any(thread.is_alive() for thread in threads):  # folds beside the writers
+        folds += tallies.fold(db) is not None
+        time.sleep(0.05)
     for thread in threads:
         thread.join()
-    assert errors == []
+    assert errors == [] and folds > 0
     assert_exact(db)
-    with db.engine.connect() as conn:  # one row per backend that wrote, never shared
-        shards = conn.execute(text("SELECT count(DISTINCT shard) FROM posting_tallies "
-                                   "WHERE shard <> 0")).scalar_one()
-    assert shards >= 6
+    unfolded = ("SELECT count(*) FROM posting_tallies WHERE shard <> 0 AND shard NOT IN "
+                "(SELECT pid FROM pg_stat_activity)")
+    for _ in range(100):  # the writers' rows folded once their backends have ended
+        tallies.fold(db)
+        with db.engine.connect() as conn:
+            if not conn.execute(text(unfolded)).scalar_one():
+                break
+        time.sleep(0.1)
+    assert_exact(db)
+    with db.engine.connect() as conn:
+        assert conn.execute(text(unfolded)).scalar_one() == 0
+        assert conn.execute(text("SELECT count(*) FROM postings WHERE posting_number "
+                                 "LIKE 'C-%'")).scalar_one() == 6 * 40 * 2
     db.dispose()
 
 
@@ -461,12 +476,8 @@ def test_fold_keeps_the_sums(seeded) -> None:
                           f"posting_number || '-f', {COPIED} FROM postings"))
         conn.execute(text("UPDATE postings SET status = 'delivered' WHERE id % 2 = 0"))
     gone.dispose()
+    _wait_gone(db, pid)
     with db.engine.connect() as conn:
-        for _ in range(100):  # (a backend ends a moment after its connection is closed)
-            if not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"),
-                                {"p": pid}).scalar_one():
-                break
-            time.sleep(0.1)
         before = tallied(conn)
         assert conn.execute(text("SELECT count(*) FROM posting_tallies WHERE shard = :p"),
                             {"p": pid}).scalar_one() > 0
@@ -481,7 +492,28 @@ def test_fold_keeps_the_sums(seeded) -> None:
                                  "AND shard = 0")).scalar_one() == 0
     assert_exact(db)
     assert tallies.fold(db) == kept  # (again: nothing to fold)
+    gone = Database(db.url)  # the app folds at start-up
+    with gone.engine.begin() as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        conn.execute(text("UPDATE postings SET status = 'cancelled'"))
+    gone.dispose()
+    _wait_gone(db, pid)
+    with TestClient(create_app(Settings(database_url=db.url))):
+        pass
+    with db.engine.connect() as conn:
+        assert pid not in conn.execute(text("SELECT shard FROM posting_tallies")).scalars().all()
+    assert_exact(db)
     db.dispose()
+
+
+def _wait_gone(db: Database, pid: int) -> None:
+    """Until backend ``pid`` has ended (a moment after its connection is closed)."""
+    with db.engine.connect() as conn:
+        for _ in range(100):
+            if not conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE pid = :p"),
+                                {"p": pid}).scalar_one():
+                return
+            time.sleep(0.1)
 
 
 def test_migration_fills_tallies_and_downgrade_removes_them(seeded) -> None:
