@@ -340,6 +340,32 @@ def test_unfulfilled_count_is_the_matching_postings_with_and_without_windows(see
     db.dispose()
 
 
+def test_unfulfilled_count_by_delivery_method_and_provider(seeded) -> None:
+    db, creds = seeded
+    with db.engine.begin() as conn:  # (one posting without a method: tallied under -1)
+        conn.execute(text("UPDATE postings SET delivery_method_id = NULL WHERE id = "
+                          "(SELECT min(id) FROM postings)"))
+        rows = conn.execute(text(
+            "SELECT p.status, p.delivery_method_id, m.provider_id FROM postings AS p LEFT JOIN "
+            "delivery_methods AS m ON m.id = p.delivery_method_id WHERE p.seller_id = :s"),
+            {"s": creds["seller_id"]}).all()
+        methods = conn.execute(text("SELECT id, provider_id FROM delivery_methods"
+                                    )).all()
+    open_ = [row for row in rows if row[0] in DEFAULT_UNFULFILLED]
+    filters = [("method", m) for m, _ in methods] + [("method", 0)] + [
+        ("provider", p) for p in {p for _, p in methods}]
+    assert any(m is None for _, m, _ in open_) and len(filters) > 3
+    with TestClient(create_app(Settings(database_url=db.url))) as client:
+        for kind, value in filters:
+            v3 = {"delivery_method_id": [value]} if kind == "method" else {
+                "provider_id": [value]}
+            v4 = {f"{k}s": v for k, v in v3.items()}
+            want = sum(1 for _, m, p in open_ if (m if kind == "method" else p) == value)
+            assert _unfulfilled_counts(client, creds, {"v3": v3, "v4": v4}) == (
+                want, want), (kind, value)
+    db.dispose()
+
+
 def test_which_counts_the_tallies_answer() -> None:
     """The statement reads the tallies only for filters they answer."""
     from sqlalchemy.dialects import sqlite
