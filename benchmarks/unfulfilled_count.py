@@ -1,4 +1,4 @@
-"""CPU of an unfulfilled list's ``count``: kept tallies (migration 0009) against ``count(*)``,
+"""CPU of an unfulfilled list's ``count``: kept tallies (migration 0010) against ``count(*)``,
 and what the tallies' triggers add to a buyer order.
 
 For each database (a SQLite file; PostgreSQL when ``--pg`` is given) and each number of open
@@ -50,9 +50,9 @@ from simulator.scenario import load_scenario  # noqa: E402
 
 SMOKE = ROOT / "scenarios" / "smoke.yaml"
 _SPEC = importlib.util.spec_from_file_location(
-    "m0009", ROOT / "reference_backend/migrations/versions/0009_posting_tallies.py")
-m0009 = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(m0009)
+    "m0010", ROOT / "reference_backend/migrations/versions/0010_posting_tallies.py")
+m0010 = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(m0010)
 TICK = os.sysconf("SC_CLK_TCK")
 COPIED = ", ".join(c.name for c in Posting.__table__.columns
                    if c.name not in ("id", "posting_number", "status"))
@@ -208,7 +208,7 @@ def orders(url: str, creds: dict, rounds: int, repeats: int = 3) -> list[str]:
             "AND pid <> pg_backend_pid()")).scalars())
 
     cpu = Cpu(pids)
-    create = next(s for s in (m0009.SQLITE if sqlite else m0009.POSTGRESQL)
+    create = next(s for s in (m0010.SQLITE if sqlite else m0010.POSTGRESQL)
                   if "posting_tallies_inserted AFTER INSERT" in s)
     drop = "DROP TRIGGER posting_tallies_inserted" + ("" if sqlite else " ON postings")
     rates: dict[str, list[float]] = {"with the trigger": [], "without": []}
@@ -238,7 +238,7 @@ def inserts(url: str, rows: int = 50, statements: int = 200, repeats: int = 3) -
     in turns (medians): what the trigger costs the database itself."""
     db = Database(url)
     sqlite = db.is_sqlite
-    create = next(s for s in (m0009.SQLITE if sqlite else m0009.POSTGRESQL)
+    create = next(s for s in (m0010.SQLITE if sqlite else m0010.POSTGRESQL)
                   if "posting_tallies_inserted AFTER INSERT" in s)
     drop = "DROP TRIGGER posting_tallies_inserted" + ("" if sqlite else " ON postings")
     numbers = ("generate_series(1, :n) AS g(x)" if not sqlite else

@@ -465,7 +465,7 @@ class Posting(Base):
 
 class PostingTally(Base):
     """How many postings a seller has in a status, warehouse and delivery method (-1: none),
-    kept by the database (triggers on ``postings``, migration 0009): a list's ``count`` is a
+    kept by the database (triggers on ``postings``, migration 0010): a list's ``count`` is a
     sum of tallies (:mod:`reference_backend.postings.queries`). On PostgreSQL each backend
     writes its own rows (``shard``: its pid), so concurrent transactions never share one;
     :mod:`reference_backend.postings.tallies` folds the rows of backends gone into shard 0."""

@@ -1,4 +1,4 @@
-"""Posting tallies (migration 0009, :mod:`reference_backend.postings.tallies`): after every kind
+"""Posting tallies (migration 0010, :mod:`reference_backend.postings.tallies`): after every kind
 of write, by the backend's services or by raw SQL, the kept tallies equal ``count(*)`` per
 (seller, status, warehouse, delivery method); concurrent writers on PostgreSQL neither
 deadlock nor lose a count; the fold keeps the sums; the unfulfilled lists' ``count`` is the
@@ -545,7 +545,7 @@ def _wait_gone(db: Database, pid: int) -> None:
 def test_migration_fills_tallies_and_downgrade_removes_them(seeded) -> None:
     db, _ = seeded
     db.dispose()
-    downgrade(db.url, "0008")
+    downgrade(db.url, "0009")
     with db.engine.connect() as conn:
         names = {row[0] for row in conn.execute(text(
             "SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')"

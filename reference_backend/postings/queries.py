@@ -4,7 +4,7 @@ Building the filter as a SQLAlchemy ``Select`` and executing it (cache key, comp
 lookup, parameter processing) cost more CPU than PostgreSQL spent answering it; a page of
 postings is polled all day. :func:`ids_statement` and :func:`count_statement` write the same
 ``WHERE`` (:class:`.PostingFilter`) for the dialect's parameter style (a count is read from
-the tallies the database keeps, migration 0009, when they answer it): PostgreSQL gets one
+the tallies the database keeps, migration 0010, when they answer it): PostgreSQL gets one
 text per set of filters used (lists as ``= ANY(%s)`` arrays), SQLite ``IN (?, ...)``.
 Parameters go through the columns' own bind processing (SQLite's text datetimes).
 """
@@ -222,7 +222,7 @@ _UNTALLIED = ("since", "to", "order_id", "order_numbers", "posting_number", "off
 
 
 def count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> Statement:
-    """How many postings match ``f``: a sum of the kept tallies (migration 0009; a few rows,
+    """How many postings match ``f``: a sum of the kept tallies (migration 0010; a few rows,
     however many postings) when ``f`` picks postings by status, warehouse, delivery method
     or provider only, or also by a cutoff window that holds the earliest and the latest
     ``shipment_date`` of the seller's postings in ``f``'s statuses (an index probe each,

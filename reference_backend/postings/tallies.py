@@ -1,4 +1,4 @@
-"""Posting tallies (migration 0009) kept small on PostgreSQL: the rows of backends gone.
+"""Posting tallies (migration 0010) kept small on PostgreSQL: the rows of backends gone.
 
 Each PostgreSQL backend writes its own tally rows (``shard = pg_backend_pid()``); once a
 backend has ended, nothing writes its rows again but a new backend given the same pid.

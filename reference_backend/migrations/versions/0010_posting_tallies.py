@@ -13,8 +13,8 @@ the shards; the rows of backends gone are folded into shard 0 (:mod:`.postings.t
 SQLite has one writer at a time: shard 0. A posting without a delivery method is tallied
 under method -1 (ids are never negative; a key column cannot be NULL).
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-08
 """
 
@@ -23,8 +23,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
