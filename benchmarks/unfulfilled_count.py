@@ -37,6 +37,9 @@ from sqlalchemy import Connection, select, text, update
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from backend_throughput import fresh_postgres  # noqa: E402
 
 from reference_backend.app import create_app  # noqa: E402
 from reference_backend.db import Database  # noqa: E402
@@ -89,16 +92,9 @@ def fresh_database(kind: str, pg: str | None) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as folder:
             yield f"sqlite:///{folder}/peakline.db"
         return
-    import psycopg
-
-    name = f"peakline_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{pg.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(pg, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert pg is not None
+    with fresh_postgres(pg) as url:
+        yield url
 
 
 def seed(url: str, open_postings: int) -> tuple[dict, datetime, datetime]:
