@@ -139,16 +139,17 @@ def ids_statement(dialect: Dialect, seller_id: int, f: PostingFilter, *, desc: b
     w = _where(dialect, seller_id, f)
     _after(w, after, desc)
     order = "DESC" if desc else "ASC"
-    paged = (f"ORDER BY id {order} LIMIT {int(limit)}"
-             + (f" OFFSET {int(offset)}" if offset else ""))
-    page = f"FROM postings WHERE {' AND '.join(w.conds)} {paged}"
+
+    def page(key: str) -> str:
+        return (f"FROM postings WHERE {' AND '.join(w.conds)} ORDER BY {key} {order} "
+                f"LIMIT {int(limit)}" + (f" OFFSET {int(offset)}" if offset else ""))
+
     if dialect.name != "sqlite":
-        return Statement(f"SELECT id, version, created_at {page}", tuple(w.params))
+        return Statement(f"SELECT id, version, created_at {page('id')}", tuple(w.params))
     if _pinned(f) or (not desc and _starts_late(f)):
         # ``+id``: by the filter's own indexes, never by walking all the seller's postings
         # in id order (SQLite's planner may, to save a sort)
-        return _joined(f"SELECT id {page.replace(' ORDER BY id ', ' ORDER BY +id ')}", order,
-                       tuple(w.params))
+        return _joined(f"SELECT id {page('+id')}", order, tuple(w.params))
     return _near_first(w, seller_id, after=after, desc=desc, limit=int(limit),
                        offset=int(offset))
 
@@ -230,12 +231,11 @@ def count_statement(dialect: Dialect, seller_id: int, f: PostingFilter) -> State
     counted = matching_count_statement(dialect, seller_id, f)
     if any(getattr(f, name) not in (None, ()) for name in _UNTALLIED):
         return counted
-    tallied = _tallied(dialect, seller_id, f)
     if f.cutoff_from is None and f.cutoff_to is None:
-        return tallied
+        return _tallied(dialect, seller_id, f)
     if not f.statuses:
         return counted
-    covers = _covers(dialect, seller_id, f)
+    tallied, covers = _tallied(dialect, seller_id, f), _covers(dialect, seller_id, f)
     return Statement(f"SELECT CASE WHEN {covers.sql} THEN ({tallied.sql}) "
                      f"ELSE ({counted.sql}) END",
                      covers.params + tallied.params + counted.params)
