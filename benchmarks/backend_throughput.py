@@ -533,10 +533,8 @@ def open_seconds(rate: float, at_least: float) -> float:
 
 def measure(server: Server, factories: dict[str, Any], cfg: Config, setup: Setup,
             endpoints: tuple[str, ...], analyze: Any = None,
-            rates: dict[str, float] | None = None,
             bare: Server | None = None) -> tuple[list[Row], float, dict[str, float]]:
-    """Closed loop per endpoint (trivial first and last), then open loop at 70 % of each max
-    (or at ``rates``, the open-loop rates of another run, to compare two at the same rate).
+    """Closed loop per endpoint (trivial first and last), then open loop at 70 % of each max.
     With ``bare`` (the bare FastAPI server), its ``/ping`` is measured right before the first
     and right after the last trivial run too (rows ``bare-ping``): on a shared machine the
     rates drift within minutes. Returns the rows, the trivial rate and the open-loop rates
@@ -585,14 +583,14 @@ def measure(server: Server, factories: dict[str, Any], cfg: Config, setup: Setup
     trivial = maxima["ping"]
     used: dict[str, float] = {}
     for name in maxima:
-        rate = used[name] = (rates or {}).get(name, OPEN_SHARE * maxima[name])
+        rate = used[name] = OPEN_SHARE * maxima[name]
         fresh_statistics(name)
         with meter.over() as cores:
             res = open_loop("127.0.0.1", port, factories[name], rate=rate,
                             processes=cfg.clients, warmup_s=cfg.warmup,
                             duration_s=open_seconds(rate, cfg.open), connections=cfg.connections)
         _check(res, name, setup, "open")
-        mode = f"open@{OPEN_SHARE:.0%}" if rates is None else "open@same"
+        mode = f"open@{OPEN_SHARE:.0%}"
         rows.append(Row(db, workers, name, mode, res, round(rate, 1), (cores[0], cores[1]),
                         history))
     console.print(f"  {_label(setup)}: trivial {[round(p) for p in pings]} req/s; "
@@ -620,7 +618,7 @@ def compare_histories(servers: dict[int, Server], factories: dict[int, dict[str,
     other round)."""
     least = min(servers)
     got, trivial, used = measure(servers[least], factories[least], cfg, (db, workers, least),
-                                 endpoints, functools.partial(analyze, urls[least]), None, bare)
+                                 endpoints, functools.partial(analyze, urls[least]), bare)
     rows = list(got)
     trivials = {(db, workers, least): trivial}
     order = sorted(servers)
@@ -860,7 +858,7 @@ def main(argv: list[str] | None = None) -> int:
                         setup = (db, workers, history)
                         got, trivial[setup], _ = measure(
                             server, factories[history], cfg, setup, tuple(args.endpoints),
-                            functools.partial(analyze, urls[history]), None, bare)
+                            functools.partial(analyze, urls[history]), bare)
                     else:
                         got, trivials = compare_histories(
                             servers, factories, urls, cfg, db, workers,
